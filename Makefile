@@ -1,0 +1,116 @@
+# cairn build. `make run` starts the daemon; `make check` runs every test.
+# Both install missing Debian packages first (scripts/deps.sh).
+
+PKGS       := libuv jansson sqlite3 inih libsystemd
+CC         ?= cc
+BUILD      := build
+VERSION    := 0.1.0
+
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DCAIRN_VERSION='"$(VERSION)"' -Isrc $(WARN) $(PKG_CFLAGS)
+LIBS        = $(PKG_LIBS) -lpthread -lm
+
+SRCS      := $(sort $(wildcard src/*/*.c))
+LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+
+# Release build: build/rel. Sanitizer build (what `make check` tests): build/san.
+REL_CFLAGS = $(BASE_CFLAGS) -O2 -g
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS = $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS)
+
+REL_OBJS := $(LIB_SRCS:%.c=$(BUILD)/rel/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+
+.PHONY: all deps run check unit integration fuzz-check fuzz bench fmt clean
+
+all: deps $(BUILD)/rel/cairn
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/rel/libcairn.a: $(REL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/san/libcairn.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rel/cairn: $(BUILD)/rel/src/cli/main.o $(BUILD)/rel/libcairn.a
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/san/cairn: $(BUILD)/san/src/cli/main.o $(BUILD)/san/libcairn.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libcairn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(BUILD)/san/libcairn.a $(LIBS) -lcmocka
+
+$(BUILD)/rel/tools/%: tests/tools/%.c $(BUILD)/rel/libcairn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< $(BUILD)/rel/libcairn.a $(LIBS)
+
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/rel/tools/%)
+
+run: all
+	exec $(BUILD)/rel/cairn daemon
+
+# Leaks fail the run: LeakSanitizer is on (the default for ASan on Linux) and
+# every test checks the daemon's exit status.
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+check: deps $(BUILD)/san/cairn $(UNIT_BINS) $(TOOL_BINS)
+	@$(MAKE) --no-print-directory unit integration fuzz-check
+
+unit: $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+integration: $(BUILD)/san/cairn $(TOOL_BINS)
+	@CAIRN_BIN=$(abspath $(BUILD)/san/cairn) CAIRN_TOOLS=$(abspath $(BUILD)/rel/tools) \
+		sh tests/run-integration.sh
+
+# Fuzz targets: libFuzzer with clang, the library compiled with coverage.
+FUZZ_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
+FUZZ_SECONDS ?= 15
+
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/bin/%: fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+fuzz-check: $(FUZZ_BINS)
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+bench: $(BUILD)/rel/cairn $(TOOL_BINS)
+	@CAIRN_DEPS_BENCH=1 sh scripts/deps.sh
+	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD))/bench CAIRN=$(abspath $(BUILD)/rel/cairn)
+
+fmt:
+	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS) $(FUZZ_SRCS) $(TOOL_SRCS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,25 @@
+/* Messages for cairn's error codes. */
+#include "common/err.h"
+
+#include <string.h>
+
+const char *err_str(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case CAIRN_E_PARSE: return "malformed input";
+	case CAIRN_E_INVALID: return "invalid input";
+	case CAIRN_E_TOOBIG: return "input too large";
+	case CAIRN_E_NOTFOUND: return "not found";
+	case CAIRN_E_STORE: return "database error";
+	case CAIRN_E_PROTO: return "protocol error";
+	case CAIRN_E_DOWN: return "the daemon is not running";
+	case CAIRN_E_BUSY: return "another daemon is already running";
+	case CAIRN_E_CLOSED: return "connection closed";
+	case CAIRN_E_VERSION: return "unsupported version";
+	default:
+		if (err < 0 && err > -CAIRN_E_BASE)
+			return strerror(-err);
+		return "unknown error";
+	}
+}

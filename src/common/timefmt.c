@@ -1,0 +1,113 @@
+/* RFC 3339 and duration parsing/formatting with strict syntax checks. */
+#include "common/timefmt.h"
+
+#include "common/err.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void timefmt_rfc3339(char out[TIMEFMT_RFC3339_LEN + 1], int64_t ms)
+{
+	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int msec = (int)(ms - (int64_t)secs * 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(out, TIMEFMT_RFC3339_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, msec);
+}
+
+void timefmt_local_short(char out[16], int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	localtime_r(&secs, &tm);
+	snprintf(out, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ms % 1000));
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*out = v;
+	return 0;
+}
+
+int timefmt_parse_rfc3339(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	int Y, M, D, h, m, sec, frac = 0;
+	if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
+	    digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
+		return CAIRN_E_PARSE;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
+	    digits(&p, 2, &sec))
+		return CAIRN_E_PARSE;
+	if (*p == '.') {
+		p++;
+		int n = 0;
+		while (isdigit((unsigned char)*p)) {
+			if (n < 3)
+				frac = frac * 10 + (*p - '0');
+			n++;
+			p++;
+		}
+		if (n == 0 || n > 9)
+			return CAIRN_E_PARSE;
+		for (; n < 3; n++)
+			frac *= 10;
+	}
+	int off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+			return CAIRN_E_PARSE;
+		off = sign * (oh * 60 + om);
+	} else {
+		return CAIRN_E_PARSE;
+	}
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		return CAIRN_E_PARSE;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (D > mdays[M - 1])
+		return CAIRN_E_PARSE;
+	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
+			.tm_hour = h, .tm_min = m, .tm_sec = sec};
+	time_t t = timegm(&tm);
+	*ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
+	return 0;
+}
+
+int timefmt_parse_duration(const char *s, int64_t *ms)
+{
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
+		return CAIRN_E_PARSE;
+	int64_t v = 0;
+	while (isdigit((unsigned char)*p)) {
+		if (v > 1000000000)
+			return CAIRN_E_PARSE;
+		v = v * 10 + (*p++ - '0');
+	}
+	int64_t unit;
+	if (strcmp(p, "ms") == 0) unit = 1;
+	else if (strcmp(p, "s") == 0) unit = 1000;
+	else if (strcmp(p, "m") == 0) unit = 60000;
+	else if (strcmp(p, "h") == 0) unit = 3600000;
+	else if (strcmp(p, "d") == 0) unit = 86400000;
+	else if (strcmp(p, "w") == 0) unit = 7 * 86400000LL;
+	else return CAIRN_E_PARSE;
+	*ms = v * unit;
+	return 0;
+}
