@@ -14,9 +14,12 @@ void timefmt_rfc3339(char out[TIMEFMT_RFC3339_LEN + 1], int64_t ms)
 	int msec = (int)(ms - (int64_t)secs * 1000);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	snprintf(out, TIMEFMT_RFC3339_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	char tmp[64]; /* roomy, so the compiler can prove no truncation */
+	snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, msec);
+	memcpy(out, tmp, TIMEFMT_RFC3339_LEN);
+	out[TIMEFMT_RFC3339_LEN] = '\0';
 }
 
 void timefmt_local_short(char out[16], int64_t ms)
@@ -24,8 +27,11 @@ void timefmt_local_short(char out[16], int64_t ms)
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	localtime_r(&secs, &tm);
-	snprintf(out, 16, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (int)(ms % 1000));
+	memcpy(out, tmp, 12);
+	out[12] = '\0';
 }
 
 static int digits(const char **p, int n, int *out)

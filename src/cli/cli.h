@@ -1,0 +1,37 @@
+/* The command table of the cairn CLI and helpers shared by its commands. */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include "daemon/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+struct cli_cmd {
+	const char *name;
+	const char *usage; /* one line: arguments */
+	const char *help;  /* the rest of --help */
+	int (*run)(int argc, char **argv, const struct config *cfg);
+};
+
+int cmd_daemon(int argc, char **argv, const struct config *cfg);
+int cmd_status(int argc, char **argv, const struct config *cfg);
+int cmd_emit(int argc, char **argv, const struct config *cfg);
+int cmd_tail(int argc, char **argv, const struct config *cfg);
+int cmd_log(int argc, char **argv, const struct config *cfg);
+
+/* Prints "usage: cairn NAME USAGE" and the help text of command name. */
+void cli_usage(FILE *out, const char *name);
+
+/* True if argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+/* Prints one event readably: local time, seq, type, subject, data summary. */
+void cli_print_event(FILE *out, const json_t *ev);
+
+/* Parses a --since/--until value into a JSON position for the protocol: an
+ * integer seq, an RFC 3339 time, or a duration ago ("10m"). Returns a new
+ * reference or NULL after printing why. */
+json_t *cli_parse_position(const char *opt, const char *s);
+
+#endif

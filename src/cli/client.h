@@ -1,0 +1,56 @@
+/* A blocking client of the daemon's socket for the CLI: connect, send one
+ * JSON request per line, read replies and pushed messages. Single-threaded. */
+#ifndef CAIRN_CLIENT_H
+#define CAIRN_CLIENT_H
+
+#include "daemon/config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes shared by every client command (docs/cli.md). */
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1, /* the daemon answered with an error */
+	EXIT_USAGE = 2,   /* bad arguments */
+	EXIT_DOWN = 3,    /* no daemon is running */
+	EXIT_IO = 4,      /* the connection failed midway, or a local file failed */
+};
+
+#define CLIENT_LINE_MAX (256u * 1024 * 1024)
+
+struct client {
+	int fd;
+	char *buf;
+	size_t len, cap, off;
+	long long next_rid;
+	const char *socket_path;
+};
+
+/* Connects to cfg->socket_path. Returns 0, or CAIRN_E_DOWN when nothing
+ * listens there (after printing how to start a daemon), or another negative
+ * code after printing what failed. */
+int client_connect(struct client *cl, const struct config *cfg);
+void client_close(struct client *cl);
+
+/* Sends req (steals it) as one line. Returns 0 or a negative code. */
+int client_send(struct client *cl, json_t *req);
+
+/* Reads the next message. timeout_ms < 0 waits forever; on timeout returns
+ * -ETIMEDOUT. Returns 0 and a new reference in *msg, CAIRN_E_CLOSED at EOF,
+ * or a negative code. */
+int client_read(struct client *cl, json_t **msg, int timeout_ms);
+
+/* Sends req with a fresh rid and returns the reply with that rid in *reply
+ * (messages without it are dropped). Returns 0 (check "ok" in the reply) or
+ * a negative code after printing what failed. */
+int client_request(struct client *cl, json_t *req, json_t **reply);
+
+/* Prints an error reply as "cairn: CODE: MESSAGE" on stderr. */
+void client_print_error(const json_t *reply);
+
+/* Prints the standard "no daemon" message for socket_path. */
+void client_print_down(const char *socket_path);
+
+#endif

@@ -1,0 +1,22 @@
+/* cairn daemon: runs the daemon in the foreground. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "daemon/daemon.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_daemon(int argc, char **argv, const struct config *cfg)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--print-config") == 0) {
+			config_print(cfg, stdout);
+			return EXIT_OK;
+		}
+		fprintf(stderr, "cairn daemon: unknown argument '%s'\n", argv[i]);
+		cli_usage(stderr, "daemon");
+		return EXIT_USAGE;
+	}
+	return daemon_run(cfg) == 0 ? EXIT_OK : EXIT_REFUSED;
+}

@@ -1,0 +1,172 @@
+/* cairn emit: publish one event. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads all of f up to max bytes into a malloc'd buffer. */
+static char *slurp(FILE *f, size_t max, size_t *len, const char *what)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				fprintf(stderr, "cairn emit: %s is over the event limit of %zu bytes\n",
+					what, max);
+				free(buf);
+				return NULL;
+			}
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "cairn emit: cannot read %s: %s\n", what, strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	if (n > max) {
+		fprintf(stderr, "cairn emit: %s is over the event limit of %zu bytes\n", what, max);
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static json_t *load_data(const char *arg, size_t max)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	const char *what = "--data";
+	if (strcmp(arg, "-") == 0) {
+		what = "standard input";
+		if (!(buf = slurp(stdin, max, &len, what)))
+			return NULL;
+	} else if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "rb");
+		if (!f) {
+			fprintf(stderr, "cairn emit: cannot open '%s': %s\n", arg + 1, strerror(errno));
+			return NULL;
+		}
+		what = arg + 1;
+		buf = slurp(f, max, &len, what);
+		fclose(f);
+		if (!buf)
+			return NULL;
+	} else {
+		buf = xstrdup(arg);
+		len = strlen(arg);
+	}
+	json_error_t je;
+	json_t *v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+	if (!v)
+		fprintf(stderr,
+			"cairn emit: %s is not valid JSON (line %d, column %d: %s); quote text "
+			"as a JSON string, e.g. '\"hello\"'\n",
+			what, je.line, je.column, je.text);
+	free(buf);
+	return v;
+}
+
+int cmd_emit(int argc, char **argv, const struct config *cfg)
+{
+	static const struct option opts[] = {
+		{"subject", required_argument, NULL, 's'},
+		{"data", required_argument, NULL, 'd'},
+		{"severity", required_argument, NULL, 'S'},
+		{"durable", no_argument, NULL, 'D'},
+		{"source", required_argument, NULL, 'o'},
+		{"project", required_argument, NULL, 'p'},
+		{"id", required_argument, NULL, 'i'},
+		{"correlation", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	json_t *ev = json_object();
+	int durable = 0, json = 0, c, rc = EXIT_USAGE;
+	const char *source = "cli";
+	json_t *reply = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': json_object_set_new(ev, "subject", json_string(optarg)); break;
+		case 'S': json_object_set_new(ev, "severity", json_string(optarg)); break;
+		case 'p': json_object_set_new(ev, "project", json_string(optarg)); break;
+		case 'i': json_object_set_new(ev, "id", json_string(optarg)); break;
+		case 'c': json_object_set_new(ev, "correlationid", json_string(optarg)); break;
+		case 'o': source = optarg; break;
+		case 'D': durable = 1; break;
+		case 'j': json = 1; break;
+		case 'd': {
+			json_t *data = load_data(optarg, cfg->event_bytes);
+			if (!data) {
+				rc = EXIT_IO;
+				goto out_free;
+			}
+			json_object_set_new(ev, "data", data);
+			break;
+		}
+		default:
+			fprintf(stderr, "cairn emit: unknown or incomplete option '%s'\n",
+				argv[optind - 1]);
+			cli_usage(stderr, "emit");
+			goto out_free;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "cairn emit: expected exactly one TYPE, such as build.failed\n");
+		cli_usage(stderr, "emit");
+		goto out_free;
+	}
+	json_object_set_new(ev, "source", json_string(source));
+	json_object_set_new(ev, "type", json_string(argv[optind]));
+
+	struct client cl;
+	int r = client_connect(&cl, cfg);
+	if (r) {
+		rc = r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
+		goto out_free;
+	}
+	json_t *req = json_pack("{s:s,s:s,s:O}", "op", "pub", "ack", durable ? "durable" : "accepted",
+				"event", ev);
+	rc = EXIT_IO;
+	if (client_request(&cl, req, &reply) == 0) {
+		if (!json_is_true(json_object_get(reply, "ok"))) {
+			client_print_error(reply);
+			rc = EXIT_REFUSED;
+		} else {
+			rc = EXIT_OK;
+			if (json) {
+				json_object_del(reply, "rid");
+				char *s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				puts(s);
+				free(s);
+			} else {
+				printf("seq %lld%s\n",
+				       (long long)json_integer_value(json_object_get(reply, "seq")),
+				       json_is_true(json_object_get(reply, "duplicate"))
+					       ? " (duplicate: already logged)"
+					       : "");
+			}
+		}
+	}
+	client_close(&cl);
+out_free:
+	json_decref(reply);
+	json_decref(ev);
+	return rc;
+}

@@ -1,0 +1,80 @@
+/* cairn status: is the daemon running, and how is it doing. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *human_bytes(long long b, char *buf, size_t n)
+{
+	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+	return buf;
+}
+
+int cmd_status(int argc, char **argv, const struct config *cfg)
+{
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+			continue;
+		}
+		fprintf(stderr, "cairn status: unknown argument '%s'\n", argv[i]);
+		cli_usage(stderr, "status");
+		return EXIT_USAGE;
+	}
+	struct client cl;
+	int r = client_connect(&cl, cfg);
+	if (r)
+		return r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
+	json_t *reply = NULL;
+	int rc = EXIT_IO;
+	if (client_request(&cl, json_pack("{s:s}", "op", "status"), &reply))
+		goto out_close;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		client_print_error(reply);
+		rc = EXIT_REFUSED;
+		goto out_close;
+	}
+	rc = EXIT_OK;
+	if (json) {
+		json_object_del(reply, "rid");
+		char *s = json_dumps(reply, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+		goto out_close;
+	}
+	long long up = json_integer_value(json_object_get(reply, "uptime_ms")) / 1000;
+	const json_t *seq = json_object_get(reply, "seq");
+	const json_t *store = json_object_get(reply, "store");
+	char sz[32];
+	printf("cairn %s is running (pid %lld, up %lldh%02lldm%02llds)\n",
+	       json_string_value(json_object_get(reply, "version")),
+	       (long long)json_integer_value(json_object_get(reply, "pid")), up / 3600,
+	       up / 60 % 60, up % 60);
+	printf("socket   %s\n", cfg->socket_path);
+	printf("log      %s (%s, %lld events, seq %lld..%lld, committed %lld)\n",
+	       json_string_value(json_object_get(store, "path")),
+	       human_bytes(json_integer_value(json_object_get(store, "bytes")), sz, sizeof sz),
+	       (long long)json_integer_value(json_object_get(reply, "events")),
+	       (long long)json_integer_value(json_object_get(seq, "first")),
+	       (long long)json_integer_value(json_object_get(seq, "last")),
+	       (long long)json_integer_value(json_object_get(seq, "committed")));
+	printf("clients  %lld connections, %lld subscriptions\n",
+	       (long long)json_integer_value(json_object_get(reply, "connections")),
+	       (long long)json_integer_value(json_object_get(reply, "subscriptions")));
+out_close:
+	json_decref(reply);
+	client_close(&cl);
+	return rc;
+}

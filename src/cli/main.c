@@ -1,0 +1,119 @@
+/* cairn's command line: looks up the subcommand in the table and runs it. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_cmd commands[] = {
+	{"daemon", "[--print-config]",
+	 "Runs the daemon in the foreground: listens on $XDG_RUNTIME_DIR/cairn/cairn.sock and\n"
+	 "keeps the event log in $XDG_DATA_HOME/cairn/cairn.db. Stops cleanly on SIGINT or\n"
+	 "SIGTERM. Under systemd it reports READY, WATCHDOG and STOPPING (contrib/cairn.service).\n"
+	 "  --print-config   print the settings in force and exit\n",
+	 cmd_daemon},
+	{"status", "[--json]",
+	 "Shows whether the daemon runs, its log position, connections and store size.\n"
+	 "  --json   print the daemon's status reply as JSON\n",
+	 cmd_status},
+	{"emit", "TYPE [--subject S] [--data JSON|@FILE|-] [--severity LEVEL] [--durable]",
+	 "Publishes one event of type TYPE (e.g. build.failed) and prints its seq.\n"
+	 "  --subject S        what the event is about (a file, a target)\n"
+	 "  --data JSON        the event's data: inline JSON, @FILE to read a file, - for stdin\n"
+	 "  --severity LEVEL   debug, info, notice, warning, error or critical\n"
+	 "  --durable          wait until the event is committed to disk\n"
+	 "  --source S         the emitter (default: cli)\n"
+	 "  --project DIR      the project root the event belongs to\n"
+	 "  --id ID            the event id (default: a new ULID); re-using one dedups\n"
+	 "  --correlation ID   the id of the event this one answers\n"
+	 "  --json             print the daemon's reply as JSON\n",
+	 cmd_emit},
+	{"tail", "[PATTERN] [--since SEQ|TIME|DURATION] [--json]",
+	 "Follows events matching PATTERN (default '>' = all) as they happen, one per line.\n"
+	 "A slow terminal loses nothing: on a gap notice tail replays the missed range.\n"
+	 "  --since X   start from seq X, an RFC 3339 time, or a duration ago (10m, 2h, 1d)\n"
+	 "  --json      print each event's envelope as one JSON line\n",
+	 cmd_tail},
+	{"log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
+	 "Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
+	 "it prints the last N events.\n"
+	 "  --since X       from seq X (inclusive), an RFC 3339 time, or a duration ago\n"
+	 "  --until X       up to seq X (inclusive) or before a time or a duration ago\n"
+	 "  --project DIR   only events of that project\n"
+	 "  --limit N       at most N events (default 20)\n"
+	 "  --json          print each envelope as one JSON line\n",
+	 cmd_log},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+void cli_usage(FILE *out, const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0) {
+			fprintf(out, "usage: cairn %s %s\n\n%s", name, commands[i].usage,
+				commands[i].help);
+			return;
+		}
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void main_usage(FILE *out)
+{
+	fprintf(out, "usage: cairn COMMAND [ARGS]\n\n"
+		     "cairn keeps a durable log of what happens while you work.\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].usage);
+	fprintf(out, "\n'cairn COMMAND --help' tells more. Exit codes: 0 ok, 1 refused by the\n"
+		     "daemon, 2 usage, 3 no daemon running, 4 I/O failure.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cairn %s\n", CAIRN_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, argv[1]))
+			continue;
+		if (cli_wants_help(argc - 1, argv + 1)) {
+			cli_usage(stdout, argv[1]);
+			return EXIT_OK;
+		}
+		struct config cfg;
+		char err[1024];
+		int rc;
+		if (config_load(&cfg, err, sizeof err)) {
+			fprintf(stderr, "cairn: %s\n", err);
+			rc = EXIT_USAGE;
+		} else {
+			rc = commands[i].run(argc - 1, argv + 1, &cfg);
+		}
+		config_release(&cfg);
+		return rc;
+	}
+	fprintf(stderr, "cairn: unknown command '%s'; 'cairn --help' lists the commands\n",
+		argv[1]);
+	return EXIT_USAGE;
+}

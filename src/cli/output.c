@@ -1,0 +1,109 @@
+/* Human-readable event lines and position parsing shared by CLI commands. */
+#include "cli/cli.h"
+
+#include "common/clock.h"
+#include "common/timefmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Appends a short rendering of v to buf (bounded). */
+static void summarize(const json_t *v, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+	if (len + 1 >= size)
+		return;
+	switch (json_typeof(v)) {
+	case JSON_STRING: {
+		const char *s = json_string_value(v);
+		size_t n = strcspn(s, "\n\r\t");
+		if (n > 60)
+			n = 60;
+		snprintf(buf + len, size - len, "%.*s%s", (int)n, s,
+			 n < json_string_length(v) ? "…" : "");
+		break;
+	}
+	case JSON_OBJECT: {
+		const char *k;
+		const json_t *x;
+		int first = 1;
+		json_object_foreach((json_t *)v, k, x) {
+			len = strlen(buf);
+			if (len + 8 >= size)
+				break;
+			snprintf(buf + len, size - len, "%s%s=", first ? "" : " ", k);
+			first = 0;
+			if (json_is_object(x) || json_is_array(x)) {
+				len = strlen(buf);
+				snprintf(buf + len, size - len, json_is_object(x) ? "{…}" : "[%zu]",
+					 json_array_size(x));
+			} else {
+				summarize(x, buf, size);
+			}
+		}
+		break;
+	}
+	case JSON_ARRAY: snprintf(buf + len, size - len, "[%zu items]", json_array_size(v)); break;
+	case JSON_INTEGER:
+		snprintf(buf + len, size - len, "%lld", (long long)json_integer_value(v));
+		break;
+	case JSON_REAL: snprintf(buf + len, size - len, "%g", json_real_value(v)); break;
+	case JSON_TRUE: snprintf(buf + len, size - len, "true"); break;
+	case JSON_FALSE: snprintf(buf + len, size - len, "false"); break;
+	case JSON_NULL: snprintf(buf + len, size - len, "null"); break;
+	}
+}
+
+void cli_print_event(FILE *out, const json_t *ev)
+{
+	const char *t = json_string_value(json_object_get(ev, "time"));
+	int64_t ms = 0;
+	char when[32] = "?";
+	if (t && timefmt_parse_rfc3339(t, &ms) == 0) {
+		time_t secs = (time_t)(ms / 1000);
+		struct tm tm;
+		localtime_r(&secs, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *subject = json_string_value(json_object_get(ev, "subject"));
+	const char *sev = json_string_value(json_object_get(ev, "severity"));
+	char summary[200] = "";
+	const json_t *data = json_object_get(ev, "data");
+	if (data)
+		summarize(data, summary, sizeof summary);
+	int more = subject || *summary || (sev && strcmp(sev, "info") && strcmp(sev, "debug") &&
+					   strcmp(sev, "notice"));
+	fprintf(out, "%s %6lld  %-*s", when,
+		(long long)json_integer_value(json_object_get(ev, "seq")), more ? 20 : 0,
+		type ? type : "?");
+	if (subject)
+		fprintf(out, "  %s", subject);
+	if (sev && (!strcmp(sev, "warning") || !strcmp(sev, "error") || !strcmp(sev, "critical")))
+		fprintf(out, "  [%s]", sev);
+	if (*summary)
+		fprintf(out, "  %s", summary);
+	fputc('\n', out);
+}
+
+json_t *cli_parse_position(const char *opt, const char *s)
+{
+	char *end;
+	long long seq = strtoll(s, &end, 10);
+	if (*s && *end == '\0' && seq >= 0)
+		return json_integer(seq);
+	int64_t ms;
+	if (timefmt_parse_rfc3339(s, &ms) == 0)
+		return json_string(s);
+	if (timefmt_parse_duration(s, &ms) == 0) {
+		char buf[TIMEFMT_RFC3339_LEN + 1];
+		timefmt_rfc3339(buf, clock_wall_ms() - ms);
+		return json_string(buf);
+	}
+	fprintf(stderr,
+		"cairn: %s '%s' is not a seq, an RFC 3339 time (2026-11-27T21:08:43Z) or a "
+		"duration (90s, 10m, 2h, 1d)\n",
+		opt, s);
+	return NULL;
+}

@@ -1,0 +1,281 @@
+/* Table-driven settings: defaults, INI file (libinih), environment overrides. */
+#include "daemon/config.h"
+
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL };
+
+struct setting {
+	const char *section, *key;
+	enum kind kind;
+	size_t off;
+	const char *dflt;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct setting settings[] = {
+	{"daemon", "runtime_dir", K_PATH, OFF(runtime_dir), ""},
+	{"daemon", "data_dir", K_PATH, OFF(data_dir), ""},
+	{"daemon", "log_level", K_LEVEL, OFF(log_level), "info"},
+	{"limits", "event_bytes", K_SIZE, OFF(event_bytes), "1M"},
+	{"limits", "line_bytes", K_SIZE, OFF(line_bytes), ""},
+	{"subscriber", "queue_events", K_COUNT, OFF(queue_events), "4096"},
+	{"subscriber", "queue_bytes", K_SIZE, OFF(queue_bytes), "8M"},
+	{"subscriber", "ring_events", K_COUNT, OFF(ring_events), "8192"},
+	{"store", "batch_max", K_COUNT, OFF(batch_max), "2048"},
+	{"store", "writer_queue_max", K_COUNT, OFF(writer_queue_max), "65536"},
+	{"store", "retention_age", K_AGE, OFF(retention_age_ms), "0"},
+	{"store", "retention_bytes", K_SIZE, OFF(retention_bytes), "0"},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static int parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || errno || v < 0)
+		return CAIRN_E_PARSE;
+	int64_t mul = 1;
+	if (*end == 'K' || *end == 'k') mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm') mul = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g') mul = 1024LL * 1024 * 1024, end++;
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end || v > INT64_MAX / mul)
+		return CAIRN_E_PARSE;
+	*out = v * mul;
+	return 0;
+}
+
+static int set_value(struct config *cfg, const struct setting *s, const char *v, char *why,
+		     size_t whylen)
+{
+	char *base = (char *)cfg;
+	int64_t n;
+	switch (s->kind) {
+	case K_PATH: {
+		char **slot = (char **)(base + s->off);
+		if (*v && *v != '/') {
+			snprintf(why, whylen, "must be an absolute path");
+			return CAIRN_E_INVALID;
+		}
+		free(*slot);
+		*slot = xstrdup(v);
+		return 0;
+	}
+	case K_SIZE:
+	case K_COUNT:
+		if (*v == '\0' && s->off == OFF(line_bytes)) {
+			*(size_t *)(base + s->off) = 0; /* derived later */
+			return 0;
+		}
+		if (parse_size(v, &n) || (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max))) {
+			snprintf(why, whylen, "must be a %s such as %s",
+				 s->kind == K_SIZE ? "size" : "positive number",
+				 s->kind == K_SIZE ? "64K, 8M or 1G" : "4096");
+			return CAIRN_E_INVALID;
+		}
+		if (s->off == OFF(retention_bytes))
+			*(int64_t *)(base + s->off) = n;
+		else
+			*(size_t *)(base + s->off) = (size_t)n;
+		return 0;
+	case K_AGE:
+		if (strcmp(v, "0") == 0) {
+			n = 0;
+		} else if (timefmt_parse_duration(v, &n)) {
+			snprintf(why, whylen, "must be a duration such as 30d, 12h or 0 (keep forever)");
+			return CAIRN_E_INVALID;
+		}
+		*(int64_t *)(base + s->off) = n;
+		return 0;
+	case K_LEVEL:
+		if (log_parse_level(v, (enum log_level *)(base + s->off))) {
+			snprintf(why, whylen, "must be debug, info, warn or error");
+			return CAIRN_E_INVALID;
+		}
+		return 0;
+	}
+	return CAIRN_E_INVALID;
+}
+
+struct ini_ctx {
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *c = user;
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		if (strcmp(settings[i].section, section) || strcmp(settings[i].key, name))
+			continue;
+		char why[128];
+		if (set_value(c->cfg, &settings[i], value, why, sizeof why)) {
+			if (!c->failed)
+				snprintf(c->err, c->errlen, "%s: [%s] %s = '%s': %s",
+					 c->cfg->config_path, section, name, value, why);
+			c->failed = 1;
+			return 0;
+		}
+		return 1;
+	}
+	if (!c->failed)
+		snprintf(c->err, c->errlen,
+			 "%s: unknown setting [%s] %s; see docs/config.md for the settings",
+			 c->cfg->config_path, section, name);
+	c->failed = 1;
+	return 0;
+}
+
+static char *xdg_dir(const char *var, const char *fallback_rel)
+{
+	const char *v = getenv(var);
+	if (v && *v == '/')
+		return xstrdup(v);
+	const char *home = getenv("HOME");
+	if (fallback_rel && home && *home == '/')
+		return xasprintf("%s/%s", home, fallback_rel);
+	return NULL;
+}
+
+int config_load(struct config *cfg, char *errbuf, size_t errlen)
+{
+	memset(cfg, 0, sizeof *cfg);
+	char why[128];
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (set_value(cfg, &settings[i], settings[i].dflt, why, sizeof why))
+			abort(); /* a default that does not parse is a programming error */
+
+	const char *cp = getenv("CAIRN_CONFIG");
+	if (cp && *cp) {
+		cfg->config_path = xstrdup(cp);
+	} else {
+		char *d = xdg_dir("XDG_CONFIG_HOME", ".config");
+		cfg->config_path = d ? xasprintf("%s/cairn/config", d) : xstrdup("/etc/cairn/config");
+		free(d);
+	}
+	FILE *f = fopen(cfg->config_path, "r");
+	if (f) {
+		struct ini_ctx c = {cfg, errbuf, errlen, 0};
+		int line = ini_parse_file(f, on_ini_entry, &c);
+		fclose(f);
+		if (c.failed)
+			return CAIRN_E_INVALID;
+		if (line != 0) {
+			snprintf(errbuf, errlen, "%s:%d: cannot parse this line; expected key = value",
+				 cfg->config_path, line);
+			return CAIRN_E_INVALID;
+		}
+	} else if (errno != ENOENT) {
+		snprintf(errbuf, errlen, "cannot read config file '%s': %s", cfg->config_path,
+			 strerror(errno));
+		return CAIRN_E_INVALID;
+	}
+
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		char var[96];
+		snprintf(var, sizeof var, "CAIRN_%s_%s", settings[i].section, settings[i].key);
+		for (char *p = var; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		const char *v = getenv(var);
+		if (!v)
+			continue;
+		if (set_value(cfg, &settings[i], v, why, sizeof why)) {
+			snprintf(errbuf, errlen, "environment %s='%s': %s", var, v, why);
+			return CAIRN_E_INVALID;
+		}
+	}
+
+	if (!*cfg->runtime_dir) {
+		free(cfg->runtime_dir);
+		char *d = xdg_dir("XDG_RUNTIME_DIR", NULL);
+		cfg->runtime_dir = d ? xasprintf("%s/cairn", d)
+				     : xasprintf("/tmp/cairn-%u", (unsigned)getuid());
+		free(d);
+	}
+	if (!*cfg->data_dir) {
+		free(cfg->data_dir);
+		char *d = xdg_dir("XDG_DATA_HOME", ".local/share");
+		if (!d) {
+			snprintf(errbuf, errlen,
+				 "cannot find a data directory: set XDG_DATA_HOME or HOME");
+			return CAIRN_E_INVALID;
+		}
+		cfg->data_dir = xasprintf("%s/cairn", d);
+		free(d);
+	}
+	if (cfg->event_bytes < 1024) {
+		snprintf(errbuf, errlen, "[limits] event_bytes must be at least 1K");
+		return CAIRN_E_INVALID;
+	}
+	if (cfg->line_bytes == 0)
+		cfg->line_bytes = cfg->event_bytes + 64 * 1024;
+	if (cfg->batch_max == 0)
+		cfg->batch_max = 2048;
+	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
+	cfg->lock_path = xasprintf("%s/cairn.lock", cfg->runtime_dir);
+	cfg->db_path = xasprintf("%s/cairn.db", cfg->data_dir);
+	if (strlen(cfg->socket_path) >= 108) {
+		snprintf(errbuf, errlen,
+			 "socket path '%s' is longer than a Unix socket allows (107 bytes); "
+			 "set [daemon] runtime_dir to a shorter directory",
+			 cfg->socket_path);
+		return CAIRN_E_INVALID;
+	}
+	return 0;
+}
+
+void config_release(struct config *cfg)
+{
+	free(cfg->config_path);
+	free(cfg->runtime_dir);
+	free(cfg->data_dir);
+	free(cfg->socket_path);
+	free(cfg->lock_path);
+	free(cfg->db_path);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	static const char *levels[] = {"debug", "info", "warn", "error"};
+	fprintf(out, "# config file: %s\n", cfg->config_path);
+	const char *cur = "";
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		if (strcmp(cur, s->section)) {
+			fprintf(out, "[%s]\n", s->section);
+			cur = s->section;
+		}
+		const char *base = (const char *)cfg;
+		switch (s->kind) {
+		case K_PATH: fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off)); break;
+		case K_LEVEL:
+			fprintf(out, "%s = %s\n", s->key, levels[*(const enum log_level *)(base + s->off)]);
+			break;
+		case K_AGE:
+		case K_SIZE:
+		case K_COUNT:
+			if (s->off == OFF(retention_bytes) || s->off == OFF(retention_age_ms))
+				fprintf(out, "%s = %lld%s\n", s->key,
+					(long long)*(const int64_t *)(base + s->off),
+					s->kind == K_AGE ? "ms" : "");
+			else
+				fprintf(out, "%s = %zu\n", s->key, *(const size_t *)(base + s->off));
+			break;
+		}
+	}
+}

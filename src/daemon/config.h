@@ -1,0 +1,44 @@
+/* Settings: embedded defaults, then the INI file at
+ * $XDG_CONFIG_HOME/cairn/config (or $CAIRN_CONFIG), then environment
+ * overrides CAIRN_<SECTION>_<KEY> (e.g. CAIRN_LIMITS_EVENT_BYTES=65536).
+ * No setting is needed for the defaults to work. Every key is documented in
+ * docs/config.md; config_describe() prints them. */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include "common/log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+	char *config_path;    /* the file read (may not exist) */
+	char *runtime_dir;    /* [daemon] runtime_dir: socket and lock live here */
+	char *data_dir;       /* [daemon] data_dir: the database lives here */
+	char *socket_path;    /* derived: runtime_dir/cairn.sock */
+	char *lock_path;      /* derived: runtime_dir/cairn.lock */
+	char *db_path;        /* derived: data_dir/cairn.db */
+	enum log_level log_level;   /* [daemon] log_level */
+	size_t event_bytes;         /* [limits] event_bytes */
+	size_t line_bytes;          /* [limits] line_bytes */
+	size_t queue_events;        /* [subscriber] queue_events */
+	size_t queue_bytes;         /* [subscriber] queue_bytes */
+	size_t ring_events;         /* [subscriber] ring_events */
+	size_t batch_max;           /* [store] batch_max */
+	size_t writer_queue_max;    /* [store] writer_queue_max */
+	int64_t retention_age_ms;   /* [store] retention_age */
+	int64_t retention_bytes;    /* [store] retention_bytes */
+};
+
+/* Fills cfg from defaults, file and environment. On failure (an unreadable
+ * file, an unknown key, a bad value) returns CAIRN_E_INVALID and writes a
+ * message naming the file, line or variable into errbuf. cfg must be
+ * released with config_release() in every case. */
+int config_load(struct config *cfg, char *errbuf, size_t errlen);
+void config_release(struct config *cfg);
+
+/* Prints every setting with its current value, for `cairn status --config`. */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,1320 @@
+/* The daemon's loop: socket server, request dispatch, fan-out with
+ * per-subscription back-pressure, replay from the log, shutdown.
+ *
+ * Ownership and threads. The loop thread owns everything in struct daemon
+ * except the store, whose writer thread hands results back through
+ * store_take_output() and an async handle. Connections and subscriptions are
+ * reference-counted, because writes in flight, reads in the thread pool and
+ * publishes in the writer's queue may outlive the peer.
+ *
+ * Seq and delivery. The writer assigns seqs; the loop learns them in order
+ * (SEQUENCED batches), keeps the most recent events in a ring, and fans each
+ * one out to live subscriptions through the subscription index. A replaying
+ * subscription reads the log (committed rows) and then the ring (which holds
+ * at least every uncommitted event), and turns live when its cursor passes
+ * the last seq the loop knows. Because the loop is single-threaded, that
+ * switch cannot race with fan-out: no gap and no duplicate at the seam.
+ */
+#include "daemon/daemon.h"
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/proto.h"
+#include "event/pattern.h"
+#include "event/subindex.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define READ_CHUNK (64 * 1024)
+#define REPLAY_CHUNK 256
+
+/* Reference-counted bytes shared by every subscriber an event goes to. */
+struct blob {
+	unsigned refs;
+	size_t len;
+	char data[];
+};
+
+static struct blob *blob_take(char *json, size_t len)
+{
+	struct blob *b = xmalloc(sizeof *b + len);
+	b->refs = 1;
+	b->len = len;
+	memcpy(b->data, json, len);
+	free(json);
+	return b;
+}
+
+static void blob_unref(struct blob *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+struct ring_entry {
+	int64_t seq;
+	char *type;
+	struct blob *json;
+};
+
+enum sub_state { SUB_REPLAY, SUB_LIVE, SUB_PAUSED };
+
+struct conn;
+
+struct sub {
+	struct sub *next; /* in conn->subs */
+	struct conn *conn;
+	unsigned refs;
+	bool dead; /* unsubscribed or its connection closed */
+	char *name;
+	char *pattern;
+	char *prefix; /* {"sub":"NAME","event": */
+	size_t prefix_len;
+	enum sub_state state;
+	bool announce_live; /* send the live marker when replay catches up */
+	bool read_pending;  /* a log read is in the thread pool */
+	int64_t next_seq;   /* replay cursor */
+	int64_t min_seq;    /* deliver nothing below this */
+	int64_t gap_from, gap_to;
+	size_t q_events, q_bytes; /* written, not yet taken by the kernel */
+};
+
+struct conn {
+	uv_pipe_t pipe; /* first: the handle's data is not needed to find us */
+	struct daemon *d;
+	struct conn *prev, *next;
+	unsigned refs;
+	bool closing;
+	bool read_paused;
+	uid_t uid;
+	pid_t pid;
+	struct linebuf lb;
+	struct sub *subs;
+	unsigned next_sub_id;
+	char rbuf[READ_CHUNK];
+};
+
+struct daemon {
+	const struct config *cfg;
+	uv_loop_t loop;
+	uv_pipe_t server;
+	uv_async_t store_async;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t watchdog, retention;
+	bool watchdog_on, retention_on;
+	int lock_fd;
+	struct store *st;
+	struct subindex *idx;
+	struct conn *conns;
+	size_t n_conns, n_subs;
+	struct ring_entry *ring;
+	size_t ring_cap, ring_start, ring_len;
+	int64_t last_seq;      /* last seq the loop has seen sequenced */
+	int64_t committed_seq; /* last seq known committed */
+	size_t inflight;       /* pubs submitted, not yet back from the writer */
+	struct pubctx *durable_head, *durable_tail;
+	bool stopping, stopped;
+	uint64_t start_ns;
+	uint64_t n_batches, n_commits, n_published, n_delivered, n_gaps;
+};
+
+/* The submitter's context for one publish. */
+struct pubctx {
+	struct pubctx *next; /* in the durable waiters list */
+	struct conn *conn;   /* ref held */
+	json_t *rid;
+	enum proto_ack ack;
+	int64_t seq;
+	bool duplicate;
+	char id[132];
+};
+
+/* ---- connections and writes ---- */
+
+struct wreq {
+	uv_write_t req;
+	struct conn *conn;
+	struct sub *sub; /* counted in its queue, or NULL */
+	struct blob *blob;
+	char *own;
+	size_t bytes;
+};
+
+static void conn_unref(struct conn *c);
+static void sub_unref(struct sub *s);
+static void replay_step(struct daemon *d, struct sub *s);
+static void send_line(struct conn *c, char *line, size_t len);
+
+static bool sub_has_room(const struct daemon *d, const struct sub *s, size_t len)
+{
+	if (s->q_events == 0)
+		return true; /* always let one event through, however large */
+	return s->q_events < d->cfg->queue_events && s->q_bytes + len <= d->cfg->queue_bytes;
+}
+
+static void send_gap_if_drained(struct daemon *d, struct sub *s)
+{
+	if (s->dead || s->state != SUB_PAUSED)
+		return;
+	if (s->q_events > d->cfg->queue_events / 2 || s->q_bytes > d->cfg->queue_bytes / 2)
+		return;
+	json_t *o = json_pack("{s:s,s:{s:I,s:I}}", "sub", s->name, "gap", "from",
+			      (json_int_t)s->gap_from, "to", (json_int_t)s->gap_to);
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	size_t n = strlen(line);
+	line = xreallocarray(line, n + 2, 1);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	log_debug("sub %s: gap %lld..%lld", s->name, (long long)s->gap_from,
+		  (long long)s->gap_to);
+	d->n_gaps++;
+	s->state = SUB_LIVE;
+	send_line(s->conn, line, n + 1);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct conn *c = w->conn;
+	struct sub *s = w->sub;
+	if (s) {
+		s->q_events--;
+		s->q_bytes -= w->bytes;
+		if (!s->dead && !c->closing) {
+			if (s->state == SUB_PAUSED)
+				send_gap_if_drained(c->d, s);
+			else if (s->state == SUB_REPLAY && !s->read_pending)
+				replay_step(c->d, s);
+		}
+		sub_unref(s);
+	}
+	if (status < 0 && status != UV_ECANCELED && !c->closing)
+		log_debug("write to client failed: %s", uv_strerror(status));
+	blob_unref(w->blob);
+	free(w->own);
+	free(w);
+	conn_unref(c);
+}
+
+static void conn_write(struct conn *c, struct sub *s, uv_buf_t *bufs, unsigned n,
+		       struct blob *blob, char *own)
+{
+	if (c->closing) {
+		blob_unref(blob);
+		free(own);
+		return;
+	}
+	struct wreq *w = xcalloc(1, sizeof *w);
+	w->conn = c;
+	c->refs++;
+	w->blob = blob;
+	w->own = own;
+	for (unsigned i = 0; i < n; i++)
+		w->bytes += bufs[i].len;
+	if (s) {
+		w->sub = s;
+		s->refs++;
+		s->q_events++;
+		s->q_bytes += w->bytes;
+	}
+	int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, n, on_write);
+	if (r < 0) {
+		/* The callback will not run: undo by hand. */
+		on_write(&w->req, r);
+	}
+}
+
+/* Sends a malloc'd line (ownership passes). */
+static void send_line(struct conn *c, char *line, size_t len)
+{
+	uv_buf_t b = uv_buf_init(line, (unsigned)len);
+	conn_write(c, NULL, &b, 1, NULL, line);
+}
+
+static void send_event(struct daemon *d, struct sub *s, struct blob *json)
+{
+	static char tail[] = "}\n";
+	uv_buf_t b[3] = {uv_buf_init(s->prefix, (unsigned)s->prefix_len),
+			 uv_buf_init(json->data, (unsigned)json->len), uv_buf_init(tail, 2)};
+	json->refs++;
+	d->n_delivered++;
+	conn_write(s->conn, s, b, 3, json, NULL);
+}
+
+static void reply_error(struct conn *c, const json_t *rid, const struct proto_err *err)
+{
+	size_t n;
+	char *line = proto_error_line(rid, err, &n);
+	send_line(c, line, n);
+}
+
+static void reply_ok(struct conn *c, const json_t *rid, json_t *obj)
+{
+	size_t n;
+	char *line = proto_ok_line(rid, obj, &n);
+	send_line(c, line, n);
+}
+
+/* ---- subscriptions ---- */
+
+static void sub_unref(struct sub *s)
+{
+	if (--s->refs > 0)
+		return;
+	struct conn *c = s->conn;
+	free(s->name);
+	free(s->pattern);
+	free(s->prefix);
+	free(s);
+	conn_unref(c);
+}
+
+/* Removes s from the index and its connection; it dies once nothing refers
+ * to it any more. */
+static void sub_kill(struct daemon *d, struct sub *s)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	subindex_remove(d->idx, s->pattern, s);
+	d->n_subs--;
+	for (struct sub **pp = &s->conn->subs; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	sub_unref(s);
+}
+
+static const struct ring_entry *ring_at(const struct daemon *d, size_t i)
+{
+	return &d->ring[(d->ring_start + i) % d->ring_cap];
+}
+
+static int64_t ring_first_seq(const struct daemon *d)
+{
+	return d->ring_len ? ring_at(d, 0)->seq : d->last_seq + 1;
+}
+
+static void ring_push(struct daemon *d, int64_t seq, const char *type, struct blob *json)
+{
+	if (d->ring_len == d->ring_cap) {
+		struct ring_entry *old = &d->ring[d->ring_start];
+		free(old->type);
+		blob_unref(old->json);
+		d->ring_start = (d->ring_start + 1) % d->ring_cap;
+		d->ring_len--;
+	}
+	struct ring_entry *e = &d->ring[(d->ring_start + d->ring_len) % d->ring_cap];
+	e->seq = seq;
+	e->type = xstrdup(type);
+	e->json = json;
+	json->refs++;
+	d->ring_len++;
+}
+
+static void go_live(struct daemon *d, struct sub *s)
+{
+	s->state = SUB_LIVE;
+	if (!s->announce_live)
+		return;
+	json_t *o = json_pack("{s:s,s:b,s:I}", "sub", s->name, "live", 1, "seq",
+			      (json_int_t)d->last_seq);
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	size_t n = strlen(line);
+	line = xreallocarray(line, n + 2, 1);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	send_line(s->conn, line, n + 1);
+}
+
+/* A log read for a replaying subscription, run in the thread pool. */
+struct replay_read {
+	uv_work_t work;
+	struct daemon *d;
+	struct sub *sub;
+	int64_t from, to;
+	bool more;
+	int err;
+	size_t n;
+	int64_t seqs[REPLAY_CHUNK];
+	struct blob *rows[REPLAY_CHUNK];
+};
+
+static int replay_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
+{
+	struct replay_read *rr = ctx;
+	struct blob *b = xmalloc(sizeof *b + len);
+	b->refs = 1;
+	b->len = len;
+	memcpy(b->data, json, len);
+	rr->seqs[rr->n] = seq;
+	rr->rows[rr->n++] = b;
+	return 0;
+}
+
+static void replay_work(uv_work_t *w)
+{
+	struct replay_read *rr = (struct replay_read *)w;
+	struct store_query q;
+	store_query_init(&q);
+	q.pattern = rr->sub->pattern;
+	q.since_seq = rr->from;
+	q.until_seq = rr->to;
+	q.limit = REPLAY_CHUNK;
+	rr->err = store_query(rr->d->st, &q, replay_row, rr, &rr->more);
+}
+
+static void replay_done(uv_work_t *w, int status)
+{
+	struct replay_read *rr = (struct replay_read *)w;
+	struct daemon *d = rr->d;
+	struct sub *s = rr->sub;
+	s->read_pending = false;
+	bool ok = status == 0 && rr->err == 0;
+	for (size_t i = 0; i < rr->n; i++) {
+		if (ok && !s->dead && rr->seqs[i] >= s->min_seq) {
+			send_event(d, s, rr->rows[i]);
+			s->next_seq = rr->seqs[i] + 1;
+		}
+		blob_unref(rr->rows[i]);
+	}
+	if (ok && !rr->more)
+		s->next_seq = rr->to + 1;
+	if (!ok && !s->dead) {
+		struct proto_err e;
+		proto_err_set(&e, "unavailable", "", "cannot read the log for subscription '%s'; "
+			      "subscribe again", s->name);
+		reply_error(s->conn, NULL, &e);
+		sub_kill(d, s);
+	} else if (!s->dead && !s->conn->closing) {
+		replay_step(d, s);
+	}
+	sub_unref(s);
+	free(rr);
+}
+
+static void replay_step(struct daemon *d, struct sub *s)
+{
+	while (s->state == SUB_REPLAY && !s->read_pending && !s->dead && !s->conn->closing) {
+		if (s->next_seq > d->last_seq) {
+			go_live(d, s);
+			return;
+		}
+		int64_t first = ring_first_seq(d);
+		if (s->next_seq >= first) {
+			size_t i = (size_t)(s->next_seq - first);
+			for (; i < d->ring_len; i++) {
+				const struct ring_entry *e = ring_at(d, i);
+				if (pattern_match(s->pattern, e->type) && e->seq >= s->min_seq) {
+					if (!sub_has_room(d, s, e->json->len))
+						return; /* resumed from on_write */
+					send_event(d, s, e->json);
+				}
+				s->next_seq = e->seq + 1;
+			}
+			continue;
+		}
+		if (!sub_has_room(d, s, 0))
+			return;
+		struct replay_read *rr = xcalloc(1, sizeof *rr);
+		rr->d = d;
+		rr->sub = s;
+		s->refs++;
+		rr->from = s->next_seq;
+		rr->to = first - 1;
+		s->read_pending = true;
+		uv_queue_work(&d->loop, &rr->work, replay_work, replay_done);
+		return;
+	}
+}
+
+/* A subscription starting from a time: find its seq in the thread pool. */
+struct seek_req {
+	uv_work_t work;
+	struct daemon *d;
+	struct sub *sub;
+	int64_t ms, seq;
+	int err;
+};
+
+static void seek_work(uv_work_t *w)
+{
+	struct seek_req *sr = (struct seek_req *)w;
+	sr->err = store_seq_at_time(sr->d->st, sr->ms, &sr->seq);
+}
+
+static void seek_done(uv_work_t *w, int status)
+{
+	struct seek_req *sr = (struct seek_req *)w;
+	struct sub *s = sr->sub;
+	s->read_pending = false;
+	if (!s->dead) {
+		if (status || sr->err) {
+			s->next_seq = 1;
+		} else {
+			s->next_seq = sr->seq;
+		}
+		s->min_seq = s->next_seq;
+		replay_step(sr->d, s);
+	}
+	sub_unref(s);
+	free(sr);
+}
+
+static void fanout_one(void *value, void *ctx)
+{
+	struct sub *s = value;
+	struct ring_entry *e = ctx;
+	struct daemon *d = s->conn->d;
+	if (s->dead || e->seq < s->min_seq)
+		return;
+	switch (s->state) {
+	case SUB_REPLAY:
+		return; /* its cursor will reach this event */
+	case SUB_LIVE:
+		if (sub_has_room(d, s, e->json->len)) {
+			send_event(d, s, e->json);
+			return;
+		}
+		s->state = SUB_PAUSED;
+		s->gap_from = s->gap_to = e->seq;
+		log_debug("sub %s: queue full at seq %lld; pausing", s->name, (long long)e->seq);
+		return;
+	case SUB_PAUSED:
+		s->gap_to = e->seq;
+		return;
+	}
+}
+
+/* ---- publishing: loop side of the writer ---- */
+
+static void pubctx_free(struct pubctx *pc)
+{
+	json_decref(pc->rid);
+	conn_unref(pc->conn);
+	free(pc);
+}
+
+static void ack_pub(struct pubctx *pc, int err)
+{
+	struct conn *c = pc->conn;
+	if (c->closing)
+		return;
+	if (err) {
+		struct proto_err e;
+		if (err == CAIRN_E_TOOBIG)
+			proto_err_set(&e, "event_too_large", "",
+				      "the encoded event is over the limit of %zu bytes "
+				      "([limits] event_bytes)",
+				      c->d->cfg->event_bytes);
+		else
+			proto_err_set(&e, "unavailable", "",
+				      "the event was not stored: the database failed; "
+				      "see the daemon's log and retry");
+		reply_error(c, pc->rid, &e);
+		return;
+	}
+	if (pc->ack == ACK_NONE)
+		return;
+	reply_ok(c, pc->rid,
+		 json_pack("{s:I,s:s,s:b}", "seq", (json_int_t)pc->seq, "id", pc->id,
+			   "duplicate", pc->duplicate));
+}
+
+static void resume_reading(struct daemon *d);
+
+static void on_sequenced(struct daemon *d, struct store_pub *p)
+{
+	struct pubctx *pc = p->ctx;
+	d->inflight--;
+	if (!p->err && !p->duplicate) {
+		d->last_seq = p->seq;
+		d->n_published++;
+		struct blob *b = blob_take(p->json, p->json_len);
+		p->json = NULL;
+		ring_push(d, p->seq, p->ev->type, b);
+		struct ring_entry e = {.seq = p->seq, .type = p->ev->type, .json = b};
+		subindex_match(d->idx, p->ev->type, fanout_one, &e);
+		blob_unref(b);
+	}
+	pc->seq = p->seq;
+	pc->duplicate = p->duplicate;
+	snprintf(pc->id, sizeof pc->id, "%s", p->ev->id);
+	if (p->err || pc->ack != ACK_DURABLE) {
+		ack_pub(pc, p->err);
+		pubctx_free(pc);
+	} else {
+		pc->next = NULL;
+		if (d->durable_tail)
+			d->durable_tail->next = pc;
+		else
+			d->durable_head = pc;
+		d->durable_tail = pc;
+	}
+	event_free(p->ev);
+	free(p->json);
+	free(p);
+}
+
+static void finish_shutdown(struct daemon *d);
+
+static void drain_store(struct daemon *d)
+{
+	struct store_out *o = store_take_output(d->st);
+	while (o) {
+		struct store_out *next = o->next;
+		if (o->kind == STORE_OUT_SEQUENCED) {
+			d->n_batches++;
+			for (struct store_pub *p = o->pubs, *pn; p; p = pn) {
+				pn = p->next;
+				on_sequenced(d, p);
+			}
+		} else {
+			d->n_commits++;
+			if (!o->err && o->seq > d->committed_seq)
+				d->committed_seq = o->seq;
+			/* Every waiter so far belongs to this batch or an earlier one. */
+			struct pubctx *pc = d->durable_head;
+			d->durable_head = d->durable_tail = NULL;
+			while (pc) {
+				struct pubctx *pn = pc->next;
+				ack_pub(pc, o->err);
+				pubctx_free(pc);
+				pc = pn;
+			}
+			if (o->err) {
+				/* The writer reuses the lost seqs; follow it. */
+				d->last_seq = store_last_seq(d->st);
+				d->committed_seq = d->last_seq;
+			}
+		}
+		free(o);
+		o = next;
+	}
+	if (d->inflight <= d->cfg->writer_queue_max / 2)
+		resume_reading(d);
+	if (d->stopping && d->inflight == 0 && !d->durable_head)
+		finish_shutdown(d);
+}
+
+static void on_store_async(uv_async_t *h)
+{
+	drain_store(h->data);
+}
+
+static void store_notify(void *arg)
+{
+	uv_async_send(arg);
+}
+
+/* ---- requests ---- */
+
+static void do_hello(struct conn *c, struct proto_req *req)
+{
+	int best = 0;
+	for (int i = 0; i < req->n_versions; i++)
+		if (req->versions[i] <= PROTO_VERSION && req->versions[i] > best)
+			best = req->versions[i];
+	if (!best) {
+		json_t *o = json_pack("{s:b,s:{s:s,s:s},s:[i]}", "ok", 0, "error", "code",
+				      "version", "message",
+				      "no protocol version in common; this daemon speaks version 1",
+				      "supported", PROTO_VERSION);
+		if (req->rid)
+			json_object_set(o, "rid", req->rid);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		size_t n = strlen(s);
+		s = xreallocarray(s, n + 2, 1);
+		s[n] = '\n';
+		s[n + 1] = '\0';
+		send_line(c, s, n + 1);
+		return;
+	}
+	reply_ok(c, req->rid,
+		 json_pack("{s:i,s:s,s:{s:I,s:I}}", "version", best, "server", "cairn/" CAIRN_VERSION,
+			   "limits", "line_bytes", (json_int_t)c->d->cfg->line_bytes, "event_bytes",
+			   (json_int_t)c->d->cfg->event_bytes));
+}
+
+static void do_pub(struct conn *c, struct proto_req *req)
+{
+	struct daemon *d = c->d;
+	event_fill_defaults(req->ev, clock_wall_ms());
+	struct pubctx *pc = xcalloc(1, sizeof *pc);
+	pc->conn = c;
+	c->refs++;
+	pc->rid = req->rid;
+	req->rid = NULL;
+	pc->ack = req->ack;
+	struct store_pub *p = xcalloc(1, sizeof *p);
+	p->ev = req->ev;
+	req->ev = NULL;
+	p->ctx = pc;
+	d->inflight++;
+	store_submit(d->st, p);
+	if (d->inflight > d->cfg->writer_queue_max && !c->read_paused) {
+		/* The disk is behind: stop reading from this publisher for a while. */
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		c->read_paused = true;
+	}
+}
+
+static bool sub_name_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+		      ('0' <= *s && *s <= '9') || strchr("_-.:", *s)))
+			return false;
+	return true;
+}
+
+static void do_sub(struct conn *c, struct proto_req *req)
+{
+	struct daemon *d = c->d;
+	struct proto_err e;
+	char autoname[24];
+	const char *name = req->sub;
+	if (name) {
+		if (!sub_name_ok(name)) {
+			proto_err_set(&e, "bad_request", "sub",
+				      "field 'sub' may hold only letters, digits and _-.:");
+			reply_error(c, req->rid, &e);
+			return;
+		}
+		for (struct sub *s = c->subs; s; s = s->next)
+			if (strcmp(s->name, name) == 0) {
+				proto_err_set(&e, "exists", "sub",
+					      "a subscription named '%s' already exists on this "
+					      "connection",
+					      name);
+				reply_error(c, req->rid, &e);
+				return;
+			}
+	} else {
+		for (;;) {
+			snprintf(autoname, sizeof autoname, "%u", ++c->next_sub_id);
+			bool taken = false;
+			for (struct sub *s = c->subs; s; s = s->next)
+				taken |= strcmp(s->name, autoname) == 0;
+			if (!taken)
+				break;
+		}
+		name = autoname;
+	}
+	struct sub *s = xcalloc(1, sizeof *s);
+	s->refs = 1;
+	s->conn = c;
+	c->refs++;
+	s->name = xstrdup(name);
+	s->pattern = req->pattern;
+	req->pattern = NULL;
+	s->prefix = xasprintf("{\"sub\":\"%s\",\"event\":", s->name);
+	s->prefix_len = strlen(s->prefix);
+	s->next = c->subs;
+	c->subs = s;
+	subindex_add(d->idx, s->pattern, s);
+	d->n_subs++;
+	reply_ok(c, req->rid,
+		 json_pack("{s:s,s:I}", "sub", s->name, "seq", (json_int_t)d->last_seq));
+	switch (req->from.kind) {
+	case POS_NONE:
+	case POS_NOW:
+		s->state = SUB_LIVE;
+		s->min_seq = d->last_seq + 1;
+		break;
+	case POS_SEQ:
+		s->state = SUB_REPLAY;
+		s->announce_live = true;
+		s->next_seq = s->min_seq = req->from.seq > 0 ? req->from.seq : 1;
+		replay_step(d, s);
+		break;
+	case POS_TIME: {
+		s->state = SUB_REPLAY;
+		s->announce_live = true;
+		s->read_pending = true;
+		struct seek_req *sr = xcalloc(1, sizeof *sr);
+		sr->d = d;
+		sr->sub = s;
+		s->refs++;
+		sr->ms = req->from.ms;
+		uv_queue_work(&d->loop, &sr->work, seek_work, seek_done);
+		break;
+	}
+	}
+}
+
+static void do_unsub(struct conn *c, struct proto_req *req)
+{
+	for (struct sub *s = c->subs; s; s = s->next)
+		if (strcmp(s->name, req->sub) == 0) {
+			sub_kill(c->d, s);
+			reply_ok(c, req->rid, json_object());
+			return;
+		}
+	struct proto_err e;
+	proto_err_set(&e, "not_found", "sub", "no subscription named '%s' on this connection",
+		      req->sub);
+	reply_error(c, req->rid, &e);
+}
+
+/* A query, run in the thread pool; the reply line is built there. */
+struct query_req {
+	uv_work_t work;
+	struct conn *conn;
+	struct daemon *d;
+	struct store_query q;
+	char *pattern, *project;
+	json_t *rid;
+	char *buf;
+	size_t len, cap;
+	size_t n;
+	int err;
+	bool more;
+	bool status;
+};
+
+static void qbuf_add(struct query_req *qr, const char *s, size_t n)
+{
+	if (qr->len + n + 1 > qr->cap) {
+		size_t cap = qr->cap ? qr->cap : 4096;
+		while (cap < qr->len + n + 1)
+			cap *= 2;
+		qr->buf = xreallocarray(qr->buf, cap, 1);
+		qr->cap = cap;
+	}
+	memcpy(qr->buf + qr->len, s, n);
+	qr->len += n;
+	qr->buf[qr->len] = '\0';
+}
+
+static int query_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
+{
+	struct query_req *qr = ctx;
+	if (qr->n++)
+		qbuf_add(qr, ",", 1);
+	qbuf_add(qr, json, len);
+	return 0;
+}
+
+static void query_work(uv_work_t *w)
+{
+	struct query_req *qr = (struct query_req *)w;
+	qbuf_add(qr, "[", 1);
+	qr->err = store_query(qr->d->st, &qr->q, query_row, qr, &qr->more);
+	qbuf_add(qr, "]", 1);
+}
+
+static void query_done(uv_work_t *w, int status)
+{
+	struct query_req *qr = (struct query_req *)w;
+	struct conn *c = qr->conn;
+	if (status || qr->err) {
+		struct proto_err e;
+		proto_err_set(&e, "unavailable", "", "the query failed; see the daemon's log");
+		reply_error(c, qr->rid, &e);
+	} else if (!c->closing) {
+		char *rid = qr->rid ? json_dumps(qr->rid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+		char *line = xasprintf("{%s%s%s\"ok\":true,\"events\":%s,\"more\":%s}\n",
+				       rid ? "\"rid\":" : "", rid ? rid : "", rid ? "," : "",
+				       qr->buf, qr->more ? "true" : "false");
+		free(rid);
+		send_line(c, line, strlen(line));
+	}
+	json_decref(qr->rid);
+	free(qr->buf);
+	free(qr->pattern);
+	free(qr->project);
+	free(qr);
+	conn_unref(c);
+}
+
+static void do_query(struct conn *c, struct proto_req *req)
+{
+	struct query_req *qr = xcalloc(1, sizeof *qr);
+	qr->conn = c;
+	c->refs++;
+	qr->d = c->d;
+	qr->rid = req->rid;
+	req->rid = NULL;
+	store_query_init(&qr->q);
+	qr->pattern = req->pattern;
+	req->pattern = NULL;
+	qr->project = req->project;
+	req->project = NULL;
+	qr->q.pattern = qr->pattern;
+	qr->q.project = qr->project;
+	qr->q.limit = req->limit;
+	qr->q.desc = req->desc;
+	if (req->since.kind == POS_SEQ)
+		qr->q.since_seq = req->since.seq;
+	else if (req->since.kind == POS_TIME)
+		qr->q.since_ms = req->since.ms;
+	if (req->until.kind == POS_SEQ) {
+		qr->q.until_seq = req->until.seq;
+		if (req->until.seq == 0)
+			qr->q.until_ms = INT64_MIN; /* nothing is at or before seq 0 */
+	} else if (req->until.kind == POS_TIME) {
+		qr->q.until_ms = req->until.ms;
+	}
+	uv_queue_work(&c->d->loop, &qr->work, query_work, query_done);
+}
+
+struct status_req {
+	uv_work_t work;
+	struct conn *conn;
+	json_t *rid;
+	struct store_stats stats;
+	int err;
+};
+
+static void status_work(uv_work_t *w)
+{
+	struct status_req *sr = (struct status_req *)w;
+	sr->err = store_stats(sr->conn->d->st, &sr->stats);
+}
+
+static void status_done(uv_work_t *w, int status)
+{
+	struct status_req *sr = (struct status_req *)w;
+	struct conn *c = sr->conn;
+	struct daemon *d = c->d;
+	if (!c->closing) {
+		json_t *o = json_pack(
+			"{s:s,s:i,s:i,s:I,s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:s,s:I},"
+			"s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}}",
+			"version", CAIRN_VERSION, "protocol", PROTO_VERSION, "pid", (int)getpid(),
+			"uptime_ms", (json_int_t)((clock_mono_ns() - d->start_ns) / 1000000), "seq",
+			"first", (json_int_t)sr->stats.first_seq, "last", (json_int_t)d->last_seq,
+			"committed", (json_int_t)d->committed_seq, "events",
+			(json_int_t)sr->stats.events, "connections", (json_int_t)d->n_conns,
+			"subscriptions", (json_int_t)d->n_subs, "store", "path", d->cfg->db_path,
+			"bytes", (json_int_t)sr->stats.bytes, "writer", "queued",
+			(json_int_t)d->inflight, "batches", (json_int_t)d->n_batches, "commits",
+			(json_int_t)d->n_commits, "delivery", "published", (json_int_t)d->n_published,
+			"delivered", (json_int_t)d->n_delivered, "gaps", (json_int_t)d->n_gaps);
+		if (sr->err)
+			json_object_set_new(o, "store_error", json_string("cannot read the database"));
+		reply_ok(c, sr->rid, o);
+	}
+	json_decref(sr->rid);
+	free(sr);
+	conn_unref(c);
+}
+
+static void do_status(struct conn *c, struct proto_req *req)
+{
+	struct status_req *sr = xcalloc(1, sizeof *sr);
+	sr->conn = c;
+	c->refs++;
+	sr->rid = req->rid;
+	req->rid = NULL;
+	uv_queue_work(&c->d->loop, &sr->work, status_work, status_done);
+}
+
+static int on_line(void *ctx, const char *line, size_t len, bool too_long)
+{
+	struct conn *c = ctx;
+	struct proto_err err;
+	if (c->closing)
+		return 1;
+	if (too_long) {
+		proto_err_set(&err, "line_too_long", "",
+			      "request line of %zu bytes is over the limit of %zu bytes "
+			      "([limits] line_bytes); it was discarded",
+			      len, c->d->cfg->line_bytes);
+		reply_error(c, NULL, &err);
+		return 0;
+	}
+	struct proto_req req;
+	if (proto_parse(line, len, &req, &err)) {
+		reply_error(c, req.rid, &err);
+		proto_req_release(&req);
+		return 0;
+	}
+	if (c->d->stopping) {
+		proto_err_set(&err, "unavailable", "", "the daemon is shutting down; retry later");
+		reply_error(c, req.rid, &err);
+		proto_req_release(&req);
+		return 0;
+	}
+	switch (req.op) {
+	case OP_HELLO: do_hello(c, &req); break;
+	case OP_PUB: do_pub(c, &req); break;
+	case OP_SUB: do_sub(c, &req); break;
+	case OP_UNSUB: do_unsub(c, &req); break;
+	case OP_QUERY: do_query(c, &req); break;
+	case OP_STATUS: do_status(c, &req); break;
+	}
+	proto_req_release(&req);
+	return 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	linebuf_release(&c->lb);
+	free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	conn_unref((struct conn *)h);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	struct daemon *d = c->d;
+	while (c->subs)
+		sub_kill(d, c->subs);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->n_conns--;
+	uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = (struct conn *)h;
+	*buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = (struct conn *)stream;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_debug("client read failed: %s", uv_strerror((int)nread));
+		conn_close(c);
+		return;
+	}
+	c->refs++; /* keep c alive while its lines are handled */
+	linebuf_feed(&c->lb, buf->base, (size_t)nread, on_line, c);
+	conn_unref(c);
+}
+
+static void resume_reading(struct daemon *d)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->read_paused && !c->closing && !d->stopping) {
+			c->read_paused = false;
+			uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+		}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct daemon *d = server->data;
+	if (status < 0) {
+		log_warn("accept failed: %s", uv_strerror(status));
+		return;
+	}
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->d = d;
+	c->refs = 1;
+	linebuf_init(&c->lb, d->cfg->line_bytes);
+	uv_pipe_init(&d->loop, &c->pipe, 0);
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+		return;
+	}
+	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
+	d->conns = c;
+	d->n_conns++;
+
+	uv_os_fd_t fd;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("cannot read a client's credentials: %s; refusing it", strerror(errno));
+		conn_close(c);
+		return;
+	}
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	if (cred.uid != getuid()) {
+		log_warn("refused a connection from pid %d uid %u: only uid %u may use this daemon",
+			 (int)cred.pid, (unsigned)cred.uid, (unsigned)getuid());
+		struct proto_err e;
+		proto_err_set(&e, "forbidden", "",
+			      "this daemon belongs to uid %u; start your own with 'cairn daemon'",
+			      (unsigned)getuid());
+		reply_error(c, NULL, &e);
+		conn_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ---- start, signals, shutdown ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void finish_shutdown(struct daemon *d)
+{
+	if (d->stopped)
+		return;
+	d->stopped = true;
+	/* Let the writer commit what it holds; after this it notifies no more,
+	 * so the async handle can close. */
+	store_stop(d->st);
+	drain_store(d);
+	while (d->conns)
+		conn_close(d->conns);
+	uv_close((uv_handle_t *)&d->store_async, on_handle_closed);
+	uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
+	uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
+	if (d->watchdog_on)
+		uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
+	if (d->retention_on)
+		uv_close((uv_handle_t *)&d->retention, on_handle_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (d->stopping)
+		return;
+	log_info("received %s; stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	sd_notify(0, "STOPPING=1");
+	d->stopping = true;
+	uv_close((uv_handle_t *)&d->server, on_handle_closed);
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (!c->read_paused)
+			uv_read_stop((uv_stream_t *)&c->pipe);
+	if (d->inflight == 0 && !d->durable_head)
+		finish_shutdown(d);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_retention(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	store_request_retention(d->st);
+}
+
+/* Creates dir (mode 0700) if missing and checks that it is ours and private. */
+static int ensure_private_dir(const char *dir)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST) {
+			log_error("cannot create directory '%s': %s", tmp, strerror(errno));
+			return -errno;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_error("cannot create directory '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct stat sb;
+	if (stat(dir, &sb) < 0) {
+		log_error("cannot inspect directory '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (sb.st_uid != getuid()) {
+		log_error("directory '%s' belongs to uid %u, not to you (uid %u); "
+			  "set [daemon] runtime_dir or data_dir to a directory of your own",
+			  dir, (unsigned)sb.st_uid, (unsigned)getuid());
+		return -EPERM;
+	}
+	if ((sb.st_mode & 077) && chmod(dir, 0700) < 0) {
+		log_error("cannot make directory '%s' private: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int take_lock(struct daemon *d)
+{
+	const char *path = d->cfg->lock_path;
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0) {
+		log_error("cannot open lock file '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(d->lock_fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_error("another cairn daemon is already running for this user (pid %s, lock "
+			  "'%s'); stop it first or use 'cairn status' to talk to it",
+			  *pid ? pid : "unknown", path);
+		close(d->lock_fd);
+		d->lock_fd = -1;
+		return CAIRN_E_BUSY;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, pid, (size_t)n, 0) < 0)
+		log_warn("cannot write pid to '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int listen_socket(struct daemon *d)
+{
+	const char *path = d->cfg->socket_path;
+	/* We hold the lock, so a socket file left here is stale. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("cannot remove stale socket '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	uv_pipe_init(&d->loop, &d->server, 0);
+	d->server.data = d;
+	mode_t old = umask(0177); /* the socket is born 0600 */
+	int r = uv_pipe_bind(&d->server, path);
+	umask(old);
+	if (r < 0) {
+		log_error("cannot listen on '%s': %s", path, uv_strerror(r));
+		uv_close((uv_handle_t *)&d->server, NULL);
+		return r;
+	}
+	chmod(path, 0600);
+	if ((r = uv_listen((uv_stream_t *)&d->server, 128, on_connection)) < 0) {
+		log_error("cannot listen on '%s': %s", path, uv_strerror(r));
+		uv_close((uv_handle_t *)&d->server, NULL);
+		return r;
+	}
+	return 0;
+}
+
+int daemon_run(const struct config *cfg)
+{
+	struct daemon d;
+	memset(&d, 0, sizeof d);
+	d.cfg = cfg;
+	d.lock_fd = -1;
+	d.start_ns = clock_mono_ns();
+	log_set_level(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	int r;
+
+	if ((r = ensure_private_dir(cfg->runtime_dir)) || (r = ensure_private_dir(cfg->data_dir)))
+		return r;
+	if ((r = take_lock(&d)))
+		return r;
+
+	char err[512];
+	struct store_config sc = {
+		.path = cfg->db_path,
+		.batch_max = cfg->batch_max,
+		.event_max_bytes = cfg->event_bytes,
+		.retention_age_ms = cfg->retention_age_ms,
+		.retention_bytes = cfg->retention_bytes,
+	};
+	if ((r = store_open(&sc, &d.st, err, sizeof err))) {
+		log_error("cannot open the event log: %s", err);
+		goto out_unlock;
+	}
+	d.last_seq = d.committed_seq = store_last_seq(d.st);
+	d.idx = subindex_new();
+	d.ring_cap = cfg->ring_events + cfg->batch_max + 1;
+	d.ring = xcalloc(d.ring_cap, sizeof *d.ring);
+
+	uv_loop_init(&d.loop);
+	uv_async_init(&d.loop, &d.store_async, on_store_async);
+	d.store_async.data = &d;
+	if ((r = store_start(d.st, store_notify, &d.store_async))) {
+		log_error("cannot start the writer thread: %s", err_str(r));
+		uv_close((uv_handle_t *)&d.store_async, on_handle_closed);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	d.sigint.data = d.sigterm.data = &d;
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+
+	if ((r = listen_socket(&d))) {
+		finish_shutdown(&d);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+	uint64_t wd_usec = 0;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		uv_timer_init(&d.loop, &d.watchdog);
+		uv_timer_start(&d.watchdog, on_watchdog, 0, wd_usec / 2000 ? wd_usec / 2000 : 1);
+		d.watchdog_on = true;
+	}
+	if (cfg->retention_age_ms > 0 || cfg->retention_bytes > 0) {
+		/* Timers only when something asked for them: an idle daemon sleeps. */
+		uv_timer_init(&d.loop, &d.retention);
+		d.retention.data = &d;
+		uv_timer_start(&d.retention, on_retention, 0, 3600 * 1000);
+		d.retention_on = true;
+	}
+	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
+		 (long long)d.last_seq);
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);
+
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	r = 0;
+
+out_loop:
+	store_close(d.st); /* joins the writer after its last commit */
+	d.st = NULL;
+	uv_run(&d.loop, UV_RUN_NOWAIT);
+	if (uv_loop_close(&d.loop) != 0)
+		log_warn("the event loop closed with handles still open");
+	for (size_t i = 0; i < d.ring_len; i++) {
+		struct ring_entry *e = &d.ring[(d.ring_start + i) % d.ring_cap];
+		free(e->type);
+		blob_unref(e->json);
+	}
+	free(d.ring);
+	subindex_free(d.idx);
+	if (r == 0)
+		log_info("stopped cleanly at seq %lld", (long long)d.last_seq);
+out_unlock:
+	store_close(d.st);
+	if (r == 0)
+		unlink(cfg->socket_path);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	return r;
+}

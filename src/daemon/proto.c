@@ -1,0 +1,415 @@
+/* Strict parsing of protocol v1 request lines and bounded line splitting. */
+#include "daemon/proto.h"
+
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
+#include "event/pattern.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void linebuf_init(struct linebuf *lb, size_t max)
+{
+	memset(lb, 0, sizeof *lb);
+	lb->max = max;
+}
+
+void linebuf_release(struct linebuf *lb)
+{
+	free(lb->buf);
+	memset(lb, 0, sizeof *lb);
+}
+
+static void lb_append(struct linebuf *lb, const char *p, size_t n)
+{
+	if (lb->len + n + 1 > lb->cap) {
+		size_t cap = lb->cap ? lb->cap : 256;
+		while (cap < lb->len + n + 1)
+			cap *= 2;
+		if (cap > lb->max + 1)
+			cap = lb->max + 1;
+		lb->buf = xreallocarray(lb->buf, cap, 1);
+		lb->cap = cap;
+	}
+	memcpy(lb->buf + lb->len, p, n);
+	lb->len += n;
+}
+
+size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn fn, void *ctx)
+{
+	size_t i = 0;
+	while (i < n) {
+		const char *nl = memchr(data + i, '\n', n - i);
+		size_t chunk = nl ? (size_t)(nl - (data + i)) : n - i;
+		if (lb->discarding) {
+			lb->len += chunk; /* count only */
+		} else if (lb->len + chunk > lb->max) {
+			lb->discarding = true;
+			lb->len += chunk;
+		} else {
+			lb_append(lb, data + i, chunk);
+		}
+		i += chunk;
+		if (!nl)
+			break;
+		i++; /* the newline */
+		int stop;
+		if (lb->discarding) {
+			stop = fn(ctx, NULL, lb->len, true);
+			lb->discarding = false;
+		} else {
+			/* A trailing '\r' is tolerated (CRLF clients). */
+			if (lb->len && lb->buf[lb->len - 1] == '\r')
+				lb->len--;
+			if (lb->len == 0) {
+				stop = 0;
+			} else {
+				lb->buf[lb->len] = '\0';
+				stop = fn(ctx, lb->buf, lb->len, false);
+			}
+		}
+		lb->len = 0;
+		if (lb->cap > 64 * 1024) {
+			/* Do not keep a big buffer around after one big line. */
+			free(lb->buf);
+			lb->buf = NULL;
+			lb->cap = 0;
+		}
+		if (stop)
+			return i;
+	}
+	return i;
+}
+
+void proto_err_set(struct proto_err *err, const char *code, const char *field, const char *fmt,
+		   ...)
+{
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+void proto_req_release(struct proto_req *req)
+{
+	json_decref(req->rid);
+	event_free(req->ev);
+	free(req->pattern);
+	free(req->sub);
+	free(req->project);
+	memset(req, 0, sizeof *req);
+}
+
+/* Which fields each op allows (besides op and rid). */
+static const char *const allowed[][8] = {
+	[OP_HELLO] = {"versions", "client", NULL},
+	[OP_PUB] = {"event", "ack", NULL},
+	[OP_SUB] = {"pattern", "from", "sub", NULL},
+	[OP_UNSUB] = {"sub", NULL},
+	[OP_QUERY] = {"pattern", "since", "until", "project", "limit", "order", NULL},
+	[OP_STATUS] = {NULL},
+};
+static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status"};
+
+static int bad(struct proto_err *err, const char *field, const char *fmt, const char *a)
+{
+	proto_err_set(err, "bad_request", field, fmt, a);
+	return CAIRN_E_PROTO;
+}
+
+/* A log position: "now" (if allow_now), an integer seq >= 1, or RFC 3339 time. */
+static int parse_pos(const json_t *v, const char *field, bool allow_now, struct proto_pos *pos,
+		     struct proto_err *err)
+{
+	if (json_is_integer(v)) {
+		json_int_t s = json_integer_value(v);
+		if (s < 0)
+			return bad(err, field, "field '%s' must be a seq >= 0, a time or \"now\"", field);
+		pos->kind = POS_SEQ;
+		pos->seq = s;
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		if (allow_now && strcmp(s, "now") == 0) {
+			pos->kind = POS_NOW;
+			return 0;
+		}
+		if (timefmt_parse_rfc3339(s, &pos->ms) == 0) {
+			pos->kind = POS_TIME;
+			return 0;
+		}
+	}
+	return bad(err, field,
+		   allow_now ? "field '%s' must be \"now\", a seq (integer) or an RFC 3339 time"
+			     : "field '%s' must be a seq (integer) or an RFC 3339 time",
+		   field);
+}
+
+static int get_string(const json_t *obj, const char *field, size_t max, char **out,
+		      struct proto_err *err)
+{
+	const json_t *v = json_object_get(obj, field);
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return bad(err, field, "field '%s' must be a string", field);
+	size_t len = json_string_length(v);
+	if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
+		proto_err_set(err, "bad_request", field,
+			      "field '%s' must be a non-empty string of at most %zu bytes", field,
+			      max);
+		return CAIRN_E_PROTO;
+	}
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int parse_pattern(const json_t *obj, struct proto_req *req, bool required,
+			 struct proto_err *err)
+{
+	const json_t *v = json_object_get(obj, "pattern");
+	if (!v) {
+		if (required)
+			return bad(err, "pattern", "field '%s' is required", "pattern");
+		req->pattern = xstrdup(">");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return bad(err, "pattern", "field '%s' must be a string", "pattern");
+	const char *why = NULL;
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v) || !pattern_valid(s, &why)) {
+		proto_err_set(err, "invalid_pattern", "pattern", "invalid pattern '%.255s': %s", s,
+			      why ? why : "contains a NUL byte");
+		return CAIRN_E_INVALID;
+	}
+	req->pattern = xstrdup(s);
+	return 0;
+}
+
+static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err *err)
+{
+	int r;
+	const json_t *v;
+	switch (req->op) {
+	case OP_HELLO:
+		v = json_object_get(obj, "versions");
+		if (!v)
+			return bad(err, "versions", "field '%s' is required", "versions");
+		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 16)
+			return bad(err, "versions", "field '%s' must be an array of 1 to 16 integers",
+				   "versions");
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			const json_t *e = json_array_get(v, i);
+			if (!json_is_integer(e) || json_integer_value(e) < 1 ||
+			    json_integer_value(e) > 1000000)
+				return bad(err, "versions", "field '%s' must hold positive integers",
+					   "versions");
+			req->versions[req->n_versions++] = (int)json_integer_value(e);
+		}
+		v = json_object_get(obj, "client");
+		if (v && (!json_is_string(v) || json_string_length(v) > 256))
+			return bad(err, "client", "field '%s' must be a string of at most 256 bytes",
+				   "client");
+		return 0;
+	case OP_PUB: {
+		v = json_object_get(obj, "event");
+		if (!v)
+			return bad(err, "event", "field '%s' is required", "event");
+		if (!json_is_object(v))
+			return bad(err, "event", "field '%s' must be an object", "event");
+		struct verr ve;
+		if (event_from_json(v, EVENT_PUBLISH, &req->ev, &ve)) {
+			char buf[400];
+			proto_err_set(err, "invalid_event", ve.field, "%s",
+				      verr_format(&ve, buf, sizeof buf));
+			return CAIRN_E_INVALID;
+		}
+		req->ack = ACK_ACCEPTED;
+		v = json_object_get(obj, "ack");
+		if (v) {
+			const char *a = json_is_string(v) ? json_string_value(v) : "";
+			if (strcmp(a, "none") == 0)
+				req->ack = ACK_NONE;
+			else if (strcmp(a, "accepted") == 0)
+				req->ack = ACK_ACCEPTED;
+			else if (strcmp(a, "durable") == 0)
+				req->ack = ACK_DURABLE;
+			else
+				return bad(err, "ack",
+					   "field '%s' must be \"none\", \"accepted\" or \"durable\"",
+					   "ack");
+		}
+		return 0;
+	}
+	case OP_SUB:
+		if ((r = parse_pattern(obj, req, true, err)))
+			return r;
+		if ((r = get_string(obj, "sub", PROTO_SUB_NAME_MAX, &req->sub, err)))
+			return r;
+		req->from.kind = POS_NOW;
+		v = json_object_get(obj, "from");
+		if (v && (r = parse_pos(v, "from", true, &req->from, err)))
+			return r;
+		return 0;
+	case OP_UNSUB:
+		if (!json_object_get(obj, "sub"))
+			return bad(err, "sub", "field '%s' is required", "sub");
+		return get_string(obj, "sub", PROTO_SUB_NAME_MAX, &req->sub, err);
+	case OP_QUERY:
+		if ((r = parse_pattern(obj, req, false, err)))
+			return r;
+		if ((v = json_object_get(obj, "since")) &&
+		    (r = parse_pos(v, "since", false, &req->since, err)))
+			return r;
+		if ((v = json_object_get(obj, "until")) &&
+		    (r = parse_pos(v, "until", false, &req->until, err)))
+			return r;
+		if ((r = get_string(obj, "project", 4096, &req->project, err)))
+			return r;
+		req->limit = PROTO_QUERY_LIMIT_DEFAULT;
+		if ((v = json_object_get(obj, "limit"))) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > PROTO_QUERY_LIMIT_MAX) {
+				proto_err_set(err, "bad_request", "limit",
+					      "field 'limit' must be an integer from 1 to %d",
+					      PROTO_QUERY_LIMIT_MAX);
+				return CAIRN_E_PROTO;
+			}
+			req->limit = (size_t)json_integer_value(v);
+		}
+		if ((v = json_object_get(obj, "order"))) {
+			const char *o = json_is_string(v) ? json_string_value(v) : "";
+			if (strcmp(o, "desc") == 0)
+				req->desc = true;
+			else if (strcmp(o, "asc") != 0)
+				return bad(err, "order", "field '%s' must be \"asc\" or \"desc\"",
+					   "order");
+		}
+		return 0;
+	case OP_STATUS:
+		return 0;
+	}
+	return CAIRN_E_PROTO;
+}
+
+int proto_parse(const char *line, size_t len, struct proto_req *req, struct proto_err *err)
+{
+	memset(req, 0, sizeof *req);
+	memset(err, 0, sizeof *err);
+	json_error_t je;
+	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	int r = CAIRN_E_PROTO;
+	if (!obj) {
+		proto_err_set(err, "bad_json", "", "malformed JSON at column %d: %s", je.column,
+			      je.text);
+		return CAIRN_E_PARSE;
+	}
+	if (!json_is_object(obj)) {
+		proto_err_set(err, "bad_request", "", "a request must be a JSON object");
+		goto out_free;
+	}
+	const json_t *rid = json_object_get(obj, "rid");
+	if (rid) {
+		if (!(json_is_integer(rid) ||
+		      (json_is_string(rid) && json_string_length(rid) <= 128))) {
+			proto_err_set(err, "bad_request", "rid",
+				      "field 'rid' must be an integer or a string of at most 128 bytes");
+			goto out_free;
+		}
+		req->rid = json_incref((json_t *)rid);
+	}
+	const json_t *op = json_object_get(obj, "op");
+	if (!op) {
+		proto_err_set(err, "bad_request", "op", "field 'op' is required");
+		goto out_free;
+	}
+	if (!json_is_string(op)) {
+		proto_err_set(err, "bad_request", "op", "field 'op' must be a string");
+		goto out_free;
+	}
+	size_t i;
+	for (i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+		if (strcmp(json_string_value(op), op_names[i]) == 0)
+			break;
+	if (i == sizeof op_names / sizeof op_names[0]) {
+		proto_err_set(err, "unknown_op", "op",
+			      "unknown op '%.64s'; expected hello, pub, sub, unsub, query or status",
+			      json_string_value(op));
+		goto out_free;
+	}
+	req->op = (enum proto_op)i;
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)obj, key, val) {
+		if (strcmp(key, "op") == 0 || strcmp(key, "rid") == 0)
+			continue;
+		bool ok = false;
+		for (const char *const *a = allowed[req->op]; *a; a++)
+			if (strcmp(key, *a) == 0)
+				ok = true;
+		if (!ok) {
+			proto_err_set(err, "unknown_field", "", "unknown field '%.64s' for op '%s'",
+				      key, op_names[req->op]);
+			err->code = "bad_request";
+			snprintf(err->field, sizeof err->field, "%.63s", key);
+			goto out_free;
+		}
+	}
+	r = parse_body(obj, req, err);
+out_free:
+	json_decref(obj);
+	return r;
+}
+
+char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "code", json_string(err->code ? err->code : "bad_request"));
+	if (err->field[0])
+		json_object_set_new(e, "field", json_string(err->field));
+	json_object_set_new(e, "message", json_string(err->message));
+	json_t *o = json_object();
+	if (rid)
+		json_object_set(o, "rid", (json_t *)rid);
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "error", e);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	size_t n = strlen(s);
+	char *line = xmalloc(n + 2);
+	memcpy(line, s, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	free(s);
+	if (len)
+		*len = n + 1;
+	return line;
+}
+
+char *proto_ok_line(const json_t *rid, json_t *obj, size_t *len)
+{
+	json_t *o = json_object();
+	if (rid)
+		json_object_set(o, "rid", (json_t *)rid);
+	json_object_set_new(o, "ok", json_true());
+	json_object_update(o, obj);
+	json_decref(obj);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	size_t n = strlen(s);
+	char *line = xmalloc(n + 2);
+	memcpy(line, s, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	free(s);
+	if (len)
+		*len = n + 1;
+	return line;
+}

@@ -1,0 +1,101 @@
+/* Protocol v1 on the socket (docs/protocol.md): the bounded line splitter
+ * and the strict request parser. Pure code, no I/O: the server feeds bytes
+ * in and gets requests or errors out, which is also what the fuzz target and
+ * the unit tests drive. Any thread, on distinct objects. */
+#ifndef CAIRN_PROTO_H
+#define CAIRN_PROTO_H
+
+#include "event/envelope.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_QUERY_LIMIT_MAX 10000
+#define PROTO_QUERY_LIMIT_DEFAULT 100
+#define PROTO_SUB_NAME_MAX 64
+
+/* ---- line splitting ---- */
+
+/* Splits a byte stream into lines of at most max bytes (without the '\n').
+ * A longer line is discarded as it streams in: only max bytes are ever
+ * buffered, and on_line is called once with too_long set when its end
+ * arrives. Empty lines are skipped. */
+struct linebuf {
+	char *buf;
+	size_t len, cap, max;
+	bool discarding;
+};
+
+void linebuf_init(struct linebuf *lb, size_t max);
+void linebuf_release(struct linebuf *lb);
+
+/* Called per complete line; line is NUL-terminated and valid only during the
+ * call (NULL and len = bytes seen when too_long). Return non-zero to stop
+ * feeding (the rest of the chunk is kept for the next linebuf_feed()). */
+typedef int (*linebuf_fn)(void *ctx, const char *line, size_t len, bool too_long);
+
+/* Feeds n bytes. Returns the number of bytes consumed (n unless on_line
+ * asked to stop). */
+size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn fn, void *ctx);
+
+/* ---- requests ---- */
+
+enum proto_op { OP_HELLO, OP_PUB, OP_SUB, OP_UNSUB, OP_QUERY, OP_STATUS };
+enum proto_ack { ACK_NONE, ACK_ACCEPTED, ACK_DURABLE };
+/* A position in the log: "now", a seq, or a time. */
+enum proto_pos_kind { POS_NONE, POS_NOW, POS_SEQ, POS_TIME };
+
+struct proto_pos {
+	enum proto_pos_kind kind;
+	int64_t seq;
+	int64_t ms;
+};
+
+struct proto_req {
+	enum proto_op op;
+	json_t *rid;            /* owned reference, or NULL */
+	/* hello */
+	int versions[16];
+	int n_versions;
+	/* pub */
+	struct event *ev;       /* owned */
+	enum proto_ack ack;
+	/* sub, unsub, query */
+	char *pattern;          /* owned; ">" by default for query */
+	char *sub;              /* sub/unsub: the subscription's name */
+	struct proto_pos from;  /* sub */
+	struct proto_pos since, until; /* query */
+	char *project;          /* query */
+	size_t limit;           /* query */
+	bool desc;              /* query */
+};
+
+/* A request that could not be accepted: a stable code from the table in
+ * docs/protocol.md, the field at fault ("" if none) and a message. */
+struct proto_err {
+	const char *code;
+	char field[64];
+	char message[512];
+};
+
+/* Parses one request line. On success returns 0 and fills req (release it
+ * with proto_req_release()). On failure returns a negative code, fills err,
+ * and sets req->rid when the line was an object with a valid rid, so the
+ * error reply can carry it. req must be released in both cases. */
+int proto_parse(const char *line, size_t len, struct proto_req *req, struct proto_err *err);
+void proto_req_release(struct proto_req *req);
+
+/* Encodes an error reply line (with trailing '\n'); rid may be NULL. The
+ * caller frees the result. */
+char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len);
+/* Fills err from a code and a printf-style message. */
+void proto_err_set(struct proto_err *err, const char *code, const char *field, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+/* Encodes obj (adding "rid" if rid is not NULL and "ok": true) as one line
+ * with a trailing '\n'; steals obj. The caller frees the result. */
+char *proto_ok_line(const json_t *rid, json_t *obj, size_t *len);
+
+#endif

@@ -1,0 +1,668 @@
+/* SQLite event log: migrations, one writer thread with group commit, pooled readers. */
+#include "store/store.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "event/pattern.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_POOL_MAX 8
+
+/* Migrations: index i brings the schema from user_version i to i + 1. Never
+ * edit one that has shipped; append a new one. */
+static const char *const migrations[] = {
+	/* 1: the event log. */
+	"CREATE TABLE events("
+	" seq INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" project TEXT,"
+	" session TEXT,"
+	" correlationid TEXT,"
+	" severity INTEGER NOT NULL DEFAULT 0,"
+	" subject TEXT,"
+	" envelope TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX events_source_id ON events(source, id);"
+	"CREATE INDEX events_type ON events(type, seq);"
+	"CREATE INDEX events_time ON events(time_ms);"
+	"CREATE INDEX events_project ON events(project, seq) WHERE project IS NOT NULL;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Guarded by mu: in/in_tail/n_in, out/out_tail, stopping, retention_wanted,
+ * readers/n_readers. The writer thread alone touches db and the statements;
+ * last_seq is written by the writer under mu and read under mu. */
+struct store {
+	struct store_config cfg;
+	char *path;
+	sqlite3 *db;
+	sqlite3_stmt *st_dup, *st_insert, *st_meta;
+	pthread_t writer;
+	bool writer_running;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct store_pub *in, *in_tail;
+	size_t n_in;
+	struct store_out *out, *out_tail;
+	bool stopping;
+	bool retention_wanted;
+	int64_t last_seq;
+	sqlite3 *readers[READ_POOL_MAX];
+	int n_readers;
+	void (*notify)(void *);
+	void *notify_arg;
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, char *errbuf, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return CAIRN_E_STORE;
+	}
+	return 0;
+}
+
+static int migrate(sqlite3 *db, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0, r;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		goto out_sqlerr;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > N_MIGRATIONS) {
+		snprintf(errbuf, errlen,
+			 "database schema version %d is newer than this cairn knows (%d); "
+			 "upgrade cairn",
+			 version, N_MIGRATIONS);
+		return CAIRN_E_VERSION;
+	}
+	if (version == 0 && (r = exec_sql(db, "PRAGMA auto_vacuum=INCREMENTAL", errbuf, errlen)))
+		return r;
+	for (; version < N_MIGRATIONS; version++) {
+		char setv[64];
+		snprintf(setv, sizeof setv, "PRAGMA user_version=%d", version + 1);
+		if ((r = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errlen)))
+			return r;
+		if ((r = exec_sql(db, migrations[version], errbuf, errlen)) ||
+		    (r = exec_sql(db, setv, errbuf, errlen))) {
+			exec_sql(db, "ROLLBACK", NULL, 0);
+			return r;
+		}
+		if ((r = exec_sql(db, "COMMIT", errbuf, errlen)))
+			return r;
+		log_info("store: applied migration %d", version + 1);
+	}
+	return 0;
+out_sqlerr:
+	snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
+	return CAIRN_E_STORE;
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql, int64_t dflt)
+{
+	sqlite3_stmt *st;
+	int64_t v = dflt;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return dflt;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int open_conn(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int flags = readonly ? SQLITE_OPEN_READONLY
+			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	flags |= SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		snprintf(errbuf, errlen, "cannot open database '%s': %s", path,
+			 db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return CAIRN_E_STORE;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	*out = db;
+	return 0;
+}
+
+int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen)
+{
+	int r;
+	struct store *st = xcalloc(1, sizeof *st);
+	st->cfg = *cfg;
+	st->path = xstrdup(cfg->path);
+	st->cfg.path = st->path;
+	if (st->cfg.batch_max == 0)
+		st->cfg.batch_max = 1024;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cond, NULL);
+
+	if ((r = open_conn(st->path, false, &st->db, errbuf, errlen)))
+		goto out_free;
+	/* WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced. */
+	if ((r = exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				  " PRAGMA foreign_keys=ON;",
+			  errbuf, errlen)))
+		goto out_free;
+	if ((r = migrate(st->db, errbuf, errlen)))
+		goto out_free;
+	if (sqlite3_prepare_v2(st->db, "SELECT seq FROM events WHERE source=?1 AND id=?2", -1,
+			       &st->st_dup, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO events(seq,id,source,type,time_ms,project,session,"
+			       "correlationid,severity,subject,envelope)"
+			       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+			       -1, &st->st_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO meta(key,value) VALUES('last_seq',?1)"
+			       " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+			       -1, &st->st_meta, NULL) != SQLITE_OK) {
+		snprintf(errbuf, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->db));
+		r = CAIRN_E_STORE;
+		goto out_free;
+	}
+	int64_t a = query_int(st->db, "SELECT max(seq) FROM events", 0);
+	int64_t b = query_int(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0);
+	st->last_seq = a > b ? a : b;
+	*out = st;
+	return 0;
+out_free:
+	store_close(st);
+	return r;
+}
+
+static void push_out(struct store *st, struct store_out *o)
+{
+	o->next = NULL;
+	if (st->out_tail)
+		st->out_tail->next = o;
+	else
+		st->out = o;
+	st->out_tail = o;
+}
+
+/* Inserts one publish inside the open transaction. Returns 0 (pub filled in)
+ * or a negative code for a failure that spoils the transaction. */
+static int write_one(struct store *st, struct store_pub *p, int64_t *last)
+{
+	struct event *ev = p->ev;
+	sqlite3_stmt *s = st->st_dup;
+	sqlite3_bind_text(s, 1, ev->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, ev->id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		p->seq = sqlite3_column_int64(s, 0);
+		p->duplicate = true;
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return CAIRN_E_STORE;
+
+	ev->seq = *last + 1;
+	p->json = event_encode(ev, &p->json_len);
+	if (st->cfg.event_max_bytes && p->json_len > st->cfg.event_max_bytes) {
+		ev->seq = 0;
+		free(p->json);
+		p->json = NULL;
+		p->err = CAIRN_E_TOOBIG;
+		return 0;
+	}
+	s = st->st_insert;
+	sqlite3_bind_int64(s, 1, ev->seq);
+	sqlite3_bind_text(s, 2, ev->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, ev->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, ev->time_ms);
+	sqlite3_bind_text(s, 6, ev->project, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, ev->session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, ev->correlationid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, (int)ev->severity);
+	sqlite3_bind_text(s, 10, ev->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 11, p->json, (int)p->json_len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return CAIRN_E_STORE;
+	p->seq = ev->seq;
+	*last = ev->seq;
+	return 0;
+}
+
+static void apply_retention(struct store *st)
+{
+	char sql[256];
+	if (st->cfg.retention_age_ms > 0) {
+		int64_t cutoff = 0;
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(st->db, "SELECT CAST(strftime('%s','now') AS INTEGER)*1000",
+				       -1, &s, NULL) == SQLITE_OK) {
+			if (sqlite3_step(s) == SQLITE_ROW)
+				cutoff = sqlite3_column_int64(s, 0) - st->cfg.retention_age_ms;
+			sqlite3_finalize(s);
+		}
+		/* Delete by seq below the first young event, so the log stays a
+		 * contiguous suffix (no holes in the middle). */
+		snprintf(sql, sizeof sql,
+			 "DELETE FROM events WHERE seq < coalesce("
+			 "(SELECT min(seq) FROM events WHERE time_ms >= %lld),"
+			 " (SELECT max(seq)+1 FROM events))",
+			 (long long)cutoff);
+		if (exec_sql(st->db, sql, NULL, 0) == 0 && sqlite3_changes(st->db) > 0)
+			log_info("store: retention removed %d events older than the age limit",
+				 sqlite3_changes(st->db));
+	}
+	if (st->cfg.retention_bytes > 0) {
+		for (int round = 0; round < 64; round++) {
+			int64_t pages = query_int(st->db, "PRAGMA page_count", 0);
+			int64_t freep = query_int(st->db, "PRAGMA freelist_count", 0);
+			int64_t psize = query_int(st->db, "PRAGMA page_size", 4096);
+			int64_t used = (pages - freep) * psize;
+			if (used <= st->cfg.retention_bytes)
+				break;
+			int64_t n = query_int(st->db, "SELECT count(*) FROM events", 0);
+			if (n == 0)
+				break;
+			/* Remove the oldest share proportional to the excess, at least 1%. */
+			int64_t drop = n * (used - st->cfg.retention_bytes) / used + n / 100 + 1;
+			snprintf(sql, sizeof sql,
+				 "DELETE FROM events WHERE seq < (SELECT min(seq) FROM events) + %lld",
+				 (long long)drop);
+			if (exec_sql(st->db, sql, NULL, 0))
+				break;
+			log_info("store: retention removed %lld events over the size limit",
+				 (long long)drop);
+		}
+	}
+	exec_sql(st->db, "PRAGMA incremental_vacuum", NULL, 0);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (!st->in && !st->stopping && !st->retention_wanted)
+			pthread_cond_wait(&st->cond, &st->mu);
+		if (!st->in && st->stopping)
+			break;
+		bool retain = st->retention_wanted;
+		st->retention_wanted = false;
+		/* Take up to batch_max publishes as one batch. */
+		struct store_pub *batch = st->in, *tail = NULL;
+		size_t n = 0;
+		for (struct store_pub *p = batch; p && n < st->cfg.batch_max; p = p->next) {
+			tail = p;
+			n++;
+		}
+		if (tail) {
+			st->in = tail->next;
+			tail->next = NULL;
+			if (!st->in)
+				st->in_tail = NULL;
+			st->n_in -= n;
+		}
+		int64_t last = st->last_seq;
+		pthread_mutex_unlock(&st->mu);
+
+		if (retain)
+			apply_retention(st);
+		if (!batch) {
+			pthread_mutex_lock(&st->mu);
+			continue;
+		}
+
+		int r = exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0);
+		int64_t first = last;
+		for (struct store_pub *p = batch; p && r == 0; p = p->next)
+			r = write_one(st, p, &last);
+		if (r == 0 && last != first) {
+			sqlite3_bind_int64(st->st_meta, 1, last);
+			if (sqlite3_step(st->st_meta) != SQLITE_DONE)
+				r = CAIRN_E_STORE;
+			sqlite3_reset(st->st_meta);
+		}
+		if (r) {
+			log_error("store: cannot write a batch of %zu events: %s; they are refused",
+				  n, sqlite3_errmsg(st->db));
+			exec_sql(st->db, "ROLLBACK", NULL, 0);
+			for (struct store_pub *p = batch; p; p = p->next) {
+				free(p->json);
+				p->json = NULL;
+				p->ev->seq = 0;
+				p->seq = 0;
+				p->duplicate = false;
+				p->err = CAIRN_E_STORE;
+			}
+			last = first;
+		}
+		/* Hand the batch back before the commit so live delivery does not
+		 * wait for fsync; durable acks wait for the COMMITTED marker. */
+		struct store_out *o1 = xcalloc(1, sizeof *o1);
+		o1->kind = STORE_OUT_SEQUENCED;
+		o1->pubs = batch;
+		pthread_mutex_lock(&st->mu);
+		st->last_seq = last;
+		push_out(st, o1);
+		pthread_mutex_unlock(&st->mu);
+		if (st->notify)
+			st->notify(st->notify_arg);
+
+		int cr = r ? r : exec_sql(st->db, "COMMIT", NULL, 0);
+		if (cr && r == 0) {
+			log_error("store: commit failed: %s; events up to seq %lld are lost",
+				  sqlite3_errmsg(st->db), (long long)last);
+			exec_sql(st->db, "ROLLBACK", NULL, 0);
+		}
+		struct store_out *o2 = xcalloc(1, sizeof *o2);
+		o2->kind = STORE_OUT_COMMITTED;
+		o2->seq = last;
+		o2->err = cr;
+		pthread_mutex_lock(&st->mu);
+		if (cr && r == 0) {
+			/* The seqs handed out in this batch will be reused. */
+			st->last_seq = first;
+		}
+		push_out(st, o2);
+		pthread_mutex_unlock(&st->mu);
+		if (st->notify)
+			st->notify(st->notify_arg);
+		pthread_mutex_lock(&st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+int store_start(struct store *st, void (*notify)(void *arg), void *arg)
+{
+	st->notify = notify;
+	st->notify_arg = arg;
+	if (pthread_create(&st->writer, NULL, writer_main, st) != 0)
+		return -EAGAIN;
+	st->writer_running = true;
+	return 0;
+}
+
+void store_submit(struct store *st, struct store_pub *pub)
+{
+	pub->next = NULL;
+	pthread_mutex_lock(&st->mu);
+	if (st->in_tail)
+		st->in_tail->next = pub;
+	else
+		st->in = pub;
+	st->in_tail = pub;
+	st->n_in++;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+size_t store_queued(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	size_t n = st->n_in;
+	pthread_mutex_unlock(&st->mu);
+	return n;
+}
+
+struct store_out *store_take_output(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	struct store_out *o = st->out;
+	st->out = st->out_tail = NULL;
+	pthread_mutex_unlock(&st->mu);
+	return o;
+}
+
+void store_request_retention(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->retention_wanted = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+int64_t store_last_seq(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	int64_t v = st->last_seq;
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+static void free_pubs(struct store_pub *p)
+{
+	while (p) {
+		struct store_pub *next = p->next;
+		event_free(p->ev);
+		free(p->json);
+		free(p);
+		p = next;
+	}
+}
+
+void store_stop(struct store *st)
+{
+	if (!st->writer_running)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->writer, NULL);
+	st->writer_running = false;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	store_stop(st);
+	for (struct store_out *o = st->out, *next; o; o = next) {
+		next = o->next;
+		free_pubs(o->pubs);
+		free(o);
+	}
+	free_pubs(st->in);
+	sqlite3_finalize(st->st_dup);
+	sqlite3_finalize(st->st_insert);
+	sqlite3_finalize(st->st_meta);
+	for (int i = 0; i < st->n_readers; i++)
+		sqlite3_close(st->readers[i]);
+	if (st->db) {
+		/* A clean close checkpoints the WAL into the main file. */
+		if (sqlite3_close(st->db) != SQLITE_OK)
+			log_warn("store: database did not close cleanly: %s",
+				 sqlite3_errmsg(st->db));
+	}
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cond);
+	free(st->path);
+	free(st);
+}
+
+/* ---- readers ---- */
+
+static sqlite3 *reader_get(struct store *st)
+{
+	sqlite3 *db = NULL;
+	pthread_mutex_lock(&st->mu);
+	if (st->n_readers > 0)
+		db = st->readers[--st->n_readers];
+	pthread_mutex_unlock(&st->mu);
+	if (!db) {
+		char err[256];
+		if (open_conn(st->path, true, &db, err, sizeof err)) {
+			log_error("store: %s", err);
+			return NULL;
+		}
+	}
+	return db;
+}
+
+static void reader_put(struct store *st, sqlite3 *db)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->n_readers < READ_POOL_MAX) {
+		st->readers[st->n_readers++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (db)
+		sqlite3_close(db);
+}
+
+void store_query_init(struct store_query *q)
+{
+	memset(q, 0, sizeof *q);
+	q->since_ms = INT64_MIN;
+	q->until_ms = INT64_MAX;
+	q->limit = 100;
+}
+
+/* The literal token prefix of a pattern, before its first wildcard ("build."
+ * for "build.>", "" for "*.x"), and whether the pattern has no wildcard. */
+static size_t literal_prefix(const char *pat, bool *exact)
+{
+	size_t len = 0;
+	const char *p = pat;
+	*exact = true;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t tlen = dot ? (size_t)(dot - p) : strlen(p);
+		if ((tlen == 1 && (*p == '*' || *p == '>'))) {
+			*exact = false;
+			return len;
+		}
+		if (!dot)
+			return strlen(pat);
+		len = (size_t)(dot - pat) + 1;
+		p = dot + 1;
+	}
+}
+
+int store_query(struct store *st, const struct store_query *q, store_row_fn fn, void *ctx,
+		bool *more)
+{
+	const char *pat = q->pattern ? q->pattern : ">";
+	bool exact;
+	size_t plen = literal_prefix(pat, &exact);
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "SELECT seq, type, envelope FROM events WHERE seq >= ?1 AND seq <= ?2"
+		 " AND time_ms >= ?3 AND time_ms < ?4%s%s ORDER BY seq %s",
+		 q->project ? " AND project = ?5" : "",
+		 exact ? " AND type = ?6" : (plen ? " AND type >= ?6 AND type < ?7" : ""),
+		 q->desc ? "DESC" : "ASC");
+	if (more)
+		*more = false;
+	sqlite3 *db = reader_get(st);
+	if (!db)
+		return CAIRN_E_STORE;
+	sqlite3_stmt *s = NULL;
+	int r = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		log_error("store: query failed: %s", sqlite3_errmsg(db));
+		r = CAIRN_E_STORE;
+		goto out_put;
+	}
+	sqlite3_bind_int64(s, 1, q->since_seq > 0 ? q->since_seq : 1);
+	sqlite3_bind_int64(s, 2, q->until_seq > 0 ? q->until_seq : INT64_MAX);
+	sqlite3_bind_int64(s, 3, q->since_ms);
+	sqlite3_bind_int64(s, 4, q->until_ms);
+	if (q->project)
+		sqlite3_bind_text(s, 5, q->project, -1, SQLITE_STATIC);
+	char hi[PATTERN_MAX + 2];
+	if (exact) {
+		sqlite3_bind_text(s, 6, pat, -1, SQLITE_STATIC);
+	} else if (plen) {
+		/* Types with the prefix "a.b." sort in ["a.b.", "a.b/"). */
+		memcpy(hi, pat, plen);
+		hi[plen - 1] = '.' + 1;
+		hi[plen] = '\0';
+		sqlite3_bind_text(s, 6, pat, (int)plen, SQLITE_STATIC);
+		sqlite3_bind_text(s, 7, hi, -1, SQLITE_STATIC);
+	}
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(s, 1);
+		if (!type || (!exact && !pattern_match(pat, type)))
+			continue;
+		if (n == q->limit) {
+			if (more)
+				*more = true;
+			break;
+		}
+		n++;
+		const char *json = (const char *)sqlite3_column_text(s, 2);
+		size_t len = (size_t)sqlite3_column_bytes(s, 2);
+		if (fn(ctx, sqlite3_column_int64(s, 0), type, json ? json : "", len))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("store: query failed: %s", sqlite3_errmsg(db));
+		r = CAIRN_E_STORE;
+	}
+	sqlite3_finalize(s);
+out_put:
+	reader_put(st, db);
+	return r;
+}
+
+int store_seq_at_time(struct store *st, int64_t ms, int64_t *seq)
+{
+	sqlite3 *db = reader_get(st);
+	if (!db)
+		return CAIRN_E_STORE;
+	sqlite3_stmt *s;
+	int r = 0;
+	*seq = store_last_seq(st) + 1;
+	if (sqlite3_prepare_v2(db, "SELECT min(seq) FROM events WHERE time_ms >= ?1", -1, &s,
+			       NULL) != SQLITE_OK) {
+		r = CAIRN_E_STORE;
+		goto out_put;
+	}
+	sqlite3_bind_int64(s, 1, ms);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*seq = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+out_put:
+	reader_put(st, db);
+	return r;
+}
+
+int store_stats(struct store *st, struct store_stats *out)
+{
+	sqlite3 *db = reader_get(st);
+	if (!db)
+		return CAIRN_E_STORE;
+	out->first_seq = query_int(db, "SELECT min(seq) FROM events", 0);
+	out->events = query_int(db, "SELECT count(*) FROM events", 0);
+	int64_t pages = query_int(db, "PRAGMA page_count", 0);
+	int64_t psize = query_int(db, "PRAGMA page_size", 4096);
+	out->bytes = pages * psize;
+	out->last_seq = store_last_seq(st);
+	reader_put(st, db);
+	return 0;
+}

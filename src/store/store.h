@@ -1,0 +1,138 @@
+/* The event log in SQLite: schema and migrations, the single writer thread
+ * with group commit, and read-only queries.
+ *
+ * Threads. store_submit() may be called from any thread (the daemon calls it
+ * from the loop). One writer thread owns the write connection: it takes every
+ * publish waiting in the queue as one batch, assigns each new event the next
+ * seq inside one transaction, hands the batch back as SEQUENCED (so live
+ * delivery does not wait for the disk), then commits with fsync and hands
+ * back a COMMITTED marker. Readers (store_query() and friends) block, use
+ * their own read-only connections from a small pool, and are meant for a
+ * worker thread or a CLI process.
+ *
+ * Schema (migration 1):
+ *
+ *   events  seq INTEGER PRIMARY KEY   gap-free log position
+ *           id, source TEXT           UNIQUE (source, id): the dedup key
+ *           type TEXT, time_ms INT    indexed (type, seq) and (time_ms)
+ *           project TEXT              indexed (project, seq)
+ *           session, correlationid, subject TEXT, severity INT
+ *           envelope TEXT             the full encoded envelope, seq included
+ *   meta    key TEXT PRIMARY KEY, value   "last_seq": high-water mark, so seq
+ *                                          never goes back even after retention
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include "event/envelope.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_config {
+	const char *path;          /* database file */
+	size_t batch_max;          /* most publishes per transaction */
+	size_t event_max_bytes;    /* cap on an encoded envelope */
+	int64_t retention_age_ms;  /* 0: keep forever */
+	int64_t retention_bytes;   /* 0: no size cap */
+};
+
+/* One publish travelling loop -> writer -> loop. */
+struct store_pub {
+	struct store_pub *next;
+	struct event *ev;      /* owned; writer sets ev->seq */
+	char *json;            /* set by the writer: encoded envelope (malloc'd) */
+	size_t json_len;
+	int64_t seq;           /* assigned (or the first seq, for a duplicate) */
+	bool duplicate;
+	int err;               /* 0, CAIRN_E_TOOBIG, or CAIRN_E_STORE */
+	void *ctx;             /* the submitter's */
+};
+
+/* What the writer hands back, in order. */
+enum store_out_kind {
+	STORE_OUT_SEQUENCED, /* pubs: a batch with seqs assigned, not yet on disk */
+	STORE_OUT_COMMITTED, /* all seqs <= seq are committed and fsynced (or err) */
+};
+
+struct store_out {
+	struct store_out *next;
+	enum store_out_kind kind;
+	struct store_pub *pubs; /* SEQUENCED: the batch, in seq order */
+	int64_t seq;            /* COMMITTED: high-water mark of the batch */
+	int err;                /* COMMITTED: 0, or CAIRN_E_STORE (batch lost) */
+};
+
+/* Opens (creating if needed) the database at cfg->path, applies migrations
+ * and reads the last seq. Does not start the writer. On failure returns a
+ * negative code and writes a readable reason into errbuf. */
+int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen);
+
+/* Starts the writer thread. notify(arg) is called from the writer thread
+ * whenever output is ready to collect with store_take_output(). */
+int store_start(struct store *st, void (*notify)(void *arg), void *arg);
+
+/* Queues a publish for the writer; ownership of pub passes to the store
+ * until it comes back from store_take_output(). Any thread. */
+void store_submit(struct store *st, struct store_pub *pub);
+/* Publishes queued and not yet sequenced. Any thread. */
+size_t store_queued(struct store *st);
+
+/* Takes everything the writer has produced, oldest first (NULL if none).
+ * The caller owns the list: free each node with free() after taking its pubs. */
+struct store_out *store_take_output(struct store *st);
+
+/* Asks the writer to apply the retention policy in its next cycle. */
+void store_request_retention(struct store *st);
+
+/* Stops the writer after it has committed everything submitted so far and
+ * waits for it; no notify() call happens after this returns. Output stays
+ * to be taken. Idempotent. */
+void store_stop(struct store *st);
+
+/* Stops the writer (as store_stop()), then closes every connection and frees st. Output not yet taken is freed
+ * (pubs included). NULL is a no-op. */
+void store_close(struct store *st);
+
+/* Last seq assigned, as read at open or as the writer has it now. */
+int64_t store_last_seq(struct store *st);
+
+/* ---- reading (blocking; any thread; uses a pooled read connection) ---- */
+
+struct store_query {
+	const char *pattern;   /* NULL means ">" */
+	int64_t since_seq;     /* inclusive; 0 = unbounded */
+	int64_t until_seq;     /* inclusive; 0 = unbounded */
+	int64_t since_ms;      /* inclusive; INT64_MIN = unbounded */
+	int64_t until_ms;      /* exclusive; INT64_MAX = unbounded */
+	const char *project;   /* NULL = any */
+	size_t limit;          /* rows wanted */
+	bool desc;
+};
+
+/* Initialises q to "everything, ascending, limit 100". */
+void store_query_init(struct store_query *q);
+
+/* Called per matching row; return non-zero to stop. json is valid only
+ * during the call. */
+typedef int (*store_row_fn)(void *ctx, int64_t seq, const char *type, const char *json,
+			    size_t len);
+
+/* Runs q, calling fn for up to q->limit matching rows. *more (may be NULL)
+ * says whether another row matched beyond the limit. Returns 0 or
+ * CAIRN_E_STORE. */
+int store_query(struct store *st, const struct store_query *q, store_row_fn fn, void *ctx,
+		bool *more);
+
+/* Seq of the first event whose time is >= ms; last_seq + 1 if none. */
+int store_seq_at_time(struct store *st, int64_t ms, int64_t *seq);
+
+struct store_stats {
+	int64_t first_seq, last_seq, events, bytes;
+};
+int store_stats(struct store *st, struct store_stats *out);
+
+#endif
