@@ -515,6 +515,20 @@ class Conn:
     def status(self):
         return self.ok({"op": "status"})
 
+    def wait_committed(self, timeout=10.0):
+        """Waits until every assigned seq is committed (status seq.committed
+        == seq.last): ack "accepted" does not promise that a query sees the
+        event yet. Returns the status reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.status()
+            seq = s.get("seq") or {}
+            if seq.get("committed") == seq.get("last"):
+                return s
+            check(time.monotonic() < deadline, "seq.committed stuck at %s below seq.last %s"
+                  % (seq.get("committed"), seq.get("last")))
+            time.sleep(0.01)
+
     def pub(self, event, ack=None, timeout=None):
         op = {"op": "pub", "event": event}
         if ack is not None:

@@ -30,6 +30,13 @@ def json_lines(text, what):
     return out
 
 
+def settle(d):
+    """Waits until the daemon has committed everything emitted (emit without
+    --durable only promises the event is accepted, not yet logged)."""
+    with d.conn() as c:
+        c.wait_committed()
+
+
 def ok_cli(d, args, input=None):
     rc, out, err = d.cli(args, input=input)
     check(rc == 0, "`cairn %s` exited %d\nstdout: %s\nstderr: %s"
@@ -39,6 +46,7 @@ def ok_cli(d, args, input=None):
 
 def by_type(d, type_):
     with d.conn() as c:
+        c.wait_committed()
         return c.query(pattern=type_)["events"]
 
 
@@ -81,6 +89,7 @@ def emit_log_and_tail():
                    "--durable"])
         ok_cli(d, ["emit", "build.started", "--subject", "src/b.c"])
         ok_cli(d, ["emit", "test.passed"])
+        settle(d)
 
         out = ok_cli(d, ["log"])
         lines = [l for l in out.splitlines() if "build.failed" in l]
@@ -177,6 +186,7 @@ def log_limit_and_since():
     with Daemon() as d:
         for i in range(5):
             ok_cli(d, ["emit", "seq.t%d" % i, "--subject", "n%d" % i])
+        settle(d)
         evs = json_lines(ok_cli(d, ["log", "--json", "--limit", "1"]), "log --limit 1")
         eq(len(evs), 1, "events printed by `cairn log --limit 1`")
         check(evs[0]["seq"] in range(1, 6), "seq out of range: %s" % short(evs[0]))
@@ -197,12 +207,14 @@ def log_limit_and_since():
 def emit_severity():
     with Daemon() as d:
         ok_cli(d, ["emit", "x.y", "--severity", "error"])
+        settle(d)
         evs = json_lines(ok_cli(d, ["log", "--json"]), "log --json")
         eq(len(evs), 1, "events")
         eq(evs[0].get("type"), "x.y", "type")
         eq(evs[0].get("severity"), "error", "severity")
         rc, out, err = d.cli(["emit", "x.z", "--severity", "bogus"])
         check(rc != 0, "`cairn emit --severity bogus` exited 0")
+        settle(d)
         evs = json_lines(ok_cli(d, ["log", "--json"]), "log --json")
         eq(len(evs), 1, "events after a refused emit")
 

@@ -98,6 +98,7 @@ def replay_from_time():
                     time.sleep(0.03)
                 p.pub(ev("t.x", data=i))
                 time.sleep(0.02)
+            p.wait_committed()
         evs = c.query()["events"]
         eq([e["seq"] for e in evs], [1, 2, 3, 4, 5], "logged seqs")
         c.sub(">", from_=mid, name="mid")
