@@ -304,7 +304,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (!st->in && !st->stopping && !st->retention_wanted)
 			pthread_cond_wait(&st->cond, &st->mu);
-		if (!st->in && st->stopping)
+		if (!st->in && st->stopping && !st->retention_wanted)
 			break;
 		bool retain = st->retention_wanted;
 		st->retention_wanted = false;

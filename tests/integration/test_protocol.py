@@ -233,7 +233,7 @@ def limits_line_and_event():
         # Small enough: accepted.
         r = c.pub(ev("small.event", data="E" * 1000))
         eq(r.get("seq"), 1, "seq of the first stored event")
-        eq(c.status().get("events"), 1, "events stored")
+        eq(c.wait_committed().get("events"), 1, "events stored")
 
 
 @T.test

@@ -1,0 +1,108 @@
+/* Config: defaults with no file, the INI file, environment overrides, and
+ * clear errors for unknown keys and bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "daemon/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/cairn-test-config-XXXXXX";
+static char file[256];
+
+static void write_file(const char *text)
+{
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	setenv("CAIRN_CONFIG", file, 1);
+	setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+	setenv("XDG_DATA_HOME", "/home/u/.local/share", 1);
+	unsetenv("CAIRN_LIMITS_EVENT_BYTES");
+	unsetenv("CAIRN_STORE_RETENTION_AGE");
+	unlink(file);
+	return 0;
+}
+
+static void test_defaults_without_file(void **state)
+{
+	struct config c;
+	char err[256];
+	assert_int_equal(config_load(&c, err, sizeof err), 0);
+	assert_string_equal(c.socket_path, "/run/user/4242/cairn/cairn.sock");
+	assert_string_equal(c.db_path, "/home/u/.local/share/cairn/cairn.db");
+	assert_int_equal(c.event_bytes, 1024 * 1024);
+	assert_int_equal(c.line_bytes, 1024 * 1024 + 64 * 1024);
+	assert_int_equal(c.queue_events, 4096);
+	assert_int_equal(c.retention_age_ms, 0);
+	config_release(&c);
+}
+
+static void test_file_and_env_override(void **state)
+{
+	write_file("# comment\n[limits]\nevent_bytes = 64K\n[store]\nretention_age = 30d\n"
+		   "retention_bytes = 2G\n[daemon]\nlog_level = debug\n");
+	setenv("CAIRN_LIMITS_EVENT_BYTES", "128K", 1);
+	struct config c;
+	char err[256];
+	assert_int_equal(config_load(&c, err, sizeof err), 0);
+	assert_int_equal(c.event_bytes, 128 * 1024); /* environment wins */
+	assert_int_equal(c.retention_age_ms, 30LL * 86400 * 1000);
+	assert_int_equal(c.retention_bytes, 2LL * 1024 * 1024 * 1024);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	config_release(&c);
+}
+
+static void test_errors_name_the_problem(void **state)
+{
+	struct config c;
+	char err[512];
+	write_file("[limits]\nevent_bytez = 1\n");
+	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
+	assert_non_null(strstr(err, "event_bytez"));
+	config_release(&c);
+
+	write_file("[store]\nretention_age = soon\n");
+	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
+	assert_non_null(strstr(err, "retention_age"));
+	assert_non_null(strstr(err, "duration"));
+	config_release(&c);
+
+	write_file("[limits]\nthis line has no equals sign\n");
+	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
+	assert_non_null(strstr(err, ":2:"));
+	config_release(&c);
+
+	unlink(file);
+	setenv("CAIRN_LIMITS_EVENT_BYTES", "lots", 1);
+	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
+	assert_non_null(strstr(err, "CAIRN_LIMITS_EVENT_BYTES"));
+	config_release(&c);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(file, sizeof file, "%s/config", dir);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_defaults_without_file, setup),
+		cmocka_unit_test_setup(test_file_and_env_override, setup),
+		cmocka_unit_test_setup(test_errors_name_the_problem, setup),
+	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(file);
+	rmdir(dir);
+	return r;
+}

@@ -1,0 +1,260 @@
+/* Store: seq assignment, dedup, batches handed back in order, queries, reopen
+ * and retention, on a real SQLite file in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "event/envelope.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/cairn-test-store-XXXXXX";
+static char path[256];
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int notified;
+
+static void notify(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	notified++;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&mu);
+}
+
+static struct store_pub *make_pub(const char *source, const char *id, const char *type,
+				  int64_t time_ms)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "{\"source\":\"%s\",\"id\":\"%s\",\"type\":\"%s\"}", source, id,
+		 type);
+	struct store_pub *p = xcalloc(1, sizeof *p);
+	struct verr ve;
+	assert_int_equal(event_parse(buf, strlen(buf), 1 << 20, EVENT_PUBLISH, &p->ev, &ve), 0);
+	event_fill_defaults(p->ev, time_ms);
+	return p;
+}
+
+static struct store *open_store(int64_t age_ms, int64_t bytes)
+{
+	struct store_config cfg = {.path = path, .batch_max = 64, .event_max_bytes = 4096,
+				   .retention_age_ms = age_ms, .retention_bytes = bytes};
+	struct store *st = NULL;
+	char err[256];
+	int r = store_open(&cfg, &st, err, sizeof err);
+	if (r)
+		fail_msg("store_open: %s", err);
+	assert_int_equal(store_start(st, notify, NULL), 0);
+	return st;
+}
+
+/* Collects writer output until COMMITTED for seq >= want_seq (or n markers). */
+struct collected {
+	int64_t seqs[4096];
+	bool dup[4096];
+	int errs[4096];
+	size_t n;
+	int64_t committed;
+};
+
+static void collect_until_idle(struct store *st, struct collected *c, size_t want_pubs)
+{
+	while (c->n < want_pubs || store_queued(st) > 0) {
+		struct store_out *o = store_take_output(st);
+		if (!o) {
+			pthread_mutex_lock(&mu);
+			while (!notified)
+				pthread_cond_wait(&cond, &mu);
+			notified = 0;
+			pthread_mutex_unlock(&mu);
+			continue;
+		}
+		while (o) {
+			struct store_out *next = o->next;
+			if (o->kind == STORE_OUT_SEQUENCED) {
+				for (struct store_pub *p = o->pubs, *pn; p; p = pn) {
+					pn = p->next;
+					c->seqs[c->n] = p->seq;
+					c->dup[c->n] = p->duplicate;
+					c->errs[c->n++] = p->err;
+					event_free(p->ev);
+					free(p->json);
+					free(p);
+				}
+			} else {
+				assert_int_equal(o->err, 0);
+				c->committed = o->seq;
+			}
+			free(o);
+			o = next;
+		}
+	}
+}
+
+static int count_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
+{
+	int64_t *n = ctx;
+	(*n)++;
+	assert_non_null(strstr(json, "\"seq\":"));
+	return 0;
+}
+
+static void test_seq_dedup_and_query(void **state)
+{
+	unlink(path);
+	struct store *st = open_store(0, 0);
+	char id[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof id, "id-%d", i % 250); /* the last 50 repeat ids */
+		store_submit(st, make_pub("t", id, i % 2 ? "build.failed" : "test.passed",
+					  1700000000000 + i));
+	}
+	struct collected *c = xcalloc(1, sizeof *c);
+	collect_until_idle(st, c, 300);
+	assert_int_equal(c->n, 300);
+	for (int i = 0; i < 250; i++) {
+		assert_int_equal(c->seqs[i], i + 1); /* gap-free, in submit order */
+		assert_false(c->dup[i]);
+	}
+	for (int i = 250; i < 300; i++) {
+		assert_true(c->dup[i]);
+		assert_int_equal(c->seqs[i], (i % 250) + 1); /* the first seq */
+	}
+	/* Wait for the last commit before reading from another connection. */
+	while (c->committed < 250)
+		collect_until_idle(st, c, 0);
+	assert_int_equal(store_last_seq(st), 250);
+
+	struct store_query q;
+	store_query_init(&q);
+	q.pattern = "build.>";
+	q.limit = 1000;
+	int64_t n = 0;
+	bool more = true;
+	assert_int_equal(store_query(st, &q, count_row, &n, &more), 0);
+	assert_int_equal(n, 125);
+	assert_false(more);
+
+	store_query_init(&q);
+	q.pattern = "*.passed";
+	q.since_seq = 11;
+	q.until_seq = 20;
+	n = 0;
+	assert_int_equal(store_query(st, &q, count_row, &n, &more), 0);
+	assert_int_equal(n, 5);
+
+	store_query_init(&q);
+	q.limit = 10;
+	n = 0;
+	assert_int_equal(store_query(st, &q, count_row, &n, &more), 0);
+	assert_int_equal(n, 10);
+	assert_true(more);
+
+	int64_t seq;
+	assert_int_equal(store_seq_at_time(st, 1700000000000 + 100, &seq), 0);
+	assert_int_equal(seq, 101);
+	store_close(st);
+
+	/* Reopen: seq continues where it was. */
+	st = open_store(0, 0);
+	assert_int_equal(store_last_seq(st), 250);
+	store_submit(st, make_pub("t", "new", "x.y", 1700000001000));
+	memset(c, 0, sizeof *c);
+	collect_until_idle(st, c, 1);
+	assert_int_equal(c->seqs[0], 251);
+	store_close(st);
+	free(c);
+}
+
+static void test_too_big_does_not_consume_seq(void **state)
+{
+	unlink(path);
+	struct store *st = open_store(0, 0);
+	struct store_pub *p = make_pub("t", "a", "x", 1);
+	char *big = memset(xcalloc(1, 8001), 'a', 8000);
+	p->ev->data = json_string(big);
+	free(big);
+	store_submit(st, p);
+	store_submit(st, make_pub("t", "b", "x", 2));
+	struct collected *c = xcalloc(1, sizeof *c);
+	collect_until_idle(st, c, 2);
+	assert_int_equal(c->errs[0], CAIRN_E_TOOBIG);
+	assert_int_equal(c->errs[1], 0);
+	assert_int_equal(c->seqs[1], 1);
+	store_close(st);
+	free(c);
+}
+
+static void test_retention_by_age_keeps_seq(void **state)
+{
+	unlink(path);
+	struct store *st = open_store(0, 0);
+	for (int i = 0; i < 20; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "%d", i);
+		/* The first 10 are ancient, the rest are from now on. */
+		store_submit(st, make_pub("t", id, "x", i < 10 ? 1000 : 4102444800000LL));
+	}
+	struct collected *c = xcalloc(1, sizeof *c);
+	collect_until_idle(st, c, 20);
+	store_close(st);
+
+	st = open_store(24 * 3600 * 1000LL, 0);
+	store_request_retention(st);
+	store_close(st); /* the writer runs the request before it stops */
+
+	st = open_store(0, 0);
+	struct store_stats s;
+	assert_int_equal(store_stats(st, &s), 0);
+	assert_int_equal(s.events, 10);
+	assert_int_equal(s.first_seq, 11);
+	assert_int_equal(s.last_seq, 20);
+	store_close(st);
+	free(c);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	unlink(path);
+	struct store *st = open_store(0, 0);
+	store_close(st);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store_config cfg = {.path = path};
+	char err[256];
+	assert_int_equal(store_open(&cfg, &st, err, sizeof err), CAIRN_E_VERSION);
+	assert_non_null(strstr(err, "upgrade cairn"));
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof path, "%s/cairn.db", dir);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seq_dedup_and_query),
+		cmocka_unit_test(test_too_big_does_not_consume_seq),
+		cmocka_unit_test(test_retention_by_age_keeps_seq),
+		cmocka_unit_test(test_newer_schema_refused),
+	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		r = 1;
+	return r;
+}
