@@ -26,6 +26,7 @@ int client_connect(struct client *cl, const struct config *cfg)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->socket_path = cfg->socket_path;
+	cl->watch_fd = -1;
 	cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cl->fd < 0) {
 		fprintf(stderr, "cairn: cannot create a socket: %s\n", strerror(errno));
@@ -109,9 +110,11 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 			cl->cap = cl->cap ? cl->cap * 2 : 131072;
 			cl->buf = xreallocarray(cl->buf, cl->cap, 1);
 		}
-		if (timeout_ms >= 0) {
-			struct pollfd p = {.fd = cl->fd, .events = POLLIN};
-			int pr = poll(&p, 1, timeout_ms);
+		if (timeout_ms >= 0 || cl->watch_fd >= 0) {
+			/* events = 0 on the watched fd: only POLLERR/POLLHUP wake us. */
+			struct pollfd p[2] = {{.fd = cl->fd, .events = POLLIN},
+					      {.fd = cl->watch_fd, .events = 0}};
+			int pr = poll(p, cl->watch_fd >= 0 ? 2 : 1, timeout_ms);
 			if (pr == 0)
 				return -ETIMEDOUT;
 			if (pr < 0) {
@@ -119,6 +122,9 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 					return -EINTR;
 				return -errno;
 			}
+			if (cl->watch_fd >= 0 && (p[1].revents & (POLLERR | POLLHUP)) &&
+			    !(p[0].revents & POLLIN))
+				return -EPIPE;
 		}
 		ssize_t r = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
 		if (r == 0)

@@ -26,6 +26,7 @@ struct client {
 	size_t len, cap, off;
 	long long next_rid;
 	const char *socket_path;
+	int watch_fd; /* if >= 0, client_read() returns -EPIPE when it hangs up */
 };
 
 /* Connects to cfg->socket_path. Returns 0, or CAIRN_E_DOWN when nothing
@@ -38,7 +39,8 @@ void client_close(struct client *cl);
 int client_send(struct client *cl, json_t *req);
 
 /* Reads the next message. timeout_ms < 0 waits forever; on timeout returns
- * -ETIMEDOUT. Returns 0 and a new reference in *msg, CAIRN_E_CLOSED at EOF,
+ * -ETIMEDOUT; if cl->watch_fd hangs up meanwhile (the reader of our output
+ * went away), returns -EPIPE. Returns 0 and a new reference in *msg, CAIRN_E_CLOSED at EOF,
  * or a negative code. */
 int client_read(struct client *cl, json_t **msg, int timeout_ms);
 

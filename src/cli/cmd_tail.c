@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t interrupted;
 
@@ -77,6 +79,9 @@ int cmd_tail(int argc, char **argv, const struct config *cfg)
 		json_decref(from);
 		return r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
 	}
+	struct stat sb;
+	if (fstat(STDOUT_FILENO, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+		cl.watch_fd = STDOUT_FILENO; /* `cairn tail | head` ends when head does */
 	int gen = 1, rc = EXIT_OK;
 	char cur[32];
 	snprintf(cur, sizeof cur, "tail%d", gen);
@@ -91,6 +96,8 @@ int cmd_tail(int argc, char **argv, const struct config *cfg)
 		r = client_read(&cl, &m, -1);
 		if (r == -EINTR)
 			continue;
+		if (r == -EPIPE)
+			break; /* our reader went away: done, like a closed pipe */
 		if (r) {
 			fprintf(stderr, "cairn tail: lost the connection to the daemon (%s); "
 					"is it still running? try 'cairn status'\n",

@@ -106,6 +106,7 @@ struct conn {
 	struct linebuf lb;
 	struct sub *subs;
 	unsigned next_sub_id;
+	uint64_t pubs_submitted, pubs_sequenced; /* for read-your-writes queries */
 	char rbuf[READ_CHUNK];
 };
 
@@ -128,6 +129,7 @@ struct daemon {
 	int64_t committed_seq; /* last seq known committed */
 	size_t inflight;       /* pubs submitted, not yet back from the writer */
 	struct pubctx *durable_head, *durable_tail;
+	struct query_req *parked; /* queries waiting to see their own writes */
 	bool stopping, stopped;
 	uint64_t start_ns;
 	uint64_t n_batches, n_commits, n_published, n_delivered, n_gaps;
@@ -545,6 +547,7 @@ static void on_sequenced(struct daemon *d, struct store_pub *p)
 {
 	struct pubctx *pc = p->ctx;
 	d->inflight--;
+	pc->conn->pubs_sequenced++;
 	if (!p->err && !p->duplicate) {
 		d->last_seq = p->seq;
 		d->n_published++;
@@ -575,6 +578,7 @@ static void on_sequenced(struct daemon *d, struct store_pub *p)
 }
 
 static void finish_shutdown(struct daemon *d);
+static void dispatch_parked(struct daemon *d);
 
 static void drain_store(struct daemon *d)
 {
@@ -609,6 +613,7 @@ static void drain_store(struct daemon *d)
 		free(o);
 		o = next;
 	}
+	dispatch_parked(d);
 	if (d->inflight <= d->cfg->writer_queue_max / 2)
 		resume_reading(d);
 	if (d->stopping && d->inflight == 0 && !d->durable_head)
@@ -670,6 +675,7 @@ static void do_pub(struct conn *c, struct proto_req *req)
 	req->ev = NULL;
 	p->ctx = pc;
 	d->inflight++;
+	c->pubs_submitted++;
 	store_submit(d->st, p);
 	if (d->inflight > d->cfg->writer_queue_max && !c->read_paused) {
 		/* The disk is behind: stop reading from this publisher for a while. */
@@ -789,7 +795,9 @@ struct query_req {
 	size_t n;
 	int err;
 	bool more;
-	bool status;
+	struct query_req *next_parked;
+	uint64_t need_sequenced; /* the connection's pubs sent before the query */
+	int64_t target;          /* the seq that must be committed first, or -1 */
 };
 
 static void qbuf_add(struct query_req *qr, const char *s, size_t n)
@@ -847,6 +855,36 @@ static void query_done(uv_work_t *w, int status)
 	conn_unref(c);
 }
 
+/* Starts qr in the thread pool if the log already holds everything it must
+ * see: the connection's own publishes sent before it, and every event
+ * sequenced before them (readers see only committed rows). Returns false if
+ * it must wait for a later commit. */
+static bool query_try_start(struct daemon *d, struct query_req *qr)
+{
+	if (qr->target < 0) {
+		if (qr->conn->pubs_sequenced < qr->need_sequenced)
+			return false;
+		qr->target = d->last_seq;
+	}
+	if (d->committed_seq < qr->target)
+		return false;
+	uv_queue_work(&d->loop, &qr->work, query_work, query_done);
+	return true;
+}
+
+static void dispatch_parked(struct daemon *d)
+{
+	struct query_req **pp = &d->parked;
+	while (*pp) {
+		struct query_req *qr = *pp;
+		if (query_try_start(d, qr)) {
+			*pp = qr->next_parked;
+		} else {
+			pp = &qr->next_parked;
+		}
+	}
+}
+
 static void do_query(struct conn *c, struct proto_req *req)
 {
 	struct query_req *qr = xcalloc(1, sizeof *qr);
@@ -875,7 +913,12 @@ static void do_query(struct conn *c, struct proto_req *req)
 	} else if (req->until.kind == POS_TIME) {
 		qr->q.until_ms = req->until.ms;
 	}
-	uv_queue_work(&c->d->loop, &qr->work, query_work, query_done);
+	qr->need_sequenced = c->pubs_submitted;
+	qr->target = -1;
+	if (!query_try_start(c->d, qr)) {
+		qr->next_parked = c->d->parked;
+		c->d->parked = qr;
+	}
 }
 
 struct status_req {

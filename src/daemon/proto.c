@@ -122,16 +122,15 @@ static int bad(struct proto_err *err, const char *field, const char *fmt, const 
 	return CAIRN_E_PROTO;
 }
 
-/* A log position: "now" (if allow_now), an integer seq >= 1, or RFC 3339 time. */
+/* A log position: "now" (if allow_now), an integer seq >= 0, or RFC 3339 time.
+ * A negative seq gets the same message as any other bad value, which offers
+ * "now" only where it is allowed. */
 static int parse_pos(const json_t *v, const char *field, bool allow_now, struct proto_pos *pos,
 		     struct proto_err *err)
 {
-	if (json_is_integer(v)) {
-		json_int_t s = json_integer_value(v);
-		if (s < 0)
-			return bad(err, field, "field '%s' must be a seq >= 0, a time or \"now\"", field);
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		pos->kind = POS_SEQ;
-		pos->seq = s;
+		pos->seq = json_integer_value(v);
 		return 0;
 	}
 	if (json_is_string(v)) {
@@ -146,8 +145,8 @@ static int parse_pos(const json_t *v, const char *field, bool allow_now, struct 
 		}
 	}
 	return bad(err, field,
-		   allow_now ? "field '%s' must be \"now\", a seq (integer) or an RFC 3339 time"
-			     : "field '%s' must be a seq (integer) or an RFC 3339 time",
+		   allow_now ? "field '%s' must be \"now\", a seq >= 0 or an RFC 3339 time"
+			     : "field '%s' must be a seq >= 0 or an RFC 3339 time",
 		   field);
 }
 
@@ -304,7 +303,7 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct prot
 	memset(req, 0, sizeof *req);
 	memset(err, 0, sizeof *err);
 	json_error_t je;
-	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	int r = CAIRN_E_PROTO;
 	if (!obj) {
 		proto_err_set(err, "bad_json", "", "malformed JSON at column %d: %s", je.column,
@@ -368,13 +367,67 @@ out_free:
 	return r;
 }
 
+/* Length of the UTF-8 sequence at s if it is one JSON may carry, else 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing over U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Error text quotes what the peer sent, cut to fit a buffer, so the cut may
+ * split a multi-byte character. json_string() refuses that, which would drop
+ * the message or field from the reply; such bytes become '?' instead. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *t = xstrdup(s);
+	for (size_t i = 0; t[i];) {
+		size_t n = utf8_seq_len((const unsigned char *)t + i);
+		if (n == 0) {
+			t[i] = '?';
+			n = 1;
+		}
+		i += n;
+	}
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
 char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len)
 {
 	json_t *e = json_object();
 	json_object_set_new(e, "code", json_string(err->code ? err->code : "bad_request"));
 	if (err->field[0])
-		json_object_set_new(e, "field", json_string(err->field));
-	json_object_set_new(e, "message", json_string(err->message));
+		json_object_set_new(e, "field", json_text(err->field));
+	json_object_set_new(e, "message", json_text(err->message));
 	json_t *o = json_object();
 	if (rid)
 		json_object_set(o, "rid", (json_t *)rid);

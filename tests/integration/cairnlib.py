@@ -18,6 +18,11 @@ Every test file is a script:
 Daemon objects register themselves; whatever a test leaves running is stopped
 after it (with the exit status checked when the test passed, killed when it
 failed), and the daemon's stderr log is printed when a test fails.
+
+Environment: CAIRN_BIN (required) is the binary under test; CAIRN_KEEP=1
+keeps the temporary directories (logs, database) for a post-mortem.
+Note that ack "accepted" does not promise that a query sees the event yet:
+tests that query right after such publishes call Conn.wait_committed().
 """
 
 import json
@@ -219,10 +224,14 @@ class Daemon:
             check(marker not in text, "daemon log contains a sanitizer report (%r)" % marker)
 
     def kill9(self):
-        """SIGKILL and reap."""
+        """SIGKILL (to the daemon's own process group, which start() made)
+        and reap."""
         if self.proc is None:
             return
-        self._signal(signal.SIGKILL)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            self._signal(signal.SIGKILL)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

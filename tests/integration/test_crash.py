@@ -15,7 +15,7 @@ from collections import deque
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairnlib import (Conn, ConnClosed, Daemon, ReadTimeout, Suite,  # noqa: E402
-                      TestFailure, check, eq, log, short)
+                      check, eq, log, short)
 
 T = Suite(per_test_timeout=240)
 

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairnlib import (Daemon, Publisher, ReadTimeout, Suite, check,  # noqa: E402
-                      describe_seq_problems, eq, ev, now_rfc3339, short)
+                      describe_seq_problems, eq, ev, log, now_rfc3339, short)
 
 T = Suite(per_test_timeout=150)
 
@@ -21,11 +21,15 @@ def collect(c, until_seq, sub=None, timeout=20):
     deadline = time.monotonic() + timeout
     while not seqs or seqs[-1] < until_seq:
         left = deadline - time.monotonic()
-        check(left > 0, "waited %ds for seq %d; got %s" % (timeout, until_seq,
-                                                           describe_seq_problems(seqs, [])))
-        m = c.next_push(timeout=left)
-        if sub is not None:
-            eq(m.get("sub"), sub, "sub in pushed message %s" % short(m))
+        try:
+            if left <= 0:
+                raise ReadTimeout("deadline")
+            m = c.next_push(timeout=left)
+        except ReadTimeout:
+            raise AssertionError("waited %ds for seq %d; got %s"
+                                 % (timeout, until_seq, describe_seq_problems(seqs, [])))
+        if sub is not None and m.get("sub") != sub:
+            raise AssertionError("pushed message for another sub: %s" % short(m))
         if "event" in m:
             seqs.append(m["event"]["seq"])
             evs.append(m["event"])
@@ -247,6 +251,9 @@ def replay_live_seam_with_concurrent_publishers():
             if s.is_alive():
                 s.stop = True
                 s.join(timeout=5)
+        log("; ".join("%s from %d: %d replayed before live, %d live"
+                      % (s.sub_name, s.from_, s.lives[0][0] if s.lives else -1,
+                         len(s.seqs) - (s.lives[0][0] if s.lives else 0)) for s in subs))
         bad = []
         for s in subs:
             pr = s.problems(final)
