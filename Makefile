@@ -24,6 +24,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SAN_CFLAGS = $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS)
 
 REL_OBJS := $(LIB_SRCS:%.c=$(BUILD)/rel/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
 .PHONY: all deps run check unit integration fuzz-check fuzz bench fmt clean
@@ -74,8 +76,8 @@ run: all
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-check: deps $(BUILD)/san/cairn $(UNIT_BINS) $(TOOL_BINS)
-	@$(MAKE) --no-print-directory unit integration fuzz-check
+check: deps $(BUILD)/san/cairn $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
+	@sh tests/check.sh
 
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
@@ -86,15 +88,17 @@ integration: $(BUILD)/san/cairn $(TOOL_BINS)
 
 # Fuzz targets: libFuzzer with clang, the library compiled with coverage.
 FUZZ_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
-FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
 FUZZ_SECONDS ?= 15
 
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz/bin/%: fuzz/%.c $(FUZZ_OBJS)
+$(BUILD)/fuzz/libcairn.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/bin/%: fuzz/%.c $(BUILD)/fuzz/libcairn.a
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 

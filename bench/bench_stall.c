@@ -70,25 +70,37 @@ static void set_rcvtimeo(int fd, int ms)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-/* Sends this publisher's events of phase ph at its rate. */
+/* Sends this publisher's events of phase ph at its rate: each at its
+ * deadline, one write per event; when the publisher has fallen behind, the
+ * events already due (at most 64) go out in one write, so that the load
+ * generator spends as little CPU as it can on catching up. */
 static void publish_phase(struct publisher *p, int ph)
 {
-	char line[512];
+	enum { MAX_BURST = 64, LINE_MAX_BYTES = 320 };
+	static _Thread_local char buf[MAX_BURST * LINE_MAX_BYTES];
 	uint64_t interval = 1000000000u / (uint64_t)p->rate;
-	for (long i = 0; i < p->per_phase; i++) {
-		long rid = ph * p->per_phase + i;
+	long i = 0;
+	while (i < p->per_phase) {
 		uint64_t due = p->start[ph] + (uint64_t)i * interval;
 		sleep_until_ns(due);
 		uint64_t t = now_ns();
-		if (t > due + 1000000)
-			p->behind[ph]++;
-		int n = snprintf(line, sizeof line, "{\"op\":\"pub\",\"rid\":%ld,\"event\":", rid);
-		event_format(line + n, TYPE, t);
-		n += BENCH_EVENT_BYTES;
-		line[n++] = '}';
-		line[n++] = '\n';
-		atomic_store(&p->sent_at[rid], t);
-		write_all(p->fd, line, (size_t)n);
+		size_t off = 0;
+		do {
+			long rid = ph * p->per_phase + i;
+			if (t > due + 1000000)
+				p->behind[ph]++;
+			int n = snprintf(buf + off, LINE_MAX_BYTES,
+					 "{\"op\":\"pub\",\"rid\":%ld,\"event\":", rid);
+			event_format(buf + off + n, TYPE, t);
+			n += BENCH_EVENT_BYTES;
+			buf[off + (size_t)n++] = '}';
+			buf[off + (size_t)n++] = '\n';
+			off += (size_t)n;
+			atomic_store(&p->sent_at[rid], t);
+			i++;
+			due += interval;
+		} while (i < p->per_phase && due <= t && off + LINE_MAX_BYTES <= sizeof buf);
+		write_all(p->fd, buf, off);
 	}
 	p->tx_end[ph] = now_ns();
 }
