@@ -14,7 +14,7 @@
  * with every event published after it subscribed, each once and in order.
  *
  *   bench_stall --sock PATH --pid DAEMON_PID [--rate 20000] [--publishers 2]
- *               [--seconds 60] [--catchup-timeout 180]
+ *               [--seconds 60] [--warmup 5] [--catchup-timeout 180]
  *
  * Results: stall.{base,stall}.ack.*, stall.{base,stall}.deliver.*,
  * stall.{base,stall}.behind (publishes sent late by more than 1 ms),
@@ -39,21 +39,27 @@
 #define TYPE "stall.x"
 #define PATTERN "stall.>"
 
+enum { WARM, BASE, STALL, NPH };
+static const char *const phase_names[NPH] = {"warm", "base", "stall"};
+
 static atomic_int phase;
 static atomic_bool stopping;
 
 struct publisher {
 	pthread_t tx, rx;
 	int fd;
-	long rate;         /* events/s of this publisher */
-	long per_phase;    /* events per phase */
-	uint64_t start[2]; /* phase start deadlines */
+	long rate;           /* events/s of this publisher */
+	long n[NPH];         /* events per phase */
+	long first_rid[NPH]; /* rids are numbered across the phases */
+	long total;
+	uint64_t start[NPH];   /* phase start deadlines, set by main */
+	atomic_bool go[NPH];   /* start[ph] is set */
 	_Atomic uint64_t *sent_at; /* by rid */
 	atomic_long acked;
-	long behind[2];
-	uint64_t tx_end[2]; /* when the phase's last publish was sent */
-	long long max_seq[2], min_seq[2];
-	struct samples ack[2];
+	long behind[NPH];
+	uint64_t tx_end[NPH]; /* when the phase's last publish was sent */
+	long long max_seq;
+	struct samples ack[NPH];
 };
 
 struct observer {
@@ -61,7 +67,7 @@ struct observer {
 	int fd;
 	struct reader r;
 	atomic_long received;
-	struct samples deliver[2];
+	struct samples deliver[NPH];
 };
 
 static void set_rcvtimeo(int fd, int ms)
@@ -80,26 +86,26 @@ static void publish_phase(struct publisher *p, int ph)
 	static _Thread_local char buf[MAX_BURST * LINE_MAX_BYTES];
 	uint64_t interval = 1000000000u / (uint64_t)p->rate;
 	long i = 0;
-	while (i < p->per_phase) {
+	while (i < p->n[ph]) {
 		uint64_t due = p->start[ph] + (uint64_t)i * interval;
 		sleep_until_ns(due);
 		uint64_t t = now_ns();
 		size_t off = 0;
 		do {
-			long rid = ph * p->per_phase + i;
+			long rid = p->first_rid[ph] + i;
 			if (t > due + 1000000)
 				p->behind[ph]++;
-			int n = snprintf(buf + off, LINE_MAX_BYTES,
+			int k = snprintf(buf + off, LINE_MAX_BYTES,
 					 "{\"op\":\"pub\",\"rid\":%ld,\"event\":", rid);
-			event_format(buf + off + n, TYPE, t);
-			n += BENCH_EVENT_BYTES;
-			buf[off + (size_t)n++] = '}';
-			buf[off + (size_t)n++] = '\n';
-			off += (size_t)n;
+			event_format(buf + off + k, TYPE, t);
+			k += BENCH_EVENT_BYTES;
+			buf[off + (size_t)k++] = '}';
+			buf[off + (size_t)k++] = '\n';
+			off += (size_t)k;
 			atomic_store(&p->sent_at[rid], t);
 			i++;
 			due += interval;
-		} while (i < p->per_phase && due <= t && off + LINE_MAX_BYTES <= sizeof buf);
+		} while (i < p->n[ph] && due <= t && off + LINE_MAX_BYTES <= sizeof buf);
 		write_all(p->fd, buf, off);
 	}
 	p->tx_end[ph] = now_ns();
@@ -108,12 +114,20 @@ static void publish_phase(struct publisher *p, int ph)
 static void *pub_tx(void *arg)
 {
 	struct publisher *p = arg;
-	publish_phase(p, 0);
-	/* The main thread sets start[1] before it lets phase 1 begin. */
-	while (atomic_load(&phase) < 1)
-		usleep(1000);
-	publish_phase(p, 1);
+	for (int ph = 0; ph < NPH; ph++) {
+		while (!atomic_load(&p->go[ph]))
+			usleep(1000);
+		publish_phase(p, ph);
+	}
 	return NULL;
+}
+
+static int phase_of_rid(const struct publisher *p, long rid)
+{
+	int ph = 0;
+	while (ph + 1 < NPH && rid >= p->first_rid[ph + 1])
+		ph++;
+	return ph;
 }
 
 static void *pub_rx(void *arg)
@@ -121,8 +135,7 @@ static void *pub_rx(void *arg)
 	struct publisher *p = arg;
 	struct reader r;
 	reader_init(&r, p->fd);
-	long total = 2 * p->per_phase;
-	while (atomic_load(&p->acked) < total) {
+	while (atomic_load(&p->acked) < p->total) {
 		size_t len;
 		char *line = reader_line(&r, &len);
 		if (!line)
@@ -130,14 +143,11 @@ static void *pub_rx(void *arg)
 		uint64_t t = now_ns();
 		long long rid, seq;
 		if (!strstr(line, "\"ok\":true") || !json_find_int(line, "rid", &rid) ||
-		    !json_find_int(line, "seq", &seq) || rid < 0 || rid >= total)
+		    !json_find_int(line, "seq", &seq) || rid < 0 || rid >= p->total)
 			die("publisher: unexpected reply: %s", line);
-		int ph = rid >= p->per_phase;
-		samples_add(&p->ack[ph], t - atomic_load(&p->sent_at[rid]));
-		if (seq > p->max_seq[ph])
-			p->max_seq[ph] = seq;
-		if (!p->min_seq[ph] || seq < p->min_seq[ph])
-			p->min_seq[ph] = seq;
+		samples_add(&p->ack[phase_of_rid(p, (long)rid)], t - atomic_load(&p->sent_at[rid]));
+		if (seq > p->max_seq)
+			p->max_seq = seq;
 		atomic_fetch_add(&p->acked, 1);
 	}
 	reader_release(&r);
@@ -164,21 +174,24 @@ static void *observer_main(void *arg)
 	return NULL;
 }
 
-/* Waits until every publish of the phase is acked (at most 60 s), then
- * until the observer has every event or has received nothing for 1 s (it
- * ignores gap notices, so what it missed never comes). */
-static void drain(struct publisher *pubs, int np, struct observer *o, long want_events,
-		  long want_acks_each)
+/* Waits until every publish up to the end of phase ph is acked (at most
+ * 60 s), then until the observer has every event or has received nothing
+ * for 1 s (it ignores gap notices, so what it missed never comes). */
+static void drain(struct publisher *pubs, int np, struct observer *o, int ph)
 {
 	uint64_t until = now_ns() + 60000000000u;
+	long want_events = 0;
+	for (int i = 0; i < np; i++)
+		for (int q = 0; q <= ph; q++)
+			want_events += pubs[i].n[q];
 	for (;;) {
 		bool done = true;
 		for (int i = 0; i < np; i++)
-			done &= atomic_load(&pubs[i].acked) >= want_acks_each;
+			done &= atomic_load(&pubs[i].acked) >= pubs[i].first_rid[ph] + pubs[i].n[ph];
 		if (done)
 			break;
 		if (now_ns() > until)
-			die("publishers: acks missing after 60 s");
+			die("publishers: acks missing 60 s after the %s phase", phase_names[ph]);
 		usleep(2000);
 	}
 	long seen = atomic_load(&o->received);
@@ -191,6 +204,35 @@ static void drain(struct publisher *pubs, int np, struct observer *o, long want_
 			quiet_since = now_ns();
 		}
 	}
+}
+
+/* Runs phase ph: lets the publishers go, samples the daemon's RSS every
+ * 100 ms until the phase is over, then drains. Returns the largest RSS. */
+static long long run_phase(struct publisher *pubs, int np, struct observer *o, int ph,
+			   long seconds, pid_t pid)
+{
+	uint64_t start = now_ns() + 10000000;
+	long rate = 0;
+	for (int i = 0; i < np; i++)
+		rate += pubs[i].rate;
+	fprintf(stderr, "stall: %s phase, %ld events/s for %ld s\n", phase_names[ph], rate, seconds);
+	atomic_store(&phase, ph);
+	for (int i = 0; i < np; i++) {
+		/* Stagger the publishers within one interval. */
+		pubs[i].start[ph] = start + (uint64_t)i * (1000000000u / (uint64_t)rate);
+		atomic_store(&pubs[i].go[ph], true);
+	}
+	uint64_t end = start + (uint64_t)seconds * 1000000000u;
+	long long rss_max = proc_status_kb(pid, "VmRSS");
+	while (now_ns() < end) {
+		usleep(100000);
+		long long rss = proc_status_kb(pid, "VmRSS");
+		if (rss > rss_max)
+			rss_max = rss;
+	}
+	drain(pubs, np, o, ph);
+	long long rss = proc_status_kb(pid, "VmRSS");
+	return rss > rss_max ? rss : rss_max;
 }
 
 /* The stalled subscriber reads again, follows gap notices by resubscribing
@@ -259,11 +301,13 @@ int main(int argc, char **argv)
 	long rate = opt_int(argc, argv, "--rate", 20000);
 	int np = (int)opt_int(argc, argv, "--publishers", 2);
 	long seconds = opt_int(argc, argv, "--seconds", 60);
+	long warmup = opt_int(argc, argv, "--warmup", 5);
 	long catchup_timeout = opt_int(argc, argv, "--catchup-timeout", 180);
 	if (!sock || pid <= 0)
 		die("usage: bench_stall --sock PATH --pid DAEMON_PID [--rate N] [--seconds S]");
-	if (np < 1 || rate < np || seconds < 1)
-		die("bad --rate, --publishers or --seconds");
+	if (np < 1 || rate < np || seconds < 1 || warmup < 0)
+		die("bad --rate, --publishers, --seconds or --warmup");
+	long secs[NPH] = {warmup, seconds, seconds};
 
 	struct observer obs = {0};
 	obs.fd = cairn_connect(sock);
@@ -274,89 +318,78 @@ int main(int argc, char **argv)
 
 	struct publisher *pubs = calloc((size_t)np, sizeof *pubs);
 	long per_pub = rate / np;
-	uint64_t start = now_ns() + 10000000;
 	for (int i = 0; i < np; i++) {
 		struct publisher *p = &pubs[i];
 		p->fd = cairn_connect(sock);
 		p->rate = per_pub;
-		p->per_phase = per_pub * seconds;
-		/* Stagger the publishers within one interval. */
-		p->start[0] = start + (uint64_t)i * (1000000000u / (uint64_t)rate);
-		p->sent_at = calloc((size_t)(2 * p->per_phase), sizeof *p->sent_at);
+		for (int ph = 0; ph < NPH; ph++) {
+			p->n[ph] = per_pub * secs[ph];
+			p->first_rid[ph] = p->total;
+			p->total += p->n[ph];
+		}
+		p->sent_at = calloc((size_t)p->total, sizeof *p->sent_at);
 		pthread_create(&p->rx, NULL, pub_rx, p);
+		pthread_create(&p->tx, NULL, pub_tx, p);
 	}
-	long per_phase_all = per_pub * np * seconds;
-	fprintf(stderr, "stall: baseline phase, %ld events/s for %ld s\n", per_pub * np, seconds);
-	uint64_t starts[2] = {start, 0};
-	long long cpu[3];
-	cpu[0] = proc_cpu_ms(pid);
-	for (int i = 0; i < np; i++)
-		pthread_create(&pubs[i].tx, NULL, pub_tx, &pubs[i]);
-	sleep_until_ns(start + (uint64_t)seconds * 1000000000u);
-	drain(pubs, np, &obs, per_phase_all, pubs[0].per_phase);
-	cpu[1] = proc_cpu_ms(pid);
-	result("stall.hwm_base_kb", "%lld", proc_status_kb(pid, "VmHWM"));
 
-	/* The stalled subscriber: subscribes, then reads nothing. */
-	int sfd = cairn_connect(sock);
+	long long cpu[NPH][2], rss_max[NPH] = {0}, hwm[NPH];
+	long long after = 0; /* the last seq before the stalled subscriber */
+	int sfd = -1;
 	struct reader sr;
-	reader_init(&sr, sfd);
-	long long after = cairn_sub(sfd, &sr, "stalled1", PATTERN, 0);
-	long long rss_before = proc_status_kb(pid, "VmRSS"), rss_max = rss_before;
-	result("stall.rss_before_kb", "%lld", rss_before);
-
-	fprintf(stderr, "stall: stall phase, with a subscriber that reads nothing\n");
-	start = now_ns() + 10000000;
-	starts[1] = start;
-	for (int i = 0; i < np; i++)
-		pubs[i].start[1] = start + (uint64_t)i * (1000000000u / (uint64_t)rate);
-	atomic_store(&phase, 1);
-	uint64_t end = start + (uint64_t)seconds * 1000000000u;
-	while (now_ns() < end) {
-		usleep(100000);
-		long long rss = proc_status_kb(pid, "VmRSS");
-		if (rss > rss_max)
-			rss_max = rss;
+	for (int ph = 0; ph < NPH; ph++) {
+		if (ph == STALL) {
+			/* The stalled subscriber: subscribes, then reads nothing. */
+			sfd = cairn_connect(sock);
+			reader_init(&sr, sfd);
+			after = cairn_sub(sfd, &sr, "stalled1", PATTERN, 0);
+			result("stall.rss_before_kb", "%lld", proc_status_kb(pid, "VmRSS"));
+		}
+		if (secs[ph] == 0)
+			continue;
+		cpu[ph][0] = proc_cpu_ms(pid);
+		rss_max[ph] = run_phase(pubs, np, &obs, ph, secs[ph], pid);
+		cpu[ph][1] = proc_cpu_ms(pid);
+		hwm[ph] = proc_status_kb(pid, "VmHWM");
 	}
-	drain(pubs, np, &obs, 2 * per_phase_all, 2 * pubs[0].per_phase);
-	cpu[2] = proc_cpu_ms(pid);
-	long long rss = proc_status_kb(pid, "VmRSS");
-	if (rss > rss_max)
-		rss_max = rss;
-	result("stall.rss_max_kb", "%lld", rss_max);
-	result("stall.hwm_stall_kb", "%lld", proc_status_kb(pid, "VmHWM"));
+	result("stall.hwm_base_kb", "%lld", hwm[BASE]);
+	result("stall.hwm_stall_kb", "%lld", hwm[STALL]);
+	result("stall.rss_max_base_kb", "%lld", rss_max[BASE]);
+	result("stall.rss_max_stall_kb", "%lld", rss_max[STALL]);
 
 	long long last = 0;
 	for (int i = 0; i < np; i++) {
 		pthread_join(pubs[i].tx, NULL);
 		pthread_join(pubs[i].rx, NULL);
-		if (pubs[i].max_seq[1] > last)
-			last = pubs[i].max_seq[1];
+		if (pubs[i].max_seq > last)
+			last = pubs[i].max_seq;
 	}
 	atomic_store(&stopping, true);
 	pthread_join(obs.th, NULL);
 
-	const char *names[2] = {"base", "stall"};
-	for (int ph = 0; ph < 2; ph++) {
+	for (int ph = BASE; ph < NPH; ph++) {
 		struct samples ack = {0};
-		long behind = 0;
-		uint64_t tx_end = starts[ph];
+		long behind = 0, events = 0;
+		uint64_t tx_end = pubs[0].start[ph];
 		for (int i = 0; i < np; i++) {
 			samples_merge(&ack, &pubs[i].ack[ph]);
 			behind += pubs[i].behind[ph];
+			events += pubs[i].n[ph];
 			if (pubs[i].tx_end[ph] > tx_end)
 				tx_end = pubs[i].tx_end[ph];
 		}
 		char k[64];
-		snprintf(k, sizeof k, "stall.%s.rate", names[ph]);
-		result(k, "%.0f", per_phase_all / ((tx_end - starts[ph]) / 1e9));
-		snprintf(k, sizeof k, "stall.%s.cpu_us_per_event", names[ph]);
-		result(k, "%.1f", (cpu[ph + 1] - cpu[ph]) * 1000.0 / (double)per_phase_all);
-		snprintf(k, sizeof k, "stall.%s.ack", names[ph]);
+		const char *nm = phase_names[ph];
+		snprintf(k, sizeof k, "stall.%s.events", nm);
+		result(k, "%ld", events);
+		snprintf(k, sizeof k, "stall.%s.rate", nm);
+		result(k, "%.0f", events / ((tx_end - pubs[0].start[ph]) / 1e9));
+		snprintf(k, sizeof k, "stall.%s.cpu_us_per_event", nm);
+		result(k, "%.1f", (cpu[ph][1] - cpu[ph][0]) * 1000.0 / (double)events);
+		snprintf(k, sizeof k, "stall.%s.ack", nm);
 		result_latency(k, &ack);
-		snprintf(k, sizeof k, "stall.%s.deliver", names[ph]);
+		snprintf(k, sizeof k, "stall.%s.deliver", nm);
 		result_latency(k, &obs.deliver[ph]);
-		snprintf(k, sizeof k, "stall.%s.behind", names[ph]);
+		snprintf(k, sizeof k, "stall.%s.behind", nm);
 		result(k, "%ld", behind);
 		samples_release(&ack);
 	}

@@ -92,8 +92,6 @@ static int migrate(sqlite3 *db, char *errbuf, size_t errlen)
 			 version, N_MIGRATIONS);
 		return CAIRN_E_VERSION;
 	}
-	if (version == 0 && (r = exec_sql(db, "PRAGMA auto_vacuum=INCREMENTAL", errbuf, errlen)))
-		return r;
 	for (; version < N_MIGRATIONS; version++) {
 		char setv[64];
 		snprintf(setv, sizeof setv, "PRAGMA user_version=%d", version + 1);
@@ -157,8 +155,11 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 
 	if ((r = open_conn(st->path, false, &st->db, errbuf, errlen)))
 		goto out_free;
-	/* WAL with synchronous=FULL: a COMMIT returns only after the WAL is fsynced. */
-	if ((r = exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	/* auto_vacuum must be chosen before the file is first written (and so
+	 * before WAL mode), or SQLite ignores it; it lets retention shrink the
+	 * file. WAL with synchronous=FULL: a COMMIT returns only after the WAL is
+	 * fsynced. */
+	if ((r = exec_sql(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				  " PRAGMA foreign_keys=ON;",
 			  errbuf, errlen)))
 		goto out_free;
