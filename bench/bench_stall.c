@@ -20,9 +20,11 @@
  * stall.{base,stall}.behind (publishes sent late by more than 1 ms),
  * stall.{base,stall}.rate (the publish rate achieved),
  * stall.{base,stall}.cpu_us_per_event (the daemon's CPU time per event),
- * stall.rss_before_kb, stall.rss_max_kb, stall.hwm_base_kb,
- * stall.hwm_stall_kb, stall.hwm_end_kb, stall.expected, stall.received,
- * stall.missing, stall.duplicates, stall.gaps, stall.catchup_s.
+ * stall.{base,stall}.events, stall.rss_before_kb (as the stall begins),
+ * stall.rss_max_{base,stall}_kb (sampled), stall.hwm_{base,stall,end}_kb
+ * (VmHWM after each phase and after the catch-up), stall.expected,
+ * stall.received, stall.missing, stall.duplicates, stall.gaps,
+ * stall.catchup_s.
  */
 #include "bench.h"
 
@@ -344,8 +346,11 @@ int main(int argc, char **argv)
 			after = cairn_sub(sfd, &sr, "stalled1", PATTERN, 0);
 			result("stall.rss_before_kb", "%lld", proc_status_kb(pid, "VmRSS"));
 		}
-		if (secs[ph] == 0)
+		if (secs[ph] == 0) {
+			for (int i = 0; i < np; i++)
+				atomic_store(&pubs[i].go[ph], true);
 			continue;
+		}
 		cpu[ph][0] = proc_cpu_ms(pid);
 		rss_max[ph] = run_phase(pubs, np, &obs, ph, secs[ph], pid);
 		cpu[ph][1] = proc_cpu_ms(pid);

@@ -17,6 +17,7 @@
 #   BENCH_STALL_SECONDS=60    stalled-subscriber run, per phase (x2)
 #   BENCH_STALL_RATE=20000    events/s during the stalled-subscriber run
 #   BENCH_STALL_PUBLISHERS=2  publishers sharing that rate
+#   BENCH_STALL_WARMUP=5      unmeasured seconds before the stall baseline
 #   BENCH_FANOUT_SUBS=10000   non-matching subscriptions
 #   BENCH_IDLE_SECONDS=60     idle measurement
 #   BENCH_ONLY="latency durable stall fanout idle"  which benchmarks to run
@@ -33,6 +34,7 @@ SERIAL_SECONDS=${BENCH_SERIAL_SECONDS:-5}
 STALL_SECONDS=${BENCH_STALL_SECONDS:-60}
 STALL_RATE=${BENCH_STALL_RATE:-20000}
 STALL_PUBLISHERS=${BENCH_STALL_PUBLISHERS:-2}
+STALL_WARMUP=${BENCH_STALL_WARMUP:-5}
 FANOUT_SUBS=${BENCH_FANOUT_SUBS:-10000}
 IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
 ONLY=${BENCH_ONLY:-latency durable stall fanout idle}
@@ -174,7 +176,8 @@ if want stall; then
 	say "stall: ${STALL_RATE} events/s, ${STALL_SECONDS} s without then ${STALL_SECONDS} s with a stalled subscriber"
 	start_cairn stall
 	run stall "$BENCH_BIN/bench_stall" --sock "$CAIRN_SOCK" --pid "$CAIRN_PID" \
-		--rate "$STALL_RATE" --publishers "$STALL_PUBLISHERS" --seconds "$STALL_SECONDS"
+		--rate "$STALL_RATE" --publishers "$STALL_PUBLISHERS" --seconds "$STALL_SECONDS" \
+		--warmup "$STALL_WARMUP"
 	stop "$CAIRN_PID"
 fi
 
@@ -210,19 +213,27 @@ get() {
 	awk -v k="$1" '$1 == "R" && $2 == k { v = $3 } END { print (v == "" ? "-" : v) }' "$RESULTS"
 }
 
-# calc EXPR with a, b, c set: prints the awk value of EXPR, or "-" when any
-# operand is missing.
+# calc EXPR A [B [C]]: prints the awk value of EXPR with a, b and c set to
+# the operands given, or "-" when any operand given is missing ("-").
 calc() {
-	awk -v a="$2" -v b="${3:--}" -v c="${4:--}" "BEGIN {
-		if (a == \"-\" || (b == \"-\" && \"$1\" ~ /b/) || (c == \"-\" && \"$1\" ~ /c/)) { print \"-\"; exit }
-		print ($1) }"
+	expr=$1
+	shift
+	for v in "$@"; do
+		[ "$v" = "-" ] && { echo "-"; return; }
+	done
+	awk -v a="${1:-0}" -v b="${2:-0}" -v c="${3:-0}" "BEGIN { print ($expr) }"
 }
 
-# mark COND a [b [c]]: PASS when the awk condition holds, MISS when not,
+# mark COND A [B [C]]: PASS when the awk condition holds, MISS when not,
 # n/a when a figure is missing.
 mark() {
-	v=$(calc "($1) ? 1 : 0" "$2" "${3:--}" "${4:--}")
-	case $v in 1) echo PASS ;; 0) echo MISS ;; *) echo "n/a" ;; esac
+	cond=$1
+	shift
+	case $(calc "($cond) ? 1 : 0" "$@") in
+	1) echo PASS ;;
+	0) echo MISS ;;
+	*) echo "n/a" ;;
+	esac
 }
 
 # width STR: display columns of STR (UTF-8 continuation bytes do not count),
@@ -311,9 +322,10 @@ if want stall; then
 	row "  other subscriber p99 without (µs)" "$b" "" "" "" ""
 	row "  other subscriber p99 with stalled sub (µs)" "$s" "" "" "≤ 1.2 × without" \
 		"$(mark 'b <= 1.2 * a' "$b" "$s")"
-	row "  other subscriber got, without / with" \
-		"$(get stall.base.deliver.n)/$(get stall.stall.deliver.n)" "" "" \
-		"every event ($((STALL_RATE / STALL_PUBLISHERS * STALL_PUBLISHERS * STALL_SECONDS)) per phase)" ""
+	s=$(get stall.stall.deliver.n)
+	e=$(get stall.stall.events)
+	row "  other subscriber got, without / with" "$(get stall.base.deliver.n)/$s" "" "" \
+		"every event ($e per phase), no gap" "$(mark 'a == b' "$s" "$e")"
 	hb=$(get stall.hwm_base_kb)
 	hs=$(get stall.hwm_stall_kb)
 	row "  daemon peak RSS without (MiB)" "$(kb_mib "$hb")" "" "" "" ""

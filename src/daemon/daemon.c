@@ -42,6 +42,10 @@
 
 #define READ_CHUNK (64 * 1024)
 #define REPLAY_CHUNK 256
+/* Bytes one replay read or one query reply may hold: big events make smaller
+ * pages, never unbounded memory. */
+#define REPLAY_CHUNK_BYTES (4u * 1024 * 1024)
+#define QUERY_REPLY_BYTES (32u * 1024 * 1024)
 
 /* Reference-counted bytes shared by every subscriber an event goes to. */
 struct blob {
@@ -355,7 +359,7 @@ struct replay_read {
 	int64_t from, to;
 	bool more;
 	int err;
-	size_t n;
+	size_t n, bytes;
 	int64_t seqs[REPLAY_CHUNK];
 	struct blob *rows[REPLAY_CHUNK];
 };
@@ -363,6 +367,11 @@ struct replay_read {
 static int replay_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
 {
 	struct replay_read *rr = ctx;
+	if (rr->n > 0 && rr->bytes + len > REPLAY_CHUNK_BYTES) {
+		rr->more = true; /* the rest comes with the next read */
+		return 1;
+	}
+	rr->bytes += len;
 	struct blob *b = xmalloc(sizeof *b + len);
 	b->refs = 1;
 	b->len = len;
@@ -817,6 +826,10 @@ static void qbuf_add(struct query_req *qr, const char *s, size_t n)
 static int query_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
 {
 	struct query_req *qr = ctx;
+	if (qr->n > 0 && qr->len + len > QUERY_REPLY_BYTES) {
+		qr->more = true; /* the client pages on with since = last seq + 1 */
+		return 1;
+	}
 	if (qr->n++)
 		qbuf_add(qr, ",", 1);
 	qbuf_add(qr, json, len);
