@@ -19,6 +19,13 @@ int cmd_status(int argc, char **argv, const struct config *cfg);
 int cmd_emit(int argc, char **argv, const struct config *cfg);
 int cmd_tail(int argc, char **argv, const struct config *cfg);
 int cmd_log(int argc, char **argv, const struct config *cfg);
+int cmd_run(int argc, char **argv, const struct config *cfg);
+int cmd_hooks(int argc, char **argv, const struct config *cfg);
+int cmd_shell_init(int argc, char **argv, const struct config *cfg);
+int cmd_hook(int argc, char **argv, const struct config *cfg);
+/* `cairn hook git ...` and `cairn hook shell ...`: argv[0] is "git"/"shell". */
+int hook_git(int argc, char **argv, const struct config *cfg);
+int hook_shell(int argc, char **argv, const struct config *cfg);
 
 /* Prints "usage: cairn NAME USAGE" and the help text of command name. */
 void cli_usage(FILE *out, const char *name);

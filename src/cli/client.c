@@ -22,15 +22,17 @@ void client_print_down(const char *socket_path)
 		socket_path);
 }
 
-int client_connect(struct client *cl, const struct config *cfg)
+static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->socket_path = cfg->socket_path;
 	cl->watch_fd = -1;
 	cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cl->fd < 0) {
-		fprintf(stderr, "cairn: cannot create a socket: %s\n", strerror(errno));
-		return -errno;
+		int e = errno;
+		if (!quiet)
+			fprintf(stderr, "cairn: cannot create a socket: %s\n", strerror(e));
+		return -e;
 	}
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cfg->socket_path);
@@ -39,13 +41,26 @@ int client_connect(struct client *cl, const struct config *cfg)
 		close(cl->fd);
 		cl->fd = -1;
 		if (e == ENOENT || e == ECONNREFUSED) {
-			client_print_down(cfg->socket_path);
+			if (!quiet)
+				client_print_down(cfg->socket_path);
 			return CAIRN_E_DOWN;
 		}
-		fprintf(stderr, "cairn: cannot connect to %s: %s\n", cfg->socket_path, strerror(e));
+		if (!quiet)
+			fprintf(stderr, "cairn: cannot connect to %s: %s\n", cfg->socket_path,
+				strerror(e));
 		return -e;
 	}
 	return 0;
+}
+
+int client_connect(struct client *cl, const struct config *cfg)
+{
+	return client_open(cl, cfg, false);
+}
+
+int client_connect_quiet(struct client *cl, const struct config *cfg)
+{
+	return client_open(cl, cfg, true);
 }
 
 void client_close(struct client *cl)

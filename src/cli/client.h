@@ -33,6 +33,8 @@ struct client {
  * listens there (after printing how to start a daemon), or another negative
  * code after printing what failed. */
 int client_connect(struct client *cl, const struct config *cfg);
+/* As client_connect() but prints nothing. */
+int client_connect_quiet(struct client *cl, const struct config *cfg);
 void client_close(struct client *cl);
 
 /* Sends req (steals it) as one line. Returns 0 or a negative code. */

@@ -45,6 +45,22 @@ static const struct cli_cmd commands[] = {
 	 "  --limit N       at most N events (default 20)\n"
 	 "  --json          print each envelope as one JSON line\n",
 	 cmd_log},
+	{"run", "[--target NAME] -- CMD [ARGS...]",
+	 "Runs a build or test command exactly as you would (same terminal, same output, same\n"
+	 "exit status) and logs build.started and build.passed|failed (test.* for test\n"
+	 "runners) with duration, git state and the diagnostics found in its output.\n"
+	 "  --target NAME   name the target (default: derived from the command)\n",
+	 cmd_run},
+	{"hooks", "install|uninstall",
+	 "Installs (or removes) git hooks in the current repository that log git.commit,\n"
+	 "git.checkout, git.merge and git.rewrite events. Existing hooks keep running.\n",
+	 cmd_hooks},
+	{"shell-init", "bash|zsh",
+	 "Prints the shell hook that logs shell.command events; add to your shell's rc file:\n"
+	 "  eval \"$(cairn shell-init bash)\"\n",
+	 cmd_shell_init},
+	{"hook", "git|shell ARGS...",
+	 "Used by the installed hooks; not meant to be typed.\n", cmd_hook},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -74,7 +90,7 @@ static void main_usage(FILE *out)
 	fprintf(out, "usage: cairn COMMAND [ARGS]\n\n"
 		     "cairn keeps a durable log of what happens while you work.\n\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].usage);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].usage);
 	fprintf(out, "\n'cairn COMMAND --help' tells more. Exit codes: 0 ok, 1 refused by the\n"
 		     "daemon, 2 usage, 3 no daemon running, 4 I/O failure.\n");
 }

@@ -1,0 +1,129 @@
+/* One event from a CLI process to the daemon, or to the spool when it is down. */
+#include "cli/publish.h"
+
+#include "cli/client.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/spool.h"
+#include "common/timefmt.h"
+#include "common/ulid.h"
+#include "common/xalloc.h"
+#include "event/envelope.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
+		int timeout_ms, int64_t *seq, json_t **reply)
+{
+	int r;
+	if (seq)
+		*seq = 0;
+	if (reply)
+		*reply = NULL;
+	if (!json_object_get(event, "source"))
+		json_object_set_new(event, "source", json_string("cli"));
+	if (!json_object_get(event, "id")) {
+		char id[ULID_LEN + 1];
+		ulid_new(id);
+		json_object_set_new(event, "id", json_string(id));
+	}
+	if (!json_object_get(event, "time")) {
+		char t[TIMEFMT_RFC3339_LEN + 1];
+		timefmt_rfc3339(t, clock_wall_ms());
+		json_object_set_new(event, "time", json_string(t));
+	}
+	/* Validate here too, so that a bad event fails now, not at spool import. */
+	struct event *ev = NULL;
+	struct verr ve;
+	if (event_from_json(event, EVENT_PUBLISH, &ev, &ve)) {
+		if (!quiet) {
+			char buf[400];
+			fprintf(stderr, "cairn: invalid event: %s\n", verr_format(&ve, buf, sizeof buf));
+		}
+		json_decref(event);
+		return CAIRN_E_INVALID;
+	}
+
+	struct client cl;
+	r = client_connect_quiet(&cl, cfg);
+	if (r == CAIRN_E_DOWN) {
+		size_t len;
+		char *json = event_encode(ev, &len);
+		char *dir = xasprintf("%s/spool", cfg->data_dir);
+		/* The data dir may not exist yet if no daemon ever ran. */
+		char *parent = xstrdup(cfg->data_dir);
+		for (char *p = parent + 1; *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(parent, 0700);
+				*p = '/';
+			}
+		mkdir(parent, 0700);
+		free(parent);
+		r = spool_write(dir, json, len);
+		if (r && !quiet)
+			fprintf(stderr,
+				"cairn: no daemon is running and the event could not be spooled in "
+				"%s: %s\n",
+				dir,
+				r == CAIRN_E_TOOBIG ? "the spool is full; start the daemon with "
+						      "'cairn daemon' to drain it"
+						    : err_str(r));
+		free(dir);
+		free(json);
+		event_free(ev);
+		json_decref(event);
+		return r ? r : PUBLISH_SPOOLED;
+	}
+	event_free(ev);
+	if (r) {
+		if (!quiet)
+			fprintf(stderr, "cairn: cannot reach the daemon: %s\n", err_str(r));
+		json_decref(event);
+		return r;
+	}
+	static const char *acks[] = {"none", "accepted", "durable"};
+	json_t *req = json_pack("{s:s,s:s,s:i,s:o}", "op", "pub", "ack", acks[ack], "rid", 1,
+				"event", event);
+	r = client_send(&cl, req);
+	if (r || ack == PUBLISH_NONE)
+		goto out_close;
+	for (;;) {
+		json_t *m;
+		r = client_read(&cl, &m, timeout_ms);
+		if (r == -EINTR)
+			continue;
+		if (r == -ETIMEDOUT) {
+			/* Sent, and the daemon will log it; we just did not wait. */
+			r = 0;
+			break;
+		}
+		if (r)
+			break;
+		if (json_integer_value(json_object_get(m, "rid")) != 1) {
+			json_decref(m);
+			continue;
+		}
+		if (!json_is_true(json_object_get(m, "ok"))) {
+			if (!quiet)
+				client_print_error(m);
+			r = CAIRN_E_INVALID;
+		} else if (seq) {
+			*seq = json_integer_value(json_object_get(m, "seq"));
+		}
+		if (reply)
+			*reply = m;
+		else
+			json_decref(m);
+		break;
+	}
+out_close:
+	if (r && r != CAIRN_E_INVALID && !quiet)
+		fprintf(stderr, "cairn: lost the connection to the daemon: %s\n", err_str(r));
+	client_close(&cl);
+	return r;
+}
