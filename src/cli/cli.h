@@ -20,6 +20,7 @@ int cmd_emit(int argc, char **argv, const struct config *cfg);
 int cmd_tail(int argc, char **argv, const struct config *cfg);
 int cmd_log(int argc, char **argv, const struct config *cfg);
 int cmd_run(int argc, char **argv, const struct config *cfg);
+int cmd_watch(int argc, char **argv, const struct config *cfg);
 int cmd_hooks(int argc, char **argv, const struct config *cfg);
 int cmd_shell_init(int argc, char **argv, const struct config *cfg);
 int cmd_hook(int argc, char **argv, const struct config *cfg);

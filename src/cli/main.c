@@ -45,6 +45,11 @@ static const struct cli_cmd commands[] = {
 	 "  --limit N       at most N events (default 20)\n"
 	 "  --json          print each envelope as one JSON line\n",
 	 cmd_log},
+	{"watch", "add|rm|list [PATH] [--json]",
+	 "Asks the daemon to watch a project's files (default: the git top level of the\n"
+	 "current directory) and log file.created|changed|deleted|renamed events. Ignores\n"
+	 "what git ignores. The list survives daemon restarts.\n",
+	 cmd_watch},
 	{"run", "[--target NAME] -- CMD [ARGS...]",
 	 "Runs a build or test command exactly as you would (same terminal, same output, same\n"
 	 "exit status) and logs build.started and build.passed|failed (test.* for test\n"

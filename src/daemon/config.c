@@ -35,6 +35,12 @@ static const struct setting settings[] = {
 	{"store", "writer_queue_max", K_COUNT, OFF(writer_queue_max), "65536"},
 	{"store", "retention_age", K_AGE, OFF(retention_age_ms), "0"},
 	{"store", "retention_bytes", K_SIZE, OFF(retention_bytes), "0"},
+	{"runner", "capture_bytes", K_SIZE, OFF(capture_bytes), "8M"},
+	{"runner", "runs_keep", K_COUNT, OFF(runs_keep), "200"},
+	{"watch", "settle_ms", K_COUNT, OFF(settle_ms), "50"},
+	{"watch", "max_delay_ms", K_COUNT, OFF(max_delay_ms), "1000"},
+	{"watch", "retry_ms", K_COUNT, OFF(retry_ms), "2000"},
+	{"watch", "max_dirs", K_SIZE, OFF(max_dirs), "0"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

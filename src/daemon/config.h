@@ -29,6 +29,12 @@ struct config {
 	size_t writer_queue_max;    /* [store] writer_queue_max */
 	int64_t retention_age_ms;   /* [store] retention_age */
 	int64_t retention_bytes;    /* [store] retention_bytes */
+	size_t capture_bytes;       /* [runner] capture_bytes */
+	size_t runs_keep;           /* [runner] runs_keep */
+	size_t settle_ms;           /* [watch] settle_ms */
+	size_t max_delay_ms;        /* [watch] max_delay_ms */
+	size_t retry_ms;            /* [watch] retry_ms */
+	size_t max_dirs;            /* [watch] max_dirs */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

@@ -20,10 +20,13 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/spool.h"
+#include "common/ulid.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
 #include "event/pattern.h"
 #include "event/subindex.h"
+#include "sources/fswatch.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -134,15 +137,30 @@ struct daemon {
 	size_t inflight;       /* pubs submitted, not yet back from the writer */
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
+	uv_fs_event_t spool_watch;
+	bool spool_watch_on;
+	char *spool_dir;
+	struct spool_file *spool_active;
+	uint64_t n_spooled;
+	struct fswatch *fw;
+	char *watches_path;
 	bool stopping, stopped;
 	uint64_t start_ns;
 	uint64_t n_batches, n_commits, n_published, n_delivered, n_gaps;
 };
 
 /* The submitter's context for one publish. */
+/* A spooled file being imported: unlinked once its event is durable. */
+struct spool_file {
+	struct spool_file *next; /* in daemon->spool_active */
+	struct daemon *d;
+	char *path;
+};
+
 struct pubctx {
 	struct pubctx *next; /* in the durable waiters list */
-	struct conn *conn;   /* ref held */
+	struct conn *conn;   /* ref held; NULL for a spooled event */
+	struct spool_file *spool; /* set for a spooled event */
 	json_t *rid;
 	enum proto_ack ack;
 	int64_t seq;
@@ -517,16 +535,29 @@ static void fanout_one(void *value, void *ctx)
 
 /* ---- publishing: loop side of the writer ---- */
 
+static void spool_done(struct spool_file *sf, int err);
+
 static void pubctx_free(struct pubctx *pc)
 {
 	json_decref(pc->rid);
-	conn_unref(pc->conn);
+	if (pc->conn)
+		conn_unref(pc->conn);
 	free(pc);
 }
 
 static void ack_pub(struct pubctx *pc, int err)
 {
 	struct conn *c = pc->conn;
+	if (pc->spool) {
+		spool_done(pc->spool, err);
+		pc->spool = NULL;
+		return;
+	}
+	if (!c) {
+		if (err)
+			log_warn("an event of the daemon's own was not stored: %s", err_str(err));
+		return;
+	}
 	if (c->closing)
 		return;
 	if (err) {
@@ -556,7 +587,8 @@ static void on_sequenced(struct daemon *d, struct store_pub *p)
 {
 	struct pubctx *pc = p->ctx;
 	d->inflight--;
-	pc->conn->pubs_sequenced++;
+	if (pc->conn)
+		pc->conn->pubs_sequenced++;
 	if (!p->err && !p->duplicate) {
 		d->last_seq = p->seq;
 		d->n_published++;
@@ -637,6 +669,204 @@ static void on_store_async(uv_async_t *h)
 static void store_notify(void *arg)
 {
 	uv_async_send(arg);
+}
+
+/* ---- the spool: events written while no daemon ran ---- */
+
+static void spool_done(struct spool_file *sf, int err)
+{
+	struct daemon *d = sf->d;
+	if (err == CAIRN_E_TOOBIG) {
+		char *bad = xasprintf("%s.bad", sf->path);
+		log_warn("spool: %s is over the event size limit; kept as %s", sf->path, bad);
+		rename(sf->path, bad);
+		free(bad);
+	} else if (err) {
+		log_warn("spool: %s was not stored (%s); it stays for the next start", sf->path,
+			 err_str(err));
+	} else if (unlink(sf->path) < 0 && errno != ENOENT) {
+		log_warn("spool: cannot remove %s: %s", sf->path, strerror(errno));
+	}
+	for (struct spool_file **pp = &d->spool_active; *pp; pp = &(*pp)->next)
+		if (*pp == sf) {
+			*pp = sf->next;
+			break;
+		}
+	free(sf->path);
+	free(sf);
+}
+
+/* Publishes one spooled file durably; it is removed once committed. A file
+ * that is not a valid event is renamed to *.bad and kept for inspection. */
+static void spool_import(struct daemon *d, const char *path)
+{
+	for (struct spool_file *sf = d->spool_active; sf; sf = sf->next)
+		if (strcmp(sf->path, path) == 0)
+			return; /* already on its way */
+	char *buf;
+	size_t len;
+	int r = spool_read(path, d->cfg->line_bytes, &buf, &len);
+	if (r == -ENOENT)
+		return;
+	struct event *ev = NULL;
+	struct verr ve;
+	if (r == 0 && event_parse(buf, len, d->cfg->event_bytes, EVENT_PUBLISH, &ev, &ve) == 0) {
+		event_fill_defaults(ev, clock_wall_ms());
+		struct spool_file *sf = xcalloc(1, sizeof *sf);
+		sf->d = d;
+		sf->path = xstrdup(path);
+		sf->next = d->spool_active;
+		d->spool_active = sf;
+		struct pubctx *pc = xcalloc(1, sizeof *pc);
+		pc->spool = sf;
+		pc->ack = ACK_DURABLE;
+		struct store_pub *p = xcalloc(1, sizeof *p);
+		p->ev = ev;
+		p->ctx = pc;
+		d->inflight++;
+		d->n_spooled++;
+		store_submit(d->st, p);
+	} else {
+		char why[400] = "";
+		if (r)
+			snprintf(why, sizeof why, "%s", err_str(r));
+		else
+			verr_format(&ve, why, sizeof why);
+		char *bad = xasprintf("%s.bad", path);
+		log_warn("spool: %s is not a valid event (%s); kept as %s", path, why, bad);
+		rename(path, bad);
+		free(bad);
+	}
+	free(buf);
+}
+
+static void spool_scan(struct daemon *d)
+{
+	char **list;
+	if (spool_list(d->spool_dir, &list)) {
+		log_warn("spool: cannot read %s: %s", d->spool_dir, strerror(errno));
+		return;
+	}
+	size_t n = 0;
+	for (char **p = list; *p; p++, n++)
+		spool_import(d, *p);
+	if (n)
+		log_info("spool: importing %zu events written while no daemon ran", n);
+	spool_list_free(list);
+}
+
+static void on_spool_change(uv_fs_event_t *h, const char *name, int events, int status)
+{
+	struct daemon *d = h->data;
+	if (status < 0 || d->stopping)
+		return;
+	/* A writer renames a whole file into place: import just that one. */
+	if (name && strlen(name) == ULID_LEN + 5 && strcmp(name + ULID_LEN, ".json") == 0) {
+		char *path = xasprintf("%s/%s", d->spool_dir, name);
+		spool_import(d, path);
+		free(path);
+	}
+}
+
+/* ---- events of the daemon's own sources ---- */
+
+/* Publishes an event built inside the daemon (the file watcher's); takes
+ * ownership of obj. Invalid ones are a bug: logged and dropped. */
+static void publish_local(void *ctx, json_t *obj)
+{
+	struct daemon *d = ctx;
+	struct event *ev = NULL;
+	struct verr ve;
+	if (event_from_json(obj, EVENT_PUBLISH, &ev, &ve)) {
+		char buf[400];
+		log_error("dropped an internal event: %s", verr_format(&ve, buf, sizeof buf));
+		json_decref(obj);
+		return;
+	}
+	json_decref(obj);
+	event_fill_defaults(ev, clock_wall_ms());
+	struct pubctx *pc = xcalloc(1, sizeof *pc);
+	pc->ack = ACK_NONE;
+	struct store_pub *p = xcalloc(1, sizeof *p);
+	p->ev = ev;
+	p->ctx = pc;
+	d->inflight++;
+	store_submit(d->st, p);
+}
+
+/* The watched projects are kept in <data_dir>/watches, one path a line. */
+static void watches_save(struct daemon *d)
+{
+	json_t *list = fswatch_list(d->fw);
+	char *tmp = xasprintf("%s.tmp", d->watches_path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_error("cannot save the watch list to %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t i;
+	json_t *w;
+	json_array_foreach(list, i, w) fprintf(f, "%s\n", json_string_value(json_object_get(w, "path")));
+	if (fclose(f) != 0 || rename(tmp, d->watches_path) != 0)
+		log_error("cannot save the watch list to %s: %s", d->watches_path, strerror(errno));
+out:
+	free(tmp);
+	json_decref(list);
+}
+
+static void watches_load(struct daemon *d)
+{
+	FILE *f = fopen(d->watches_path, "r");
+	if (!f)
+		return;
+	char line[4200];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!*line)
+			continue;
+		char err[300] = "";
+		int r = fswatch_add(d->fw, line, err, sizeof err);
+		if (r && r != -EEXIST)
+			log_warn("not watching %s: %s", line, *err ? err : err_str(r));
+		else
+			log_info("watching %s", line);
+	}
+	fclose(f);
+}
+
+static void do_watch(struct conn *c, struct proto_req *req)
+{
+	struct daemon *d = c->d;
+	struct proto_err e;
+	if (!d->fw) {
+		proto_err_set(&e, "unavailable", "", "file watching is not available (inotify failed "
+						       "at start; see the daemon's log)");
+		reply_error(c, req->rid, &e);
+		return;
+	}
+	if (strcmp(req->action, "add") == 0) {
+		char err[300] = "";
+		int r = fswatch_add(d->fw, req->path, err, sizeof err);
+		if (r && r != -EEXIST) {
+			proto_err_set(&e, "bad_request", "path", "cannot watch: %s",
+				      *err ? err : err_str(r));
+			reply_error(c, req->rid, &e);
+			return;
+		}
+		if (r == 0) {
+			watches_save(d);
+			log_info("watching %s", req->path);
+		}
+	} else if (strcmp(req->action, "rm") == 0) {
+		if (fswatch_remove(d->fw, req->path)) {
+			proto_err_set(&e, "not_found", "path", "'%s' is not watched", req->path);
+			reply_error(c, req->rid, &e);
+			return;
+		}
+		watches_save(d);
+		log_info("no longer watching %s", req->path);
+	}
+	reply_ok(c, req->rid, json_pack("{s:o}", "watches", fswatch_list(d->fw)));
 }
 
 /* ---- requests ---- */
@@ -956,7 +1186,7 @@ static void status_done(uv_work_t *w, int status)
 	if (!c->closing) {
 		json_t *o = json_pack(
 			"{s:s,s:i,s:i,s:I,s:{s:I,s:I,s:I},s:I,s:I,s:I,s:{s:s,s:I},"
-			"s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}}",
+			"s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:{s:I}}",
 			"version", CAIRN_VERSION, "protocol", PROTO_VERSION, "pid", (int)getpid(),
 			"uptime_ms", (json_int_t)((clock_mono_ns() - d->start_ns) / 1000000), "seq",
 			"first", (json_int_t)sr->stats.first_seq, "last", (json_int_t)d->last_seq,
@@ -966,7 +1196,8 @@ static void status_done(uv_work_t *w, int status)
 			"bytes", (json_int_t)sr->stats.bytes, "writer", "queued",
 			(json_int_t)d->inflight, "batches", (json_int_t)d->n_batches, "commits",
 			(json_int_t)d->n_commits, "delivery", "published", (json_int_t)d->n_published,
-			"delivered", (json_int_t)d->n_delivered, "gaps", (json_int_t)d->n_gaps);
+			"delivered", (json_int_t)d->n_delivered, "gaps", (json_int_t)d->n_gaps, "spool",
+			"imported", (json_int_t)d->n_spooled);
 		if (sr->err)
 			json_object_set_new(o, "store_error", json_string("cannot read the database"));
 		reply_ok(c, sr->rid, o);
@@ -1019,6 +1250,7 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	case OP_UNSUB: do_unsub(c, &req); break;
 	case OP_QUERY: do_query(c, &req); break;
 	case OP_STATUS: do_status(c, &req); break;
+	case OP_WATCH: do_watch(c, &req); break;
 	}
 	proto_req_release(&req);
 	return 0;
@@ -1145,6 +1377,11 @@ static void finish_shutdown(struct daemon *d)
 	if (d->stopped)
 		return;
 	d->stopped = true;
+	if (d->fw) {
+		fswatch_flush(d->fw); /* pending file events go into the last commit */
+		fswatch_free(d->fw);
+		d->fw = NULL;
+	}
 	/* Let the writer commit what it holds; after this it notifies no more,
 	 * so the async handle can close. */
 	store_stop(d->st);
@@ -1158,6 +1395,8 @@ static void finish_shutdown(struct daemon *d)
 		uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
 	if (d->retention_on)
 		uv_close((uv_handle_t *)&d->retention, on_handle_closed);
+	if (d->spool_watch_on)
+		uv_close((uv_handle_t *)&d->spool_watch, on_handle_closed);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -1344,6 +1583,27 @@ int daemon_run(const struct config *cfg)
 		uv_timer_start(&d.retention, on_retention, 0, 3600 * 1000);
 		d.retention_on = true;
 	}
+	d.spool_dir = xasprintf("%s/spool", cfg->data_dir);
+	if (mkdir(d.spool_dir, 0700) < 0 && errno != EEXIST)
+		log_warn("spool: cannot create %s: %s", d.spool_dir, strerror(errno));
+	uv_fs_event_init(&d.loop, &d.spool_watch);
+	d.spool_watch.data = &d;
+	if (uv_fs_event_start(&d.spool_watch, on_spool_change, d.spool_dir, 0) == 0)
+		d.spool_watch_on = true;
+	else
+		uv_close((uv_handle_t *)&d.spool_watch, NULL);
+	spool_scan(&d);
+	struct fswatch_config fwc = {.settle_ms = cfg->settle_ms,
+				     .max_delay_ms = cfg->max_delay_ms,
+				     .retry_ms = cfg->retry_ms,
+				     .max_dirs = cfg->max_dirs};
+	int fwerr = 0;
+	d.fw = fswatch_new(&d.loop, &fwc, publish_local, &d, &fwerr);
+	if (!d.fw)
+		log_warn("file watching is off: inotify: %s", err_str(fwerr));
+	d.watches_path = xasprintf("%s/watches", cfg->data_dir);
+	if (d.fw)
+		watches_load(&d);
 	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
 		 (long long)d.last_seq);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);
@@ -1363,6 +1623,14 @@ out_loop:
 		blob_unref(e->json);
 	}
 	free(d.ring);
+	free(d.spool_dir);
+	free(d.watches_path);
+	while (d.spool_active) {
+		struct spool_file *sf = d.spool_active;
+		d.spool_active = sf->next;
+		free(sf->path);
+		free(sf);
+	}
 	subindex_free(d.idx);
 	if (r == 0)
 		log_info("stopped cleanly at seq %lld", (long long)d.last_seq);

@@ -102,6 +102,8 @@ void proto_req_release(struct proto_req *req)
 	free(req->pattern);
 	free(req->sub);
 	free(req->project);
+	free(req->action);
+	free(req->path);
 	memset(req, 0, sizeof *req);
 }
 
@@ -113,8 +115,10 @@ static const char *const allowed[][8] = {
 	[OP_UNSUB] = {"sub", NULL},
 	[OP_QUERY] = {"pattern", "since", "until", "project", "limit", "order", NULL},
 	[OP_STATUS] = {NULL},
+	[OP_WATCH] = {"action", "path", NULL},
 };
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status"};
+static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status",
+				       "watch"};
 
 static int bad(struct proto_err *err, const char *field, const char *fmt, const char *a)
 {
@@ -294,6 +298,20 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err
 		return 0;
 	case OP_STATUS:
 		return 0;
+	case OP_WATCH:
+		if (!json_object_get(obj, "action"))
+			return bad(err, "action", "field '%s' is required", "action");
+		if ((r = get_string(obj, "action", 8, &req->action, err)))
+			return r;
+		if (strcmp(req->action, "add") && strcmp(req->action, "rm") &&
+		    strcmp(req->action, "list"))
+			return bad(err, "action", "field '%s' must be \"add\", \"rm\" or \"list\"",
+				   "action");
+		if ((r = get_string(obj, "path", 4096, &req->path, err)))
+			return r;
+		if (strcmp(req->action, "list") && (!req->path || req->path[0] != '/'))
+			return bad(err, "path", "field '%s' must be an absolute path", "path");
+		return 0;
 	}
 	return CAIRN_E_PROTO;
 }
@@ -339,7 +357,8 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct prot
 			break;
 	if (i == sizeof op_names / sizeof op_names[0]) {
 		proto_err_set(err, "unknown_op", "op",
-			      "unknown op '%.64s'; expected hello, pub, sub, unsub, query or status",
+			      "unknown op '%.64s'; expected hello, pub, sub, unsub, query, status or "
+			      "watch",
 			      json_string_value(op));
 		goto out_free;
 	}

@@ -43,7 +43,7 @@ size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn f
 
 /* ---- requests ---- */
 
-enum proto_op { OP_HELLO, OP_PUB, OP_SUB, OP_UNSUB, OP_QUERY, OP_STATUS };
+enum proto_op { OP_HELLO, OP_PUB, OP_SUB, OP_UNSUB, OP_QUERY, OP_STATUS, OP_WATCH };
 enum proto_ack { ACK_NONE, ACK_ACCEPTED, ACK_DURABLE };
 /* A position in the log: "now", a seq, or a time. */
 enum proto_pos_kind { POS_NONE, POS_NOW, POS_SEQ, POS_TIME };
@@ -71,6 +71,8 @@ struct proto_req {
 	char *project;          /* query */
 	size_t limit;           /* query */
 	bool desc;              /* query */
+	char *action;           /* watch: "add", "rm" or "list" */
+	char *path;             /* watch: an absolute directory */
 };
 
 /* A request that could not be accepted: a stable code from the table in

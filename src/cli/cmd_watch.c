@@ -1,0 +1,107 @@
+/* cairn watch: register projects for the daemon's file watcher. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/err.h"
+#include "sources/gitinfo.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The default project: the git top level of the current directory, else the
+ * current directory itself. */
+static char *default_path(void)
+{
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	struct gitinfo gi;
+	char *out = NULL;
+	if (gitinfo_read(cwd, 0, &gi) == 0)
+		out = realpath(gi.workdir, NULL);
+	gitinfo_release(&gi);
+	return out ? out : realpath(cwd, NULL);
+}
+
+int cmd_watch(int argc, char **argv, const struct config *cfg)
+{
+	int json = 0;
+	const char *action = NULL, *path_arg = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (!action)
+			action = argv[i];
+		else if (!path_arg)
+			path_arg = argv[i];
+		else {
+			fprintf(stderr, "cairn watch: too many arguments\n");
+			cli_usage(stderr, "watch");
+			return EXIT_USAGE;
+		}
+	}
+	if (!action || (strcmp(action, "add") && strcmp(action, "rm") && strcmp(action, "list"))) {
+		fprintf(stderr, "cairn watch: expected add, rm or list\n");
+		cli_usage(stderr, "watch");
+		return EXIT_USAGE;
+	}
+	char *path = NULL;
+	if (strcmp(action, "list")) {
+		path = path_arg ? realpath(path_arg, NULL) : default_path();
+		if (!path) {
+			fprintf(stderr, "cairn watch: cannot resolve '%s': %m\n",
+				path_arg ? path_arg : ".");
+			return EXIT_USAGE;
+		}
+	}
+	struct client cl;
+	int r = client_connect(&cl, cfg);
+	if (r) {
+		free(path);
+		return r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
+	}
+	json_t *req = json_pack("{s:s,s:s}", "op", "watch", "action", action);
+	if (path)
+		json_object_set_new(req, "path", json_string(path));
+	json_t *reply = NULL;
+	int rc = EXIT_IO;
+	if (client_request(&cl, req, &reply) == 0) {
+		if (!json_is_true(json_object_get(reply, "ok"))) {
+			client_print_error(reply);
+			rc = EXIT_REFUSED;
+		} else {
+			rc = EXIT_OK;
+			const json_t *ws = json_object_get(reply, "watches");
+			if (json) {
+				char *s = json_dumps(ws, JSON_INDENT(2));
+				puts(s);
+				free(s);
+			} else if (strcmp(action, "list") == 0) {
+				size_t i;
+				json_t *w;
+				if (json_array_size(ws) == 0)
+					printf("no projects are watched; add one with 'cairn watch add "
+					       "[PATH]'\n");
+				json_array_foreach(ws, i, w) {
+					printf("%s  (%lld directories, %lld files%s)\n",
+					       json_string_value(json_object_get(w, "path")),
+					       (long long)json_integer_value(json_object_get(w, "dirs")),
+					       (long long)json_integer_value(json_object_get(w, "files")),
+					       json_integer_value(json_object_get(w, "unwatched_dirs"))
+						       ? ", some only rescanned: inotify watch limit"
+						       : "");
+				}
+			} else {
+				printf("%s %s\n", strcmp(action, "add") == 0 ? "watching" : "stopped watching",
+				       path);
+			}
+		}
+	}
+	json_decref(reply);
+	client_close(&cl);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,342 @@
+/* Command runner: pty or pipes, byte-exact pass-through, capped capture,
+ * signal forwarding, exit status as the command had it. */
+#include "sources/runner.h"
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define RELAY_BUF (64 * 1024)
+
+void capture_init(struct capture *c, size_t cap)
+{
+	memset(c, 0, sizeof *c);
+	if (cap < 2)
+		cap = 2;
+	c->cap = cap;
+	c->head = xmalloc(cap / 2);
+	c->tail = xmalloc(cap - cap / 2);
+}
+
+void capture_add(struct capture *c, const char *p, size_t n)
+{
+	c->total += n;
+	size_t hcap = c->cap / 2, tcap = c->cap - hcap;
+	if (c->head_len < hcap) {
+		size_t k = n < hcap - c->head_len ? n : hcap - c->head_len;
+		memcpy(c->head + c->head_len, p, k);
+		c->head_len += k;
+		p += k;
+		n -= k;
+	}
+	if (n >= tcap) {
+		/* Only the last tcap bytes of this chunk can survive. */
+		memcpy(c->tail, p + n - tcap, tcap);
+		c->tail_pos = 0;
+		c->tail_len = tcap;
+		return;
+	}
+	size_t at = (c->tail_pos + c->tail_len) % tcap;
+	size_t k = n < tcap - at ? n : tcap - at;
+	memcpy(c->tail + at, p, k);
+	memcpy(c->tail, p + k, n - k);
+	c->tail_len += n;
+	if (c->tail_len > tcap) {
+		/* The oldest bytes were overwritten: the ring now starts later. */
+		c->tail_pos = (c->tail_pos + c->tail_len - tcap) % tcap;
+		c->tail_len = tcap;
+	}
+}
+
+bool capture_truncated(const struct capture *c)
+{
+	return c->total > c->head_len + c->tail_len;
+}
+
+char *capture_join(const struct capture *c, size_t *len)
+{
+	size_t tcap = c->cap - c->cap / 2;
+	char mark[96] = "";
+	if (capture_truncated(c))
+		snprintf(mark, sizeof mark, "\n[cairn: %llu bytes omitted]\n",
+			 (unsigned long long)(c->total - c->head_len - c->tail_len));
+	size_t m = strlen(mark);
+	char *out = xmalloc(c->head_len + m + c->tail_len + 1);
+	memcpy(out, c->head, c->head_len);
+	memcpy(out + c->head_len, mark, m);
+	size_t first = c->tail_len < tcap - c->tail_pos ? c->tail_len : tcap - c->tail_pos;
+	memcpy(out + c->head_len + m, c->tail + c->tail_pos, first);
+	memcpy(out + c->head_len + m + first, c->tail, c->tail_len - first);
+	size_t n = c->head_len + m + c->tail_len;
+	out[n] = '\0';
+	if (len)
+		*len = n;
+	return out;
+}
+
+void capture_release(struct capture *c)
+{
+	free(c->head);
+	free(c->tail);
+	memset(c, 0, sizeof *c);
+}
+
+static volatile sig_atomic_t got_winch;
+static volatile sig_atomic_t fwd_signal;
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	got_winch = 1;
+}
+
+static void on_forward(int sig)
+{
+	fwd_signal = sig;
+}
+
+/* Writes all of p to fd; returns 0 or -errno (EPIPE when the reader left). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pf = {.fd = fd, .events = POLLOUT};
+				poll(&pf, 1, -1);
+				continue;
+			}
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void exec_child(char *const argv[], int errpipe)
+{
+	execvp(argv[0], argv);
+	int e = errno;
+	ssize_t w = write(errpipe, &e, sizeof e);
+	(void)w;
+	_exit(127);
+}
+
+/* Reports exec failures through a close-on-exec pipe: EOF means exec worked. */
+static int read_exec_error(int fd)
+{
+	int e = 0;
+	ssize_t r;
+	do
+		r = read(fd, &e, sizeof e);
+	while (r < 0 && errno == EINTR);
+	close(fd);
+	return r == sizeof e ? e : 0;
+}
+
+static void install(int sig, void (*fn)(int), struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = fn};
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, old);
+}
+
+int runner_run(char *const argv[], struct capture *out, struct runner_result *res)
+{
+	memset(res, 0, sizeof *res);
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return -errno;
+	bool tty_out = isatty(STDOUT_FILENO);
+	bool tty_in = isatty(STDIN_FILENO);
+	struct termios saved_tio;
+	bool restore_tio = false;
+	int master = -1, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	uint64_t t0 = clock_mono_ns();
+	pid_t pid;
+	struct sigaction old_int, old_quit, old_term, old_hup, old_winch, old_pipe;
+	install(SIGPIPE, SIG_IGN, &old_pipe);
+
+	if (tty_out) {
+		struct winsize ws;
+		struct termios tio;
+		bool have_ws = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0;
+		bool have_tio = tcgetattr(tty_in ? STDIN_FILENO : STDOUT_FILENO, &tio) == 0;
+		pid = forkpty(&master, NULL, have_tio ? &tio : NULL, have_ws ? &ws : NULL);
+		if (pid == 0) {
+			close(ep[0]);
+			exec_child(argv, ep[1]);
+		}
+		res->used_pty = true;
+		if (pid > 0 && tty_in && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+			/* Raw: every key goes to the command's terminal, which applies
+			 * its own line discipline (so ^C reaches the command). */
+			struct termios raw = saved_tio;
+			cfmakeraw(&raw);
+			tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+			restore_tio = true;
+		}
+	} else {
+		if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+			int e = -errno;
+			close(ep[0]);
+			close(ep[1]);
+			return e;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(ep[0]);
+			dup2(po[1], STDOUT_FILENO);
+			dup2(pe[1], STDERR_FILENO);
+			exec_child(argv, ep[1]);
+		}
+		close(po[1]);
+		close(pe[1]);
+	}
+	close(ep[1]);
+	if (pid < 0) {
+		int e = -errno;
+		close(ep[0]);
+		if (master >= 0)
+			close(master);
+		if (po[0] >= 0) {
+			close(po[0]);
+			close(pe[0]);
+		}
+		sigaction(SIGPIPE, &old_pipe, NULL);
+		return e;
+	}
+	/* The terminal's own ^C goes to the command's process group; we only
+	 * forward signals sent to us directly, then report what the command did. */
+	fwd_signal = 0;
+	got_winch = 0;
+	install(SIGINT, res->used_pty ? on_forward : SIG_IGN, &old_int);
+	install(SIGQUIT, res->used_pty ? on_forward : SIG_IGN, &old_quit);
+	install(SIGTERM, on_forward, &old_term);
+	install(SIGHUP, on_forward, &old_hup);
+	install(SIGWINCH, on_winch, &old_winch);
+
+	res->spawn_errno = read_exec_error(ep[0]);
+
+	char *buf = xmalloc(RELAY_BUF);
+	struct pollfd pf[3];
+	int in_fd = res->used_pty ? STDIN_FILENO : -1;
+	int src_out = res->used_pty ? master : po[0];
+	int src_err = res->used_pty ? -1 : pe[0];
+	bool out_dead = false, err_dead = false; /* our stdout/stderr reader left */
+	while (src_out >= 0 || src_err >= 0) {
+		if (fwd_signal) {
+			kill(pid, fwd_signal);
+			fwd_signal = 0;
+		}
+		if (got_winch && master >= 0) {
+			struct winsize ws;
+			if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+				ioctl(master, TIOCSWINSZ, &ws);
+			got_winch = 0;
+		}
+		int n = 0, i_out = -1, i_err = -1, i_in = -1;
+		if (src_out >= 0) {
+			pf[n] = (struct pollfd){.fd = src_out, .events = POLLIN};
+			i_out = n++;
+		}
+		if (src_err >= 0) {
+			pf[n] = (struct pollfd){.fd = src_err, .events = POLLIN};
+			i_err = n++;
+		}
+		if (in_fd >= 0) {
+			pf[n] = (struct pollfd){.fd = in_fd, .events = POLLIN};
+			i_in = n++;
+		}
+		if (poll(pf, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (i_in >= 0 && pf[i_in].revents) {
+			ssize_t r = read(in_fd, buf, RELAY_BUF);
+			if (r > 0) {
+				write_all(master, buf, (size_t)r);
+			} else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+				/* Our input ended: tell the command's terminal (^D). */
+				if (!tty_in) {
+					char eof = 4;
+					write_all(master, &eof, 1);
+				}
+				in_fd = -1;
+			}
+		}
+		int *srcs[2] = {&src_out, &src_err};
+		int idx[2] = {i_out, i_err};
+		for (int k = 0; k < 2; k++) {
+			if (idx[k] < 0 || !pf[idx[k]].revents)
+				continue;
+			ssize_t r = read(*srcs[k], buf, RELAY_BUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) { /* EOF, or EIO from a pty whose command has gone */
+				close(*srcs[k]);
+				*srcs[k] = -1;
+				continue;
+			}
+			capture_add(out, buf, (size_t)r);
+			bool *dead = k == 0 ? &out_dead : &err_dead;
+			if (*dead)
+				continue;
+			if (write_all(k == 0 ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)r) ==
+			    -EPIPE) {
+				/* Our reader left: let the command see a closed pipe too, as
+				 * it would have without us. */
+				*dead = true;
+				if (!res->used_pty) {
+					close(*srcs[k]);
+					*srcs[k] = -1;
+				}
+			}
+		}
+	}
+	free(buf);
+	if (master >= 0)
+		close(master);
+
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+		if (fwd_signal) {
+			kill(pid, fwd_signal);
+			fwd_signal = 0;
+		}
+	}
+	res->duration_ms = (int64_t)((clock_mono_ns() - t0) / 1000000);
+	if (restore_tio)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGWINCH, &old_winch, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	if (WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->core_dumped = WCOREDUMP(status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		res->exit_code = WEXITSTATUS(status);
+	}
+	return 0;
+}

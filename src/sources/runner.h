@@ -1,0 +1,47 @@
+/* Runs a command exactly as the user would, passing its output through
+ * unchanged while keeping a capped copy. With a terminal on stdout the
+ * command gets a pseudo-terminal of the same size and modes (so colours and
+ * progress bars are kept); otherwise its stdout and stderr go through pipes
+ * to ours, kept apart. Blocking; call from the CLI's main thread only (it
+ * installs signal handlers for the duration of the run). */
+#ifndef CAIRN_RUNNER_H
+#define CAIRN_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A capped copy of a byte stream: the first half of the cap and the last
+ * half, with a count of what was dropped between them. */
+struct capture {
+	size_t cap;
+	char *head;
+	size_t head_len;
+	char *tail; /* ring of cap - cap/2 bytes */
+	size_t tail_len, tail_pos;
+	uint64_t total;
+};
+
+void capture_init(struct capture *c, size_t cap);
+void capture_add(struct capture *c, const char *p, size_t n);
+/* The kept bytes as one malloc'd NUL-terminated buffer; if bytes were
+ * dropped, a line "[cairn: N bytes omitted]" marks the place. */
+char *capture_join(const struct capture *c, size_t *len);
+bool capture_truncated(const struct capture *c);
+void capture_release(struct capture *c);
+
+struct runner_result {
+	int exit_code;   /* valid when signal == 0 */
+	int signal;      /* the signal that ended the command, or 0 */
+	bool core_dumped;
+	int64_t duration_ms;
+	bool used_pty;
+	int spawn_errno; /* non-zero: the command could not be started */
+};
+
+/* Runs argv (argv[0] looked up in PATH), feeding its output to out. Returns
+ * 0 when the command ran (whatever its status: see res), or a negative code
+ * when it could not be started or watched. */
+int runner_run(char *const argv[], struct capture *out, struct runner_result *res);
+
+#endif

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""The file watcher on real trees with real inotify: the set of reported
+changes equals the set of real changes (bursts, atomic saves, renames, deep
+mkdir-then-write, a git checkout, a forced queue overflow, the watch limit),
+and nothing that git ignores or that lives in .git is reported."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairnlib import Daemon, Skip, Suite, check, eq, short  # noqa: E402
+
+T = Suite(per_test_timeout=180)
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@x"] + list(args),
+                   check=True, capture_output=True)
+
+
+def make_repo(d, name="proj", files=None):
+    repo = os.path.realpath(os.path.join(d.tmp, name))
+    os.makedirs(repo)
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, ".gitignore", "build/\n*.o\n")
+    for rel, text in (files or {"src/a.c": "a\n"}).items():
+        write(repo, rel, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    return repo
+
+
+def write(repo, rel, text):
+    path = os.path.join(repo, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def watch(d, repo):
+    rc, out, err = d.cli(["watch", "add", repo])
+    eq(rc, 0, "watch add (%s)" % short(err))
+
+
+def settle(d, after, quiet=0.4, timeout=20):
+    """Events with seq > after, once none has arrived for `quiet` seconds."""
+    deadline = time.time() + timeout
+    last_n, last_change = -1, time.time()
+    while time.time() < deadline:
+        with d.conn() as c:
+            evs = c.query_all(since=after + 1)
+        if len(evs) != last_n:
+            last_n, last_change = len(evs), time.time()
+        elif time.time() - last_change >= quiet:
+            return evs
+        time.sleep(0.05)
+    return evs
+
+
+def last_seq(d):
+    with d.conn() as c:
+        return c.status()["seq"]["last"]
+
+
+def changes(evs):
+    out = set()
+    for e in evs:
+        if e["type"] == "file.renamed":
+            out.add(("renamed", e["data"]["from"], e["data"]["path"]))
+        elif e["type"].startswith("file."):
+            out.add((e["type"][5:], e["data"]["path"]))
+    return out
+
+
+@T.test
+def bursts_atomic_saves_renames_and_ignores():
+    with Daemon() as d:
+        repo = make_repo(d, files={"src/a.c": "a\n", "src/b.c": "b\n", "src/c.c": "c\n"})
+        watch(d, repo)
+        s0 = last_seq(d)
+        for i in range(200):  # a burst on one file
+            write(repo, "src/a.c", "v%d\n" % i)
+        tmp = os.path.join(repo, "src", ".b.c.swp")  # save by rename
+        with open(tmp, "w") as f:
+            f.write("new b\n")
+        os.rename(tmp, os.path.join(repo, "src", "b.c"))
+        os.rename(os.path.join(repo, "src", "c.c"), os.path.join(repo, "src", "d.c"))
+        write(repo, "build/out.o", "ignored dir")
+        write(repo, "src/x.o", "ignored pattern")
+        write(repo, "src/new.c", "created\n")
+        with open(os.path.join(repo, "src", "gone.c"), "w") as f:  # created and deleted
+            f.write("short-lived")
+        os.unlink(os.path.join(repo, "src", "gone.c"))
+        git(repo, "add", "src/new.c")  # touches .git only
+        evs = settle(d, s0)
+        eq(changes(evs), {("changed", "src/a.c"), ("changed", "src/b.c"),
+                          ("renamed", "src/c.c", "src/d.c"), ("created", "src/new.c")},
+           "reported changes")
+        for e in evs:
+            eq(e["project"], repo, "project of %s" % e["type"])
+            eq(e["source"], "cairn/fswatch", "source")
+
+
+@T.test
+def deep_mkdir_then_write():
+    with Daemon() as d:
+        repo = make_repo(d)
+        watch(d, repo)
+        s0 = last_seq(d)
+        want = set()
+        for i in range(5):
+            base = os.path.join(repo, "deep%d" % i, "a", "b", "c", "d")
+            os.makedirs(base)
+            for lvl in ("", "a", "a/b", "a/b/c", "a/b/c/d"):
+                rel = os.path.join("deep%d" % i, lvl, "f.txt").replace("//", "/")
+                write(repo, rel, "x")
+                want.add(("created", os.path.normpath(rel)))
+        eq(changes(settle(d, s0)), want, "files created right after their directories")
+        # Directories removed whole are reported file by file.
+        s1 = last_seq(d)
+        subprocess.run(["rm", "-rf", os.path.join(repo, "deep0")], check=True)
+        eq(changes(settle(d, s1)),
+           {("deleted", r) for (_, r) in want if r.startswith("deep0/")}, "rm -rf")
+
+
+@T.test
+def git_checkout_of_many_files_is_held_and_summarised():
+    with Daemon() as d:
+        files = {"src/f%03d.c" % i: "base %d\n" % i for i in range(300)}
+        repo = make_repo(d, files=files)
+        git(repo, "checkout", "-q", "-b", "topic")
+        for i in range(0, 300, 2):
+            write(repo, "src/f%03d.c" % i, "topic %d\n" % i)
+        for i in range(10):
+            write(repo, "src/new%d.c" % i, "n")
+        os.unlink(os.path.join(repo, "src", "f001.c"))
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "topic")
+        git(repo, "checkout", "-q", "main")
+        watch(d, repo)
+        s0 = last_seq(d)
+        git(repo, "checkout", "-q", "topic")
+        evs = settle(d, s0, quiet=0.6)
+        want = {("changed", "src/f%03d.c" % i) for i in range(0, 300, 2)}
+        want |= {("created", "src/new%d.c" % i) for i in range(10)}
+        want |= {("deleted", "src/f001.c")}
+        eq(changes(evs), want, "changes of the checkout")
+        batch = [e for e in evs if e["type"] == "fs.batch"]
+        check(batch, "an fs.batch summary: %s" % short([e["type"] for e in evs[:5]]))
+        eq(evs[0]["type"], "fs.batch", "the summary comes first")
+        total = sum(batch[0]["data"][k] for k in ("created", "changed", "deleted", "renamed"))
+        eq(total, len(want), "the summary counts every change")
+
+
+@T.test
+def overflow_rescan_reports_only_real_changes():
+    if os.geteuid() != 0:
+        return Skip("not root: cannot lower /proc/sys/fs/inotify/max_queued_events")
+    knob = "/proc/sys/fs/inotify/max_queued_events"
+    old = open(knob).read().strip()
+    try:
+        with open(knob, "w") as f:
+            f.write("64")
+        with Daemon() as d:  # a new inotify instance takes the lowered limit
+            files = {"keep/k%03d.txt" % i: "k" for i in range(100)}
+            files.update({"mod/m%03d.txt" % i: "m" for i in range(50)})
+            repo = make_repo(d, files=files)
+            watch(d, repo)
+            s0 = last_seq(d)
+            os.kill(d.pid, signal.SIGSTOP)  # the kernel queue fills while it sleeps
+            try:
+                for i in range(50):
+                    write(repo, "mod/m%03d.txt" % i, "changed %d" % i)
+                for i in range(300):
+                    write(repo, "new/n%03d.txt" % i, "n")
+                os.unlink(os.path.join(repo, "keep", "k000.txt"))
+            finally:
+                os.kill(d.pid, signal.SIGCONT)
+            evs = settle(d, s0, quiet=0.6)
+            want = {("changed", "mod/m%03d.txt" % i) for i in range(50)}
+            want |= {("created", "new/n%03d.txt" % i) for i in range(300)}
+            want |= {("deleted", "keep/k000.txt")}
+            got = changes(evs)
+            check(got == want, "changes after an overflow: extra %s, missing %s"
+                  % (sorted(got - want)[:10], sorted(want - got)[:10]))
+            check(any(e["type"] == "fs.overflow" for e in evs), "an fs.overflow event")
+    finally:
+        with open(knob, "w") as f:
+            f.write(old)
+
+
+@T.test
+def watch_limit_warns_and_rescans_the_rest():
+    env = {"CAIRN_WATCH_MAX_DIRS": "3", "CAIRN_WATCH_RETRY_MS": "200"}
+    with Daemon(env=env) as d:
+        files = {"d%d/f.txt" % i: "x" for i in range(8)}
+        repo = make_repo(d, files=files)
+        s0 = last_seq(d)
+        watch(d, repo)
+        evs = settle(d, s0)
+        warn = [e for e in evs if e["type"] == "fs.watch_limit"]
+        check(warn, "a warning event: %s" % short(evs))
+        eq(warn[0]["severity"], "warning", "severity")
+        check("sysctl fs.inotify.max_user_watches" in warn[0]["data"]["fix"], "says how to fix")
+        s1 = last_seq(d)
+        for i in range(8):
+            write(repo, "d%d/f.txt" % i, "changed")
+        write(repo, "d7/new.txt", "n")
+        want = {("changed", "d%d/f.txt" % i) for i in range(8)} | {("created", "d7/new.txt")}
+        eq(changes(settle(d, s1, quiet=0.8)), want, "changes in watched and unwatched dirs")
+        rc, out, err = d.cli(["watch", "list"])
+        check("inotify watch limit" in out, "watch list tells: %s" % out)
+
+
+@T.test
+def watches_survive_restart_and_can_be_removed():
+    with Daemon() as d:
+        repo = make_repo(d)
+        watch(d, repo)
+        d.restart()
+        rc, out, err = d.cli(["watch", "list", "--json"])
+        check(repo in out, "still watched after restart: %s" % out)
+        s0 = last_seq(d)
+        write(repo, "src/a.c", "after restart")
+        eq(changes(settle(d, s0)), {("changed", "src/a.c")}, "watching after restart")
+        rc, out, err = d.cli(["watch", "rm", repo])
+        eq(rc, 0, "watch rm")
+        s1 = last_seq(d)
+        write(repo, "src/a.c", "unwatched")
+        eq(changes(settle(d, s1)), set(), "nothing after watch rm")
+        rc, out, err = d.cli(["watch", "rm", repo])
+        eq(rc, 1, "watch rm of an unwatched path")
+
+
+if __name__ == "__main__":
+    T.main()
