@@ -111,7 +111,7 @@ bool json_find_int(const char *line, const char *key, long long *out);
  * a connection with no other subscription). Returns the reply's seq. Dies
  * on an error reply. from may be NULL (from now). */
 long long cairn_sub(int fd, struct reader *r, const char *name, const char *pattern,
-		    long long from);
+                    long long from);
 
 /* ---- redis ---- */
 
@@ -137,8 +137,7 @@ void resp_release(struct resp *out);
 
 /* Appends the RESP encoding of the command argv[0..argc) to buf (which has
  * room for cap bytes). Returns the bytes written; dies if it does not fit. */
-size_t resp_format(char *buf, size_t cap, int argc, const char *const *argv,
-		   const size_t *lens);
+size_t resp_format(char *buf, size_t cap, int argc, const char *const *argv, const size_t *lens);
 
 /* ---- /proc ---- */
 

@@ -49,8 +49,8 @@ static size_t format_pub(bool redis, long i, char *buf, size_t cap)
 		size_t lens[] = {5, 9, BENCH_EVENT_BYTES};
 		return resp_format(buf, cap, 3, argv, lens);
 	}
-	int n = snprintf(buf, cap, "{\"op\":\"pub\",\"rid\":%ld,\"ack\":\"durable\",\"event\":%s}\n", i,
-			 ev);
+	int n = snprintf(buf, cap,
+	                 "{\"op\":\"pub\",\"rid\":%ld,\"ack\":\"durable\",\"event\":%s}\n", i, ev);
 	if (n < 0 || (size_t)n >= cap)
 		die("internal: publish line too long");
 	return (size_t)n;
@@ -94,7 +94,7 @@ static void *pipe_main(void *arg)
 			}
 		}
 		struct pollfd pfd = {.fd = p->fd,
-				     .events = POLLIN | (out_off < out_len ? POLLOUT : 0)};
+		                     .events = POLLIN | (out_off < out_len ? POLLOUT : 0)};
 		if (poll(&pfd, 1, 10000) <= 0)
 			die("publisher %d: no reply for 10 s (%ld of %ld acked)", p->id, acked,
 			    p->quota);

@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 		reader_init(&r, cfd);
 		cairn_sub(cfd, &r, "idle", ">", 0);
 		reader_release(&r);
-		t[n++] = (struct target){.name = "cairn", .pid = (pid_t)opt_int(argc, argv, "--cairn-pid", 0)};
+		t[n++] = (struct target){.name = "cairn",
+		                         .pid = (pid_t)opt_int(argc, argv, "--cairn-pid", 0)};
 	}
 	int nport = (int)opt_int(argc, argv, "--nats-port", 0);
 	if (nport) {
@@ -60,7 +61,8 @@ int main(int argc, char **argv)
 			s = natsConnection_Flush(nc);
 		if (s != NATS_OK)
 			die("nats: %s", natsStatus_GetText(s));
-		t[n++] = (struct target){.name = "nats", .pid = (pid_t)opt_int(argc, argv, "--nats-pid", 0)};
+		t[n++] = (struct target){.name = "nats",
+		                         .pid = (pid_t)opt_int(argc, argv, "--nats-pid", 0)};
 	}
 	int rport = (int)opt_int(argc, argv, "--redis-port", 0);
 	if (rport) {
@@ -75,7 +77,8 @@ int main(int argc, char **argv)
 			die("redis PSUBSCRIBE failed");
 		resp_release(&rr);
 		reader_release(&r);
-		t[n++] = (struct target){.name = "redis", .pid = (pid_t)opt_int(argc, argv, "--redis-pid", 0)};
+		t[n++] = (struct target){.name = "redis",
+		                         .pid = (pid_t)opt_int(argc, argv, "--redis-pid", 0)};
 	}
 	for (int i = 0; i < n; i++)
 		if (t[i].pid <= 0)

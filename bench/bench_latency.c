@@ -13,6 +13,7 @@
  *   bench_latency --target cairn --sock PATH [--extra-subs N]
  *   bench_latency --target nats --port P | --target redis --port P
  *   common: [--rate 2000] [--seconds 10] [--warmup 500] [--key NAME]
+ *           [--dump FILE]  (every sample: phase, send time and latency in ns)
  *
  * Results: <key>.p50_us, .p99_us, .p999_us, .n, .lost (and <key>.fanout.*
  * for the second phase).
@@ -41,6 +42,7 @@ struct ctx {
 	atomic_bool stop;
 	long skipped;
 	struct samples samples[2];
+	struct samples sent[2]; /* send times, for --dump */
 	/* cairn/redis subscriber socket */
 	int sub_fd;
 	struct reader sub_r;
@@ -61,7 +63,9 @@ static void record(struct ctx *c, uint64_t t_sent, uint64_t t_now)
 		c->skipped++;
 		return;
 	}
-	samples_add(&c->samples[atomic_load(&c->phase)], t_now - t_sent);
+	int ph = atomic_load(&c->phase);
+	samples_add(&c->samples[ph], t_now - t_sent);
+	samples_add(&c->sent[ph], t_sent);
 }
 
 /* The subscriber of cairn or redis: a thread reading its socket. The socket
@@ -77,7 +81,8 @@ static void *sub_thread(void *arg)
 				if (errno == EAGAIN || errno == EINTR) {
 					if (atomic_load(&c->stop))
 						break;
-					continue; /* a timeout mid-reply cannot happen at our rates */
+					continue; /* a timeout mid-reply cannot happen at our rates
+					           */
 				}
 				break;
 			}
@@ -214,8 +219,8 @@ static void add_extra_subs(const char *sock, long n, int fds[4])
 			}
 			char pat[64];
 			snprintf(pat, sizeof pat, fmt, i);
-			off += (size_t)sprintf(buf + off, "{\"op\":\"sub\",\"rid\":%ld,\"pattern\":\"%s\"}\n",
-					       i, pat);
+			off += (size_t)sprintf(
+			    buf + off, "{\"op\":\"sub\",\"rid\":%ld,\"pattern\":\"%s\"}\n", i, pat);
 		}
 		write_all(fds[k], buf, off);
 		free(buf);
@@ -260,7 +265,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(c.target, "nats") == 0) {
 		c.nc_sub = nats_connect(port, false);
 		c.nc_pub = nats_connect(port, true);
-		natsStatus s = natsConnection_Subscribe(&c.nsub, c.nc_sub, "bench.>", on_nats_msg, &c);
+		natsStatus s =
+		    natsConnection_Subscribe(&c.nsub, c.nc_sub, "bench.>", on_nats_msg, &c);
 		if (s == NATS_OK)
 			s = natsConnection_Flush(c.nc_sub);
 		if (s != NATS_OK)
@@ -323,6 +329,18 @@ int main(int argc, char **argv)
 		nats_Close();
 	}
 
+	const char *dump = opt_str(argc, argv, "--dump", NULL);
+	if (dump) {
+		FILE *f = fopen(dump, "w");
+		if (!f)
+			die("cannot write '%s'", dump);
+		for (int ph = 0; ph < 2; ph++)
+			for (size_t i = 0; i < c.samples[ph].n; i++)
+				fprintf(f, "%d %llu %llu\n", ph,
+				        (unsigned long long)c.sent[ph].v[i],
+				        (unsigned long long)c.samples[ph].v[i]);
+		fclose(f);
+	}
 	char k[128];
 	result_latency(key, &c.samples[0]);
 	snprintf(k, sizeof k, "%s.lost", key);

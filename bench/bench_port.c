@@ -44,8 +44,9 @@ static bool try_connect(const char *unix_path, int port)
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	} else {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_port = htons((uint16_t)port),
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	}
@@ -68,7 +69,8 @@ int main(int argc, char **argv)
 				return 0;
 			usleep(20000);
 		} while (now_ns() < until);
-		fprintf(stderr, "bench: nothing accepts connections on %s after %ld ms\n", argv[2], ms);
+		fprintf(stderr, "bench: nothing accepts connections on %s after %ld ms\n", argv[2],
+		        ms);
 		return 1;
 	}
 	fprintf(stderr, "usage: bench_port free | wait PORT [MS] | wait-unix PATH [MS]\n");

@@ -1,11 +1,12 @@
 /* A stalled subscriber. Publishers send 200-byte events at a fixed total
  * rate (ack "accepted", so each publish has a reply to time) while an
- * observer subscriber reads everything. Two phases on the same daemon, each
- * the same length:
+ * observer subscriber reads everything. Three phases on the same daemon:
  *
+ *   warm-up:  publishers + observer, not measured, so that the baseline
+ *             does not pay for a cold daemon (empty database, cold caches);
  *   baseline: publishers + observer only;
  *   stall:    the same, plus a subscriber that subscribes and then reads
- *             nothing until the phase is over.
+ *             nothing until the phase is over; as long as the baseline.
  *
  * Each phase measures the publishers' ack latency and the observer's
  * delivery latency, and the daemon's memory (VmRSS sampled every 100 ms,
@@ -54,8 +55,8 @@ struct publisher {
 	long n[NPH];         /* events per phase */
 	long first_rid[NPH]; /* rids are numbered across the phases */
 	long total;
-	uint64_t start[NPH];   /* phase start deadlines, set by main */
-	atomic_bool go[NPH];   /* start[ph] is set */
+	uint64_t start[NPH];       /* phase start deadlines, set by main */
+	atomic_bool go[NPH];       /* start[ph] is set */
 	_Atomic uint64_t *sent_at; /* by rid */
 	atomic_long acked;
 	long behind[NPH];
@@ -98,7 +99,7 @@ static void publish_phase(struct publisher *p, int ph)
 			if (t > due + 1000000)
 				p->behind[ph]++;
 			int k = snprintf(buf + off, LINE_MAX_BYTES,
-					 "{\"op\":\"pub\",\"rid\":%ld,\"event\":", rid);
+			                 "{\"op\":\"pub\",\"rid\":%ld,\"event\":", rid);
 			event_format(buf + off + k, TYPE, t);
 			k += BENCH_EVENT_BYTES;
 			buf[off + (size_t)k++] = '}';
@@ -189,7 +190,8 @@ static void drain(struct publisher *pubs, int np, struct observer *o, int ph)
 	for (;;) {
 		bool done = true;
 		for (int i = 0; i < np; i++)
-			done &= atomic_load(&pubs[i].acked) >= pubs[i].first_rid[ph] + pubs[i].n[ph];
+			done &=
+			    atomic_load(&pubs[i].acked) >= pubs[i].first_rid[ph] + pubs[i].n[ph];
 		if (done)
 			break;
 		if (now_ns() > until)
@@ -210,14 +212,15 @@ static void drain(struct publisher *pubs, int np, struct observer *o, int ph)
 
 /* Runs phase ph: lets the publishers go, samples the daemon's RSS every
  * 100 ms until the phase is over, then drains. Returns the largest RSS. */
-static long long run_phase(struct publisher *pubs, int np, struct observer *o, int ph,
-			   long seconds, pid_t pid)
+static long long run_phase(struct publisher *pubs, int np, struct observer *o, int ph, long seconds,
+                           pid_t pid)
 {
 	uint64_t start = now_ns() + 10000000;
 	long rate = 0;
 	for (int i = 0; i < np; i++)
 		rate += pubs[i].rate;
-	fprintf(stderr, "stall: %s phase, %ld events/s for %ld s\n", phase_names[ph], rate, seconds);
+	fprintf(stderr, "stall: %s phase, %ld events/s for %ld s\n", phase_names[ph], rate,
+	        seconds);
 	atomic_store(&phase, ph);
 	for (int i = 0; i < np; i++) {
 		/* Stagger the publishers within one interval. */
@@ -277,12 +280,13 @@ static void catch_up(int fd, struct reader *r, long long after, long long last, 
 				die("stalled subscriber: bad gap notice: %s", line);
 			gaps++;
 			char req[256];
-			int n = snprintf(req, sizeof req, "{\"op\":\"unsub\",\"sub\":\"%s\"}\n", cur);
+			int n =
+			    snprintf(req, sizeof req, "{\"op\":\"unsub\",\"sub\":\"%s\"}\n", cur);
 			snprintf(cur, sizeof cur, "stalled%d", ++gen);
 			n += snprintf(req + n, sizeof req - (size_t)n,
-				      "{\"op\":\"sub\",\"sub\":\"%s\",\"pattern\":\"" PATTERN
-				      "\",\"from\":%lld}\n",
-				      cur, from);
+			              "{\"op\":\"sub\",\"sub\":\"%s\",\"pattern\":\"" PATTERN
+			              "\",\"from\":%lld}\n",
+			              cur, from);
 			write_all(fd, req, (size_t)n);
 		}
 	}
@@ -400,7 +404,7 @@ int main(int argc, char **argv)
 	}
 
 	fprintf(stderr, "stall: the stalled subscriber reads again (seq %lld..%lld)\n", after + 1,
-		last);
+	        last);
 	catch_up(sfd, &sr, after, last, catchup_timeout);
 	result("stall.hwm_end_kb", "%lld", proc_status_kb(pid, "VmHWM"));
 	return 0;

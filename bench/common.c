@@ -24,7 +24,7 @@ uint64_t now_ns(void)
 void sleep_until_ns(uint64_t t)
 {
 	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000u),
-			      .tv_nsec = (long)(t % 1000000000u)};
+	                      .tv_nsec = (long)(t % 1000000000u)};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
@@ -124,18 +124,21 @@ void result_latency(const char *prefix, struct samples *s)
 size_t event_format(char *buf, const char *type, uint64_t t_ns)
 {
 	static const char pad[BENCH_EVENT_BYTES + 1] =
-		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		"xxxxxxxxxxxxxxxxxxxxxxxx";
-	int fixed = snprintf(NULL, 0, "{\"source\":\"bench\",\"type\":\"%s\",\"data\":{\"t\":\"%019llu\","
-					"\"p\":\"\"}}",
-			     type, 0ULL);
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxx";
+	int fixed = snprintf(NULL, 0,
+	                     "{\"source\":\"bench\",\"type\":\"%s\",\"data\":{\"t\":\"%019llu\","
+	                     "\"p\":\"\"}}",
+	                     type, 0ULL);
 	if (fixed < 0 || fixed > BENCH_EVENT_BYTES)
 		die("event type '%s' is too long for a %d-byte event", type, BENCH_EVENT_BYTES);
 	int n = snprintf(buf, BENCH_EVENT_BYTES + 1,
-			 "{\"source\":\"bench\",\"type\":\"%s\",\"data\":{\"t\":\"%019llu\","
-			 "\"p\":\"%.*s\"}}",
-			 type, (unsigned long long)t_ns, BENCH_EVENT_BYTES - fixed, pad);
+	                 "{\"source\":\"bench\",\"type\":\"%s\",\"data\":{\"t\":\"%019llu\","
+	                 "\"p\":\"%.*s\"}}",
+	                 type, (unsigned long long)t_ns, BENCH_EVENT_BYTES - fixed, pad);
 	if (n != BENCH_EVENT_BYTES)
 		die("internal: event is %d bytes, not %d", n, BENCH_EVENT_BYTES);
 	return BENCH_EVENT_BYTES;
@@ -281,19 +284,19 @@ bool json_find_int(const char *line, const char *key, long long *out)
 	return true;
 }
 
-long long cairn_sub(int fd, struct reader *r, const char *name, const char *pattern,
-		    long long from)
+long long cairn_sub(int fd, struct reader *r, const char *name, const char *pattern, long long from)
 {
 	char req[512];
 	int n;
 	if (from > 0)
-		n = snprintf(req, sizeof req,
-			     "{\"op\":\"sub\",\"rid\":0,\"sub\":\"%s\",\"pattern\":\"%s\",\"from\":%lld}\n",
-			     name, pattern, from);
+		n = snprintf(
+		    req, sizeof req,
+		    "{\"op\":\"sub\",\"rid\":0,\"sub\":\"%s\",\"pattern\":\"%s\",\"from\":%lld}\n",
+		    name, pattern, from);
 	else
 		n = snprintf(req, sizeof req,
-			     "{\"op\":\"sub\",\"rid\":0,\"sub\":\"%s\",\"pattern\":\"%s\"}\n", name,
-			     pattern);
+		             "{\"op\":\"sub\",\"rid\":0,\"sub\":\"%s\",\"pattern\":\"%s\"}\n", name,
+		             pattern);
 	write_all(fd, req, (size_t)n);
 	for (;;) {
 		size_t len;
@@ -314,8 +317,9 @@ long long cairn_sub(int fd, struct reader *r, const char *name, const char *patt
 
 int tcp_connect(int port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons((uint16_t)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
@@ -354,12 +358,8 @@ static int resp_value(struct reader *r, struct resp *out, int depth)
 		out->type = t;
 	switch (t) {
 	case '+':
-	case '-':
-		resp_keep(out, line + 1, len - 1);
-		return 0;
-	case ':':
-		out->integer = strtoll(line + 1, NULL, 10);
-		return 0;
+	case '-': resp_keep(out, line + 1, len - 1); return 0;
+	case ':': out->integer = strtoll(line + 1, NULL, 10); return 0;
 	case '$': {
 		long long n = strtoll(line + 1, NULL, 10);
 		if (n < 0)
@@ -377,8 +377,7 @@ static int resp_value(struct reader *r, struct resp *out, int depth)
 				return -1;
 		return 0;
 	}
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 

@@ -20,6 +20,8 @@
 #   BENCH_STALL_WARMUP=5      unmeasured seconds before the stall baseline
 #   BENCH_FANOUT_SUBS=10000   non-matching subscriptions
 #   BENCH_IDLE_SECONDS=60     idle measurement
+#   BENCH_TMPFS_DIAG=1        also measure cairn's latency with its log on
+#                             tmpfs (/dev/shm), to show what the disk adds
 #   BENCH_ONLY="latency durable stall fanout idle"  which benchmarks to run
 #   BENCH_RESULTS=FILE        where to keep the raw "R key value" lines
 #                             (default: $BENCH_BIN/results.txt)
@@ -37,6 +39,7 @@ STALL_PUBLISHERS=${BENCH_STALL_PUBLISHERS:-2}
 STALL_WARMUP=${BENCH_STALL_WARMUP:-5}
 FANOUT_SUBS=${BENCH_FANOUT_SUBS:-10000}
 IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
+TMPFS_DIAG=${BENCH_TMPFS_DIAG:-1}
 ONLY=${BENCH_ONLY:-latency durable stall fanout idle}
 RESULTS=${BENCH_RESULTS:-$BENCH_BIN/results.txt}
 
@@ -51,6 +54,7 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
 PIDS=""
 FAILED=""
+SHM=""
 : >"$RESULTS"
 
 cleanup() {
@@ -62,6 +66,7 @@ cleanup() {
 	done
 	PIDS=""
 	rm -rf "$TMP"
+	[ -z "$SHM" ] || rm -rf "$SHM"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -94,13 +99,15 @@ stop() {
 	forget_pid "$1"
 }
 
-# start_cairn NAME: a fresh daemon with its own runtime, data and config
-# directories; sets CAIRN_PID and CAIRN_SOCK.
+# start_cairn NAME [DATA_DIR]: a fresh daemon with its own runtime, data and
+# config directories (the data in DATA_DIR when given); sets CAIRN_PID and
+# CAIRN_SOCK.
 start_cairn() {
 	d=$TMP/cairn-$1
-	mkdir -p "$d/run" "$d/data" "$d/config"
+	data=${2:-$d/data}
+	mkdir -p "$d/run" "$data" "$d/config"
 	chmod 700 "$d/run"
-	XDG_RUNTIME_DIR=$d/run XDG_DATA_HOME=$d/data XDG_CONFIG_HOME=$d/config \
+	XDG_RUNTIME_DIR=$d/run XDG_DATA_HOME=$data XDG_CONFIG_HOME=$d/config \
 		"$CAIRN" daemon >"$d/log" 2>&1 &
 	CAIRN_PID=$!
 	PIDS="$PIDS $CAIRN_PID"
@@ -154,6 +161,18 @@ if want latency; then
 	stop "$CAIRN_PID"
 	stop "$NATS_PID"
 	stop "$REDIS_PID"
+	# Diagnostic: the same with cairn's log on tmpfs, where fsync costs
+	# nothing, to show how much of the latency the disk adds.
+	if [ "$TMPFS_DIAG" = 1 ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		SHM=$(mktemp -d /dev/shm/cairn-bench.XXXXXX)
+		start_cairn latency-tmpfs "$SHM"
+		run latency.cairn.tmpfs "$BENCH_BIN/bench_latency" --target cairn \
+			--sock "$CAIRN_SOCK" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" \
+			--key cairn_tmpfs
+		stop "$CAIRN_PID"
+		rm -rf "$SHM"
+		SHM=""
+	fi
 fi
 
 if want durable; then
@@ -285,6 +304,11 @@ if want latency; then
 	done
 	row "  events lost (of $((LAT_RATE * LAT_SECONDS)))" "$(get cairn.lost)" "$(get nats.lost)" \
 		"$(get redis.lost)" "" ""
+	if [ "$(get cairn_tmpfs.n)" != "-" ]; then
+		row "  diagnostic: cairn's log on tmpfs, p50/p99 (µs)" \
+			"$(get cairn_tmpfs.p50_us)/$(get cairn_tmpfs.p99_us)" "" "" \
+			"(no fsync cost; not a goal)" ""
+	fi
 fi
 
 if want durable; then

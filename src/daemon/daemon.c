@@ -723,6 +723,7 @@ static void spool_import(struct daemon *d, const char *path)
 		struct store_pub *p = xcalloc(1, sizeof *p);
 		p->ev = ev;
 		p->ctx = pc;
+		p->durable = true; /* the file goes once the event is on disk */
 		d->inflight++;
 		d->n_spooled++;
 		store_submit(d->st, p);
@@ -913,6 +914,7 @@ static void do_pub(struct conn *c, struct proto_req *req)
 	p->ev = req->ev;
 	req->ev = NULL;
 	p->ctx = pc;
+	p->durable = req->ack == ACK_DURABLE;
 	d->inflight++;
 	c->pubs_submitted++;
 	store_submit(d->st, p);

@@ -50,6 +50,12 @@ struct store {
 	sqlite3_stmt *st_dup, *st_insert, *st_meta;
 	pthread_t writer;
 	bool writer_running;
+	/* Checkpoints run on their own thread and connection, so the writer
+	 * never waits for the database file's fsync. */
+	pthread_t checkpointer;
+	bool checkpointer_running;
+	bool checkpoint_wanted;
+	sqlite3 *ckpt_db;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct store_pub *in, *in_tail;
@@ -57,6 +63,7 @@ struct store {
 	struct store_out *out, *out_tail;
 	bool stopping;
 	bool retention_wanted;
+	bool sync_full; /* the write connection's current synchronous mode */
 	int64_t last_seq;
 	sqlite3 *readers[READ_POOL_MAX];
 	int n_readers;
@@ -155,6 +162,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 
 	if ((r = open_conn(st->path, false, &st->db, errbuf, errlen)))
 		goto out_free;
+	st->sync_full = true;
 	/* auto_vacuum must be chosen before the file is first written (and so
 	 * before WAL mode), or SQLite ignores it; it lets retention shrink the
 	 * file. WAL with synchronous=FULL: a COMMIT returns only after the WAL is
@@ -250,9 +258,15 @@ static int write_one(struct store *st, struct store_pub *p, int64_t *last)
 	return 0;
 }
 
-static void apply_retention(struct store *st)
+static void apply_retention(struct store *st, int64_t last)
 {
 	char sql[256];
+	/* Keep the high-water mark before deleting: if every event goes, seq
+	 * must still continue from here. */
+	sqlite3_bind_int64(st->st_meta, 1, last);
+	if (sqlite3_step(st->st_meta) != SQLITE_DONE)
+		log_warn("store: cannot save the last seq: %s", sqlite3_errmsg(st->db));
+	sqlite3_reset(st->st_meta);
 	if (st->cfg.retention_age_ms > 0) {
 		int64_t cutoff = 0;
 		sqlite3_stmt *s;
@@ -298,6 +312,44 @@ static void apply_retention(struct store *st)
 	exec_sql(st->db, "PRAGMA incremental_vacuum", NULL, 0);
 }
 
+#define CHECKPOINT_PAGES 4000
+
+/* Called by SQLite after each commit on the write connection. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&st->mu);
+		st->checkpoint_wanted = true;
+		pthread_cond_broadcast(&st->cond);
+		pthread_mutex_unlock(&st->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (!st->checkpoint_wanted && !st->stopping)
+			pthread_cond_wait(&st->cond, &st->mu);
+		if (st->stopping)
+			break;
+		st->checkpoint_wanted = false;
+		pthread_mutex_unlock(&st->mu);
+		/* PASSIVE: copies what it can without blocking the writer; the
+		 * writer restarts the WAL from the top once all of it is copied. */
+		int log_pages = 0, done = 0;
+		if (sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
+					      &done) != SQLITE_OK)
+			log_warn("store: checkpoint failed: %s", sqlite3_errmsg(st->ckpt_db));
+		pthread_mutex_lock(&st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
@@ -327,22 +379,30 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 
 		if (retain)
-			apply_retention(st);
+			apply_retention(st, last);
 		if (!batch) {
 			pthread_mutex_lock(&st->mu);
 			continue;
 		}
 
+		/* Only a batch that someone waits on as durable pays for an fsync
+		 * (synchronous=FULL); the others commit to the WAL without one
+		 * (NORMAL). WAL frames are checksummed and replayed in order, so a
+		 * power cut loses at most a suffix of the unsynced commits: the log
+		 * stays gap-free, and the next FULL commit makes everything before
+		 * it durable too. The mode can change only outside a transaction. */
+		bool durable = false;
+		for (struct store_pub *p = batch; p; p = p->next)
+			durable |= p->durable;
+		if (durable != st->sync_full) {
+			exec_sql(st->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+				 NULL, 0);
+			st->sync_full = durable;
+		}
 		int r = exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0);
 		int64_t first = last;
 		for (struct store_pub *p = batch; p && r == 0; p = p->next)
 			r = write_one(st, p, &last);
-		if (r == 0 && last != first) {
-			sqlite3_bind_int64(st->st_meta, 1, last);
-			if (sqlite3_step(st->st_meta) != SQLITE_DONE)
-				r = CAIRN_E_STORE;
-			sqlite3_reset(st->st_meta);
-		}
 		if (r) {
 			log_error("store: cannot write a batch of %zu events: %s; they are refused",
 				  n, sqlite3_errmsg(st->db));
@@ -369,6 +429,12 @@ static void *writer_main(void *arg)
 		if (st->notify)
 			st->notify(st->notify_arg);
 
+		/* Only a batch that someone waits on as durable pays for an fsync
+		 * (synchronous=FULL); the others commit to the WAL without one
+		 * (NORMAL). WAL frames are checksummed and replayed in order, so a
+		 * power cut loses at most a suffix of the unsynced commits: the log
+		 * stays gap-free, and the next FULL commit makes everything before
+		 * it durable too. */
 		int cr = r ? r : exec_sql(st->db, "COMMIT", NULL, 0);
 		if (cr && r == 0) {
 			log_error("store: commit failed: %s; events up to seq %lld are lost",
@@ -398,6 +464,15 @@ int store_start(struct store *st, void (*notify)(void *arg), void *arg)
 {
 	st->notify = notify;
 	st->notify_arg = arg;
+	char err[256];
+	if (open_conn(st->path, false, &st->ckpt_db, err, sizeof err) == 0 &&
+	    pthread_create(&st->checkpointer, NULL, checkpointer_main, st) == 0) {
+		st->checkpointer_running = true;
+		exec_sql(st->db, "PRAGMA wal_autocheckpoint=0", NULL, 0);
+		sqlite3_wal_hook(st->db, on_wal_commit, st);
+	} else {
+		log_warn("store: no checkpoint thread (%s); the writer checkpoints itself", err);
+	}
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0)
 		return -EAGAIN;
 	st->writer_running = true;
@@ -414,7 +489,7 @@ void store_submit(struct store *st, struct store_pub *pub)
 		st->in = pub;
 	st->in_tail = pub;
 	st->n_in++;
-	pthread_cond_signal(&st->cond);
+	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -439,7 +514,7 @@ void store_request_retention(struct store *st)
 {
 	pthread_mutex_lock(&st->mu);
 	st->retention_wanted = true;
-	pthread_cond_signal(&st->cond);
+	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -464,14 +539,18 @@ static void free_pubs(struct store_pub *p)
 
 void store_stop(struct store *st)
 {
-	if (!st->writer_running)
+	if (!st->writer_running && !st->checkpointer_running)
 		return;
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
-	pthread_cond_signal(&st->cond);
+	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->mu);
-	pthread_join(st->writer, NULL);
+	if (st->writer_running)
+		pthread_join(st->writer, NULL);
 	st->writer_running = false;
+	if (st->checkpointer_running)
+		pthread_join(st->checkpointer, NULL);
+	st->checkpointer_running = false;
 }
 
 void store_close(struct store *st)
@@ -490,6 +569,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->st_meta);
 	for (int i = 0; i < st->n_readers; i++)
 		sqlite3_close(st->readers[i]);
+	sqlite3_close(st->ckpt_db);
 	if (st->db) {
 		/* A clean close checkpoints the WAL into the main file. */
 		if (sqlite3_close(st->db) != SQLITE_OK)

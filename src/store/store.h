@@ -49,6 +49,7 @@ struct store_pub {
 	int64_t seq;           /* assigned (or the first seq, for a duplicate) */
 	bool duplicate;
 	int err;               /* 0, CAIRN_E_TOOBIG, or CAIRN_E_STORE */
+	bool durable;          /* someone waits for this one to be fsynced */
 	void *ctx;             /* the submitter's */
 };
 
