@@ -11,7 +11,7 @@ libinih-dev libsystemd-dev libgit2-dev"
 PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev python3 git zsh"
 if [ "${CAIRN_DEPS_BENCH:-0}" = 1 ]; then
 	# Benchmarks: the named peers.
-	PKGS="$PKGS nats-server redis-server libnats-dev"
+	PKGS="$PKGS nats-server redis-server libnats-dev inotify-tools"
 fi
 
 missing=""
