@@ -114,6 +114,10 @@ struct conn {
 	struct sub *subs;
 	unsigned next_sub_id;
 	uint64_t pubs_submitted, pubs_sequenced; /* for read-your-writes queries */
+	char *ackbuf; /* acks gathered during one drain_store() */
+	size_t ack_len, ack_cap;
+	bool ack_pending;
+	struct conn *ack_next;
 	char rbuf[READ_CHUNK];
 };
 
@@ -137,6 +141,7 @@ struct daemon {
 	size_t inflight;       /* pubs submitted, not yet back from the writer */
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
+	struct conn *ack_dirty;   /* connections with gathered acks */
 	uv_fs_event_t spool_watch;
 	bool spool_watch_on;
 	char *spool_dir;
@@ -576,9 +581,58 @@ static void ack_pub(struct pubctx *pc, int err)
 	}
 	if (pc->ack == ACK_NONE)
 		return;
-	reply_ok(c, pc->rid,
-		 json_pack("{s:I,s:s,s:b}", "seq", (json_int_t)pc->seq, "id", pc->id,
-			   "duplicate", pc->duplicate));
+	/* The hot path: built by hand and gathered per connection, so a batch
+	 * of acks costs one write. Ids are printable ASCII (envelope rule);
+	 * those with a quote or backslash take the general path. */
+	char rid[160] = "";
+	if (pc->rid) {
+		char *r = json_dumps(pc->rid, JSON_ENCODE_ANY | JSON_COMPACT);
+		snprintf(rid, sizeof rid, "\"rid\":%s,", r);
+		free(r);
+	}
+	if (strpbrk(pc->id, "\"\\")) {
+		reply_ok(c, pc->rid,
+			 json_pack("{s:I,s:s,s:b}", "seq", (json_int_t)pc->seq, "id", pc->id,
+				   "duplicate", pc->duplicate));
+		return;
+	}
+	char line[400];
+	int n = snprintf(line, sizeof line, "{%s\"ok\":true,\"seq\":%lld,\"id\":\"%s\",\"duplicate\":%s}\n",
+			 rid, (long long)pc->seq, pc->id, pc->duplicate ? "true" : "false");
+	struct daemon *d = c->d;
+	if (c->ack_len + (size_t)n + 1 > c->ack_cap) {
+		c->ack_cap = c->ack_cap ? c->ack_cap * 2 : 4096;
+		while (c->ack_cap < c->ack_len + (size_t)n + 1)
+			c->ack_cap *= 2;
+		c->ackbuf = xreallocarray(c->ackbuf, c->ack_cap, 1);
+	}
+	memcpy(c->ackbuf + c->ack_len, line, (size_t)n);
+	c->ack_len += (size_t)n;
+	if (!c->ack_pending) {
+		c->ack_pending = true;
+		c->refs++;
+		c->ack_next = d->ack_dirty;
+		d->ack_dirty = c;
+	}
+}
+
+/* Writes every connection's gathered acks, one write each. */
+static void flush_acks(struct daemon *d)
+{
+	while (d->ack_dirty) {
+		struct conn *c = d->ack_dirty;
+		d->ack_dirty = c->ack_next;
+		c->ack_pending = false;
+		if (c->ack_len && !c->closing) {
+			char *buf = c->ackbuf;
+			size_t len = c->ack_len;
+			c->ackbuf = NULL;
+			c->ack_len = c->ack_cap = 0;
+			send_line(c, buf, len);
+		}
+		c->ack_len = 0;
+		conn_unref(c);
+	}
 }
 
 static void resume_reading(struct daemon *d);
@@ -654,6 +708,7 @@ static void drain_store(struct daemon *d)
 		free(o);
 		o = next;
 	}
+	flush_acks(d);
 	dispatch_parked(d);
 	if (d->inflight <= d->cfg->writer_queue_max / 2)
 		resume_reading(d);
@@ -1264,6 +1319,7 @@ static void conn_unref(struct conn *c)
 {
 	if (--c->refs > 0)
 		return;
+	free(c->ackbuf);
 	linebuf_release(&c->lb);
 	free(c);
 }
