@@ -50,12 +50,7 @@ struct store {
 	sqlite3_stmt *st_dup, *st_insert, *st_meta;
 	pthread_t writer;
 	bool writer_running;
-	/* Checkpoints run on their own thread and connection, so the writer
-	 * never waits for the database file's fsync. */
-	pthread_t checkpointer;
-	bool checkpointer_running;
-	bool checkpoint_wanted;
-	sqlite3 *ckpt_db;
+
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct store_pub *in, *in_tail;
@@ -312,44 +307,6 @@ static void apply_retention(struct store *st, int64_t last)
 	exec_sql(st->db, "PRAGMA incremental_vacuum", NULL, 0);
 }
 
-#define CHECKPOINT_PAGES 4000
-
-/* Called by SQLite after each commit on the write connection. */
-static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct store *st = arg;
-	if (pages >= CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&st->mu);
-		st->checkpoint_wanted = true;
-		pthread_cond_broadcast(&st->cond);
-		pthread_mutex_unlock(&st->mu);
-	}
-	return SQLITE_OK;
-}
-
-static void *checkpointer_main(void *arg)
-{
-	struct store *st = arg;
-	pthread_mutex_lock(&st->mu);
-	for (;;) {
-		while (!st->checkpoint_wanted && !st->stopping)
-			pthread_cond_wait(&st->cond, &st->mu);
-		if (st->stopping)
-			break;
-		st->checkpoint_wanted = false;
-		pthread_mutex_unlock(&st->mu);
-		/* PASSIVE: copies what it can without blocking the writer; the
-		 * writer restarts the WAL from the top once all of it is copied. */
-		int log_pages = 0, done = 0;
-		if (sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
-					      &done) != SQLITE_OK)
-			log_warn("store: checkpoint failed: %s", sqlite3_errmsg(st->ckpt_db));
-		pthread_mutex_lock(&st->mu);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return NULL;
-}
-
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
@@ -464,15 +421,13 @@ int store_start(struct store *st, void (*notify)(void *arg), void *arg)
 {
 	st->notify = notify;
 	st->notify_arg = arg;
-	char err[256];
-	if (open_conn(st->path, false, &st->ckpt_db, err, sizeof err) == 0 &&
-	    pthread_create(&st->checkpointer, NULL, checkpointer_main, st) == 0) {
-		st->checkpointer_running = true;
-		exec_sql(st->db, "PRAGMA wal_autocheckpoint=0", NULL, 0);
-		sqlite3_wal_hook(st->db, on_wal_commit, st);
-	} else {
-		log_warn("store: no checkpoint thread (%s); the writer checkpoints itself", err);
-	}
+	/* The writer checkpoints between its own transactions, so each
+	 * checkpoint completes and the WAL restarts from its beginning (no file
+	 * growth, no metadata in every fsync). 4,000 pages between checkpoints
+	 * keeps the pause they cause under the 99th percentile of deliveries.
+	 * (A separate checkpoint thread was tried: under steady writes it never
+	 * caught up, the WAL grew without end and durable commits got slower.) */
+	exec_sql(st->db, "PRAGMA wal_autocheckpoint=4000", NULL, 0);
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0)
 		return -EAGAIN;
 	st->writer_running = true;
@@ -539,7 +494,7 @@ static void free_pubs(struct store_pub *p)
 
 void store_stop(struct store *st)
 {
-	if (!st->writer_running && !st->checkpointer_running)
+	if (!st->writer_running)
 		return;
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
@@ -548,9 +503,6 @@ void store_stop(struct store *st)
 	if (st->writer_running)
 		pthread_join(st->writer, NULL);
 	st->writer_running = false;
-	if (st->checkpointer_running)
-		pthread_join(st->checkpointer, NULL);
-	st->checkpointer_running = false;
 }
 
 void store_close(struct store *st)
@@ -569,7 +521,6 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->st_meta);
 	for (int i = 0; i < st->n_readers; i++)
 		sqlite3_close(st->readers[i]);
-	sqlite3_close(st->ckpt_db);
 	if (st->db) {
 		/* A clean close checkpoints the WAL into the main file. */
 		if (sqlite3_close(st->db) != SQLITE_OK)
