@@ -56,9 +56,11 @@ static const struct cli_cmd commands[] = {
 	 "runners) with duration, git state and the diagnostics found in its output.\n"
 	 "  --target NAME   name the target (default: derived from the command)\n",
 	 cmd_run},
-	{"hooks", "install|uninstall",
-	 "Installs (or removes) git hooks in the current repository that log git.commit,\n"
-	 "git.checkout, git.merge and git.rewrite events. Existing hooks keep running.\n",
+	{"hooks", "install|uninstall [--repo DIR]",
+	 "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
+	 "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
+	 "first, with the same arguments and input; uninstall puts it back exactly.\n"
+	 "  --repo DIR   the repository (default: the one around the current directory)\n",
 	 cmd_hooks},
 	{"shell-init", "bash|zsh",
 	 "Prints the shell hook that logs shell.command events; add to your shell's rc file:\n"
