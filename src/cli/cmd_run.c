@@ -1,11 +1,295 @@
-/* Placeholder until this command lands in this session; replaced wholesale. */
+/* cairn run: run a build or test command as the user would, and log it
+ * (build.started, build.passed|failed; test.* for test runners) with its
+ * git state, duration, captured output and extracted diagnostics. */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/publish.h"
 
+#include "common/err.h"
+#include "common/ulid.h"
+#include "common/xalloc.h"
+#include "sources/diag.h"
+#include "sources/gitinfo.h"
+#include "sources/runner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_DIRTY 200
+#define MAX_DIAGS 200
+
+/* Appends s to buf, single-quoted for a POSIX shell when it needs quoting. */
+static void append_quoted(char **buf, size_t *len, const char *s)
+{
+	bool plain = *s != '\0';
+	for (const char *p = s; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "-_./=:,+@%",
+			    *p))
+			plain = false;
+	size_t n = strlen(s);
+	*buf = xreallocarray(*buf, *len + 4 * n + 4, 1);
+	char *o = *buf + *len;
+	if (plain) {
+		memcpy(o, s, n);
+		o += n;
+	} else {
+		*o++ = '\'';
+		for (const char *p = s; *p; p++) {
+			if (*p == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else {
+				*o++ = *p;
+			}
+		}
+		*o++ = '\'';
+	}
+	*o = '\0';
+	*len = (size_t)(o - *buf);
+}
+
+static char *command_line(char **argv)
+{
+	char *buf = xstrdup("");
+	size_t len = 0;
+	for (int i = 0; argv[i]; i++) {
+		if (i) {
+			buf = xreallocarray(buf, len + 2, 1);
+			buf[len++] = ' ';
+			buf[len] = '\0';
+		}
+		append_quoted(&buf, &len, argv[i]);
+	}
+	return buf;
+}
+
+/* "make -j4 all" -> "make all"; "npm test" -> "npm test"; "./build.sh" ->
+ * "build.sh": the program's name and its first word that is not an option,
+ * an assignment or a path. */
+static char *derive_target(char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	for (int i = 1; argv[i]; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-' || strchr(a, '=') || strchr(a, '/') || strlen(a) > 64)
+			continue;
+		if ((strcmp(base, "python3") == 0 || strcmp(base, "python") == 0) &&
+		    i == 1 && strcmp(a, "-m") != 0)
+			break;
+		return xasprintf("%s %s", base, a);
+	}
+	return xstrdup(base);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keeps the newest `keep` captured outputs in dir (names are ULIDs). */
+static void prune_runs(const char *dir, size_t keep)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t n = 0, cap = 64;
+	char **names = xcalloc(cap, sizeof *names);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l != ULID_LEN + 4 || strcmp(de->d_name + ULID_LEN, ".log"))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			names = xreallocarray(names, cap, sizeof *names);
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (i + keep < n) {
+			char *p = xasprintf("%s/%s", dir, names[i]);
+			unlink(p);
+			free(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* Saves the captured output as <data_dir>/runs/<id>.log; returns its path
+ * (malloc'd) or NULL. */
+static char *save_output(const struct config *cfg, const char *id, const char *log, size_t len)
+{
+	char *dir = xasprintf("%s/runs", cfg->data_dir);
+	char *tmp = xstrdup(cfg->data_dir);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0700);
+			*p = '/';
+		}
+	mkdir(tmp, 0700);
+	free(tmp);
+	mkdir(dir, 0700);
+	char *path = xasprintf("%s/%s.log", dir, id);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok = fd >= 0;
+	for (size_t off = 0; ok && off < len;) {
+		ssize_t w = write(fd, log + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			ok = false;
+		else
+			off += (size_t)w;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		unlink(path);
+		free(path);
+		path = NULL;
+	}
+	prune_runs(dir, cfg->runs_keep);
+	free(dir);
+	return path;
+}
 
 int cmd_run(int argc, char **argv, const struct config *cfg)
 {
-	fprintf(stderr, "cairn: this command is not available in this build yet\n");
-	return EXIT_USAGE;
+	const char *target_opt = NULL;
+	int i = 1;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
+			target_opt = argv[++i];
+		} else if (strncmp(argv[i], "--target=", 9) == 0) {
+			target_opt = argv[i] + 9;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "cairn run: unknown option '%s'; put the command after --\n",
+				argv[i]);
+			cli_usage(stderr, "run");
+			return EXIT_USAGE;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "cairn run: no command given\n");
+		cli_usage(stderr, "run");
+		return EXIT_USAGE;
+	}
+	char **cmd = argv + i;
+	char *cmdline = command_line(cmd);
+	char *target = target_opt ? xstrdup(target_opt) : derive_target(cmd);
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		snprintf(cwd, sizeof cwd, "%s", ".");
+	struct gitinfo gi;
+	bool in_repo = gitinfo_read(cwd, MAX_DIRTY, &gi) == 0;
+	const char *runner = diag_detect_runner(cmdline, NULL, 0);
+	const char *kind = runner ? "test" : "build";
+
+	char started_id[ULID_LEN + 1];
+	ulid_new(started_id);
+	json_t *argv_json = json_array();
+	for (int k = 0; cmd[k]; k++)
+		json_array_append_new(argv_json, json_string(cmd[k]));
+	json_t *data = json_pack("{s:s,s:s,s:o,s:s}", "target", target, "command", cmdline,
+				 "argv", argv_json, "cwd", cwd);
+	if (in_repo)
+		json_object_set_new(data, "git", gitinfo_to_json(&gi));
+	if (runner)
+		json_object_set_new(data, "runner", json_string(runner));
+	char type[32];
+	snprintf(type, sizeof type, "%s.started", kind);
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
+			       started_id, "subject", target, "data", data);
+	if (in_repo)
+		json_object_set_new(ev, "project", json_string(gi.workdir));
+	/* Quiet and without waiting: nothing may disturb the command's output. */
+	cli_publish(cfg, ev, PUBLISH_NONE, true, 0, NULL, NULL);
+
+	struct capture cap;
+	capture_init(&cap, cfg->capture_bytes);
+	struct runner_result res;
+	int r = runner_run(cmd, &cap, &res);
+	if (r) {
+		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0], err_str(r));
+		res.exit_code = 127;
+	} else if (res.spawn_errno) {
+		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0], strerror(res.spawn_errno));
+		res.exit_code = res.spawn_errno == ENOENT ? 127 : 126;
+	}
+
+	size_t log_len;
+	char *log = capture_join(&cap, &log_len);
+	char end_id[ULID_LEN + 1];
+	ulid_new(end_id);
+	char *out_path = save_output(cfg, end_id, log, log_len);
+	struct diag_list dl = {0};
+	diag_extract(log, log_len, cmdline, &dl);
+	if (!runner && (runner = diag_detect_runner(cmdline, log, log_len)))
+		json_object_set_new(data, "runner", json_string(runner));
+
+	bool passed = r == 0 && res.spawn_errno == 0 && res.signal == 0 && res.exit_code == 0;
+	snprintf(type, sizeof type, "%s.%s", kind, passed ? "passed" : "failed");
+	json_object_set_new(data, "exit", json_integer(res.exit_code));
+	if (res.signal) {
+		json_object_set_new(data, "signal", json_string(sigabbrev_np(res.signal)));
+		json_object_set_new(data, "core_dumped", json_boolean(res.core_dumped));
+	}
+	if (res.spawn_errno)
+		json_object_set_new(data, "error", json_string(strerror(res.spawn_errno)));
+	json_object_set_new(data, "duration_ms", json_integer(res.duration_ms));
+	json_object_set_new(data, "pty", json_boolean(res.used_pty));
+	json_object_set_new(data, "output",
+			    json_pack("{s:s?,s:I,s:I,s:b}", "path", out_path, "bytes",
+				      (json_int_t)cap.total, "kept_bytes", (json_int_t)log_len,
+				      "truncated", capture_truncated(&cap)));
+	json_object_set_new(data, "diagnostics", diag_list_to_json(&dl, MAX_DIAGS));
+	json_object_set_new(data, "diagnostics_total", json_integer((json_int_t)dl.n));
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
+		       end_id, "subject", target, "correlationid", started_id, "severity",
+		       passed ? "info" : "error", "data", data);
+	if (in_repo)
+		json_object_set_new(ev, "project", json_string(gi.workdir));
+	cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
+
+	diag_list_release(&dl);
+	free(out_path);
+	free(log);
+	capture_release(&cap);
+	json_decref(data);
+	if (in_repo)
+		gitinfo_release(&gi);
+	free(target);
+	free(cmdline);
+	if (res.signal) {
+		/* Die the same way, so whoever runs us sees a signal death. */
+		struct rlimit nocore = {0, 0};
+		setrlimit(RLIMIT_CORE, &nocore);
+		signal(res.signal, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, res.signal);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(res.signal);
+	}
+	return res.exit_code;
 }

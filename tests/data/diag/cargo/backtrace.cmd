@@ -1,0 +1,1 @@
+RUST_BACKTRACE=1 cargo test --offline

@@ -1,0 +1,1 @@
+clang -fcolor-diagnostics -Wall -c multi.c -o multi.o

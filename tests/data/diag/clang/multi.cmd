@@ -1,0 +1,1 @@
+clang -Wall -Wextra -c multi.c -o multi.o

@@ -1,0 +1,1 @@
+gcc -fdiagnostics-color=always -Wall -c multi.c -o multi.o

@@ -1,0 +1,1 @@
+gcc -c fatal.c -o fatal.o

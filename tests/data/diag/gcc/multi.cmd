@@ -1,0 +1,1 @@
+gcc -Wall -Wextra -c multi.c -o multi.o

@@ -1,0 +1,1 @@
+npx jest --ci --colors one

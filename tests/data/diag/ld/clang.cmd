@@ -1,0 +1,1 @@
+clang -o prog main.o

@@ -1,0 +1,1 @@
+gcc -o prog a.o b.o

@@ -1,0 +1,1 @@
+gcc -o prog main.o

@@ -1,0 +1,1 @@
+ninja main.o

@@ -1,0 +1,1 @@
+ninja -f missing.ninja

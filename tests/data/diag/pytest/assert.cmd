@@ -1,0 +1,1 @@
+pytest -p no:cacheprovider

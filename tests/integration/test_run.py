@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""cairn run: the command runs exactly as without it (exit status, signal
+death, bytes on stdout and stderr, a terminal when there is one), the
+captured copy is capped, the events carry what happened, and with no daemon
+the events are spooled and delivered when one starts."""
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairnlib import Daemon, Suite, check, eq, short  # noqa: E402
+
+T = Suite(per_test_timeout=120)
+
+
+def run(d, args, input=None, cwd=None, env_extra=None):
+    env = d.env()
+    env.update(env_extra or {})
+    r = subprocess.run([d.bin, "run"] + args, input=input, capture_output=True, env=env,
+                       cwd=cwd or d.tmp, timeout=60, stdin=None if input else subprocess.DEVNULL)
+    return r
+
+
+def events(d, pattern=">"):
+    with d.conn() as c:
+        return c.query_all(pattern=pattern)
+
+
+@T.test
+def exit_status_and_bytes_pass_through():
+    with Daemon() as d:
+        script = ("printf 'a\\000b\\377\\n'; printf 'to stderr' >&2; "
+                  "printf 'no newline at end'; exit 3")
+        plain = subprocess.run(["sh", "-c", script], capture_output=True)
+        wrapped = run(d, ["--", "sh", "-c", script])
+        eq(wrapped.returncode, plain.returncode, "exit status")
+        eq(wrapped.stdout, plain.stdout, "stdout bytes")
+        eq(wrapped.stderr, plain.stderr, "stderr bytes (kept apart from stdout)")
+        for code in (0, 1, 255):
+            eq(run(d, ["sh", "-c", "exit %d" % code]).returncode, code, "exit %d" % code)
+        big = run(d, ["--", "sh", "-c", "head -c 3000000 /dev/urandom | od -An -tx1"])
+        ref = subprocess.run(["sh", "-c", "true"])  # noqa: F841
+        eq(big.returncode, 0, "big output exit")
+        check(len(big.stdout) > 8000000, "big output arrived: %d bytes" % len(big.stdout))
+
+
+@T.test
+def signal_death_is_reported_as_such():
+    with Daemon() as d:
+        r = run(d, ["--", "sh", "-c", "kill -TERM $$"])
+        eq(r.returncode, -signal.SIGTERM, "the wrapper dies of the same signal")
+        r = run(d, ["--", "sh", "-c", "kill -INT $$"])
+        eq(r.returncode, -signal.SIGINT, "SIGINT death passes through")
+        evs = [e for e in events(d, "build.failed")]
+        sigs = [e["data"].get("signal") for e in evs]
+        check("TERM" in sigs and "INT" in sigs, "signal names in events: %s" % sigs)
+
+
+@T.test
+def events_describe_the_run():
+    with Daemon() as d:
+        repo = os.path.join(d.tmp, "repo")
+        os.makedirs(repo)
+        git = ["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@x"]
+        subprocess.run(git + ["init", "-q", "-b", "main"], check=True)
+        open(os.path.join(repo, "a.c"), "w").write("int main(void) { return 0; }\n")
+        subprocess.run(git + ["add", "a.c"], check=True)
+        subprocess.run(git + ["commit", "-qm", "first"], check=True)
+        open(os.path.join(repo, "a.c"), "w").write("int main(void) { return x; }\n")
+        r = run(d, ["--target", "compile", "--", "sh", "-c", "cc -c a.c -o /dev/null"], cwd=repo)
+        check(r.returncode != 0, "the broken compile fails")
+        evs = events(d, "build.>")
+        eq([e["type"] for e in evs], ["build.started", "build.failed"], "event types")
+        st, fl = evs
+        eq(fl["correlationid"], st["id"], "failed event answers the started one")
+        eq(fl["subject"], "compile", "subject is the target")
+        eq(fl["project"], os.path.realpath(repo), "project is the git top level")
+        data = fl["data"]
+        eq(data["exit"], r.returncode, "exit in event")
+        eq(data["git"]["branch"], "main", "branch")
+        eq(len(data["git"]["head"]), 40, "head is a full hash")
+        check("a.c" in data["git"]["dirty"], "dirty files: %s" % data["git"]["dirty"])
+        check(data["duration_ms"] >= 0, "duration")
+        out = data["output"]
+        check(os.path.isfile(out["path"]), "captured output file %s" % out["path"])
+        eq(open(out["path"], "rb").read(), r.stderr + r.stdout if not r.stdout else
+           open(out["path"], "rb").read(), "captured output")
+        check(b"a.c" in open(out["path"], "rb").read(), "capture holds the compiler output")
+        diags = data["diagnostics"]
+        check(any(x.get("file", "").endswith("a.c") and x.get("line") == 1 for x in diags),
+              "a diagnostic for a.c:1: %s" % short(diags))
+        # Passing run: default target derived from the command.
+        open(os.path.join(repo, "a.c"), "w").write("int main(void) { return 0; }\n")
+        r = run(d, ["cc", "-c", "a.c", "-o", "/dev/null"], cwd=repo)
+        eq(r.returncode, 0, "fixed compile passes")
+        last = events(d, "build.passed")[-1]
+        eq(last["subject"], "cc a.c", "derived target")
+
+
+@T.test
+def capture_is_capped_head_and_tail():
+    with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "4K"}) as d:
+        r = run(d, ["--", "sh", "-c", "seq 1 100000"])
+        eq(r.returncode, 0, "exit")
+        eq(r.stdout, subprocess.run(["seq", "1", "100000"], capture_output=True).stdout,
+           "the terminal still gets everything")
+        ev = events(d, "build.passed")[-1]
+        out = ev["data"]["output"]
+        check(out["truncated"], "truncated flag")
+        eq(out["bytes"], len(r.stdout), "total bytes counted")
+        kept = open(out["path"], "rb").read()
+        check(kept.startswith(b"1\n2\n3\n"), "head kept")
+        check(kept.endswith(b"99999\n100000\n"), "tail kept")
+        check(b"bytes omitted]" in kept, "omission marked")
+        check(len(kept) < 4096 + 100, "kept copy is within the cap: %d" % len(kept))
+
+
+@T.test
+def pty_when_stdout_is_a_terminal():
+    with Daemon() as d:
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(d.bin, [d.bin, "run", "--", "sh", "-c",
+                              "test -t 1 && echo TTY || echo NOTTY; stty size"], d.env())
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        out = b""
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 1)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        _, status = os.waitpid(pid, 0)
+        eq(os.waitstatus_to_exitcode(status), 0, "exit status under a pty")
+        check(b"TTY" in out and b"NOTTY" not in out, "the command saw a terminal: %r" % out)
+        check(b"33 101" in out, "window size passed on: %r" % out)
+
+
+@T.test
+def spooled_when_daemon_is_down():
+    d = Daemon(start=False)
+    with d:
+        r = run(d, ["--target", "offline", "--", "sh", "-c", "echo hi; exit 2"])
+        eq(r.returncode, 2, "the command still runs with no daemon")
+        eq(r.stdout, b"hi\n", "output unchanged with no daemon")
+        eq(r.stderr, b"", "nothing added to stderr with no daemon")
+        spool = os.path.join(d.data_home, "cairn", "spool")
+        files = sorted(os.listdir(spool))
+        eq(len(files), 2, "two events spooled: %s" % files)
+        d.start()
+        deadline = time.time() + 10
+        evs = []
+        while time.time() < deadline:
+            evs = events(d, "build.>")
+            if len(evs) == 2:
+                break
+            time.sleep(0.1)
+        eq([e["type"] for e in evs], ["build.started", "build.failed"], "spooled events arrive")
+        eq(evs[1]["subject"], "offline", "subject survives the spool")
+        deadline = time.time() + 10
+        while os.listdir(spool) and time.time() < deadline:
+            time.sleep(0.1)
+        eq(os.listdir(spool), [], "spool emptied once the events are durable")
+        # While the daemon runs, a spool file dropped in is picked up at once.
+        ev = {"specversion": "1.0", "id": "late-1", "source": "t", "type": "late.x",
+              "time": "2026-11-27T00:00:00Z"}
+        tmp = os.path.join(spool, ".tmp-x")
+        open(tmp, "w").write(json.dumps(ev))
+        os.rename(tmp, os.path.join(spool, "01M8FHT0JAFFM0W24CQ2AJBN7T.json"))
+        deadline = time.time() + 10
+        while not events(d, "late.x") and time.time() < deadline:
+            time.sleep(0.1)
+        eq(len(events(d, "late.x")), 1, "a file renamed into the spool is imported live")
+
+
+if __name__ == "__main__":
+    T.main()

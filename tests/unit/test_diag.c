@@ -1,0 +1,589 @@
+/* Unit tests for diagnostics extraction: every fixture in tests/data/diag/
+ * (real tool output with hand-written expectations), runner detection cases,
+ * and in-code cases for escapes, caps, odd bytes and a large log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "sources/diag.h"
+
+/* The fixture tree holds at least this many logs and checks; fewer means it
+ * was not found or was truncated, not that all is well. */
+#define MIN_LOGS 45
+#define MIN_DIAG_CHECKS 120
+#define MIN_RUNNER_CASES 30
+
+static const char *data_dir(void)
+{
+	const char *dir = getenv("CAIRN_TEST_DATA");
+	return dir && *dir ? dir : "tests/data";
+}
+
+/* Reads a whole file; NULL (and *len 0) when it does not exist. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			buf = xreallocarray(buf, cap + 1, 1);
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		if (got == 0)
+			break;
+		n += got;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Splits s in place on tabs into at most max fields; returns the count. */
+static int split_tabs(char *s, char **f, int max)
+{
+	int n = 0;
+	s[strcspn(s, "\r\n")] = '\0';
+	while (n < max) {
+		f[n++] = s;
+		char *t = strchr(s, '\t');
+		if (!t)
+			break;
+		*t = '\0';
+		s = t + 1;
+	}
+	return n;
+}
+
+/* FILE matches when it equals the diagnostic's file or ends it after '/'. */
+static bool file_matches(const char *want, const char *got)
+{
+	if (!strcmp(want, "-"))
+		return got == NULL;
+	if (!got)
+		return false;
+	size_t w = strlen(want), g = strlen(got);
+	if (w > g)
+		return false;
+	return strcmp(got + g - w, want) == 0 && (w == g || got[g - w - 1] == '/');
+}
+
+static bool num_matches(const char *want, int got)
+{
+	return !strcmp(want, "*") || atoi(want) == got;
+}
+
+static bool diag_matches(const struct diag *d, char **f, int nf)
+{
+	if (strcmp(d->tool, f[1]) || !file_matches(f[2], d->file) || !num_matches(f[3], d->line) ||
+	    !num_matches(f[4], d->col) || strcmp(event_severity_name(d->severity), f[5]) ||
+	    !strstr(d->message, f[6]))
+		return false;
+	if (nf < 8)
+		return true;
+	for (size_t k = 0; k < d->n_notes; k++)
+		if (strstr(d->notes[k], f[7]))
+			return true;
+	return false;
+}
+
+static void dump_list(const char *name, const struct diag_list *l)
+{
+	fprintf(stderr, "%s: %zu diagnostics:\n", name, l->n);
+	for (size_t k = 0; k < l->n; k++) {
+		const struct diag *d = &l->v[k];
+		fprintf(stderr, "  [%zu] %s\t%s\t%d\t%d\t%s\t%s (log line %zu+%zu)\n", k, d->tool,
+		        d->file ? d->file : "-", d->line, d->col, event_severity_name(d->severity),
+		        d->message, d->log_line, d->log_lines);
+		for (size_t j = 0; j < d->n_notes; j++)
+			fprintf(stderr, "        note: %s\n", d->notes[j]);
+	}
+}
+
+/* Checks one fixture; returns how many diag lines it checked. */
+static int check_case(const char *dir, const char *tool, const char *name, int *failures)
+{
+	char *path, *log, *cmd, *exp;
+	size_t loglen, cmdlen, explen;
+	struct diag_list l;
+	int checked = 0, bad = 0;
+
+	path = xasprintf("%s/%s/%s.log", dir, tool, name);
+	log = slurp(path, &loglen);
+	free(path);
+	path = xasprintf("%s/%s/%s.cmd", dir, tool, name);
+	cmd = slurp(path, &cmdlen);
+	free(path);
+	if (cmd)
+		cmd[strcspn(cmd, "\n")] = '\0';
+	path = xasprintf("%s/%s/%s.expect", dir, tool, name);
+	exp = slurp(path, &explen);
+	if (!log || !exp)
+		fail_msg("fixture %s/%s: cannot read its .log or .expect ('%s')", tool, name, path);
+	free(path);
+
+	assert_int_equal(diag_extract(log, loglen, cmd, &l), 0);
+
+	/* Every list must also turn into JSON that encodes. */
+	json_t *j = diag_list_to_json(&l, SIZE_MAX);
+	char *enc = json_dumps(j, JSON_COMPACT);
+	assert_non_null(enc);
+	assert_int_equal(json_array_size(j), l.n);
+	free(enc);
+	json_decref(j);
+
+	char *save = NULL;
+	for (char *line = strtok_r(exp, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[8];
+		int nf;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		nf = split_tabs(line, f, 8);
+		if (!strcmp(f[0], "runner") && nf == 2) {
+			const char *r = diag_detect_runner(cmd, log, loglen);
+			const char *want = strcmp(f[1], "-") ? f[1] : NULL;
+			if (!(r == want || (r && want && !strcmp(r, want)))) {
+				fprintf(stderr, "%s/%s: runner is %s, expected %s\n", tool, name,
+				        r ? r : "none", f[1]);
+				bad++;
+			}
+		} else if (!strcmp(f[0], "count") && nf == 2) {
+			if (l.n != (size_t)atoi(f[1])) {
+				fprintf(stderr, "%s/%s: %zu diagnostics, expected %s\n", tool, name,
+				        l.n, f[1]);
+				bad++;
+			}
+		} else if (!strcmp(f[0], "none") && nf == 2) {
+			for (size_t k = 0; k < l.n; k++) {
+				if (strstr(l.v[k].message, f[1])) {
+					fprintf(stderr, "%s/%s: [%zu] should not say '%s'\n", tool,
+					        name, k, f[1]);
+					bad++;
+				}
+			}
+		} else if (!strcmp(f[0], "diag") && (nf == 7 || nf == 8)) {
+			bool found = false;
+			for (size_t k = 0; k < l.n && !found; k++)
+				found = diag_matches(&l.v[k], f, nf);
+			checked++;
+			if (!found) {
+				fprintf(stderr, "%s/%s: nothing matches: %s %s %s %s %s '%s'%s%s\n",
+				        tool, name, f[1], f[2], f[3], f[4], f[5], f[6],
+				        nf == 8 ? " note " : "", nf == 8 ? f[7] : "");
+				bad++;
+			}
+		} else {
+			fail_msg("%s/%s.expect: malformed line starting '%s'", tool, name, f[0]);
+		}
+	}
+	if (checked == 0) {
+		fprintf(stderr, "%s/%s.expect: no diag lines\n", tool, name);
+		bad++;
+	}
+	if (bad)
+		dump_list(name, &l);
+	*failures += bad;
+	diag_list_release(&l);
+	free(log);
+	free(cmd);
+	free(exp);
+	return checked;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names in dir, sorted, so failures read the same on every run. */
+static size_t list_dir(const char *dir, char ***out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (!d)
+		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",
+		         dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(v, n, sizeof *v, cmp_str);
+	*out = v;
+	return n;
+}
+
+static void test_fixtures(void **state)
+{
+	char *dir = xasprintf("%s/diag", data_dir()), **tools;
+	size_t nt = list_dir(dir, &tools);
+	int logs = 0, checks = 0, failures = 0;
+
+	for (size_t t = 0; t < nt; t++) {
+		char *sub = xasprintf("%s/%s", dir, tools[t]), **files;
+		DIR *probe = opendir(sub);
+		if (!probe) {
+			free(sub);
+			free(tools[t]);
+			continue;
+		}
+		closedir(probe);
+		size_t nf = list_dir(sub, &files);
+		for (size_t k = 0; k < nf; k++) {
+			size_t n = strlen(files[k]);
+			if (n > 4 && !strcmp(files[k] + n - 4, ".log")) {
+				files[k][n - 4] = '\0';
+				checks += check_case(dir, tools[t], files[k], &failures);
+				logs++;
+			}
+			free(files[k]);
+		}
+		free(files);
+		free(sub);
+		free(tools[t]);
+	}
+	free(tools);
+	free(dir);
+	fprintf(stderr, "diag fixtures: %d logs, %d diagnostics checked, %d failures\n", logs,
+	        checks, failures);
+	assert_true(logs >= MIN_LOGS);
+	assert_true(checks >= MIN_DIAG_CHECKS);
+	assert_int_equal(failures, 0);
+}
+
+static void test_runners(void **state)
+{
+	char *dir = xasprintf("%s/diag", data_dir());
+	char *path = xasprintf("%s/runners.txt", dir);
+	size_t len;
+	char *text = slurp(path, &len), *save = NULL;
+	int cases = 0, failures = 0;
+
+	if (!text)
+		fail_msg("cannot read '%s'", path);
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[3], *log = NULL;
+		size_t loglen = 0;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (split_tabs(line, f, 3) != 3)
+			fail_msg("runners.txt: malformed line '%s'", line);
+		if (strcmp(f[1], "-")) {
+			char *lp = xasprintf("%s/%s", dir, f[1]);
+			log = slurp(lp, &loglen);
+			if (!log)
+				fail_msg("runners.txt: cannot read '%s'", lp);
+			free(lp);
+		}
+		const char *cmd = strcmp(f[0], "-") ? f[0] : NULL;
+		const char *want = strcmp(f[2], "-") ? f[2] : NULL;
+		const char *got = diag_detect_runner(cmd, log, loglen);
+		if (!(got == want || (got && want && !strcmp(got, want)))) {
+			fprintf(stderr, "runner of '%s' with log %s: %s, expected %s\n", f[0], f[1],
+			        got ? got : "none", f[2]);
+			failures++;
+		}
+		cases++;
+		free(log);
+	}
+	free(text);
+	free(path);
+	free(dir);
+	assert_true(cases >= MIN_RUNNER_CASES);
+	assert_int_equal(failures, 0);
+}
+
+static int extract(const char *log, const char *cmd, struct diag_list *l)
+{
+	return diag_extract(log, strlen(log), cmd, l);
+}
+
+/* Colours, an OSC 8 hyperlink, CRLF line ends and a progress line rewritten
+ * with CR must not reach the fields. */
+static void test_ansi_stripped(void **state)
+{
+	const char *log =
+	    "\x1b[32m[ 10%]\x1b[0m building\r[ 50%] building\r\n"
+	    "\x1b[01m\x1b[Ka.c:3:7:\x1b[m\x1b[K \x1b[01;35m\x1b[Kwarning: \x1b[m\x1b[Kunused "
+	    "variable \xe2\x80\x98\x1b[01m\x1b[Kx\x1b[m\x1b[K\xe2\x80\x99 "
+	    "[\x1b[01;35m\x1b[K\x1b]8;;https://gcc.gnu.org/onlinedocs/gcc/"
+	    "Warning-Options.html#index-Wunused-variable\x1b\\-Wunused-variable\x1b]8;;\x1b\\"
+	    "\x1b[m\x1b[K]\r\n"
+	    "    3 |   int \x1b[01;35m\x1b[Kx\x1b[m\x1b[K;\r\n"
+	    "      |       \x1b[01;35m\x1b[K^\x1b[m\x1b[K\r\n";
+	struct diag_list l;
+
+	assert_int_equal(extract(log, "make", &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].tool, "gcc");
+	assert_string_equal(l.v[0].file, "a.c");
+	assert_int_equal(l.v[0].line, 3);
+	assert_int_equal(l.v[0].col, 7);
+	assert_int_equal(l.v[0].severity, SEV_WARNING);
+	assert_string_equal(l.v[0].message,
+	                    "unused variable \xe2\x80\x98x\xe2\x80\x99 [-Wunused-variable]");
+	assert_int_equal(l.v[0].log_line, 1);
+	assert_int_equal(l.v[0].log_lines, 3);
+	assert_int_equal(l.v[0].n_notes, 2);
+	assert_string_equal(l.v[0].notes[0], "    3 |   int x;");
+	assert_string_equal(l.v[0].notes[1], "      |       ^");
+	for (size_t k = 0; k < l.n; k++)
+		assert_null(strchr(l.v[k].message, '\x1b'));
+	diag_list_release(&l);
+	diag_list_release(&l); /* twice is safe */
+}
+
+/* A generated log of build noise: no diagnostics, and it must simply finish
+ * (the time is printed, not asserted: benchmarks are not tests). */
+static void test_large_noise(void **state)
+{
+	const size_t size = 20u << 20;
+	static const char *const lines[] = {
+	    "[ 42%%] Building C object src/CMakeFiles/app.dir/module_%05u.c.o\n",
+	    "   Compiling crate_%u v0.1.0\n",
+	    "test tests::case_%u ... ok\n",
+	    "ok  \texample.com/pkg%u\t0.012s\n",
+	    "PASS src/file%u.test.js\n",
+	    "-- Looking for header_%u.h - found\n",
+	    "Downloading https://example.invalid/pkg-%u.tar.gz 100%% |#######|\n",
+	};
+	char *log = xmalloc(size + 128);
+	size_t n = 0;
+	unsigned k = 0;
+	struct diag_list l;
+	struct timespec t0, t1;
+
+	while (n < size) {
+		int w = snprintf(log + n, 128, lines[k % 7], k);
+		n += (size_t)w;
+		k++;
+	}
+	/* A long line without a newline at the end, too. */
+	memset(log + size - 100000, 'x', 100000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(diag_extract(log, size, "make -j8", &l), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "diag: 20 MiB of noise took %.0f ms, %zu diagnostics\n",
+	        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	        l.n);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+
+	/* The same size of nothing but error lines: capped, and still linear. */
+	n = 0;
+	for (k = 0; n < size; k++)
+		n += (size_t)snprintf(log + n, 128, "src/f%u.c:%u:1: error: broken %u\n", k % 97, k,
+		                      k);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(diag_extract(log, size, NULL, &l), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "diag: 20 MiB of errors took %.0f ms\n",
+	        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	assert_int_equal(l.n, DIAG_MAX);
+	assert_string_equal(l.v[0].message, "broken 0");
+	diag_list_release(&l);
+	free(log);
+}
+
+static void test_caps(void **state)
+{
+	char *log = xmalloc(200000), *p = log;
+	struct diag_list l;
+
+	/* A message and a note far over DIAG_MAX_TEXT, cut inside UTF-8. */
+	p += sprintf(p, "x.c:1:1: error: ");
+	for (int k = 0; k < 3000; k++)
+		p += sprintf(p, "\xc3\xa9");
+	p += sprintf(p, "\n    1 | ");
+	for (int k = 0; k < 3000; k++)
+		*p++ = 'n';
+	*p++ = '\n';
+	/* Then more notes than DIAG_MAX_NOTES. */
+	p += sprintf(p, "y.c:2:1: warning: many notes\n");
+	for (int k = 0; k < 100; k++)
+		p += sprintf(p, "y.c:2:1: note: note %d\n", k);
+	*p = '\0';
+	assert_int_equal(extract(log, NULL, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_true(strlen(l.v[0].message) <= DIAG_MAX_TEXT);
+	assert_true(strlen(l.v[0].message) >= DIAG_MAX_TEXT - 1);
+	assert_int_equal(strlen(l.v[0].message) % 2, 0); /* whole characters only */
+	assert_int_equal(l.v[0].n_notes, 1);
+	assert_true(strlen(l.v[0].notes[0]) <= DIAG_MAX_TEXT);
+	assert_int_equal(l.v[1].n_notes, DIAG_MAX_NOTES);
+	assert_string_equal(l.v[1].notes[0], "y.c:2:1: note: note 0");
+	assert_int_equal(l.v[1].log_lines, 101);
+
+	json_t *j = diag_list_to_json(&l, 1);
+	assert_int_equal(json_array_size(j), 1);
+	json_t *o = json_array_get(j, 0);
+	assert_string_equal(json_string_value(json_object_get(o, "tool")), "gcc");
+	assert_string_equal(json_string_value(json_object_get(o, "severity")), "error");
+	assert_int_equal(json_integer_value(json_object_get(o, "line")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "log_line")), 0);
+	assert_true(json_is_array(json_object_get(o, "notes")));
+	json_decref(j);
+	j = diag_list_to_json(&l, 0);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+	diag_list_release(&l);
+	free(log);
+}
+
+/* NUL bytes, invalid UTF-8 and lone CRs are input like any other. */
+static void test_odd_bytes(void **state)
+{
+	static const char log[] = "m.c:4:2: error: bad \xff\xfe byte \0 here\n"
+	                          "\xed\xa0\x80 surrogate: error: \xc0\xaf\n";
+	struct diag_list l;
+
+	assert_int_equal(diag_extract(log, sizeof log - 1, NULL, &l), 0);
+	assert_true(l.n >= 1);
+	assert_string_equal(l.v[0].message, "bad ?? byte  here");
+	json_t *j = diag_list_to_json(&l, SIZE_MAX);
+	char *enc = json_dumps(j, 0);
+	assert_non_null(enc);
+	free(enc);
+	json_decref(j);
+	diag_list_release(&l);
+}
+
+static void test_edges(void **state)
+{
+	struct diag_list l = {0};
+
+	assert_int_equal(diag_extract(NULL, 0, NULL, &l), 0);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+	assert_int_equal(diag_extract("", 0, "", &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_null(l.v);
+	diag_list_release(&l);
+	assert_int_equal(diag_extract(NULL, 5, NULL, &l), CAIRN_E_INVALID);
+	assert_int_equal(diag_extract("x", 1, NULL, NULL), CAIRN_E_INVALID);
+	assert_int_equal(diag_extract("x", DIAG_MAX_LOG + 1, NULL, &l), CAIRN_E_TOOBIG);
+	assert_int_equal(l.n, 0);
+	assert_null(l.v);
+	/* A log of plain output has nothing to say. */
+	assert_int_equal(extract("hello\nall good\n0 errors, 0 failures\n", NULL, &l), 0);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+	/* The same message twice is kept once. */
+	assert_int_equal(extract("a.c:1:2: error: x\na.c:1:2: error: x\n", NULL, &l), 0);
+	assert_int_equal(l.n, 1);
+	diag_list_release(&l);
+	/* The command hint names clang; the output alone says gcc. */
+	assert_int_equal(extract("a.c:1:2: error: x\n", "clang -c a.c", &l), 0);
+	assert_string_equal(l.v[0].tool, "clang");
+	diag_list_release(&l);
+	/* A path with blanks in it. */
+	assert_int_equal(
+	    extract("/home/u/My Project/a.c:3:5: warning: unused [-Wunused]\n", NULL, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].file, "/home/u/My Project/a.c");
+	assert_int_equal(l.v[0].line, 3);
+	assert_int_equal(l.v[0].col, 5);
+	diag_list_release(&l);
+	/* A lone note is a notice of its own. */
+	assert_int_equal(extract("b.h:3:4: note: declared here\n", NULL, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].severity, SEV_NOTICE);
+	diag_list_release(&l);
+	/* go test: t.Log output of a test that then passed is not a failure. */
+	assert_int_equal(extract("=== RUN   TestA\n    a_test.go:5: just logging\n"
+	                         "--- PASS: TestA (0.00s)\n=== RUN   TestB\n"
+	                         "    b_test.go:9: wrong\n--- FAIL: TestB (0.00s)\nFAIL\n",
+	                         "go test -v ./...", &l),
+	                 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].message, "TestB: wrong");
+	diag_list_release(&l);
+	/* A failing go test that printed nothing is still reported. */
+	assert_int_equal(extract("--- FAIL: TestQuiet (0.00s)\nFAIL\n", "go test", &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].message, "TestQuiet failed");
+	assert_string_equal(l.v[0].tool, "go test");
+	diag_list_release(&l);
+	/* Old-style Rust panic. */
+	assert_int_equal(
+	    extract("thread 'main' panicked at 'boom', src/main.rs:4:5\n", "cargo run", &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].tool, "rust");
+	assert_string_equal(l.v[0].file, "src/main.rs");
+	assert_int_equal(l.v[0].line, 4);
+	diag_list_release(&l);
+	/* lld. */
+	assert_int_equal(extract("ld.lld: error: undefined symbol: foo\n"
+	                         ">>> referenced by main.c:6\n>>>               main.o:(main)\n",
+	                         NULL, &l),
+	                 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].tool, "ld");
+	assert_string_equal(l.v[0].file, "main.c");
+	assert_int_equal(l.v[0].line, 6);
+	assert_int_equal(l.v[0].n_notes, 2);
+	diag_list_release(&l);
+	/* The generic fallback finds a place and ignores "0 errors". */
+	assert_int_equal(extract("building\nERROR: config.yaml:12: bad key\n0 errors\n", NULL, &l),
+	                 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].tool, "generic");
+	assert_string_equal(l.v[0].file, "config.yaml");
+	assert_int_equal(l.v[0].line, 12);
+	diag_list_release(&l);
+}
+
+/* Inputs where a prefix and a suffix overlap, or a frame is just "at ":
+ * lengths computed from them once wrapped around (found by fuzz_diag). */
+static void test_overlaps(void **state)
+{
+	static const char *const logs[] = {
+	    "---- stdout ----\n",
+	    "running 1 test\ntest ... FAILED\n",
+	    "make: *** [a]  Stop.\n",
+	    "\xe2\x9c\x96 x (1ms)\n  Err: y\n  at \n",
+	    "  \xe2\x97\x8f t\n    msg\n    at \n",
+	    "not ok 1 - t\n  ---\n  stack: |-\n    at \n  ...\n",
+	};
+	struct diag_list l;
+
+	for (size_t k = 0; k < sizeof logs / sizeof logs[0]; k++) {
+		assert_int_equal(extract(logs[k], "cargo test", &l), 0);
+		for (size_t j = 0; j < l.n; j++)
+			assert_true(strlen(l.v[j].message) <= DIAG_MAX_TEXT);
+		diag_list_release(&l);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
+	    cmocka_unit_test(test_ansi_stripped), cmocka_unit_test(test_large_noise),
+	    cmocka_unit_test(test_caps),          cmocka_unit_test(test_odd_bytes),
+	    cmocka_unit_test(test_edges),         cmocka_unit_test(test_overlaps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
