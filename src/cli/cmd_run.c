@@ -25,6 +25,7 @@
 
 #define MAX_DIRTY 200
 #define MAX_DIAGS 200
+#define DIAG_PASSED_MAX_BYTES (1024 * 1024)
 
 /* Appends s to buf, single-quoted for a POSIX shell when it needs quoting. */
 static void append_quoted(char **buf, size_t *len, const char *s)
@@ -243,11 +244,16 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	ulid_new(end_id);
 	char *out_path = save_output(cfg, end_id, log, log_len);
 	struct diag_list dl = {0};
-	diag_extract(log, log_len, cmdline, &dl);
+	bool passed = r == 0 && res.spawn_errno == 0 && res.signal == 0 && res.exit_code == 0;
+	/* A failure is always analysed. A pass is analysed for its warnings
+	 * only when its output is small: reading megabytes of a green build's
+	 * output would hold up the prompt for nothing urgent. */
+	bool analyse = !passed || log_len <= DIAG_PASSED_MAX_BYTES;
+	if (analyse)
+		diag_extract(log, log_len, cmdline, &dl);
 	if (!runner && (runner = diag_detect_runner(cmdline, log, log_len)))
 		json_object_set_new(data, "runner", json_string(runner));
 
-	bool passed = r == 0 && res.spawn_errno == 0 && res.signal == 0 && res.exit_code == 0;
 	snprintf(type, sizeof type, "%s.%s", kind, passed ? "passed" : "failed");
 	json_object_set_new(data, "exit", json_integer(res.exit_code));
 	if (res.signal) {
@@ -264,6 +270,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 				      "truncated", capture_truncated(&cap)));
 	json_object_set_new(data, "diagnostics", diag_list_to_json(&dl, MAX_DIAGS));
 	json_object_set_new(data, "diagnostics_total", json_integer((json_int_t)dl.n));
+	if (!analyse)
+		json_object_set_new(data, "diagnostics_skipped", json_true());
 	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
 		       end_id, "subject", target, "correlationid", started_id, "severity",
 		       passed ? "info" : "error", "data", data);

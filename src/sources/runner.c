@@ -19,7 +19,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define RELAY_BUF (64 * 1024)
+#define RELAY_BUF (1024 * 1024)
+/* A roomy pipe lets the command run ahead of us, so we wake up less often
+ * and copy in large chunks (the default 64 KiB pipe costs a wake-up per
+ * few KiB from a command that writes in small pieces). */
+#define PIPE_BYTES (1024 * 1024)
 
 void capture_init(struct capture *c, size_t cap)
 {
@@ -199,6 +203,9 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			close(ep[1]);
 			return e;
 		}
+		/* Best effort: the size may be capped by /proc/sys/fs/pipe-max-size. */
+		fcntl(po[0], F_SETPIPE_SZ, PIPE_BYTES);
+		fcntl(pe[0], F_SETPIPE_SZ, PIPE_BYTES);
 		pid = fork();
 		if (pid == 0) {
 			close(ep[0]);
