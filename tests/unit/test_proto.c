@@ -108,7 +108,8 @@ static json_t *expected_rid(const char *line, size_t len)
 	return rid;
 }
 
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status"};
+static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status",
+				       "watch"};
 
 /* What every successfully parsed request must hold, whatever the line. */
 static bool req_consistent(const struct proto_req *req, const char *line, size_t len)
@@ -126,6 +127,10 @@ static bool req_consistent(const struct proto_req *req, const char *line, size_t
 		     req->since.kind != POS_NOW && req->until.kind != POS_NOW;
 		break;
 	case OP_STATUS: break;
+	case OP_WATCH:
+		ok = ok && req->action &&
+		     (strcmp(req->action, "list") == 0 || (req->path && req->path[0] == '/'));
+		break;
 	}
 	json_decref(o);
 	return ok;
