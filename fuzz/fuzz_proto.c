@@ -55,6 +55,8 @@ static json_t *ok_reply(const struct proto_req *req)
 	case OP_PUB: return json_pack("{s:i, s:o}", "seq", 1, "event", event_to_json(req->ev));
 	case OP_SUB: return json_pack("{s:s, s:i}", "sub", req->sub ? req->sub : "1", "seq", 0);
 	case OP_QUERY: return json_pack("{s:[], s:b}", "events", "more", req->desc);
+	case OP_WATCH:
+		return json_pack("{s:[{s:s}]}", "watches", "path", req->path ? req->path : "/");
 	case OP_UNSUB:
 	case OP_STATUS: break;
 	}
