@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/timefmt.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,28 +19,38 @@ static void summarize(const json_t *v, char *buf, size_t size)
 	case JSON_STRING: {
 		const char *s = json_string_value(v);
 		size_t n = strcspn(s, "\n\r\t");
-		if (n > 60)
-			n = 60;
+		if (n > 48) {
+			n = 48;
+			while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+				n--; /* never cut a UTF-8 character in half */
+		}
 		snprintf(buf + len, size - len, "%.*s%s", (int)n, s,
 			 n < json_string_length(v) ? "…" : "");
 		break;
 	}
 	case JSON_OBJECT: {
+		/* Scalars first (they say the most in the least room), then
+		 * non-empty arrays as counts; nested objects are left to --json. */
 		const char *k;
 		const json_t *x;
 		int first = 1;
-		json_object_foreach((json_t *)v, k, x) {
-			len = strlen(buf);
-			if (len + 8 >= size)
-				break;
-			snprintf(buf + len, size - len, "%s%s=", first ? "" : " ", k);
-			first = 0;
-			if (json_is_object(x) || json_is_array(x)) {
+		for (int pass = 0; pass < 2; pass++) {
+			json_object_foreach((json_t *)v, k, x) {
+				bool arr = json_is_array(x);
+				if (json_is_object(x) || arr != (pass == 1) ||
+				    (arr && json_array_size(x) == 0))
+					continue;
 				len = strlen(buf);
-				snprintf(buf + len, size - len, json_is_object(x) ? "{…}" : "[%zu]",
-					 json_array_size(x));
-			} else {
-				summarize(x, buf, size);
+				if (len + 8 >= size)
+					break;
+				snprintf(buf + len, size - len, "%s%s=", first ? "" : " ", k);
+				first = 0;
+				if (arr) {
+					len = strlen(buf);
+					snprintf(buf + len, size - len, "[%zu]", json_array_size(x));
+				} else {
+					summarize(x, buf, size);
+				}
 			}
 		}
 		break;
