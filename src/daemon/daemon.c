@@ -204,17 +204,13 @@ static void send_gap_if_drained(struct daemon *d, struct sub *s)
 		return;
 	json_t *o = json_pack("{s:s,s:{s:I,s:I}}", "sub", s->name, "gap", "from",
 			      (json_int_t)s->gap_from, "to", (json_int_t)s->gap_to);
-	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	size_t n = strlen(line);
-	line = xreallocarray(line, n + 2, 1);
-	line[n] = '\n';
-	line[n + 1] = '\0';
+	size_t n;
+	char *line = proto_json_line(o, &n);
 	log_debug("sub %s: gap %lld..%lld", s->name, (long long)s->gap_from,
 		  (long long)s->gap_to);
 	d->n_gaps++;
 	s->state = SUB_LIVE;
-	send_line(s->conn, line, n + 1);
+	send_line(s->conn, line, n);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -365,13 +361,9 @@ static void go_live(struct daemon *d, struct sub *s)
 		return;
 	json_t *o = json_pack("{s:s,s:b,s:I}", "sub", s->name, "live", 1, "seq",
 			      (json_int_t)d->last_seq);
-	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	size_t n = strlen(line);
-	line = xreallocarray(line, n + 2, 1);
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	send_line(s->conn, line, n + 1);
+	size_t n;
+	char *line = proto_json_line(o, &n);
+	send_line(s->conn, line, n);
 }
 
 /* A log read for a replaying subscription, run in the thread pool. */
@@ -940,13 +932,9 @@ static void do_hello(struct conn *c, struct proto_req *req)
 				      "supported", PROTO_VERSION);
 		if (req->rid)
 			json_object_set(o, "rid", req->rid);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(o);
-		size_t n = strlen(s);
-		s = xreallocarray(s, n + 2, 1);
-		s[n] = '\n';
-		s[n + 1] = '\0';
-		send_line(c, s, n + 1);
+		size_t n;
+		char *s = proto_json_line(o, &n);
+		send_line(c, s, n);
 		return;
 	}
 	reply_ok(c, req->rid,

@@ -440,18 +440,8 @@ static json_t *json_text(const char *s)
 	return j;
 }
 
-char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len)
+char *proto_json_line(json_t *o, size_t *len)
 {
-	json_t *e = json_object();
-	json_object_set_new(e, "code", json_string(err->code ? err->code : "bad_request"));
-	if (err->field[0])
-		json_object_set_new(e, "field", json_text(err->field));
-	json_object_set_new(e, "message", json_text(err->message));
-	json_t *o = json_object();
-	if (rid)
-		json_object_set(o, "rid", (json_t *)rid);
-	json_object_set_new(o, "ok", json_false());
-	json_object_set_new(o, "error", e);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	size_t n = strlen(s);
@@ -465,6 +455,21 @@ char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *l
 	return line;
 }
 
+char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "code", json_string(err->code ? err->code : "bad_request"));
+	if (err->field[0])
+		json_object_set_new(e, "field", json_text(err->field));
+	json_object_set_new(e, "message", json_text(err->message));
+	json_t *o = json_object();
+	if (rid)
+		json_object_set(o, "rid", (json_t *)rid);
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "error", e);
+	return proto_json_line(o, len);
+}
+
 char *proto_ok_line(const json_t *rid, json_t *obj, size_t *len)
 {
 	json_t *o = json_object();
@@ -473,15 +478,5 @@ char *proto_ok_line(const json_t *rid, json_t *obj, size_t *len)
 	json_object_set_new(o, "ok", json_true());
 	json_object_update(o, obj);
 	json_decref(obj);
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	size_t n = strlen(s);
-	char *line = xmalloc(n + 2);
-	memcpy(line, s, n);
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	free(s);
-	if (len)
-		*len = n + 1;
-	return line;
+	return proto_json_line(o, len);
 }

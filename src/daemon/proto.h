@@ -90,6 +90,9 @@ struct proto_err {
 int proto_parse(const char *line, size_t len, struct proto_req *req, struct proto_err *err);
 void proto_req_release(struct proto_req *req);
 
+/* Encodes o (stolen) as one compact line with a trailing '\n'; the caller
+ * frees the result. */
+char *proto_json_line(json_t *o, size_t *len);
 /* Encodes an error reply line (with trailing '\n'); rid may be NULL. The
  * caller frees the result. */
 char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len);
