@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/spool.h"
+#include "common/strmap.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
@@ -142,6 +143,7 @@ struct daemon {
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
 	struct conn *ack_dirty;   /* connections with gathered acks */
+	struct strmap pending_ids; /* "source\x1fid" -> seq, sequenced but not committed */
 	uv_fs_event_t spool_watch;
 	bool spool_watch_on;
 	char *spool_dir;
@@ -339,6 +341,18 @@ static int64_t ring_first_seq(const struct daemon *d)
 
 static void ring_push(struct daemon *d, int64_t seq, const char *type, struct blob *json)
 {
+	if (d->ring_len == d->ring_cap && ring_at(d, 0)->seq > d->committed_seq) {
+		/* Replays read older seqs from the log, which only has committed
+		 * ones: the ring must keep every uncommitted event, so it grows
+		 * while the writer is behind (bounded by writer_queue_max). */
+		struct ring_entry *nr = xcalloc(d->ring_cap * 2, sizeof *nr);
+		for (size_t i = 0; i < d->ring_len; i++)
+			nr[i] = *ring_at(d, i);
+		free(d->ring);
+		d->ring = nr;
+		d->ring_start = 0;
+		d->ring_cap *= 2;
+	}
 	if (d->ring_len == d->ring_cap) {
 		struct ring_entry *old = &d->ring[d->ring_start];
 		free(old->type);
@@ -629,39 +643,96 @@ static void flush_acks(struct daemon *d)
 
 static void resume_reading(struct daemon *d);
 
-static void on_sequenced(struct daemon *d, struct store_pub *p)
+static void add_durable_waiter(struct daemon *d, struct pubctx *pc)
 {
-	struct pubctx *pc = p->ctx;
-	d->inflight--;
+	pc->next = NULL;
+	if (d->durable_tail)
+		d->durable_tail->next = pc;
+	else
+		d->durable_head = pc;
+	d->durable_tail = pc;
+}
+
+/* The dedup key of an event: source and id, which cannot hold a 0x1f. */
+static char *dedup_key(const struct event *ev)
+{
+	return xasprintf("%s\x1f%s", ev->source, ev->id);
+}
+
+/* The sequencer. Assigns the next seq to ev (unless its (source, id) is
+ * already logged or on its way), delivers it to live subscribers, acks an
+ * `accepted` publish, and hands it to the writer. Takes ev and pc. Runs on
+ * the loop, so seq order, ring order and fan-out order are one order. */
+static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc)
+{
+	snprintf(pc->id, sizeof pc->id, "%s", ev->id);
 	if (pc->conn)
 		pc->conn->pubs_sequenced++;
-	if (!p->err && !p->duplicate) {
-		d->last_seq = p->seq;
-		d->n_published++;
-		struct blob *b = blob_take(p->json, p->json_len);
-		p->json = NULL;
-		ring_push(d, p->seq, p->ev->type, b);
-		struct ring_entry e = {.seq = p->seq, .type = p->ev->type, .json = b};
-		subindex_match(d->idx, p->ev->type, fanout_one, &e);
-		blob_unref(b);
+	char *key = dedup_key(ev);
+	int64_t seq = (int64_t)(intptr_t)strmap_get(&d->pending_ids, key);
+	int found = seq > 0;
+	if (!found) {
+		found = store_lookup(d->st, ev->source, ev->id, &seq);
+		if (found < 0) {
+			free(key);
+			event_free(ev);
+			ack_pub(pc, CAIRN_E_STORE);
+			pubctx_free(pc);
+			return;
+		}
 	}
-	pc->seq = p->seq;
-	pc->duplicate = p->duplicate;
-	snprintf(pc->id, sizeof pc->id, "%s", p->ev->id);
-	if (p->err || pc->ack != ACK_DURABLE) {
-		ack_pub(pc, p->err);
+	if (found) {
+		/* A duplicate: stored once, answered with the first seq. */
+		free(key);
+		event_free(ev);
+		pc->seq = seq;
+		pc->duplicate = true;
+		if (pc->ack == ACK_DURABLE && seq > d->committed_seq) {
+			add_durable_waiter(d, pc);
+		} else {
+			ack_pub(pc, 0);
+			pubctx_free(pc);
+		}
+		return;
+	}
+	ev->seq = d->last_seq + 1;
+	size_t len;
+	char *json = event_encode(ev, &len);
+	if (len > d->cfg->event_bytes) {
+		free(key);
+		free(json);
+		event_free(ev);
+		ack_pub(pc, CAIRN_E_TOOBIG);
 		pubctx_free(pc);
-	} else {
-		pc->next = NULL;
-		if (d->durable_tail)
-			d->durable_tail->next = pc;
-		else
-			d->durable_head = pc;
-		d->durable_tail = pc;
+		return;
 	}
-	event_free(p->ev);
-	free(p->json);
-	free(p);
+	d->last_seq = ev->seq;
+	d->n_published++;
+	strmap_put(&d->pending_ids, key, (void *)(intptr_t)ev->seq);
+	free(key);
+
+	struct blob *b = blob_take(xstrndup(json, len), len);
+	ring_push(d, ev->seq, ev->type, b);
+	struct ring_entry e = {.seq = ev->seq, .type = ev->type, .json = b};
+	subindex_match(d->idx, ev->type, fanout_one, &e);
+	blob_unref(b);
+
+	pc->seq = ev->seq;
+	bool durable = pc->ack == ACK_DURABLE || pc->spool;
+	if (durable) {
+		add_durable_waiter(d, pc);
+	} else {
+		ack_pub(pc, 0);
+		pubctx_free(pc);
+	}
+	struct store_pub *p = xcalloc(1, sizeof *p);
+	p->ev = ev;
+	p->json = json;
+	p->json_len = len;
+	p->seq = ev->seq;
+	p->durable = durable;
+	d->inflight++;
+	store_submit(d->st, p);
 }
 
 static void finish_shutdown(struct daemon *d);
@@ -672,29 +743,33 @@ static void drain_store(struct daemon *d)
 	struct store_out *o = store_take_output(d->st);
 	while (o) {
 		struct store_out *next = o->next;
-		if (o->kind == STORE_OUT_SEQUENCED) {
-			d->n_batches++;
-			for (struct store_pub *p = o->pubs, *pn; p; p = pn) {
-				pn = p->next;
-				on_sequenced(d, p);
-			}
-		} else {
-			d->n_commits++;
-			if (!o->err && o->seq > d->committed_seq)
-				d->committed_seq = o->seq;
-			/* Every waiter so far belongs to this batch or an earlier one. */
-			struct pubctx *pc = d->durable_head;
-			d->durable_head = d->durable_tail = NULL;
-			while (pc) {
-				struct pubctx *pn = pc->next;
+		d->n_batches++;
+		d->n_commits += o->err == 0;
+		for (struct store_pub *p = o->pubs, *pn; p; p = pn) {
+			pn = p->next;
+			char *key = dedup_key(p->ev);
+			strmap_del(&d->pending_ids, key);
+			free(key);
+			d->inflight--;
+			event_free(p->ev);
+			free(p->json);
+			free(p);
+		}
+		if (o->seq > d->committed_seq)
+			d->committed_seq = o->seq;
+		/* Release the durable waiters whose event is now on disk (or lost:
+		 * then the ack says so). */
+		struct pubctx **pp = &d->durable_head;
+		d->durable_tail = NULL;
+		while (*pp) {
+			struct pubctx *pc = *pp;
+			if (pc->seq <= d->committed_seq) {
+				*pp = pc->next;
 				ack_pub(pc, o->err);
 				pubctx_free(pc);
-				pc = pn;
-			}
-			if (o->err) {
-				/* The writer reuses the lost seqs; follow it. */
-				d->last_seq = store_last_seq(d->st);
-				d->committed_seq = d->last_seq;
+			} else {
+				d->durable_tail = pc;
+				pp = &pc->next;
 			}
 		}
 		free(o);
@@ -765,15 +840,10 @@ static void spool_import(struct daemon *d, const char *path)
 		sf->next = d->spool_active;
 		d->spool_active = sf;
 		struct pubctx *pc = xcalloc(1, sizeof *pc);
-		pc->spool = sf;
+		pc->spool = sf; /* the file goes once the event is on disk */
 		pc->ack = ACK_DURABLE;
-		struct store_pub *p = xcalloc(1, sizeof *p);
-		p->ev = ev;
-		p->ctx = pc;
-		p->durable = true; /* the file goes once the event is on disk */
-		d->inflight++;
 		d->n_spooled++;
-		store_submit(d->st, p);
+		sequence(d, ev, pc);
 	} else {
 		char why[400] = "";
 		if (r)
@@ -835,11 +905,7 @@ static void publish_local(void *ctx, json_t *obj)
 	event_fill_defaults(ev, clock_wall_ms());
 	struct pubctx *pc = xcalloc(1, sizeof *pc);
 	pc->ack = ACK_NONE;
-	struct store_pub *p = xcalloc(1, sizeof *p);
-	p->ev = ev;
-	p->ctx = pc;
-	d->inflight++;
-	store_submit(d->st, p);
+	sequence(d, ev, pc);
 }
 
 /* The watched projects are kept in <data_dir>/watches, one path a line. */
@@ -953,14 +1019,10 @@ static void do_pub(struct conn *c, struct proto_req *req)
 	pc->rid = req->rid;
 	req->rid = NULL;
 	pc->ack = req->ack;
-	struct store_pub *p = xcalloc(1, sizeof *p);
-	p->ev = req->ev;
-	req->ev = NULL;
-	p->ctx = pc;
-	p->durable = req->ack == ACK_DURABLE;
-	d->inflight++;
 	c->pubs_submitted++;
-	store_submit(d->st, p);
+	struct event *ev = req->ev;
+	req->ev = NULL;
+	sequence(d, ev, pc);
 	if (d->inflight > d->cfg->writer_queue_max && !c->read_paused) {
 		/* The disk is behind: stop reading from this publisher for a while. */
 		uv_read_stop((uv_stream_t *)&c->pipe);
@@ -1352,6 +1414,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->refs++; /* keep c alive while its lines are handled */
 	linebuf_feed(&c->lb, buf->base, (size_t)nread, on_line, c);
+	flush_acks(c->d); /* the acks of this chunk's publishes, in one write */
 	conn_unref(c);
 }
 
@@ -1592,6 +1655,7 @@ int daemon_run(const struct config *cfg)
 		goto out_unlock;
 	}
 	d.last_seq = d.committed_seq = store_last_seq(d.st);
+	strmap_init(&d.pending_ids);
 	d.idx = subindex_new();
 	d.ring_cap = cfg->ring_events + cfg->batch_max + 1;
 	d.ring = xcalloc(d.ring_cap, sizeof *d.ring);
@@ -1671,6 +1735,7 @@ out_loop:
 	free(d.ring);
 	free(d.spool_dir);
 	free(d.watches_path);
+	strmap_release(&d.pending_ids, NULL);
 	while (d.spool_active) {
 		struct spool_file *sf = d.spool_active;
 		d.spool_active = sf->next;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define READ_POOL_MAX 8
 
@@ -47,7 +48,7 @@ struct store {
 	struct store_config cfg;
 	char *path;
 	sqlite3 *db;
-	sqlite3_stmt *st_dup, *st_insert, *st_meta;
+	sqlite3_stmt *st_insert, *st_meta;
 	pthread_t writer;
 	bool writer_running;
 
@@ -59,6 +60,8 @@ struct store {
 	bool stopping;
 	bool retention_wanted;
 	bool sync_full; /* the write connection's current synchronous mode */
+	sqlite3 *lookup_db; /* the sequencer's read connection (its thread only) */
+	sqlite3_stmt *lookup;
 	int64_t last_seq;
 	sqlite3 *readers[READ_POOL_MAX];
 	int n_readers;
@@ -168,9 +171,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 		goto out_free;
 	if ((r = migrate(st->db, errbuf, errlen)))
 		goto out_free;
-	if (sqlite3_prepare_v2(st->db, "SELECT seq FROM events WHERE source=?1 AND id=?2", -1,
-			       &st->st_dup, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
+	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO events(seq,id,source,type,time_ms,project,session,"
 			       "correlationid,severity,subject,envelope)"
 			       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
@@ -205,34 +206,13 @@ static void push_out(struct store *st, struct store_out *o)
 
 /* Inserts one publish inside the open transaction. Returns 0 (pub filled in)
  * or a negative code for a failure that spoils the transaction. */
-static int write_one(struct store *st, struct store_pub *p, int64_t *last)
+/* Inserts one event (seq and encoding made by the caller) inside the open
+ * transaction. Returns 0 or CAIRN_E_STORE. */
+static int write_one(struct store *st, struct store_pub *p)
 {
 	struct event *ev = p->ev;
-	sqlite3_stmt *s = st->st_dup;
-	sqlite3_bind_text(s, 1, ev->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, ev->id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		p->seq = sqlite3_column_int64(s, 0);
-		p->duplicate = true;
-		sqlite3_reset(s);
-		return 0;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return CAIRN_E_STORE;
-
-	ev->seq = *last + 1;
-	p->json = event_encode(ev, &p->json_len);
-	if (st->cfg.event_max_bytes && p->json_len > st->cfg.event_max_bytes) {
-		ev->seq = 0;
-		free(p->json);
-		p->json = NULL;
-		p->err = CAIRN_E_TOOBIG;
-		return 0;
-	}
-	s = st->st_insert;
-	sqlite3_bind_int64(s, 1, ev->seq);
+	sqlite3_stmt *s = st->st_insert;
+	sqlite3_bind_int64(s, 1, p->seq);
 	sqlite3_bind_text(s, 2, ev->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, ev->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, ev->type, -1, SQLITE_STATIC);
@@ -243,14 +223,17 @@ static int write_one(struct store *st, struct store_pub *p, int64_t *last)
 	sqlite3_bind_int(s, 9, (int)ev->severity);
 	sqlite3_bind_text(s, 10, ev->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 11, p->json, (int)p->json_len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
+	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	if (rc != SQLITE_DONE)
-		return CAIRN_E_STORE;
-	p->seq = ev->seq;
-	*last = ev->seq;
-	return 0;
+	if (rc == SQLITE_CONSTRAINT) {
+		/* The sequencer's dedup should make this impossible; keep going
+		 * rather than wedge the log on one event. */
+		log_error("store: event (%s, %s) at seq %lld is already logged; seq left empty",
+			  ev->source, ev->id, (long long)p->seq);
+		return 0;
+	}
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }
 
 static void apply_retention(struct store *st, int64_t last)
@@ -356,58 +339,42 @@ static void *writer_main(void *arg)
 				 NULL, 0);
 			st->sync_full = durable;
 		}
-		int r = exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0);
-		int64_t first = last;
-		for (struct store_pub *p = batch; p && r == 0; p = p->next)
-			r = write_one(st, p, &last);
-		if (r) {
-			log_error("store: cannot write a batch of %zu events: %s; they are refused",
-				  n, sqlite3_errmsg(st->db));
+		/* Seqs are already handed out and delivered: a batch that cannot be
+		 * written is retried (the disk may be full for a while) rather than
+		 * dropped, which would leave a hole in the log. Publishers are
+		 * slowed meanwhile by the daemon's writer_queue_max. */
+		int r;
+		for (int attempt = 1;; attempt++) {
+			r = exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0);
+			for (struct store_pub *p = batch; p && r == 0; p = p->next)
+				r = write_one(st, p);
+			if (r == 0)
+				r = exec_sql(st->db, "COMMIT", NULL, 0);
+			if (r == 0)
+				break;
+			log_error("store: cannot write %zu events (seq %lld..%lld), attempt %d: %s",
+				  n, (long long)batch->seq, (long long)tail->seq, attempt,
+				  sqlite3_errmsg(st->db));
 			exec_sql(st->db, "ROLLBACK", NULL, 0);
-			for (struct store_pub *p = batch; p; p = p->next) {
-				free(p->json);
-				p->json = NULL;
-				p->ev->seq = 0;
-				p->seq = 0;
-				p->duplicate = false;
+			pthread_mutex_lock(&st->mu);
+			bool stopping = st->stopping;
+			pthread_mutex_unlock(&st->mu);
+			if (stopping && attempt >= 3)
+				break; /* they are lost; the acks say so */
+			sleep(1);
+		}
+		if (r)
+			for (struct store_pub *p = batch; p; p = p->next)
 				p->err = CAIRN_E_STORE;
-			}
-			last = first;
-		}
-		/* Hand the batch back before the commit so live delivery does not
-		 * wait for fsync; durable acks wait for the COMMITTED marker. */
-		struct store_out *o1 = xcalloc(1, sizeof *o1);
-		o1->kind = STORE_OUT_SEQUENCED;
-		o1->pubs = batch;
+		struct store_out *o = xcalloc(1, sizeof *o);
+		o->kind = STORE_OUT_COMMITTED;
+		o->pubs = batch;
+		o->seq = tail->seq;
+		o->err = r;
 		pthread_mutex_lock(&st->mu);
-		st->last_seq = last;
-		push_out(st, o1);
-		pthread_mutex_unlock(&st->mu);
-		if (st->notify)
-			st->notify(st->notify_arg);
-
-		/* Only a batch that someone waits on as durable pays for an fsync
-		 * (synchronous=FULL); the others commit to the WAL without one
-		 * (NORMAL). WAL frames are checksummed and replayed in order, so a
-		 * power cut loses at most a suffix of the unsynced commits: the log
-		 * stays gap-free, and the next FULL commit makes everything before
-		 * it durable too. */
-		int cr = r ? r : exec_sql(st->db, "COMMIT", NULL, 0);
-		if (cr && r == 0) {
-			log_error("store: commit failed: %s; events up to seq %lld are lost",
-				  sqlite3_errmsg(st->db), (long long)last);
-			exec_sql(st->db, "ROLLBACK", NULL, 0);
-		}
-		struct store_out *o2 = xcalloc(1, sizeof *o2);
-		o2->kind = STORE_OUT_COMMITTED;
-		o2->seq = last;
-		o2->err = cr;
-		pthread_mutex_lock(&st->mu);
-		if (cr && r == 0) {
-			/* The seqs handed out in this batch will be reused. */
-			st->last_seq = first;
-		}
-		push_out(st, o2);
+		if (r == 0 && tail->seq > st->last_seq)
+			st->last_seq = tail->seq;
+		push_out(st, o);
 		pthread_mutex_unlock(&st->mu);
 		if (st->notify)
 			st->notify(st->notify_arg);
@@ -516,7 +483,9 @@ void store_close(struct store *st)
 		free(o);
 	}
 	free_pubs(st->in);
-	sqlite3_finalize(st->st_dup);
+	sqlite3_finalize(st->lookup);
+	if (st->lookup_db)
+		sqlite3_close(st->lookup_db);
 	sqlite3_finalize(st->st_insert);
 	sqlite3_finalize(st->st_meta);
 	for (int i = 0; i < st->n_readers; i++)
@@ -659,6 +628,33 @@ int store_query(struct store *st, const struct store_query *q, store_row_fn fn, 
 	sqlite3_finalize(s);
 out_put:
 	reader_put(st, db);
+	return r;
+}
+
+int store_lookup(struct store *st, const char *source, const char *id, int64_t *seq)
+{
+	if (!st->lookup) {
+		char err[256];
+		if (open_conn(st->path, true, &st->lookup_db, err, sizeof err) ||
+		    sqlite3_prepare_v2(st->lookup_db,
+				       "SELECT seq FROM events WHERE source=?1 AND id=?2", -1,
+				       &st->lookup, NULL) != SQLITE_OK) {
+			log_error("store: cannot prepare the dedup lookup: %s", err);
+			return CAIRN_E_STORE;
+		}
+	}
+	sqlite3_stmt *s = st->lookup;
+	sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int r = 0;
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(s, 0);
+		r = 1;
+	} else if (rc != SQLITE_DONE) {
+		r = CAIRN_E_STORE;
+	}
+	sqlite3_reset(s);
 	return r;
 }
 

@@ -1,14 +1,16 @@
 /* The event log in SQLite: schema and migrations, the single writer thread
  * with group commit, and read-only queries.
  *
- * Threads. store_submit() may be called from any thread (the daemon calls it
- * from the loop). One writer thread owns the write connection: it takes every
- * publish waiting in the queue as one batch, assigns each new event the next
- * seq inside one transaction, hands the batch back as SEQUENCED (so live
- * delivery does not wait for the disk), then commits with fsync and hands
- * back a COMMITTED marker. Readers (store_query() and friends) block, use
- * their own read-only connections from a small pool, and are meant for a
- * worker thread or a CLI process.
+ * Threads. The caller (the daemon's loop) is the sequencer: it assigns each
+ * new event its seq, checks for duplicates with store_lookup(), encodes the
+ * envelope and submits it; live delivery never waits for the disk. One
+ * writer thread owns the write connection: it takes every publish waiting in
+ * the queue as one batch, inserts it in one transaction, commits (with an
+ * fsync when the batch holds a durable publish) and hands the batch back
+ * with a COMMITTED marker. A batch that cannot be written is retried, never
+ * dropped, so the log has no holes. Readers (store_query() and friends)
+ * block, use their own read-only connections from a small pool, and are
+ * meant for a worker thread or a CLI process.
  *
  * Schema (migration 1):
  *
@@ -40,31 +42,29 @@ struct store_config {
 	int64_t retention_bytes;   /* 0: no size cap */
 };
 
-/* One publish travelling loop -> writer -> loop. */
+/* One publish travelling loop -> writer -> loop. Submit in seq order. */
 struct store_pub {
 	struct store_pub *next;
-	struct event *ev;      /* owned; writer sets ev->seq */
-	char *json;            /* set by the writer: encoded envelope (malloc'd) */
+	struct event *ev;      /* owned */
+	char *json;            /* owned: the encoded envelope, seq included */
 	size_t json_len;
-	int64_t seq;           /* assigned (or the first seq, for a duplicate) */
-	bool duplicate;
-	int err;               /* 0, CAIRN_E_TOOBIG, or CAIRN_E_STORE */
+	int64_t seq;           /* assigned by the submitter */
+	int err;               /* set by the writer: 0, or CAIRN_E_STORE (lost) */
 	bool durable;          /* someone waits for this one to be fsynced */
 	void *ctx;             /* the submitter's */
 };
 
-/* What the writer hands back, in order. */
 enum store_out_kind {
-	STORE_OUT_SEQUENCED, /* pubs: a batch with seqs assigned, not yet on disk */
-	STORE_OUT_COMMITTED, /* all seqs <= seq are committed and fsynced (or err) */
+	STORE_OUT_COMMITTED, /* pubs are committed (and fsynced if durable), or err */
 };
 
+/* What the writer hands back, in seq order. */
 struct store_out {
 	struct store_out *next;
 	enum store_out_kind kind;
-	struct store_pub *pubs; /* SEQUENCED: the batch, in seq order */
-	int64_t seq;            /* COMMITTED: high-water mark of the batch */
-	int err;                /* COMMITTED: 0, or CAIRN_E_STORE (batch lost) */
+	struct store_pub *pubs; /* the batch, in seq order */
+	int64_t seq;            /* the batch's last seq */
+	int err;                /* 0, or CAIRN_E_STORE: the batch could not be written */
 };
 
 /* Opens (creating if needed) the database at cfg->path, applies migrations
@@ -98,8 +98,13 @@ void store_stop(struct store *st);
  * (pubs included). NULL is a no-op. */
 void store_close(struct store *st);
 
-/* Last seq assigned, as read at open or as the writer has it now. */
+/* The last seq in the log: as read at open, then the last one committed. */
 int64_t store_last_seq(struct store *st);
+
+/* Dedup check: looks up (source, id) among committed events. Returns 1 and
+ * sets *seq when found, 0 when not, or CAIRN_E_STORE. Blocking (an index
+ * probe); call from one thread only (the sequencer's). */
+int store_lookup(struct store *st, const char *source, const char *id, int64_t *seq);
 
 /* ---- reading (blocking; any thread; uses a pooled read connection) ---- */
 
