@@ -1,0 +1,627 @@
+/* Secret redaction: one table of rules (POSIX extended regular expressions)
+ * applied to a text, each secret replaced by "[REDACTED:kind]". */
+#include "kb/redact.h"
+
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* How a rule finds its secret: the first group of groups[] that took part in
+ * the match is the secret (a group of 0 stands for the whole match). Several
+ * groups are listed when the value may be written in several ways (quoted,
+ * single-quoted, bare), one group per way. */
+#define RULE_GROUPS 3
+/* Capture groups reported per match; a rule's secret group must be below. */
+#define MAX_GROUPS 16
+
+struct rule {
+	const char *kind; /* the marker says [REDACTED:kind] */
+	bool icase;       /* match letters in either case (the pattern is lower case) */
+	unsigned char groups[RULE_GROUPS];
+	const char *re; /* POSIX ERE; see the notes above the table */
+	/* NULL, or words (separated by blanks) one of which must name the
+	 * command the secret is given to: it must come earlier in the same
+	 * command (after the last '|', ';', '&' or newline), at most
+	 * CONTEXT_MAX bytes before. For options that mean a password to one
+	 * program only, such as mysql's -pSECRET. */
+	const char *context;
+};
+
+#define CONTEXT_MAX 512
+
+/* Building blocks of the table.
+ *
+ * ERE has no look-behind, so a rule that needs a boundary before its secret
+ * (so that "xghp_..." is not taken for a GitHub token) consumes the boundary
+ * character in a group of its own and names the secret's group. Each boundary
+ * class is disjoint from the characters of the secret that follows it: then
+ * a search that fails stops at the end of one run of secret-like characters
+ * instead of rescanning it from every byte, which keeps the time linear.
+ *
+ * VAL is the value of an assignment or an option, as a shell user writes it:
+ * double-quoted (escapes allowed), single-quoted, or bare up to the next
+ * blank or shell operator. A value that starts with '$' or '`' is a
+ * reference to a variable or a command, not a secret, and is left alone.
+ * VAL adds 6 groups; if k groups open before it, group k+2 is the
+ * double-quoted content, k+5 the single-quoted content, k+6 the bare value. */
+#define VAL                                                                                        \
+	"(\"((\\\\.|[^\"\\$`])(\\\\.|[^\"\\])*)\"|'([^']+)'|"                                      \
+	"([^-$`[:space:]'\"&;|<>()][^[:space:]'\"&;|<>()`]*))"
+
+/* Key names that hold a secret in key=value, --key value and JSON. */
+#define PASSWORD_WORDS "password|passwd|passphrase"
+#define SECRET_WORDS                                                                               \
+	"token|secret|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret"
+
+/* PEM armour line of a private key: "-----BEGIN RSA PRIVATE KEY-----",
+ * "-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN PGP PRIVATE KEY BLOCK-----". */
+#define PEM_BEGIN "-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
+#define PEM_END "-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
+/* A PEM body: anything without "--", so that it cannot run past its END line
+ * into the next block. */
+#define PEM_BODY "([^-]|-[^-])*"
+
+/* The rules, most specific first: when the secrets of several rules overlap
+ * they are merged into one marker that takes the kind of the first rule. */
+/* clang-format off */
+static const struct rule rules[] = {
+	/* Private keys: the whole block from BEGIN to END; a block cut short
+	 * (no END line) from BEGIN to the end of its base64 body. */
+	{"private-key", false, {0}, PEM_BEGIN PEM_BODY PEM_END, NULL},
+	{"private-key", false, {0},
+	 PEM_BEGIN "[[:space:]]+([A-Za-z-]+:[^\n]*\n[[:space:]]*)*[A-Za-z0-9+/=]{16}" PEM_BODY, NULL},
+
+	/* Cloud and service tokens recognisable by their prefix. */
+	{"aws-key-id", false, {2},
+	 "([^A-Za-z0-9])((AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16})"
+	 "([^A-Za-z0-9])", NULL},
+	/* An AWS secret key is 40 characters of base64 with nothing to tell it
+	 * from other text (a commit hash also has 40), so only in context. */
+	{"aws-secret", true, {3},
+	 "(aws[_-]?secret[_-]?(access[_-]?)?key|secret[_-]?access[_-]?key)[\"']?[[:space:]]*[:=]?"
+	 "[[:space:]]*[\"']?([A-Za-z0-9/+]{40})([^A-Za-z0-9/+])", NULL},
+	{"github-token", false, {2},
+	 "([^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]{22}"
+	 "[A-Za-z0-9_]*)", NULL},
+	{"gitlab-token", false, {2},
+	 "([^A-Za-z0-9_])((glpat|gldt|glrt|glptt|glft|glsoat|glcbt|glimt|gloas|glagent)-"
+	 "[A-Za-z0-9_-]{20}[A-Za-z0-9_.-]*)", NULL},
+	{"slack-token", false, {2},
+	 "([^A-Za-z0-9_])(xox[abeoprs]-[A-Za-z0-9-]{10}[A-Za-z0-9-]*|xapp-[0-9]+-[A-Za-z0-9-]{10}"
+	 "[A-Za-z0-9-]*)", NULL},
+	{"slack-webhook", false, {2},
+	 "hooks\\.slack\\.com/(services|workflows|triggers)/([A-Za-z0-9_/-]+)", NULL},
+	{"google-api-key", false, {2}, "([^A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35}[0-9A-Za-z_-]*)", NULL},
+	{"google-oauth-token", false, {2},
+	 "([^A-Za-z0-9_-])(ya29\\.[0-9A-Za-z_-]{20}[0-9A-Za-z_-]*)", NULL},
+	/* OpenAI and Anthropic keys. The bare "sk-" form allows no dashes, so
+	 * that a long branch name such as "sk-fix-..." is not taken for one. */
+	{"api-key", false, {2},
+	 "([^A-Za-z0-9_-])(sk-[A-Za-z0-9]{32}[A-Za-z0-9]*|sk-(proj|svcacct|admin|ant)-"
+	 "[A-Za-z0-9_-]{32}[A-Za-z0-9_-]*)", NULL},
+	{"stripe-key", false, {2},
+	 "([^A-Za-z0-9_])((sk|rk)_(live|test)_[0-9A-Za-z]{16}[0-9A-Za-z]*)", NULL},
+	{"npm-token", false, {2}, "([^A-Za-z0-9_])(npm_[A-Za-z0-9]{36}[A-Za-z0-9]*)", NULL},
+	{"pypi-token", false, {2}, "([^A-Za-z0-9_-])(pypi-AgE[A-Za-z0-9_-]{50}[A-Za-z0-9_-]*)", NULL},
+	{"huggingface-token", false, {2}, "([^A-Za-z0-9_])(hf_[A-Za-z0-9]{30}[A-Za-z0-9]*)", NULL},
+	{"jwt", false, {2},
+	 "([^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*\\.eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*"
+	 "\\.[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*)", NULL},
+	{"azure-key", true, {2}, "([^A-Za-z0-9])accountkey=([A-Za-z0-9+/=]{20}[A-Za-z0-9+/=]*)", NULL},
+	/* Signatures and session tokens in pre-signed URLs grant access alone. */
+	{"url-signature", true, {2},
+	 "[?&](sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature)="
+	 "([^&#[:space:]'\"]+)", NULL},
+
+	/* Credentials in a URL: scheme://user:password@host. */
+	{"url-password", false, {2},
+	 "([^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:[:space:]'\"]*:"
+	 "([^$/?#[:space:]'\"][^/?#[:space:]'\"]*)@", NULL},
+
+	/* HTTP headers. */
+	{"bearer", true, {1},
+	 "authorization[[:space:]]*:[[:space:]]*bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)", NULL},
+	{"auth-header", true, {2},
+	 "authorization[[:space:]]*:[[:space:]]*(basic|token|bot|apikey|sso-key)[[:space:]]+"
+	 "([A-Za-z0-9._~+/=:,-]+)", NULL},
+	/* "Bearer" outside a header: only a long token, not "bearer tokens". */
+	{"bearer", true, {2},
+	 "([^A-Za-z0-9_])bearer[[:space:]]+([A-Za-z0-9._~+/=-]{20}[A-Za-z0-9._~+/=-]*)", NULL},
+	{"auth-header", true, {3},
+	 "([^A-Za-z0-9_/-])(x-api-key|x-auth-token|x-access-token|private-token|x-gitlab-token|"
+	 "x-vault-token|x-goog-api-key|api-key|apikey)[[:space:]]*:[[:space:]]*"
+	 "([^$[:space:]'\"][^[:space:]'\"]*)", NULL},
+
+	/* Passwords given to well-known commands. */
+	{"password-flag", false, {3},
+	 "([[:space:]])-(passin|passout|pass|password|passphrase)[[:space:]]+pass:"
+	 "([^[:space:]'\"]+)", NULL},
+	{"password-flag", false, {3, 6, 7}, "([^A-Za-z0-9_-])sshpass[[:space:]]+-p[[:space:]]*" VAL, NULL},
+	/* mysql -pSECRET: the password glued to -p ("-p" alone prompts). */
+	{"password-flag", false, {3, 6, 7}, "([[:space:]])-p" VAL,
+	 "mysql mysqldump mysqladmin mariadb mariadb-dump"},
+	{"basic-auth", false, {4},
+	 "([[:space:]])(-u|--user)(=|[[:space:]]*)[\"']?[^:[:space:]'\"]*:"
+	 "([^$[:space:]'\"][^[:space:]'\"]*)",
+	 "curl"},
+
+	/* Options: --password VALUE, --db-password=VALUE, --token VALUE. The
+	 * keyword must end the option name: "--password-file PATH" and
+	 * "--password-stdin" are not secrets. */
+	{"password-flag", true, {6, 9, 10},
+	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" PASSWORD_WORDS ")(=|[[:space:]]+)" VAL, NULL},
+	{"secret-flag", true, {6, 9, 10},
+	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" SECRET_WORDS "|bearer)(=|[[:space:]]+)" VAL, NULL},
+
+	/* JSON members, plain and inside a double-quoted shell string. */
+	{"json-secret", true, {2},
+	 "\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\"[[:space:]]*:[[:space:]]*"
+	 "\"(([^\"\\$]|\\\\.)([^\"\\]|\\\\.)*)\"", NULL},
+	{"json-secret", true, {2},
+	 "\\\\\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\\\\\"[[:space:]]*:[[:space:]]*"
+	 "\\\\\"(([^\"\\$]|\\\\[^\"])([^\"\\]|\\\\[^\"])*)\\\\\"", NULL},
+
+	/* Environment assignments (export X=..., X=... cmd, docker -e X=...)
+	 * whose upper-case name contains a keyword that ends the name or one of
+	 * its _-separated parts: PGPASSWORD, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
+	 * but not TOKENIZERS_PARALLELISM or SECRETARY. */
+	{"env-secret", false, {5, 8, 9},
+	 "([^A-Za-z0-9_])[A-Za-z0-9_]*(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_KEY|APIKEY|"
+	 "PRIVATE|ACCESS_KEY|MYSQL_PWD)S?(_[A-Za-z0-9_]*)?=" VAL, NULL},
+
+	/* key=value: password=..., db.password=..., -Dpassword=...,
+	 * access_token=... (also in URL queries). The key must end with the
+	 * keyword: "password_reset.py" and "tokenizer=..." are not secrets. */
+	{"password", true, {6, 9, 10},
+	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" PASSWORD_WORDS ")=" VAL, NULL},
+	{"secret", true, {6, 9, 10},
+	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" SECRET_WORDS ")=" VAL, NULL},
+};
+/* clang-format on */
+
+#define N_RULES (sizeof rules / sizeof rules[0])
+
+/* Passes stop at a fixed point. A pass can find more on the output of the
+ * one before when a secret it replaced held the character that ended
+ * another rule's match (a quote, a '|', a blank): with the marker in its
+ * place, the other rule reads on. Each pass replaces at least one byte that
+ * is not part of a marker and never splits a marker, so passes always end.
+ * Real text needs one pass (and one more that finds nothing); in 20 minutes
+ * of fuzzing, random bytes needed at most three. The cap bounds the time on
+ * input built to chain further; what such input keeps is text that no rule
+ * matched in the original, only next to a marker. */
+#define MAX_PASSES 16
+
+static regex_t compiled[N_RULES];
+static locale_t c_locale;
+static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+
+/* True if the ERE re has an upper-case letter outside a bracket expression:
+ * a case-insensitive rule, which searches lower-cased text, could never
+ * match it. */
+static bool upper_outside_brackets(const char *re)
+{
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '[') {
+			/* Skip to the closing ']': one right after '[' or '[^' is a
+			 * member, and so is a class such as [:space:]. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (p[0] == '[' && p[1] == ':') {
+					const char *e = strstr(p + 2, ":]");
+					p = e ? e + 1 : p + 1;
+				}
+				p++;
+			}
+			if (!*p)
+				return false;
+		} else if (*p >= 'A' && *p <= 'Z') {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Compiles the table once. The rules are part of the program, so one that
+ * does not compile is a bug: abort with the rule and the reason. The C locale
+ * makes the regular expressions work on bytes whatever the process's locale,
+ * so invalid UTF-8 is just bytes. */
+static void compile_rules(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (c_locale == (locale_t)0) {
+		fprintf(stderr, "cairn: cannot create the C locale for redaction\n");
+		abort();
+	}
+	locale_t old = uselocale(c_locale);
+	for (size_t i = 0; i < N_RULES; i++) {
+		if (rules[i].icase && upper_outside_brackets(rules[i].re)) {
+			fprintf(stderr,
+			        "cairn: redaction rule %zu (%s) is case-insensitive but "
+			        "has an upper-case letter outside [...]\n",
+			        i, rules[i].kind);
+			abort();
+		}
+		int r = regcomp(&compiled[i], rules[i].re, REG_EXTENDED);
+		if (r != 0) {
+			char msg[256];
+			regerror(r, &compiled[i], msg, sizeof msg);
+			fprintf(stderr, "cairn: redaction rule %zu (%s) is broken: %s\n", i,
+			        rules[i].kind, msg);
+			abort();
+		}
+		for (int g = 0; g < RULE_GROUPS; g++)
+			if (rules[i].groups[g] > compiled[i].re_nsub ||
+			    rules[i].groups[g] >= MAX_GROUPS) {
+				fprintf(stderr,
+				        "cairn: redaction rule %zu (%s) names group %d of %zu\n", i,
+				        rules[i].kind, rules[i].groups[g], compiled[i].re_nsub);
+				abort();
+			}
+	}
+	uselocale(old);
+}
+
+const char *redact_kind(size_t i)
+{
+	return i < N_RULES ? rules[i].kind : NULL;
+}
+
+/* One secret found in the text: bytes [start, end) and the rule. */
+struct span {
+	size_t start, end;
+	size_t rule;
+	size_t context_at; /* for a rule with a context: where its match starts */
+};
+
+struct spans {
+	struct span *v;
+	size_t n, cap;
+};
+
+static void spans_add(struct spans *s, size_t start, size_t end, size_t rule, size_t context_at)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
+	}
+	s->v[s->n++] = (struct span){start, end, rule, context_at};
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->end != y->end)
+		return x->end > y->end ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* The length of the marker at p (at most n bytes), or 0 if none starts there. */
+static size_t marker_len(const char *p, size_t n)
+{
+	static const size_t plen = sizeof REDACT_MARKER_PREFIX - 1;
+	if (n < plen + 2 || memcmp(p, REDACT_MARKER_PREFIX, plen) != 0)
+		return 0;
+	size_t i = plen;
+	while (i < n &&
+	       ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+		i++;
+	return i > plen && i < n && p[i] == ']' ? i + 1 : 0;
+}
+
+/* True if p[0..n) is nothing but markers: a secret already redacted. */
+static bool only_markers(const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t m = marker_len(p, n);
+		if (m == 0)
+			return false;
+		p += m;
+		n -= m;
+	}
+	return true;
+}
+
+/* The markers already in a text, in order: [start[i], end[i]). */
+struct markers {
+	size_t *start, *end;
+	size_t n;
+};
+
+static void markers_find(struct markers *ms, const char *text, size_t len)
+{
+	static const size_t plen = sizeof REDACT_MARKER_PREFIX - 1;
+	size_t cap = 0;
+	memset(ms, 0, sizeof *ms);
+	const char *p = text, *end = text + len;
+	while ((p = memmem(p, (size_t)(end - p), REDACT_MARKER_PREFIX, plen)) != NULL) {
+		size_t m = marker_len(p, (size_t)(end - p));
+		if (m == 0) {
+			p++;
+			continue;
+		}
+		if (ms->n == cap) {
+			cap = cap ? 2 * cap : 8;
+			ms->start = xreallocarray(ms->start, cap, sizeof *ms->start);
+			ms->end = xreallocarray(ms->end, cap, sizeof *ms->end);
+		}
+		ms->start[ms->n] = (size_t)(p - text);
+		ms->end[ms->n] = (size_t)(p - text) + m;
+		ms->n++;
+		p += m;
+	}
+}
+
+static void markers_release(struct markers *ms)
+{
+	free(ms->start);
+	free(ms->end);
+}
+
+/* The marker strictly around pos (start < pos < end), or -1. */
+static ssize_t marker_around(const struct markers *ms, size_t pos)
+{
+	size_t lo = 0, hi = ms->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ms->end[mid] <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ms->n && ms->start[lo] < pos ? (ssize_t)lo : -1;
+}
+
+/* Secrets already kept in a pass, sorted by start: maxend[j] is the largest
+ * end among v[0..j], so whether any of them covers a byte is one lookup. */
+struct kept {
+	const struct span *v;
+	const size_t *maxend;
+	size_t n;
+};
+
+/* True if a kept secret covers byte pos - 1. *j is a cursor that callers
+ * move from high positions to low ones: start it at n - 1. */
+static bool covered(const struct kept *kp, ssize_t *j, size_t pos)
+{
+	while (*j >= 0 && kp->v[*j].start >= pos)
+		(*j)--;
+	return *j >= 0 && kp->maxend[*j] >= pos;
+}
+
+/* True if one of the blank-separated words in words is a command word
+ * before pos in text, within the same command and CONTEXT_MAX bytes. A word
+ * counts after a blank, a quote, '(' or '/' (as in /usr/bin/curl) and before
+ * a blank. The kept secrets will be replaced: a '|' or ';' inside one does
+ * not end a command and a word inside one does not count, so that the answer
+ * is the same on the redacted text and a second pass finds nothing new. */
+static bool context_before(const char *text, size_t pos, const char *words, const struct kept *kp)
+{
+	size_t from = pos > CONTEXT_MAX ? pos - CONTEXT_MAX : 0;
+	size_t start = pos;
+	ssize_t j = (ssize_t)kp->n - 1;
+	while (start > from && (covered(kp, &j, start) || !strchr("|;&\n", text[start - 1])))
+		start--;
+	for (const char *w = words; *w;) {
+		size_t wl = strcspn(w, " ");
+		const char *p = text + start, *end = text + pos;
+		while ((p = memmem(p, (size_t)(end - p), w, wl)) != NULL) {
+			size_t at = (size_t)(p - text);
+			ssize_t j1 = (ssize_t)kp->n - 1, j2 = j1;
+			if (p + wl <= end && (p[wl] == ' ' || p[wl] == '\t') &&
+			    (p == text || strchr(" \t\n\"'(/", p[-1])) &&
+			    !covered(kp, &j1, at + wl) && !covered(kp, &j2, at + 1))
+				return true;
+			p++;
+		}
+		w += wl;
+		w += strspn(w, " ");
+	}
+	return false;
+}
+
+/* One search of rule i in in[from, len). On a match, adds its secret to s
+ * (unless it is no secret, see below) and returns true with the match's
+ * start in *match_start and the secret's end in *secret_end. */
+static bool search_rule(size_t i, const char *text, const char *in, size_t len, size_t from,
+                        const struct markers *ms, struct spans *s, size_t *match_start,
+                        size_t *secret_end)
+{
+	const struct rule *r = &rules[i];
+	regmatch_t m[MAX_GROUPS];
+	size_t nm = compiled[i].re_nsub + 1 < MAX_GROUPS ? compiled[i].re_nsub + 1 : MAX_GROUPS;
+
+	/* REG_STARTEND searches [from, len) but sees the bytes before from as
+	 * context. */
+	m[0].rm_so = (regoff_t)from;
+	m[0].rm_eo = (regoff_t)len;
+	if (regexec(&compiled[i], in, nm, m, REG_STARTEND) != 0)
+		return false;
+	*match_start = (size_t)m[0].rm_so;
+	int g = -1;
+	for (int k = 0; k < RULE_GROUPS; k++) {
+		int grp = r->groups[k];
+		if (m[grp].rm_so >= 0) {
+			g = grp;
+			break;
+		}
+		if (grp == 0)
+			break;
+	}
+	if (g < 0) {
+		*secret_end = *match_start;
+		return true;
+	}
+	size_t a = (size_t)m[g].rm_so, b = (size_t)m[g].rm_eo;
+	*secret_end = b;
+
+	/* A secret never includes the padding, and never splits a marker. One
+	 * that starts inside a marker is no secret: the rule read the marker's
+	 * ':' as a separator, as in "user:password". One that ends inside a
+	 * marker takes all of it. */
+	size_t sa = a < 1 ? 1 : a, sb = b > len - 1 ? len - 1 : b;
+	ssize_t k = marker_around(ms, sb);
+	if (k >= 0)
+		sb = ms->end[k];
+	/* The context, if any, is checked once all secrets are known. */
+	if (sb > sa && marker_around(ms, sa) < 0 && !only_markers(text + sa, sb - sa))
+		spans_add(s, sa, sb, i, *match_start);
+	return true;
+}
+
+/* Finds every secret of rule i in text (len bytes, padded: see redact())
+ * and adds it to s. The rule searches in, which is text or its lower-cased
+ * copy; ms lists the markers already in text. */
+static void find_rule(size_t i, const char *text, const char *in, size_t len,
+                      const struct markers *ms, struct spans *s)
+{
+	size_t pos = 0, start, b;
+	while (pos < len && search_rule(i, text, in, len, pos, ms, s, &start, &b)) {
+		/* Go on from the end of the secret, not of the match: the match
+		 * may have consumed the boundary before the next one. */
+		pos = b > start + 1 ? b : start + 1;
+	}
+}
+
+/* One pass of every rule over text (len bytes, padded). Returns a new padded
+ * text (or NULL if nothing was found) and adds the number of markers
+ * inserted to *count. */
+static char *redact_pass(const char *text, size_t len, size_t *out_len, unsigned *count)
+{
+	/* Case-insensitive rules search a lower-cased copy rather than use
+	 * REG_ICASE: glibc's REG_ICASE matcher copies the rest of its case-folded
+	 * buffer each time it moves the start of a search, which makes a search
+	 * over a long run of letters quadratic. Lower-casing keeps every offset,
+	 * so a secret found in the copy is at the same place in the text. */
+	char *lower = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		lower[i] = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] - 'A' + 'a') : text[i];
+	lower[len] = '\0';
+	struct markers ms;
+	markers_find(&ms, text, len);
+	struct spans s = {0};
+	for (size_t i = 0; i < N_RULES; i++)
+		find_rule(i, text, rules[i].icase ? lower : text, len, &ms, &s);
+	markers_release(&ms);
+	free(lower);
+	if (s.n == 0)
+		return NULL;
+
+	/* Secrets of rules with a context stay only in their context, judged
+	 * in order so that the secrets before one count as replaced. */
+	qsort(s.v, s.n, sizeof *s.v, span_cmp);
+	size_t *maxend = xmalloc(s.n * sizeof *maxend);
+	struct kept kp = {s.v, maxend, 0};
+	for (size_t j = 0; j < s.n; j++) {
+		const char *ctx = rules[s.v[j].rule].context;
+		if (ctx && !context_before(text, s.v[j].context_at, ctx, &kp))
+			continue;
+		s.v[kp.n] = s.v[j];
+		maxend[kp.n] =
+		    kp.n > 0 && maxend[kp.n - 1] > s.v[j].end ? maxend[kp.n - 1] : s.v[j].end;
+		kp.n++;
+	}
+	free(maxend);
+	s.n = kp.n;
+	if (s.n == 0) {
+		free(s.v);
+		return NULL;
+	}
+
+	/* Overlapping secrets become one; it takes the kind of the first rule. */
+	size_t k = 0;
+	for (size_t j = 1; j < s.n; j++) {
+		struct span *cur = &s.v[k];
+		if (s.v[j].start < cur->end) {
+			if (s.v[j].end > cur->end)
+				cur->end = s.v[j].end;
+			if (s.v[j].rule < cur->rule)
+				cur->rule = s.v[j].rule;
+		} else {
+			s.v[++k] = s.v[j];
+		}
+	}
+	size_t n = k + 1;
+
+	size_t size = len;
+	for (size_t j = 0; j < n; j++)
+		size = size - (s.v[j].end - s.v[j].start) + sizeof REDACT_MARKER_PREFIX - 1 +
+		       strlen(rules[s.v[j].rule].kind) + 1;
+	char *out = xmalloc(size + 1);
+	size_t o = 0, at = 0;
+	for (size_t j = 0; j < n; j++) {
+		memcpy(out + o, text + at, s.v[j].start - at);
+		o += s.v[j].start - at;
+		o += (size_t)sprintf(out + o, REDACT_MARKER_PREFIX "%s]", rules[s.v[j].rule].kind);
+		at = s.v[j].end;
+	}
+	memcpy(out + o, text + at, len - at);
+	o += len - at;
+	out[o] = '\0';
+	free(s.v);
+	*out_len = o;
+	*count += (unsigned)n;
+	return out;
+}
+
+char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactions)
+{
+	size_t dummy_len;
+	unsigned dummy_n;
+	if (!out_len)
+		out_len = &dummy_len;
+	if (!n_redactions)
+		n_redactions = &dummy_n;
+	*out_len = 0;
+	*n_redactions = 0;
+	if (len > REDACT_MAX_INPUT) {
+		errno = E2BIG;
+		return NULL;
+	}
+	pthread_once(&compile_once, compile_rules);
+	locale_t old = uselocale(c_locale);
+
+	/* The text is searched with a newline added at each end, so that the
+	 * start and the end of the text are boundaries like any blank. The
+	 * rules then need no '^' or '$', which would make glibc try a
+	 * case-insensitive rule at every byte (50 times slower on long runs of
+	 * letters). */
+	size_t cur_len = len + 2;
+	char *cur = xmalloc(cur_len + 1);
+	cur[0] = '\n';
+	if (len)
+		memcpy(cur + 1, text, len);
+	cur[len + 1] = '\n';
+	cur[len + 2] = '\0';
+	for (int pass = 0; pass < MAX_PASSES; pass++) {
+		size_t next_len;
+		char *next = redact_pass(cur, cur_len, &next_len, n_redactions);
+		if (!next)
+			break;
+		free(cur);
+		cur = next;
+		cur_len = next_len;
+	}
+	uselocale(old);
+	cur_len -= 2;
+	memmove(cur, cur + 1, cur_len);
+	cur[cur_len] = '\0';
+	*out_len = cur_len;
+	return cur;
+}

@@ -1,0 +1,62 @@
+/* Secret redaction: finds credentials in free text (a shell command line, a
+ * build log, a knowledge entry) and replaces each with a marker that names
+ * its kind, keeping the text around it:
+ *
+ *   export GITHUB_TOKEN=ghp_...              ->  export GITHUB_TOKEN=[REDACTED:github-token]
+ *   curl -H 'Authorization: Bearer eyJ...'   ->  curl -H 'Authorization: Bearer [REDACTED:bearer]'
+ *   git clone https://me:hunter2@host/r.git  ->  git clone
+ * https://me:[REDACTED:url-password]@host/r.git
+ *
+ * What counts as a secret is data: one table of rules in redact.c (kind,
+ * POSIX extended regular expression, which capture group is the secret). The
+ * cases that pin the rules down, positive and negative, are in
+ * tests/data/redact/cases.txt.
+ *
+ * Guarantees:
+ *  - The output is a fixed point: redact() of an output finds nothing more
+ *    (fuzz/fuzz_redact.c checks this).
+ *  - Text that is not a secret is kept byte for byte: git commit hashes,
+ *    UUIDs, ULIDs, words such as "tokenizer", "password_reset.py",
+ *    "--password-file PATH" and "$VARIABLE" references are left alone.
+ *  - Bounded: input is capped at REDACT_MAX_INPUT bytes; time grows about
+ *    linearly with the input (every rule is anchored on a literal or a
+ *    delimiter, so no rule rescans a long run of text from each byte):
+ *    about 0.1 s per MiB of ordinary text, at most about 1.5 s per MiB on
+ *    the worst shapes tried (a MiB of "export TOKEN=x ").
+ *
+ * Markers look like "[REDACTED:kind]" with kind in [a-z0-9-]; redact_kind()
+ * lists the kinds. A marker already present in the input is never redacted
+ * again, so text can be passed through redact() any number of times.
+ *
+ * Thread safety: any thread may call these functions; the rules are compiled
+ * once, on first use, under pthread_once. */
+#ifndef CAIRN_REDACT_H
+#define CAIRN_REDACT_H
+
+#include <stddef.h>
+
+/* The largest input redact() accepts: 1 MiB, the size of the largest event.
+ * Callers with more text redact it in pieces cut at line boundaries or keep a
+ * head and a tail; a secret is never passed through unredacted because it was
+ * too long to look at. */
+#define REDACT_MAX_INPUT (1024u * 1024)
+
+/* The marker that replaces a secret is REDACT_MARKER_PREFIX kind "]". */
+#define REDACT_MARKER_PREFIX "[REDACTED:"
+
+/* Returns a malloc'd copy of text (len bytes; need not be NUL-terminated and
+ * may contain NUL bytes) in which every secret is replaced by a marker. The
+ * copy is NUL-terminated; its length is stored in *out_len and the number of
+ * markers inserted in *n_redactions (either pointer may be NULL). The caller
+ * frees the copy.
+ *
+ * Returns NULL, with errno set to E2BIG and *out_len and *n_redactions set to
+ * 0, when len is over REDACT_MAX_INPUT; it never fails otherwise (allocation
+ * failure aborts, see common/xalloc.h). text may be NULL when len is 0. */
+char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactions);
+
+/* The kind of rule i (0, 1, ...), as it appears in markers, or NULL past the
+ * last rule. Several rules may share a kind. For tests and documentation. */
+const char *redact_kind(size_t i);
+
+#endif
