@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -98,6 +99,29 @@ void capture_release(struct capture *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* Adds what a command wrote to a file between two offsets: the whole range
+ * when it fits, else its first and last parts (what capture_add() would
+ * have kept), read back with pread. */
+static void capture_file_range(struct capture *c, int fd, off_t from, off_t to)
+{
+	if (to <= from)
+		return;
+	uint64_t n = (uint64_t)(to - from);
+	size_t hcap = c->cap / 2, tcap = c->cap - hcap;
+	size_t want_head = n <= c->cap ? (size_t)n : hcap;
+	char *buf = xmalloc(want_head > tcap ? want_head : tcap);
+	ssize_t r = pread(fd, buf, want_head, from);
+	if (r > 0)
+		capture_add(c, buf, (size_t)r);
+	if (n > c->cap) {
+		c->total += n - hcap - tcap; /* the middle, never read */
+		r = pread(fd, buf, tcap, to - (off_t)tcap);
+		if (r > 0)
+			capture_add(c, buf, (size_t)r);
+	}
+	free(buf);
+}
+
 static volatile sig_atomic_t got_winch;
 static volatile sig_atomic_t fwd_signal;
 
@@ -172,6 +196,7 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 	struct termios saved_tio;
 	bool restore_tio = false;
 	int master = -1, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	off_t out_start = -1;
 	uint64_t t0 = clock_mono_ns();
 	pid_t pid;
 	struct sigaction old_int, old_quit, old_term, old_hup, old_winch, old_pipe;
@@ -197,23 +222,31 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			restore_tio = true;
 		}
 	} else {
-		if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		/* stdout is a regular file: the command writes to it directly (no
+		 * copy through us), and the capture reads it back afterwards. */
+		struct stat sb;
+		if (fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode))
+			out_start = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+		if ((out_start < 0 && pipe2(po, O_CLOEXEC) < 0) || pipe2(pe, O_CLOEXEC) < 0) {
 			int e = -errno;
 			close(ep[0]);
 			close(ep[1]);
 			return e;
 		}
 		/* Best effort: the size may be capped by /proc/sys/fs/pipe-max-size. */
-		fcntl(po[0], F_SETPIPE_SZ, PIPE_BYTES);
+		if (po[0] >= 0)
+			fcntl(po[0], F_SETPIPE_SZ, PIPE_BYTES);
 		fcntl(pe[0], F_SETPIPE_SZ, PIPE_BYTES);
 		pid = fork();
 		if (pid == 0) {
 			close(ep[0]);
-			dup2(po[1], STDOUT_FILENO);
+			if (po[1] >= 0)
+				dup2(po[1], STDOUT_FILENO);
 			dup2(pe[1], STDERR_FILENO);
 			exec_child(argv, ep[1]);
 		}
-		close(po[1]);
+		if (po[1] >= 0)
+			close(po[1]);
 		close(pe[1]);
 	}
 	close(ep[1]);
@@ -330,6 +363,16 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		}
 	}
 	res->duration_ms = (int64_t)((clock_mono_ns() - t0) / 1000000);
+	if (out_start >= 0) {
+		/* Our stdout is usually write-only (a shell's `>`): read the
+		 * same file through a read-only descriptor of its own. */
+		off_t out_end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+		int rfd = open("/proc/self/fd/1", O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0) {
+			capture_file_range(out, rfd, out_start, out_end);
+			close(rfd);
+		}
+	}
 	if (restore_tio)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
 	sigaction(SIGINT, &old_int, NULL);

@@ -122,6 +122,30 @@ def capture_is_capped_head_and_tail():
 
 
 @T.test
+def stdout_to_a_file_is_written_directly_and_captured():
+    with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "4K"}) as d:
+        out = os.path.join(d.tmp, "out.txt")
+        with open(out, "wb") as f:
+            f.write(b"already there\n")
+        with open(out, "ab") as f:  # `>>`: the command's bytes go after it
+            r = subprocess.run([d.bin, "run", "--", "sh", "-c", "seq 1 50000; echo oops >&2"],
+                               stdout=f, stderr=subprocess.PIPE, env=d.env(), timeout=60)
+        eq(r.returncode, 0, "exit")
+        eq(r.stderr, b"oops\n", "stderr still passed through")
+        want = b"already there\n" + subprocess.run(["seq", "1", "50000"],
+                                                  capture_output=True).stdout
+        eq(open(out, "rb").read(), want, "the file holds exactly the command's output")
+        ev = events(d, "build.passed")[-1]
+        o = ev["data"]["output"]
+        eq(o["bytes"], len(want) - len(b"already there\n") + len(b"oops\n"), "bytes counted")
+        kept = open(o["path"], "rb").read()
+        check(kept.startswith(b"oops\n1\n2\n"), "capture: stderr, then the file's head: %r"
+              % kept[:40])
+        check(kept.endswith(b"49999\n50000\n"), "capture keeps the file's tail")
+        check(b"already there" not in kept, "only what the command wrote is captured")
+
+
+@T.test
 def pty_when_stdout_is_a_terminal():
     with Daemon() as d:
         pid, fd = pty.fork()
