@@ -661,9 +661,10 @@ static char *dedup_key(const struct event *ev)
 
 /* The sequencer. Assigns the next seq to ev (unless its (source, id) is
  * already logged or on its way), delivers it to live subscribers, acks an
- * `accepted` publish, and hands it to the writer. Takes ev and pc. Runs on
- * the loop, so seq order, ring order and fan-out order are one order. */
-static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc)
+ * `accepted` publish, and hands it to the writer. Takes ev and pc. fresh_id
+ * says the daemon made ev's id itself. Runs on the loop, so seq order, ring
+ * order and fan-out order are one order. */
+static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc, bool fresh_id)
 {
 	snprintf(pc->id, sizeof pc->id, "%s", ev->id);
 	if (pc->conn)
@@ -671,7 +672,8 @@ static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc)
 	char *key = dedup_key(ev);
 	int64_t seq = (int64_t)(intptr_t)strmap_get(&d->pending_ids, key);
 	int found = seq > 0;
-	if (!found) {
+	/* An id the daemon just made (a new ULID) cannot be in the log. */
+	if (!found && !fresh_id) {
 		found = store_lookup(d->st, ev->source, ev->id, &seq);
 		if (found < 0) {
 			free(key);
@@ -843,7 +845,7 @@ static void spool_import(struct daemon *d, const char *path)
 		pc->spool = sf; /* the file goes once the event is on disk */
 		pc->ack = ACK_DURABLE;
 		d->n_spooled++;
-		sequence(d, ev, pc);
+		sequence(d, ev, pc, false);
 	} else {
 		char why[400] = "";
 		if (r)
@@ -902,10 +904,11 @@ static void publish_local(void *ctx, json_t *obj)
 		return;
 	}
 	json_decref(obj);
+	bool fresh_id = ev->id == NULL;
 	event_fill_defaults(ev, clock_wall_ms());
 	struct pubctx *pc = xcalloc(1, sizeof *pc);
 	pc->ack = ACK_NONE;
-	sequence(d, ev, pc);
+	sequence(d, ev, pc, fresh_id);
 }
 
 /* The watched projects are kept in <data_dir>/watches, one path a line. */
@@ -1012,6 +1015,7 @@ static void do_hello(struct conn *c, struct proto_req *req)
 static void do_pub(struct conn *c, struct proto_req *req)
 {
 	struct daemon *d = c->d;
+	bool fresh_id = req->ev->id == NULL;
 	event_fill_defaults(req->ev, clock_wall_ms());
 	struct pubctx *pc = xcalloc(1, sizeof *pc);
 	pc->conn = c;
@@ -1022,7 +1026,7 @@ static void do_pub(struct conn *c, struct proto_req *req)
 	c->pubs_submitted++;
 	struct event *ev = req->ev;
 	req->ev = NULL;
-	sequence(d, ev, pc);
+	sequence(d, ev, pc, fresh_id);
 	if (d->inflight > d->cfg->writer_queue_max && !c->read_paused) {
 		/* The disk is behind: stop reading from this publisher for a while. */
 		uv_read_stop((uv_stream_t *)&c->pipe);
