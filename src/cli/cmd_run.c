@@ -6,6 +6,7 @@
 #include "cli/publish.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
 #include "sources/diag.h"
@@ -146,16 +147,7 @@ static char *save_output(const struct config *cfg, const char *id, const char *l
 	mkdir(dir, 0700);
 	char *path = xasprintf("%s/%s.log", dir, id);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0;
-	for (size_t off = 0; ok && off < len;) {
-		ssize_t w = write(fd, log + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			ok = false;
-		else
-			off += (size_t)w;
-	}
+	bool ok = fd >= 0 && io_write_all(fd, log, len) == 0;
 	if (fd >= 0)
 		close(fd);
 	if (!ok) {

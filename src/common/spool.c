@@ -2,6 +2,7 @@
 #include "common/spool.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
 
@@ -103,17 +104,7 @@ int spool_write(const char *dir, const char *json, size_t len)
 		r = -errno;
 		goto out_free;
 	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, json + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	r = io_write_all(fd, json, len);
 	/* The daemon may be down because the machine is going down: make the
 	 * file durable before it becomes visible. */
 	if (r == 0 && fsync(fd) < 0)

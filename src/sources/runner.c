@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -134,27 +135,6 @@ static void on_winch(int sig)
 static void on_forward(int sig)
 {
 	fwd_signal = sig;
-}
-
-/* Writes all of p to fd; returns 0 or -errno (EPIPE when the reader left). */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pf = {.fd = fd, .events = POLLOUT};
-				poll(&pf, 1, -1);
-				continue;
-			}
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void exec_child(char *const argv[], int errpipe)
@@ -312,12 +292,12 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		if (i_in >= 0 && pf[i_in].revents) {
 			ssize_t r = read(in_fd, buf, RELAY_BUF);
 			if (r > 0) {
-				write_all(master, buf, (size_t)r);
+				io_write_all(master, buf, (size_t)r);
 			} else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
 				/* Our input ended: tell the command's terminal (^D). */
 				if (!tty_in) {
 					char eof = 4;
-					write_all(master, &eof, 1);
+					io_write_all(master, &eof, 1);
 				}
 				in_fd = -1;
 			}
@@ -339,7 +319,7 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			bool *dead = k == 0 ? &out_dead : &err_dead;
 			if (*dead)
 				continue;
-			if (write_all(k == 0 ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)r) ==
+			if (io_write_all(k == 0 ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)r) ==
 			    -EPIPE) {
 				/* Our reader left: let the command see a closed pipe too, as
 				 * it would have without us. */

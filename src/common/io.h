@@ -1,0 +1,12 @@
+/* Small I/O helpers shared by the daemon and the CLI. */
+#ifndef CAIRN_IO_H
+#define CAIRN_IO_H
+
+#include <stddef.h>
+
+/* Writes all n bytes of p to fd, retrying on EINTR and waiting (poll) on
+ * EAGAIN. Returns 0 or -errno (-EPIPE when the reader has gone). Blocks;
+ * any thread. */
+int io_write_all(int fd, const void *p, size_t n);
+
+#endif
