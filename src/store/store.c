@@ -38,6 +38,75 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_time ON events(time_ms);"
 	"CREATE INDEX events_project ON events(project, seq) WHERE project IS NOT NULL;"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
+
+	/* 2: the knowledge base, error signatures, and the triage service's
+	 * memory of failures (see src/kb/kb.h and src/services/triage.h). */
+	"CREATE TABLE knowledge("
+	" id INTEGER PRIMARY KEY,"
+	" uid TEXT NOT NULL UNIQUE,"
+	" kind TEXT NOT NULL CHECK(kind IN ('decision','mistake','pattern','fix','note')),"
+	" title TEXT NOT NULL,"
+	" body TEXT NOT NULL DEFAULT '',"
+	" tags TEXT NOT NULL DEFAULT '',"
+	" files TEXT NOT NULL DEFAULT '',"
+	" project TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" superseded_by INTEGER REFERENCES knowledge(id),"
+	" uses INTEGER NOT NULL DEFAULT 0,"
+	" last_used_ms INTEGER,"
+	" confidence REAL NOT NULL DEFAULT 0.5,"
+	" state TEXT NOT NULL DEFAULT 'active' CHECK(state IN ('active','candidate','rejected')),"
+	" forgotten_ms INTEGER,"
+	" signature TEXT,"
+	" sig_general TEXT,"
+	" fix_key TEXT,"
+	" sources TEXT NOT NULL DEFAULT '[]',"
+	" hash TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX knowledge_hash ON knowledge(hash);"
+	"CREATE INDEX knowledge_sig ON knowledge(signature) WHERE signature IS NOT NULL;"
+	"CREATE INDEX knowledge_sig_general ON knowledge(sig_general) WHERE sig_general IS NOT NULL;"
+	"CREATE INDEX knowledge_updated ON knowledge(updated_ms);"
+	"CREATE INDEX knowledge_forgotten ON knowledge(forgotten_ms) WHERE forgotten_ms IS NOT NULL;"
+	"CREATE VIRTUAL TABLE knowledge_fts USING fts5(title, tags, body, files,"
+	" content='knowledge', content_rowid='id', tokenize='unicode61 remove_diacritics 2',"
+	" prefix='2 3');"
+	"CREATE TRIGGER knowledge_ai AFTER INSERT ON knowledge BEGIN"
+	" INSERT INTO knowledge_fts(rowid,title,tags,body,files)"
+	" VALUES(new.id,new.title,new.tags,new.body,new.files); END;"
+	"CREATE TRIGGER knowledge_ad AFTER DELETE ON knowledge BEGIN"
+	" INSERT INTO knowledge_fts(knowledge_fts,rowid,title,tags,body,files)"
+	" VALUES('delete',old.id,old.title,old.tags,old.body,old.files); END;"
+	"CREATE TRIGGER knowledge_au AFTER UPDATE OF title,tags,body,files ON knowledge BEGIN"
+	" INSERT INTO knowledge_fts(knowledge_fts,rowid,title,tags,body,files)"
+	" VALUES('delete',old.id,old.title,old.tags,old.body,old.files);"
+	" INSERT INTO knowledge_fts(rowid,title,tags,body,files)"
+	" VALUES(new.id,new.title,new.tags,new.body,new.files); END;"
+	"CREATE TABLE signatures("
+	" sig TEXT PRIMARY KEY,"
+	" general TEXT NOT NULL,"
+	" example TEXT NOT NULL,"
+	" first_ms INTEGER NOT NULL,"
+	" last_ms INTEGER NOT NULL,"
+	" count INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;"
+	"CREATE INDEX signatures_general ON signatures(general);"
+	"CREATE TABLE failures("
+	" event_id TEXT PRIMARY KEY,"
+	" seq INTEGER NOT NULL,"
+	" project TEXT,"
+	" target TEXT NOT NULL,"
+	" signature TEXT,"
+	" sig_general TEXT,"
+	" message TEXT,"
+	" time_ms INTEGER NOT NULL,"
+	" report_id TEXT,"
+	" fixed_by INTEGER REFERENCES knowledge(id)) WITHOUT ROWID;"
+	"CREATE INDEX failures_target ON failures(target, project, seq);"
+	"CREATE TABLE snapshots("
+	" failure_id TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" content BLOB,"
+	" PRIMARY KEY(failure_id, path)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -142,6 +211,25 @@ static int open_conn(const char *path, bool readonly, sqlite3 **out, char *errbu
 		return CAIRN_E_STORE;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	*out = db;
+	return 0;
+}
+
+int store_db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int r;
+	*out = NULL;
+	if ((r = open_conn(path, readonly, &db, errbuf, errlen)))
+		return r;
+	if (!readonly &&
+	    ((r = exec_sql(db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+			       " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+			   errbuf, errlen)) ||
+	     (r = migrate(db, errbuf, errlen)))) {
+		sqlite3_close(db);
+		return r;
+	}
 	*out = db;
 	return 0;
 }

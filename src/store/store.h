@@ -22,6 +22,10 @@
  *           envelope TEXT             the full encoded envelope, seq included
  *   meta    key TEXT PRIMARY KEY, value   "last_seq": high-water mark, so seq
  *                                          never goes back even after retention
+ *
+ * Migration 2 adds knowledge (+ knowledge_fts, kept in step by triggers),
+ * signatures, failures and snapshots: their layout is drawn in
+ * src/kb/kb.h and src/services/triage.h.
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
@@ -33,6 +37,7 @@
 #include <stdint.h>
 
 struct store;
+struct sqlite3;
 
 struct store_config {
 	const char *path;          /* database file */
@@ -71,6 +76,17 @@ struct store_out {
  * and reads the last seq. Does not start the writer. On failure returns a
  * negative code and writes a readable reason into errbuf. */
 int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen);
+
+/* Opens one connection of its own to the database at path, for a process or
+ * thread that is not the daemon's store (the CLI's knowledge base commands,
+ * the triage service). Read-write opens create the file if needed, turn on
+ * WAL and apply any pending migration, so the schema is the daemon's own;
+ * read-only opens fail if the file does not exist. A 5 s busy timeout waits
+ * out the other writers. On failure returns CAIRN_E_STORE or
+ * CAIRN_E_VERSION with a readable reason in errbuf; on success the caller
+ * owns *out (sqlite3_close()). Blocking; any thread. */
+int store_db_open(const char *path, bool readonly, struct sqlite3 **out, char *errbuf,
+		  size_t errlen);
 
 /* Starts the writer thread. notify(arg) is called from the writer thread
  * whenever output is ready to collect with store_take_output(). */
