@@ -9,6 +9,7 @@
 #include "common/io.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
+#include "kb/redact.h"
 #include "sources/diag.h"
 #include "sources/gitinfo.h"
 #include "sources/runner.h"
@@ -209,6 +210,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		json_object_set_new(data, "git", gitinfo_to_json(&gi));
 	if (runner)
 		json_object_set_new(data, "runner", json_string(runner));
+	/* A command line can carry a token (curl -H, --password=): the log
+	 * never gets it. */
+	redact_json(data);
 	char type[32];
 	snprintf(type, sizeof type, "%s.started", kind);
 	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
@@ -260,7 +264,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 			    json_pack("{s:s?,s:I,s:I,s:b}", "path", out_path, "bytes",
 				      (json_int_t)cap.total, "kept_bytes", (json_int_t)log_len,
 				      "truncated", capture_truncated(&cap)));
-	json_object_set_new(data, "diagnostics", diag_list_to_json(&dl, MAX_DIAGS));
+	json_t *diags = diag_list_to_json(&dl, MAX_DIAGS);
+	redact_json(diags);
+	json_object_set_new(data, "diagnostics", diags);
 	json_object_set_new(data, "diagnostics_total", json_integer((json_int_t)dl.n));
 	if (!analyse)
 		json_object_set_new(data, "diagnostics_skipped", json_true());

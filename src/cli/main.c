@@ -56,6 +56,24 @@ static const struct cli_cmd commands[] = {
 	 "runners) with duration, git state and the diagnostics found in its output.\n"
 	 "  --target NAME   name the target (default: derived from the command)\n",
 	 cmd_run},
+	{"why", "[EVENT] [--all] [--wait SECONDS] [--json]",
+	 "Shows the triage report of the latest failure in this project (or of EVENT, a\n"
+	 "failure's or a report's id or seq): the lines that explain it, how the same error\n"
+	 "was fixed before, and what changed since the target last passed.\n"
+	 "  --all       the latest failure of any project\n"
+	 "  --wait S    wait up to S seconds for a report still being made (default 10)\n"
+	 "  --json      print the triage.report event as JSON\n",
+	 cmd_why},
+	{"triage", "FILE|- [--target NAME] [--command CMD] [--lines N] [--no-kb] [--json]",
+	 "Analyses any log (a CI log, a saved build output; - reads standard input) as the\n"
+	 "daemon does a failed run: excerpt, error signature, known fixes from the knowledge\n"
+	 "base, and a summary. Runs here; no daemon needed.\n"
+	 "  --target NAME   also list files changed since NAME last passed in this project\n"
+	 "  --command CMD   the command that produced the log (helps recognise the tool)\n"
+	 "  --lines N       excerpt budget (default 50)\n"
+	 "  --no-kb         do not read the knowledge base\n"
+	 "  --json          print the report as JSON\n",
+	 cmd_triage},
 	{"hooks", "install|uninstall [--repo DIR]",
 	 "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
 	 "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"

@@ -41,6 +41,8 @@ static const struct setting settings[] = {
 	{"watch", "max_delay_ms", K_COUNT, OFF(max_delay_ms), "1000"},
 	{"watch", "retry_ms", K_COUNT, OFF(retry_ms), "2000"},
 	{"watch", "max_dirs", K_SIZE, OFF(max_dirs), "0"},
+	{"triage", "excerpt_lines", K_COUNT, OFF(excerpt_lines), "50"},
+	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

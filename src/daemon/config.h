@@ -35,6 +35,8 @@ struct config {
 	size_t max_delay_ms;        /* [watch] max_delay_ms */
 	size_t retry_ms;            /* [watch] retry_ms */
 	size_t max_dirs;            /* [watch] max_dirs */
+	size_t excerpt_lines;       /* [triage] excerpt_lines */
+	size_t kb_forget_days;      /* [kb] forget_days */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

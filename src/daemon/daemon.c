@@ -27,6 +27,7 @@
 #include "daemon/proto.h"
 #include "event/pattern.h"
 #include "event/subindex.h"
+#include "services/service.h"
 #include "sources/fswatch.h"
 #include "store/store.h"
 
@@ -139,6 +140,7 @@ struct daemon {
 	size_t ring_cap, ring_start, ring_len;
 	int64_t last_seq;      /* last seq the loop has seen sequenced */
 	int64_t committed_seq; /* last seq known committed */
+	struct triage_service *triage; /* NULL if it could not start */
 	size_t inflight;       /* pubs submitted, not yet back from the writer */
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
@@ -718,6 +720,7 @@ static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc, bool
 	struct ring_entry e = {.seq = ev->seq, .type = ev->type, .json = b};
 	subindex_match(d->idx, ev->type, fanout_one, &e);
 	blob_unref(b);
+	triage_service_offer(d->triage, ev, json, len);
 
 	pc->seq = ev->seq;
 	bool durable = pc->ack == ACK_DURABLE || pc->spool;
@@ -759,6 +762,7 @@ static void drain_store(struct daemon *d)
 		}
 		if (o->seq > d->committed_seq)
 			d->committed_seq = o->seq;
+		triage_service_committed(d->triage, d->committed_seq);
 		/* Release the durable waiters whose event is now on disk (or lost:
 		 * then the ack says so). */
 		struct pubctx **pp = &d->durable_head;
@@ -1309,6 +1313,17 @@ static void status_done(uv_work_t *w, int status)
 			(json_int_t)d->n_commits, "delivery", "published", (json_int_t)d->n_published,
 			"delivered", (json_int_t)d->n_delivered, "gaps", (json_int_t)d->n_gaps, "spool",
 			"imported", (json_int_t)d->n_spooled);
+		if (d->triage) {
+			struct triage_service_stats ts;
+			triage_service_stats(d->triage, &ts);
+			json_object_set_new(
+				o, "triage",
+				json_pack("{s:I,s:b,s:I,s:I,s:I,s:I,s:f}", "queued", (json_int_t)ts.queued,
+					  "running", ts.running, "reports", (json_int_t)ts.reports,
+					  "learned", (json_int_t)ts.learned, "dropped",
+					  (json_int_t)ts.dropped, "failed", (json_int_t)ts.failed,
+					  "last_ms", ts.last_ms));
+		}
 		if (sr->err)
 			json_object_set_new(o, "store_error", json_string("cannot read the database"));
 		reply_ok(c, sr->rid, o);
@@ -1520,6 +1535,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("received %s; stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	sd_notify(0, "STOPPING=1");
 	d->stopping = true;
+	if (d->triage)
+		triage_service_stop(d->triage);
 	uv_close((uv_handle_t *)&d->server, on_handle_closed);
 	for (struct conn *c = d->conns; c; c = c->next)
 		if (!c->read_paused)
@@ -1718,6 +1735,12 @@ int daemon_run(const struct config *cfg)
 	d.watches_path = xasprintf("%s/watches", cfg->data_dir);
 	if (d.fw)
 		watches_load(&d);
+	struct triage_service_config tsc = {.db_path = cfg->db_path,
+					    .excerpt_lines = cfg->excerpt_lines};
+	if (triage_service_new(&d.loop, &tsc, publish_local, &d, &d.triage, err, sizeof err) == 0)
+		triage_service_committed(d.triage, d.committed_seq);
+	else
+		log_warn("failure triage is off: %s", err);
 	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
 		 (long long)d.last_seq);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);
@@ -1731,6 +1754,7 @@ out_loop:
 	uv_run(&d.loop, UV_RUN_NOWAIT);
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("the event loop closed with handles still open");
+	triage_service_free(d.triage);
 	for (size_t i = 0; i < d.ring_len; i++) {
 		struct ring_entry *e = &d.ring[(d.ring_start + i) % d.ring_cap];
 		free(e->type);

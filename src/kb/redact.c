@@ -625,3 +625,32 @@ char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactio
 	*out_len = cur_len;
 	return cur;
 }
+
+unsigned redact_json(json_t *v)
+{
+	unsigned n = 0;
+	if (json_is_string(v)) {
+		size_t len = json_string_length(v);
+		if (len > REDACT_MAX_INPUT)
+			len = REDACT_MAX_INPUT;
+		/* Cheap check first: most strings hold nothing that a rule could
+		 * match, and redact() copies. */
+		size_t out_len;
+		unsigned k = 0;
+		char *r = redact(json_string_value(v), len, &out_len, &k);
+		if (r && (k > 0 || len != json_string_length(v)))
+			json_string_setn(v, r, out_len);
+		free(r);
+		return k;
+	}
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *x;
+		json_object_foreach(v, key, x) n += redact_json(x);
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x) n += redact_json(x);
+	}
+	return n;
+}

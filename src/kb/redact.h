@@ -33,6 +33,7 @@
 #ifndef CAIRN_REDACT_H
 #define CAIRN_REDACT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /* The largest input redact() accepts: 1 MiB, the size of the largest event.
@@ -58,5 +59,11 @@ char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactio
 /* The kind of rule i (0, 1, ...), as it appears in markers, or NULL past the
  * last rule. Several rules may share a kind. For tests and documentation. */
 const char *redact_kind(size_t i);
+
+/* Redacts, in place, every string value inside v (objects and arrays are
+ * walked; keys are left alone). A string over REDACT_MAX_INPUT is cut to
+ * that size first (a value that large is itself out of place in an event).
+ * Returns the number of markers inserted. */
+unsigned redact_json(json_t *v);
 
 #endif

@@ -1,0 +1,186 @@
+/* `cairn triage FILE|-`: the triage report for any log (a CI log, a saved
+ * build output), made in this process with the knowledge base read from the
+ * database when there is one. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "kb/kb.h"
+#include "services/triage.h"
+#include "sources/gitinfo.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads all of stdin, keeping the first MiB and the last 3 MiB of it. */
+static char *read_stdin(size_t *len)
+{
+	const size_t head_max = 1 << 20, tail_max = TRIAGE_LOG_MAX - (1 << 20);
+	char *head = xmalloc(head_max + tail_max + 1);
+	size_t h = 0;
+	char *ring = xmalloc(tail_max);
+	size_t rl = 0, rpos = 0;
+	bool wrapped = false;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		size_t off = 0;
+		if (h < head_max) {
+			size_t take = (size_t)n < head_max - h ? (size_t)n : head_max - h;
+			memcpy(head + h, buf, take);
+			h += take;
+			off = take;
+		}
+		for (size_t i = off; i < (size_t)n; i++) {
+			ring[rpos] = buf[i];
+			rpos = (rpos + 1) % tail_max;
+			if (rl < tail_max)
+				rl++;
+			else
+				wrapped = true;
+		}
+	}
+	size_t start = wrapped ? rpos : 0;
+	for (size_t i = 0; i < rl; i++)
+		head[h + i] = ring[(start + i) % tail_max];
+	free(ring);
+	*len = h + rl;
+	head[*len] = '\0';
+	return head;
+}
+
+int cmd_triage(int argc, char **argv, const struct config *cfg)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"lines", required_argument, NULL, 'n'},
+		{"command", required_argument, NULL, 'c'},
+		{"target", required_argument, NULL, 't'},
+		{"project", required_argument, NULL, 'p'},
+		{"no-kb", no_argument, NULL, 'K'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, no_kb = false;
+	long lines = 0;
+	const char *command = NULL, *target = NULL, *project_opt = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'n': {
+			char *end;
+			lines = strtol(optarg, &end, 10);
+			if (*end || lines < 1 || lines > 10000) {
+				fprintf(stderr, "cairn triage: --lines wants a number from 1 to 10000\n");
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'c':
+			command = optarg;
+			break;
+		case 't':
+			target = optarg;
+			break;
+		case 'p':
+			project_opt = optarg;
+			break;
+		case 'K':
+			no_kb = true;
+			break;
+		default:
+			cli_usage(stderr, "triage");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "cairn triage: expected one FILE (or - for standard input)\n");
+		cli_usage(stderr, "triage");
+		return EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+	size_t len = 0;
+	char *log;
+	if (strcmp(path, "-") == 0) {
+		log = read_stdin(&len);
+	} else {
+		log = triage_read_log(path, &len);
+		if (!log) {
+			fprintf(stderr, "cairn triage: cannot read '%s': %s\n", path, strerror(errno));
+			return EXIT_IO;
+		}
+	}
+
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		snprintf(cwd, sizeof cwd, ".");
+	struct gitinfo gi = {0};
+	char *project = NULL;
+	if (project_opt) {
+		char *rp = realpath(project_opt, NULL);
+		project = rp ? rp : xstrdup(project_opt);
+	} else if (gitinfo_read(cwd, 0, &gi) == 0 && gi.workdir) {
+		project = xstrdup(gi.workdir);
+	}
+	gitinfo_release(&gi);
+
+	struct triage_ctx cx = {0};
+	sqlite3 *db = NULL;
+	char err[512];
+	if (!no_kb && access(cfg->db_path, R_OK) == 0) {
+		/* Read-write only so that an older database gets the knowledge
+		 * base's tables; nothing is written. */
+		if (store_db_open(cfg->db_path, false, &db, err, sizeof err) == 0 &&
+		    kb_open_db(db, 0, &cx.kb, err, sizeof err) == 0) {
+			cx.db = db;
+		} else {
+			fprintf(stderr, "cairn triage: the knowledge base is not available (%s); "
+					"reporting without known fixes\n",
+				err);
+		}
+	}
+	struct triage_failure f = {
+		.time_ms = clock_wall_ms(),
+		.project = project,
+		.cwd = cwd,
+		.target = target,
+		.command = command,
+		.log = log,
+		.log_len = len,
+	};
+	struct triage_opts o = {.max_lines = (size_t)lines, .no_suspects = target == NULL};
+	json_t *rep = NULL;
+	int r = triage_analyze(&cx, &f, &o, f.time_ms, &rep);
+	if (r < 0)
+		fprintf(stderr, "cairn triage: the database failed (%s); the report may lack "
+				"known fixes or suspects\n",
+			err_str(r));
+	if (json) {
+		char *s = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+	} else {
+		triage_print(stdout, rep, isatty(STDOUT_FILENO));
+	}
+	json_decref(rep);
+	kb_close(cx.kb);
+	sqlite3_close(db);
+	free(project);
+	free(log);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
+}

@@ -1,0 +1,232 @@
+/* `cairn why [EVENT]`: the triage report of the latest failure (of this
+ * project, when run inside one) or of the given event, waiting a moment
+ * for it when the daemon is still writing it. */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "services/triage.h"
+#include "sources/gitinfo.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FAILURE_TYPES "('build.failed','test.failed','ci.run.failed')"
+
+/* Runs sql (one text or integer parameter) and returns the first row's
+ * columns 0 (seq), 1 (id), 2 (type), 3 (envelope) in the out-params. */
+static int one_row(sqlite3 *db, const char *sql, const char *text, long long num,
+		   long long *seq, char **id, char **type, json_t **env)
+{
+	sqlite3_stmt *st;
+	*seq = 0;
+	*id = *type = NULL;
+	*env = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	else if (num)
+		sqlite3_bind_int64(st, 1, num);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*id = xstrdup((const char *)sqlite3_column_text(st, 1));
+		*type = xstrdup((const char *)sqlite3_column_text(st, 2));
+		*env = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+/* Waits for the report correlated to failure id through the daemon: a
+ * subscription from the failure's seq replays a report already logged and
+ * then delivers the one still being made. */
+static json_t *wait_report(const struct config *cfg, const char *id, long long seq, int secs)
+{
+	struct client cl;
+	if (client_connect_quiet(&cl, cfg))
+		return NULL;
+	json_t *req = json_pack("{s:s,s:s,s:s,s:I}", "op", "sub", "sub", "why", "pattern",
+				"triage.report", "from", (json_int_t)seq);
+	json_t *found = NULL;
+	if (client_send(&cl, req) == 0) {
+		int left = secs * 1000;
+		while (left > 0 && !found) {
+			json_t *m;
+			int r = client_read(&cl, &m, left > 500 ? 500 : left);
+			left -= 500;
+			if (r == -ETIMEDOUT || r == -EINTR)
+				continue;
+			if (r)
+				break;
+			const json_t *ev = json_object_get(m, "event");
+			const char *corr = json_string_value(json_object_get(ev, "correlationid"));
+			if (corr && strcmp(corr, id) == 0)
+				found = json_incref((json_t *)ev);
+			json_decref(m);
+		}
+	}
+	client_close(&cl);
+	return found;
+}
+
+int cmd_why(int argc, char **argv, const struct config *cfg)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"all", no_argument, NULL, 'a'},
+		{"wait", required_argument, NULL, 'w'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, all = false;
+	int wait_s = 10;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'w': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 3600) {
+				fprintf(stderr, "cairn why: --wait wants seconds, 0 to 3600\n");
+				return EXIT_USAGE;
+			}
+			wait_s = (int)v;
+			break;
+		}
+		default:
+			cli_usage(stderr, "why");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "cairn why: expected at most one EVENT (an id or a seq)\n");
+		return EXIT_USAGE;
+	}
+	const char *arg = optind < argc ? argv[optind] : NULL;
+	if (access(cfg->db_path, R_OK) != 0) {
+		fprintf(stderr, "cairn why: no event log at %s yet; nothing has failed under "
+				"cairn (wrap builds in 'cairn run -- make')\n",
+			cfg->db_path);
+		return EXIT_REFUSED;
+	}
+	sqlite3 *db;
+	char err[512];
+	if (store_db_open(cfg->db_path, true, &db, err, sizeof err)) {
+		fprintf(stderr, "cairn why: %s\n", err);
+		return EXIT_IO;
+	}
+	long long seq = 0;
+	char *id = NULL, *type = NULL;
+	json_t *env = NULL;
+	int r, rc = EXIT_OK;
+	if (arg) {
+		char *end;
+		long long n = strtoll(arg, &end, 10);
+		if (*arg && !*end && n > 0)
+			r = one_row(db, "SELECT seq, id, type, envelope FROM events WHERE seq = ?1",
+				    NULL, n, &seq, &id, &type, &env);
+		else
+			r = one_row(db,
+				    "SELECT seq, id, type, envelope FROM events WHERE (type IN "
+				    FAILURE_TYPES " OR type = 'triage.report')"
+				    " AND id = ?1 ORDER BY seq DESC LIMIT 1",
+				    arg, 0, &seq, &id, &type, &env);
+		if (r == 0) {
+			fprintf(stderr, "cairn why: no event %s in the log (see 'cairn log')\n", arg);
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+	} else {
+		char cwd[PATH_MAX];
+		struct gitinfo gi = {0};
+		const char *project = NULL;
+		if (!all && getcwd(cwd, sizeof cwd) && gitinfo_read(cwd, 0, &gi) == 0)
+			project = gi.workdir;
+		if (project)
+			r = one_row(db,
+				    "SELECT seq, id, type, envelope FROM events WHERE project = ?1"
+				    " AND type IN " FAILURE_TYPES " ORDER BY seq DESC LIMIT 1",
+				    project, 0, &seq, &id, &type, &env);
+		else
+			r = one_row(db,
+				    "SELECT seq, id, type, envelope FROM events WHERE type IN "
+				    FAILURE_TYPES " ORDER BY seq DESC LIMIT 1",
+				    NULL, 0, &seq, &id, &type, &env);
+		if (r == 0) {
+			fprintf(stderr, "cairn why: no failure logged%s%s%s\n",
+				project ? " in " : "", project ? project : "",
+				project ? " (--all for every project)" : "");
+			gitinfo_release(&gi);
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+		gitinfo_release(&gi);
+	}
+	if (r < 0) {
+		fprintf(stderr, "cairn why: cannot read the log: %s\n", sqlite3_errmsg(db));
+		rc = EXIT_IO;
+		goto out;
+	}
+	json_t *report = NULL;
+	if (strcmp(type, "triage.report") == 0) {
+		report = env;
+		env = NULL;
+	} else if (strcmp(type, "build.failed") && strcmp(type, "test.failed") &&
+		   strcmp(type, "ci.run.failed")) {
+		fprintf(stderr, "cairn why: event %lld is a %s; give a failure or a triage.report\n",
+			seq, type);
+		rc = EXIT_REFUSED;
+		goto out;
+	} else {
+		long long rs;
+		char *rid = NULL, *rtype = NULL;
+		r = one_row(db,
+			    "SELECT seq, id, type, envelope FROM events WHERE type = 'triage.report'"
+			    " AND correlationid = ?1 ORDER BY seq DESC LIMIT 1",
+			    id, 0, &rs, &rid, &rtype, &report);
+		free(rid);
+		free(rtype);
+		if (r == 0 && wait_s > 0)
+			report = wait_report(cfg, id, seq, wait_s);
+		if (!report) {
+			fprintf(stderr,
+				"cairn why: %s %lld has no triage report%s; analyse its log with"
+				" 'cairn triage FILE'\n",
+				type, seq,
+				r == 0 ? " (was the daemon running when it failed?)" : "");
+			rc = EXIT_REFUSED;
+			goto out;
+		}
+	}
+	if (json) {
+		char *s = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+	} else {
+		triage_print(stdout, json_object_get(report, "data"), isatty(STDOUT_FILENO));
+	}
+	json_decref(report);
+out:
+	json_decref(env);
+	free(id);
+	free(type);
+	sqlite3_close(db);
+	return rc;
+}

@@ -1,0 +1,1509 @@
+/* Choosing the lines of a log that explain a failure (see excerpt.h and
+ * docs/excerpt.md). One pass over the log scores each line by its wording
+ * and keeps the lines that look like trouble (a bounded ring of the most
+ * recent ones) and the CI section markers ("$ cmd", "The command ... exited
+ * with N"). Candidates close together form clusters; clusters are ranked by
+ * their wording, by the section they stand in and by how late they come;
+ * the best are grown into whole blocks and the budget is filled around
+ * them. Neighbouring lines are re-read from the log through a cursor, so
+ * nothing is kept per line of the log. */
+#include "services/excerpt.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#ifdef EXCERPT_DEBUG
+#include <stdio.h>
+#endif
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "common/xalloc.h"
+
+/* Candidate lines kept: the first CAND_FIRST and the most recent CAND_LAST. */
+#define CAND_FIRST 1024
+#define CAND_LAST 8192
+/* Section markers kept: the most recent MARK_MAX. */
+#define MARK_MAX 1024
+/* Separate regions in one excerpt. */
+#define PICK_MAX 64
+/* Candidates this many lines apart or closer belong to one cluster. */
+#define CLUSTER_GAP 2
+/* Candidates this far apart belong to one cluster when only an indented
+ * block (and at most CLUSTER_GAP other lines) stands between them. */
+#define JOIN_MAX 40
+/* A block grows forward over continuation lines at most this far. */
+#define BLOCK_FWD 30
+#ifndef WINDOW_FIRST
+#define WINDOW_FIRST 1
+#define WINDOW_NEXT 1
+#endif
+#ifndef FILL_AFTER
+#define FILL_AFTER 1
+#define FILL_BEFORE 1
+#endif
+#ifndef TAIL_BONUS
+#define TAIL_BONUS 4
+#endif
+#ifndef VERDICT
+#define VERDICT 4
+#endif
+/* Failing commands whose last words are kept, and how many of those lines. */
+#define TAIL_MAX 16
+#define TAIL_LINES 3
+/* Counters of repeated lines, and how many repeats lower a line's score. */
+#define REP_SLOTS 4096
+#ifndef REP_FEW
+#define REP_FEW 3
+#define REP_MANY 10
+#endif
+/* Clusters scoring less are not shown for their own sake. */
+#define SECOND_MIN 10
+/* Lines of context kept before a region. */
+#define CONTEXT_BEFORE 6
+
+/* What a line is, besides its score. */
+enum {
+	F_BLANK = 1u << 0,
+	F_INDENT = 1u << 1,
+	F_FRAME = 1u << 2,    /* a stack frame or "Caused by" line */
+	F_CMD = 1u << 3,      /* a CI command echo: "$ make test" */
+	F_END_FAIL = 1u << 4, /* "The command "x" exited with 1." and the like */
+	F_END_OK = 1u << 5,   /* "The command "x" exited with 0." */
+	F_DONE = 1u << 6,     /* "Done. Your build exited with 1." */
+	F_DIAG = 1u << 7,     /* inside an error diagnostic's span */
+	F_DIAG_START = 1u << 8,
+	F_DIAG_FIRST = 1u << 9, /* the first error diagnostic starts here */
+	F_BOILER = 1u << 10,    /* help text a tool prints after an error */
+	F_WRAPPER = 1u << 11,   /* says that something failed, not why */
+	F_HEAD = 1u << 12,      /* a cluster's head has been found */
+	F_TAIL = 1u << 13,      /* the last words of a failing command */
+};
+
+#define F_MARK (F_CMD | F_END_FAIL | F_END_OK | F_DONE)
+
+/* A line of the log: its number and its raw bytes [a, b), b at the '\n' or
+ * at the end of the log. */
+struct cur {
+	size_t line, a, b;
+};
+
+struct info {
+	int score;
+	unsigned flags;
+	uint32_t hash; /* of the words of a scored line, digits left out */
+};
+
+struct cand {
+	struct cur c;
+	int score;
+	unsigned flags;
+	uint32_t hash;
+	bool joined; /* belongs with the candidate before it */
+};
+
+struct mark {
+	size_t line;
+	unsigned flags;
+};
+
+struct cluster {
+	/* first and last candidates; head, the first that is more than a
+	 * frame or a wrapper; best, the highest scoring. */
+	struct cur first, last, head, best;
+	int best_score, sum, score;
+	unsigned flags;
+};
+
+/* The regions chosen so far: disjoint runs of lines, lo to hi. */
+struct run {
+	struct cur lo, hi;
+};
+
+struct picks {
+	struct run r[PICK_MAX];
+	size_t n, lines, budget;
+};
+
+/* ---- lines and their text ----------------------------------------------- */
+
+static void cur_at(const char *log, size_t len, size_t line, size_t a, struct cur *c)
+{
+	const char *nl = memchr(log + a, '\n', len - a);
+	c->line = line;
+	c->a = a;
+	c->b = nl ? (size_t)(nl - log) : len;
+}
+
+/* Moves to the next line; false at the last one. */
+static bool cur_next(const char *log, size_t len, struct cur *c)
+{
+	if (c->b + 1 >= len)
+		return false;
+	cur_at(log, len, c->line + 1, c->b + 1, c);
+	return true;
+}
+
+/* Moves to the previous line; false at the first one. */
+static bool cur_prev(const char *log, struct cur *c)
+{
+	const char *nl;
+	if (c->a == 0)
+		return false;
+	c->b = c->a - 1;
+	nl = c->b ? memrchr(log, '\n', c->b) : NULL;
+	c->a = nl ? (size_t)(nl - log) + 1 : 0;
+	c->line--;
+	return true;
+}
+
+/* Skips the escape sequence at p[i] (an ESC); returns the index after it. */
+static size_t skip_escape(const char *p, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	unsigned char b;
+
+	if (j >= n)
+		return n;
+	b = (unsigned char)p[j];
+	if (b == '[') {
+		j++;
+		while (j < n && (unsigned char)p[j] >= 0x30 && (unsigned char)p[j] <= 0x3f)
+			j++;
+		while (j < n && (unsigned char)p[j] >= 0x20 && (unsigned char)p[j] <= 0x2f)
+			j++;
+		return j < n && (unsigned char)p[j] >= 0x40 && (unsigned char)p[j] <= 0x7e ? j + 1 : j;
+	}
+	if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
+		/* OSC (hyperlinks, titles) and other strings end at BEL or ST. */
+		for (j++; j < n; j++) {
+			if (p[j] == '\a')
+				return j + 1;
+			if (p[j] == 0x1b && j + 1 < n && p[j + 1] == '\\')
+				return j + 2;
+		}
+		return n;
+	}
+	if (b != 0 && strchr("()*+-./#%", b))
+		return j + 1 < n ? j + 2 : n; /* character set designation */
+	return j + 1;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes available), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char b = p[0], lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (b >= 0xc2 && b <= 0xdf)
+		k = 2;
+	else if (b >= 0xe0 && b <= 0xef)
+		k = 3;
+	else if (b >= 0xf0 && b <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (b == 0xe0)
+		lo = 0xa0;
+	else if (b == 0xed)
+		hi = 0x9f;
+	else if (b == 0xf0)
+		lo = 0x90;
+	else if (b == 0xf4)
+		hi = 0x8f;
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+/* Writes the cleaned text of a line (see excerpt.h) into out, and when low
+ * is not NULL the same text in lower case into low; each holds
+ * EXCERPT_MAX_TEXT + 1 bytes. Returns the length. */
+static size_t clean_text(const char *log, const struct cur *c, char *out, char *low)
+{
+	const char *p = log + c->a, *cr;
+	size_t n = c->b - c->a, o = 0, i = 0;
+
+	while (n > 0 && p[n - 1] == '\r')
+		n--;
+	/* A terminal shows only what was written after the last '\r'. */
+	if ((cr = memrchr(p, '\r', n)) != NULL) {
+		n -= (size_t)(cr + 1 - p);
+		p = cr + 1;
+	}
+	while (i < n) {
+		unsigned char b = (unsigned char)p[i];
+		size_t k;
+
+		if (b == 0x1b) {
+			i = skip_escape(p, n, i);
+			continue;
+		}
+		if (b < 0x80) {
+			i++;
+			if ((b < 0x20 && b != '\t') || b == 0x7f)
+				continue;
+			if (o + 1 > EXCERPT_MAX_TEXT)
+				break;
+			if (low)
+				low[o] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+			out[o++] = (char)b;
+			continue;
+		}
+		k = utf8_len((const unsigned char *)p + i, n - i);
+		if (k == 0) {
+			if (o + 1 > EXCERPT_MAX_TEXT)
+				break;
+			if (low)
+				low[o] = '?';
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + k > EXCERPT_MAX_TEXT)
+			break;
+		memcpy(out + o, p + i, k);
+		if (low)
+			memcpy(low + o, p + i, k);
+		o += k;
+		i += k;
+	}
+	out[o] = '\0';
+	if (low)
+		low[o] = '\0';
+	return o;
+}
+
+/* ---- scoring a line ------------------------------------------------------ */
+
+/* Letters and digits, by byte: is_alnum() is the hottest test of all. */
+static const bool alnum[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+static bool is_alnum(char ch)
+{
+	return alnum[(unsigned char)ch];
+}
+
+static bool is_upper(char ch)
+{
+	return ch >= 'A' && ch <= 'Z';
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* Words of trouble (and of success), lower case, sorted, with their
+ * weight. */
+static const struct word {
+	const char *w;
+	signed char score;
+	bool outcome; /* names a test or build outcome, as in a tally */
+} words[] = {
+    {"abort", 4, 0},        {"aborted", 5, 0},      {"aborting", 5, 0},
+    {"actual", 2, 0},       {"assert", 4, 0},       {"assertion", 5, 0},
+    {"assertions", 0, 1},   {"broken", 2, 1},       {"canceled", 0, 1},
+    {"cancelled", 0, 1},    {"cannot", 4, 0},       {"crash", 4, 0},
+    {"crashed", 5, 0},      {"denied", 4, 0},       {"error", 6, 1},
+    {"errored", 5, 0},      {"errors", 4, 1},       {"examples", 0, 1},
+    {"exception", 5, 0},    {"exceptions", 3, 0},   {"expected", 3, 0},
+    {"fail", 5, 1},         {"failed", 6, 1},       {"failing", 4, 1},
+    {"fails", 4, 0},        {"failure", 5, 1},      {"failures", 4, 1},
+    {"fatal", 7, 0},        {"ignored", 0, 1},      {"illegal", 4, 0},
+    {"incomplete", 0, 1},   {"inconclusive", 0, 1}, {"invalid", 3, 0},
+    {"killed", 4, 0},       {"mismatch", 3, 0},     {"missing", 2, 0},
+    {"ok", -1, 1},          {"panic", 6, 0},        {"panicked", 7, 0},
+    {"pass", -1, 1},        {"passed", -2, 1},      {"passing", -2, 1},
+    {"pending", 0, 1},      {"refused", 3, 0},      {"run", 0, 1},
+    {"segfault", 7, 0},     {"segmentation", 6, 0}, {"skipped", -1, 1},
+    {"succeeded", 0, 1},    {"success", -3, 0},     {"successful", -3, 0},
+    {"successfully", -3, 0}, {"test", 0, 1},        {"tests", 0, 1},
+    {"timeout", 3, 0},      {"todo", 0, 1},         {"total", 0, 1},
+    {"unable", 4, 0},       {"undefined", 3, 0},    {"unexpected", 3, 0},
+    {"unknown", 2, 0},      {"unresolved", 4, 0},   {"unsatisfied", 3, 0},
+    {"violation", 3, 0},    {"warning", 1, 0},      {"warnings", 0, 1},
+};
+
+#define NWORDS (sizeof words / sizeof words[0])
+
+
+/* Phrases, matched in the lower-cased line where a word (or a '[') starts.
+ * P_TROUBLE phrases weigh like words of trouble; P_BOILER marks help text
+ * that tools print after an error, which explains nothing; P_WRAPPER marks
+ * the lines that wrap a failure reported elsewhere (the build tool, the test
+ * runner or the shell saying that a step failed: true, but they explain
+ * nothing, and they come last, so they would win on position alone);
+ * P_EXIT is followed by an exit status. */
+enum { P_TROUBLE, P_BOILER, P_WRAPPER, P_EXIT, P_END };
+
+static const struct pattern {
+	const char *p;
+	unsigned char kind;
+	signed char score;
+} patterns[] = {
+    {"not found", P_TROUBLE, 4},
+    {"no such file", P_TROUBLE, 5},
+    {"could not", P_TROUBLE, 4},
+    {"couldn't", P_TROUBLE, 4},
+    {"can't", P_TROUBLE, 4},
+    {"does not exist", P_TROUBLE, 4},
+    {"is not defined", P_TROUBLE, 4},
+    {"non-zero", P_TROUBLE, 3},
+    {"nonzero", P_TROUBLE, 3},
+    {"but was", P_TROUBLE, 3},
+    {"but got", P_TROUBLE, 3},
+    {"to equal", P_TROUBLE, 3},
+    {"timed out", P_TROUBLE, 3},
+    {"out of memory", P_TROUBLE, 5},
+    {"core dumped", P_TROUBLE, 6},
+    {"npm err!", P_TROUBLE, 5},
+    {"stack trace", P_TROUBLE, 2},
+    {"command failed", P_TROUBLE, 3},
+
+    {"for more information", P_BOILER, 0},
+    {"re-run", P_BOILER, 0},
+    {"rerun ", P_BOILER, 0},
+    {"to see the full", P_BOILER, 0},
+    {"run with --", P_BOILER, 0},
+    {"for documentation", P_BOILER, 0},
+    {"complete log of this run", P_BOILER, 0},
+    {"additional logging", P_BOILER, 0},
+    {"[help", P_BOILER, 0},
+    {"probably not a problem with", P_BOILER, 0},
+    {"get more help", P_BOILER, 0},
+    {"please report", P_BOILER, 0},
+    {"report this error", P_BOILER, 0},
+
+    {"failed to execute goal", P_WRAPPER, 0},
+    {"there are test failures", P_WRAPPER, 0},
+    {"there were failing tests", P_WRAPPER, 0},
+    {"build failed", P_WRAPPER, 0},
+    {"build failure", P_WRAPPER, 0},
+    {"execution failed for task", P_WRAPPER, 0},
+    {"tests failed", P_WRAPPER, 0},
+    {"test failed", P_WRAPPER, 0},
+    {"command failed", P_WRAPPER, 0},
+    {"non-zero exit", P_WRAPPER, 0},
+    {"returned non-zero", P_WRAPPER, 0},
+    {"elifecycle", P_WRAPPER, 0},
+    {"npm err! errno", P_WRAPPER, 0},
+    {"npm err! failed at", P_WRAPPER, 0},
+    {"see above", P_WRAPPER, 0},
+    {"see the report", P_WRAPPER, 0},
+    {"for details", P_WRAPPER, 0},
+    {"tests completed", P_WRAPPER, 0},
+    {"test result", P_WRAPPER, 0},
+    {"tests run:", P_WRAPPER, 0},
+    {"errored after", P_WRAPPER, 0},
+    {"job failed", P_WRAPPER, 0},
+    {"make: ***", P_WRAPPER, 0},
+    {"make[", P_WRAPPER, 0},
+    {"recipe for target", P_WRAPPER, 0},
+    {"build stopped", P_WRAPPER, 0},
+    {"compilation terminated", P_WRAPPER, 0},
+    {"exception is:", P_WRAPPER, 0},
+    {"what went wrong", P_WRAPPER, 0},
+    {"failed with an exception", P_WRAPPER, 0},
+    {"process completed", P_WRAPPER, 0},
+    {"subprocess-exited-with-error", P_WRAPPER, 0},
+    {"failed with exit", P_WRAPPER, 0},
+    {"tests unsuccessful", P_WRAPPER, 0},
+    {"failed tests:", P_WRAPPER, 0},
+    {"tests in error:", P_WRAPPER, 0},
+
+    {"process completed with exit code", P_END, 0},
+
+    {"exited with", P_EXIT, 0},
+    {"exit code", P_EXIT, 0},
+    {"exit status", P_EXIT, 0},
+    {"returned", P_EXIT, 0},
+};
+
+#define NPATTERNS (sizeof patterns / sizeof patterns[0])
+
+/* The patterns in order of their first byte: those starting with byte c
+ * are by_first[pat_start[c]] .. by_first[pat_start[c + 1] - 1], with their
+ * lengths and second bytes alongside. Built once. */
+static unsigned char by_first[NPATTERNS], sorted_len[NPATTERNS], sorted_second[NPATTERNS];
+/* The words starting with letter c are words[word_start[c - 'a']] up to
+ * words[word_start[c - 'a' + 1] - 1]; word_len[] holds their lengths. */
+static unsigned char word_start[27], word_len[NWORDS];
+static unsigned short pat_start[257];
+/* Which (first letter, length) pairs the table of words holds: a cheap
+ * test that rejects most words before the binary search. */
+static uint16_t word_shapes[26];
+/* Bit b of pat_pairs[a] is set when a pattern starts with letters a, b. */
+static uint32_t pat_pairs[26];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_index(void)
+{
+	size_t n = 0;
+	for (unsigned c = 0; c < 256; c++) {
+		pat_start[c] = (unsigned short)n;
+		for (size_t k = 0; k < NPATTERNS; k++)
+			if ((unsigned char)patterns[k].p[0] == c)
+				by_first[n++] = (unsigned char)k;
+	}
+	pat_start[256] = (unsigned short)n;
+	for (size_t k = 0; k < NPATTERNS; k++) {
+		const char *p = patterns[by_first[k]].p;
+		sorted_len[k] = (unsigned char)strlen(p);
+		sorted_second[k] = (unsigned char)p[1];
+		if (p[0] >= 'a' && p[0] <= 'z' && p[1] >= 'a' && p[1] <= 'z')
+			pat_pairs[p[0] - 'a'] |= 1u << (p[1] - 'a');
+		else if (p[0] >= 'a' && p[0] <= 'z')
+			pat_pairs[p[0] - 'a'] = UINT32_MAX; /* no quick test */
+	}
+	n = 0;
+	for (unsigned c = 0; c < 26; c++) {
+		word_start[c] = (unsigned char)n;
+		while (n < NWORDS && words[n].w[0] == (char)('a' + c))
+			n++;
+	}
+	word_start[26] = (unsigned char)n;
+	for (size_t k = 0; k < NWORDS; k++) {
+		word_len[k] = (unsigned char)strlen(words[k].w);
+		word_shapes[words[k].w[0] - 'a'] |= (uint16_t)(1u << word_len[k]);
+	}
+}
+
+/* The entry for the lower-case word w (n bytes), or NULL. */
+static const struct word *word_find(const char *w, size_t n)
+{
+	unsigned c = (unsigned)(w[0] - 'a');
+	for (unsigned k = word_start[c]; k < word_start[c + 1]; k++)
+		if (word_len[k] == n && !memcmp(words[k].w, w, n))
+			return &words[k];
+	return NULL;
+}
+
+/* The exit status at p (after blanks, ':' or '='): 1 when non-zero, 0 when
+ * zero, -1 when there is no number. */
+static int status_at(const char *p)
+{
+	while (*p == ' ' || *p == ':' || *p == '=')
+		p++;
+	if (*p == '-' && is_digit(p[1]))
+		return 1;
+	if (!is_digit(*p))
+		return -1;
+	while (*p == '0')
+		p++;
+	return is_digit(*p) ? 1 : 0;
+}
+
+/* An exit status after "exited with", "exit code", "exit status": 1 when
+ * non-zero, 0 when zero, -1 when there is no number. */
+static int exit_status_after(const char *s)
+{
+	static const char *const keys[] = {"exited with", "exit code", "exit status", "returned"};
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		const char *p = strstr(s, keys[k]);
+		if (!p)
+			continue;
+		p += strlen(keys[k]);
+		while (*p == ' ' || *p == ':' || *p == '=')
+			p++;
+		if (*p == '-' && is_digit(p[1]))
+			return 1;
+		if (!is_digit(*p))
+			continue;
+		while (*p == '0')
+			p++;
+		return is_digit(*p) ? 1 : 0;
+	}
+	return -1;
+}
+
+/* Whether a word sits in a path, file name or option rather than in prose:
+ * "-Werror", "--fail-fast", "src/errors/x.c", "errors.go". */
+static bool word_in_name(const char *t, size_t n, size_t i, size_t j)
+{
+	char prev = i > 0 ? t[i - 1] : ' ', next = j < n ? t[j] : ' ';
+	if (prev == '-' || prev == '/' || prev == '\\' || prev == '.' || prev == '_' ||
+	    prev == '$' || prev == '@' || prev == '#' || prev == '=')
+		return true;
+	if ((next == '.' || next == '/' || next == '\\' || next == '_') && j + 1 < n &&
+	    is_alnum(t[j + 1]))
+		return true;
+	return next == '-' && j + 1 < n && is_alnum(t[j + 1]);
+}
+
+/* Whether the word is negated by a zero or "no" before it, or by ": 0"
+ * after it ("0 errors", "no failures", "Failures: 0", "errors=0"). */
+static bool word_negated(const char *t, size_t n, size_t i, size_t j)
+{
+	size_t k = i;
+	while (k > 0 && t[k - 1] == ' ')
+		k--;
+	if (k > 0 && t[k - 1] == '0' && (k < 2 || !is_alnum(t[k - 2])))
+		return true;
+	if (k >= 2 && (t[k - 2] == 'n' || t[k - 2] == 'N') && (t[k - 1] == 'o' || t[k - 1] == 'O') &&
+	    (k < 3 || !is_alnum(t[k - 3])))
+		return true;
+	while (j < n && (t[j] == ' ' || t[j] == ':' || t[j] == '='))
+		j++;
+	return j < n && t[j] == '0' && (j + 1 >= n || !is_digit(t[j + 1]));
+}
+
+/* Whether a CamelCase word names an exception or error type. */
+static bool exception_name(const char *w, size_t n)
+{
+	static const struct {
+		const char *w;
+		size_t n;
+	} ends[] = {{"Error", 5}, {"Exception", 9}, {"Failure", 7}, {"Fault", 5}};
+	char z = w[n - 1];
+	if (!is_upper(w[0]) || n < 7 || (z != 'r' && z != 'n' && z != 'e' && z != 't'))
+		return false;
+	for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++)
+		if (n > ends[k].n + 1 && !memcmp(w + n - ends[k].n, ends[k].w, ends[k].n))
+			return true;
+	return false;
+}
+
+static bool is_frame(const char *t)
+{
+	switch (t[0]) {
+	case 'a':
+		return t[1] == 't' && t[2] == ' ' && strpbrk(t + 3, "(:.") != NULL;
+	case 'F':
+		return has_prefix(t, "File \"") && strstr(t, "\", line ");
+	case '#':
+		return is_digit(t[1]);
+	case 'f':
+		return has_prefix(t, "from ") && strchr(t, ':');
+	case '.':
+		return has_prefix(t, "... ") && is_digit(t[4]) && strstr(t, " more");
+	case 'C':
+		return has_prefix(t, "Caused by:");
+	case '-':
+		return has_prefix(t, "--- End of");
+	}
+	/* Ruby: "app/x.rb:12:in `method'". */
+	return strchr(t, '`') && strstr(t, ":in `");
+}
+
+
+
+
+/* Skips a log level tag or a time stamp at the start of t and one blank
+ * after it: "[INFO] ", "[error] ", "[16:40:38] ", "2019-07-29T16:51:05Z ".
+ * Returns t when there is none. */
+static const char *after_tag(const char *t)
+{
+	static const char *const levels[] = {
+	    "info", "error", "err", "warn", "warning", "debug", "trace", "fatal", "notice",
+	};
+	const char *p = t;
+
+	if (*p == '[') {
+		size_t n = strcspn(p + 1, "] ");
+		if (p[1 + n] != ']')
+			return t;
+		for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
+			if (strlen(levels[k]) == n && !strncasecmp(p + 1, levels[k], n))
+				p += n + 2;
+		if (p == t && n >= 5 && n <= 12 && is_digit(p[1]) && strspn(p + 1, "0123456789:.") == n)
+			p += n + 2;
+	} else if (strspn(p, "0123456789") == 4 && p[4] == '-' && is_digit(p[5])) {
+		p += strcspn(p, " ");
+	}
+	if (p != t && *p == ' ')
+		p++;
+	return p;
+}
+
+/* Whether the lower-cased line is a tally of outcomes ("tests run: 9,
+ * failures: 1", "3 failed, 10 passed", "[ ok: 797 | failed: 1 ]"), which
+ * sums up failures shown elsewhere: counts next to outcome words, two of
+ * them, or one in a line of at most four words. */
+static bool is_tally(const char *low, size_t n)
+{
+	size_t i = 0, counts = 0, ntok = 0, prev_end = 0;
+	bool prev_num = false, prev_outcome = false;
+
+	while (i < n) {
+		size_t j = i;
+		bool num = true, near = ntok > 0, outcome = false;
+		if (!is_alnum(low[i])) {
+			i++;
+			continue;
+		}
+		while (j < n && (is_alnum(low[j]) || low[j] == '_'))
+			j++;
+		for (size_t k = i; k < j && num; k++)
+			num = is_digit(low[k]);
+		if (!num && j - i < 16 && low[i] >= 'a' && low[i] <= 'z' &&
+		    (word_shapes[low[i] - 'a'] & (1u << (j - i)))) {
+			const struct word *w = word_find(low + i, j - i);
+			outcome = w && w->outcome;
+		}
+		for (size_t k = prev_end; k < i && near; k++)
+			near = low[k] == ' ' || low[k] == ':' || low[k] == '=' || low[k] == '|';
+		if (near && ((num && prev_outcome) || (outcome && prev_num)))
+			counts++;
+		prev_num = num;
+		prev_outcome = outcome;
+		prev_end = j;
+		ntok++;
+		i = j;
+	}
+	return counts >= 2 || (counts == 1 && ntok <= 4);
+}
+
+/* Whether t starts with a place: "path/x.c:12", "README.md:40:". */
+static bool starts_with_place(const char *t)
+{
+	const char *p = t;
+	bool dot = false, slash = false, alpha = false;
+
+	while (is_alnum(*p) || *p == '_' || *p == '.' || *p == '/' || *p == '\\' || *p == '-' ||
+	       *p == '+' || *p == '@') {
+		dot |= *p == '.';
+		slash |= *p == '/' || *p == '\\';
+		alpha |= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+		p++;
+	}
+	return p > t && alpha && (dot || slash) && p[0] == ':' && is_digit(p[1]);
+}
+
+/* FNV-1a of the first letters of a lower-cased line, digits and blanks left
+ * out, so that "retry 1 of 3" and "retry 2 of 3" count as the same line. */
+static uint32_t line_hash(const char *low)
+{
+	uint32_t h = 2166136261u;
+	for (size_t k = 0; k < 64 && low[k]; k++) {
+		char ch = low[k];
+		if (is_digit(ch) || ch == ' ' || ch == '\t')
+			continue;
+		h = (h ^ (unsigned char)ch) * 16777619u;
+	}
+	return h;
+}
+
+/* Scores the cleaned text s (n bytes, ls the same in lower case) of one
+ * line. */
+static void analyse(const char *s, const char *ls, size_t n, struct info *in)
+{
+	const char *t = s, *b, *low;
+	size_t tn, i = 0;
+	int best = 0, rest = 0, st;
+	bool first = true, saw_at = false, place = false;
+
+	pthread_once(&tables_once, tables_index);
+	in->score = 0;
+	in->flags = 0;
+	in->hash = 0;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	tn = n - (size_t)(t - s);
+	if (tn == 0) {
+		in->flags = F_BLANK;
+		return;
+	}
+	/* Indentation and the shape of the line are read after a level tag
+	 * or a time stamp ("[info]   at x.Y(Y.scala:3)"); the words of the
+	 * tag still count. */
+	b = after_tag(t);
+	if (b != t) {
+		if (*b == ' ' || *b == '\t')
+			in->flags |= F_INDENT;
+		while (*b == ' ' || *b == '\t')
+			b++;
+		if (*b == '\0') {
+			in->flags = F_BLANK;
+			return;
+		}
+	} else if (t != s) {
+		in->flags |= F_INDENT;
+	}
+
+	/* Markers a CI service prints around the commands it runs. */
+	if (t[0] == '$' && t == s && t[1] == ' ') {
+		in->flags |= F_CMD;
+		return;
+	}
+	if (t[0] == 'T' && has_prefix(t, "The command \"") &&
+	    (strstr(t, "\" exited with ") || strstr(t, "\" failed"))) {
+		st = exit_status_after(t);
+		in->flags |= st == 0 ? F_END_OK : F_END_FAIL;
+		return;
+	}
+	if (t[0] == 'D' && has_prefix(t, "Done. Your build exited with")) {
+		in->flags |= F_DONE;
+		return;
+	}
+	if (is_frame(b))
+		in->flags |= F_FRAME;
+	low = ls + (t - s);
+
+	/* Words. */
+	while (i < tn) {
+		size_t j = i, wn;
+		char w[16];
+		const struct word *hit = NULL;
+		int sc = 0;
+
+		if (!is_alnum(t[i])) {
+			i++;
+			continue;
+		}
+		while (j < tn && (is_alnum(t[j]) || t[j] == '_'))
+			j++;
+		wn = j - i;
+		if (wn == 2 && low[i] == 'a' && low[i + 1] == 't') {
+			saw_at = true;
+		} else if (saw_at && wn == 4 && !memcmp(low + i, "line", 4) && j + 1 < tn &&
+		           t[j] == ' ' && is_digit(t[j + 1])) {
+			place = true; /* "at /x/y.pl line 12", "at line 69" */
+		}
+		if (exception_name(t + i, wn)) {
+			sc = 7 + (j >= tn || t[j] == ':' ? 2 : 0);
+		} else if (wn >= 2 && wn < sizeof w && low[i] >= 'a' && low[i] <= 'z' &&
+		           (word_shapes[low[i] - 'a'] & (1u << wn)) && !word_in_name(t, tn, i, j)) {
+			memcpy(w, low + i, wn);
+			w[wn] = '\0';
+			hit = word_find(w, wn);
+			if (hit && hit->score > 0 && word_negated(t, tn, i, j))
+				hit = NULL;
+			if (hit && hit->score == -1 && !first)
+				hit = NULL;
+		}
+		if (hit) {
+			bool caps = true;
+			sc = hit->score;
+			for (size_t k = i; k < j && caps; k++)
+				caps = is_upper(t[k]);
+			if (sc >= 5 && caps && wn >= 4) {
+				/* Tools shout when it matters, and a test runner's
+				 * verdict comes first or last: "--- FAIL: x",
+				 * "x *** FAILED ***", "x <<< FAILURE!". */
+				size_t e = j;
+				while (e < tn && (t[e] == ' ' || t[e] == '*' || t[e] == '!' ||
+				                  t[e] == '.' || t[e] == ':' || t[e] == ']'))
+					e++;
+				bool fails = !memcmp(w, "fail", 4);
+				sc += 3 + (fails && (first || e == tn) ? VERDICT : 0);
+			}
+			if (sc >= 5 && j < tn && t[j] == ':')
+				sc += 2;
+			if (sc >= 5 && first)
+				sc += 2;
+		}
+		if (sc > best) {
+			rest += best > 0 ? best : 0;
+			best = sc;
+		} else if (sc != 0) {
+			rest += sc;
+		}
+		first = false;
+		i = j;
+	}
+
+	/* Phrases. */
+	for (size_t q = 0; q < tn; q++) {
+		unsigned char ch = (unsigned char)low[q], c2 = (unsigned char)low[q + 1];
+		if (ch != '[' && !(is_alnum((char)ch) && (q == 0 || !is_alnum(low[q - 1]))))
+			continue;
+		if (ch >= 'a' && ch <= 'z' &&
+		    !(c2 >= 'a' && c2 <= 'z' ? pat_pairs[ch - 'a'] & (1u << (c2 - 'a'))
+		                             : pat_pairs[ch - 'a'] == UINT32_MAX))
+			continue;
+		for (unsigned k = pat_start[ch]; k < pat_start[ch + 1]; k++) {
+			const struct pattern *pt;
+			size_t pn = sorted_len[k];
+			if ((unsigned char)low[q + 1] != sorted_second[k] || pn > tn - q)
+				continue;
+			pt = &patterns[by_first[k]];
+			if (memcmp(low + q, pt->p, pn))
+				continue;
+			switch (pt->kind) {
+			case P_TROUBLE:
+				if (pt->score > best) {
+					rest += best;
+					best = pt->score;
+				} else {
+					rest += pt->score;
+				}
+				break;
+			case P_BOILER:
+				in->flags |= F_BOILER;
+				break;
+			case P_WRAPPER:
+				in->flags |= F_WRAPPER;
+				break;
+			case P_EXIT:
+				st = status_at(low + q + pn);
+				if (st == 1)
+					in->flags |= F_WRAPPER;
+				else if (st == 0)
+					rest -= 4;
+				break;
+			case P_END:
+				/* GitHub Actions: "Error: Process completed with
+				 * exit code 1." ends the failing step. */
+				in->flags = status_at(low + q + pn) == 0 ? F_END_OK : F_END_FAIL;
+				return;
+			}
+		}
+	}
+
+	/* The shape of the line. */
+	if (has_prefix(low + (b - t), "not ok ") && best < 7)
+		best = 7; /* TAP */
+	if ((unsigned char)b[0] == 0xe2) {
+		if (has_prefix(b, "\xe2\x9c\x97") || has_prefix(b, "\xe2\x9c\x96") ||
+		    has_prefix(b, "\xe2\x9c\x98") || has_prefix(b, "\xe2\x9d\x8c"))
+			best = best < 6 ? 6 : best; /* ✗ ✖ ✘ ❌ */
+		if (has_prefix(b, "\xe2\x9c\x93") || has_prefix(b, "\xe2\x9c\x94"))
+			rest -= 3; /* ✓ ✔ */
+	}
+	if (b[0] == '[' && b[1] && b[2] == ']' && b[3] == ' ') {
+		/* Test runners that mark results "[+] name" and "[-] name". */
+		if (b[1] == '+')
+			rest -= 3;
+		else if (b[1] == '-' && best < 6)
+			best = 6;
+	}
+	if (place || starts_with_place(b)) {
+		/* A message about a place in the code: a compiler, a linter,
+		 * an assertion. */
+		if (best < 4)
+			rest += best, best = 4;
+		else
+			rest += 4;
+	}
+	in->score = best + (rest > 8 ? 4 : rest / 2);
+	if (in->score > 0 && is_tally(low, tn))
+		in->flags |= F_WRAPPER;
+	if ((in->flags & F_WRAPPER) && in->score > 3)
+		in->score = 3;
+	if ((in->flags & F_BOILER) && in->score > 1)
+		in->score = 1;
+	if (in->score < 0)
+		in->score = 0;
+	in->hash = in->score > 0 ? line_hash(low) : 0;
+}
+
+static void analyse_at(const char *log, const struct cur *c, struct info *in)
+{
+	char text[EXCERPT_MAX_TEXT + 1], low[EXCERPT_MAX_TEXT + 1];
+	size_t n = clean_text(log, c, text, low);
+	analyse(text, low, n, in);
+}
+
+
+/* ---- choosing regions ---------------------------------------------------- */
+
+static bool picks_has(const struct picks *p, size_t line)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (line >= p->r[k].lo.line && line <= p->r[k].hi.line)
+			return true;
+	return false;
+}
+
+static bool picks_full(const struct picks *p)
+{
+	return p->lines >= p->budget;
+}
+
+/* Adds one line; false when the budget or the run table is full. */
+static bool picks_add(struct picks *p, const struct cur *c)
+{
+	size_t k;
+
+	if (picks_has(p, c->line))
+		return true;
+	if (picks_full(p))
+		return false;
+	for (k = 0; k < p->n; k++) {
+		if (c->line + 1 == p->r[k].lo.line) {
+			p->r[k].lo = *c;
+			break;
+		}
+		if (c->line == p->r[k].hi.line + 1) {
+			p->r[k].hi = *c;
+			break;
+		}
+	}
+	if (k == p->n) {
+		if (p->n == PICK_MAX)
+			return false;
+		p->r[k].lo = p->r[k].hi = *c;
+		p->n++;
+	}
+	p->lines++;
+	/* Join the run that grew with one it now touches (at most one). */
+	for (size_t j = 0; j < p->n; j++) {
+		struct run *x = &p->r[k], *y = &p->r[j];
+		if (j == k || (x->hi.line + 1 != y->lo.line && y->hi.line + 1 != x->lo.line))
+			continue;
+		if (y->lo.line < x->lo.line)
+			x->lo = y->lo;
+		if (y->hi.line > x->hi.line)
+			x->hi = y->hi;
+		*y = p->r[--p->n];
+		break;
+	}
+	return true;
+}
+
+/* Whether the line continues the block above it: indented, a frame, or
+ * more trouble. */
+static bool continues(const struct info *in)
+{
+	if (in->flags & (F_MARK | F_BLANK))
+		return false;
+	return (in->flags & (F_INDENT | F_FRAME | F_DIAG)) || in->score >= 3;
+}
+
+/* Adds a few lines of context before the cluster (the test's name, "In
+ * function", the command), the cluster itself, and the block that continues
+ * after it, in that order, as far as the budget goes. */
+static void pick_cluster(const char *log, size_t len, struct picks *p, const struct cluster *cl,
+                         size_t window)
+{
+	struct cur c = cl->head, ctx[CONTEXT_BEFORE];
+	struct info in;
+	size_t fwd = 0, nctx = 0;
+
+	while (nctx < CONTEXT_BEFORE && cur_prev(log, &c)) {
+		analyse_at(log, &c, &in);
+		if (in.flags & (F_END_OK | F_END_FAIL | F_DONE))
+			break;
+		ctx[nctx++] = c;
+		if (in.flags & F_CMD)
+			break;
+	}
+	while (nctx > 0)
+		if (!picks_add(p, &ctx[--nctx]))
+			return;
+	c = cl->head;
+	for (;;) {
+		if (!picks_add(p, &c))
+			return;
+		if (c.line >= cl->last.line || !cur_next(log, len, &c))
+			break;
+	}
+	c = cl->last;
+	while (fwd < BLOCK_FWD && cur_next(log, len, &c)) {
+		analyse_at(log, &c, &in);
+		if (!continues(&in)) {
+			/* A blank line or a header stays when an indented
+			 * block follows it. */
+			struct cur d = c;
+			struct info din;
+			if ((in.flags & F_MARK) || !cur_next(log, len, &d))
+				break;
+			analyse_at(log, &d, &din);
+			if (!(din.flags & (F_INDENT | F_FRAME)) || (din.flags & F_BLANK))
+				break;
+		}
+		if (!picks_add(p, &c))
+			return;
+		fwd++;
+	}
+	/* However the block ended, at least window lines from its start. */
+	while (c.line < cl->head.line + window && cur_next(log, len, &c))
+		if (!picks_add(p, &c))
+			return;
+}
+
+/* Fills what is left of the budget: after the first run, then before it,
+ * then around the others. */
+static void pick_fill(const char *log, size_t len, struct picks *p, size_t stop)
+{
+	bool grew = true;
+
+	while (!picks_full(p) && grew) {
+		grew = false;
+		for (size_t k = 0; k < p->n && !picks_full(p); k++) {
+			struct cur c = p->r[k].hi;
+			for (int s = 0; s < FILL_AFTER && !picks_full(p); s++) {
+				if (c.line + 1 < stop && cur_next(log, len, &c) && !picks_has(p, c.line)) {
+					picks_add(p, &c);
+					grew = true;
+				}
+			}
+			c = p->r[k].lo;
+			for (int s = 0; s < FILL_BEFORE && !picks_full(p); s++) {
+				if (cur_prev(log, &c) && !picks_has(p, c.line)) {
+					picks_add(p, &c);
+					grew = true;
+				}
+			}
+		}
+	}
+}
+
+static int cmp_cluster(const void *a, const void *b)
+{
+	const struct cluster *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->head.line < y->head.line ? -1 : x->head.line > y->head.line;
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+	const struct run *x = a, *y = b;
+	return x->lo.line < y->lo.line ? -1 : x->lo.line > y->lo.line;
+}
+
+/* ---- the pass over the log ------------------------------------------------ */
+
+/* The last lines a failing command printed before the CI service said it
+ * failed (or before the end of a log without markers): what a command says
+ * last is usually why it stopped. */
+struct tail {
+	struct cur first, last;
+	int score;
+};
+
+struct scan {
+	struct tail tail[TAIL_MAX]; /* ring of the most recent */
+	size_t ntail, tail_head;
+	uint16_t *seen;    /* REP_SLOTS counters of scored lines by hash */
+	/* The first CAND_FIRST candidates, then a ring of the last
+	 * CAND_LAST; dropped counts those that fell out of the ring. */
+	struct cand *first, *cand;
+	size_t nfirst, ncand, cand_head, dropped;
+	struct mark *mark; /* ring of MARK_MAX */
+	size_t nmark, mark_head;
+	size_t total;
+	bool any_diag, any_fail;
+};
+
+/* The spans of error diagnostics from known tools, sorted by start. */
+struct span {
+	size_t a, b;
+};
+
+static size_t error_spans(const struct diag_list *d, struct span **out)
+{
+	size_t n = 0;
+	*out = NULL;
+	if (!d || d->n == 0)
+		return 0;
+	*out = xreallocarray(NULL, d->n, sizeof **out);
+	for (size_t k = 0; k < d->n; k++) {
+		const struct diag *g = &d->v[k];
+		if (g->severity < SEV_ERROR || !strcmp(g->tool, "generic"))
+			continue;
+		(*out)[n].a = g->log_line;
+		(*out)[n].b = g->log_line + (g->log_lines ? g->log_lines : 1);
+		n++;
+	}
+	return n;
+}
+
+/* Records the last words before line end (a cursor on the marker, or past
+ * the last line): up to TAIL_LINES lines that are not blank, wrappers or
+ * help text, looked for among the lines just before. */
+static void add_tail(const char *log, struct scan *s, const struct cur *end, bool include_end)
+{
+	struct cur c = *end;
+	struct tail t = {.score = -1};
+	size_t got = 0, looked = 0;
+
+	for (;;) {
+		struct info in;
+		if (include_end) {
+			include_end = false;
+		} else if (!cur_prev(log, &c)) {
+			break;
+		}
+		if (got == TAIL_LINES || ++looked > 4 * TAIL_LINES)
+			break;
+		analyse_at(log, &c, &in);
+		if (in.flags & (F_CMD | F_END_FAIL | F_END_OK | F_DONE))
+			break;
+		if (in.flags & (F_BLANK | F_WRAPPER | F_BOILER))
+			continue;
+		if (got++ == 0)
+			t.last = c;
+		t.first = c;
+		if (in.score > t.score)
+			t.score = in.score;
+	}
+	if (got == 0)
+		return;
+	s->tail[(s->tail_head + s->ntail) % TAIL_MAX] = t;
+	if (s->ntail < TAIL_MAX)
+		s->ntail++;
+	else
+		s->tail_head = (s->tail_head + 1) % TAIL_MAX;
+}
+
+static void scan_log(const char *log, size_t len, const struct diag_list *diags, struct scan *s)
+{
+	struct span *sp;
+	size_t nsp = error_spans(diags, &sp), si = 0, cover = 0;
+	struct cur c;
+	bool more = len > 0;
+	/* Lines since the last candidate: all of them, those that break a
+	 * block, and the breaking lines just before this one (a header or a
+	 * blank line is forgiven when an indented block follows it). */
+	size_t gap = 0, hard = 0, pending = 0;
+
+	s->seen = xcalloc(REP_SLOTS, sizeof *s->seen);
+	s->first = xreallocarray(NULL, CAND_FIRST, sizeof *s->first);
+	s->cand = xreallocarray(NULL, CAND_LAST, sizeof *s->cand);
+	s->mark = xreallocarray(NULL, MARK_MAX, sizeof *s->mark);
+	if (more)
+		cur_at(log, len, 0, 0, &c);
+	while (more) {
+		struct info in;
+		analyse_at(log, &c, &in);
+		/* Error diagnostics in force at this line. */
+		while (si < nsp && sp[si].a <= c.line) {
+			if (sp[si].a == c.line) {
+				in.flags |= F_DIAG_START | (si == 0 ? F_DIAG_FIRST : 0);
+				if (in.score < 9 && !(in.flags & F_WRAPPER))
+					in.score = 9;
+			}
+			if (sp[si].b > cover)
+				cover = sp[si].b;
+			si++;
+		}
+		if (c.line < cover) {
+			in.flags |= F_DIAG;
+			s->any_diag = true;
+		}
+		if (in.flags & F_MARK) {
+			struct mark *m = &s->mark[(s->mark_head + s->nmark) % MARK_MAX];
+			m->line = c.line;
+			m->flags = in.flags;
+			if (s->nmark < MARK_MAX)
+				s->nmark++;
+			else
+				s->mark_head = (s->mark_head + 1) % MARK_MAX;
+			gap++;
+			hard += JOIN_MAX;
+			pending = 0;
+			if (in.flags & F_END_FAIL) {
+				s->any_fail = true;
+				add_tail(log, s, &c, false);
+			}
+		} else if (in.score > 0 || (in.flags & F_DIAG)) {
+			struct cand *k;
+			if (s->nfirst < CAND_FIRST) {
+				k = &s->first[s->nfirst++];
+			} else {
+				k = &s->cand[(s->cand_head + s->ncand) % CAND_LAST];
+				if (s->ncand < CAND_LAST) {
+					s->ncand++;
+				} else {
+					s->cand_head = (s->cand_head + 1) % CAND_LAST;
+					s->dropped++;
+				}
+			}
+			k->c = c;
+			k->score = in.score;
+			k->flags = in.flags;
+			k->joined = gap <= CLUSTER_GAP || (hard <= CLUSTER_GAP && gap <= JOIN_MAX);
+			k->hash = in.hash;
+			if (in.score > 0 && s->seen[in.hash % REP_SLOTS] < UINT16_MAX)
+				s->seen[in.hash % REP_SLOTS]++;
+			gap = hard = pending = 0;
+		} else if (in.flags & (F_INDENT | F_FRAME)) {
+			gap++;
+			if (pending <= 2)
+				hard -= pending;
+			pending = 0;
+		} else {
+			gap++;
+			hard++;
+			pending++;
+		}
+		more = cur_next(log, len, &c);
+	}
+	s->total = len > 0 ? c.line + 1 : 0;
+	if (len > 0 && !s->any_fail)
+		add_tail(log, s, &c, true);
+	free(sp);
+}
+
+/* The k-th candidate kept, in log order; *joined is false where candidates
+ * were dropped before it. */
+static const struct cand *cand_at(const struct scan *s, size_t k, bool *joined)
+{
+	const struct cand *c;
+	if (k < s->nfirst) {
+		c = &s->first[k];
+		*joined = c->joined;
+		return c;
+	}
+	k -= s->nfirst;
+	c = &s->cand[(s->cand_head + k) % CAND_LAST];
+	*joined = c->joined && !(k == 0 && s->dropped > 0);
+	return c;
+}
+
+static const struct mark *mark_at(const struct scan *s, size_t k)
+{
+	return &s->mark[(s->mark_head + k) % MARK_MAX];
+}
+
+/* The CI section a line stands in: from the command that started it to the
+ * marker that ended it. */
+struct section {
+	/* F_END_FAIL, F_END_OK, F_DONE (the line comes after the end of the
+	 * build), or 0 when the section has no end marker (a setup step that
+	 * succeeded quietly, or no CI markers at all). */
+	unsigned end;
+	size_t start, stop; /* lines of its command and of its end marker */
+	size_t later;       /* failing sections that end after it */
+};
+
+static void section_of(const struct scan *s, size_t line, struct section *sec)
+{
+	size_t k = 0, j;
+
+	sec->end = 0;
+	sec->start = 0;
+	sec->stop = s->total;
+	sec->later = 0;
+	while (k < s->nmark && mark_at(s, k)->line <= line) {
+		if (mark_at(s, k)->flags & (F_CMD | F_END_FAIL | F_END_OK | F_DONE))
+			sec->start = mark_at(s, k)->line;
+		k++;
+	}
+	if (k == s->nmark) {
+		/* After the last marker: past the end of the build when some
+		 * command has failed before. */
+		for (j = 0; j < s->nmark; j++)
+			if (mark_at(s, j)->flags & (F_END_FAIL | F_DONE))
+				sec->end = F_DONE;
+		return;
+	}
+	for (j = k; j < s->nmark; j++) {
+		unsigned f = mark_at(s, j)->flags;
+		if (f & F_CMD)
+			break;
+		if (f & (F_END_FAIL | F_END_OK | F_DONE)) {
+			sec->end = f & F_DONE ? F_DONE : f & (F_END_FAIL | F_END_OK);
+			sec->stop = mark_at(s, j)->line;
+			j++;
+			break;
+		}
+	}
+	for (; j < s->nmark; j++)
+		if (mark_at(s, j)->flags & F_END_FAIL)
+			sec->later++;
+}
+
+/* Groups the candidates into clusters and scores them. */
+static size_t build_clusters(const struct scan *s, struct cluster *cl)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->nfirst + s->ncand; k++) {
+		bool joined;
+		const struct cand *c = cand_at(s, k, &joined);
+		struct cluster *x = n ? &cl[n - 1] : NULL;
+		int sc = c->score;
+
+		/* A line said over and over (a library's logging, a retried
+		 * download) explains less than one said once. */
+		if (sc > 0) {
+			unsigned seen = s->seen[c->hash % REP_SLOTS];
+			sc -= seen > REP_MANY ? 4 : seen > REP_FEW ? 2 : 0;
+		}
+
+		if (!x || !joined) {
+			x = &cl[n++];
+			memset(x, 0, sizeof *x);
+			x->first = x->last = x->best = x->head = c->c;
+			x->best_score = -1;
+		}
+		if (!(x->flags & F_HEAD) && c->score >= 3 && !(c->flags & F_WRAPPER)) {
+			x->head = c->c;
+			x->flags |= F_HEAD;
+		}
+		x->last = c->c;
+		x->flags |= c->flags;
+		if (sc > x->best_score) {
+			if (x->best_score > 0)
+				x->sum += x->best_score;
+			x->best_score = sc;
+			x->best = c->c;
+		} else {
+			x->sum += sc;
+		}
+	}
+	for (size_t k = 0; k < s->ntail; k++) {
+		const struct tail *t = &s->tail[(s->tail_head + k) % TAIL_MAX];
+		struct cluster *x = &cl[n++];
+		memset(x, 0, sizeof *x);
+		x->first = x->head = t->first;
+		x->last = x->best = t->last;
+		x->best_score = (t->score > 4 ? t->score : 4) + TAIL_BONUS;
+		x->flags = F_TAIL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct cluster *x = &cl[k];
+		struct section sec;
+		int sc = x->best_score + (x->sum / 3 > 6 ? 6 : x->sum / 3);
+
+		section_of(s, x->last.line, &sec);
+		if (sec.end == F_END_FAIL) {
+			sc += sec.later == 0 ? 8 : 5;
+		} else if (sec.end == F_END_OK) {
+			sc -= 6;
+		} else if (sec.end == F_DONE) {
+			sc -= 8;
+		} else if (s->total > 0) {
+			/* Without markers, the failure is near the end. */
+			sc += (int)(4 * x->last.line / s->total);
+		}
+		if ((x->flags & F_DIAG_START) && x->best_score > 3)
+			sc += 6 + ((x->flags & F_DIAG_FIRST) ? 3 : 0);
+		x->score = x->best_score >= 3 || (x->flags & F_DIAG_START) ? sc : -1000;
+	}
+	return n;
+}
+
+/* The line after the last that matters: the first marker of the end of the
+ * build, or the end of the log. */
+static size_t useful_end(const struct scan *s)
+{
+	for (size_t k = 0; k < s->nmark; k++)
+		if (mark_at(s, k)->flags & F_DONE)
+			return mark_at(s, k)->line;
+	return s->total;
+}
+
+/* ---- the API -------------------------------------------------------------- */
+
+static void emit(const char *log, size_t len, struct picks *p, struct excerpt *out)
+{
+	char text[EXCERPT_MAX_TEXT + 1];
+
+	qsort(p->r, p->n, sizeof p->r[0], cmp_run);
+	out->v = p->lines ? xreallocarray(NULL, p->lines, sizeof *out->v) : NULL;
+	out->n = 0;
+	for (size_t k = 0; k < p->n; k++) {
+		struct cur c = p->r[k].lo;
+		for (;;) {
+			size_t tn = clean_text(log, &c, text, NULL);
+			out->v[out->n].line = c.line;
+			out->v[out->n].text = xstrndup(text, tn);
+			out->n++;
+			if (c.line >= p->r[k].hi.line || !cur_next(log, len, &c))
+				break;
+		}
+	}
+}
+
+/* The last line of a log of len > 0 bytes with total lines. */
+static void cur_last(const char *log, size_t len, size_t total, struct cur *c)
+{
+	size_t b = log[len - 1] == '\n' ? len - 1 : len;
+	const char *nl = b ? memrchr(log, '\n', b) : NULL;
+	c->line = total - 1;
+	c->a = nl ? (size_t)(nl - log) + 1 : 0;
+	c->b = b;
+}
+
+int excerpt_select(const char *log, size_t len, const struct diag_list *diags, size_t max_lines,
+                   struct excerpt *out)
+{
+	struct scan s = {0};
+	struct picks p = {0};
+	struct cluster *cl = NULL;
+	size_t ncl, stop;
+
+	if (!out)
+		return CAIRN_E_INVALID;
+	memset(out, 0, sizeof *out);
+	out->method = "log";
+	if (!log && len > 0)
+		return CAIRN_E_INVALID;
+	if (len > DIAG_MAX_LOG)
+		return CAIRN_E_TOOBIG;
+	if (len == 0)
+		return 0;
+	if (max_lines == 0)
+		max_lines = EXCERPT_DEFAULT_LINES;
+	if (max_lines > EXCERPT_MAX_LINES)
+		max_lines = EXCERPT_MAX_LINES;
+	p.budget = max_lines;
+
+	scan_log(log, len, diags, &s);
+	out->total_lines = s.total;
+	stop = useful_end(&s);
+
+	cl = xreallocarray(NULL, s.nfirst + s.ncand + s.ntail + 1, sizeof *cl);
+	ncl = build_clusters(&s, cl);
+	qsort(cl, ncl, sizeof *cl, cmp_cluster);
+#ifdef EXCERPT_DEBUG
+	for (size_t k = 0; k < ncl && k < (getenv("XALL") ? ncl : 12); k++)
+		fprintf(stderr, "cluster %zu-%zu best %zu (%d) sum %d score %d flags %x\n",
+		        cl[k].first.line, cl[k].last.line, cl[k].best.line, cl[k].best_score,
+		        cl[k].sum, cl[k].score, cl[k].flags);
+#endif
+	if (ncl > 0 && cl[0].score > -1000) {
+		if (cl[0].flags & F_DIAG)
+			out->method = "diagnostics";
+		pick_cluster(log, len, &p, &cl[0], WINDOW_FIRST);
+		for (size_t k = 1; k < ncl && !picks_full(&p); k++) {
+			if (cl[k].score < SECOND_MIN)
+				break;
+			if (picks_has(&p, cl[k].best.line))
+				continue;
+			pick_cluster(log, len, &p, &cl[k], WINDOW_NEXT);
+		}
+		pick_fill(log, len, &p, stop);
+		pick_fill(log, len, &p, s.total);
+	} else {
+		/* Nothing looks like trouble: the end of the log explains most. */
+		struct cur c;
+		cur_last(log, len, s.total, &c);
+		picks_add(&p, &c);
+		pick_fill(log, len, &p, s.total);
+	}
+	emit(log, len, &p, out);
+	free(cl);
+	free(s.seen);
+	free(s.first);
+	free(s.cand);
+	free(s.mark);
+	return 0;
+}
+
+void excerpt_release(struct excerpt *ex)
+{
+	if (!ex)
+		return;
+	for (size_t k = 0; k < ex->n; k++)
+		free(ex->v[k].text);
+	free(ex->v);
+	ex->v = NULL;
+	ex->n = 0;
+	ex->total_lines = 0;
+	ex->method = "log";
+}

@@ -1,0 +1,373 @@
+/* The learner: when a target that failed passes again, what changed in
+ * between becomes a candidate fix for the failure's signature. */
+#include "services/triage.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "kb/fixshape.h"
+#include "kb/kb.h"
+#include "services/triage_int.h"
+
+#include <git2.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One file that differs between the failure and the pass. */
+struct fchange {
+	char *path;
+	char *before, *after; /* NULL: missing (or unknown when !known) */
+	size_t blen, alen;
+	bool known;           /* we know the before side */
+};
+
+struct fchanges {
+	struct fchange *v;
+	size_t n, cap;
+};
+
+static struct fchange *fc_find(struct fchanges *c, const char *path)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].path, path) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+static struct fchange *fc_add(struct fchanges *c, const char *path)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = xreallocarray(c->v, c->cap, sizeof *c->v);
+	}
+	struct fchange *f = &c->v[c->n++];
+	memset(f, 0, sizeof *f);
+	f->path = xstrdup(path);
+	return f;
+}
+
+static void fc_release(struct fchanges *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].path);
+		free(c->v[i].before);
+		free(c->v[i].after);
+	}
+	free(c->v);
+}
+
+static int fc_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fchange *)a)->path, ((const struct fchange *)b)->path);
+}
+
+static char *read_current(const char *root, const char *rel, size_t *len)
+{
+	char *abs = xasprintf("%s/%s", root, rel);
+	bool trunc;
+	char *t = triage__read_file(abs, TRIAGE_SNAPSHOT_MAX + 1, len, &trunc);
+	free(abs);
+	if (t && (*len > TRIAGE_SNAPSHOT_MAX || memchr(t, '\0', *len))) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The content of path at HEAD in the repository at root, or NULL. */
+static char *head_blob(git_repository *repo, const char *rel, size_t *len)
+{
+	if (!repo)
+		return NULL;
+	char *spec = xasprintf("HEAD:%s", rel);
+	git_object *obj = NULL;
+	char *out = NULL;
+	if (git_revparse_single(&obj, repo, spec) == 0 && git_object_type(obj) == GIT_OBJECT_BLOB) {
+		const git_blob *b = (const git_blob *)obj;
+		size_t n = (size_t)git_blob_rawsize(b);
+		if (n <= TRIAGE_SNAPSHOT_MAX && !git_blob_is_binary(b)) {
+			out = xmalloc(n + 1);
+			memcpy(out, git_blob_rawcontent(b), n);
+			out[n] = '\0';
+			*len = n;
+		}
+	}
+	git_object_free(obj);
+	free(spec);
+	return out;
+}
+
+struct buf {
+	char *p;
+	size_t len, cap, max;
+	bool cut;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->max) {
+		b->cut = true;
+		n = b->max > b->len ? b->max - b->len : 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends the unified diff of one file to diff (capped) and its token-level
+ * shape to key. */
+static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
+{
+	git_patch *patch = NULL;
+	git_diff_options opts;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.context_lines = 1;
+	/* libgit2 adds the a/ and b/ prefixes itself. */
+	char *a = xstrdup(c->path), *b = xstrdup(c->path);
+	if (git_patch_from_buffers(&patch, c->before, c->before ? c->blen : 0,
+				   c->before ? a : NULL, c->after, c->after ? c->alen : 0,
+				   c->after ? b : NULL, &opts) != 0) {
+		free(a);
+		free(b);
+		return;
+	}
+	free(a);
+	free(b);
+	git_buf out = {0};
+	if (git_patch_to_buf(&out, patch) == 0 && out.ptr)
+		buf_add(diff, out.ptr, out.size);
+	git_buf_dispose(&out);
+	struct buf removed = {.max = 64 << 10}, added = {.max = 64 << 10};
+	size_t nh = git_patch_num_hunks(patch);
+	for (size_t h = 0; h < nh; h++) {
+		int nl = git_patch_num_lines_in_hunk(patch, h);
+		for (int l = 0; l < nl; l++) {
+			const git_diff_line *line;
+			if (git_patch_get_line_in_hunk(&line, patch, h, (size_t)l) != 0)
+				continue;
+			if (line->origin == GIT_DIFF_LINE_DELETION)
+				buf_add(&removed, line->content, line->content_len);
+			else if (line->origin == GIT_DIFF_LINE_ADDITION)
+				buf_add(&added, line->content, line->content_len);
+		}
+	}
+	char shape[FIXSHAPE_MAX];
+	if (fixshape_compute(removed.p ? removed.p : "", removed.len, added.p ? added.p : "",
+			     added.len, shape, sizeof shape) == 0 &&
+	    shape[0]) {
+		if (key->len)
+			buf_add(key, " ; ", 3);
+		buf_add(key, shape, strlen(shape));
+	}
+	free(removed.p);
+	free(added.p);
+	git_patch_free(patch);
+}
+
+static void format_took(char *out, size_t n, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(out, n, "within a second");
+	else if (ms < 60000)
+		snprintf(out, n, "%lld s", (long long)(ms / 1000));
+	else if (ms < 7200000)
+		snprintf(out, n, "%lld min", (long long)(ms / 60000));
+	else
+		snprintf(out, n, "%.1f h", (double)ms / 3600000);
+}
+
+static void resolve(sqlite3 *db, const char *scope, const char *target, int64_t pass_seq,
+		    const char *fixed_id, int64_t entry)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE failures SET resolved_seq = ?3,"
+			       " fixed_by = CASE WHEN event_id = ?4 AND ?5 > 0 THEN ?5 ELSE fixed_by END"
+			       " WHERE target = ?1 AND project = ?2 AND seq < ?3 AND resolved_seq IS NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, pass_seq);
+	sqlite3_bind_text(st, 4, fixed_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, entry);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now_ms,
+		 json_t **learned)
+{
+	*learned = NULL;
+	const char *scope = triage__scope(p->project, p->cwd);
+	if (!cx->db || !p->target || !scope)
+		return 0;
+	sqlite3 *db = cx->db;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT event_id, seq, signature, sig_general, message, time_ms"
+			       " FROM failures WHERE target = ?1 AND project = ?2 AND seq < ?3"
+			       " AND resolved_seq IS NULL ORDER BY seq DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, p->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, p->seq > 0 ? p->seq : INT64_MAX);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+	}
+	char *fid = xstrdup((const char *)sqlite3_column_text(st, 0));
+	int64_t fseq = sqlite3_column_int64(st, 1);
+	char *sig = sqlite3_column_text(st, 2) ? xstrdup((const char *)sqlite3_column_text(st, 2))
+					       : NULL;
+	char *gen = sqlite3_column_text(st, 3) ? xstrdup((const char *)sqlite3_column_text(st, 3))
+					       : NULL;
+	char *msg = sqlite3_column_text(st, 4) ? xstrdup((const char *)sqlite3_column_text(st, 4))
+					       : xstrdup("");
+	int64_t fms = sqlite3_column_int64(st, 5);
+	sqlite3_finalize(st);
+
+	int r = 0;
+	struct fchanges ch = {0};
+	/* 1. Snapshot files whose content changed since the failure. */
+	if (sqlite3_prepare_v2(db, "SELECT path, content FROM snapshots WHERE failure_id = ?1", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, fid, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *path = (const char *)sqlite3_column_text(st, 0);
+			const void *blob = sqlite3_column_blob(st, 1);
+			size_t blen = (size_t)sqlite3_column_bytes(st, 1);
+			bool had = sqlite3_column_type(st, 1) != SQLITE_NULL;
+			size_t alen = 0;
+			char *now = read_current(scope, path, &alen);
+			bool same = (had && now && alen == blen && memcmp(now, blob, blen) == 0) ||
+				    (!had && !now);
+			if (same) {
+				free(now);
+				continue;
+			}
+			struct fchange *c = fc_add(&ch, path);
+			c->known = true;
+			if (had) {
+				c->before = xmalloc(blen + 1);
+				memcpy(c->before, blob, blen);
+				c->before[blen] = '\0';
+				c->blen = blen;
+			}
+			c->after = now;
+			c->alen = alen;
+		}
+		sqlite3_finalize(st);
+	}
+	/* 2. Files the watcher or git saw change in between. */
+	struct triage_changes tc;
+	triage__changes(db, p->project, fseq, p->seq, 0, p->started_ms, &tc);
+	git_repository *repo = NULL;
+	git_libgit2_init();
+	if (p->project && tc.n && tc.commits == 0)
+		git_repository_open_ext(&repo, p->project, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	for (size_t i = 0; i < tc.n && ch.n < 64; i++) {
+		if (fc_find(&ch, tc.v[i].path))
+			continue;
+		size_t alen = 0, blen = 0;
+		char *now = read_current(scope, tc.v[i].path, &alen);
+		char *before = head_blob(repo, tc.v[i].path, &blen);
+		if (before && now && alen == blen && memcmp(before, now, blen) == 0) {
+			/* Touched, but back as it was at HEAD. */
+			free(before);
+			free(now);
+			continue;
+		}
+		struct fchange *c = fc_add(&ch, tc.v[i].path);
+		c->known = before != NULL;
+		c->before = before;
+		c->blen = blen;
+		c->after = now;
+		c->alen = alen;
+	}
+	git_repository_free(repo);
+
+	if (ch.n == 0 || (!sig && !gen)) {
+		/* Passed with nothing we can see changed (flaky, or an outside
+		 * cause), or nothing to key a fix on. */
+		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, 0);
+		goto out;
+	}
+	qsort(ch.v, ch.n, sizeof *ch.v, fc_cmp);
+	struct buf diff = {.max = TRIAGE_DIFF_MAX}, key = {.max = FIXSHAPE_MAX - 1},
+		   files = {.max = 16 << 10};
+	for (size_t i = 0; i < ch.n; i++) {
+		if (ch.v[i].known)
+			diff_one(&ch.v[i], &diff, &key);
+		if (files.len)
+			buf_add(&files, "\n", 1);
+		buf_add(&files, ch.v[i].path, strlen(ch.v[i].path));
+	}
+
+	char took[32];
+	format_took(took, sizeof took, p->time_ms - fms);
+	char shortmsg[121];
+	snprintf(shortmsg, sizeof shortmsg, "%s", msg);
+	char more[32] = "";
+	if (ch.n > 1)
+		snprintf(more, sizeof more, " and %zu more", ch.n - 1);
+	char *title = key.len && key.len <= 40
+			      ? xasprintf("%s: changed %s%s (%s)", shortmsg, ch.v[0].path, more, key.p)
+			      : xasprintf("%s: changed %s%s", shortmsg, ch.v[0].path, more);
+	char *commit = tc.commit_subject ? xasprintf("Commit: %s\n", tc.commit_subject)
+					 : xstrdup("");
+	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed %s%s after the failure of %s.\n%s%s",
+			       msg, files.p, commit, p->time_ms - fms < 1000 ? "" : "in ", took,
+			       p->target, diff.len ? "\n" : "",
+			       diff.len ? diff.p : "");
+	struct kb_learned l = {
+		.signature = sig,
+		.sig_general = gen,
+		.fix_key = key.len ? key.p : NULL,
+		.title = title,
+		.body = body,
+		.files = files.p,
+		.project = p->project,
+		.failure_id = fid,
+		.pass_id = p->event_id,
+	};
+	int64_t id = 0;
+	bool recurred = false;
+	r = kb_learn_fix(cx->kb, &l, now_ms, &id, &recurred);
+	if (r == 0) {
+		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, id);
+		json_t *fl = json_array();
+		for (size_t i = 0; i < ch.n; i++)
+			json_array_append_new(fl, json_string(ch.v[i].path));
+		*learned = json_pack("{s:I,s:s,s:b,s:s?,s:o,s:s?,s:I,s:s,s:s?,s:s?}", "id",
+				     (json_int_t)id, "title", title, "recurred", recurred,
+				     "signature", sig, "files", fl, "fix_key",
+				     key.len ? key.p : NULL, "took_ms",
+				     (json_int_t)(p->time_ms - fms), "failure_id", fid, "pass_id",
+				     p->event_id, "commit", tc.commit_subject);
+		r = 1;
+	}
+	free(title);
+	free(commit);
+	free(body);
+	free(diff.p);
+	free(key.p);
+	free(files.p);
+out:
+	git_libgit2_shutdown();
+	triage__changes_release(&tc);
+	fc_release(&ch);
+	free(fid);
+	free(sig);
+	free(gen);
+	free(msg);
+	return r;
+}

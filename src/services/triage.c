@@ -1,0 +1,1216 @@
+/* Failure triage: the report for one failed run (excerpt, signature, known
+ * fixes, suspect changes, summary) and the memory of failures that the
+ * learner (learn.c) turns into fixes. */
+#include "services/triage.h"
+
+#include "common/err.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
+#include "kb/fixshape.h"
+#include "kb/kb.h"
+#include "kb/redact.h"
+#include "kb/signature.h"
+#include "services/excerpt.h"
+#include "services/triage_int.h"
+#include "sources/diag.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOG_HEAD ((size_t)1 << 20)
+
+/* ---- small helpers shared with learn.c ---- */
+
+const char *triage__scope(const char *project, const char *cwd)
+{
+	return project ? project : cwd;
+}
+
+char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncated)
+{
+	*len = 0;
+	if (truncated)
+		*truncated = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t size = (size_t)sb.st_size;
+	size_t want = size < max ? size : max;
+	char *buf = xmalloc(want + 1);
+	size_t got = 0;
+	if (size <= max) {
+		while (got < want) {
+			ssize_t n = read(fd, buf + got, want - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+	} else {
+		/* Keep the head and the end: a failure is explained near the end
+		 * of a long log, and the head names the tools. */
+		size_t head = max < LOG_HEAD * 2 ? max / 4 : LOG_HEAD;
+		size_t tail = want - head;
+		while (got < head) {
+			ssize_t n = pread(fd, buf + got, head - got, (off_t)got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		size_t t = 0;
+		while (t < tail) {
+			ssize_t n = pread(fd, buf + got + t, tail - t, (off_t)(size - tail + t));
+			if (n <= 0)
+				break;
+			t += (size_t)n;
+		}
+		got += t;
+		if (truncated)
+			*truncated = true;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+char *triage__rel_path(const char *root, const char *cwd, const char *file)
+{
+	if (!file || !*file)
+		return NULL;
+	char *abs;
+	if (file[0] == '/')
+		abs = xstrdup(file);
+	else if (cwd)
+		abs = xasprintf("%s/%s", cwd, file);
+	else
+		return xstrdup(file);
+	/* Lexical clean-up of "." and ".." so that paths compare. */
+	char *out = xmalloc(strlen(abs) + 2);
+	size_t o = 0;
+	const char *p = abs;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			/* skip */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else {
+			out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p = e;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	free(abs);
+	if (root) {
+		size_t rl = strlen(root);
+		while (rl > 1 && root[rl - 1] == '/')
+			rl--;
+		if (strncmp(out, root, rl) == 0 && out[rl] == '/') {
+			char *rel = xstrdup(out + rl + 1);
+			free(out);
+			return rel;
+		}
+	}
+	return out;
+}
+
+/* ---- reading the failure ---- */
+
+char *triage_read_log(const char *path, size_t *len)
+{
+	return triage__read_file(path, TRIAGE_LOG_MAX, len, NULL);
+}
+
+int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char **logbuf)
+{
+	memset(f, 0, sizeof *f);
+	*logbuf = NULL;
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	if (!type || !triage__is_failure(type))
+		return CAIRN_E_INVALID;
+	const json_t *data = json_object_get(ev, "data");
+	f->type = type;
+	f->event_id = json_string_value(json_object_get(ev, "id"));
+	f->seq = json_integer_value(json_object_get(ev, "seq"));
+	const char *t = json_string_value(json_object_get(ev, "time"));
+	if (t)
+		timefmt_parse_rfc3339(t, &f->time_ms);
+	json_int_t dur = json_integer_value(json_object_get(data, "duration_ms"));
+	if (f->time_ms && dur > 0 && dur < f->time_ms)
+		f->started_ms = f->time_ms - dur;
+	f->project = json_string_value(json_object_get(ev, "project"));
+	f->cwd = json_string_value(json_object_get(data, "cwd"));
+	f->target = json_string_value(json_object_get(data, "target"));
+	if (!f->target)
+		f->target = json_string_value(json_object_get(ev, "subject"));
+	f->command = json_string_value(json_object_get(data, "command"));
+	f->dirty = json_object_get(json_object_get(data, "git"), "dirty");
+	if (f->dirty && !json_is_array(f->dirty))
+		f->dirty = NULL;
+	const char *path = json_string_value(json_object_get(json_object_get(data, "output"), "path"));
+	if (!path)
+		path = json_string_value(json_object_get(data, "log_path"));
+	if (path) {
+		size_t len;
+		char *buf = triage__read_file(path, TRIAGE_LOG_MAX, &len, NULL);
+		if (buf) {
+			*logbuf = buf;
+			f->log = buf;
+			f->log_len = len;
+			return 0;
+		}
+	}
+	const char *inline_log = json_string_value(json_object_get(data, "log"));
+	if (inline_log) {
+		f->log = inline_log;
+		f->log_len = json_string_length(json_object_get(data, "log"));
+	}
+	return 0;
+}
+
+bool triage__is_failure(const char *type)
+{
+	return strcmp(type, "build.failed") == 0 || strcmp(type, "test.failed") == 0 ||
+	       strcmp(type, "ci.run.failed") == 0;
+}
+
+bool triage__is_pass(const char *type)
+{
+	return strcmp(type, "build.passed") == 0 || strcmp(type, "test.passed") == 0 ||
+	       strcmp(type, "ci.run.passed") == 0;
+}
+
+/* ---- the primary diagnostic and the signature ---- */
+
+/* Build drivers report that something else failed; prefer what they ran. */
+static bool is_driver(const char *tool)
+{
+	return strcmp(tool, "make") == 0 || strcmp(tool, "ninja") == 0;
+}
+
+/* The diagnostic that names the failure: the first error from a tool that
+ * is not a build driver, else the first error, else NULL. */
+static const struct diag *primary_diag(const struct diag_list *dl)
+{
+	const struct diag *first = NULL;
+	for (size_t i = 0; i < dl->n; i++) {
+		const struct diag *d = &dl->v[i];
+		if (d->severity != SEV_ERROR && d->severity != SEV_CRITICAL)
+			continue;
+		if (!first)
+			first = d;
+		if (!is_driver(d->tool))
+			return d;
+	}
+	return first;
+}
+
+static bool has_error_word(const char *s)
+{
+	static const char *const words[] = {"error", "Error", "ERROR", "failed", "FAILED",
+					    "Failed", "fatal", "FATAL", "Fatal", "exception",
+					    "Exception", "panic", "assert", "Assert"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strstr(s, words[i]))
+			return true;
+	return false;
+}
+
+/* Without diagnostics: the first excerpt line that says what went wrong, or
+ * the last non-empty one. */
+static const char *message_from_excerpt(const struct excerpt *ex)
+{
+	const char *last = NULL;
+	for (size_t i = 0; i < ex->n; i++) {
+		const char *t = ex->v[i].text;
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (!*t)
+			continue;
+		if (has_error_word(t))
+			return t;
+		last = t;
+	}
+	return last;
+}
+
+/* ---- known fixes ---- */
+
+/* Splits a fix shape ("- = + ==") into its removed tokens; returns how many
+ * were stored in toks (pointers into a copy the caller frees). */
+static size_t removed_tokens(const char *key, char *copy, const char **toks, size_t max)
+{
+	strcpy(copy, key);
+	size_t n = 0;
+	char *save = NULL;
+	bool want = false;
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (strcmp(w, "-") == 0) {
+			want = true;
+			continue;
+		}
+		if (strcmp(w, "+") == 0 || strcmp(w, ";") == 0) {
+			want = false;
+			continue;
+		}
+		if (want && n < max)
+			toks[n++] = w;
+		want = false;
+	}
+	return n;
+}
+
+/* Does the source around the error hold what the fix removes? 2: yes (and
+ * it removes something), 1: the fix only inserts (no evidence either way),
+ * 0: it removes something that is not there. */
+static int applicability(const char *fix_key, const char *line_shape)
+{
+	if (!fix_key || !*fix_key || !line_shape)
+		return 1;
+	size_t kl = strlen(fix_key);
+	char *copy = xmalloc(kl + 1);
+	const char *toks[64];
+	size_t n = removed_tokens(fix_key, copy, toks, 64);
+	int r = 1;
+	if (n > 0) {
+		r = 2;
+		for (size_t i = 0; i < n; i++) {
+			char pat[128];
+			snprintf(pat, sizeof pat, "- %s ", toks[i]);
+			char hay[FIXSHAPE_MAX * 4 + 2];
+			snprintf(hay, sizeof hay, "%s ", line_shape);
+			if (!strstr(hay, pat)) {
+				r = 0;
+				break;
+			}
+		}
+	}
+	free(copy);
+	return r;
+}
+
+static int reason_tier(const char *reason)
+{
+	if (!reason)
+		return 0;
+	if (strcmp(reason, "same error") == 0)
+		return 3;
+	if (strcmp(reason, "same error, other names") == 0)
+		return 2;
+	return 1;
+}
+
+struct ranked_fix {
+	struct kb_fix_hit *h;
+	int tier, appl;
+	size_t order;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked_fix *x = a, *y = b;
+	if (x->tier != y->tier)
+		return y->tier - x->tier;
+	if (x->appl != y->appl)
+		return y->appl - x->appl;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The abstract tokens of the source lines around a diagnostic (the line
+ * before and the line itself), as a fix shape of their removal, or NULL. */
+static char *source_shape(const char *root, const char *cwd, const struct diag *d)
+{
+	if (!d || !d->file || d->line <= 0)
+		return NULL;
+	char *rel = triage__rel_path(root, cwd, d->file);
+	char *path = rel[0] == '/' || !root ? xstrdup(rel) : xasprintf("%s/%s", root, rel);
+	free(rel);
+	size_t len;
+	char *text = triage__read_file(path, TRIAGE_SNAPSHOT_MAX, &len, NULL);
+	free(path);
+	if (!text)
+		return NULL;
+	int want_from = d->line > 1 ? d->line - 1 : 1;
+	int ln = 1;
+	const char *start = NULL, *end = NULL;
+	for (const char *p = text; p < text + len; p++) {
+		if (ln == want_from && !start)
+			start = p;
+		if (*p == '\n') {
+			if (ln == d->line) {
+				end = p;
+				break;
+			}
+			ln++;
+			if (ln == want_from && !start)
+				start = p + 1;
+		}
+	}
+	if (start && !end && ln == d->line)
+		end = text + len;
+	char *shape = NULL;
+	if (start && end && end >= start) {
+		char buf[FIXSHAPE_MAX * 4];
+		if (fixshape_compute(start, (size_t)(end - start), "", 0, buf, sizeof buf) == 0 &&
+		    buf[0])
+			shape = xstrdup(buf);
+	}
+	free(text);
+	return shape;
+}
+
+static json_t *lines_array(const char *text)
+{
+	json_t *a = json_array();
+	if (!text)
+		return a;
+	const char *p = text;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return a;
+}
+
+static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
+{
+	const struct kb_entry *e = &h->e;
+	size_t bl = e->body ? strlen(e->body) : 0;
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:f,s:I,s:s,s:o}", "id", (json_int_t)e->id,
+			      "uid", e->uid, "kind", e->kind, "title", e->title, "reason",
+			      h->reason ? h->reason : "similar text", "confidence", e->confidence,
+			      "uses", (json_int_t)e->uses, "state", e->state, "files",
+			      lines_array(e->files));
+	json_object_set_new(o, "body", e->body ? json_stringn(e->body, bl > 2048 ? 2048 : bl)
+					       : json_string(""));
+	if (h->matched)
+		json_object_set_new(o, "matched", json_string(h->matched));
+	if (e->fix_key && *e->fix_key) {
+		json_object_set_new(o, "fix_key", json_string(e->fix_key));
+		json_object_set_new(o, "applies", json_string(appl == 2   ? "yes"
+							      : appl == 1 ? "unknown"
+									  : "no"));
+	}
+	if (e->sources)
+		json_object_set_new(o, "sources", json_loads(e->sources, 0, NULL));
+	json_object_set_new(o, "learned", json_boolean(e->fix_key && *e->fix_key));
+	return o;
+}
+
+static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
+			  const struct signature *sig, const char *text, const char *line_shape,
+			  size_t max, int *err)
+{
+	json_t *arr = json_array();
+	if (!cx->kb || (!sig->exact[0] && !text))
+		return arr;
+	struct kb_fix_hit *hits = NULL;
+	size_t n = 0;
+	int r = kb_fixes_for(cx->kb, sig->exact[0] ? sig->exact : NULL,
+			     sig->general[0] ? sig->general : NULL, text,
+			     triage__scope(f->project, f->cwd), 50, &hits, &n);
+	if (r < 0) {
+		*err = r;
+		return arr;
+	}
+	struct ranked_fix *rk = xcalloc(n ? n : 1, sizeof *rk);
+	for (size_t i = 0; i < n; i++) {
+		rk[i].h = &hits[i];
+		rk[i].tier = reason_tier(hits[i].reason);
+		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
+		rk[i].order = i;
+	}
+	qsort(rk, n, sizeof *rk, ranked_cmp);
+	for (size_t i = 0; i < n && i < max; i++)
+		json_array_append_new(arr, fix_to_json(rk[i].h, rk[i].appl));
+	free(rk);
+	kb_fix_hits_free(hits, n);
+	return arr;
+}
+
+/* ---- suspect changes ---- */
+
+struct suspect {
+	char *path;
+	int tier;            /* 3 named in an error, 2 included, 1 same directory, 0 changed */
+	char *why;           /* the relation, readable */
+	int64_t changed_ms;  /* last change seen */
+	int events;          /* how many change events */
+	const char *source;  /* "file events", "git", "working tree" */
+};
+
+struct suspects {
+	struct suspect *v;
+	size_t n, cap;
+};
+
+static struct suspect *suspect_get(struct suspects *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].path, path) == 0)
+			return &s->v[i];
+	if (s->n >= 2000)
+		return NULL;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
+	}
+	struct suspect *x = &s->v[s->n++];
+	memset(x, 0, sizeof *x);
+	x->path = xstrdup(path);
+	return x;
+}
+
+static void suspect_touch(struct suspects *s, const char *path, int64_t ms, int events,
+			  const char *source)
+{
+	struct suspect *x = suspect_get(s, path);
+	if (!x)
+		return;
+	if (ms > x->changed_ms)
+		x->changed_ms = ms;
+	x->events += events;
+	if (!x->source)
+		x->source = source;
+}
+
+static int suspect_cmp(const void *a, const void *b)
+{
+	const struct suspect *x = a, *y = b;
+	if (x->tier != y->tier)
+		return y->tier - x->tier;
+	if (x->changed_ms != y->changed_ms)
+		return x->changed_ms < y->changed_ms ? 1 : -1;
+	return strcmp(x->path, y->path);
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static char *dir_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? xstrndup(p, (size_t)(s - p)) : xstrdup("");
+}
+
+/* The headers a source file includes (#include "x.h" or <x.h>), as base
+ * names joined by '\n' with one at each end, or NULL. */
+static char *includes_of(const char *path)
+{
+	size_t len;
+	char *text = triage__read_file(path, 64 << 10, &len, NULL);
+	if (!text)
+		return NULL;
+	size_t cap = 256, o = 1;
+	char *out = xmalloc(cap);
+	out[0] = '\n';
+	for (char *p = text; p && *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		char *q = p;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '#') {
+			q++;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (strncmp(q, "include", 7) == 0) {
+				q += 7;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				char close = *q == '"' ? '"' : *q == '<' ? '>' : 0;
+				char *e = close ? strchr(q + 1, close) : NULL;
+				if (e) {
+					*e = '\0';
+					const char *b = base_name(q + 1);
+					size_t bl = strlen(b);
+					while (o + bl + 2 > cap)
+						cap *= 2;
+					out = xreallocarray(out, cap, 1);
+					memcpy(out + o, b, bl);
+					o += bl;
+					out[o++] = '\n';
+				}
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	out[o] = '\0';
+	free(text);
+	return out;
+}
+
+struct diag_file {
+	char *rel;      /* relative to the root when inside it */
+	char *includes; /* see includes_of() */
+};
+
+static int64_t file_mtime_ms(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return 0;
+	return (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+}
+
+/* The last pass of f's target before f, in the same project (or cwd). */
+int triage__last_pass(sqlite3 *db, const char *project, const char *cwd, const char *target,
+		      int64_t before_seq, int64_t *seq, int64_t *ms, char **id)
+{
+	*seq = 0;
+	*ms = 0;
+	if (id)
+		*id = NULL;
+	if (!db || !target)
+		return 0;
+	const char *sql =
+		project ? "SELECT seq, time_ms, id FROM events WHERE project = ?1 AND seq < ?3"
+			  " AND type IN ('build.passed','test.passed','ci.run.passed')"
+			  " AND json_extract(envelope,'$.data.target') = ?2"
+			  " ORDER BY seq DESC LIMIT 1"
+			: "SELECT seq, time_ms, id FROM events WHERE seq < ?3"
+			  " AND type IN ('build.passed','test.passed','ci.run.passed')"
+			  " AND json_extract(envelope,'$.data.target') = ?2"
+			  " AND json_extract(envelope,'$.data.cwd') = ?1 AND project IS NULL"
+			  " ORDER BY seq DESC LIMIT 1";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, project ? project : cwd, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, before_seq > 0 ? before_seq : INT64_MAX);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*ms = sqlite3_column_int64(st, 1);
+		if (id)
+			*id = xstrdup((const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t to_seq,
+		     int64_t from_ms, int64_t until_ms, struct triage_changes *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!db || !project)
+		return;
+	sqlite3_stmt *st;
+	/* File events: one row per path. */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT coalesce(json_extract(envelope,'$.data.path'), subject),"
+			       " max(time_ms), count(*) FROM events"
+			       " WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
+			       " AND type IN ('file.changed','file.created','file.deleted','file.renamed')"
+			       " GROUP BY 1 ORDER BY 2 DESC LIMIT 2000",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, from_seq);
+		sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
+		sqlite3_bind_int64(st, 4, from_ms);
+		sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *p = (const char *)sqlite3_column_text(st, 0);
+			if (p)
+				triage__changes_add(out, p, sqlite3_column_int64(st, 1),
+						    sqlite3_column_int(st, 2), "file events");
+		}
+		sqlite3_finalize(st);
+	}
+	/* Commits, checkouts and merges: their file lists and subjects. */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT envelope, time_ms FROM events"
+			       " WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
+			       " AND type IN ('git.commit','git.checkout','git.merge')"
+			       " ORDER BY seq LIMIT 200",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, from_seq);
+		sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
+		sqlite3_bind_int64(st, 4, from_ms);
+		sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+			int64_t ms = sqlite3_column_int64(st, 1);
+			const json_t *data = json_object_get(ev, "data");
+			size_t i;
+			const json_t *fe;
+			json_array_foreach(json_object_get(data, "files"), i, fe)
+			{
+				const char *p = json_string_value(json_object_get(fe, "path"));
+				if (p)
+					triage__changes_add(out, p, ms, 1, "git");
+			}
+			const char *type = json_string_value(json_object_get(ev, "type"));
+			const char *subj = json_string_value(json_object_get(data, "subject"));
+			if (type && strcmp(type, "git.commit") == 0 && subj) {
+				free(out->commit_subject);
+				out->commit_subject = xstrdup(subj);
+				out->commits++;
+			}
+			json_decref(ev);
+		}
+		sqlite3_finalize(st);
+	}
+}
+
+void triage__changes_add(struct triage_changes *c, const char *path, int64_t ms, int n,
+			 const char *source)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i].path, path) == 0) {
+			if (ms > c->v[i].ms)
+				c->v[i].ms = ms;
+			c->v[i].events += n;
+			return;
+		}
+	}
+	if (c->n >= 2000)
+		return;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 32;
+		c->v = xreallocarray(c->v, c->cap, sizeof *c->v);
+	}
+	c->v[c->n].path = xstrdup(path);
+	c->v[c->n].ms = ms;
+	c->v[c->n].events = n;
+	c->v[c->n].source = source;
+	c->n++;
+}
+
+void triage__changes_release(struct triage_changes *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].path);
+	free(c->v);
+	free(c->commit_subject);
+	memset(c, 0, sizeof *c);
+}
+
+static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure *f,
+			     const struct diag_list *dl, size_t max, json_t **since, int *err)
+{
+	const char *root = triage__scope(f->project, f->cwd);
+	struct suspects s = {0};
+	int64_t pass_seq = 0, pass_ms = 0;
+	char *pass_id = NULL;
+	int r = triage__last_pass(cx->db, f->project, f->cwd, f->target, f->seq, &pass_seq,
+				  &pass_ms, &pass_id);
+	if (r < 0)
+		*err = r;
+	/* Never passed: look at the last day. */
+	int64_t from_ms = pass_seq ? 0 : (f->time_ms ? f->time_ms : 0) - 24 * 3600 * 1000LL;
+	if (pass_seq) {
+		char ts[TIMEFMT_RFC3339_LEN + 1];
+		timefmt_rfc3339(ts, pass_ms);
+		*since = json_pack("{s:I,s:s,s:s?}", "seq", (json_int_t)pass_seq, "time", ts,
+				   "id", pass_id);
+	} else {
+		*since = json_null();
+	}
+	free(pass_id);
+
+	struct triage_changes ch;
+	triage__changes(cx->db, f->project, pass_seq, f->seq, from_ms, f->started_ms, &ch);
+	for (size_t i = 0; i < ch.n; i++)
+		suspect_touch(&s, ch.v[i].path, ch.v[i].ms, ch.v[i].events, ch.v[i].source);
+	triage__changes_release(&ch);
+
+	/* Files that differ from HEAD (when the run recorded them) and files
+	 * the errors name, if they were edited after the last pass. */
+	size_t i;
+	const json_t *dj;
+	json_array_foreach(f->dirty, i, dj)
+	{
+		const char *p = json_string_value(dj);
+		if (!p || !root)
+			continue;
+		char *abs = xasprintf("%s/%s", root, p);
+		int64_t mt = file_mtime_ms(abs);
+		free(abs);
+		if ((!pass_ms || mt >= pass_ms) && (!f->started_ms || mt < f->started_ms))
+			suspect_touch(&s, p, mt, 0, "working tree");
+	}
+
+	/* The files the errors are about. */
+	struct diag_file df[8];
+	size_t ndf = 0;
+	for (size_t k = 0; k < dl->n && ndf < 8; k++) {
+		const struct diag *d = &dl->v[k];
+		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file)
+			continue;
+		char *rel = triage__rel_path(root, f->cwd, d->file);
+		bool dup = false;
+		for (size_t j = 0; j < ndf; j++)
+			dup |= strcmp(df[j].rel, rel) == 0;
+		if (dup) {
+			free(rel);
+			continue;
+		}
+		char *abs = rel[0] == '/' || !root ? xstrdup(rel) : xasprintf("%s/%s", root, rel);
+		df[ndf].rel = rel;
+		df[ndf].includes = includes_of(abs);
+		int64_t mt = file_mtime_ms(abs);
+		if (mt && rel[0] != '/' && (pass_ms ? mt >= pass_ms : mt >= from_ms))
+			suspect_touch(&s, rel, mt, 0, "working tree");
+		free(abs);
+		ndf++;
+	}
+	for (size_t k = 0; k < s.n; k++) {
+		struct suspect *x = &s.v[k];
+		char *xdir = dir_name(x->path);
+		char needle[512];
+		snprintf(needle, sizeof needle, "\n%s\n", base_name(x->path));
+		for (size_t j = 0; j < ndf; j++) {
+			if (strcmp(df[j].rel, x->path) == 0) {
+				if (x->tier < 3) {
+					x->tier = 3;
+					free(x->why);
+					x->why = xstrdup("named in the error");
+				}
+			} else if (df[j].includes && strstr(df[j].includes, needle)) {
+				if (x->tier < 2) {
+					x->tier = 2;
+					free(x->why);
+					x->why = xasprintf("included by %s", df[j].rel);
+				}
+			} else {
+				char *ddir = dir_name(df[j].rel);
+				if (strcmp(ddir, xdir) == 0 && x->tier < 1) {
+					x->tier = 1;
+					free(x->why);
+					x->why = xasprintf("same directory as %s", df[j].rel);
+				}
+				free(ddir);
+			}
+		}
+		free(xdir);
+	}
+	for (size_t j = 0; j < ndf; j++) {
+		free(df[j].rel);
+		free(df[j].includes);
+	}
+	if (s.n)
+		qsort(s.v, s.n, sizeof *s.v, suspect_cmp);
+	json_t *arr = json_array();
+	for (size_t k = 0; k < s.n; k++) {
+		struct suspect *x = &s.v[k];
+		if (k < max) {
+			char ts[TIMEFMT_RFC3339_LEN + 1];
+			json_t *o = json_pack("{s:s,s:s,s:s,s:i}", "path", x->path, "relation",
+					      x->why ? x->why : (pass_seq ? "changed since the last pass"
+									  : "changed recently"),
+					      "source", x->source ? x->source : "working tree",
+					      "events", x->events);
+			if (x->changed_ms) {
+				timefmt_rfc3339(ts, x->changed_ms);
+				json_object_set_new(o, "changed", json_string(ts));
+			}
+			json_array_append_new(arr, o);
+		}
+		free(x->path);
+		free(x->why);
+	}
+	free(s.v);
+	return arr;
+}
+
+/* ---- the report ---- */
+
+static char *make_summary(const struct triage_failure *f, const struct diag_list *dl,
+			  const struct diag *pd, const char *message, int64_t seen,
+			  const json_t *fixes, const json_t *suspects)
+{
+	/* Count what the tools said, not the build driver's echo of it. */
+	size_t errors = 0, driver_errors = 0, warnings = 0;
+	for (size_t i = 0; i < dl->n; i++) {
+		if (dl->v[i].severity == SEV_ERROR || dl->v[i].severity == SEV_CRITICAL) {
+			if (is_driver(dl->v[i].tool))
+				driver_errors++;
+			else
+				errors++;
+		} else if (dl->v[i].severity == SEV_WARNING) {
+			warnings++;
+		}
+	}
+	if (!errors)
+		errors = driver_errors;
+	char *s;
+	const char *what = f->target ? f->target : "The run";
+	if (pd) {
+		char place[600] = "";
+		if (pd->file && pd->line)
+			snprintf(place, sizeof place, " at %s:%d", pd->file, pd->line);
+		else if (pd->file)
+			snprintf(place, sizeof place, " in %s", pd->file);
+		s = xasprintf("%s failed with %zu error%s%s; the first%s: %s.", what, errors,
+			      errors == 1 ? "" : "s",
+			      warnings ? (warnings == 1 ? " and 1 warning" : " and warnings") : "",
+			      place, pd->message);
+	} else if (message) {
+		s = xasprintf("%s failed; the log says: %s", what, message);
+	} else {
+		s = xasprintf("%s failed, and its output says nothing recognisable about why.",
+			      what);
+	}
+	char *t;
+	if (seen > 0) {
+		t = xasprintf("%s Seen %lld time%s before.", s, (long long)seen,
+			      seen == 1 ? "" : "s");
+		free(s);
+		s = t;
+	} else if (pd || message) {
+		t = xasprintf("%s First time this error is seen.", s);
+		free(s);
+		s = t;
+	}
+	const json_t *fx = json_array_get(fixes, 0);
+	if (fx) {
+		t = xasprintf("%s Known fix (%s): %s.", s,
+			      json_string_value(json_object_get(fx, "reason")),
+			      json_string_value(json_object_get(fx, "title")));
+		free(s);
+		s = t;
+	}
+	const json_t *sx = json_array_get(suspects, 0);
+	if (sx) {
+		t = xasprintf("%s Most likely change: %s (%s).", s,
+			      json_string_value(json_object_get(sx, "path")),
+			      json_string_value(json_object_get(sx, "relation")));
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* The excerpt as JSON, with secrets redacted (the report is stored). */
+static json_t *excerpt_json(const struct excerpt *ex)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < ex->n; i++)
+		total += strlen(ex->v[i].text) + 1;
+	char *joined = xmalloc(total + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < ex->n; i++) {
+		size_t l = strlen(ex->v[i].text);
+		memcpy(joined + o, ex->v[i].text, l);
+		o += l;
+		joined[o++] = '\n';
+	}
+	joined[o] = '\0';
+	size_t rl = 0;
+	char *red = redact(joined, o, &rl, NULL);
+	free(joined);
+	json_t *lines = json_array();
+	const char *p = red ? red : "";
+	for (size_t i = 0; i < ex->n; i++) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		json_array_append_new(lines, json_pack("{s:I,s:s%}", "line",
+						       (json_int_t)(ex->v[i].line + 1), "text", p, n));
+		p = e ? e + 1 : p + n;
+	}
+	free(red);
+	return json_pack("{s:s,s:I,s:o}", "method", ex->method, "total_lines",
+			 (json_int_t)ex->total_lines, "lines", lines);
+}
+
+static char *redacted(const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t l = strlen(s);
+	if (l > 4096)
+		l = 4096;
+	char *r = redact(s, l, NULL, NULL);
+	return r ? r : xstrdup("");
+}
+
+static int64_t signature_seen(sqlite3 *db, const char *sig, int64_t *first_ms)
+{
+	*first_ms = 0;
+	if (!db || !sig || !*sig)
+		return 0;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT count, first_ms FROM signatures WHERE sig = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, sig, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		*first_ms = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
+		   const struct triage_opts *o, int64_t now_ms, json_t **report)
+{
+	struct triage_opts def = {0};
+	if (!o)
+		o = &def;
+	size_t max_lines = o->max_lines ? o->max_lines : 50;
+	size_t max_fixes = o->max_fixes ? o->max_fixes : 5;
+	size_t max_suspects = o->max_suspects ? o->max_suspects : 10;
+	int err = 0;
+	const char *root = triage__scope(f->project, f->cwd);
+
+	struct diag_list dl = {0};
+	diag_extract(f->log, f->log ? f->log_len : 0, f->command, &dl);
+	struct excerpt ex = {0};
+	excerpt_select(f->log ? f->log : "", f->log ? f->log_len : 0, &dl, max_lines, &ex);
+
+	const struct diag *pd = primary_diag(&dl);
+	const char *message = pd ? pd->message : message_from_excerpt(&ex);
+	struct signature sig;
+	memset(&sig, 0, sizeof sig);
+	if (message)
+		signature_from_message(message, strlen(message), &sig);
+
+	int64_t first_ms = 0;
+	int64_t seen = signature_seen(cx->db, sig.exact, &first_ms);
+
+	/* Text for the similarity tier: the message and the first error lines. */
+	char *text = NULL;
+	if (message) {
+		text = xstrdup(message);
+		for (size_t i = 0; i < dl.n && i < 5; i++) {
+			if (&dl.v[i] == pd || (dl.v[i].severity != SEV_ERROR &&
+					       dl.v[i].severity != SEV_CRITICAL))
+				continue;
+			char *t = xasprintf("%s\n%s", text, dl.v[i].message);
+			free(text);
+			text = t;
+		}
+	}
+	char *line_shape = source_shape(root, f->cwd, pd);
+	json_t *fixes = find_fixes(cx, f, &sig, text, line_shape, max_fixes, &err);
+	free(line_shape);
+	free(text);
+
+	json_t *since = NULL;
+	json_t *suspects = cx->db && !o->no_suspects
+				   ? find_suspects(cx, f, &dl, max_suspects, &since, &err)
+				   : json_array();
+	if (!since)
+		since = json_null();
+
+	char *summary = make_summary(f, &dl, pd, message, seen, fixes, suspects);
+	char *red_summary = redacted(summary);
+	free(summary);
+
+	json_t *rep = json_object();
+	json_t *fail = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "id", f->event_id, "type", f->type,
+				 "target", f->target, "project", f->project, "cwd", f->cwd);
+	if (f->seq)
+		json_object_set_new(fail, "seq", json_integer(f->seq));
+	json_object_set_new(rep, "failure", fail);
+	json_object_set_new(rep, "summary", json_string(red_summary));
+	free(red_summary);
+	if (message) {
+		char *rm = redacted(message);
+		json_t *sj = json_pack("{s:s,s:s,s:s,s:I}", "exact", sig.exact, "general",
+				       sig.general, "message", rm, "seen", (json_int_t)seen);
+		free(rm);
+		if (pd) {
+			json_object_set_new(sj, "tool", json_string(pd->tool));
+			if (pd->file)
+				json_object_set_new(sj, "file", json_string(pd->file));
+			if (pd->line)
+				json_object_set_new(sj, "line", json_integer(pd->line));
+		}
+		if (first_ms) {
+			char ts[TIMEFMT_RFC3339_LEN + 1];
+			timefmt_rfc3339(ts, first_ms);
+			json_object_set_new(sj, "first_seen", json_string(ts));
+		}
+		json_object_set_new(rep, "signature", sj);
+	} else {
+		json_object_set_new(rep, "signature", json_null());
+	}
+	size_t errors = 0, warnings = 0;
+	for (size_t i = 0; i < dl.n; i++) {
+		if (dl.v[i].severity == SEV_ERROR || dl.v[i].severity == SEV_CRITICAL)
+			errors++;
+		else if (dl.v[i].severity == SEV_WARNING)
+			warnings++;
+	}
+	json_t *files = json_array();
+	for (size_t i = 0; i < dl.n && json_array_size(files) < TRIAGE_SNAPSHOT_FILES; i++) {
+		const char *df = dl.v[i].file;
+		if (!df || (dl.v[i].severity != SEV_ERROR && dl.v[i].severity != SEV_CRITICAL &&
+			    dl.v[i].severity != SEV_WARNING))
+			continue;
+		bool dup = false;
+		size_t k;
+		const json_t *fj;
+		json_array_foreach(files, k, fj) dup |= strcmp(json_string_value(fj), df) == 0;
+		if (!dup)
+			json_array_append_new(files, json_string(df));
+	}
+	json_object_set_new(rep, "diagnostics",
+			    json_pack("{s:I,s:I,s:I,s:o}", "errors", (json_int_t)errors, "warnings",
+				      (json_int_t)warnings, "total", (json_int_t)dl.n, "files",
+				      files));
+	json_object_set_new(rep, "excerpt", excerpt_json(&ex));
+	json_object_set_new(rep, "fixes", fixes);
+	json_object_set_new(rep, "suspects", suspects);
+	json_object_set_new(rep, "since_pass", since);
+	if (!f->log)
+		json_object_set_new(rep, "log_missing", json_true());
+	(void)now_ms;
+
+	excerpt_release(&ex);
+	diag_list_release(&dl);
+	*report = rep;
+	return err;
+}
+
+/* ---- remembering the failure ---- */
+
+static void snapshot_one(sqlite3_stmt *ins, const char *failure_id, const char *root,
+			 const char *rel)
+{
+	if (!rel || rel[0] == '/' || strncmp(rel, "../", 3) == 0)
+		return;
+	char *abs = xasprintf("%s/%s", root, rel);
+	size_t len;
+	bool trunc;
+	char *text = triage__read_file(abs, TRIAGE_SNAPSHOT_MAX + 1, &len, &trunc);
+	free(abs);
+	sqlite3_bind_text(ins, 1, failure_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, rel, -1, SQLITE_STATIC);
+	/* A missing file is remembered as missing (NULL); one too big or
+	 * binary is not remembered at all. */
+	if (text && (len > TRIAGE_SNAPSHOT_MAX || memchr(text, '\0', len))) {
+		free(text);
+		sqlite3_reset(ins);
+		return;
+	}
+	if (text)
+		sqlite3_bind_blob(ins, 3, text, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(ins, 3);
+	sqlite3_step(ins);
+	sqlite3_reset(ins);
+	sqlite3_clear_bindings(ins);
+	free(text);
+}
+
+int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
+			  const json_t *report, const char *report_id, int64_t now_ms)
+{
+	if (!cx->db || !f->event_id)
+		return 0;
+	sqlite3 *db = cx->db;
+	const char *root = triage__scope(f->project, f->cwd);
+	const json_t *sj = json_object_get(report, "signature");
+	const char *sig = json_string_value(json_object_get(sj, "exact"));
+	const char *gen = json_string_value(json_object_get(sj, "general"));
+	const char *msg = json_string_value(json_object_get(sj, "message"));
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR IGNORE INTO failures(event_id,seq,project,target,signature,"
+			       "sig_general,message,time_ms,report_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out_rollback;
+	sqlite3_bind_text(st, 1, f->event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, f->seq);
+	sqlite3_bind_text(st, 3, root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, f->target ? f->target : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, sig && *sig ? sig : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, gen && *gen ? gen : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, msg, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, f->time_ms ? f->time_ms : now_ms);
+	sqlite3_bind_text(st, 9, report_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	bool inserted = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE)
+		goto out_rollback;
+	if (!inserted) /* seen before (a redelivered event): nothing more to do */
+		goto out_commit;
+	if (root) {
+		if (sqlite3_prepare_v2(db,
+				       "INSERT OR IGNORE INTO snapshots(failure_id,path,content)"
+				       " VALUES(?1,?2,?3)",
+				       -1, &st, NULL) != SQLITE_OK)
+			goto out_rollback;
+		size_t nsnap = 0;
+		/* The files the diagnostics name, then the dirty ones. */
+		size_t i;
+		const json_t *dj;
+		json_array_foreach(json_object_get(json_object_get(report, "diagnostics"), "files"),
+				   i, dj)
+		{
+			if (nsnap >= TRIAGE_SNAPSHOT_FILES)
+				break;
+			char *rel = triage__rel_path(root, f->cwd, json_string_value(dj));
+			snapshot_one(st, f->event_id, root, rel);
+			free(rel);
+			nsnap++;
+		}
+		json_array_foreach(f->dirty, i, dj)
+		{
+			if (nsnap >= TRIAGE_SNAPSHOT_FILES * 2)
+				break;
+			snapshot_one(st, f->event_id, root, json_string_value(dj));
+			nsnap++;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+out_commit:
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out_rollback;
+	if (inserted && cx->kb && sig && *sig &&
+	    kb_note_signature(cx->kb, sig, gen && *gen ? gen : sig, msg ? msg : sig,
+			      f->time_ms ? f->time_ms : now_ms) < 0)
+		return CAIRN_E_STORE;
+	return 0;
+out_rollback:
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return CAIRN_E_STORE;
+}

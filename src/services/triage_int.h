@@ -1,0 +1,54 @@
+/* Helpers shared by triage.c (the report) and learn.c (the learner). */
+#ifndef CAIRN_TRIAGE_INT_H
+#define CAIRN_TRIAGE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+
+bool triage__is_failure(const char *type);
+bool triage__is_pass(const char *type);
+
+/* The scope "the same target" is meant in: the project, else the cwd. */
+const char *triage__scope(const char *project, const char *cwd);
+
+/* Reads a regular file: all of it up to max bytes, or (when larger) its
+ * head and its end, max bytes in all (*truncated then true). NUL-terminated;
+ * caller frees. NULL (errno set) if it cannot be read. */
+char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncated);
+
+/* file (absolute, or relative to cwd) relative to root when inside it, else
+ * absolute (lexically cleaned); NULL for NULL/empty. Caller frees. */
+char *triage__rel_path(const char *root, const char *cwd, const char *file);
+
+/* The last pass of target before before_seq (0: any) in project, or in cwd
+ * for runs outside any project: *seq 0 when there is none. */
+int triage__last_pass(struct sqlite3 *db, const char *project, const char *cwd,
+		      const char *target, int64_t before_seq, int64_t *seq, int64_t *ms,
+		      char **id);
+
+/* Files changed in project between two seqs (file and git events). */
+struct triage_change {
+	char *path; /* relative to the project */
+	int64_t ms; /* last change */
+	int events;
+	const char *source; /* "file events" or "git" */
+};
+struct triage_changes {
+	struct triage_change *v;
+	size_t n, cap;
+	char *commit_subject; /* the last git.commit's subject, or NULL */
+	int commits;
+};
+/* Changes logged with from_seq < seq <= to_seq (0: no bound) and
+ * from_ms <= time < until_ms (0: no bound): a build's own outputs, written
+ * after it started, are not changes that could explain it. */
+void triage__changes(struct sqlite3 *db, const char *project, int64_t from_seq, int64_t to_seq,
+		     int64_t from_ms, int64_t until_ms, struct triage_changes *out);
+void triage__changes_add(struct triage_changes *c, const char *path, int64_t ms, int n,
+			 const char *source);
+void triage__changes_release(struct triage_changes *c);
+
+#endif

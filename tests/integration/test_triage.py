@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Failure triage and fix learning, end to end with the real daemon: a small
+C project breaks through `cairn run make`, is fixed, then breaks the same
+way in another file; the second report shows the learned fix first and the
+edited file as the top suspect. Also `cairn why`, `cairn triage FILE|-`,
+rejection of a learned fix, and recurrence raising its confidence."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairnlib import Daemon, Suite, check, eq, short  # noqa: E402
+
+T = Suite(per_test_timeout=180)
+
+A_C = """#include "util.h"
+
+int alpha(int x)
+{
+\tint y = twice(x);
+\treturn y + 1;
+}
+"""
+
+B_C = """#include "util.h"
+
+int beta(int count)
+{
+\tint total = 0;
+\tfor (int i = 0; i < count; i++)
+\t\ttotal += twice(i);
+\treturn total;
+}
+"""
+
+UTIL_H = """#ifndef UTIL_H
+#define UTIL_H
+static inline int twice(int v) { return 2 * v; }
+#endif
+"""
+
+MAKEFILE = """all: a.o b.o
+%.o: %.c util.h
+\tgcc -c -Wall -o $@ $<
+clean:
+\trm -f *.o
+"""
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", repo] + list(args), check=True, capture_output=True,
+                   env=dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com",
+                            GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.com"))
+
+
+def make_project(d):
+    repo = os.path.join(d.tmp, "proj")
+    os.makedirs(repo)
+    for name, text in (("a.c", A_C), ("b.c", B_C), ("util.h", UTIL_H), ("Makefile", MAKEFILE)):
+        with open(os.path.join(repo, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(repo, ".gitignore"), "w") as f:
+        f.write("*.o\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def write(repo, name, text):
+    # Make sure the change gets a later mtime than the last build.
+    time.sleep(0.02)
+    with open(os.path.join(repo, name), "w") as f:
+        f.write(text)
+
+
+def cairn_run(d, repo, *cmd):
+    r = subprocess.run([d.bin, "run", "--"] + list(cmd), cwd=repo, env=d.env(),
+                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    return r
+
+
+def wait_event(d, pattern, pred, timeout=20.0, what="event"):
+    deadline = time.time() + timeout
+    seen = []
+    while time.time() < deadline:
+        with d.conn() as c:
+            seen = c.query_all(pattern=pattern)
+        for e in seen:
+            if pred(e):
+                return e
+        time.sleep(0.1)
+    raise AssertionError("no %s arrived within %.0fs; saw %s\n%s" %
+                         (what, timeout, short(seen, 1500), d.dump_log()))
+
+
+def last_failure(d):
+    with d.conn() as c:
+        evs = c.query(pattern="build.failed", desc=True, limit=1)["events"]
+    check(evs, "a build.failed was logged")
+    return evs[0]
+
+
+def report_for(d, failure):
+    return wait_event(d, "triage.report",
+                      lambda e: e.get("correlationid") == failure["id"],
+                      what="triage.report for %s" % failure["id"])
+
+
+def settle(d):
+    """Lets the watcher report the last edits before the next build."""
+    time.sleep(0.3)
+
+
+@T.test
+def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
+    with Daemon() as d:
+        repo = make_project(d)
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        eq(cairn_run(d, repo, "make").returncode, 0, "the clean build passes")
+
+        # 1. a.c loses a semicolon: the build fails.
+        write(repo, "a.c", A_C.replace("int y = twice(x);", "int y = twice(x)"))
+        settle(d)
+        r = cairn_run(d, repo, "make")
+        check(r.returncode != 0, "the broken build fails")
+        f1 = last_failure(d)
+        rep1 = report_for(d, f1)["data"]
+        sig1 = rep1["signature"]
+        check(sig1 and sig1["exact"], "the report has a signature: %s" % short(rep1))
+        check("a.c" not in sig1["exact"] and not any(ch.isdigit() for ch in sig1["exact"]),
+              "the signature has no file name or numbers: %r" % sig1["exact"])
+        texts = [ln["text"] for ln in rep1["excerpt"]["lines"]]
+        check(any("error" in t and "a.c" in t for t in texts),
+              "the excerpt shows the compiler error: %s" % short(texts))
+        check(len(texts) <= 50, "the excerpt is within 50 lines")
+        eq(rep1["fixes"], [], "no fix is known yet")
+        check(rep1["suspects"], "there are suspects: %s" % short(rep1))
+        eq(rep1["suspects"][0]["path"], "a.c", "the edited file is the top suspect")
+        check(rep1["summary"], "there is a summary")
+
+        # 2. Fixed: the pass teaches cairn the fix.
+        write(repo, "a.c", A_C)
+        settle(d)
+        eq(cairn_run(d, repo, "make").returncode, 0, "the fixed build passes")
+        learned = wait_event(d, "kb.>", lambda e: e["data"].get("learned") is True,
+                             what="a learned fix")["data"]
+        eq(learned["files"], ["a.c"], "the fix changed a.c")
+        check("+ ;" in (learned.get("fix_key") or ""),
+              "the fix's shape says a ';' was added: %r" % learned.get("fix_key"))
+        fix_id = learned["id"]
+        rc, out, err = d.cli(["kb", "show", str(fix_id)])
+        eq(rc, 0, "kb show the learned fix (%s)" % short(err))
+        check("twice(x);" in out and "a.c" in out,
+              "the learned fix holds the diff: %s" % short(out))
+
+        # 3. The same mistake in b.c, other names, other line.
+        write(repo, "b.c", B_C.replace("int total = 0;", "int total = 0"))
+        settle(d)
+        check(cairn_run(d, repo, "make").returncode != 0, "b.c breaks the build")
+        f2 = last_failure(d)
+        check(f2["id"] != f1["id"], "a new failure")
+        rep2 = report_for(d, f2)["data"]
+        check(rep2["fixes"], "the second report knows a fix: %s" % short(rep2))
+        top = rep2["fixes"][0]
+        eq(top["id"], fix_id, "the learned fix comes first")
+        check(top["learned"], "it is marked as learned")
+        check(top["reason"].startswith("same error"), "it matched on the signature: %r" %
+              top["reason"])
+        eq(rep2["suspects"][0]["path"], "b.c", "the edited file is the top suspect")
+        check("learned" in rep2["summary"] or "Known fix" in rep2["summary"],
+              "the summary mentions the known fix: %r" % rep2["summary"])
+
+        # `cairn why` shows that report readably and as JSON.
+        rc, out, err = d.cli(["why"], timeout=30)
+        eq(rc, 0, "cairn why (%s)" % short(err))
+        check("Known fixes" in out and "b.c" in out, "why prints fixes and suspects: %s" %
+              short(out, 2000))
+        rc, out, err = d.cli(["why", "--json", str(f2["seq"])], timeout=30)
+        eq(rc, 0, "cairn why --json SEQ (%s)" % short(err))
+        eq(json.loads(out)["correlationid"], f2["id"], "why SEQ gives that failure's report")
+        rc, out, err = d.cli(["why", f1["id"], "--json"], timeout=30)
+        eq(rc, 0, "cairn why ID")
+        eq(json.loads(out)["correlationid"], f1["id"], "why ID gives that failure's report")
+
+        # 4. Fixing b.c the same way is the same fix recurring.
+        old_conf = top["confidence"]
+        write(repo, "b.c", B_C)
+        settle(d)
+        eq(cairn_run(d, repo, "make").returncode, 0, "b.c fixed")
+        again = wait_event(d, "kb.updated", lambda e: e["data"].get("recurred") is True,
+                           what="the fix recurring")["data"]
+        eq(again["id"], fix_id, "the recurrence updates the same entry")
+        rc, out, err = d.cli(["kb", "show", "--json", str(fix_id)])
+        eq(rc, 0, "kb show --json")
+        entry = json.loads(out)
+        check(entry["confidence"] > old_conf, "confidence rose: %s -> %s" %
+              (old_conf, entry["confidence"]))
+
+        # 5. Rejected: it is not offered again.
+        rc, out, err = d.cli(["kb", "reject", str(fix_id)])
+        eq(rc, 0, "kb reject (%s)" % short(err))
+        write(repo, "a.c", A_C.replace("return y + 1;", "return y + 1"))
+        settle(d)
+        check(cairn_run(d, repo, "make").returncode != 0, "broken again")
+        rep3 = report_for(d, last_failure(d))["data"]
+        check(all(f["id"] != fix_id for f in rep3["fixes"]),
+              "a rejected fix is not shown: %s" % short(rep3["fixes"]))
+
+
+GCC_LOG = """gcc -c -Wall -o src/net/conn.o src/net/conn.c
+src/net/conn.c: In function 'conn_open':
+src/net/conn.c:42:17: error: 'sockfd' undeclared (first use in this function)
+   42 |         return  sockfd;
+      |                 ^~~~~~
+src/net/conn.c:42:17: note: each undeclared identifier is reported only once for each function it appears in
+make: *** [Makefile:9: src/net/conn.o] Error 1
+"""
+
+
+@T.test
+def triage_of_any_log_file_and_stdin():
+    d = Daemon(start=False)
+    try:
+        path = os.path.join(d.tmp, "ci.log")
+        with open(path, "w") as f:
+            f.write("Cloning...\n" * 300 + GCC_LOG + "Done. Your build exited with 1.\n")
+        rc, out, err = d.cli(["triage", "--json", path])
+        eq(rc, 0, "cairn triage FILE (%s)" % short(err))
+        rep = json.loads(out)
+        texts = [ln["text"] for ln in rep["excerpt"]["lines"]]
+        check(any("'sockfd' undeclared" in t for t in texts), "excerpt has the error: %s" %
+              short(texts))
+        check(not any(t == "Cloning..." for t in texts), "no boilerplate in the excerpt")
+        eq(rep["signature"]["general"], "'<id>' undeclared (first use in this function)",
+           "general signature")
+        eq(rep["signature"]["file"], "src/net/conn.c", "signature place")
+        rc, out2, err = d.cli(["triage", "--json", "-"], input=open(path).read())
+        eq(rc, 0, "cairn triage - (%s)" % short(err))
+        eq(json.loads(out2)["signature"], rep["signature"], "stdin gives the same analysis")
+        rc, out, err = d.cli(["triage", path])
+        eq(rc, 0, "human output")
+        check("undeclared" in out and "What failed" in out, "readable report: %s" % short(out))
+        rc, out, err = d.cli(["triage", os.path.join(d.tmp, "missing.log")])
+        eq(rc, 4, "a missing file is an I/O error")
+        check("cannot read" in err, "and says so: %s" % short(err))
+        rc, out, err = d.cli(["triage"])
+        eq(rc, 2, "no FILE is a usage error")
+    finally:
+        d.cleanup()
+
+
+@T.test
+def secrets_in_a_failure_log_do_not_reach_the_report():
+    with Daemon() as d:
+        logp = os.path.join(d.tmp, "secret.log")
+        with open(logp, "w") as f:
+            f.write("deploying with AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+                    "curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789'\n"
+                    "Error: deploy failed: 403 Forbidden\n")
+        data = {"target": "deploy", "log_path": logp, "cwd": d.tmp}
+        rc, out, err = d.cli(["emit", "ci.run.failed", "--subject", "deploy", "--data",
+                              json.dumps(data)])
+        eq(rc, 0, "emit ci.run.failed (%s)" % short(err))
+        rep = wait_event(d, "triage.report", lambda e: True, what="a report")
+        text = json.dumps(rep)
+        check("wJalrXUtnFEMI" not in text and "abcdefghijklmnopqrstuvwxyz0123456789" not in text,
+              "secrets are redacted: %s" % short(text, 2000))
+        check("[REDACTED:" in text, "with markers")
+        check("deploy failed" in text, "the error is kept")
+
+        # A secret on a command line or in a compiler's output never reaches the log.
+        tok = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+        r = subprocess.run([d.bin, "run", "--", "sh", "-c",
+                            "echo \"x.c:1:1: error: bad token %s\" >&2; exit 1" % tok],
+                           cwd=d.tmp, env=d.env(), capture_output=True, timeout=60)
+        check(r.returncode == 1, "the command failed as asked")
+        check(tok.encode() in r.stderr, "the user still sees the output unchanged")
+        with d.conn() as c:
+            c.wait_committed()
+            logged = json.dumps(c.query_all(pattern="build.>"))
+        check(tok not in logged, "the token is not logged: %s" % short(logged, 1500))
+        check("[REDACTED:github-token]" in logged, "a marker stands in its place")
+
+
+if __name__ == "__main__":
+    T.main()
