@@ -24,6 +24,7 @@ int cmd_watch(int argc, char **argv, const struct config *cfg);
 int cmd_hooks(int argc, char **argv, const struct config *cfg);
 int cmd_shell_init(int argc, char **argv, const struct config *cfg);
 int cmd_hook(int argc, char **argv, const struct config *cfg);
+int cmd_kb(int argc, char **argv, const struct config *cfg);
 int cmd_why(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
 /* `cairn hook git ...` and `cairn hook shell ...`: argv[0] is "git"/"shell". */

@@ -10,6 +10,7 @@
 #include "common/ulid.h"
 #include "common/xalloc.h"
 #include "kb/redact.h"
+#include "services/triage.h"
 #include "sources/diag.h"
 #include "sources/gitinfo.h"
 #include "sources/runner.h"
@@ -123,6 +124,9 @@ static void prune_runs(const char *dir, size_t keep)
 	for (size_t i = 0; i < n; i++) {
 		if (i + keep < n) {
 			char *p = xasprintf("%s/%s", dir, names[i]);
+			unlink(p);
+			/* and the failure's snapshot, if it has one */
+			strcpy(p + strlen(p) - 4, ".snap");
 			unlink(p);
 			free(p);
 		}
@@ -250,6 +254,19 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	if (!runner && (runner = diag_detect_runner(cmdline, log, log_len)))
 		json_object_set_new(data, "runner", json_string(runner));
 
+	/* The files the errors name, as they are now: the "before" side of
+	 * the fix the learner will record, even if the user fixes them before
+	 * the daemon gets to this failure. */
+	char *snap_path = NULL;
+	if (!passed && out_path) {
+		snap_path = xasprintf("%.*s.snap", (int)strlen(out_path) - 4, out_path);
+		if (triage_snapshot_write(snap_path, in_repo ? gi.workdir : cwd, cwd, &dl,
+					  in_repo ? gi.dirty : NULL, in_repo ? gi.n_dirty : 0) < 0) {
+			free(snap_path);
+			snap_path = NULL;
+		}
+	}
+
 	snprintf(type, sizeof type, "%s.%s", kind, passed ? "passed" : "failed");
 	json_object_set_new(data, "exit", json_integer(res.exit_code));
 	if (res.signal) {
@@ -261,9 +278,10 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	json_object_set_new(data, "duration_ms", json_integer(res.duration_ms));
 	json_object_set_new(data, "pty", json_boolean(res.used_pty));
 	json_object_set_new(data, "output",
-			    json_pack("{s:s?,s:I,s:I,s:b}", "path", out_path, "bytes",
+			    json_pack("{s:s?,s:I,s:I,s:b,s:s*}", "path", out_path, "bytes",
 				      (json_int_t)cap.total, "kept_bytes", (json_int_t)log_len,
-				      "truncated", capture_truncated(&cap)));
+				      "truncated", capture_truncated(&cap), "snapshot", snap_path));
+	free(snap_path);
 	json_t *diags = diag_list_to_json(&dl, MAX_DIAGS);
 	redact_json(diags);
 	json_object_set_new(data, "diagnostics", diags);

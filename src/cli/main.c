@@ -84,6 +84,32 @@ static const struct cli_cmd commands[] = {
 	 "Prints the shell hook that logs shell.command events; add to your shell's rc file:\n"
 	 "  eval \"$(cairn shell-init bash)\"\n",
 	 cmd_shell_init},
+	{"kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
+	 "The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
+	 "full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
+	 "kb.* event. ID is the number shown (12 or #12) or the entry's uid.\n"
+	 "  add KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]...\n"
+	 "        [--project DIR | --global]   KIND: decision, mistake, pattern, fix or note.\n"
+	 "        Default scope: the git top level of the current directory, else global\n"
+	 "  show ID                           the whole entry\n"
+	 "  edit ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]...\n"
+	 "        [--no-tags] [--file P]... [--no-files] [--project DIR | --global]\n"
+	 "        Without field options it opens $VISUAL or $EDITOR on the entry\n"
+	 "  search QUERY... [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+	 "        [--since T] [--until T] [--limit N] [--forgotten] [--rejected]\n"
+	 "        Every word is a prefix. Default scope: this project's entries and global ones\n"
+	 "  list [the options of search]     newest first\n"
+	 "  supersede OLD NEW | --undo OLD    NEW replaces OLD: OLD never ranks above it\n"
+	 "  forget ID | --undo ID             hide an entry; undo within [kb] forget_days\n"
+	 "  confirm ID                        vouch for an entry: confidence up, state active\n"
+	 "  reject ID                         never suggest it as a fix again\n"
+	 "  export [FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+	 "        [--since T] [--until T]     JSON Lines; every entry unless filtered\n"
+	 "  import FILE|-                     idempotent; bad lines are reported and skipped\n"
+	 "  --json                            print JSON, one object per line\n"
+	 "T is an RFC 3339 time or a duration ago (2h, 7d). Exit status: 0 ok, 1 refused or\n"
+	 "failed (the message says why), 2 usage, 4 a file could not be read or written.\n",
+	 cmd_kb},
 	{"hook", "git|shell ARGS...",
 	 "Used by the installed hooks; not meant to be typed.\n", cmd_hook},
 };

@@ -1,19 +1,29 @@
-/* Choosing the lines of a log that explain a failure (see excerpt.h and
- * docs/excerpt.md). One pass over the log scores each line by its wording
- * and keeps the lines that look like trouble (a bounded ring of the most
- * recent ones) and the CI section markers ("$ cmd", "The command ... exited
- * with N"). Candidates close together form clusters; clusters are ranked by
- * their wording, by the section they stand in and by how late they come;
- * the best are grown into whole blocks and the budget is filled around
- * them. Neighbouring lines are re-read from the log through a cursor, so
- * nothing is kept per line of the log. */
+/* Choosing the lines of a log that explain a failure (see excerpt.h, and
+ * docs/excerpt.md for the reasoning and the measurements).
+ *
+ * One pass over the log cleans and scores every line: words of trouble
+ * ("error", "FAILED", exception names, "panicked", "not ok"...) raise the
+ * score, a test runner's verdict and a place in the code ("x.c:12:") raise
+ * it more, and lines that only wrap a failure reported elsewhere ("BUILD
+ * FAILED", "make: *** Error 1", "exited with 1", tallies such as "3 failed,
+ * 9 passed") or print help text are held down. The pass keeps the lines
+ * that score (the first CAND_FIRST and the last CAND_LAST), the markers a CI
+ * service prints around its commands ("$ cmd", "The command "cmd" exited
+ * with 1.") and the last words before each failing command's marker.
+ *
+ * Then candidates that belong together (close, or with only an indented
+ * block such as a stack trace between them) form clusters; each cluster is
+ * ranked by its best line, the trouble around it, the CI section it stands
+ * in (a command that failed, one that passed, or the boilerplate after the
+ * build) and, without markers, how late it comes. The best cluster is shown
+ * with a few lines of context before it and the block that continues after
+ * it, then the next ones while they score enough, and what budget is left
+ * goes to the lines around them. Neighbouring lines are re-read from the log
+ * through a cursor, so nothing is kept per line of the log. */
 #include "services/excerpt.h"
 
 #include <pthread.h>
 #include <stdbool.h>
-#ifdef EXCERPT_DEBUG
-#include <stdio.h>
-#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,33 +46,27 @@
 #define JOIN_MAX 40
 /* A block grows forward over continuation lines at most this far. */
 #define BLOCK_FWD 30
-#ifndef WINDOW_FIRST
-#define WINDOW_FIRST 1
-#define WINDOW_NEXT 1
-#endif
-#ifndef FILL_AFTER
-#define FILL_AFTER 1
-#define FILL_BEFORE 1
-#endif
-#ifndef TAIL_BONUS
-#define TAIL_BONUS 4
-#endif
-#ifndef VERDICT
-#define VERDICT 4
-#endif
+/* Lines of context kept before a region. */
+#define CONTEXT_BEFORE 6
+/* Clusters scoring less are not shown for their own sake. */
+#define SECOND_MIN 10
 /* Failing commands whose last words are kept, and how many of those lines. */
 #define TAIL_MAX 16
 #define TAIL_LINES 3
-/* Counters of repeated lines, and how many repeats lower a line's score. */
-#define REP_SLOTS 4096
-#ifndef REP_FEW
-#define REP_FEW 3
-#define REP_MANY 10
-#endif
-/* Clusters scoring less are not shown for their own sake. */
-#define SECOND_MIN 10
-/* Lines of context kept before a region. */
-#define CONTEXT_BEFORE 6
+
+/* Weights, in the units of the word table below. */
+enum {
+	W_VERDICT = 6,    /* a test runner's verdict: "--- FAIL:", "*** FAILED ***" */
+	W_TAIL = 4,       /* the last words of a failing command */
+	W_LAST_FAIL = 8,  /* in the output of the last command that failed */
+	W_FAIL = 5,       /* in the output of an earlier command that failed */
+	W_OK = -6,        /* in the output of a command that succeeded */
+	W_AFTER = -8,     /* after the build failed: caches, after_script */
+	W_LATE = 4,       /* at most, for coming late in a log without markers */
+	W_DIAG = 6,       /* an error diagnostic diag_extract() found */
+	W_DIAG_FIRST = 3, /* the first of them */
+	W_NONE = -1000,   /* a cluster of frames or wrappers only: never shown */
+};
 
 /* What a line is, besides its score. */
 enum {
@@ -79,7 +83,6 @@ enum {
 	F_BOILER = 1u << 10,    /* help text a tool prints after an error */
 	F_WRAPPER = 1u << 11,   /* says that something failed, not why */
 	F_HEAD = 1u << 12,      /* a cluster's head has been found */
-	F_TAIL = 1u << 13,      /* the last words of a failing command */
 };
 
 #define F_MARK (F_CMD | F_END_FAIL | F_END_OK | F_DONE)
@@ -93,14 +96,12 @@ struct cur {
 struct info {
 	int score;
 	unsigned flags;
-	uint32_t hash; /* of the words of a scored line, digits left out */
 };
 
 struct cand {
 	struct cur c;
 	int score;
 	unsigned flags;
-	uint32_t hash;
 	bool joined; /* belongs with the candidate before it */
 };
 
@@ -110,9 +111,10 @@ struct mark {
 };
 
 struct cluster {
-	/* first and last candidates; head, the first that is more than a
-	 * frame or a wrapper; best, the highest scoring. */
-	struct cur first, last, head, best;
+	/* head, the first candidate that is not a wrapper (the first of all
+	 * when each is); last, the last candidate; best, the highest
+	 * scoring. */
+	struct cur head, last, best;
 	int best_score, sum, score;
 	unsigned flags;
 };
@@ -174,7 +176,8 @@ static size_t skip_escape(const char *p, size_t n, size_t i)
 			j++;
 		while (j < n && (unsigned char)p[j] >= 0x20 && (unsigned char)p[j] <= 0x2f)
 			j++;
-		return j < n && (unsigned char)p[j] >= 0x40 && (unsigned char)p[j] <= 0x7e ? j + 1 : j;
+		return j < n && (unsigned char)p[j] >= 0x40 && (unsigned char)p[j] <= 0x7e ? j + 1
+		                                                                           : j;
 	}
 	if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
 		/* OSC (hyperlinks, titles) and other strings end at BEL or ST. */
@@ -221,6 +224,20 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	return k;
 }
 
+/* ASCII lower case, by byte. */
+static const char lower[256] = {
+#define L4(c) (char)(c), (char)((c) + 1), (char)((c) + 2), (char)((c) + 3)
+#define L16(c) L4(c), L4((c) + 4), L4((c) + 8), L4((c) + 12)
+    L16(0x00), L16(0x10), L16(0x20), L16(0x30), '@',       'a',       'b',       'c',
+    'd',       'e',       'f',       'g',       'h',       'i',       'j',       'k',
+    'l',       'm',       'n',       'o',       'p',       'q',       'r',       's',
+    't',       'u',       'v',       'w',       'x',       'y',       'z',       '[',
+    '\\',      ']',       '^',       '_',       L16(0x60), L16(0x70), L16(0x80), L16(0x90),
+    L16(0xa0), L16(0xb0), L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
+#undef L16
+#undef L4
+};
+
 /* Writes the cleaned text of a line (see excerpt.h) into out, and when low
  * is not NULL the same text in lower case into low; each holds
  * EXCERPT_MAX_TEXT + 1 bytes. Returns the length. */
@@ -240,6 +257,23 @@ static size_t clean_text(const char *log, const struct cur *c, char *out, char *
 		unsigned char b = (unsigned char)p[i];
 		size_t k;
 
+		/* The common case first: a run of printable ASCII. */
+		if (b >= 0x20 && b < 0x7f) {
+			size_t room = EXCERPT_MAX_TEXT - o, j = i;
+			while (j < n && j - i < room && (unsigned char)p[j] >= 0x20 &&
+			       (unsigned char)p[j] < 0x7f)
+				j++;
+			memcpy(out + o, p + i, j - i);
+			if (low)
+				for (size_t q = i; q < j; q++, o++)
+					low[o] = lower[(unsigned char)p[q]];
+			else
+				o += j - i;
+			i = j;
+			if (o == EXCERPT_MAX_TEXT)
+				break;
+			continue;
+		}
 		if (b == 0x1b) {
 			i = skip_escape(p, n, i);
 			continue;
@@ -251,7 +285,7 @@ static size_t clean_text(const char *log, const struct cur *c, char *out, char *
 			if (o + 1 > EXCERPT_MAX_TEXT)
 				break;
 			if (low)
-				low[o] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+				low[o] = (char)b;
 			out[o++] = (char)b;
 			continue;
 		}
@@ -320,32 +354,26 @@ static const struct word {
 	signed char score;
 	bool outcome; /* names a test or build outcome, as in a tally */
 } words[] = {
-    {"abort", 4, 0},        {"aborted", 5, 0},      {"aborting", 5, 0},
-    {"actual", 2, 0},       {"assert", 4, 0},       {"assertion", 5, 0},
-    {"assertions", 0, 1},   {"broken", 2, 1},       {"canceled", 0, 1},
-    {"cancelled", 0, 1},    {"cannot", 4, 0},       {"crash", 4, 0},
-    {"crashed", 5, 0},      {"denied", 4, 0},       {"error", 6, 1},
-    {"errored", 5, 0},      {"errors", 4, 1},       {"examples", 0, 1},
-    {"exception", 5, 0},    {"exceptions", 3, 0},   {"expected", 3, 0},
-    {"fail", 5, 1},         {"failed", 6, 1},       {"failing", 4, 1},
-    {"fails", 4, 0},        {"failure", 5, 1},      {"failures", 4, 1},
-    {"fatal", 7, 0},        {"ignored", 0, 1},      {"illegal", 4, 0},
-    {"incomplete", 0, 1},   {"inconclusive", 0, 1}, {"invalid", 3, 0},
-    {"killed", 4, 0},       {"mismatch", 3, 0},     {"missing", 2, 0},
-    {"ok", -1, 1},          {"panic", 6, 0},        {"panicked", 7, 0},
-    {"pass", -1, 1},        {"passed", -2, 1},      {"passing", -2, 1},
-    {"pending", 0, 1},      {"refused", 3, 0},      {"run", 0, 1},
-    {"segfault", 7, 0},     {"segmentation", 6, 0}, {"skipped", -1, 1},
-    {"succeeded", 0, 1},    {"success", -3, 0},     {"successful", -3, 0},
-    {"successfully", -3, 0}, {"test", 0, 1},        {"tests", 0, 1},
-    {"timeout", 3, 0},      {"todo", 0, 1},         {"total", 0, 1},
-    {"unable", 4, 0},       {"undefined", 3, 0},    {"unexpected", 3, 0},
-    {"unknown", 2, 0},      {"unresolved", 4, 0},   {"unsatisfied", 3, 0},
-    {"violation", 3, 0},    {"warning", 1, 0},      {"warnings", 0, 1},
+    {"abort", 4, 0},     {"aborted", 5, 0},    {"aborting", 5, 0},     {"actual", 2, 0},
+    {"assert", 4, 0},    {"assertion", 5, 0},  {"assertions", 0, 1},   {"broken", 2, 1},
+    {"canceled", 0, 1},  {"cancelled", 0, 1},  {"cannot", 4, 0},       {"crash", 4, 0},
+    {"crashed", 5, 0},   {"denied", 4, 0},     {"error", 6, 1},        {"errored", 5, 0},
+    {"errors", 4, 1},    {"examples", 0, 1},   {"exception", 5, 0},    {"exceptions", 3, 0},
+    {"expected", 3, 0},  {"fail", 5, 1},       {"failed", 6, 1},       {"failing", 4, 1},
+    {"fails", 4, 0},     {"failure", 5, 1},    {"failures", 4, 1},     {"fatal", 7, 0},
+    {"ignored", 0, 1},   {"illegal", 4, 0},    {"incomplete", 0, 1},   {"inconclusive", 0, 1},
+    {"invalid", 3, 0},   {"killed", 4, 0},     {"mismatch", 3, 0},     {"missing", 2, 0},
+    {"ok", -1, 1},       {"panic", 6, 0},      {"panicked", 7, 0},     {"pass", -1, 1},
+    {"passed", -2, 1},   {"passing", -2, 1},   {"pending", 0, 1},      {"refused", 3, 0},
+    {"run", 0, 1},       {"segfault", 7, 0},   {"segmentation", 6, 0}, {"skipped", -1, 1},
+    {"succeeded", 0, 1}, {"success", -3, 0},   {"successful", -3, 0},  {"successfully", -3, 0},
+    {"test", 0, 1},      {"tests", 0, 1},      {"timeout", 3, 0},      {"todo", 0, 1},
+    {"total", 0, 1},     {"unable", 4, 0},     {"undefined", 3, 0},    {"unexpected", 3, 0},
+    {"unknown", 2, 0},   {"unresolved", 4, 0}, {"unsatisfied", 3, 0},  {"violation", 3, 0},
+    {"warning", 1, 0},   {"warnings", 0, 1},
 };
 
 #define NWORDS (sizeof words / sizeof words[0])
-
 
 /* Phrases, matched in the lower-cased line where a word (or a '[') starts.
  * P_TROUBLE phrases weigh like words of trouble; P_BOILER marks help text
@@ -378,7 +406,6 @@ static const struct pattern {
     {"core dumped", P_TROUBLE, 6},
     {"npm err!", P_TROUBLE, 5},
     {"stack trace", P_TROUBLE, 2},
-    {"command failed", P_TROUBLE, 3},
 
     {"for more information", P_BOILER, 0},
     {"re-run", P_BOILER, 0},
@@ -424,7 +451,6 @@ static const struct pattern {
     {"exception is:", P_WRAPPER, 0},
     {"what went wrong", P_WRAPPER, 0},
     {"failed with an exception", P_WRAPPER, 0},
-    {"process completed", P_WRAPPER, 0},
     {"subprocess-exited-with-error", P_WRAPPER, 0},
     {"failed with exit", P_WRAPPER, 0},
     {"tests unsuccessful", P_WRAPPER, 0},
@@ -493,7 +519,7 @@ static const struct word *word_find(const char *w, size_t n)
 {
 	unsigned c = (unsigned)(w[0] - 'a');
 	for (unsigned k = word_start[c]; k < word_start[c + 1]; k++)
-		if (word_len[k] == n && !memcmp(words[k].w, w, n))
+		if (word_len[k] == n && words[k].w[1] == w[1] && !memcmp(words[k].w, w, n))
 			return &words[k];
 	return NULL;
 }
@@ -513,25 +539,15 @@ static int status_at(const char *p)
 	return is_digit(*p) ? 1 : 0;
 }
 
-/* An exit status after "exited with", "exit code", "exit status": 1 when
- * non-zero, 0 when zero, -1 when there is no number. */
+/* The exit status after "exited with" or "exit code" in s: 1 when non-zero,
+ * 0 when zero, -1 when there is none. */
 static int exit_status_after(const char *s)
 {
-	static const char *const keys[] = {"exited with", "exit code", "exit status", "returned"};
+	static const char *const keys[] = {"exited with", "exit code"};
 	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
 		const char *p = strstr(s, keys[k]);
-		if (!p)
-			continue;
-		p += strlen(keys[k]);
-		while (*p == ' ' || *p == ':' || *p == '=')
-			p++;
-		if (*p == '-' && is_digit(p[1]))
-			return 1;
-		if (!is_digit(*p))
-			continue;
-		while (*p == '0')
-			p++;
-		return is_digit(*p) ? 1 : 0;
+		if (p)
+			return status_at(p + strlen(keys[k]));
 	}
 	return -1;
 }
@@ -559,8 +575,8 @@ static bool word_negated(const char *t, size_t n, size_t i, size_t j)
 		k--;
 	if (k > 0 && t[k - 1] == '0' && (k < 2 || !is_alnum(t[k - 2])))
 		return true;
-	if (k >= 2 && (t[k - 2] == 'n' || t[k - 2] == 'N') && (t[k - 1] == 'o' || t[k - 1] == 'O') &&
-	    (k < 3 || !is_alnum(t[k - 3])))
+	if (k >= 2 && (t[k - 2] == 'n' || t[k - 2] == 'N') &&
+	    (t[k - 1] == 'o' || t[k - 1] == 'O') && (k < 3 || !is_alnum(t[k - 3])))
 		return true;
 	while (j < n && (t[j] == ' ' || t[j] == ':' || t[j] == '='))
 		j++;
@@ -586,27 +602,17 @@ static bool exception_name(const char *w, size_t n)
 static bool is_frame(const char *t)
 {
 	switch (t[0]) {
-	case 'a':
-		return t[1] == 't' && t[2] == ' ' && strpbrk(t + 3, "(:.") != NULL;
-	case 'F':
-		return has_prefix(t, "File \"") && strstr(t, "\", line ");
-	case '#':
-		return is_digit(t[1]);
-	case 'f':
-		return has_prefix(t, "from ") && strchr(t, ':');
-	case '.':
-		return has_prefix(t, "... ") && is_digit(t[4]) && strstr(t, " more");
-	case 'C':
-		return has_prefix(t, "Caused by:");
-	case '-':
-		return has_prefix(t, "--- End of");
+	case 'a': return t[1] == 't' && t[2] == ' ' && strpbrk(t + 3, "(:.") != NULL;
+	case 'F': return has_prefix(t, "File \"") && strstr(t, "\", line ");
+	case '#': return is_digit(t[1]);
+	case 'f': return has_prefix(t, "from ") && strchr(t, ':');
+	case '.': return has_prefix(t, "... ") && is_digit(t[4]) && strstr(t, " more");
+	case 'C': return has_prefix(t, "Caused by:");
+	case '-': return has_prefix(t, "--- End of");
 	}
 	/* Ruby: "app/x.rb:12:in `method'". */
 	return strchr(t, '`') && strstr(t, ":in `");
 }
-
-
-
 
 /* Skips a log level tag or a time stamp at the start of t and one blank
  * after it: "[INFO] ", "[error] ", "[16:40:38] ", "2019-07-29T16:51:05Z ".
@@ -625,7 +631,8 @@ static const char *after_tag(const char *t)
 		for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
 			if (strlen(levels[k]) == n && !strncasecmp(p + 1, levels[k], n))
 				p += n + 2;
-		if (p == t && n >= 5 && n <= 12 && is_digit(p[1]) && strspn(p + 1, "0123456789:.") == n)
+		if (p == t && n >= 5 && n <= 12 && is_digit(p[1]) &&
+		    strspn(p + 1, "0123456789:.") == n)
 			p += n + 2;
 	} else if (strspn(p, "0123456789") == 4 && p[4] == '-' && is_digit(p[5])) {
 		p += strcspn(p, " ");
@@ -689,18 +696,53 @@ static bool starts_with_place(const char *t)
 	return p > t && alpha && (dot || slash) && p[0] == ':' && is_digit(p[1]);
 }
 
-/* FNV-1a of the first letters of a lower-cased line, digits and blanks left
- * out, so that "retry 1 of 3" and "retry 2 of 3" count as the same line. */
-static uint32_t line_hash(const char *low)
+/* Matches the patterns that start at low[q] (low holds n bytes), adding
+ * their weight to *best and *rest and their flags to in->flags. Returns
+ * true when the line turns out to be a CI end marker (in->flags says which
+ * and the line needs no more looking at). */
+static bool phrases_at(const char *low, size_t n, size_t q, struct info *in, int *best, int *rest)
 {
-	uint32_t h = 2166136261u;
-	for (size_t k = 0; k < 64 && low[k]; k++) {
-		char ch = low[k];
-		if (is_digit(ch) || ch == ' ' || ch == '\t')
+	unsigned char ch = (unsigned char)low[q], c2 = (unsigned char)low[q + 1];
+	int st;
+
+	if (ch >= 'a' && ch <= 'z' &&
+	    !(c2 >= 'a' && c2 <= 'z' ? pat_pairs[ch - 'a'] & (1u << (c2 - 'a'))
+	                             : pat_pairs[ch - 'a'] == UINT32_MAX))
+		return false;
+	for (unsigned k = pat_start[ch]; k < pat_start[ch + 1]; k++) {
+		const struct pattern *pt;
+		size_t pn = sorted_len[k];
+		if (c2 != sorted_second[k] || pn > n - q)
 			continue;
-		h = (h ^ (unsigned char)ch) * 16777619u;
+		pt = &patterns[by_first[k]];
+		if (memcmp(low + q, pt->p, pn))
+			continue;
+		switch (pt->kind) {
+		case P_TROUBLE:
+			if (pt->score > *best) {
+				*rest += *best;
+				*best = pt->score;
+			} else {
+				*rest += pt->score;
+			}
+			break;
+		case P_BOILER: in->flags |= F_BOILER; break;
+		case P_WRAPPER: in->flags |= F_WRAPPER; break;
+		case P_EXIT:
+			st = status_at(low + q + pn);
+			if (st == 1)
+				in->flags |= F_WRAPPER;
+			else if (st == 0)
+				*rest -= 4;
+			break;
+		case P_END:
+			/* GitHub Actions: "Error: Process completed with exit
+			 * code 1." ends the failing step. */
+			in->flags = status_at(low + q + pn) == 0 ? F_END_OK : F_END_FAIL;
+			return true;
+		}
 	}
-	return h;
+	return false;
 }
 
 /* Scores the cleaned text s (n bytes, ls the same in lower case) of one
@@ -715,7 +757,6 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 	pthread_once(&tables_once, tables_index);
 	in->score = 0;
 	in->flags = 0;
-	in->hash = 0;
 	while (*t == ' ' || *t == '\t')
 		t++;
 	tn = n - (size_t)(t - s);
@@ -773,6 +814,11 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 		while (j < tn && (is_alnum(t[j]) || t[j] == '_'))
 			j++;
 		wn = j - i;
+		if ((i > 0 && t[i - 1] == '[' && phrases_at(low, tn, i - 1, in, &best, &rest)) ||
+		    phrases_at(low, tn, i, in, &best, &rest)) {
+			in->score = 0;
+			return;
+		}
 		if (wn == 2 && low[i] == 'a' && low[i + 1] == 't') {
 			saw_at = true;
 		} else if (saw_at && wn == 4 && !memcmp(low + i, "line", 4) && j + 1 < tn &&
@@ -805,7 +851,7 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 				                  t[e] == '.' || t[e] == ':' || t[e] == ']'))
 					e++;
 				bool fails = !memcmp(w, "fail", 4);
-				sc += 3 + (fails && (first || e == tn) ? VERDICT : 0);
+				sc += 3 + (fails && (first || e == tn) ? W_VERDICT : 0);
 			}
 			if (sc >= 5 && j < tn && t[j] == ':')
 				sc += 2;
@@ -820,54 +866,6 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 		}
 		first = false;
 		i = j;
-	}
-
-	/* Phrases. */
-	for (size_t q = 0; q < tn; q++) {
-		unsigned char ch = (unsigned char)low[q], c2 = (unsigned char)low[q + 1];
-		if (ch != '[' && !(is_alnum((char)ch) && (q == 0 || !is_alnum(low[q - 1]))))
-			continue;
-		if (ch >= 'a' && ch <= 'z' &&
-		    !(c2 >= 'a' && c2 <= 'z' ? pat_pairs[ch - 'a'] & (1u << (c2 - 'a'))
-		                             : pat_pairs[ch - 'a'] == UINT32_MAX))
-			continue;
-		for (unsigned k = pat_start[ch]; k < pat_start[ch + 1]; k++) {
-			const struct pattern *pt;
-			size_t pn = sorted_len[k];
-			if ((unsigned char)low[q + 1] != sorted_second[k] || pn > tn - q)
-				continue;
-			pt = &patterns[by_first[k]];
-			if (memcmp(low + q, pt->p, pn))
-				continue;
-			switch (pt->kind) {
-			case P_TROUBLE:
-				if (pt->score > best) {
-					rest += best;
-					best = pt->score;
-				} else {
-					rest += pt->score;
-				}
-				break;
-			case P_BOILER:
-				in->flags |= F_BOILER;
-				break;
-			case P_WRAPPER:
-				in->flags |= F_WRAPPER;
-				break;
-			case P_EXIT:
-				st = status_at(low + q + pn);
-				if (st == 1)
-					in->flags |= F_WRAPPER;
-				else if (st == 0)
-					rest -= 4;
-				break;
-			case P_END:
-				/* GitHub Actions: "Error: Process completed with
-				 * exit code 1." ends the failing step. */
-				in->flags = status_at(low + q + pn) == 0 ? F_END_OK : F_END_FAIL;
-				return;
-			}
-		}
 	}
 
 	/* The shape of the line. */
@@ -904,7 +902,6 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 		in->score = 1;
 	if (in->score < 0)
 		in->score = 0;
-	in->hash = in->score > 0 ? line_hash(low) : 0;
 }
 
 static void analyse_at(const char *log, const struct cur *c, struct info *in)
@@ -913,7 +910,6 @@ static void analyse_at(const char *log, const struct cur *c, struct info *in)
 	size_t n = clean_text(log, c, text, low);
 	analyse(text, low, n, in);
 }
-
 
 /* ---- choosing regions ---------------------------------------------------- */
 
@@ -983,8 +979,7 @@ static bool continues(const struct info *in)
 /* Adds a few lines of context before the cluster (the test's name, "In
  * function", the command), the cluster itself, and the block that continues
  * after it, in that order, as far as the budget goes. */
-static void pick_cluster(const char *log, size_t len, struct picks *p, const struct cluster *cl,
-                         size_t window)
+static void pick_cluster(const char *log, size_t len, struct picks *p, const struct cluster *cl)
 {
 	struct cur c = cl->head, ctx[CONTEXT_BEFORE];
 	struct info in;
@@ -1026,14 +1021,10 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 			return;
 		fwd++;
 	}
-	/* However the block ended, at least window lines from its start. */
-	while (c.line < cl->head.line + window && cur_next(log, len, &c))
-		if (!picks_add(p, &c))
-			return;
 }
 
-/* Fills what is left of the budget: after the first run, then before it,
- * then around the others. */
+/* Fills what is left of the budget around the runs, a line after and a
+ * line before each in turn, never past stop going forward. */
 static void pick_fill(const char *log, size_t len, struct picks *p, size_t stop)
 {
 	bool grew = true;
@@ -1042,19 +1033,11 @@ static void pick_fill(const char *log, size_t len, struct picks *p, size_t stop)
 		grew = false;
 		for (size_t k = 0; k < p->n && !picks_full(p); k++) {
 			struct cur c = p->r[k].hi;
-			for (int s = 0; s < FILL_AFTER && !picks_full(p); s++) {
-				if (c.line + 1 < stop && cur_next(log, len, &c) && !picks_has(p, c.line)) {
-					picks_add(p, &c);
-					grew = true;
-				}
-			}
+			if (c.line + 1 < stop && cur_next(log, len, &c) && !picks_has(p, c.line))
+				grew |= picks_add(p, &c);
 			c = p->r[k].lo;
-			for (int s = 0; s < FILL_BEFORE && !picks_full(p); s++) {
-				if (cur_prev(log, &c) && !picks_has(p, c.line)) {
-					picks_add(p, &c);
-					grew = true;
-				}
-			}
+			if (!picks_full(p) && cur_prev(log, &c) && !picks_has(p, c.line))
+				grew |= picks_add(p, &c);
 		}
 	}
 }
@@ -1086,7 +1069,6 @@ struct tail {
 struct scan {
 	struct tail tail[TAIL_MAX]; /* ring of the most recent */
 	size_t ntail, tail_head;
-	uint16_t *seen;    /* REP_SLOTS counters of scored lines by hash */
 	/* The first CAND_FIRST candidates, then a ring of the last
 	 * CAND_LAST; dropped counts those that fell out of the ring. */
 	struct cand *first, *cand;
@@ -1094,7 +1076,7 @@ struct scan {
 	struct mark *mark; /* ring of MARK_MAX */
 	size_t nmark, mark_head;
 	size_t total;
-	bool any_diag, any_fail;
+	bool any_fail;
 };
 
 /* The spans of error diagnostics from known tools, sorted by start. */
@@ -1169,7 +1151,6 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 	 * blank line is forgiven when an indented block follows it). */
 	size_t gap = 0, hard = 0, pending = 0;
 
-	s->seen = xcalloc(REP_SLOTS, sizeof *s->seen);
 	s->first = xreallocarray(NULL, CAND_FIRST, sizeof *s->first);
 	s->cand = xreallocarray(NULL, CAND_LAST, sizeof *s->cand);
 	s->mark = xreallocarray(NULL, MARK_MAX, sizeof *s->mark);
@@ -1189,10 +1170,8 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 				cover = sp[si].b;
 			si++;
 		}
-		if (c.line < cover) {
+		if (c.line < cover)
 			in.flags |= F_DIAG;
-			s->any_diag = true;
-		}
 		if (in.flags & F_MARK) {
 			struct mark *m = &s->mark[(s->mark_head + s->nmark) % MARK_MAX];
 			m->line = c.line;
@@ -1225,9 +1204,6 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 			k->score = in.score;
 			k->flags = in.flags;
 			k->joined = gap <= CLUSTER_GAP || (hard <= CLUSTER_GAP && gap <= JOIN_MAX);
-			k->hash = in.hash;
-			if (in.score > 0 && s->seen[in.hash % REP_SLOTS] < UINT16_MAX)
-				s->seen[in.hash % REP_SLOTS]++;
 			gap = hard = pending = 0;
 		} else if (in.flags & (F_INDENT | F_FRAME)) {
 			gap++;
@@ -1268,58 +1244,48 @@ static const struct mark *mark_at(const struct scan *s, size_t k)
 	return &s->mark[(s->mark_head + k) % MARK_MAX];
 }
 
-/* The CI section a line stands in: from the command that started it to the
- * marker that ended it. */
-struct section {
-	/* F_END_FAIL, F_END_OK, F_DONE (the line comes after the end of the
-	 * build), or 0 when the section has no end marker (a setup step that
-	 * succeeded quietly, or no CI markers at all). */
-	unsigned end;
-	size_t start, stop; /* lines of its command and of its end marker */
-	size_t later;       /* failing sections that end after it */
-};
-
-static void section_of(const struct scan *s, size_t line, struct section *sec)
+/* How the CI section a line stands in ended: F_END_FAIL, F_END_OK, F_DONE
+ * (the line comes after the end of the build), or 0 when the section has no
+ * end marker (a setup step that succeeded quietly, or no CI markers at
+ * all). *later counts the failing sections that end after it. */
+static unsigned section_end(const struct scan *s, const size_t *fails_from, size_t line,
+                            size_t *later)
 {
-	size_t k = 0, j;
+	size_t lo = 0, hi = s->nmark;
+	unsigned f;
 
-	sec->end = 0;
-	sec->start = 0;
-	sec->stop = s->total;
-	sec->later = 0;
-	while (k < s->nmark && mark_at(s, k)->line <= line) {
-		if (mark_at(s, k)->flags & (F_CMD | F_END_FAIL | F_END_OK | F_DONE))
-			sec->start = mark_at(s, k)->line;
-		k++;
+	*later = 0;
+	/* The first marker after the line. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (mark_at(s, mid)->line <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (k == s->nmark) {
+	if (lo == s->nmark) {
 		/* After the last marker: past the end of the build when some
 		 * command has failed before. */
-		for (j = 0; j < s->nmark; j++)
-			if (mark_at(s, j)->flags & (F_END_FAIL | F_DONE))
-				sec->end = F_DONE;
-		return;
+		return s->nmark > 0 &&
+		               (fails_from[0] > 0 || (mark_at(s, s->nmark - 1)->flags & F_DONE))
+		           ? F_DONE
+		           : 0;
 	}
-	for (j = k; j < s->nmark; j++) {
-		unsigned f = mark_at(s, j)->flags;
-		if (f & F_CMD)
-			break;
-		if (f & (F_END_FAIL | F_END_OK | F_DONE)) {
-			sec->end = f & F_DONE ? F_DONE : f & (F_END_FAIL | F_END_OK);
-			sec->stop = mark_at(s, j)->line;
-			j++;
-			break;
-		}
-	}
-	for (; j < s->nmark; j++)
-		if (mark_at(s, j)->flags & F_END_FAIL)
-			sec->later++;
+	f = mark_at(s, lo)->flags;
+	if (f & F_CMD)
+		return 0;
+	*later = fails_from[lo + 1];
+	return f & F_DONE ? F_DONE : f & (F_END_FAIL | F_END_OK);
 }
 
 /* Groups the candidates into clusters and scores them. */
 static size_t build_clusters(const struct scan *s, struct cluster *cl)
 {
-	size_t n = 0;
+	size_t n = 0, fails_from[MARK_MAX + 1];
+
+	fails_from[s->nmark] = 0;
+	for (size_t k = s->nmark; k > 0; k--)
+		fails_from[k - 1] = fails_from[k] + !!(mark_at(s, k - 1)->flags & F_END_FAIL);
 
 	for (size_t k = 0; k < s->nfirst + s->ncand; k++) {
 		bool joined;
@@ -1327,17 +1293,10 @@ static size_t build_clusters(const struct scan *s, struct cluster *cl)
 		struct cluster *x = n ? &cl[n - 1] : NULL;
 		int sc = c->score;
 
-		/* A line said over and over (a library's logging, a retried
-		 * download) explains less than one said once. */
-		if (sc > 0) {
-			unsigned seen = s->seen[c->hash % REP_SLOTS];
-			sc -= seen > REP_MANY ? 4 : seen > REP_FEW ? 2 : 0;
-		}
-
 		if (!x || !joined) {
 			x = &cl[n++];
 			memset(x, 0, sizeof *x);
-			x->first = x->last = x->best = x->head = c->c;
+			x->last = x->best = x->head = c->c;
 			x->best_score = -1;
 		}
 		if (!(x->flags & F_HEAD) && c->score >= 3 && !(c->flags & F_WRAPPER)) {
@@ -1359,38 +1318,41 @@ static size_t build_clusters(const struct scan *s, struct cluster *cl)
 		const struct tail *t = &s->tail[(s->tail_head + k) % TAIL_MAX];
 		struct cluster *x = &cl[n++];
 		memset(x, 0, sizeof *x);
-		x->first = x->head = t->first;
+		x->head = t->first;
 		x->last = x->best = t->last;
-		x->best_score = (t->score > 4 ? t->score : 4) + TAIL_BONUS;
-		x->flags = F_TAIL;
+		x->best_score = (t->score > 4 ? t->score : 4) + W_TAIL;
 	}
 	for (size_t k = 0; k < n; k++) {
 		struct cluster *x = &cl[k];
-		struct section sec;
+		size_t later;
+		unsigned end = section_end(s, fails_from, x->last.line, &later);
 		int sc = x->best_score + (x->sum / 3 > 6 ? 6 : x->sum / 3);
 
-		section_of(s, x->last.line, &sec);
-		if (sec.end == F_END_FAIL) {
-			sc += sec.later == 0 ? 8 : 5;
-		} else if (sec.end == F_END_OK) {
-			sc -= 6;
-		} else if (sec.end == F_DONE) {
-			sc -= 8;
+		if (end == F_END_FAIL) {
+			sc += later == 0 ? W_LAST_FAIL : W_FAIL;
+		} else if (end == F_END_OK) {
+			sc += W_OK;
+		} else if (end == F_DONE) {
+			sc += W_AFTER;
 		} else if (s->total > 0) {
 			/* Without markers, the failure is near the end. */
-			sc += (int)(4 * x->last.line / s->total);
+			sc += (int)(W_LATE * x->last.line / s->total);
 		}
 		if ((x->flags & F_DIAG_START) && x->best_score > 3)
-			sc += 6 + ((x->flags & F_DIAG_FIRST) ? 3 : 0);
-		x->score = x->best_score >= 3 || (x->flags & F_DIAG_START) ? sc : -1000;
+			sc += W_DIAG + ((x->flags & F_DIAG_FIRST) ? W_DIAG_FIRST : 0);
+		x->score = x->best_score >= 3 || (x->flags & F_DIAG_START) ? sc : W_NONE;
 	}
 	return n;
 }
 
-/* The line after the last that matters: the first marker of the end of the
- * build, or the end of the log. */
+/* The line after the last that matters: the one after the marker of the
+ * last failing command (what follows is the CI service's own business:
+ * caches, after_script, "Done."), or the end of the log. */
 static size_t useful_end(const struct scan *s)
 {
+	for (size_t k = s->nmark; k > 0; k--)
+		if (mark_at(s, k - 1)->flags & F_END_FAIL)
+			return mark_at(s, k - 1)->line + 1;
 	for (size_t k = 0; k < s->nmark; k++)
 		if (mark_at(s, k)->flags & F_DONE)
 			return mark_at(s, k)->line;
@@ -1460,25 +1422,25 @@ int excerpt_select(const char *log, size_t len, const struct diag_list *diags, s
 	cl = xreallocarray(NULL, s.nfirst + s.ncand + s.ntail + 1, sizeof *cl);
 	ncl = build_clusters(&s, cl);
 	qsort(cl, ncl, sizeof *cl, cmp_cluster);
-#ifdef EXCERPT_DEBUG
-	for (size_t k = 0; k < ncl && k < (getenv("XALL") ? ncl : 12); k++)
-		fprintf(stderr, "cluster %zu-%zu best %zu (%d) sum %d score %d flags %x\n",
-		        cl[k].first.line, cl[k].last.line, cl[k].best.line, cl[k].best_score,
-		        cl[k].sum, cl[k].score, cl[k].flags);
-#endif
-	if (ncl > 0 && cl[0].score > -1000) {
+	if (ncl > 0 && cl[0].score > W_NONE) {
 		if (cl[0].flags & F_DIAG)
 			out->method = "diagnostics";
-		pick_cluster(log, len, &p, &cl[0], WINDOW_FIRST);
+		pick_cluster(log, len, &p, &cl[0]);
 		for (size_t k = 1; k < ncl && !picks_full(&p); k++) {
 			if (cl[k].score < SECOND_MIN)
 				break;
 			if (picks_has(&p, cl[k].best.line))
 				continue;
-			pick_cluster(log, len, &p, &cl[k], WINDOW_NEXT);
+			pick_cluster(log, len, &p, &cl[k]);
 		}
-		pick_fill(log, len, &p, stop);
-		pick_fill(log, len, &p, s.total);
+		/* Compiler-style diagnostics say exactly which lines matter:
+		 * padding them with the lines around would only bury them. A
+		 * guess from the log's wording is less sure, so the rest of the
+		 * budget goes to its surroundings. */
+		if (!(cl[0].flags & F_DIAG)) {
+			pick_fill(log, len, &p, stop);
+			pick_fill(log, len, &p, s.total);
+		}
 	} else {
 		/* Nothing looks like trouble: the end of the log explains most. */
 		struct cur c;
@@ -1488,7 +1450,6 @@ int excerpt_select(const char *log, size_t len, const struct diag_list *diags, s
 	}
 	emit(log, len, &p, out);
 	free(cl);
-	free(s.seen);
 	free(s.first);
 	free(s.cand);
 	free(s.mark);

@@ -118,7 +118,7 @@ static json_t *report_event(const struct triage_failure *f, json_t *report)
 {
 	char id[ULID_LEN + 1];
 	ulid_new(id);
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s,s:o}", "type", "triage.report",
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s*,s:s,s:o}", "type", "triage.report",
 			       "source", "cairn/triage", "id", id, "subject", f->target,
 			       "correlationid", f->event_id, "project", f->project, "severity",
 			       "notice", "data", report);
@@ -187,7 +187,7 @@ static void run_learn(struct triage_service *ts, struct job *j, const json_t *ev
 	json_object_set_new(learned, "learned", json_true());
 	char id[ULID_LEN + 1];
 	ulid_new(id);
-	j->out_event = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:o}", "type",
+	j->out_event = json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s*,s:o}", "type",
 				 recurred ? "kb.updated" : "kb.added", "source", "cairn/learn", "id",
 				 id, "subject", p.target, "correlationid", p.event_id, "project",
 				 p.project, "data", learned);

@@ -4,6 +4,7 @@
 #include "services/triage.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kb/fixshape.h"
@@ -173,6 +174,7 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 	f->dirty = json_object_get(json_object_get(data, "git"), "dirty");
 	if (f->dirty && !json_is_array(f->dirty))
 		f->dirty = NULL;
+	f->snapshot = json_string_value(json_object_get(json_object_get(data, "output"), "snapshot"));
 	const char *path = json_string_value(json_object_get(json_object_get(data, "output"), "path"));
 	if (!path)
 		path = json_string_value(json_object_get(data, "log_path"));
@@ -337,8 +339,8 @@ static int ranked_cmp(const void *a, const void *b)
 	const struct ranked_fix *x = a, *y = b;
 	if (x->tier != y->tier)
 		return y->tier - x->tier;
-	if (x->appl != y->appl)
-		return y->appl - x->appl;
+	if ((x->appl > 0) != (y->appl > 0))
+		return y->appl > 0 ? 1 : -1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -449,6 +451,9 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 		rk[i].h = &hits[i];
 		rk[i].tier = reason_tier(hits[i].reason);
 		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
+		/* Only evidence against a fix moves it down; "it removes tokens
+		 * that are there" is too common (an '=' on the line) to outrank a
+		 * fix seen many more times. */
 		rk[i].order = i;
 	}
 	qsort(rk, n, sizeof *rk, ranked_cmp);
@@ -1135,6 +1140,26 @@ static void snapshot_one(sqlite3_stmt *ins, const char *failure_id, const char *
 	free(text);
 }
 
+struct snap_ins {
+	sqlite3_stmt *st;
+	const char *failure_id;
+};
+
+static int snap_insert(void *ctx, const char *path, const char *content, size_t len)
+{
+	struct snap_ins *si = ctx;
+	sqlite3_bind_text(si->st, 1, si->failure_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(si->st, 2, path, -1, SQLITE_STATIC);
+	if (content)
+		sqlite3_bind_blob(si->st, 3, content, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(si->st, 3);
+	sqlite3_step(si->st);
+	sqlite3_reset(si->st);
+	sqlite3_clear_bindings(si->st);
+	return 0;
+}
+
 int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			  const json_t *report, const char *report_id, int64_t now_ms)
 {
@@ -1177,6 +1202,18 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 				       " VALUES(?1,?2,?3)",
 				       -1, &st, NULL) != SQLITE_OK)
 			goto out_rollback;
+		size_t slen;
+		char *sdata = f->snapshot ? triage__read_file(f->snapshot, 64 << 20, &slen, NULL)
+					  : NULL;
+		if (sdata) {
+			struct snap_ins si = {.st = st, .failure_id = f->event_id};
+			int pr = triage_snapshot_parse(sdata, slen, snap_insert, &si);
+			free(sdata);
+			if (pr == 0)
+				goto out_snapshots;
+			log_warn("triage: snapshot %s is damaged (%s); reading the files instead",
+				 f->snapshot, err_str(pr));
+		}
 		size_t nsnap = 0;
 		/* The files the diagnostics name, then the dirty ones. */
 		size_t i;
@@ -1198,6 +1235,7 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			snapshot_one(st, f->event_id, root, json_string_value(dj));
 			nsnap++;
 		}
+out_snapshots:
 		sqlite3_finalize(st);
 		st = NULL;
 	}

@@ -39,6 +39,7 @@
 
 struct sqlite3;
 struct kb;
+struct diag_list;
 
 enum {
 	TRIAGE_LOG_MAX = 4 << 20,        /* bytes of a log read: head 1 MiB + tail */
@@ -66,6 +67,7 @@ struct triage_failure {
 	const char *target;   /* or NULL */
 	const char *command;  /* the command line, or NULL */
 	const json_t *dirty;  /* array of paths relative to project, or NULL */
+	const char *snapshot; /* the runner's snapshot file (see below), or NULL */
 	const char *log;      /* the captured output (need not be NUL-terminated) */
 	size_t log_len;
 };
@@ -126,6 +128,18 @@ struct triage_pass {
  * recorded, 0 when there was nothing to learn, or a negative code. */
 int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now_ms,
 		 json_t **learned);
+
+/* Snapshot files (format in src/services/snapshot.c): `cairn run` saves
+ * the files a failed run's diagnostics name (relative to root, the project
+ * or the cwd) and the dirty files, so that the failure's content survives a
+ * quick fix. Returns 0 or -errno. Blocking. */
+int triage_snapshot_write(const char *out_path, const char *root, const char *cwd,
+			  const struct diag_list *dl, char *const *dirty, size_t n_dirty);
+/* Calls fn for each file of a snapshot (content NULL: the file did not
+ * exist); a non-zero return stops and is returned. Strict: CAIRN_E_PARSE
+ * for anything malformed, CAIRN_E_TOOBIG past the file count. */
+typedef int (*triage_snapshot_fn)(void *ctx, const char *path, const char *content, size_t len);
+int triage_snapshot_parse(const char *data, size_t len, triage_snapshot_fn fn, void *ctx);
 
 /* Prints a report readably (for `cairn why` and `cairn triage`): summary,
  * excerpt, fixes, suspects. color: use terminal bold/dim. */
