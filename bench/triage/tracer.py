@@ -131,6 +131,7 @@ def main():
                     help="every Nth program (by id) is in the test part")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N programs")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--misses", help="write the test programs whose top 3 missed (JSON lines)")
     a = ap.parse_args()
 
     with lzma.open(DATA, "rt") as f:
@@ -217,6 +218,7 @@ def main():
         res = {k: collections.Counter() for k in ("all", "seen")}
         peer_res = {k: collections.Counter() for k in ("all", "seen")}
         no_report = 0
+        misses = open(a.misses, "w") if a.misses else None
         for fid, e in failures.items():
             wd = cwd_of.get(fid)
             if wd not in test_runs:
@@ -229,6 +231,12 @@ def main():
             want = p["repair_class"]
             got = [fix_class(f) for f in rep.get("fixes", [])]
             cands = [c for c, _ in peer.get(ferr, collections.Counter()).most_common(3)]
+            if misses is not None and want in train_classes and want not in got[:3]:
+                misses.write(json.dumps({"id": p["id"], "want": want, "got": got[:3],
+                                         "signature": (rep.get("signature") or {}).get("exact"),
+                                         "fixes": [(f.get("reason"), f.get("fix_key"),
+                                                    f.get("confidence"), f.get("applies"))
+                                                   for f in rep.get("fixes", [])[:3]]}) + "\n")
             for part in ("all", "seen"):
                 if part == "seen" and want not in train_classes:
                     continue

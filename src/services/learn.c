@@ -173,7 +173,7 @@ static void format_took(char *out, size_t n, int64_t ms)
 	if (ms < 0)
 		ms = 0;
 	if (ms < 1000)
-		snprintf(out, n, "within a second");
+		snprintf(out, n, "under a second");
 	else if (ms < 60000)
 		snprintf(out, n, "%lld s", (long long)(ms / 1000));
 	else if (ms < 7200000)
@@ -324,9 +324,8 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 			      : xasprintf("%s: changed %s%s", shortmsg, ch.v[0].path, more);
 	char *commit = tc.commit_subject ? xasprintf("Commit: %s\n", tc.commit_subject)
 					 : xstrdup("");
-	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed %s%s after the failure of %s.\n%s%s",
-			       msg, files.p, commit, p->time_ms - fms < 1000 ? "" : "in ", took,
-			       p->target, diff.len ? "\n" : "",
+	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed in %s (target %s).\n%s%s",
+			       msg, files.p, commit, took, p->target, diff.len ? "\n" : "",
 			       diff.len ? diff.p : "");
 	struct kb_learned l = {
 		.signature = sig,

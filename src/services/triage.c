@@ -331,16 +331,29 @@ static int reason_tier(const char *reason)
 struct ranked_fix {
 	struct kb_fix_hit *h;
 	int tier, appl;
+	double score;
 	size_t order;
 };
 
+/* How much an exact match of the signature (names included) counts over a
+ * match of its general form, in confidence points. A name that recurs is
+ * some evidence (in one project, the same variable) but no more than a few
+ * recurrences of a fix seen with other names. */
+#define EXACT_BONUS 0.15
+
+/* Fixes for the same signature (either form) first, then similar text;
+ * inside each, fixes that cannot apply to the failing line last, then by
+ * confidence with the exact-match bonus, then kb's own order. */
 static int ranked_cmp(const void *a, const void *b)
 {
 	const struct ranked_fix *x = a, *y = b;
-	if (x->tier != y->tier)
-		return y->tier - x->tier;
+	int tx = x->tier >= 2, ty = y->tier >= 2;
+	if (tx != ty)
+		return ty - tx;
 	if ((x->appl > 0) != (y->appl > 0))
 		return y->appl > 0 ? 1 : -1;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -450,10 +463,11 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 	for (size_t i = 0; i < n; i++) {
 		rk[i].h = &hits[i];
 		rk[i].tier = reason_tier(hits[i].reason);
-		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
 		/* Only evidence against a fix moves it down; "it removes tokens
 		 * that are there" is too common (an '=' on the line) to outrank a
 		 * fix seen many more times. */
+		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
+		rk[i].score = hits[i].e.confidence + (rk[i].tier == 3 ? EXACT_BONUS : 0);
 		rk[i].order = i;
 	}
 	qsort(rk, n, sizeof *rk, ranked_cmp);
@@ -1071,13 +1085,15 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	} else {
 		json_object_set_new(rep, "signature", json_null());
 	}
-	size_t errors = 0, warnings = 0;
+	size_t errors = 0, driver_errors = 0, warnings = 0;
 	for (size_t i = 0; i < dl.n; i++) {
 		if (dl.v[i].severity == SEV_ERROR || dl.v[i].severity == SEV_CRITICAL)
-			errors++;
+			*(is_driver(dl.v[i].tool) ? &driver_errors : &errors) += 1;
 		else if (dl.v[i].severity == SEV_WARNING)
 			warnings++;
 	}
+	if (!errors)
+		errors = driver_errors;
 	json_t *files = json_array();
 	for (size_t i = 0; i < dl.n && json_array_size(files) < TRIAGE_SNAPSHOT_FILES; i++) {
 		const char *df = dl.v[i].file;
