@@ -34,24 +34,24 @@ struct tokens {
 
 /* The keyword list of fixshape.h, in the same order. */
 static const char *const keywords[] = {
-    "if",      "else",   "elif",   "for",     "while",   "do",     "return", "break",
-    "continue", "switch", "case",  "default", "goto",    "int",    "char",   "float",
-    "double",  "long",   "short",  "unsigned", "signed", "void",   "bool",   "auto",
-    "struct",  "union",  "enum",   "const",   "static",  "extern", "typedef", "sizeof",
-    "include", "define", "class",  "def",     "import",  "from",   "fn",     "let",
-    "var",     "func",   "package", "public", "private", "true",   "false",  "True",
-    "False",   "null",   "NULL",   "nullptr", "None",    "nil",    "self",   "this",
-    "new",     "delete", "in",     "not",     "and",     "or",     "is",     "try",
-    "catch",   "except", "finally", "throw",  "raise",   "pass",   "lambda", "then",
-    "fi",      "done",   "esac",   "printf",  "scanf",   "malloc", "calloc", "realloc",
-    "free",    "strlen",
+    "if",       "else",   "elif",    "for",      "while",   "do",     "return",  "break",
+    "continue", "switch", "case",    "default",  "goto",    "int",    "char",    "float",
+    "double",   "long",   "short",   "unsigned", "signed",  "void",   "bool",    "auto",
+    "struct",   "union",  "enum",    "const",    "static",  "extern", "typedef", "sizeof",
+    "include",  "define", "class",   "def",      "import",  "from",   "fn",      "let",
+    "var",      "func",   "package", "public",   "private", "true",   "false",   "True",
+    "False",    "null",   "NULL",    "nullptr",  "None",    "nil",    "self",    "this",
+    "new",      "delete", "in",      "not",      "and",     "or",     "is",      "try",
+    "catch",    "except", "finally", "throw",    "raise",   "pass",   "lambda",  "then",
+    "fi",       "done",   "esac",    "printf",   "scanf",   "malloc", "calloc",  "realloc",
+    "free",     "strlen",
 };
 
 /* Operators of more than one character, longest first. */
 static const char *const operators[] = {
-    "...", "<<=", ">>=", "**=", "===", "!==", "<=>", "==", "!=", "<=", ">=", "&&", "||",
-    "++",  "--",  "->",  "<<",  ">>",  "+=",  "-=",  "*=", "/=", "%=", "&=", "|=", "^=",
-    "::",  "=>",  "**",  ":=",  "..",  "##",
+    "...", "<<=", ">>=", "**=", "===", "!==", "<=>", "==", "!=", "<=", ">=",
+    "&&",  "||",  "++",  "--",  "->",  "<<",  ">>",  "+=", "-=", "*=", "/=",
+    "%=",  "&=",  "|=",  "^=",  "::",  "=>",  "**",  ":=", "..", "##",
 };
 
 static bool is_digit(unsigned char c)
@@ -61,7 +61,8 @@ static bool is_digit(unsigned char c)
 
 static bool is_ident_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' || c >= 0x80;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+	       c >= 0x80;
 }
 
 static bool is_ident(unsigned char c)
@@ -147,9 +148,8 @@ static bool one_char(const char *s, size_t n)
  * s[i..) starts with directly before a quote, or 0. */
 static size_t string_prefix(const char *s, size_t n, size_t i)
 {
-	static const char *const prefixes[] = {"rb", "br", "Rb", "bR", "RB", "BR", "rf", "fr",
-	                                       "u8", "r",  "b",  "f",  "u",  "R",  "B",  "F",
-	                                       "U",  "L"};
+	static const char *const prefixes[] = {"rb", "br", "Rb", "bR", "RB", "BR", "rf", "fr", "u8",
+	                                       "r",  "b",  "f",  "u",  "R",  "B",  "F",  "U",  "L"};
 	for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
 		size_t len = strlen(prefixes[k]);
 		if (n - i > len && memcmp(s + i, prefixes[k], len) == 0 &&
@@ -245,8 +245,8 @@ static bool tokenize(const char *s, size_t n, struct tokens *t)
 			    s[i + 2] == (char)c) {
 				/* Python's triple-quoted strings. */
 				size_t j = i + 3;
-				while (j < n && !(s[j] == (char)c && j + 2 < n && s[j + 1] == (char)c &&
-				                  s[j + 2] == (char)c)) {
+				while (j < n && !(s[j] == (char)c && j + 2 < n &&
+				                  s[j + 1] == (char)c && s[j + 2] == (char)c)) {
 					j += s[j] == '\\' && j + 1 < n ? 2 : 1;
 				}
 				i = j < n ? j + 3 : n;
@@ -378,8 +378,7 @@ static const char *spelling(const struct token *t, size_t *len)
 
 /* Appends "- T" or "+ T" for each changed token of t to out; stops for good
  * at the first that does not fit. Returns false once full. */
-static bool emit(const struct tokens *t, const char *sign, char *out, size_t outlen,
-                 size_t *o)
+static bool emit(const struct tokens *t, const char *sign, char *out, size_t outlen, size_t *o)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		if (!t->v[i].changed)

@@ -5,7 +5,7 @@
  *
  *   if (i = 1)          ->  if (i == 1)            key "- = + =="
  *   scanf("%d", &n)     ->  scanf("%d", &n);       key "+ ;"
- *   int a, b, int c;    ->  int a, b, c;           key "- int - ,"
+ *   int a, b, int c;    ->  int a, b, c;           key "- int"
  *   prinyf("YES");      ->  printf("YES");         key "- ID + printf"
  *   for (long i=1,i<5;  ->  for (int i=1;i<5;      key "- long - , + int + ;"
  *
@@ -15,11 +15,12 @@
  *     `...`, with prefixes such as r"" or L""), single-quoted literals,
  *     operators (the longest of ... <<= >>= **= === !== <=> == != <= >= && ||
  *     ++ -- -> << >> += -= *= /= %= &= |= ^= :: => ** := .. ##) and single
- *     punctuation characters. Blanks and comments are dropped: // to the end of
- *     the line and slash-star to star-slash everywhere, and '#' followed by a blank or the end of the line (a
- *     Python or shell comment), and "#!" at the start of a line. A '#' at the
- *     start of a line (after blanks) followed by a letter is a preprocessor
- *     directive and one token ("#include"); any other '#' is punctuation.
+ *     punctuation characters. Blanks and comments are dropped: // to the end
+ *     of the line and slash-star to star-slash anywhere; '#' followed by a
+ *     blank or the end of the line (a Python or shell comment); "#!" at the
+ *     start of a line. A '#' at the start of a line (after blanks) followed
+ *     by a letter is a preprocessor directive and one token ("#include");
+ *     any other '#' is punctuation ("x = 1 #note" is code, not a comment).
  *  2. The two token sequences are compared with a longest common subsequence
  *     (exact token text); tokens only in `before` are removed, tokens only in
  *     `after` inserted.

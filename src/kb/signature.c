@@ -328,8 +328,8 @@ static const char *const glued_units[] = {
     "ns", "us", "\xc2\xb5s", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs",
 };
 static const char *const spaced_units[] = {
-    "ns",  "us",   "\xc2\xb5s", "ms",      "s",    "sec",  "secs",  "second",
-    "seconds", "min", "mins",   "minute", "minutes", "hour", "hours",
+    "ns",      "us",  "\xc2\xb5s", "ms",     "s",       "sec",  "secs",  "second",
+    "seconds", "min", "mins",      "minute", "minutes", "hour", "hours",
 };
 
 static bool in_list(const char *p, size_t n, const char *const *list, size_t count)
@@ -444,7 +444,9 @@ static size_t match_uuid(const struct scan *t, size_t i)
 }
 
 /* A hash: a whole word of hex digits, 7 or more with both a digit and a
- * letter, or exactly 40 or 64 (SHA-1, SHA-256) of any kind. */
+ * letter, or exactly 40 or 64 (SHA-1, SHA-256) with a digit. A word of
+ * letters alone is never a hash (a SHA without a digit is as rare as 1 in
+ * 10^17), so that no placeholder falls inside prose such as "and/or". */
 static size_t match_hash(const struct scan *t, size_t i)
 {
 	size_t e = i;
@@ -459,7 +461,7 @@ static size_t match_hash(const struct scan *t, size_t i)
 	if (!word_ends(t, e))
 		return 0;
 	size_t n = e - i;
-	if ((n >= 7 && digit && letter) || n == 40 || n == 64)
+	if ((n >= 7 && digit && letter) || (digit && (n == 40 || n == 64)))
 		return e;
 	return 0;
 }
@@ -467,7 +469,8 @@ static size_t match_hash(const struct scan *t, size_t i)
 /* 0x followed by hex digits, the whole word. */
 static size_t match_addr(const struct scan *t, size_t i)
 {
-	if (at(t, i) != '0' || (at(t, i + 1) != 'x' && at(t, i + 1) != 'X') || !is_hex(at(t, i + 2)))
+	if (at(t, i) != '0' || (at(t, i + 1) != 'x' && at(t, i + 1) != 'X') ||
+	    !is_hex(at(t, i + 2)))
 		return 0;
 	size_t e = i + 2;
 	while (is_hex(at(t, e)))
@@ -503,23 +506,23 @@ static size_t match_url(const struct scan *t, size_t i)
  * that are rarely also the name of a member or method ("obj.log", "x.a")
  * are listed. */
 static const char *const extensions[] = {
-    "c",     "h",    "C",    "H",     "cc",    "cpp",  "cxx",   "hpp",   "hh",
-    "hxx",   "ipp",  "inl",  "tcc",   "cu",    "cuh",  "m4",    "py",    "pyi",  "pyx",
-    "pxd",   "pyc",  "ipynb", "java", "kt",    "kts",  "scala", "groovy", "go",  "rs",
-    "rlib",  "js",   "mjs",  "cjs",   "ts",    "tsx",  "jsx",   "vue",   "rb",   "php",
-    "cs",    "fs",   "swift", "dart", "lua",   "pl",   "hs",    "ex",    "exs",  "erl",
-    "clj",   "zig",  "nim",  "o",     "obj",   "so",   "dylib", "dll",   "lib",  "exe",
-    "class", "jar",  "war",  "wasm",  "json",  "yaml", "yml",   "toml",  "xml",  "html",
-    "htm",   "css",  "scss", "md",    "rst",   "txt",  "csv",   "sh",    "bash", "zsh",
-    "fish",  "ps1",  "bat",  "mk",    "cmake", "gradle", "ini", "cfg",   "conf", "sql",
-    "proto", "ld",   "lds",  "asm",   "patch", "diff",
+    "c",   "h",     "C",    "H",     "cc",     "cpp",   "cxx",    "hpp",  "hh",   "hxx",
+    "ipp", "inl",   "tcc",  "cu",    "cuh",    "m4",    "py",     "pyi",  "pyx",  "pxd",
+    "pyc", "ipynb", "java", "kt",    "kts",    "scala", "groovy", "go",   "rs",   "rlib",
+    "js",  "mjs",   "cjs",  "ts",    "tsx",    "jsx",   "vue",    "rb",   "php",  "cs",
+    "fs",  "swift", "dart", "lua",   "pl",     "hs",    "ex",     "exs",  "erl",  "clj",
+    "zig", "nim",   "o",    "obj",   "so",     "dylib", "dll",    "lib",  "exe",  "class",
+    "jar", "war",   "wasm", "json",  "yaml",   "yml",   "toml",   "xml",  "html", "htm",
+    "css", "scss",  "md",   "rst",   "txt",    "csv",   "sh",     "bash", "zsh",  "fish",
+    "ps1", "bat",   "mk",   "cmake", "gradle", "ini",   "cfg",    "conf", "sql",  "proto",
+    "ld",  "lds",   "asm",  "patch", "diff",
 };
 
 /* Build files that have no extension but are named in messages like files
  * ("Makefile:12: *** missing separator"). */
 static const char *const bare_file_names[] = {
-    "Makefile", "makefile", "GNUmakefile", "Dockerfile", "Containerfile",
-    "Jenkinsfile", "Vagrantfile", "Gemfile", "Rakefile", "Kbuild",
+    "Makefile",    "makefile",    "GNUmakefile", "Dockerfile", "Containerfile",
+    "Jenkinsfile", "Vagrantfile", "Gemfile",     "Rakefile",   "Kbuild",
 };
 
 /* True if s[0..n) is a file name with a known extension, or a build file
@@ -622,7 +625,7 @@ static bool starts_with(const char *s, size_t n, const char *p)
 static bool is_tmp_path(const char *s, size_t n)
 {
 	static const char *const roots[] = {
-	    "/tmp/", "/var/tmp/", "/dev/shm/", "/var/folders/", "/private/var/folders/",
+	    "/tmp/",         "/var/tmp/", "/dev/shm/", "/var/folders/", "/private/var/folders/",
 	    "/private/tmp/",
 	};
 	for (size_t k = 0; k < sizeof roots / sizeof roots[0]; k++)
@@ -634,7 +637,8 @@ static bool is_tmp_path(const char *s, size_t n)
 			continue;
 		const char *c = s + start;
 		size_t len = k - start;
-		if (eq_nocase(c, len, "tmp") || eq_nocase(c, len, "temp") || is_tmp_name(c, len, false))
+		if (eq_nocase(c, len, "tmp") || eq_nocase(c, len, "temp") ||
+		    is_tmp_name(c, len, false))
 			return true;
 		start = k + 1;
 	}
@@ -715,7 +719,8 @@ static size_t normalise(const struct scan *t, char *out)
 			}
 		} else {
 			/* A token starts here: a URL, a path, a temporary
-			 * name, a file name or a date. */
+			 * name or a file name. Paths come before dates, so
+			 * that "2024-01-02/x" is one path. */
 			if ((end = match_url(t, i)) != 0) {
 				emit_str(&e, "<url>");
 				i = end;
@@ -747,11 +752,6 @@ static size_t normalise(const struct scan *t, char *out)
 			}
 			if (is_file_name(t->s + i, end - i)) {
 				emit_str(&e, "<file>");
-				i = end;
-				continue;
-			}
-			if ((end = match_datetime(t, i)) != 0) {
-				emit_str(&e, "<time>");
 				i = end;
 				continue;
 			}
@@ -856,9 +856,9 @@ static size_t cut_point(const char *s, size_t n, size_t max, bool *clean_cut)
  * ("did you mean to use '->'?") is part of the error and stays. */
 static size_t drop_hint(const char *s, size_t n)
 {
-	static const char *const leads[] = {"; did you mean ", "; did you mean: ",
-	                                    ". Did you mean ", ". Did you mean: ",
-	                                    ", did you mean ", "? Did you mean "};
+	static const char *const leads[] = {
+	    "; did you mean ",  "; did you mean: ", ". Did you mean ",
+	    ". Did you mean: ", ", did you mean ",  "? Did you mean "};
 	for (;;) {
 		while (n > 0 && s[n - 1] == ' ')
 			n--;

@@ -29,16 +29,19 @@
  *       <tmp>   paths in a temporary directory (/tmp/..., /var/folders/...,
  *               .../Temp/..., pytest-of-USER/...) and temporary file names
  *               (gcc's ccAbc123.o, Python's tmpk3x_9q2z)
- *       <path>  any other token with '/' or '\' in it (src/a.c, ./x,
- *               C:\src\a.c); two plain words around one slash (I/O, and/or)
- *               are prose, not a path
+ *       <path>  any other token with a letter and a '/' (src/a.c, ./x,
+ *               /usr/bin/ld), except two plain words around one slash (I/O,
+ *               and/or), which are prose; or with a letter, backslashes and
+ *               a drive letter or a file name at the end (C:\src,
+ *               lib\util.c; a backslash alone is more often an escape)
  *       <file>  a bare file name with a known extension (foo.c, Bar.java,
  *               test_x.py, main.rs, stdio.h)
  *       <time>  dates, times and ISO 8601 timestamps; durations (12ms,
  *               0.03s, 1m30s, 2 seconds)
  *       <addr>  hexadecimal numbers written 0x...
- *       <hash>  UUIDs; runs of 7 or more hex digits with a digit and a
- *               letter among them; 40 and 64 digit hex runs
+ *       <hash>  UUIDs; words of 7 or more hex digits with a digit and a
+ *               letter among them; words of 40 or 64 decimal digits (SHAs
+ *               that happen to have no letter)
  *       <n>     any other number standing alone: 42, 3.14, 1.2.3, 1e-9
  *               (so a.c:12:5 becomes <file>:<n>:<n>); digits that are part
  *               of a word (x86_64, E0425, utf8, 3rd) stay
@@ -46,7 +49,10 @@
  *  4. A leading location ("<file>:<n>:<n>:", "<path>:<n>:", "<file>(<n>):")
  *     and a leading severity ("error:", "fatal error:", "fatal:", in any
  *     case) are dropped, as often as they occur: the same error is the same
- *     whoever reports it where. Other severities ("warning:") stay.
+ *     whoever reports it where. Other severities ("warning:") stay. A
+ *     trailing hint that suggests one quoted name ("; did you mean 'idx'?",
+ *     ". Did you mean: 'total'?") is dropped too: it depends on the names
+ *     in scope, not on the error.
  *  5. The result is cut to at most SIGNATURE_MAX - 1 bytes, at the last
  *     space that fits (or, for a message with no space early enough, at the
  *     last punctuation character, or else on a UTF-8 character boundary).
@@ -68,8 +74,10 @@
 #define SIGNATURE_SCAN_MAX 4096
 
 struct signature {
-	char exact[SIGNATURE_MAX];   /* message with the variable parts replaced */
-	char general[SIGNATURE_MAX]; /* exact, plus quoted names replaced: the same error about other names */
+	/* The message with the variable parts replaced. */
+	char exact[SIGNATURE_MAX];
+	/* exact, plus quoted names replaced: the same error about other names. */
+	char general[SIGNATURE_MAX];
 };
 
 /* Computes the signature of msg (len bytes; need not be NUL-terminated and

@@ -1,0 +1,309 @@
+/* Triage without the daemon: paths made relative to the project, snapshot
+ * files round-tripping, the report for a gcc failure, known fixes from the
+ * knowledge base ranked and filtered, and learning from a fail -> pass. */
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "kb/kb.h"
+#include "services/triage.h"
+#include "services/triage_int.h"
+#include "sources/diag.h"
+#include "store/store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+static char *tmpdir(void)
+{
+	char tmpl[] = "/tmp/cairn-triage-XXXXXX";
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return xstrdup(d);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+static void rm_rf(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void test_rel_path(void **state)
+{
+	static const struct {
+		const char *root, *cwd, *file, *want;
+	} cases[] = {
+		{"/p", "/p", "a.c", "a.c"},
+		{"/p", "/p/src", "a.c", "src/a.c"},
+		{"/p", "/p/src", "../inc/a.h", "inc/a.h"},
+		{"/p", "/p/src", "./x/./y.c", "src/x/y.c"},
+		{"/p", "/p", "/p/src/a.c", "src/a.c"},
+		{"/p", "/p", "/usr/include/stdio.h", "/usr/include/stdio.h"},
+		{"/p/", "/p", "a.c", "a.c"},
+		{"/p", "/q", "a.c", "/q/a.c"},
+		{"/p", "/p", "../../etc/passwd", "/etc/passwd"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = triage__rel_path(cases[i].root, cases[i].cwd, cases[i].file);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: %s + %s: want %s, got %s", i, cases[i].cwd, cases[i].file,
+				 cases[i].want, got);
+		free(got);
+	}
+	assert_null(triage__rel_path("/p", "/p", ""));
+}
+
+struct seen {
+	int n;
+	char path[4][64];
+	char content[4][64];
+	bool missing[4];
+};
+
+static int collect(void *ctx, const char *path, const char *content, size_t len)
+{
+	struct seen *s = ctx;
+	assert_true(s->n < 4);
+	snprintf(s->path[s->n], 64, "%s", path);
+	if (content)
+		snprintf(s->content[s->n], 64, "%.*s", (int)len, content);
+	s->missing[s->n] = content == NULL;
+	s->n++;
+	return 0;
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	char *dir = tmpdir();
+	char *sub = xasprintf("%s/src", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_file(dir, "src/a.c", "int a = 1\n");
+	write_file(dir, "util.h", "#define X 1\n");
+	const char *log = "src/a.c:1:10: error: expected ';' at end of declaration\n"
+			  "src/a.c:1:10: error: expected ';' at end of declaration\n"
+			  "gone.c:3:1: error: no such thing\n";
+	struct diag_list dl = {0};
+	assert_int_equal(diag_extract(log, strlen(log), "gcc -c src/a.c", &dl), 0);
+	char *dirty[] = {"util.h", "src/a.c"};
+	char *snap = xasprintf("%s/x.snap", dir);
+	assert_int_equal(triage_snapshot_write(snap, dir, dir, &dl, dirty, 2), 0);
+	size_t len;
+	char *data = triage_read_log(snap, &len);
+	assert_non_null(data);
+	struct seen s = {0};
+	assert_int_equal(triage_snapshot_parse(data, len, collect, &s), 0);
+	assert_int_equal(s.n, 3); /* a.c once, gone.c as missing, util.h */
+	assert_string_equal(s.path[0], "src/a.c");
+	assert_string_equal(s.content[0], "int a = 1\n");
+	assert_string_equal(s.path[1], "gone.c");
+	assert_true(s.missing[1]);
+	assert_string_equal(s.path[2], "util.h");
+	/* Damaged: cut in the middle of a content, or a lying length. */
+	struct seen t = {0};
+	assert_int_equal(triage_snapshot_parse(data, len - 3, collect, &t), CAIRN_E_PARSE);
+	assert_int_equal(triage_snapshot_parse("cairn-snapshot 1\nF 9 1\nab\n", 26, collect, &t),
+			 CAIRN_E_PARSE);
+	assert_int_equal(triage_snapshot_parse("nope", 4, collect, &t), CAIRN_E_PARSE);
+	free(data);
+	free(snap);
+	diag_list_release(&dl);
+	rm_rf(dir);
+	free(sub);
+	free(dir);
+}
+
+static const char GCC_LOG[] =
+	"gcc -c -Wall -o src/net/conn.o src/net/conn.c\n"
+	"src/net/conn.c: In function 'conn_open':\n"
+	"src/net/conn.c:42:17: error: 'sockfd' undeclared (first use in this function)\n"
+	"   42 |         return  sockfd;\n"
+	"      |                 ^~~~~~\n"
+	"make: *** [Makefile:9: src/net/conn.o] Error 1\n";
+
+static void test_report_without_database(void **state)
+{
+	struct triage_ctx cx = {0};
+	struct triage_failure f = {.cwd = "/nonexistent", .target = "make all",
+				   .log = GCC_LOG, .log_len = strlen(GCC_LOG)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	const json_t *sig = json_object_get(rep, "signature");
+	assert_string_equal(json_string_value(json_object_get(sig, "exact")),
+			    "'sockfd' undeclared (first use in this function)");
+	assert_string_equal(json_string_value(json_object_get(sig, "general")),
+			    "'<id>' undeclared (first use in this function)");
+	assert_string_equal(json_string_value(json_object_get(sig, "file")), "src/net/conn.c");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "diagnostics"),
+							    "errors")),
+			 1); /* make's echo does not count twice */
+	const char *summary = json_string_value(json_object_get(rep, "summary"));
+	assert_non_null(strstr(summary, "make all failed with 1 error"));
+	assert_non_null(strstr(summary, "src/net/conn.c:42"));
+	const json_t *lines = json_object_get(json_object_get(rep, "excerpt"), "lines");
+	bool has = false;
+	size_t i;
+	const json_t *l;
+	json_array_foreach(lines, i, l)
+		has |= strstr(json_string_value(json_object_get(l, "text")), "undeclared") != NULL;
+	assert_true(has);
+	assert_int_equal(json_array_size(json_object_get(rep, "fixes")), 0);
+	json_decref(rep);
+
+	/* Nothing recognisable: still a report, with no signature. */
+	f.log = "";
+	f.log_len = 0;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	assert_true(json_is_null(json_object_get(rep, "signature")));
+	json_decref(rep);
+}
+
+static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char *key,
+		     const char *title)
+{
+	struct kb_learned l = {.signature = sig, .sig_general = gen, .fix_key = key,
+			       .title = title, .body = "diff", .files = "a.c",
+			       .failure_id = "01M8FW00000000000000000001",
+			       .pass_id = "01M8FW00000000000000000002"};
+	int64_t id = 0;
+	bool rec = false;
+	assert_int_equal(kb_learn_fix(kb, &l, 1000, &id, &rec), 0);
+	return id;
+}
+
+static void test_known_fixes_ranked(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	const char *exact = "'sockfd' undeclared (first use in this function)";
+	const char *gen = "'<id>' undeclared (first use in this function)";
+	/* Seen with other names, many times. */
+	int64_t often = learn(kb, "'fd' undeclared (first use in this function)", gen,
+			      "- ID + ID", "rename to the declared name");
+	for (int k = 0; k < 6; k++)
+		learn(kb, "'fd' undeclared (first use in this function)", gen, "- ID + ID",
+		      "rename to the declared name");
+	/* Seen once with this very name. */
+	int64_t once = learn(kb, exact, gen, "+ int ID ;", "declare it");
+	/* Unrelated. */
+	learn(kb, "expected ';' before '}' token", "expected ';' before '}' token", "+ ;",
+	      "add the semicolon");
+
+	struct triage_ctx cx = {.db = db, .kb = kb};
+	struct triage_failure f = {.cwd = dir, .target = "make all", .log = GCC_LOG,
+				   .log_len = strlen(GCC_LOG)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	const json_t *fixes = json_object_get(rep, "fixes");
+	assert_true(json_array_size(fixes) >= 2);
+	/* The fix seen 7 times with other names outranks the one seen once
+	 * with this name; both match on the signature. */
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")), often);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 1), "id")), once);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fixes, 1), "reason")),
+			    "same error");
+	json_decref(rep);
+
+	/* Rejected: never offered again. */
+	assert_int_equal(kb_reject(kb, often, 2000), 0);
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	fixes = json_object_get(rep, "fixes");
+	size_t i;
+	const json_t *x;
+	json_array_foreach(fixes, i, x)
+		assert_int_not_equal(json_integer_value(json_object_get(x, "id")), often);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")), once);
+	json_decref(rep);
+
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+static void test_learn_from_fail_then_pass(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	struct triage_ctx cx = {.db = db, .kb = kb};
+
+	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1\n\treturn x;\n}\n");
+	const char *log = "a.c: In function 'f':\n"
+			  "a.c:4:9: error: expected ',' or ';' before 'return'\n";
+	struct triage_failure f = {.event_id = "01M8FW00000000000000000010", .seq = 5,
+				   .time_ms = 10000, .cwd = dir, .target = "cc",
+				   .log = log, .log_len = strlen(log)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 10000, &rep), 0);
+	assert_int_equal(triage_record_failure(&cx, &f, rep, "01M8FW00000000000000000011", 10000),
+			 0);
+	json_decref(rep);
+	/* The fix. */
+	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1;\n\treturn x;\n}\n");
+	struct triage_pass p = {.event_id = "01M8FW00000000000000000012", .seq = 9,
+				.time_ms = 70000, .cwd = dir, .target = "cc"};
+	json_t *learned = NULL;
+	assert_int_equal(triage_learn(&cx, &p, 70000, &learned), 1);
+	assert_string_equal(json_string_value(json_object_get(learned, "fix_key")), "+ ;");
+	assert_int_equal(json_integer_value(json_object_get(learned, "took_ms")), 60000);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(learned, "files"), 0)),
+			    "a.c");
+	int64_t id = json_integer_value(json_object_get(learned, "id"));
+	json_decref(learned);
+	struct kb_entry e;
+	assert_int_equal(kb_get(kb, id, &e), 0);
+	assert_non_null(strstr(e.body, "+\tint x = 1;"));
+	assert_non_null(strstr(e.body, "-\tint x = 1"));
+	kb_entry_release(&e);
+	/* A second pass has nothing more to learn. */
+	p.seq = 12;
+	p.event_id = "01M8FW00000000000000000013";
+	assert_int_equal(triage_learn(&cx, &p, 80000, &learned), 0);
+	assert_null(learned);
+
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rel_path),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_report_without_database),
+		cmocka_unit_test(test_known_fixes_ranked),
+		cmocka_unit_test(test_learn_from_fail_then_pass),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
