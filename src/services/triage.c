@@ -485,6 +485,7 @@ struct suspect {
 	int tier;            /* 3 named in an error, 2 included, 1 same directory, 0 changed */
 	char *why;           /* the relation, readable */
 	int64_t changed_ms;  /* last change seen */
+	int64_t seq;         /* of the last change event, to order changes in one batch */
 	int events;          /* how many change events */
 	const char *source;  /* "file events", "git", "working tree" */
 };
@@ -531,6 +532,8 @@ static int suspect_cmp(const void *a, const void *b)
 		return y->tier - x->tier;
 	if (x->changed_ms != y->changed_ms)
 		return x->changed_ms < y->changed_ms ? 1 : -1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? 1 : -1;
 	return strcmp(x->path, y->path);
 }
 
@@ -654,7 +657,7 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 	/* File events: one row per path. */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT coalesce(json_extract(envelope,'$.data.path'), subject),"
-			       " max(time_ms), count(*) FROM events"
+			       " max(time_ms), count(*), max(seq) FROM events"
 			       " WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
 			       " AND type IN ('file.changed','file.created','file.deleted','file.renamed')"
 			       " GROUP BY 1 ORDER BY 2 DESC LIMIT 2000",
@@ -669,6 +672,8 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 			if (p)
 				triage__changes_add(out, p, sqlite3_column_int64(st, 1),
 						    sqlite3_column_int(st, 2), "file events");
+			if (p && out->n)
+				out->v[out->n - 1].seq = sqlite3_column_int64(st, 3);
 		}
 		sqlite3_finalize(st);
 	}
@@ -730,6 +735,7 @@ void triage__changes_add(struct triage_changes *c, const char *path, int64_t ms,
 	c->v[c->n].ms = ms;
 	c->v[c->n].events = n;
 	c->v[c->n].source = source;
+	c->v[c->n].seq = 0;
 	c->n++;
 }
 
@@ -767,8 +773,12 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 
 	struct triage_changes ch;
 	triage__changes(cx->db, f->project, pass_seq, f->seq, from_ms, f->started_ms, &ch);
-	for (size_t i = 0; i < ch.n; i++)
+	for (size_t i = 0; i < ch.n; i++) {
 		suspect_touch(&s, ch.v[i].path, ch.v[i].ms, ch.v[i].events, ch.v[i].source);
+		struct suspect *x = suspect_get(&s, ch.v[i].path);
+		if (x && ch.v[i].seq > x->seq)
+			x->seq = ch.v[i].seq;
+	}
 	triage__changes_release(&ch);
 
 	/* Files that differ from HEAD (when the run recorded them) and files
@@ -790,9 +800,16 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	/* The files the errors are about. */
 	struct diag_file df[8];
 	size_t ndf = 0;
+	/* A build driver's "[Makefile:9: b.o] Error 1" names where the rule
+	 * is, not what is wrong: it counts only when nothing else names a file. */
+	bool tool_named = false;
+	for (size_t k = 0; k < dl->n; k++)
+		tool_named |= (dl->v[k].severity == SEV_ERROR || dl->v[k].severity == SEV_CRITICAL) &&
+			      dl->v[k].file && !is_driver(dl->v[k].tool);
 	for (size_t k = 0; k < dl->n && ndf < 8; k++) {
 		const struct diag *d = &dl->v[k];
-		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file)
+		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file ||
+		    (tool_named && is_driver(d->tool)))
 			continue;
 		char *rel = triage__rel_path(root, f->cwd, d->file);
 		bool dup = false;

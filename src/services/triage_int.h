@@ -34,6 +34,7 @@ struct triage_change {
 	char *path; /* relative to the project */
 	int64_t ms; /* last change */
 	int events;
+	int64_t seq;        /* of the last file event (0 for git) */
 	const char *source; /* "file events" or "git" */
 };
 struct triage_changes {

@@ -159,7 +159,10 @@ def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
         check("twice(x);" in out and "a.c" in out,
               "the learned fix holds the diff: %s" % short(out))
 
-        # 3. The same mistake in b.c, other names, other line.
+        # 3. The same mistake in b.c, other names, other line; util.h (which
+        # b.c includes) and the Makefile were edited too, before b.c.
+        write(repo, "Makefile", MAKEFILE + "# touched\n")
+        write(repo, "util.h", UTIL_H + "/* touched */\n")
         write(repo, "b.c", B_C.replace("int total = 0;", "int total = 0"))
         settle(d)
         check(cairn_run(d, repo, "make").returncode != 0, "b.c breaks the build")
@@ -173,6 +176,10 @@ def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
         check(top["reason"].startswith("same error"), "it matched on the signature: %r" %
               top["reason"])
         eq(rep2["suspects"][0]["path"], "b.c", "the edited file is the top suspect")
+        eq([x["path"] for x in rep2["suspects"]][:3], ["b.c", "util.h", "Makefile"],
+           "then the header it includes, then the rest")
+        check(rep2["suspects"][1]["relation"] == "included by b.c",
+              "util.h is there as b.c's header: %s" % short(rep2["suspects"]))
         check("learned" in rep2["summary"] or "Known fix" in rep2["summary"],
               "the summary mentions the known fix: %r" % rep2["summary"])
 
