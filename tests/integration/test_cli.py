@@ -84,18 +84,20 @@ def status_with_daemon():
 
 @T.test
 def emit_log_and_tail():
+    # lint.failed, not build.failed: the daemon answers a build failure with
+    # a triage.report of its own, and this test counts events.
     with Daemon() as d:
-        ok_cli(d, ["emit", "build.failed", "--subject", "src/a.c", "--data", '{"exit":2}',
+        ok_cli(d, ["emit", "lint.failed", "--subject", "src/a.c", "--data", '{"exit":2}',
                    "--durable"])
         ok_cli(d, ["emit", "build.started", "--subject", "src/b.c"])
         ok_cli(d, ["emit", "test.passed"])
         settle(d)
 
         out = ok_cli(d, ["log"])
-        lines = [l for l in out.splitlines() if "build.failed" in l]
-        check(lines, "`cairn log` shows no line with build.failed:\n" + out)
+        lines = [l for l in out.splitlines() if "lint.failed" in l]
+        check(lines, "`cairn log` shows no line with lint.failed:\n" + out)
         check(any("src/a.c" in l for l in lines),
-              "`cairn log` line for build.failed lacks the subject src/a.c:\n" + out)
+              "`cairn log` line for lint.failed lacks the subject src/a.c:\n" + out)
 
         evs = json_lines(ok_cli(d, ["log", "--json"]), "cairn log --json")
         eq(len(evs), 3, "number of events printed by `cairn log --json`")
@@ -105,11 +107,11 @@ def emit_log_and_tail():
             check(e.get("id") and e.get("source") and e.get("time"),
                   "envelope lacks id/source/time: %s" % short(e))
         eq(sorted(e["seq"] for e in evs), [1, 2, 3], "seqs in `cairn log --json`")
-        bf = [e for e in evs if e["type"] == "build.failed"]
-        eq(len(bf), 1, "build.failed events")
+        bf = [e for e in evs if e["type"] == "lint.failed"]
+        eq(len(bf), 1, "lint.failed events")
         eq(bf[0].get("subject"), "src/a.c", "subject")
         eq(bf[0].get("data"), {"exit": 2}, "data")
-        eq(sorted(e["type"] for e in evs), ["build.failed", "build.started", "test.passed"],
+        eq(sorted(e["type"] for e in evs), ["build.started", "lint.failed", "test.passed"],
            "types")
 
         # tail: replay from seq 1, then live.
