@@ -15,6 +15,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -26,15 +28,22 @@
 /* Search ranks matches in windows of this many (the newest first), so that a
  * word found in half the entries costs no more than one found in a few
  * thousand. Fewer matches than this are ranked all at once. */
-#define RANK_WINDOW 1500
+#define RANK_WINDOW 300
+/* Query words this long or longer are prefixes. */
+#define PREFIX_MIN 4
+/* Document frequencies are counted up to this many (a word in more entries
+ * than that is common whatever the exact count). */
+#define DF_CAP 2000
+/* Tier 3 of kb_fixes_for() ranks the matches of its rarest words, up to this
+ * many entries. */
+#define FIX_TEXT_MATCHES 1000
 /* Import commits after this many lines (or CHUNK_BYTES of them). */
 #define CHUNK_LINES 1000
 #define CHUNK_BYTES (16u << 20)
-#define IMPORT_THREADS 4
-#define WORD_MAX 64         /* bytes of one query word (longer ones are cut) */
-#define EXAMPLE_MAX 4096    /* bytes of a signature's example */
-#define SOURCE_ID_MAX 128   /* bytes of one event id in sources */
-#define CHAIN_MAX 64        /* superseded_by hops followed before giving up */
+#define WORD_MAX 64       /* bytes of one query word (longer ones are cut) */
+#define EXAMPLE_MAX 4096  /* bytes of a signature's example */
+#define SOURCE_ID_MAX 128 /* bytes of one event id in sources */
+#define CHAIN_MAX 64      /* superseded_by hops followed before giving up */
 #define LEARN_CONFIDENCE 0.4
 
 static const char *const kinds[] = {"decision", "mistake", "pattern", "fix", "note"};
@@ -76,16 +85,14 @@ struct sha256 {
 };
 
 static const uint32_t sha_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
@@ -104,7 +111,7 @@ static void sha_block(struct sha256 *s, const unsigned char *p)
 	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
 	for (int i = 0; i < 64; i++) {
 		uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
-			      sha_k[i] + w[i];
+		              sha_k[i] + w[i];
 		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
 		h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
 	}
@@ -115,7 +122,7 @@ static void sha_block(struct sha256 *s, const unsigned char *p)
 static void sha_init(struct sha256 *s)
 {
 	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	memcpy(s->h, iv, sizeof iv);
 	s->len = 0;
 	s->n = 0;
@@ -177,8 +184,14 @@ static void sb_addn(struct sb *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void sb_adds(struct sb *b, const char *s) { sb_addn(b, s, strlen(s)); }
-static void sb_addc(struct sb *b, char c) { sb_addn(b, &c, 1); }
+static void sb_adds(struct sb *b, const char *s)
+{
+	sb_addn(b, s, strlen(s));
+}
+static void sb_addc(struct sb *b, char c)
+{
+	sb_addn(b, &c, 1);
+}
 
 /* Returns the string (never NULL) and leaves b empty. */
 static char *sb_take(struct sb *b)
@@ -261,27 +274,39 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 	return n;
 }
 
-/* Appends s with every run of ASCII whitespace as one space, without leading
- * or trailing whitespace: the duplicate key's normal form. */
+/* Hashes s with every run of ASCII whitespace as one space, without
+ * leading or trailing whitespace: the duplicate key's normal form. */
 static void add_normalised(struct sha256 *h, const char *s)
 {
+	char buf[256];
+	size_t n = 0;
 	bool pending = false, started = false;
 	for (const char *p = s ? s : ""; *p; p++) {
 		if (is_space((unsigned char)*p)) {
 			pending = started;
 			continue;
 		}
+		if (n + 2 > sizeof buf) {
+			sha_update(h, buf, n);
+			n = 0;
+		}
 		if (pending)
-			sha_update(h, " ", 1);
+			buf[n++] = ' ';
 		pending = false;
 		started = true;
-		sha_update(h, p, 1);
+		buf[n++] = *p;
 	}
+	sha_update(h, buf, n);
 }
 
-/* The exact-duplicate key (see kb.h) as 32 hex digits. */
+/* The exact-duplicate key (see kb.h): the first HASH_BYTES of a SHA-256, in
+ * hex. 64 bits make a collision between two of a million entries a chance
+ * of about 1 in 40 million, and keep the unique index on it small: an import
+ * inserts into it at random places, and every index page it touches is
+ * written again at each commit. */
+#define HASH_BYTES 8
 static void hash_key(char out[33], const char *kind, const char *project, const char *title,
-		     const char *body, const char *sig, const char *fix_key)
+                     const char *body, const char *sig, const char *fix_key)
 {
 	struct sha256 h;
 	unsigned char d[32];
@@ -298,7 +323,7 @@ static void hash_key(char out[33], const char *kind, const char *project, const 
 		sha_update(&h, fix_key ? fix_key : "", strlen(fix_key ? fix_key : "") + 1);
 	}
 	sha_final(&h, d);
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < HASH_BYTES; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
@@ -349,7 +374,7 @@ static void prep_release(struct prep *p)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -363,10 +388,48 @@ static bool has_ctl(const char *s, size_t n, bool allow_lines)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == 0x7f || (c < 0x20 && !(allow_lines && (c == '\n' || c == '\t' || c == '\r'))))
+		if (c == 0x7f ||
+		    (c < 0x20 && !(allow_lines && (c == '\n' || c == '\t' || c == '\r'))))
 			return true;
 	}
 	return false;
+}
+
+/* Redaction may lengthen text a little (a short secret becomes a longer
+ * marker), and the limits apply to what is stored, so that whatever is
+ * stored can be exported and imported again. Text much longer than a limit
+ * is refused (or, for learned text, cut) before redaction, which keeps the
+ * work bounded and every input under REDACT_MAX_INPUT. */
+#define RAW_FACTOR 4
+
+/* A length <= max that cuts s neither inside a UTF-8 sequence nor inside a
+ * redaction marker (a cut marker would be taken for text on the next pass). */
+static size_t safe_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t k = utf8_cut(s, n, max), plen = strlen(REDACT_MARKER_PREFIX);
+	const char *m = s;
+	while ((m = memmem(m, n - (size_t)(m - s), REDACT_MARKER_PREFIX, plen)) &&
+	       (size_t)(m - s) < k) {
+		const char *close = memchr(m, ']', n - (size_t)(m - s));
+		size_t end = close ? (size_t)(close - s) + 1 : n;
+		if (end > k)
+			return (size_t)(m - s);
+		m = s + end;
+	}
+	return k;
+}
+
+static void trim(char *s, bool leading)
+{
+	size_t n = strlen(s), i = 0;
+	while (n > 0 && is_space((unsigned char)s[n - 1]))
+		n--;
+	while (leading && i < n && is_space((unsigned char)s[i]))
+		i++;
+	memmove(s, s + i, n - i);
+	s[n - i] = '\0';
 }
 
 static int prep_title(const char *in, bool lenient, char **out, char *err, size_t errlen)
@@ -374,72 +437,60 @@ static int prep_title(const char *in, bool lenient, char **out, char *err, size_
 	if (!in)
 		return fail(err, errlen, "title: is required");
 	size_t n = strlen(in);
-	if (!utf8_valid(in, n)) {
-		if (!lenient)
-			return fail(err, errlen, "title: is not valid UTF-8");
-	}
-	char *t = utf8_fix(in, n);
-	if (lenient)
-		for (char *p = t; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = ' ';
-	char *s = t;
-	while (is_space((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && is_space((unsigned char)s[n - 1]))
-		n--;
 	if (!lenient) {
-		if (memchr(s, '\n', n) || memchr(s, '\r', n)) {
-			free(t);
-			return fail(err, errlen, "title: must be one line");
-		}
-		if (has_ctl(s, n, false)) {
-			free(t);
-			return fail(err, errlen, "title: must not contain control characters");
-		}
-		if (n > KB_TITLE_MAX) {
-			free(t);
+		if (n > RAW_FACTOR * KB_TITLE_MAX)
 			return fail(err, errlen, "title: must be at most %d bytes (it has %zu)",
-				    KB_TITLE_MAX, n);
-		}
+			            KB_TITLE_MAX, n);
+		if (!utf8_valid(in, n))
+			return fail(err, errlen, "title: is not valid UTF-8");
+		if (memchr(in, '\n', n) || memchr(in, '\r', n))
+			return fail(err, errlen, "title: must be one line");
+		/* Blanks around the title are dropped, tabs included. */
+		const char *s = in;
+		size_t k = n;
+		while (k > 0 && is_space((unsigned char)*s))
+			s++, k--;
+		while (k > 0 && is_space((unsigned char)s[k - 1]))
+			k--;
+		if (has_ctl(s, k, false))
+			return fail(err, errlen, "title: must not contain control characters");
 	}
-	n = utf8_cut(s, n, KB_TITLE_MAX);
-	if (n == 0) {
+	char *t = utf8_fix(in, utf8_cut(in, n, RAW_FACTOR * KB_TITLE_MAX));
+	for (char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	trim(t, true);
+	if (!*t) {
 		free(t);
 		return fail(err, errlen, "title: must not be empty");
 	}
-	*out = xstrndup(s, n);
-	free(t);
+	*out = t;
 	return 0;
 }
 
 static int prep_body(const char *in, bool lenient, char **out, char *err, size_t errlen)
 {
 	size_t n = in ? strlen(in) : 0;
-	if (!lenient && n > KB_BODY_MAX)
-		return fail(err, errlen, "body: must be at most %u bytes (it has %zu)", KB_BODY_MAX,
-			    n);
-	if (!lenient && !utf8_valid(in, n))
-		return fail(err, errlen, "body: is not valid UTF-8");
-	if (!lenient && has_ctl(in, n, true))
-		return fail(err, errlen,
-			    "body: must not contain control characters other than tab and newline");
-	n = utf8_cut(in ? in : "", n, KB_BODY_MAX);
-	char *b = utf8_fix(in ? in : "", n);
-	if (lenient) {
-		/* Learned text comes from logs: drop escape sequences' ESC and
-		 * other control bytes. */
-		char *w = b;
-		for (char *p = b; *p; p++)
-			if ((unsigned char)*p >= 0x20 || *p == '\n' || *p == '\t')
-				*w++ = *p;
-		*w = '\0';
+	if (!lenient) {
+		if (n > RAW_FACTOR * KB_BODY_MAX)
+			return fail(err, errlen, "body: must be at most %u bytes (it has %zu)",
+			            KB_BODY_MAX, n);
+		if (!utf8_valid(in, n))
+			return fail(err, errlen, "body: is not valid UTF-8");
+		if (has_ctl(in, n, true))
+			return fail(err, errlen,
+			            "body: must not contain control characters other "
+			            "than tab and newline");
 	}
-	n = strlen(b);
-	while (n > 0 && is_space((unsigned char)b[n - 1]))
-		n--;
-	b[n] = '\0';
+	char *b = utf8_fix(in ? in : "", utf8_cut(in ? in : "", n, RAW_FACTOR * KB_BODY_MAX));
+	/* Learned text comes from logs: drop the ESC of colour sequences and
+	 * other control bytes. */
+	char *w = b;
+	for (char *p = b; *p; p++)
+		if ((unsigned char)*p >= 0x20 || *p == '\n' || *p == '\t' || *p == '\r')
+			*w++ = *p;
+	*w = '\0';
+	trim(b, false);
 	*out = b;
 	return 0;
 }
@@ -450,9 +501,9 @@ static bool tag_char(unsigned char c)
 }
 
 /* Tags: split on blanks and commas, '#' prefix dropped, folded to lower
- * case, checked, deduplicated; joined with single spaces. Each tag is
- * redacted on its own; one that held a secret becomes "redacted". */
-static int prep_tags(const char *in, char **out, unsigned *redactions, char *err, size_t errlen)
+ * case, checked, deduplicated; joined with single spaces. (prep_make()
+ * redacts each one: a tag that held a secret becomes "redacted".) */
+static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 {
 	struct sb b = {0};
 	size_t count = 0;
@@ -474,25 +525,21 @@ static int prep_tags(const char *in, char **out, unsigned *redactions, char *err
 		if (n > KB_TAG_MAX) {
 			free(b.p);
 			return fail(err, errlen, "tags: '%.*s...' is longer than %d bytes", 20, s,
-				    KB_TAG_MAX);
+			            KB_TAG_MAX);
 		}
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
 			if ((unsigned char)s[i] >= 0x80 || !tag_char(c)) {
 				free(b.p);
 				return fail(err, errlen,
-					    "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
-					    (int)n, s);
+				            "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
+				            (int)n, s);
 			}
 			tag[i] = (char)c;
 		}
 		tag[n] = '\0';
-		unsigned k = 0;
-		char *r = redact(tag, n, NULL, &k);
-		const char *t = k ? "redacted" : tag;
-		*redactions += k;
-		free(r);
-		/* Deduplicate: b holds " tag1 tag2" style with a leading space. */
+		const char *t = tag;
+		/* Deduplicate: b holds " tag1 tag2" with a leading space. */
 		char probe[KB_TAG_MAX + 3];
 		snprintf(probe, sizeof probe, " %s ", t);
 		char *hay = xasprintf("%s ", b.p ? b.p : "");
@@ -513,11 +560,14 @@ static int prep_tags(const char *in, char **out, unsigned *redactions, char *err
 	return 0;
 }
 
-/* Files: one per line, trimmed, blank lines dropped, deduplicated. */
-static int prep_files(const char *in, bool lenient, char **out, char *err, size_t errlen)
+/* Files: one per line, trimmed, blank lines dropped, deduplicated. With
+ * final (the text after redaction) each path is held to KB_FILE_MAX;
+ * before, to RAW_FACTOR times that. */
+static int prep_files(const char *in, bool lenient, bool final, char **out, char *err,
+                      size_t errlen)
 {
 	struct sb b = {0};
-	size_t count = 0;
+	size_t count = 0, max = final ? KB_FILE_MAX : RAW_FACTOR * KB_FILE_MAX;
 	const char *p = in ? in : "";
 	while (*p) {
 		const char *e = strchr(p, '\n');
@@ -530,15 +580,16 @@ static int prep_files(const char *in, bool lenient, char **out, char *err, size_
 			n--;
 		if (n == 0)
 			continue;
-		if (n > KB_FILE_MAX || !utf8_valid(s, n) || has_ctl(s, n, false)) {
+		if (n > max || !utf8_valid(s, n) || has_ctl(s, n, false)) {
 			if (lenient)
 				continue;
 			free(b.p);
+			if (n > max)
+				return fail(err, errlen, "files: a path is longer than %d bytes%s",
+				            KB_FILE_MAX, final ? " (after redacting secrets)" : "");
 			return fail(err, errlen,
-				    n > KB_FILE_MAX
-					    ? "files: a path is longer than 4096 bytes"
-					    : "files: '%.*s' is not valid UTF-8 without control characters",
-				    (int)(n > 40 ? 40 : n), s);
+			            "files: '%.*s' is not valid UTF-8 without control characters",
+			            (int)(n > 40 ? 40 : n), s);
 		}
 		bool dup = false;
 		for (const char *q = b.p; q && *q && !dup;) {
@@ -571,8 +622,8 @@ static int prep_project(const char *in, char **out, char *err, size_t errlen)
 	size_t n = strlen(in);
 	if (in[0] != '/' || n > 4096 || !utf8_valid(in, n) || has_ctl(in, n, false))
 		return fail(err, errlen,
-			    "project: must be an absolute path (starting with '/') of at most 4096 "
-			    "bytes");
+		            "project: must be an absolute path (starting with '/') of at most 4096 "
+		            "bytes");
 	while (n > 1 && in[n - 1] == '/')
 		n--;
 	*out = xstrndup(in, n);
@@ -581,16 +632,16 @@ static int prep_project(const char *in, char **out, char *err, size_t errlen)
 
 /* signature, sig_general, fix_key: "" means unset. */
 static int prep_opt(const char *name, const char *in, bool lenient, char **out, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	*out = NULL;
 	if (!in || !*in)
 		return 0;
 	size_t n = strlen(in);
-	if (!lenient && (n > KB_SIG_MAX || !utf8_valid(in, n)))
+	if (!lenient && (n > RAW_FACTOR * KB_SIG_MAX || !utf8_valid(in, n)))
 		return fail(err, errlen, "%s: must be valid UTF-8 of at most %d bytes", name,
-			    KB_SIG_MAX);
-	*out = utf8_fix(in, utf8_cut(in, n, KB_SIG_MAX));
+		            KB_SIG_MAX);
+	*out = utf8_fix(in, utf8_cut(in, n, RAW_FACTOR * KB_SIG_MAX));
 	return 0;
 }
 
@@ -615,21 +666,147 @@ static int prep_sources(const char *in, char **out, char *err, size_t errlen)
 	if (!json_is_array(a) || json_array_size(a) > KB_SOURCES_MAX) {
 		json_decref(a);
 		return fail(err, errlen, "sources: must be a JSON array of at most %d event ids",
-			    KB_SOURCES_MAX);
+		            KB_SOURCES_MAX);
 	}
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const json_t *v = json_array_get(a, i);
 		if (!json_is_string(v) || !source_id_ok(json_string_value(v))) {
 			json_decref(a);
 			return fail(err, errlen,
-				    "sources: each must be an event id of 1 to %d printable ASCII "
-				    "characters",
-				    SOURCE_ID_MAX);
+			            "sources: each must be an event id of 1 to %d printable ASCII "
+			            "characters",
+			            SOURCE_ID_MAX);
 		}
 	}
 	*out = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	return 0;
+}
+
+/* Holds a redacted field to its limit: refuses (strict) or cuts (lenient). */
+static int limit_field(const char *name, char *s, size_t max, bool lenient, unsigned redactions,
+                       char *err, size_t errlen)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n <= max)
+		return 0;
+	if (lenient) {
+		s[safe_cut(s, n, max)] = '\0';
+		return 0;
+	}
+	return fail(err, errlen, "%s: must be at most %zu bytes (it has %zu%s)", name, max, n,
+	            redactions ? " after redacting secrets" : "");
+}
+
+/* Separates fields joined for one redact() call: a line holding only the
+ * unit separator, which no field can contain (control characters are
+ * refused or dropped first) and which ends any command line a rule looks
+ * back into, as a newline does. */
+#define FIELD_SEP "\n\x1f\n"
+
+/* Redacts the non-NULL strings *f[0..n) (malloc'd, replaced in place) in one
+ * redact() call: its cost for short text is mostly per call and rule, not
+ * per byte, and an entry has up to six fields and many tags. If a field
+ * holds the separator or a match swallowed one, each field is redacted on
+ * its own instead. */
+static void redact_fields(char **f[], size_t n, unsigned *count)
+{
+	struct sb b = {0};
+	size_t parts = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!*f[i])
+			continue;
+		if (strchr(*f[i], '\x1f'))
+			goto one_by_one;
+		if (parts++)
+			sb_adds(&b, FIELD_SEP);
+		sb_adds(&b, *f[i]);
+	}
+	if (!parts || b.len > REDACT_MAX_INPUT)
+		goto one_by_one;
+	unsigned k = 0;
+	size_t len;
+	char *r = redact(b.p, b.len, &len, &k);
+	if (!r)
+		goto one_by_one;
+	if (k == 0) {
+		free(r);
+		free(b.p);
+		return;
+	}
+	/* Split back; every field must come out. */
+	char *piece[KB_TAGS_MAX + 8];
+	size_t np = 0;
+	for (char *q = r;; np++) {
+		char *e = strstr(q, FIELD_SEP);
+		if (np >= sizeof piece / sizeof piece[0])
+			break;
+		piece[np] = q;
+		if (!e) {
+			np++;
+			break;
+		}
+		*e = '\0';
+		q = e + strlen(FIELD_SEP);
+	}
+	if (np != parts) {
+		free(r);
+		goto one_by_one;
+	}
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (!*f[i])
+			continue;
+		free(*f[i]);
+		*f[i] = xstrdup(piece[j++]);
+	}
+	*count += k;
+	free(r);
+	free(b.p);
+	return;
+one_by_one:
+	free(b.p);
+	for (size_t i = 0; i < n; i++)
+		redact_in_place(f[i], count);
+}
+
+/* Redacts every text field of p and the files (not yet normalised) in one
+ * call; a tag that held a secret becomes "redacted". */
+static void redact_entry(struct prep *p, char **files)
+{
+	char *tag[KB_TAGS_MAX], *orig[KB_TAGS_MAX];
+	size_t nt = 0;
+	for (char *q = p->tags, *e; q && *q && nt < KB_TAGS_MAX; q = e + (*e ? 1 : 0)) {
+		e = strchr(q, ' ');
+		if (!e)
+			e = q + strlen(q);
+		orig[nt] = xstrndup(q, (size_t)(e - q));
+		tag[nt] = xstrdup(orig[nt]);
+		nt++;
+	}
+	char **f[6 + KB_TAGS_MAX] = {&p->title,     &p->body,        files,
+	                             &p->signature, &p->sig_general, &p->fix_key};
+	for (size_t i = 0; i < nt; i++)
+		f[6 + i] = &tag[i];
+	redact_fields(f, 6 + nt, &p->redactions);
+	struct sb b = {0};
+	for (size_t i = 0; i < nt; i++) {
+		const char *t = strcmp(tag[i], orig[i]) == 0 ? tag[i] : "redacted";
+		char probe[KB_TAG_MAX + 3];
+		snprintf(probe, sizeof probe, " %s ", t);
+		char *hay = xasprintf(" %s ", b.p ? b.p : "");
+		if (!strstr(hay, probe)) {
+			if (b.len)
+				sb_addc(&b, ' ');
+			sb_adds(&b, t);
+		}
+		free(hay);
+		free(tag[i]);
+		free(orig[i]);
+	}
+	if (nt) {
+		free(p->tags);
+		p->tags = sb_take(&b);
+	}
 }
 
 /* Validates and normalises in, then redacts and hashes it. lenient (learned
@@ -638,6 +815,7 @@ static int prep_sources(const char *in, char **out, char *err, size_t errlen)
 static int prep_make(const struct raw *in, bool lenient, struct prep *p, char *err, size_t errlen)
 {
 	int r;
+	char *files = NULL;
 	memset(p, 0, sizeof *p);
 	if (!(p->kind = kb_kind_parse(in->kind))) {
 		r = fail(err, errlen, "kind: must be decision, mistake, pattern, fix or note");
@@ -645,23 +823,43 @@ static int prep_make(const struct raw *in, bool lenient, struct prep *p, char *e
 	}
 	if ((r = prep_title(in->title, lenient, &p->title, err, errlen)) ||
 	    (r = prep_body(in->body, lenient, &p->body, err, errlen)) ||
-	    (r = prep_tags(in->tags, &p->tags, &p->redactions, err, errlen)) ||
-	    (r = prep_files(in->files, lenient, &p->files, err, errlen)) ||
+	    (r = prep_tags(in->tags, &p->tags, err, errlen)) ||
+	    (r = prep_files(in->files, lenient, false, &files, err, errlen)) ||
 	    (r = prep_project(in->project, &p->project, err, errlen)) ||
 	    (r = prep_opt("signature", in->signature, lenient, &p->signature, err, errlen)) ||
 	    (r = prep_opt("sig_general", in->sig_general, lenient, &p->sig_general, err, errlen)) ||
 	    (r = prep_opt("fix_key", in->fix_key, lenient, &p->fix_key, err, errlen)) ||
 	    (r = prep_sources(in->sources, &p->sources, err, errlen)))
 		goto out_fail;
-	redact_in_place(&p->title, &p->redactions);
-	redact_in_place(&p->body, &p->redactions);
-	redact_in_place(&p->files, &p->redactions);
-	redact_in_place(&p->signature, &p->redactions);
-	redact_in_place(&p->sig_general, &p->redactions);
-	redact_in_place(&p->fix_key, &p->redactions);
+	redact_entry(p, &files);
+	/* What redaction left is normalised again, so that a second pass (an
+	 * import of an export) finds nothing to change. */
+	trim(p->title, true);
+	trim(p->body, false);
+	if ((r = prep_files(files, lenient, true, &p->files, err, errlen)) ||
+	    (r = limit_field("title", p->title, KB_TITLE_MAX, lenient, p->redactions, err,
+	                     errlen)) ||
+	    (r = limit_field("body", p->body, KB_BODY_MAX, lenient, p->redactions, err, errlen)) ||
+	    (r = limit_field("signature", p->signature, KB_SIG_MAX, lenient, p->redactions, err,
+	                     errlen)) ||
+	    (r = limit_field("sig_general", p->sig_general, KB_SIG_MAX, lenient, p->redactions, err,
+	                     errlen)) ||
+	    (r = limit_field("fix_key", p->fix_key, KB_SIG_MAX, lenient, p->redactions, err,
+	                     errlen)))
+		goto out_fail;
+	if (lenient) {
+		trim(p->title, true);
+		trim(p->body, false);
+		if (!*p->title) {
+			r = fail(err, errlen, "title: must not be empty");
+			goto out_fail;
+		}
+	}
+	free(files);
 	hash_key(p->hash, p->kind, p->project, p->title, p->body, p->signature, p->fix_key);
 	return 0;
 out_fail:
+	free(files);
 	prep_release(p);
 	return r;
 }
@@ -698,8 +896,6 @@ enum stmt_id {
 	S_FIX_ELIGIBLE,
 	S_DF,
 	S_MAXID,
-	S_SNIPPET,
-	S_BOUND,
 	N_STMTS
 };
 
@@ -711,94 +907,100 @@ enum stmt_id {
 	"k.sources"
 #define FIX_KINDS "k.kind IN ('fix','mistake','pattern')"
 #define FIX_ELIGIBLE                                                                               \
-	FIX_KINDS " AND k.state!='rejected' AND k.forgotten_ms IS NULL AND (k.project IS NULL OR "  \
-		  "k.project=?2)"
+	FIX_KINDS " AND k.state!='rejected' AND k.forgotten_ms IS NULL AND (k.project IS NULL OR " \
+	          "k.project=?2)"
 #define FIX_ORDER                                                                                  \
 	" ORDER BY (k.superseded_by IS NOT NULL), k.confidence DESC, k.uses DESC, k.updated_ms "   \
 	"DESC, k.id DESC"
 
 static const char *const stmt_sql[N_STMTS] = {
-	[S_GET_ID] = "SELECT " COLS " FROM knowledge k WHERE k.id=?1",
-	[S_GET_UID] = "SELECT " COLS " FROM knowledge k WHERE k.uid=?1",
-	[S_BY_HASH] = "SELECT id, forgotten_ms FROM knowledge WHERE hash=?1",
-	[S_INSERT] = "INSERT INTO knowledge(uid,kind,title,body,tags,files,project,created_ms,"
-		     "updated_ms,uses,last_used_ms,confidence,state,forgotten_ms,signature,"
-		     "sig_general,fix_key,sources,hash)"
-		     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
-	[S_UPDATE_CONTENT] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,"
-			     "project=?7,hash=?8,updated_ms=?9 WHERE id=?1",
-	[S_REPLACE] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,project=?7,"
-		      "created_ms=?8,updated_ms=?9,uses=?10,last_used_ms=?11,confidence=?12,"
-		      "state=?13,forgotten_ms=?14,signature=?15,sig_general=?16,fix_key=?17,"
-		      "sources=?18,hash=?19,superseded_by=NULL WHERE id=?1",
-	[S_SUPER_OF] = "SELECT superseded_by FROM knowledge WHERE id=?1",
-	[S_SET_SUPER] = "UPDATE knowledge SET superseded_by=?2, updated_ms=?3 WHERE id=?1",
-	[S_SET_SUPER_QUIET] = "UPDATE knowledge SET superseded_by=?2 WHERE id=?1",
-	[S_FORGET] = "UPDATE knowledge SET forgotten_ms=?2, updated_ms=?2 WHERE id=?1 AND "
-		     "forgotten_ms IS NULL",
-	[S_UNFORGET] = "UPDATE knowledge SET forgotten_ms=NULL, updated_ms=?2 WHERE id=?1 AND "
-		       "forgotten_ms IS NOT NULL",
-	[S_EXISTS] = "SELECT 1 FROM knowledge WHERE id=?1",
-	[S_CONFIRM] = "UPDATE knowledge SET state='active', confidence=confidence+(1-confidence)*0.5,"
-		      " uses=uses+1, last_used_ms=?2, updated_ms=?2 WHERE id=?1",
-	[S_REJECT] = "UPDATE knowledge SET state='rejected', updated_ms=?2 WHERE id=?1 AND "
-		     "state!='rejected'",
-	[S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=?2 WHERE id=?1",
-	[S_UID_LOOKUP] = "SELECT id, updated_ms FROM knowledge WHERE uid=?1",
-	[S_PURGE_COUNT] = "SELECT count(*) FROM knowledge WHERE forgotten_ms IS NOT NULL AND "
-			  "forgotten_ms < ?1",
-	[S_PURGE_REWIRE] =
-		"UPDATE knowledge SET superseded_by=(SELECT p.superseded_by FROM knowledge p WHERE "
-		"p.id=knowledge.superseded_by) WHERE superseded_by IN (SELECT id FROM knowledge "
-		"WHERE forgotten_ms IS NOT NULL AND forgotten_ms < ?1)",
-	[S_PURGE_UNLINK] = "UPDATE knowledge SET superseded_by=NULL WHERE superseded_by=id OR "
-			   "superseded_by IN (SELECT id FROM knowledge WHERE forgotten_ms IS NOT "
-			   "NULL AND forgotten_ms < ?1)",
-	[S_PURGE_DELETE] = "DELETE FROM knowledge WHERE forgotten_ms IS NOT NULL AND forgotten_ms "
-			   "< ?1",
-	[S_SIG_UPSERT] = "INSERT INTO signatures(sig,general,example,first_ms,last_ms,count)"
-			 " VALUES(?1,?2,?3,?4,?4,1) ON CONFLICT(sig) DO UPDATE SET"
-			 " count=count+1, last_ms=max(last_ms,excluded.last_ms)",
-	[S_LEARN_SIG] = "SELECT id FROM knowledge WHERE signature=?1 AND fix_key=?2 AND project "
-			"IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
-			"updated_ms DESC, id DESC LIMIT 1",
-	[S_LEARN_GEN] = "SELECT id FROM knowledge WHERE sig_general=?1 AND fix_key=?2 AND project "
-			"IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
-			"updated_ms DESC, id DESC LIMIT 1",
-	[S_RECUR] = "UPDATE knowledge SET uses=uses+1, confidence=?2, sources=?3, updated_ms=?4,"
-		    " body=?5, hash=?6 WHERE id=?1",
-	[S_FIX_SIG] = "SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER
-		      " LIMIT ?3",
-	[S_FIX_GEN] = "SELECT k.id FROM knowledge k WHERE k.sig_general=?1 AND " FIX_ELIGIBLE
-		      FIX_ORDER " LIMIT ?3",
-	[S_FIX_ELIGIBLE] = "SELECT 1 FROM knowledge k WHERE k.id=?1 AND " FIX_ELIGIBLE,
-	[S_DF] = "SELECT count(*) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?1"
-		 " LIMIT ?2)",
-	[S_MAXID] = "SELECT max(id) FROM knowledge",
-	[S_SNIPPET] = "SELECT snippet(knowledge_fts,-1,?2,?3,'\xe2\x80\xa6',12) FROM knowledge_fts"
-		      " WHERE knowledge_fts MATCH ?1 AND rowid=?4",
-	[S_BOUND] = "SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?1 AND rowid<?2"
-		    " ORDER BY rowid DESC LIMIT 1 OFFSET ?3",
+    [S_GET_ID] = "SELECT " COLS " FROM knowledge k WHERE k.id=?1",
+    [S_GET_UID] = "SELECT " COLS " FROM knowledge k WHERE k.uid=?1",
+    [S_BY_HASH] = "SELECT id, forgotten_ms FROM knowledge WHERE hash=?1",
+    [S_INSERT] = "INSERT INTO knowledge(uid,kind,title,body,tags,files,project,created_ms,"
+                 "updated_ms,uses,last_used_ms,confidence,state,forgotten_ms,signature,"
+                 "sig_general,fix_key,sources,hash)"
+                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
+                 " ON CONFLICT DO NOTHING",
+    [S_UPDATE_CONTENT] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,"
+                         "project=?7,hash=?8,updated_ms=?9 WHERE id=?1",
+    [S_REPLACE] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,project=?7,"
+                  "created_ms=?8,updated_ms=?9,uses=?10,last_used_ms=?11,confidence=?12,"
+                  "state=?13,forgotten_ms=?14,signature=?15,sig_general=?16,fix_key=?17,"
+                  "sources=?18,hash=?19,superseded_by=NULL WHERE id=?1",
+    [S_SUPER_OF] = "SELECT superseded_by FROM knowledge WHERE id=?1",
+    [S_SET_SUPER] = "UPDATE knowledge SET superseded_by=?2, updated_ms=?3 WHERE id=?1",
+    [S_SET_SUPER_QUIET] = "UPDATE knowledge SET superseded_by=?2 WHERE id=?1",
+    [S_FORGET] = "UPDATE knowledge SET forgotten_ms=?2, updated_ms=?2 WHERE id=?1 AND "
+                 "forgotten_ms IS NULL",
+    [S_UNFORGET] = "UPDATE knowledge SET forgotten_ms=NULL, updated_ms=?2 WHERE id=?1 AND "
+                   "forgotten_ms IS NOT NULL",
+    [S_EXISTS] = "SELECT 1 FROM knowledge WHERE id=?1",
+    [S_CONFIRM] = "UPDATE knowledge SET state='active', confidence=confidence+(1-confidence)*0.5,"
+                  " uses=uses+1, last_used_ms=?2, updated_ms=?2 WHERE id=?1",
+    [S_REJECT] = "UPDATE knowledge SET state='rejected', updated_ms=?2 WHERE id=?1 AND "
+                 "state!='rejected'",
+    [S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=?2 WHERE id=?1",
+    [S_UID_LOOKUP] = "SELECT id, updated_ms FROM knowledge WHERE uid=?1",
+    [S_PURGE_COUNT] = "SELECT count(*) FROM knowledge WHERE forgotten_ms IS NOT NULL AND "
+                      "forgotten_ms < ?1",
+    [S_PURGE_REWIRE] =
+        "UPDATE knowledge SET superseded_by=(SELECT p.superseded_by FROM knowledge p WHERE "
+        "p.id=knowledge.superseded_by) WHERE superseded_by IN (SELECT id FROM knowledge "
+        "WHERE forgotten_ms IS NOT NULL AND forgotten_ms < ?1)",
+    [S_PURGE_UNLINK] = "UPDATE knowledge SET superseded_by=NULL WHERE superseded_by=id OR "
+                       "superseded_by IN (SELECT id FROM knowledge WHERE forgotten_ms IS NOT "
+                       "NULL AND forgotten_ms < ?1)",
+    [S_PURGE_DELETE] = "DELETE FROM knowledge WHERE forgotten_ms IS NOT NULL AND forgotten_ms "
+                       "< ?1",
+    [S_SIG_UPSERT] = "INSERT INTO signatures(sig,general,example,first_ms,last_ms,count)"
+                     " VALUES(?1,?2,?3,?4,?4,1) ON CONFLICT(sig) DO UPDATE SET"
+                     " count=count+1, last_ms=max(last_ms,excluded.last_ms)",
+    [S_LEARN_SIG] = "SELECT id FROM knowledge WHERE signature=?1 AND fix_key=?2 AND project "
+                    "IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
+                    "updated_ms DESC, id DESC LIMIT 1",
+    [S_LEARN_GEN] = "SELECT id FROM knowledge WHERE sig_general=?1 AND fix_key=?2 AND project "
+                    "IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
+                    "updated_ms DESC, id DESC LIMIT 1",
+    [S_RECUR] = "UPDATE knowledge SET uses=uses+1, confidence=?2, sources=?3, updated_ms=?4,"
+                " body=?5, hash=?6 WHERE id=?1",
+    [S_FIX_SIG] =
+        "SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER " LIMIT ?3",
+    [S_FIX_GEN] = "SELECT k.id FROM knowledge k WHERE k.sig_general=?1 AND " FIX_ELIGIBLE FIX_ORDER
+                  " LIMIT ?3",
+    [S_FIX_ELIGIBLE] = "SELECT 1 FROM knowledge k WHERE k.id=?1 AND " FIX_ELIGIBLE,
+    [S_DF] = "SELECT count(*) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?1"
+             " LIMIT ?2)",
+    [S_MAXID] = "SELECT max(id) FROM knowledge",
 };
 
 /* The connection and its cached statements belong to the one thread using
  * the kb at a time. */
 struct kb {
 	sqlite3 *db;
-	bool owned;        /* kb_close() closes db */
-	bool tx_outer;     /* the current transaction is ours (not a savepoint) */
+	bool owned;    /* kb_close() closes db */
+	bool tx_outer; /* the current transaction is ours (not a savepoint) */
 	int64_t forget_ms;
 	unsigned redactions;
 	sqlite3_stmt *st[N_STMTS];
 	char err[1024];
 };
 
-const char *kb_errmsg(const struct kb *kb) { return kb->err; }
-unsigned kb_redactions(const struct kb *kb) { return kb->redactions; }
-int64_t kb_forget_window_ms(const struct kb *kb) { return kb->forget_ms; }
+const char *kb_errmsg(const struct kb *kb)
+{
+	return kb->err;
+}
+unsigned kb_redactions(const struct kb *kb)
+{
+	return kb->redactions;
+}
+int64_t kb_forget_window_ms(const struct kb *kb)
+{
+	return kb->forget_ms;
+}
 
 static int seterr(struct kb *kb, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int seterr(struct kb *kb, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -812,7 +1014,8 @@ static int sqlerr(struct kb *kb, const char *what)
 {
 	int code = sqlite3_errcode(kb->db);
 	return seterr(kb, CAIRN_E_STORE, "%s: %s%s", what, sqlite3_errmsg(kb->db),
-		      code == SQLITE_BUSY ? " (another process holds the database; try again)" : "");
+	              code == SQLITE_BUSY ? " (another process holds the database; try again)"
+	                                  : "");
 }
 
 /* The cached statement i, reset and with no bindings; NULL after setting the
@@ -820,8 +1023,8 @@ static int sqlerr(struct kb *kb, const char *what)
 static sqlite3_stmt *stmt(struct kb *kb, enum stmt_id i)
 {
 	if (!kb->st[i]) {
-		if (sqlite3_prepare_v3(kb->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &kb->st[i],
-				       NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v3(kb->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &kb->st[i], NULL) != SQLITE_OK) {
 			sqlerr(kb, "cannot prepare a knowledge base query");
 			return NULL;
 		}
@@ -990,7 +1193,7 @@ void kb_entry_release(struct kb_entry *e)
 }
 
 static int get_by(struct kb *kb, enum stmt_id which, int64_t id, const char *uid,
-		  struct kb_entry *out)
+                  struct kb_entry *out)
 {
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st = stmt(kb, which);
@@ -1005,7 +1208,7 @@ static int get_by(struct kb *kb, enum stmt_id which, int64_t id, const char *uid
 		entry_from_row(st, out);
 	else if (rc == SQLITE_DONE)
 		r = uid ? seterr(kb, CAIRN_E_NOTFOUND, "no entry with uid %s", uid)
-			: seterr(kb, CAIRN_E_NOTFOUND, "no entry %lld", (long long)id);
+		        : seterr(kb, CAIRN_E_NOTFOUND, "no entry %lld", (long long)id);
 	else
 		r = sqlerr(kb, "cannot read an entry");
 	sqlite3_reset(st);
@@ -1056,8 +1259,8 @@ int kb_resolve(struct kb *kb, const char *ref, int64_t *id)
 		*p = (char)toupper((unsigned char)*p);
 	if (!s || strlen(s) != ULID_LEN || !ulid_valid(up))
 		return seterr(kb, CAIRN_E_INVALID,
-			      "'%s' is not an entry id (a number) or uid (26 characters)",
-			      ref ? ref : "");
+		              "'%s' is not an entry id (a number) or uid (26 characters)",
+		              ref ? ref : "");
 	sqlite3_stmt *st = stmt(kb, S_UID_LOOKUP);
 	if (!st)
 		return CAIRN_E_STORE;
@@ -1068,28 +1271,127 @@ int kb_resolve(struct kb *kb, const char *ref, int64_t *id)
 	return r < 0 ? r : 0;
 }
 
+/* ---- ranking ---- */
+
+/* Column weights of the ranking: title, tags, body, files (the order of
+ * knowledge_fts's columns). */
+static const double col_weight[4] = {10.0, 5.0, 1.0, 2.0};
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* What kb_rank() computes once per query. */
+struct rank_aux {
+	int nphrase;
+	double avgdl;
+	double idf[KB_QUERY_WORDS];
+};
+
+/* kb_rank(knowledge_fts, df1, df2, ...): FTS5's bm25 formula (k1 1.2, b
+ * 0.75, term frequency weighted by column, document length from the index),
+ * higher is better, except that each phrase's document frequency is passed
+ * in instead of counted by scanning its whole doclist, which is what makes
+ * FTS5's own bm25() slow for common words (kb_search() passes counts capped
+ * at DF_CAP; a missing count means 1). */
+static void kb_rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                       int nval, sqlite3_value **val)
+{
+	struct rank_aux *aux = api->xGetAuxdata(fts, 0);
+	if (!aux) {
+		sqlite3_int64 rows = 0, total = 0;
+		aux = sqlite3_malloc(sizeof *aux);
+		if (!aux) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		aux->nphrase = api->xPhraseCount(fts);
+		if (aux->nphrase > KB_QUERY_WORDS)
+			aux->nphrase = KB_QUERY_WORDS;
+		if (api->xRowCount(fts, &rows) != SQLITE_OK || rows < 1)
+			rows = 1;
+		if (api->xColumnTotalSize(fts, -1, &total) != SQLITE_OK)
+			total = 0;
+		aux->avgdl = total > 0 ? (double)total / (double)rows : 1.0;
+		for (int p = 0; p < aux->nphrase; p++) {
+			double df = p < nval ? sqlite3_value_double(val[p]) : 1.0;
+			if (df < 1)
+				df = 1;
+			double idf = log(((double)rows - df + 0.5) / (df + 0.5));
+			aux->idf[p] = idf > 1e-6 ? idf : 1e-6;
+		}
+		if (api->xSetAuxdata(fts, aux, sqlite3_free) != SQLITE_OK) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+	}
+	int dl = 0;
+	if (api->xColumnSize(fts, -1, &dl) != SQLITE_OK)
+		dl = 0;
+	double norm = BM25_K1 * (1 - BM25_B + BM25_B * (double)dl / aux->avgdl), score = 0;
+	for (int p = 0; p < aux->nphrase; p++) {
+		Fts5PhraseIter it;
+		int col = -1, off = 0;
+		double f = 0;
+		if (api->xPhraseFirst(fts, p, &it, &col, &off) != SQLITE_OK)
+			continue;
+		while (col >= 0) {
+			f += col < 4 ? col_weight[col] : 1.0;
+			api->xPhraseNext(fts, &it, &col, &off);
+		}
+		if (f > 0)
+			score += aux->idf[p] * f * (BM25_K1 + 1) / (f + norm);
+	}
+	sqlite3_result_double(ctx, score);
+}
+
+/* Registers kb_rank() on the connection (once per connection; a second
+ * registration replaces the first). */
+static int register_rank(sqlite3 *db)
+{
+	fts5_api *api = NULL;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (!api || api->xCreateFunction(api, "kb_rank", NULL, kb_rank_fn, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	return 0;
+}
+
 /* ---- opening and purging ---- */
 
 static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out, char *errbuf,
-		   size_t errlen)
+                   size_t errlen)
 {
 	sqlite3_stmt *st;
 	bool ok = false;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT 1 FROM sqlite_master WHERE type='table' AND name='knowledge'",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='knowledge'", -1, &st,
+	        NULL) == SQLITE_OK) {
 		ok = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_finalize(st);
 	}
 	if (!ok) {
 		snprintf(errbuf, errlen,
-			 "the database has no knowledge base (schema older than migration 2); "
-			 "open it once read-write with this cairn");
+		         "the database has no knowledge base (schema older than migration 2); "
+		         "open it once read-write with this cairn");
 		return CAIRN_E_VERSION;
+	}
+	if (register_rank(db)) {
+		snprintf(errbuf, errlen,
+		         "cannot register the ranking function: this SQLite has no "
+		         "FTS5");
+		return CAIRN_E_STORE;
 	}
 	struct kb *kb = xcalloc(1, sizeof *kb);
 	kb->db = db;
 	kb->owned = owned;
+	/* A connection of our own may use memory for speed: search touches the
+	 * same index pages again and again. (Someone else's we leave alone.) */
+	if (owned)
+		sqlite3_exec(db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;", NULL,
+		             NULL, NULL);
 	kb->forget_ms = forget_ms > 0 ? forget_ms : KB_FORGET_DEFAULT_MS;
 	if (!sqlite3_db_readonly(db, "main")) {
 		/* Best effort: a busy database only delays the purge. */
@@ -1102,7 +1404,7 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out, 
 }
 
 int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out, char *errbuf,
-	    size_t errlen)
+            size_t errlen)
 {
 	sqlite3 *db = NULL;
 	*out = NULL;
@@ -1216,6 +1518,8 @@ struct meta {
 	const char *state;
 };
 
+/* Inserts an entry: 0 and *id, 1 when an entry with its uid or hash exists
+ * (nothing inserted), or CAIRN_E_STORE. */
 static int insert(struct kb *kb, const struct prep *p, const struct meta *m, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(kb, S_INSERT);
@@ -1241,9 +1545,12 @@ static int insert(struct kb *kb, const struct prep *p, const struct meta *m, int
 	bind_text(st, 18, p->sources);
 	bind_text(st, 19, p->hash);
 	int r = run(kb, st, "cannot add the entry");
-	if (r == 0)
-		*id = sqlite3_last_insert_rowid(kb->db);
-	return r;
+	if (r)
+		return r;
+	if (sqlite3_changes(kb->db) == 0)
+		return 1; /* the uid or the content is there already */
+	*id = sqlite3_last_insert_rowid(kb->db);
+	return 0;
 }
 
 static void raw_from_entry(struct raw *r, const struct kb_entry *e)
@@ -1298,13 +1605,15 @@ int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id
 		char uid[ULID_LEN + 1];
 		ulid_make(uid, now_ms);
 		struct meta m = {
-			.uid = uid,
-			.created_ms = now_ms,
-			.updated_ms = now_ms,
-			.confidence = in->confidence > 0 && in->confidence <= 1 ? in->confidence : 0.5,
-			.state = state,
+		    .uid = uid,
+		    .created_ms = now_ms,
+		    .updated_ms = now_ms,
+		    .confidence = in->confidence > 0 && in->confidence <= 1 ? in->confidence : 0.5,
+		    .state = state,
 		};
-		if ((r = insert(kb, &p, &m, id)))
+		if ((r = insert(kb, &p, &m, id)) == 1)
+			r = seterr(kb, CAIRN_E_STORE, "cannot add the entry: its uid is taken");
+		if (r)
 			goto out_rollback;
 	}
 	r = tx_commit(kb);
@@ -1360,9 +1669,9 @@ int kb_update(struct kb *kb, int64_t id, const struct kb_edit *ed, int64_t now_m
 		goto out_rollback;
 	if (r == 1 && other != id) {
 		r = seterr(kb, CAIRN_E_INVALID,
-			   "the edited entry would be identical to entry %lld; supersede or forget "
-			   "one of them instead",
-			   (long long)other);
+		           "the edited entry would be identical to entry %lld; supersede or forget "
+		           "one of them instead",
+		           (long long)other);
 		goto out_rollback;
 	}
 	sqlite3_stmt *st = stmt(kb, S_UPDATE_CONTENT);
@@ -1432,9 +1741,9 @@ int kb_supersede(struct kb *kb, int64_t old_id, int64_t new_id, int64_t now_ms)
 	if (new_id && (r = makes_cycle(kb, old_id, new_id)) != 0) {
 		if (r == 1)
 			r = seterr(kb, CAIRN_E_INVALID,
-				   "entry %lld is already superseded, directly or through others, "
-				   "by entry %lld; that would make a cycle",
-				   (long long)new_id, (long long)old_id);
+			           "entry %lld is already superseded, directly or through others, "
+			           "by entry %lld; that would make a cycle",
+			           (long long)new_id, (long long)old_id);
 		goto out_rollback;
 	}
 	sqlite3_stmt *st = stmt(kb, S_SET_SUPER);
@@ -1459,7 +1768,7 @@ out_rollback:
 /* Runs one of the single-entry updates; an update that changed no row is
  * fine if the entry exists (it was already in that state). */
 static int simple_update(struct kb *kb, enum stmt_id which, int64_t id, int64_t now_ms,
-			 const char *what)
+                         const char *what)
 {
 	sqlite3_stmt *st = stmt(kb, which);
 	if (!st)
@@ -1508,9 +1817,23 @@ static json_t *json_time(int64_t ms)
 	return json_string(t);
 }
 
+/* A JSON string of s. Everything stored through this module is valid UTF-8,
+ * but another writer of the table need not be: such bytes become '?'
+ * rather than a field left out of an export line. */
+static json_t *json_text(const char *s)
+{
+	json_t *v = json_string(s ? s : "");
+	if (!v) {
+		char *fixed = utf8_fix(s, strlen(s));
+		v = json_string(fixed);
+		free(fixed);
+	}
+	return v;
+}
+
 static json_t *json_str_or_null(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? json_text(s) : json_null();
 }
 
 /* Splits s at sep into a JSON array of its non-empty parts. */
@@ -1520,8 +1843,11 @@ static json_t *json_split(const char *s, char sep)
 	for (const char *p = s ? s : ""; *p;) {
 		const char *e = strchr(p, sep);
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n)
-			json_array_append_new(a, json_stringn(p, n));
+		if (n) {
+			char *item = xstrndup(p, n);
+			json_array_append_new(a, json_text(item));
+			free(item);
+		}
 		p += n + (e ? 1 : 0);
 	}
 	return a;
@@ -1534,18 +1860,20 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags)
 		json_object_set_new(o, "id", json_integer(e->id));
 	json_object_set_new(o, "uid", json_string(e->uid));
 	json_object_set_new(o, "kind", json_string(e->kind ? e->kind : "note"));
-	json_object_set_new(o, "title", json_string(e->title ? e->title : ""));
-	json_object_set_new(o, "body", json_string(e->body ? e->body : ""));
+	json_object_set_new(o, "title", json_text(e->title));
+	json_object_set_new(o, "body", json_text(e->body));
 	json_object_set_new(o, "tags", json_split(e->tags, ' '));
 	json_object_set_new(o, "files", json_split(e->files, '\n'));
 	json_object_set_new(o, "project", json_str_or_null(e->project));
 	json_object_set_new(o, "created", json_time(e->created_ms));
 	json_object_set_new(o, "updated", json_time(e->updated_ms));
 	json_object_set_new(o, "superseded_by",
-			    e->superseded_by_uid[0] ? json_string(e->superseded_by_uid) : json_null());
+	                    e->superseded_by_uid[0] ? json_string(e->superseded_by_uid)
+	                                            : json_null());
 	if (flags & KB_JSON_LOCAL)
 		json_object_set_new(o, "superseded_by_id",
-				    e->superseded_by ? json_integer(e->superseded_by) : json_null());
+		                    e->superseded_by ? json_integer(e->superseded_by)
+		                                     : json_null());
 	json_object_set_new(o, "uses", json_integer(e->uses));
 	json_object_set_new(o, "last_used", json_time(e->last_used_ms));
 	json_object_set_new(o, "confidence", json_real(e->confidence));
@@ -1576,10 +1904,10 @@ static bool cp_separates(uint32_t cp)
 {
 	if (cp < 0x80)
 		return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-			 (cp >= 'A' && cp <= 'Z'));
+		         (cp >= 'A' && cp <= 'Z'));
 	if (cp <= 0xbf)
 		return !(cp == 0xaa || cp == 0xb5 || cp == 0xba || cp == 0xb2 || cp == 0xb3 ||
-			 cp == 0xb9 || (cp >= 0xbc && cp <= 0xbe));
+		         cp == 0xb9 || (cp >= 0xbc && cp <= 0xbe));
 	return cp == 0xd7 || cp == 0xf7 || (cp >= 0x2000 && cp <= 0x206f) ||
 	       (cp >= 0x20a0 && cp <= 0x20cf) || (cp >= 0x2190 && cp <= 0x2bff) ||
 	       (cp >= 0x3000 && cp <= 0x303f) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
@@ -1605,10 +1933,11 @@ static size_t cp_at(const char *p, size_t n, uint32_t *cp)
 }
 
 /* The next word of s[*pos..n) into out (ASCII folded to lower case, cut at
- * WORD_MAX bytes on a character boundary); false at the end. With
- * placeholders, "<word>" is skipped whole. */
+ * WORD_MAX bytes on a character boundary), with *start (may be NULL) where
+ * it begins and *pos just after it; false at the end. With placeholders,
+ * "<word>" is skipped whole. */
 static bool next_word(const char *s, size_t n, size_t *pos, bool placeholders,
-		      char out[WORD_MAX + 1])
+                      char out[WORD_MAX + 1], size_t *start)
 {
 	size_t i = *pos, len = 0;
 	uint32_t cp = 0;
@@ -1633,6 +1962,8 @@ static bool next_word(const char *s, size_t n, size_t *pos, bool placeholders,
 		*pos = n;
 		return false;
 	}
+	if (start)
+		*start = i;
 	while (i < n) {
 		size_t k = cp_at(s + i, n - i, &cp);
 		if (!k || cp_separates(cp))
@@ -1655,12 +1986,12 @@ struct words {
 
 /* Words that say nothing about a failure. */
 static const char *const stop_words[] = {
-	"a",     "an",    "and",  "are",   "as",   "at",   "be",    "but",    "by",    "can",
-	"did",   "do",    "does", "error", "for",  "from", "had",   "has",    "have",  "if",
-	"in",    "into",  "is",   "it",    "its",  "line", "may",   "near",   "no",    "not",
-	"note",  "of",    "on",   "or",    "so",   "than", "that",  "the",    "then",  "there",
-	"these", "this",  "to",   "was",   "were", "when", "where", "which",  "while", "will",
-	"with",  "would", "you",  "your",  "warning", "fatal", "failed", "errors", "file", "here",
+    "a",     "an",    "and",  "are",   "as",      "at",    "be",     "but",    "by",    "can",
+    "did",   "do",    "does", "error", "for",     "from",  "had",    "has",    "have",  "if",
+    "in",    "into",  "is",   "it",    "its",     "line",  "may",    "near",   "no",    "not",
+    "note",  "of",    "on",   "or",    "so",      "than",  "that",   "the",    "then",  "there",
+    "these", "this",  "to",   "was",   "were",    "when",  "where",  "which",  "while", "will",
+    "with",  "would", "you",  "your",  "warning", "fatal", "failed", "errors", "file",  "here",
 };
 
 static bool is_stop_word(const char *w)
@@ -1680,7 +2011,7 @@ static void split_words(const char *text, bool for_fixes, struct words *out)
 		return;
 	size_t n = strlen(text), pos = 0;
 	char w[WORD_MAX + 1];
-	while (out->n < KB_QUERY_WORDS && next_word(text, n, &pos, for_fixes, w)) {
+	while (out->n < KB_QUERY_WORDS && next_word(text, n, &pos, for_fixes, w, NULL)) {
 		if (!w[0])
 			continue;
 		if (for_fixes) {
@@ -1698,9 +2029,12 @@ static void split_words(const char *text, bool for_fixes, struct words *out)
 	}
 }
 
-/* "w1"* AND "w2"* (op " AND " or " OR "); one-letter words are exact. */
+/* "w1"* AND "w2"* (op " AND " or " OR "); words shorter than PREFIX_MIN
+ * bytes are matched whole ("go" is not every word starting with go, and a
+ * short prefix would make the query merge the doclists of thousands of
+ * terms). */
 static char *words_expr(const struct words *w, size_t from, size_t count, const char *op,
-			bool prefix)
+                        bool prefix)
 {
 	struct sb b = {0};
 	for (size_t i = from; i < from + count && i < w->n; i++) {
@@ -1713,7 +2047,7 @@ static char *words_expr(const struct words *w, size_t from, size_t count, const 
 			sb_addc(&b, *p);
 		}
 		sb_addc(&b, '"');
-		if (prefix && strlen(w->w[i]) > 1)
+		if (prefix && strlen(w->w[i]) >= PREFIX_MIN)
 			sb_addc(&b, '*');
 	}
 	return sb_take(&b);
@@ -1819,7 +2153,7 @@ static bool idset_add(struct idset *s, int64_t id)
 {
 	if ((s->n + 1) * 2 > s->cap) {
 		struct idset g = {xcalloc(s->cap ? s->cap * 2 : 64, sizeof(int64_t)),
-				  s->cap ? s->cap * 2 : 64, 0};
+		                  s->cap ? s->cap * 2 : 64, 0};
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->v[i])
 				idset_add(&g, s->v[i]);
@@ -1839,7 +2173,7 @@ static bool idset_add(struct idset *s, int64_t id)
 
 struct cand {
 	int64_t id;
-	int64_t sup;  /* superseded_by, or 0 */
+	int64_t sup; /* superseded_by, or 0 */
 	double score;
 	int stage;
 };
@@ -1860,55 +2194,83 @@ static void cands_push(struct cands *c, const struct cand *x)
 		c->nonsup++;
 }
 
+/* A window's row as the window query returns it. */
+struct wrow {
+	int64_t id, sup, updated;
+	double score, confidence;
+	bool ok; /* passes the filters */
+};
+
+static int wrow_cmp(const void *a, const void *b)
+{
+	const struct wrow *x = a, *y = b;
+	if ((x->sup != 0) != (y->sup != 0))
+		return x->sup ? 1 : -1;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->confidence != y->confidence)
+		return x->confidence > y->confidence ? -1 : 1;
+	if (x->updated != y->updated)
+		return x->updated > y->updated ? -1 : 1;
+	return x->id > y->id ? -1 : x->id < y->id;
+}
+
 /* Ranks the matches of expr in windows of RANK_WINDOW, newest first, adding
  * the ones not seen yet to c, until c holds limit entries that are not
- * superseded or the matches run out. win is the window query (?1 expr, ?2
- * low rowid, ?3 high rowid, ?4 limit, filters from ?5). Returns 1 when the
- * limit was reached, 0 when not, or CAIRN_E_STORE. */
+ * superseded or the matches run out. win is the window query: ?1 expr, ?2
+ * the rowid to start below; it returns the window's RANK_WINDOW newest
+ * matches (id, score, superseded_by, confidence, updated_ms, passes the
+ * filters), filters bound from ?3. Returns 1 when the limit was reached, 0
+ * when not, or CAIRN_E_STORE. */
 static int rank_stage(struct kb *kb, sqlite3_stmt *win, const char *expr, int stage,
-		      const struct filt *f, size_t limit, struct cands *c, struct idset *seen)
+                      const struct filt *f, size_t limit, struct cands *c, struct idset *seen)
 {
+	struct wrow *v = xreallocarray(NULL, RANK_WINDOW, sizeof *v);
 	int64_t hi = INT64_MAX;
+	int r = 0;
 	for (;;) {
-		int64_t lo = INT64_MIN;
-		sqlite3_stmt *b = stmt(kb, S_BOUND);
-		if (!b)
-			return CAIRN_E_STORE;
-		bind_text(b, 1, expr);
-		sqlite3_bind_int64(b, 2, hi);
-		sqlite3_bind_int(b, 3, RANK_WINDOW - 1);
-		int r = one_int(kb, b, &lo, "cannot search");
-		if (r < 0)
-			return r;
-		if (r == 0)
-			lo = INT64_MIN;
+		size_t n = 0;
+		int64_t lowest = INT64_MAX;
+		int rc;
 		sqlite3_reset(win);
 		sqlite3_clear_bindings(win);
 		bind_text(win, 1, expr);
-		sqlite3_bind_int64(win, 2, lo);
-		sqlite3_bind_int64(win, 3, hi);
-		sqlite3_bind_int64(win, 4, (int64_t)(2 * limit + seen->n));
+		sqlite3_bind_int64(win, 2, hi);
 		filt_bind(f, win);
-		int rc;
-		while ((rc = sqlite3_step(win)) == SQLITE_ROW) {
-			struct cand x = {
-				.id = sqlite3_column_int64(win, 0),
-				.score = -sqlite3_column_double(win, 1),
-				.sup = sqlite3_column_int64(win, 2),
-				.stage = stage,
-			};
-			if (idset_add(seen, x.id))
-				cands_push(c, &x);
+		while ((rc = sqlite3_step(win)) == SQLITE_ROW && n < RANK_WINDOW) {
+			struct wrow *w = &v[n++];
+			w->id = sqlite3_column_int64(win, 0);
+			w->score = sqlite3_column_double(win, 1);
+			w->sup = sqlite3_column_int64(win, 2);
+			w->confidence = sqlite3_column_double(win, 3);
+			w->updated = sqlite3_column_int64(win, 4);
+			w->ok = sqlite3_column_int(win, 5) != 0;
+			if (w->id < lowest)
+				lowest = w->id;
 		}
 		sqlite3_reset(win);
-		if (rc != SQLITE_DONE)
-			return sqlerr(kb, "cannot search");
-		if (c->nonsup >= limit)
-			return 1;
-		if (lo == INT64_MIN)
-			return 0;
-		hi = lo;
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+			r = sqlerr(kb, "cannot search");
+			break;
+		}
+		qsort(v, n, sizeof *v, wrow_cmp);
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].ok || !idset_add(seen, v[i].id))
+				continue;
+			struct cand x = {
+			    .id = v[i].id, .score = v[i].score, .sup = v[i].sup, .stage = stage};
+			cands_push(c, &x);
+		}
+		if (c->nonsup >= limit) {
+			r = 1;
+			break;
+		}
+		if (n < RANK_WINDOW)
+			break;
+		hi = lowest;
 	}
+	free(v);
+	return r;
 }
 
 /* Puts superseded candidates after non-superseded ones (keeping the order
@@ -1918,7 +2280,7 @@ static void order_superseded(struct cands *c)
 {
 	if (c->n == 0)
 		return;
-	struct cand *v = xreallocarray(NULL, c->n ? c->n : 1, sizeof *v);
+	struct cand *v = xreallocarray(NULL, c->n, sizeof *v);
 	size_t k = 0;
 	for (size_t i = 0; i < c->n; i++)
 		if (!c->v[i].sup)
@@ -1970,24 +2332,107 @@ static char *excerpt(const char *text, size_t max)
 	return sb_take(&b);
 }
 
-static char *snippet_for(struct kb *kb, const char *expr, int64_t id, const struct kb_query *q,
-			 const struct kb_entry *e)
+/* Does token t (lower case) match query word w, as the index would? */
+static bool word_hits(const char *t, const char *w)
 {
-	sqlite3_stmt *st = stmt(kb, S_SNIPPET);
-	char *out = NULL;
-	if (st) {
-		bind_text(st, 1, expr);
-		bind_text(st, 2, q->mark_open ? q->mark_open : "");
-		bind_text(st, 3, q->mark_close ? q->mark_close : "");
-		sqlite3_bind_int64(st, 4, id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			const char *s = (const char *)sqlite3_column_text(st, 0);
-			if (s && *s)
-				out = excerpt(s, 400);
+	size_t wl = strlen(w);
+	return strlen(w) >= PREFIX_MIN ? strncmp(t, w, wl) == 0 : strcmp(t, w) == 0;
+}
+
+#define SNIPPET_TOKENS 16
+
+/* The stretch of text (SNIPPET_TOKENS words) with the most query words in
+ * it, each hit wrapped in the caller's markers, "…" where it was cut; NULL
+ * when the text holds no query word. Built here from the row already
+ * loaded: FTS5's snippet() would run the full-text query again for every
+ * result, which for a common word costs milliseconds each. */
+static char *make_snippet(const char *text, const struct words *w, const struct kb_query *q)
+{
+	size_t n = strlen(text), pos = 0, ntok = 0, cap = 0;
+	struct tok {
+		size_t start, end;
+		int hit; /* index of the word + 1, or 0 */
+	} *t = NULL;
+	char word[WORD_MAX + 1];
+	bool any = false;
+	size_t start;
+	while (next_word(text, n, &pos, false, word, &start)) {
+		if (ntok == cap) {
+			cap = cap ? 2 * cap : 64;
+			t = xreallocarray(t, cap, sizeof *t);
 		}
-		sqlite3_reset(st);
+		t[ntok].start = start;
+		t[ntok].end = pos;
+		t[ntok].hit = 0;
+		for (size_t i = 0; i < w->n && !t[ntok].hit; i++)
+			if (word_hits(word, w->w[i]))
+				t[ntok].hit = (int)i + 1;
+		any |= t[ntok].hit != 0;
+		ntok++;
 	}
-	return out ? out : excerpt(e->body, 120);
+	if (!any) {
+		free(t);
+		return NULL;
+	}
+	/* The window with the most distinct words, then the most hits. */
+	size_t best = 0, span = ntok < SNIPPET_TOKENS ? ntok : SNIPPET_TOKENS;
+	int best_distinct = -1, best_hits = -1;
+	for (size_t i = 0; i + span <= ntok; i++) {
+		unsigned seen_words = 0;
+		int hits = 0, distinct = 0;
+		for (size_t j = i; j < i + span; j++) {
+			if (!t[j].hit)
+				continue;
+			hits++;
+			unsigned bit = 1u << ((t[j].hit - 1) & 31);
+			if (!(seen_words & bit))
+				distinct++, seen_words |= bit;
+		}
+		if (distinct > best_distinct || (distinct == best_distinct && hits > best_hits)) {
+			best = i;
+			best_distinct = distinct;
+			best_hits = hits;
+		}
+	}
+	/* Start a little before the first hit when the window allows. */
+	size_t first = best;
+	while (first < best + span && !t[first].hit)
+		first++;
+	if (first > best + 3 && best + span < ntok) {
+		size_t shift = first - best - 3;
+		if (shift > ntok - (best + span))
+			shift = ntok - (best + span);
+		best += shift;
+	}
+	const char *open = q->mark_open ? q->mark_open : "",
+	           *close = q->mark_close ? q->mark_close : "";
+	struct sb b = {0};
+	if (best > 0)
+		sb_adds(&b, "\xe2\x80\xa6");
+	size_t at = t[best].start;
+	for (size_t j = best; j < best + span; j++) {
+		for (size_t k = at; k < t[j].start; k++)
+			sb_addc(&b, is_space((unsigned char)text[k]) ? ' ' : text[k]);
+		if (t[j].hit)
+			sb_adds(&b, open);
+		sb_addn(&b, text + t[j].start, t[j].end - t[j].start);
+		if (t[j].hit)
+			sb_adds(&b, close);
+		at = t[j].end;
+	}
+	if (best + span < ntok)
+		sb_adds(&b, "\xe2\x80\xa6");
+	free(t);
+	return sb_take(&b);
+}
+
+/* The body around the hits, or the start of the body when the hits are
+ * elsewhere (the title is shown on its own); for an entry without a body,
+ * its files around the hits. */
+static char *snippet_for(const struct words *w, const struct kb_query *q, const struct kb_entry *e)
+{
+	char *s = make_snippet(e->body[0] ? e->body : e->files, w, q);
+	return s ? s : excerpt(e->body, 120);
 }
 
 void kb_query_init(struct kb_query *q)
@@ -2014,8 +2459,8 @@ static int search_list(struct kb *kb, const struct kb_query *q, size_t limit, st
 	struct filt f;
 	filt_build(&f, q, 2);
 	char *sql = xasprintf("SELECT k.id FROM knowledge k WHERE 1%s"
-			      " ORDER BY k.updated_ms DESC, k.id DESC LIMIT ?1",
-			      f.sql.p ? f.sql.p : "");
+	                      " ORDER BY k.updated_ms DESC, k.id DESC LIMIT ?1",
+	                      f.sql.p ? f.sql.p : "");
 	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 	if (sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -2037,14 +2482,65 @@ out:
 	return r;
 }
 
+/* How many entries hold word i of w (prefix rules as in search), counted up
+ * to DF_CAP. */
+static int doc_freq(struct kb *kb, const struct words *w, size_t i, bool prefix, int64_t *df)
+{
+	char *e = words_expr(w, i, 1, "", prefix);
+	sqlite3_stmt *st = stmt(kb, S_DF);
+	int r = CAIRN_E_STORE;
+	*df = 0;
+	if (st) {
+		bind_text(st, 1, e);
+		sqlite3_bind_int64(st, 2, DF_CAP);
+		r = one_int(kb, st, df, "cannot search");
+	}
+	free(e);
+	return r < 0 ? r : 0;
+}
+
+/* Prepares the window query (see rank_stage()). With df, each word is
+ * weighted by how rare it is (what the any-word stages need); where every
+ * word must match, the counts are left out, which saves counting. */
+static int prepare_window(struct kb *kb, const struct words *w, bool df, const struct filt *f,
+                          sqlite3_stmt **out)
+{
+	struct sb rank = {0};
+	int r = 0;
+	sb_adds(&rank, "kb_rank(knowledge_fts");
+	for (size_t i = 0; df && i < w->n; i++) {
+		int64_t n;
+		if ((r = doc_freq(kb, w, i, true, &n)))
+			goto out;
+		char num[32];
+		snprintf(num, sizeof num, ",%lld", (long long)n);
+		sb_adds(&rank, num);
+	}
+	sb_addc(&rank, ')');
+	/* One statement per window: the newest RANK_WINDOW matches below ?2,
+	 * ranked; the filters are evaluated, not applied, so that the window's
+	 * lowest rowid is known even when they drop every row. */
+	char *sql = xasprintf("SELECT w.id, w.r, k.superseded_by, k.confidence, k.updated_ms,"
+	                      " (1%s) FROM (SELECT rowid AS id, %s AS r FROM knowledge_fts"
+	                      " WHERE knowledge_fts MATCH ?1 AND rowid<?2 ORDER BY rowid DESC"
+	                      " LIMIT %d) w JOIN knowledge k ON k.id=w.id",
+	                      f->sql.p ? f->sql.p : "", rank.p, RANK_WINDOW);
+	if (sqlite3_prepare_v2(kb->db, sql, -1, out, NULL) != SQLITE_OK)
+		r = sqlerr(kb, "cannot search");
+	free(sql);
+out:
+	free(rank.p);
+	return r;
+}
+
 int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out)
 {
 	struct words w;
 	struct cands c = {0};
 	struct idset seen = {0};
 	struct filt f = {0};
-	sqlite3_stmt *win = NULL;
-	char *and_expr = NULL, *or_expr = NULL, *title_expr = NULL, *sql = NULL;
+	sqlite3_stmt *win[2] = {NULL, NULL};
+	char *expr[6] = {NULL};
 	int r = 0;
 	out->v = NULL;
 	out->n = 0;
@@ -2056,26 +2552,33 @@ int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out)
 		if ((r = search_list(kb, q, limit, &c)))
 			goto out;
 	} else {
-		and_expr = words_expr(&w, 0, w.n, " AND ", true);
-		or_expr = words_expr(&w, 0, w.n, " OR ", true);
-		title_expr = xasprintf("{title tags} : (%s)", and_expr);
-		filt_build(&f, q, 5);
-		sql = xasprintf(
-			"SELECT k.id, bm25(knowledge_fts,10.0,5.0,1.0,2.0) AS r, k.superseded_by"
-			" FROM knowledge_fts JOIN knowledge k ON k.id=knowledge_fts.rowid"
-			" WHERE knowledge_fts MATCH ?1 AND knowledge_fts.rowid>=?2"
-			" AND knowledge_fts.rowid<?3%s"
-			" ORDER BY (k.superseded_by IS NOT NULL), r, k.confidence DESC,"
-			" k.updated_ms DESC, k.id DESC LIMIT ?4",
-			f.sql.p ? f.sql.p : "");
-		if (sqlite3_prepare_v2(kb->db, sql, -1, &win, NULL) != SQLITE_OK) {
-			r = sqlerr(kb, "cannot search");
-			goto out;
-		}
-		/* Stages: every word in title or tags; every word anywhere; any word. */
-		const char *stages[3] = {title_expr, and_expr, w.n > 1 ? or_expr : NULL};
-		for (int s = 0; s < 3 && stages[s]; s++) {
-			if ((r = rank_stage(kb, win, stages[s], s, &f, limit, &c, &seen)) < 0)
+		/* Stages, each ranked on its own and after the ones before:
+		 * every word whole in title or tags; every word whole anywhere;
+		 * the same with words as prefixes; then any word, whole and as a
+		 * prefix. Whole words first because they are what was typed, and
+		 * because a prefix query makes FTS5 merge the doclists of every
+		 * term that starts with it. */
+		bool any_prefix = false;
+		for (size_t i = 0; i < w.n; i++)
+			any_prefix |= strlen(w.w[i]) >= PREFIX_MIN;
+		char *and_exact = words_expr(&w, 0, w.n, " AND ", false);
+		char *and_prefix = words_expr(&w, 0, w.n, " AND ", true);
+		expr[0] = xasprintf("{title tags} : (%s)", and_exact);
+		expr[1] = and_exact;
+		expr[2] = any_prefix ? xasprintf("{title tags} : (%s)", and_prefix) : NULL;
+		expr[3] = any_prefix ? and_prefix : NULL;
+		expr[4] = w.n > 1 ? words_expr(&w, 0, w.n, " OR ", false) : NULL;
+		expr[5] = w.n > 1 && any_prefix ? words_expr(&w, 0, w.n, " OR ", true) : NULL;
+		if (!any_prefix)
+			free(and_prefix);
+		filt_build(&f, q, 3);
+		for (int s = 0; s < 6; s++) {
+			if (!expr[s])
+				continue;
+			int which = s >= 4;
+			if (!win[which] && (r = prepare_window(kb, &w, which, &f, &win[which])))
+				goto out;
+			if ((r = rank_stage(kb, win[which], expr[s], s, &f, limit, &c, &seen)) < 0)
 				goto out;
 			if (r == 1)
 				break;
@@ -2092,21 +2595,18 @@ int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out)
 		if (r)
 			goto out;
 		res->score = c.v[i].score;
-		res->snippet = w.n ? snippet_for(kb, c.v[i].stage == 2 ? or_expr : and_expr,
-						 c.v[i].id, q, &res->e)
-				   : excerpt(res->e.body, 120);
+		res->snippet = w.n ? snippet_for(&w, q, &res->e) : excerpt(res->e.body, 120);
 		out->n++;
 	}
 	r = 0;
 out:
 	if (r)
 		kb_results_release(out);
-	sqlite3_finalize(win);
+	sqlite3_finalize(win[0]);
+	sqlite3_finalize(win[1]);
 	filt_release(&f);
-	free(sql);
-	free(and_expr);
-	free(or_expr);
-	free(title_expr);
+	for (int s = 0; s < 6; s++)
+		free(expr[s]);
 	free(c.v);
 	free(seen.v);
 	return r;
@@ -2122,7 +2622,7 @@ int kb_export(struct kb *kb, FILE *out, const struct kb_query *filter, size_t *n
 	struct filt f;
 	filt_build(&f, filter ? filter : &all, 1);
 	char *sql = xasprintf("SELECT " COLS " FROM knowledge k WHERE 1%s ORDER BY k.uid",
-			      f.sql.p ? f.sql.p : "");
+	                      f.sql.p ? f.sql.p : "");
 	sqlite3_stmt *st = NULL;
 	size_t count = 0;
 	int r = 0, rc;
@@ -2182,11 +2682,13 @@ struct iline {
 };
 
 static const char *const import_fields[] = {
-	"uid",       "kind",          "title",    "body",          "tags",
-	"files",     "project",       "created",  "updated",       "superseded_by",
-	"uses",      "last_used",     "confidence", "state",       "forgotten",
-	"signature", "sig_general",   "fix_key",  "sources",       "id",
-	"superseded_by_id",
+    "uid",           "kind",        "title",
+    "body",          "tags",        "files",
+    "project",       "created",     "updated",
+    "superseded_by", "uses",        "last_used",
+    "confidence",    "state",       "forgotten",
+    "signature",     "sig_general", "fix_key",
+    "sources",       "id",          "superseded_by_id",
 };
 
 static int bad(struct iline *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -2199,6 +2701,9 @@ static int bad(struct iline *L, const char *fmt, ...)
 	L->status = -1;
 	return -1;
 }
+
+/* The last time an export can write (9999-12-31T23:59:59.999Z). */
+#define TIME_MAX_MS 253402300799999LL
 
 /* The millisecond time of a ULID (its first 10 characters). */
 static int64_t ulid_time(const char *uid)
@@ -2233,17 +2738,18 @@ static int get_time(struct iline *L, json_t *o, const char *name, int64_t *ms)
 	*ms = 0;
 	if (get_str(L, o, name, true, &s))
 		return -1;
-	if (s && (timefmt_parse_rfc3339(s, ms) || *ms <= 0))
-		return bad(L, "field '%s': must be an RFC 3339 time such as "
-			      "\"2026-11-27T21:08:43.123Z\"",
-			   name);
+	if (s && (timefmt_parse_rfc3339(s, ms) || *ms <= 0 || *ms > TIME_MAX_MS))
+		return bad(L,
+		           "field '%s': must be an RFC 3339 time between 1970 and 9999 such as "
+		           "\"2026-11-27T21:08:43.123Z\"",
+		           name);
 	return 0;
 }
 
 /* Joins an array of strings with sep; each element must be one item (no
  * separator characters inside). */
 static int get_list(struct iline *L, json_t *o, const char *name, char sep, const char *forbid,
-		    char **out)
+                    char **out)
 {
 	json_t *a = json_object_get(o, name);
 	*out = NULL;
@@ -2262,7 +2768,7 @@ static int get_list(struct iline *L, json_t *o, const char *name, char sep, cons
 		if (strpbrk(s, forbid) || !*s) {
 			free(b.p);
 			return bad(L, "field '%s': item %zu must be one non-empty %s", name, i + 1,
-				   sep == ' ' ? "tag" : "path");
+			           sep == ' ' ? "tag" : "path");
 		}
 		if (i)
 			sb_addc(&b, sep);
@@ -2306,7 +2812,8 @@ static void parse_line(struct iline *L)
 	json_object_foreach(o, key, val)
 	{
 		bool known = false;
-		for (size_t i = 0; i < sizeof import_fields / sizeof import_fields[0] && !known; i++)
+		for (size_t i = 0; i < sizeof import_fields / sizeof import_fields[0] && !known;
+		     i++)
 			known = strcmp(key, import_fields[i]) == 0;
 		if (!known) {
 			bad(L, "unknown field '%.60s'", key);
@@ -2328,7 +2835,8 @@ static void parse_line(struct iline *L)
 		goto out;
 	}
 	if (get_str(L, o, "kind", false, &raw.kind) || get_str(L, o, "title", false, &raw.title) ||
-	    get_str(L, o, "body", true, &raw.body) || get_str(L, o, "project", true, &raw.project) ||
+	    get_str(L, o, "body", true, &raw.body) ||
+	    get_str(L, o, "project", true, &raw.project) ||
 	    get_str(L, o, "signature", true, &raw.signature) ||
 	    get_str(L, o, "sig_general", true, &raw.sig_general) ||
 	    get_str(L, o, "fix_key", true, &raw.fix_key) ||
@@ -2381,6 +2889,11 @@ static void parse_line(struct iline *L)
 	}
 	if (!L->m.created_ms)
 		L->m.created_ms = ulid_time(L->uid);
+	if (L->m.created_ms <= 0 || L->m.created_ms > TIME_MAX_MS) {
+		bad(L,
+		    "field 'created': is needed, as the uid's time is not between 1970 and 9999");
+		goto out;
+	}
 	if (!L->m.updated_ms)
 		L->m.updated_ms = L->m.created_ms;
 	raw.tags = tags;
@@ -2397,41 +2910,6 @@ out:
 	free(files);
 	free(sources);
 	json_decref(o);
-}
-
-struct work {
-	struct iline *v;
-	size_t n, next;
-};
-
-static void *import_worker(void *arg)
-{
-	struct work *w = arg;
-	size_t i;
-	while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->n)
-		parse_line(&w->v[i]);
-	return NULL;
-}
-
-/* Parses the lines of a chunk on up to IMPORT_THREADS threads (the caller's
- * included). */
-static void parse_chunk(struct iline *v, size_t n)
-{
-	struct work w = {v, n, 0};
-	pthread_t th[IMPORT_THREADS - 1];
-	size_t nth = 0;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
-	if (want > IMPORT_THREADS - 1)
-		want = IMPORT_THREADS - 1;
-	if (n < 32)
-		want = 0;
-	for (; nth < want; nth++)
-		if (pthread_create(&th[nth], NULL, import_worker, &w))
-			break;
-	import_worker(&w);
-	for (size_t i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
 }
 
 /* Reads one line (without its newline) into b, keeping at most KB_LINE_MAX
@@ -2518,10 +2996,19 @@ static int replace(struct kb *kb, int64_t id, const struct iline *L)
 }
 
 static int apply_line(struct kb *kb, struct iline *L, struct kb_import_stats *st,
-		      struct pendings *pend)
+                      struct pendings *pend)
 {
 	int r;
 	int64_t id = 0, updated = 0, other = 0;
+	/* Most lines of an import are new: try that first, and look up what
+	 * is in the way only when something is. */
+	if ((r = insert(kb, &L->p, &L->m, &id)) < 0)
+		return r;
+	if (r == 0) {
+		st->imported++;
+		pending_add(pend, id, L);
+		return 0;
+	}
 	sqlite3_stmt *s = stmt(kb, S_UID_LOOKUP);
 	if (!s)
 		return CAIRN_E_STORE;
@@ -2534,39 +3021,32 @@ static int apply_line(struct kb *kb, struct iline *L, struct kb_import_stats *st
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sqlerr(kb, "cannot look up an entry");
-	if (id) {
-		if (L->m.updated_ms <= updated) {
-			st->unchanged++;
-			return 0;
-		}
-		if ((r = by_hash(kb, L->p.hash, &other, NULL)) < 0)
-			return r;
-		if (r == 1 && other != id) {
-			st->duplicates++;
-			return 0;
-		}
-		if ((r = replace(kb, id, L)))
-			return r;
-		st->updated++;
-	} else {
-		if ((r = by_hash(kb, L->p.hash, &other, NULL)) < 0)
-			return r;
-		if (r == 1) {
-			st->duplicates++;
-			return 0;
-		}
-		if ((r = insert(kb, &L->p, &L->m, &id)))
-			return r;
-		st->imported++;
+	if (!id) {
+		/* Not the uid: the same content is there under another one. */
+		st->duplicates++;
+		return 0;
 	}
+	if (L->m.updated_ms <= updated) {
+		st->unchanged++;
+		return 0;
+	}
+	if ((r = by_hash(kb, L->p.hash, &other, NULL)) < 0)
+		return r;
+	if (r == 1 && other != id) {
+		st->duplicates++;
+		return 0;
+	}
+	if ((r = replace(kb, id, L)))
+		return r;
+	st->updated++;
 	pending_add(pend, id, L);
 	return 0;
 }
 
 static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool skipped,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool skipped,
-			const char *fmt, ...)
+                        const char *fmt, ...)
 {
 	if (!report)
 		return;
@@ -2580,7 +3060,7 @@ static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool
 
 /* Sets superseded_by of the imported entries once every line is in. */
 static int resolve_pending(struct kb *kb, struct pendings *pend, struct kb_import_stats *st,
-			   kb_import_report_fn report, void *ctx)
+                           kb_import_report_fn report, void *ctx)
 {
 	int r = 0;
 	for (size_t i = 0; i < pend->n; i++) {
@@ -2603,13 +3083,13 @@ static int resolve_pending(struct kb *kb, struct pendings *pend, struct kb_impor
 		if (r == 0) {
 			st->unresolved++;
 			report_line(report, ctx, p->lineno, false,
-				    "superseded_by: no entry has uid %s; left unset", p->uid);
+			            "superseded_by: no entry has uid %s; left unset", p->uid);
 			continue;
 		}
 		if (target == p->id || (r = makes_cycle(kb, p->id, target)) == 1) {
 			st->unresolved++;
 			report_line(report, ctx, p->lineno, false,
-				    "superseded_by: %s would make a cycle; left unset", p->uid);
+			            "superseded_by: %s would make a cycle; left unset", p->uid);
 			continue;
 		}
 		if (r < 0)
@@ -2629,6 +3109,38 @@ out_rollback:
 	return r;
 }
 
+/* Import runs as a pipeline of two threads: a reader that reads, parses,
+ * validates and redacts one chunk of lines while the caller's thread writes
+ * the previous one in a transaction. One reader, not more: glibc's regexec()
+ * holds a lock per compiled expression, so several threads redacting at once
+ * mostly wait on each other.
+ *
+ *   reader:  fill slot 0 | fill slot 1 | fill slot 0 | ...
+ *   caller:              | write 0     | write 1     | ...
+ *
+ * Slots are handed over under mu; a slot is EMPTY (the reader's), READY
+ * (the writer's) or, at the end, READY with last set. */
+enum slot_state { SLOT_EMPTY, SLOT_READY };
+
+struct slot {
+	struct iline *v;
+	size_t n;
+	enum slot_state state;
+	bool last;    /* no chunk follows (end of input or a read error) */
+	int read_err; /* -errno from reading, with last */
+};
+
+/* Guarded by mu: slots[].state, last, read_err and stop. */
+struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	FILE *in;
+	struct slot slots[2];
+	bool stop;     /* the writer gave up: the reader stops */
+	size_t lineno; /* the reader's */
+	struct sb line;
+};
+
 static void free_chunk(struct iline *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -2637,80 +3149,166 @@ static void free_chunk(struct iline *v, size_t n)
 	}
 }
 
-int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_report_fn report,
-	      void *ctx)
+/* Reads and prepares up to CHUNK_LINES lines into slot s (the reader's). */
+static void fill_slot(struct pipeline *pl, struct slot *s)
 {
-	struct iline *v = xcalloc(CHUNK_LINES, sizeof *v);
+	size_t bytes = 0;
+	s->n = 0;
+	s->last = false;
+	s->read_err = 0;
+	while (s->n < CHUNK_LINES && bytes < CHUNK_BYTES) {
+		bool toolong;
+		int rr = read_line(pl->in, &pl->line, &toolong);
+		if (rr <= 0) {
+			s->last = true;
+			s->read_err = rr;
+			break;
+		}
+		struct iline *L = &s->v[s->n++];
+		memset(L, 0, sizeof *L);
+		L->lineno = ++pl->lineno;
+		L->toolong = toolong;
+		L->len = pl->line.len;
+		L->text = xreallocarray(NULL, pl->line.len + 1, 1);
+		memcpy(L->text, pl->line.p ? pl->line.p : "", pl->line.len);
+		L->text[pl->line.len] = '\0';
+		bytes += pl->line.len;
+		parse_line(L);
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct pipeline *pl = arg;
+	for (int i = 0;; i ^= 1) {
+		struct slot *s = &pl->slots[i];
+		pthread_mutex_lock(&pl->mu);
+		while (s->state != SLOT_EMPTY && !pl->stop)
+			pthread_cond_wait(&pl->cond, &pl->mu);
+		bool stop = pl->stop;
+		pthread_mutex_unlock(&pl->mu);
+		if (stop)
+			return NULL;
+		fill_slot(pl, s);
+		pthread_mutex_lock(&pl->mu);
+		s->state = SLOT_READY;
+		pthread_cond_broadcast(&pl->cond);
+		pthread_mutex_unlock(&pl->mu);
+		if (s->last)
+			return NULL;
+	}
+}
+
+/* Writes one prepared chunk in one transaction. */
+static int write_chunk(struct kb *kb, struct slot *s, struct kb_import_stats *st,
+                       struct pendings *pend, kb_import_report_fn report, void *ctx)
+{
+	int r;
+	st->lines += s->n;
+	if ((r = tx_begin(kb)))
+		return r;
+	for (size_t i = 0; i < s->n; i++) {
+		struct iline *L = &s->v[i];
+		if (L->status == 1)
+			continue;
+		if (L->status < 0) {
+			st->bad++;
+			report_line(report, ctx, L->lineno, true, "%s", L->err);
+			continue;
+		}
+		kb->redactions += L->p.redactions;
+		if ((r = apply_line(kb, L, st, pend))) {
+			tx_rollback(kb);
+			return r;
+		}
+	}
+	return tx_commit(kb);
+}
+
+#ifdef __GLIBC__
+/* Every transaction of an import builds FTS5's pending index in memory (a
+ * megabyte or so) and frees it at commit. With glibc's default trim
+ * threshold the heap is then shrunk and grown again each time, and with two
+ * threads every shrink flushes the other CPU's TLB: a fifth of the import's
+ * time. 64 MiB of slack stops that. */
+static void raise_trim_threshold(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+#endif
+
+int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_report_fn report,
+              void *ctx)
+{
+#ifdef __GLIBC__
+	static pthread_once_t trim_once = PTHREAD_ONCE_INIT;
+	pthread_once(&trim_once, raise_trim_threshold);
+#endif
+	struct pipeline pl = {.in = in};
 	struct pendings pend = {0};
-	struct sb line = {0};
-	size_t lineno = 0;
+	pthread_t reader;
+	bool threaded;
 	int r = 0;
-	bool eof = false;
 	memset(st, 0, sizeof *st);
 	kb->redactions = 0;
-	while (!eof) {
-		size_t n = 0, bytes = 0;
-		while (n < CHUNK_LINES && bytes < CHUNK_BYTES) {
-			bool toolong;
-			int rr = read_line(in, &line, &toolong);
-			if (rr < 0) {
-				r = seterr(kb, rr, "cannot read line %zu: %s", lineno + 1,
-					   strerror(-rr));
-				free_chunk(v, n);
-				goto out;
-			}
-			if (rr == 0) {
-				eof = true;
-				break;
-			}
-			struct iline *L = &v[n++];
-			memset(L, 0, sizeof *L);
-			L->lineno = ++lineno;
-			L->toolong = toolong;
-			L->len = line.len;
-			L->text = xreallocarray(NULL, line.len + 1, 1);
-			memcpy(L->text, line.p ? line.p : "", line.len);
-			L->text[line.len] = '\0';
-			bytes += line.len;
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.cond, NULL);
+	for (int i = 0; i < 2; i++)
+		pl.slots[i].v = xcalloc(CHUNK_LINES, sizeof *pl.slots[i].v);
+	/* Without a thread (none could be made) the same steps run in turn. */
+	threaded = pthread_create(&reader, NULL, reader_main, &pl) == 0;
+	for (int i = 0;; i ^= 1) {
+		struct slot *s = &pl.slots[i];
+		if (threaded) {
+			pthread_mutex_lock(&pl.mu);
+			while (s->state != SLOT_READY)
+				pthread_cond_wait(&pl.cond, &pl.mu);
+			pthread_mutex_unlock(&pl.mu);
+		} else {
+			fill_slot(&pl, s);
 		}
-		if (n == 0)
-			break;
-		parse_chunk(v, n);
-		st->lines += n;
-		if ((r = tx_begin(kb))) {
-			free_chunk(v, n);
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			struct iline *L = &v[i];
-			if (L->status == 1)
-				continue;
-			if (L->status < 0) {
-				st->bad++;
-				report_line(report, ctx, L->lineno, true, "%s", L->err);
-				continue;
-			}
-			kb->redactions += L->p.redactions;
-			if ((r = apply_line(kb, L, st, &pend))) {
-				tx_rollback(kb);
-				free_chunk(v, n);
-				goto out;
-			}
-		}
-		r = tx_commit(kb);
-		free_chunk(v, n);
+		bool last = s->last;
+		int read_err = s->read_err;
+		if (s->n)
+			r = write_chunk(kb, s, st, &pend, report, ctx);
+		free_chunk(s->v, s->n);
+		s->n = 0;
+		pthread_mutex_lock(&pl.mu);
+		s->state = SLOT_EMPTY;
 		if (r)
-			goto out;
+			pl.stop = true;
+		pthread_cond_broadcast(&pl.cond);
+		pthread_mutex_unlock(&pl.mu);
+		if (r)
+			break;
+		if (read_err) {
+			r = seterr(kb, read_err, "cannot read line %zu: %s", st->lines + 1,
+			           strerror(-read_err));
+			break;
+		}
+		if (last)
+			break;
 	}
+	if (threaded)
+		pthread_join(reader, NULL);
+	/* A chunk the reader finished after the writer stopped. */
+	for (int i = 0; i < 2; i++) {
+		if (pl.slots[i].state == SLOT_READY)
+			free_chunk(pl.slots[i].v, pl.slots[i].n);
+		free(pl.slots[i].v);
+	}
+	free(pl.line.p);
+	pthread_cond_destroy(&pl.cond);
+	pthread_mutex_destroy(&pl.mu);
+	if (r)
+		goto out;
 	if ((r = resolve_pending(kb, &pend, st, report, ctx)))
 		goto out;
 	r = st->bad ? CAIRN_E_PARSE : 0;
 	if (r)
 		seterr(kb, r, "%zu line%s could not be imported", st->bad, st->bad == 1 ? "" : "s");
 out:
-	free(v);
 	free(pend.v);
-	free(line.p);
 	return r;
 }
 
@@ -2740,8 +3338,8 @@ static void hits_push(struct hits *h, size_t at, int tier)
 }
 
 /* Adds the ids a tier query returns (not seen before) as hits of tier. */
-static int tier_ids(struct kb *kb, sqlite3_stmt *st, int tier, struct hits *h,
-		    struct idset *seen, size_t limit)
+static int tier_ids(struct kb *kb, sqlite3_stmt *st, int tier, struct hits *h, struct idset *seen,
+                    size_t limit)
 {
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -2751,7 +3349,7 @@ static int tier_ids(struct kb *kb, sqlite3_stmt *st, int tier, struct hits *h,
 		hits_push(h, h->n, tier);
 		h->v[h->n - 1].e.id = id;
 		if (tier == 2)
-			h->v[h->n - 1].score = -sqlite3_column_double(st, 1);
+			h->v[h->n - 1].score = sqlite3_column_double(st, 1);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : sqlerr(kb, "cannot look up fixes");
@@ -2767,7 +3365,7 @@ static char *matched_words(const struct kb_entry *e, const struct words *w, size
 	for (int t = 0; t < 4; t++) {
 		const char *s = texts[t] ? texts[t] : "";
 		size_t n = strlen(s), pos = 0;
-		while (next_word(s, n, &pos, false, word))
+		while (next_word(s, n, &pos, false, word, NULL))
 			for (size_t i = 0; i < w->n; i++)
 				if (!found[i] && strcmp(word, w->w[i]) == 0)
 					found[i] = true;
@@ -2800,45 +3398,79 @@ static int fix_cmp(const void *a, const void *b)
 	return x->id > y->id ? -1 : x->id < y->id;
 }
 
-/* Tier 3: ids of eligible entries sharing the informative words of text. */
+/* Tier 3: ids of eligible entries sharing the informative words of text:
+ * words found in more than 5% of the entries (or in more than
+ * FIX_TEXT_MATCHES) are dropped, the rest taken rarest first while their
+ * matches add up to at most FIX_TEXT_MATCHES. */
 static int tier_text(struct kb *kb, const char *text, const char *project, size_t limit,
-		     struct hits *h, struct idset *seen, struct words *kept)
+                     struct hits *h, struct idset *seen, struct words *kept)
 {
 	struct words all;
+	int64_t df[KB_QUERY_WORDS], maxid = 0, dfmax;
+	size_t order[KB_QUERY_WORDS], n = 0;
 	int r;
 	kept->n = 0;
 	split_words(text, true, &all);
 	if (!all.n)
 		return 0;
-	/* Words in more than 5% of the entries say little and cost much. */
-	int64_t maxid = 0, dfmax;
 	sqlite3_stmt *st = stmt(kb, S_MAXID);
-	if (!st || (r = one_int(kb, st, &maxid, "cannot look up fixes")) < 0)
-		return st ? r : CAIRN_E_STORE;
+	if (!st)
+		return CAIRN_E_STORE;
+	if ((r = one_int(kb, st, &maxid, "cannot look up fixes")) < 0)
+		return r;
 	dfmax = maxid / 20 > 50 ? maxid / 20 : 50;
+	if (dfmax > FIX_TEXT_MATCHES)
+		dfmax = FIX_TEXT_MATCHES;
 	for (size_t i = 0; i < all.n; i++) {
 		char *e = words_expr(&all, i, 1, "", false);
-		int64_t df = 0;
 		if (!(st = stmt(kb, S_DF))) {
 			free(e);
 			return CAIRN_E_STORE;
 		}
 		bind_text(st, 1, e);
 		sqlite3_bind_int64(st, 2, dfmax + 1);
-		r = one_int(kb, st, &df, "cannot look up fixes");
+		r = one_int(kb, st, &df[i], "cannot look up fixes");
 		free(e);
 		if (r < 0)
 			return r;
-		if (df >= 1 && df <= dfmax)
-			memcpy(kept->w[kept->n++], all.w[i], sizeof all.w[i]);
+		if (df[i] < 1 || df[i] > dfmax)
+			continue;
+		/* Insertion by df, rarest first (stable). */
+		size_t j = n++;
+		while (j > 0 && df[order[j - 1]] > df[i]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
 	}
-	if (!kept->n)
+	int64_t total = 0;
+	struct sb rank = {0};
+	sb_adds(&rank, "kb_rank(knowledge_fts");
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
+		if (kept->n && total + df[i] > FIX_TEXT_MATCHES)
+			break;
+		total += df[i];
+		memcpy(kept->w[kept->n++], all.w[i], sizeof all.w[i]);
+		char num[32];
+		snprintf(num, sizeof num, ",%lld", (long long)df[i]);
+		sb_adds(&rank, num);
+	}
+	sb_addc(&rank, ')');
+	if (!kept->n) {
+		free(rank.p);
 		return 0;
+	}
 	char *expr = words_expr(kept, 0, kept->n, " OR ", false);
-	const char *sql = "SELECT k.id, bm25(knowledge_fts,10.0,5.0,1.0,2.0) AS r FROM knowledge_fts"
-			  " JOIN knowledge k ON k.id=knowledge_fts.rowid WHERE knowledge_fts MATCH ?1"
-			  " AND " FIX_ELIGIBLE " ORDER BY r LIMIT ?3";
-	if (sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	char *sql =
+	    xasprintf("SELECT k.id, %s AS r FROM knowledge_fts JOIN knowledge k ON "
+	              "k.id=knowledge_fts.rowid WHERE knowledge_fts MATCH ?1 AND " FIX_ELIGIBLE
+	              " ORDER BY r DESC LIMIT ?3",
+	              rank.p);
+	free(rank.p);
+	r = sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL);
+	free(sql);
+	if (r != SQLITE_OK) {
 		free(expr);
 		return sqlerr(kb, "cannot look up fixes");
 	}
@@ -2880,7 +3512,7 @@ static int chain_head(struct kb *kb, int64_t id, int64_t *head)
 }
 
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n)
+                 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n)
 {
 	struct hits h = {0};
 	struct idset seen = {0};
@@ -3040,7 +3672,7 @@ static char *sources_merge(const char *old, const char *const *add, size_t nadd)
 }
 
 static int learn_lookup(struct kb *kb, enum stmt_id which, const char *key, const struct prep *p,
-			int64_t *id)
+                        int64_t *id)
 {
 	sqlite3_stmt *st = stmt(kb, which);
 	if (!st)
@@ -3052,7 +3684,7 @@ static int learn_lookup(struct kb *kb, enum stmt_id which, const char *key, cons
 }
 
 static int recur(struct kb *kb, int64_t id, const struct prep *p, const char *const *ids,
-		 int64_t now_ms)
+                 int64_t now_ms)
 {
 	struct kb_entry cur;
 	int r = kb_get(kb, id, &cur);
@@ -3092,7 +3724,7 @@ out:
 }
 
 int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int64_t *id,
-		 bool *recurred)
+                 bool *recurred)
 {
 	struct prep p;
 	int r;
@@ -3102,15 +3734,15 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 	const char *ids[2] = {l->failure_id, l->pass_id};
 	char *sources = sources_merge(NULL, ids, 2);
 	struct raw raw = {
-		.kind = "fix",
-		.title = l->title,
-		.body = l->body,
-		.files = l->files,
-		.project = l->project,
-		.signature = l->signature,
-		.sig_general = l->sig_general,
-		.fix_key = l->fix_key,
-		.sources = sources,
+	    .kind = "fix",
+	    .title = l->title,
+	    .body = l->body,
+	    .files = l->files,
+	    .project = l->project,
+	    .signature = l->signature,
+	    .sig_general = l->sig_general,
+	    .fix_key = l->fix_key,
+	    .sources = sources,
 	};
 	r = prep_make(&raw, true, &p, kb->err, sizeof kb->err);
 	free(sources);
@@ -3142,14 +3774,17 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 			char uid[ULID_LEN + 1];
 			ulid_make(uid, now_ms);
 			struct meta m = {
-				.uid = uid,
-				.created_ms = now_ms,
-				.updated_ms = now_ms,
-				.uses = 1,
-				.confidence = LEARN_CONFIDENCE,
-				.state = "candidate",
+			    .uid = uid,
+			    .created_ms = now_ms,
+			    .updated_ms = now_ms,
+			    .uses = 1,
+			    .confidence = LEARN_CONFIDENCE,
+			    .state = "candidate",
 			};
-			if ((r = insert(kb, &p, &m, id)))
+			if ((r = insert(kb, &p, &m, id)) == 1)
+				r = seterr(kb, CAIRN_E_STORE,
+				           "cannot record the fix: its uid is taken");
+			if (r)
 				goto out_rollback;
 		}
 	}
@@ -3166,7 +3801,7 @@ out_free:
 }
 
 int kb_note_signature(struct kb *kb, const char *sig, const char *general, const char *example,
-		      int64_t now_ms)
+                      int64_t now_ms)
 {
 	if (!sig || !*sig)
 		return seterr(kb, CAIRN_E_INVALID, "signature: must not be empty");

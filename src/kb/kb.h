@@ -30,7 +30,7 @@
  *    body are equal after whitespace normalisation (every run of ASCII
  *    whitespace becomes one space, leading and trailing whitespace is
  *    dropped; case is kept), and, for kind fix, also signature and fix_key.
- *    The hash column holds the SHA-256 of that key (first 128 bits, hex).
+ *    The hash column holds the SHA-256 of that key (first 64 bits, hex).
  *  - Forgotten entries are hidden from search and fixes and purged once
  *    forgotten longer than the forget window (default 30 days).
  *  - A superseded entry never ranks above the entry that replaced it.
@@ -59,17 +59,17 @@ struct sqlite3;
 
 /* Limits on an entry, checked by kb_add(), kb_update() and kb_import() on the
  * text as given (redaction may then make it a little longer or shorter). */
-#define KB_TITLE_MAX 200            /* bytes, one line, at least 1 */
-#define KB_BODY_MAX (64u * 1024)    /* bytes */
-#define KB_TAGS_MAX 32              /* tags per entry */
-#define KB_TAG_MAX 40               /* bytes per tag, of [a-z0-9._-] */
-#define KB_FILES_MAX 100            /* paths per entry */
-#define KB_FILE_MAX 4096            /* bytes per path */
-#define KB_SIG_MAX 4096             /* bytes of signature, sig_general, fix_key */
-#define KB_SOURCES_MAX 50           /* event ids in sources */
-#define KB_LINE_MAX (1024u * 1024)  /* bytes per line of an import file */
-#define KB_QUERY_WORDS 32           /* words of a query or failure text used */
-#define KB_LIMIT_MAX 1000           /* most results one search returns */
+#define KB_TITLE_MAX 200           /* bytes, one line, at least 1 */
+#define KB_BODY_MAX (64u * 1024)   /* bytes */
+#define KB_TAGS_MAX 32             /* tags per entry */
+#define KB_TAG_MAX 40              /* bytes per tag, of [a-z0-9._-] */
+#define KB_FILES_MAX 100           /* paths per entry */
+#define KB_FILE_MAX 4096           /* bytes per path */
+#define KB_SIG_MAX 4096            /* bytes of signature, sig_general, fix_key */
+#define KB_SOURCES_MAX 50          /* event ids in sources */
+#define KB_LINE_MAX (1024u * 1024) /* bytes per line of an import file */
+#define KB_QUERY_WORDS 32          /* words of a query or failure text used */
+#define KB_LIMIT_MAX 1000          /* most results one search returns */
 #define KB_FORGET_DEFAULT_MS (30LL * 24 * 3600 * 1000)
 
 /* Kinds as bits, for kb_query.kinds. */
@@ -94,24 +94,24 @@ const char *kb_state_parse(const char *s);
  * releases them with kb_entry_release(). As input to kb_add() the caller
  * fills the fields that function names and keeps ownership. */
 struct kb_entry {
-	int64_t id;                           /* local id; 0 = none */
-	char uid[ULID_LEN + 1];               /* "" = none */
-	const char *kind;                     /* static (kb_kind_parse()) when filled */
+	int64_t id;             /* local id; 0 = none */
+	char uid[ULID_LEN + 1]; /* "" = none */
+	const char *kind;       /* static (kb_kind_parse()) when filled */
 	char *title;
-	char *body;                           /* never NULL when filled ("" if empty) */
-	char *tags;                           /* space-separated; "" if none */
-	char *files;                          /* newline-separated; "" if none */
-	char *project;                        /* absolute path, or NULL = everywhere */
+	char *body;    /* never NULL when filled ("" if empty) */
+	char *tags;    /* space-separated; "" if none */
+	char *files;   /* newline-separated; "" if none */
+	char *project; /* absolute path, or NULL = everywhere */
 	int64_t created_ms, updated_ms;
 	int64_t superseded_by;                /* id, or 0 */
 	char superseded_by_uid[ULID_LEN + 1]; /* its uid, or "" */
 	int64_t uses;
-	int64_t last_used_ms;                 /* 0 = never */
-	double confidence;                    /* 0..1 */
-	const char *state;                    /* static: "active", "candidate", "rejected" */
-	int64_t forgotten_ms;                 /* 0 = not forgotten */
+	int64_t last_used_ms;                    /* 0 = never */
+	double confidence;                       /* 0..1 */
+	const char *state;                       /* static: "active", "candidate", "rejected" */
+	int64_t forgotten_ms;                    /* 0 = not forgotten */
 	char *signature, *sig_general, *fix_key; /* NULL when unset */
-	char *sources;                        /* JSON array text, e.g. ["01J..."]; never NULL when filled */
+	char *sources; /* JSON array text, e.g. ["01J..."]; never NULL when filled */
 };
 
 /* Frees the strings of an entry the library filled and zeroes it. NULL and
@@ -140,15 +140,14 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags);
  * the purge). On failure returns CAIRN_E_STORE or CAIRN_E_VERSION with a
  * reason in errbuf. The caller owns *out (kb_close()). Blocking. */
 int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out, char *errbuf,
-	    size_t errlen);
+            size_t errlen);
 
 /* Wraps a connection someone else owns and keeps open longer than the kb
  * (the triage service's). The schema must be at migration 2 or later
  * (CAIRN_E_VERSION otherwise). Purges as kb_open() does unless the
  * connection is read-only. If the owner is inside a transaction, changes
  * are made in a savepoint within it. Blocking. */
-int kb_open_db(struct sqlite3 *db, int64_t forget_ms, struct kb **out, char *errbuf,
-	       size_t errlen);
+int kb_open_db(struct sqlite3 *db, int64_t forget_ms, struct kb **out, char *errbuf, size_t errlen);
 
 /* Closes the kb (and its connection if kb_open() opened it). NULL is a
  * no-op. */
@@ -179,8 +178,7 @@ int64_t kb_forget_window_ms(const struct kb *kb);
  * existing entry's, *duplicate is true, and the existing entry is
  * un-forgotten if it was forgotten. Returns 0, CAIRN_E_INVALID or
  * CAIRN_E_STORE. */
-int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id,
-	   bool *duplicate);
+int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id, bool *duplicate);
 
 /* Fills *out with entry id (or uid). Returns 0 or CAIRN_E_NOTFOUND (also for
  * purged entries) or CAIRN_E_STORE. *out is zeroed on failure. */
@@ -207,8 +205,7 @@ struct kb_edit {
  * An edit that changes nothing writes nothing and sets *changed (may be
  * NULL) false. Returns 0, CAIRN_E_NOTFOUND, CAIRN_E_INVALID or
  * CAIRN_E_STORE. */
-int kb_update(struct kb *kb, int64_t id, const struct kb_edit *ed, int64_t now_ms,
-	      bool *changed);
+int kb_update(struct kb *kb, int64_t id, const struct kb_edit *ed, int64_t now_ms, bool *changed);
 
 /* Marks old_id as superseded by new_id (new_id 0 clears it) and bumps old's
  * updated_ms. Refuses (CAIRN_E_INVALID) old == new and a change that would
@@ -246,14 +243,14 @@ int kb_mark_used(struct kb *kb, int64_t id, int64_t now_ms);
 /* ---- search ---- */
 
 enum kb_scope {
-	KB_SCOPE_ALL = 0,  /* entries of every project and global ones */
-	KB_SCOPE_PROJECT,  /* entries of kb_query.project, and global ones */
-	KB_SCOPE_GLOBAL,   /* global entries only */
+	KB_SCOPE_ALL = 0, /* entries of every project and global ones */
+	KB_SCOPE_PROJECT, /* entries of kb_query.project, and global ones */
+	KB_SCOPE_GLOBAL,  /* global entries only */
 };
 
 struct kb_query {
-	const char *text;       /* the user's words; NULL or blank = list */
-	unsigned kinds;         /* enum kb_kind_bit set; 0 = every kind */
+	const char *text; /* the user's words; NULL or blank = list */
+	unsigned kinds;   /* enum kb_kind_bit set; 0 = every kind */
 	enum kb_scope scope;
 	const char *project;    /* for KB_SCOPE_PROJECT (NULL: as global) */
 	const char *tag;        /* only entries with this tag; NULL = any */
@@ -273,8 +270,8 @@ void kb_query_init(struct kb_query *q);
 
 struct kb_result {
 	struct kb_entry e;
-	double score;  /* relevance, higher is better (0 in list mode) */
-	char *snippet; /* a short excerpt with the hits marked; never NULL */
+	double score;  /* relevance within its stage, higher is better (0 in list mode) */
+	char *snippet; /* the body around the hits, marked; never NULL */
 };
 
 struct kb_results {
@@ -283,15 +280,15 @@ struct kb_results {
 };
 
 /* Searches (or lists, when q->text has no word) and fills *out, best first;
- * the caller releases it with kb_results_release(). The ranking is in
- * docs/kb.md: entries whose title or tags hold every word, then entries
- * that hold every word anywhere, then (when that is fewer than the limit)
- * entries that hold any word; bm25 with weights title 10, tags 5, body 1,
- * files 2 within each; ties by confidence then recency; superseded entries
- * after every other, and never before their replacement. Each word is a
- * prefix; query syntax in the text is taken literally, never as FTS syntax.
- * A list is ordered by updated_ms, newest first. Returns 0 or
- * CAIRN_E_STORE. */
+ * the caller releases it with kb_results_release(). docs/kb.md tells the
+ * ranking: results come in stages (every word whole in title or tags; every
+ * word whole anywhere; the same with words of 4 bytes or more as prefixes;
+ * then, to fill the limit, any word), each ranked by BM25 with weights
+ * title 10, tags 5, files 2, body 1 (ties: confidence, then recency), over
+ * the newest 300 matches first; superseded entries after every other one
+ * and never before their replacement. Query syntax in the text is taken
+ * literally, never as FTS syntax. A list is ordered by updated_ms, newest
+ * first. Returns 0 or CAIRN_E_STORE. */
 int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out);
 void kb_results_release(struct kb_results *r);
 
@@ -304,13 +301,13 @@ void kb_results_release(struct kb_results *r);
 int kb_export(struct kb *kb, FILE *out, const struct kb_query *filter, size_t *n);
 
 struct kb_import_stats {
-	size_t lines;       /* lines read, blank ones included */
-	size_t imported;    /* new entries */
-	size_t updated;     /* known uid, newer updated: replaced */
-	size_t unchanged;   /* known uid, not newer */
-	size_t duplicates;  /* identical content under another uid: skipped */
-	size_t bad;         /* lines that could not be imported: skipped */
-	size_t unresolved;  /* superseded_by naming no known entry (left unset) */
+	size_t lines;      /* lines read, blank ones included */
+	size_t imported;   /* new entries */
+	size_t updated;    /* known uid, newer updated: replaced */
+	size_t unchanged;  /* known uid, not newer */
+	size_t duplicates; /* identical content under another uid: skipped */
+	size_t bad;        /* lines that could not be imported: skipped */
+	size_t unresolved; /* superseded_by naming no known entry (left unset) */
 };
 
 /* Called for each problem of an import: line number (1-based), whether the
@@ -327,13 +324,16 @@ typedef void (*kb_import_report_fn)(void *ctx, size_t line, bool skipped, const 
  * left alone; a new uid whose content is an exact duplicate of another
  * entry is skipped. So importing the same file twice changes nothing.
  * Commits every 1000 lines, so other writers wait at most one such
- * transaction. Redaction runs on up to 4 threads. report (may be NULL) is
- * called from the calling thread. Returns 0 when every line was imported,
+ * transaction. One thread of its own reads, parses and redacts the next
+ * 1000 lines while the calling thread writes (so `in` is read from that
+ * thread until the call returns); on glibc the first call raises the heap
+ * trim threshold (M_TRIM_THRESHOLD) of the process to 64 MiB. report (may be
+ * NULL) is called from the calling thread. Returns 0 when every line was imported,
  * CAIRN_E_PARSE when some were skipped (*st says how many), or
  * CAIRN_E_STORE / -errno on a failure that stopped the import (what was
  * committed stays). */
 int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_report_fn report,
-	      void *ctx);
+              void *ctx);
 
 /* ---- the triage service's contract ---- */
 
@@ -342,16 +342,18 @@ struct kb_fix_hit {
 	double score;       /* informative: tier (3, 2, 1) - 1 + confidence, and
 	                     * for similar text confidence x share of words matched */
 	const char *reason; /* static: "same error", "same error, other names",
-			     * "similar text" */
+	                     * "similar text" */
 	char *matched;      /* for similar text: the matched words (space-
-			     * separated), else NULL */
+	                     * separated), else NULL */
 };
 
 /* Known fixes for a failure, best first: tier 1 entries whose signature ==
  * sig (kinds fix, mistake, pattern), tier 2 sig_general == general, tier 3
  * FTS over text (OR of its words, up to 32 distinct words; stop words,
- * numbers, <placeholders> and words found in more than 5% of entries are
- * ignored; the best `limit` by bm25 are kept) among kinds fix, mistake,
+ * numbers, <placeholders> and words found in more than 5% of the entries or
+ * in more than 1000 are ignored, and the rarest are used while their
+ * matches add up to at most 1000; the best `limit` by bm25 are kept) among
+ * kinds fix, mistake,
  * pattern; each entry at most once (its best tier). Within a tier:
  * non-superseded first, then confidence desc, uses desc, updated desc.
  * A superseded hit pulls in the entry that replaced it (when that is
@@ -361,7 +363,7 @@ struct kb_fix_hit {
  * *out (free with kb_fix_hits_free()) gets *n hits. Returns 0 or
  * CAIRN_E_STORE. */
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n);
+                 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n);
 void kb_fix_hits_free(struct kb_fix_hit *v, size_t n);
 
 /* A fix the learner saw: the failure with signature (and sig_general) went
@@ -386,12 +388,12 @@ struct kb_learned {
  * *id is set to it. Returns 0, CAIRN_E_INVALID (no title) or
  * CAIRN_E_STORE. */
 int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int64_t *id,
-		 bool *recurred);
+                 bool *recurred);
 
 /* Upserts the signatures table: count++, last_ms = now_ms, first_ms on
  * insert, example (redacted, cut to 4 KiB) and general kept from the first.
  * Returns 0, CAIRN_E_INVALID (sig empty) or CAIRN_E_STORE. */
 int kb_note_signature(struct kb *kb, const char *sig, const char *general, const char *example,
-		      int64_t now_ms);
+                      int64_t now_ms);
 
 #endif
