@@ -146,7 +146,8 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 		/* Read-write only so that an older database gets the knowledge
 		 * base's tables; nothing is written. */
 		if (store_db_open(cfg->db_path, false, &db, err, sizeof err) == 0 &&
-		    kb_open_db(db, 0, &cx.kb, err, sizeof err) == 0) {
+		    kb_open_db(db, (int64_t)cfg->kb_forget_days * 86400000, &cx.kb, err,
+			       sizeof err) == 0) {
 			cx.db = db;
 		} else {
 			fprintf(stderr, "cairn triage: the knowledge base is not available (%s); "

@@ -1736,7 +1736,8 @@ int daemon_run(const struct config *cfg)
 	if (d.fw)
 		watches_load(&d);
 	struct triage_service_config tsc = {.db_path = cfg->db_path,
-					    .excerpt_lines = cfg->excerpt_lines};
+					    .excerpt_lines = cfg->excerpt_lines,
+					    .forget_ms = (int64_t)cfg->kb_forget_days * 86400000};
 	if (triage_service_new(&d.loop, &tsc, publish_local, &d, &d.triage, err, sizeof err) == 0)
 		triage_service_committed(d.triage, d.committed_seq);
 	else

@@ -77,7 +77,7 @@ int triage_service_new(uv_loop_t *loop, const struct triage_service_config *cfg,
 		free(ts);
 		return r;
 	}
-	if ((r = kb_open_db(ts->db, 0, &ts->kb, errbuf, errlen))) {
+	if ((r = kb_open_db(ts->db, cfg->forget_ms, &ts->kb, errbuf, errlen))) {
 		sqlite3_close(ts->db);
 		free(ts);
 		return r;

@@ -28,6 +28,7 @@ struct triage_service_config {
 	const char *db_path;   /* the daemon's database */
 	size_t excerpt_lines;  /* report excerpt budget (0: 50) */
 	size_t queue_max;      /* pending jobs (0: 256) */
+	int64_t forget_ms;     /* the knowledge base's forget window (0: its default) */
 };
 
 /* publish(ctx, ev) is called on the loop with a new event object to log
