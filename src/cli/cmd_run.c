@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/publish.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/ulid.h"
@@ -133,6 +134,57 @@ static void prune_runs(const char *dir, size_t keep)
 		free(names[i]);
 	}
 	free(names);
+}
+
+/* Subscribes to triage reports before the failure is published, so the
+ * one that answers it cannot be missed. Quiet: no daemon, no hint. */
+static int triage_watch_start(struct client *cl, const struct config *cfg)
+{
+	if (client_connect_quiet(cl, cfg))
+		return -1;
+	json_t *req = json_pack("{s:s,s:s,s:s}", "op", "sub", "sub", "triage", "pattern",
+				"triage.report");
+	json_t *reply = NULL;
+	if (client_request(cl, req, &reply) || !json_is_true(json_object_get(reply, "ok"))) {
+		json_decref(reply);
+		client_close(cl);
+		return -1;
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/* Waits up to timeout_ms for the report on failure id and prints its
+ * summary and where to read more, on stderr. */
+static void triage_watch_finish(struct client *cl, const char *id, int timeout_ms)
+{
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	for (;;) {
+		uint64_t now = clock_mono_ns();
+		if (now >= deadline)
+			break;
+		json_t *m = NULL;
+		if (client_read(cl, &m, (int)((deadline - now) / 1000000) + 1))
+			break;
+		const json_t *ev = json_object_get(m, "event");
+		const char *corr = json_string_value(json_object_get(ev, "correlationid"));
+		if (corr && strcmp(corr, id) == 0) {
+			const json_t *data = json_object_get(ev, "data");
+			const char *summary = json_string_value(json_object_get(data, "summary"));
+			const json_t *fix = json_array_get(json_object_get(data, "fixes"), 0);
+			fprintf(stderr, "\ncairn: %s\n", summary ? summary : "triage report ready");
+			if (fix)
+				fprintf(stderr, "cairn: details and the known fix's diff: cairn why"
+						" (cairn kb show %lld)\n",
+					(long long)json_integer_value(json_object_get(fix, "id")));
+			else
+				fprintf(stderr, "cairn: details: cairn why\n");
+			json_decref(m);
+			break;
+		}
+		json_decref(m);
+	}
+	client_close(cl);
 }
 
 /* Saves the captured output as <data_dir>/runs/<id>.log; returns its path
@@ -293,7 +345,14 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		       passed ? "info" : "error", "data", data);
 	if (in_repo)
 		json_object_set_new(ev, "project", json_string(gi.workdir));
+	/* A person at a terminal gets the gist of the triage report right
+	 * under the failure; scripts and pipes get nothing extra. */
+	struct client watch = {.fd = -1};
+	bool show = !passed && cfg->show_triage && isatty(STDERR_FILENO) &&
+		    triage_watch_start(&watch, cfg) == 0;
 	cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
+	if (show)
+		triage_watch_finish(&watch, end_id, 2000);
 
 	diag_list_release(&dl);
 	free(out_path);

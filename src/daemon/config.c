@@ -42,6 +42,7 @@ static const struct setting settings[] = {
 	{"watch", "retry_ms", K_COUNT, OFF(retry_ms), "2000"},
 	{"watch", "max_dirs", K_SIZE, OFF(max_dirs), "0"},
 	{"triage", "excerpt_lines", K_COUNT, OFF(excerpt_lines), "50"},
+	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1"},
 	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

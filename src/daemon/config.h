@@ -36,6 +36,7 @@ struct config {
 	size_t retry_ms;            /* [watch] retry_ms */
 	size_t max_dirs;            /* [watch] max_dirs */
 	size_t excerpt_lines;       /* [triage] excerpt_lines */
+	size_t show_triage;         /* [runner] show_triage: 0 or 1 */
 	size_t kb_forget_days;      /* [kb] forget_days */
 };
 

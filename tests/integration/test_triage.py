@@ -7,6 +7,8 @@ rejection of a learned fix, and recurrence raising its confidence."""
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -81,6 +83,29 @@ def cairn_run(d, repo, *cmd):
     r = subprocess.run([d.bin, "run", "--"] + list(cmd), cwd=repo, env=d.env(),
                        capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     return r
+
+
+def cairn_run_tty(d, repo, *cmd):
+    """Runs `cairn run` with stdout and stderr on a terminal; returns (exit
+    status, everything it printed)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([d.bin, "run", "--"] + list(cmd), cwd=repo, env=d.env(),
+                         stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 30)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=30), out.decode("utf-8", "replace")
 
 
 def wait_event(d, pattern, pred, timeout=20.0, what="event"):
@@ -165,7 +190,11 @@ def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
         write(repo, "util.h", UTIL_H + "/* touched */\n")
         write(repo, "b.c", B_C.replace("int total = 0;", "int total = 0"))
         settle(d)
-        check(cairn_run(d, repo, "make").returncode != 0, "b.c breaks the build")
+        rc, shown = cairn_run_tty(d, repo, "make")
+        check(rc != 0, "b.c breaks the build")
+        # At a terminal, cairn run prints the report's gist under the output.
+        check("cairn: make failed" in shown and "Known fix" in shown and "cairn why" in shown,
+              "the triage summary follows the failure on a terminal: %s" % short(shown, 2000))
         f2 = last_failure(d)
         check(f2["id"] != f1["id"], "a new failure")
         rep2 = report_for(d, f2)["data"]
