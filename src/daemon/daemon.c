@@ -1723,6 +1723,15 @@ int daemon_run(const struct config *cfg)
 		d.spool_watch_on = true;
 	else
 		uv_close((uv_handle_t *)&d.spool_watch, NULL);
+	/* Before the spool: failures spooled while no daemon ran are triaged
+	 * like live ones. */
+	struct triage_service_config tsc = {.db_path = cfg->db_path,
+					    .excerpt_lines = cfg->excerpt_lines,
+					    .forget_ms = (int64_t)cfg->kb_forget_days * 86400000};
+	if (triage_service_new(&d.loop, &tsc, publish_local, &d, &d.triage, err, sizeof err) == 0)
+		triage_service_committed(d.triage, d.committed_seq);
+	else
+		log_warn("failure triage is off: %s", err);
 	spool_scan(&d);
 	struct fswatch_config fwc = {.settle_ms = cfg->settle_ms,
 				     .max_delay_ms = cfg->max_delay_ms,
@@ -1735,13 +1744,6 @@ int daemon_run(const struct config *cfg)
 	d.watches_path = xasprintf("%s/watches", cfg->data_dir);
 	if (d.fw)
 		watches_load(&d);
-	struct triage_service_config tsc = {.db_path = cfg->db_path,
-					    .excerpt_lines = cfg->excerpt_lines,
-					    .forget_ms = (int64_t)cfg->kb_forget_days * 86400000};
-	if (triage_service_new(&d.loop, &tsc, publish_local, &d, &d.triage, err, sizeof err) == 0)
-		triage_service_committed(d.triage, d.committed_seq);
-	else
-		log_warn("failure triage is off: %s", err);
 	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
 		 (long long)d.last_seq);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);

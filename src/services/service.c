@@ -46,6 +46,7 @@ struct triage_service {
 	uv_work_t work;
 	int64_t committed;
 	bool stopping;
+	bool caught_up; /* looked for failures left without a report */
 	struct triage_service_stats stats;
 };
 
@@ -253,28 +254,19 @@ static void maybe_start(struct triage_service *ts)
 	}
 }
 
-void triage_service_offer(struct triage_service *ts, const struct event *ev, const char *json,
-			  size_t len)
+static void enqueue(struct triage_service *ts, enum job_kind kind, const char *type, int64_t seq,
+		    const char *json, size_t len)
 {
-	if (!ts || ts->stopping)
-		return;
-	enum job_kind kind;
-	if (triage__is_failure(ev->type))
-		kind = JOB_TRIAGE;
-	else if (triage__is_pass(ev->type))
-		kind = JOB_LEARN;
-	else
-		return;
 	if (ts->queued >= ts->cfg.queue_max) {
 		ts->stats.dropped++;
 		log_warn("triage: %zu jobs waiting; %s at seq %lld is not analysed"
 			 " (run 'cairn triage' on its log by hand)",
-			 ts->queued, ev->type, (long long)ev->seq);
+			 ts->queued, type, (long long)seq);
 		return;
 	}
 	struct job *j = xcalloc(1, sizeof *j);
 	j->kind = kind;
-	j->seq = ev->seq;
+	j->seq = seq;
 	j->json = xstrndup(json, len);
 	if (ts->tail)
 		ts->tail->next = j;
@@ -285,11 +277,60 @@ void triage_service_offer(struct triage_service *ts, const struct event *ev, con
 	maybe_start(ts);
 }
 
+void triage_service_offer(struct triage_service *ts, const struct event *ev, const char *json,
+			  size_t len)
+{
+	if (!ts || ts->stopping)
+		return;
+	if (triage__is_failure(ev->type))
+		enqueue(ts, JOB_TRIAGE, ev->type, ev->seq, json, len);
+	else if (triage__is_pass(ev->type))
+		enqueue(ts, JOB_LEARN, ev->type, ev->seq, json, len);
+}
+
+/* Failures of the last day that have no report (the daemon stopped or
+ * crashed before their job ran, or the queue was full): queued again, oldest
+ * first, at most CATCH_UP_MAX. */
+#define CATCH_UP_MAX 20
+static void catch_up(struct triage_service *ts, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ts->db,
+			       "SELECT seq, type, envelope FROM (SELECT e.seq, e.type, e.envelope"
+			       " FROM events e WHERE e.type IN"
+			       " ('build.failed','test.failed','ci.run.failed') AND e.time_ms >= ?1"
+			       " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = 'triage.report'"
+			       " AND r.seq > e.seq AND r.correlationid = e.id)"
+			       " ORDER BY e.seq DESC LIMIT ?2) ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		log_warn("triage: cannot look for failures left without a report: %s",
+			 sqlite3_errmsg(ts->db));
+		return;
+	}
+	sqlite3_bind_int64(st, 1, now_ms - 24 * 3600 * 1000LL);
+	sqlite3_bind_int(st, 2, CATCH_UP_MAX);
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		enqueue(ts, JOB_TRIAGE, (const char *)sqlite3_column_text(st, 1),
+			sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 2),
+			(size_t)sqlite3_column_bytes(st, 2));
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (n)
+		log_info("triage: %d earlier failure%s had no report; analysing now", n,
+			 n == 1 ? "" : "s");
+}
+
 void triage_service_committed(struct triage_service *ts, int64_t seq)
 {
 	if (!ts)
 		return;
 	if (seq > ts->committed)
 		ts->committed = seq;
+	if (!ts->caught_up) {
+		ts->caught_up = true;
+		catch_up(ts, clock_wall_ms());
+	}
 	maybe_start(ts);
 }

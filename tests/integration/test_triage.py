@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import sqlite3
 import subprocess
 import sys
 import time
@@ -325,6 +326,36 @@ def secrets_in_a_failure_log_do_not_reach_the_report():
             logged = json.dumps(c.query_all(pattern="build.>"))
         check(tok not in logged, "the token is not logged: %s" % short(logged, 1500))
         check("[REDACTED:github-token]" in logged, "a marker stands in its place")
+
+
+@T.test
+def failures_without_a_report_are_triaged_at_start():
+    d = Daemon(start=False)
+    try:
+        # Spooled while no daemon ran: triaged when one starts.
+        r = subprocess.run([d.bin, "run", "--", "sh", "-c",
+                            "echo \"src/x.c:3:1: error: unknown type name 'strng'\" >&2; exit 1"],
+                           cwd=d.tmp, env=d.env(), capture_output=True, timeout=60)
+        eq(r.returncode, 1, "the failing run with no daemon (%s)" % short(r.stderr))
+        d.start()
+        rep = wait_event(d, "triage.report", lambda e: True, what="report of a spooled failure")
+        eq(rep["data"]["signature"]["exact"], "unknown type name 'strng'", "its signature")
+        d.stop()
+        # A failure whose report never came (the daemon died first): the
+        # report is made at the next start.
+        con = sqlite3.connect(d.db_path)
+        con.execute("DELETE FROM events WHERE type = 'triage.report'")
+        con.commit()
+        con.close()
+        d.start()
+        rep2 = wait_event(d, "triage.report", lambda e: True, what="the report made at start")
+        eq(rep2["correlationid"], rep["correlationid"], "for the same failure")
+        time.sleep(0.5)
+        with d.conn() as c:
+            eq(len(c.query_all(pattern="triage.report")), 1, "and only once")
+        d.stop()
+    finally:
+        d.cleanup()
 
 
 if __name__ == "__main__":
