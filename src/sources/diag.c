@@ -1330,9 +1330,11 @@ static size_t p_javac(struct ctx *c, size_t i)
 		const char *t = c->l[k].s;
 		bool caret = is_caret(t);
 		note_line(c, idx, k, caret || k == i + 1);
-		if (caret && idx >= 0 && c->v[idx].col == 0 && lc.line > 0) {
-			/* javac gives no column; its caret does. */
-			c->v[idx].col = (int)(strchr(t, '^') - t) + 1;
+		const char *cp = caret ? strchr(t, '^') : NULL;
+		if (cp && idx >= 0 && c->v[idx].col == 0 && lc.line > 0) {
+			/* javac gives no column; its caret does (a "~~~" line
+			 * counts as a caret line but has no '^' to place it). */
+			c->v[idx].col = (int)(cp - t) + 1;
 			c->m[idx].hash = diag_hash(&c->v[idx]);
 		}
 	}
