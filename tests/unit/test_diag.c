@@ -17,44 +17,13 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "sources/diag.h"
+#include "testdata.h"
 
 /* The fixture tree holds at least this many logs and checks; fewer means it
  * was not found or was truncated, not that all is well. */
 #define MIN_LOGS 45
 #define MIN_DIAG_CHECKS 120
 #define MIN_RUNNER_CASES 30
-
-static const char *data_dir(void)
-{
-	const char *dir = getenv("CAIRN_TEST_DATA");
-	return dir && *dir ? dir : "tests/data";
-}
-
-/* Reads a whole file; NULL (and *len 0) when it does not exist. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			buf = xreallocarray(buf, cap + 1, 1);
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		if (got == 0)
-			break;
-		n += got;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
 
 /* Splits s in place on tabs into at most max fields; returns the count. */
 static int split_tabs(char *s, char **f, int max)
@@ -126,15 +95,15 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 	int checked = 0, bad = 0;
 
 	path = xasprintf("%s/%s/%s.log", dir, tool, name);
-	log = slurp(path, &loglen);
+	log = testdata_slurp(path, &loglen);
 	free(path);
 	path = xasprintf("%s/%s/%s.cmd", dir, tool, name);
-	cmd = slurp(path, &cmdlen);
+	cmd = testdata_slurp(path, &cmdlen);
 	free(path);
 	if (cmd)
 		cmd[strcspn(cmd, "\n")] = '\0';
 	path = xasprintf("%s/%s/%s.expect", dir, tool, name);
-	exp = slurp(path, &explen);
+	exp = testdata_slurp(path, &explen);
 	if (!log || !exp)
 		fail_msg("fixture %s/%s: cannot read its .log or .expect ('%s')", tool, name, path);
 	free(path);
@@ -237,7 +206,7 @@ static size_t list_dir(const char *dir, char ***out)
 
 static void test_fixtures(void **state)
 {
-	char *dir = xasprintf("%s/diag", data_dir()), **tools;
+	char *dir = xasprintf("%s/diag", testdata_dir()), **tools;
 	size_t nt = list_dir(dir, &tools);
 	int logs = 0, checks = 0, failures = 0;
 
@@ -275,10 +244,10 @@ static void test_fixtures(void **state)
 
 static void test_runners(void **state)
 {
-	char *dir = xasprintf("%s/diag", data_dir());
+	char *dir = xasprintf("%s/diag", testdata_dir());
 	char *path = xasprintf("%s/runners.txt", dir);
 	size_t len;
-	char *text = slurp(path, &len), *save = NULL;
+	char *text = testdata_slurp(path, &len), *save = NULL;
 	int cases = 0, failures = 0;
 
 	if (!text)
@@ -292,7 +261,7 @@ static void test_runners(void **state)
 			fail_msg("runners.txt: malformed line '%s'", line);
 		if (strcmp(f[1], "-")) {
 			char *lp = xasprintf("%s/%s", dir, f[1]);
-			log = slurp(lp, &loglen);
+			log = testdata_slurp(lp, &loglen);
 			if (!log)
 				fail_msg("runners.txt: cannot read '%s'", lp);
 			free(lp);

@@ -21,6 +21,7 @@
 #include "common/timefmt.h"
 #include "common/ulid.h"
 #include "event/envelope.h"
+#include "testdata.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -29,12 +30,6 @@
 
 #define MIN_VALID_CASES 6
 #define MIN_INVALID_CASES 15
-
-static const char *data_dir(void)
-{
-	const char *d = getenv("CAIRN_TEST_DATA");
-	return d && *d ? d : "tests/data";
-}
 
 /* Reads a whole file; the result is NUL-terminated and *len excludes the
  * NUL. Fails the test if the file cannot be read. */
@@ -70,7 +65,7 @@ static int list_cases(const char *sub, struct dirent ***names, char *dir, size_t
 {
 	int n;
 
-	snprintf(dir, size, "%s/envelope/%s", data_dir(), sub);
+	snprintf(dir, size, "%s/envelope/%s", testdata_dir(), sub);
 	n = scandir(dir, names, json_name, alphasort);
 	if (n < 0)
 		fail_msg("cannot list '%s'; set CAIRN_TEST_DATA to the tests/data directory", dir);

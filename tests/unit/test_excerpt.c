@@ -18,42 +18,11 @@
 #include "common/xalloc.h"
 #include "services/excerpt.h"
 #include "sources/diag.h"
+#include "testdata.h"
 
 /* The fixture directory holds at least this many cases; fewer means it was
  * not found or was truncated, not that all is well. */
 #define MIN_CASES 6
-
-static const char *data_dir(void)
-{
-	const char *dir = getenv("CAIRN_TEST_DATA");
-	return dir && *dir ? dir : "tests/data";
-}
-
-/* Reads a whole file; NULL (and *len 0) when it does not exist. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			buf = xreallocarray(buf, cap + 1, 1);
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		if (got == 0)
-			break;
-		n += got;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
 
 /* Whether s is valid UTF-8 (no overlong forms, no surrogates). */
 static bool utf8_valid(const char *s)
@@ -180,10 +149,10 @@ static int check_case(const char *dir, const char *name, int *failures)
 	int checked = 0, bad = 0;
 
 	path = xasprintf("%s/%s.log", dir, name);
-	log = slurp(path, &loglen);
+	log = testdata_slurp(path, &loglen);
 	free(path);
 	path = xasprintf("%s/%s.expect", dir, name);
-	exp = slurp(path, &explen);
+	exp = testdata_slurp(path, &explen);
 	if (!log || !exp)
 		fail_msg("fixture %s: cannot read its .log or .expect ('%s')", name, path);
 	free(path);
@@ -266,7 +235,7 @@ static int cmp_str(const void *a, const void *b)
 
 static void test_fixtures(void **state)
 {
-	char *dir = xasprintf("%s/excerpt", data_dir()), **names = NULL;
+	char *dir = xasprintf("%s/excerpt", testdata_dir()), **names = NULL;
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	size_t n = 0;

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "kb/fixshape.h"
+#include "testdata.h"
 
 /* The case file holds at least this many cases; fewer means it was
  * truncated or not found where expected. */
@@ -32,23 +33,6 @@ struct cases {
 };
 
 static struct cases all;
-
-/* Decodes \n, \t and \\ in place; any other backslash stays. Returns the
- * decoded length. */
-static size_t unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && (r[1] == 'n' || r[1] == 't' || r[1] == '\\')) {
-			*w++ = r[1] == 'n' ? '\n' : r[1] == 't' ? '\t' : '\\';
-			r++;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
-}
 
 static int load_cases(void **state)
 {
@@ -90,9 +74,9 @@ static int load_cases(void **state)
 		struct fcase *c = &all.v[all.n++];
 		c->lineno = lineno;
 		c->before = xstrdup(line);
-		c->blen = unescape(c->before);
+		c->blen = testdata_unescape(c->before);
 		c->after = xstrdup(t1 + 1);
-		c->alen = unescape(c->after);
+		c->alen = testdata_unescape(c->after);
 		c->key = xstrdup(strcmp(t2 + 1, "\"\"") == 0 ? "" : t2 + 1);
 	}
 	free(line);

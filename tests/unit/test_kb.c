@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "kb/kb.h"
 #include "kb/redact.h"
+#include "testdata.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -73,12 +74,6 @@ static int teardown(void **state)
 	free(cmd);
 	free(f);
 	return 0;
-}
-
-static const char *data_dir(void)
-{
-	const char *d = getenv("CAIRN_TEST_DATA");
-	return d && *d ? d : "tests/data";
 }
 
 /* Adds an entry; fails the test unless it was stored as a new one. */
@@ -274,7 +269,7 @@ static void sort_words(char *s)
 static void test_ranking_cases(void **state)
 {
 	struct fx *f = *state;
-	char *path = xasprintf("%s/kb/ranking.txt", data_dir());
+	char *path = xasprintf("%s/kb/ranking.txt", testdata_dir());
 	FILE *in = fopen(path, "r");
 	if (!in)
 		fail_msg("cannot open %s: %s (set CAIRN_TEST_DATA)", path, strerror(errno));
@@ -411,7 +406,7 @@ static void test_ranking_cases(void **state)
 static void test_field_cases(void **state)
 {
 	struct fx *f = *state;
-	char *path = xasprintf("%s/kb/fields.txt", data_dir());
+	char *path = xasprintf("%s/kb/fields.txt", testdata_dir());
 	FILE *in = fopen(path, "r");
 	if (!in)
 		fail_msg("cannot open %s: %s", path, strerror(errno));
@@ -1194,8 +1189,8 @@ static void on_report(void *ctx, size_t line, bool skipped, const char *msg)
 static void test_import_mixed(void **state)
 {
 	struct kb *kb = ((struct fx *)*state)->kb;
-	char *path = xasprintf("%s/kb/import-mixed.jsonl", data_dir());
-	char *epath = xasprintf("%s/kb/import-mixed.expect", data_dir());
+	char *path = xasprintf("%s/kb/import-mixed.jsonl", testdata_dir());
+	char *epath = xasprintf("%s/kb/import-mixed.expect", testdata_dir());
 	FILE *in = fopen(path, "r");
 	if (!in)
 		fail_msg("cannot open %s", path);
@@ -1426,7 +1421,7 @@ static void test_entry_json(void **state)
 static void test_redaction_cases(void **state)
 {
 	struct kb *kb = ((struct fx *)*state)->kb;
-	char *path = xasprintf("%s/redact/cases.txt", data_dir());
+	char *path = xasprintf("%s/redact/cases.txt", testdata_dir());
 	FILE *in = fopen(path, "r");
 	if (!in)
 		fail_msg("cannot open %s", path);

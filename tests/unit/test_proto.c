@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
+#include "testdata.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,12 +29,6 @@
 #define MIN_REQUEST_CASES 100
 #define MIN_OK_CASES 30
 #define MIN_ERROR_CASES 60
-
-static const char *data_dir(void)
-{
-	const char *d = getenv("CAIRN_TEST_DATA");
-	return d && *d ? d : "tests/data";
-}
 
 /* ---- helpers ---- */
 
@@ -149,7 +144,7 @@ static void parse_ok(const char *line, struct proto_req *req)
 
 static void test_request_file(void **state)
 {
-	char *path = xasprintf("%s/proto/requests.txt", data_dir());
+	char *path = xasprintf("%s/proto/requests.txt", testdata_dir());
 	FILE *f = fopen(path, "r");
 	if (!f)
 		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",

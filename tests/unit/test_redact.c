@@ -14,6 +14,7 @@
 
 #include "common/xalloc.h"
 #include "kb/redact.h"
+#include "testdata.h"
 
 /* The case file holds at least this many cases of each sort; fewer means it
  * was truncated or not found where expected, not that all is well. */
@@ -38,23 +39,6 @@ struct cases {
 };
 
 static struct cases all;
-
-/* Decodes \n, \t and \\ in place; any other backslash stays. Returns the
- * decoded length. */
-static size_t unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && (r[1] == 'n' || r[1] == 't' || r[1] == '\\')) {
-			*w++ = r[1] == 'n' ? '\n' : r[1] == 't' ? '\t' : '\\';
-			r++;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
-}
 
 static int load_cases(void **state)
 {
@@ -111,7 +95,7 @@ static int load_cases(void **state)
 		struct rcase *c = &all.v[all.n++];
 		c->lineno = lineno;
 		c->in = xstrdup(line);
-		c->in_len = unescape(c->in);
+		c->in_len = testdata_unescape(c->in);
 		c->negative = strcmp(exp, "=") == 0;
 		if (c->negative) {
 			c->out = xstrndup(c->in, c->in_len);
@@ -120,7 +104,7 @@ static int load_cases(void **state)
 			all.negative++;
 		} else {
 			c->out = xstrdup(exp);
-			c->out_len = unescape(c->out);
+			c->out_len = testdata_unescape(c->out);
 			c->count = count;
 			all.positive++;
 		}
