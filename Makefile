@@ -57,7 +57,7 @@ $(BUILD)/rel/cairn: $(BUILD)/rel/src/cli/main.o $(BUILD)/rel/libcairn.a
 $(BUILD)/san/cairn: $(BUILD)/san/src/cli/main.o $(BUILD)/san/libcairn.a
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libcairn.a
+$(BUILD)/san/tests/%: tests/unit/%.c tests/unit/testdata.h $(BUILD)/san/libcairn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -o $@ $< $(BUILD)/san/libcairn.a $(LIBS) -lcmocka
 

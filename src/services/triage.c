@@ -647,6 +647,18 @@ int triage__last_pass(sqlite3 *db, const char *project, const char *cwd, const c
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }
 
+/* Binds ?1..?5 of the change queries below: project, (from_seq, to_seq],
+ * [from_ms, until_ms), 0 meaning no bound at the top. */
+static void bind_window(sqlite3_stmt *st, const char *project, int64_t from_seq, int64_t to_seq,
+			int64_t from_ms, int64_t until_ms)
+{
+	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, from_seq);
+	sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
+	sqlite3_bind_int64(st, 4, from_ms);
+	sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+}
+
 void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t to_seq,
 		     int64_t from_ms, int64_t until_ms, struct triage_changes *out)
 {
@@ -662,11 +674,7 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 			       " AND type IN ('file.changed','file.created','file.deleted','file.renamed')"
 			       " GROUP BY 1 ORDER BY 2 DESC LIMIT 2000",
 			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, from_seq);
-		sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
-		sqlite3_bind_int64(st, 4, from_ms);
-		sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+		bind_window(st, project, from_seq, to_seq, from_ms, until_ms);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *p = (const char *)sqlite3_column_text(st, 0);
 			if (p)
@@ -684,11 +692,7 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 			       " AND type IN ('git.commit','git.checkout','git.merge')"
 			       " ORDER BY seq LIMIT 200",
 			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, from_seq);
-		sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
-		sqlite3_bind_int64(st, 4, from_ms);
-		sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+		bind_window(st, project, from_seq, to_seq, from_ms, until_ms);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
 			int64_t ms = sqlite3_column_int64(st, 1);
@@ -889,24 +893,26 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 
 /* ---- the report ---- */
 
-static char *make_summary(const struct triage_failure *f, const struct diag_list *dl,
+/* Counts errors and warnings. Errors are what the tools said, not the
+ * build driver's echo of them: make's "Error 1" counts only when nothing
+ * else reported an error. */
+static void count_diags(const struct diag_list *dl, size_t *errors, size_t *warnings)
+{
+	size_t tool = 0, driver = 0, warn = 0;
+	for (size_t i = 0; i < dl->n; i++) {
+		if (dl->v[i].severity == SEV_ERROR || dl->v[i].severity == SEV_CRITICAL)
+			*(is_driver(dl->v[i].tool) ? &driver : &tool) += 1;
+		else if (dl->v[i].severity == SEV_WARNING)
+			warn++;
+	}
+	*errors = tool ? tool : driver;
+	*warnings = warn;
+}
+
+static char *make_summary(const struct triage_failure *f, size_t errors, size_t warnings,
 			  const struct diag *pd, const char *message, int64_t seen,
 			  const json_t *fixes, const json_t *suspects)
 {
-	/* Count what the tools said, not the build driver's echo of it. */
-	size_t errors = 0, driver_errors = 0, warnings = 0;
-	for (size_t i = 0; i < dl->n; i++) {
-		if (dl->v[i].severity == SEV_ERROR || dl->v[i].severity == SEV_CRITICAL) {
-			if (is_driver(dl->v[i].tool))
-				driver_errors++;
-			else
-				errors++;
-		} else if (dl->v[i].severity == SEV_WARNING) {
-			warnings++;
-		}
-	}
-	if (!errors)
-		errors = driver_errors;
 	char *s;
 	const char *what = f->target ? f->target : "The run";
 	if (pd) {
@@ -1069,7 +1075,9 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	if (!since)
 		since = json_null();
 
-	char *summary = make_summary(f, &dl, pd, message, seen, fixes, suspects);
+	size_t errors, warnings;
+	count_diags(&dl, &errors, &warnings);
+	char *summary = make_summary(f, errors, warnings, pd, message, seen, fixes, suspects);
 	char *red_summary = redacted(summary);
 	free(summary);
 
@@ -1102,15 +1110,6 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	} else {
 		json_object_set_new(rep, "signature", json_null());
 	}
-	size_t errors = 0, driver_errors = 0, warnings = 0;
-	for (size_t i = 0; i < dl.n; i++) {
-		if (dl.v[i].severity == SEV_ERROR || dl.v[i].severity == SEV_CRITICAL)
-			*(is_driver(dl.v[i].tool) ? &driver_errors : &errors) += 1;
-		else if (dl.v[i].severity == SEV_WARNING)
-			warnings++;
-	}
-	if (!errors)
-		errors = driver_errors;
 	json_t *files = json_array();
 	for (size_t i = 0; i < dl.n && json_array_size(files) < TRIAGE_SNAPSHOT_FILES; i++) {
 		const char *df = dl.v[i].file;
