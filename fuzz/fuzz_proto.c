@@ -74,11 +74,16 @@ static int on_line(void *opaque, const char *line, size_t len, bool too_long)
 		abort();
 	c->lines++;
 	if (too_long) {
-		if (line || len <= LINE_MAX_BYTES)
+		/* Only the head of the line is kept, NUL-terminated. */
+		if (!line || len <= LINE_MAX_BYTES || strlen(line) > LINEBUF_HEAD)
+			abort();
+		json_t *rid = proto_scan_rid(line, strlen(line));
+		if (rid && !json_is_string(rid) && !json_is_integer(rid))
 			abort();
 		proto_err_set(&err, "line_too_long", NULL, "line of %zu bytes is over %d", len,
 		              LINE_MAX_BYTES);
-		check_reply(proto_error_line(NULL, &err, &n), n, false);
+		check_reply(proto_error_line(rid, &err, &n), n, false);
+		json_decref(rid);
 		return c->stops && c->lines % 3 == 0;
 	}
 	if (!line || len == 0 || len > LINE_MAX_BYTES || line[len] != '\0')

@@ -17,6 +17,8 @@ const char *err_str(int err)
 	case CAIRN_E_BUSY: return "another daemon is already running";
 	case CAIRN_E_CLOSED: return "connection closed";
 	case CAIRN_E_VERSION: return "unsupported version";
+	case CAIRN_E_FULL: return "the disk is full";
+	case CAIRN_E_CORRUPT: return "the database is damaged";
 	default:
 		if (err < 0 && err > -CAIRN_E_BASE)
 			return strerror(-err);

@@ -12,38 +12,49 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL };
+enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL, K_BOOL };
 
+/* min: the smallest value that still lets the daemon work (0: no floor).
+ * A limit set below it is refused at start instead of making every request
+ * fail later (a 10-byte line limit would refuse every request). */
 struct setting {
 	const char *section, *key;
 	enum kind kind;
 	size_t off;
 	const char *dflt;
+	int64_t min;
 };
 
 #define OFF(f) offsetof(struct config, f)
 static const struct setting settings[] = {
-	{"daemon", "runtime_dir", K_PATH, OFF(runtime_dir), ""},
-	{"daemon", "data_dir", K_PATH, OFF(data_dir), ""},
-	{"daemon", "log_level", K_LEVEL, OFF(log_level), "info"},
-	{"limits", "event_bytes", K_SIZE, OFF(event_bytes), "1M"},
-	{"limits", "line_bytes", K_SIZE, OFF(line_bytes), ""},
-	{"subscriber", "queue_events", K_COUNT, OFF(queue_events), "4096"},
-	{"subscriber", "queue_bytes", K_SIZE, OFF(queue_bytes), "8M"},
-	{"subscriber", "ring_events", K_COUNT, OFF(ring_events), "8192"},
-	{"store", "batch_max", K_COUNT, OFF(batch_max), "2048"},
-	{"store", "writer_queue_max", K_COUNT, OFF(writer_queue_max), "65536"},
-	{"store", "retention_age", K_AGE, OFF(retention_age_ms), "0"},
-	{"store", "retention_bytes", K_SIZE, OFF(retention_bytes), "0"},
-	{"runner", "capture_bytes", K_SIZE, OFF(capture_bytes), "8M"},
-	{"runner", "runs_keep", K_COUNT, OFF(runs_keep), "200"},
-	{"watch", "settle_ms", K_COUNT, OFF(settle_ms), "50"},
-	{"watch", "max_delay_ms", K_COUNT, OFF(max_delay_ms), "1000"},
-	{"watch", "retry_ms", K_COUNT, OFF(retry_ms), "2000"},
-	{"watch", "max_dirs", K_SIZE, OFF(max_dirs), "0"},
-	{"triage", "excerpt_lines", K_COUNT, OFF(excerpt_lines), "50"},
-	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1"},
-	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30"},
+	{"daemon", "runtime_dir", K_PATH, OFF(runtime_dir), "", 0},
+	{"daemon", "data_dir", K_PATH, OFF(data_dir), "", 0},
+	{"daemon", "log_level", K_LEVEL, OFF(log_level), "info", 0},
+	{"limits", "event_bytes", K_SIZE, OFF(event_bytes), "1M", 1024},
+	{"limits", "line_bytes", K_SIZE, OFF(line_bytes), "", 4096},
+	{"limits", "conn_output_bytes", K_SIZE, OFF(conn_output_bytes), "16M", 64 * 1024},
+	{"limits", "conn_output_max", K_SIZE, OFF(conn_output_max), "256M", 1024 * 1024},
+	{"subscriber", "queue_events", K_COUNT, OFF(queue_events), "4096", 16},
+	{"subscriber", "queue_bytes", K_SIZE, OFF(queue_bytes), "8M", 64 * 1024},
+	{"subscriber", "ring_events", K_COUNT, OFF(ring_events), "8192", 16},
+	{"subscriber", "ring_bytes", K_SIZE, OFF(ring_bytes), "64M", 1024 * 1024},
+	{"subscriber", "replays", K_COUNT, OFF(replays), "2", 1},
+	{"store", "batch_max", K_COUNT, OFF(batch_max), "2048", 0},
+	{"store", "writer_queue_max", K_COUNT, OFF(writer_queue_max), "65536", 64},
+	{"store", "writer_queue_bytes", K_SIZE, OFF(writer_queue_bytes), "32M", 1024 * 1024},
+	{"store", "reserve_bytes", K_SIZE, OFF(reserve_bytes), "64M", 0},
+	{"store", "check_at_start", K_BOOL, OFF(check_at_start), "yes", 0},
+	{"store", "retention_age", K_AGE, OFF(retention_age_ms), "0", 0},
+	{"store", "retention_bytes", K_SIZE, OFF(retention_bytes), "0", 0},
+	{"runner", "capture_bytes", K_SIZE, OFF(capture_bytes), "8M", 4096},
+	{"runner", "runs_keep", K_COUNT, OFF(runs_keep), "200", 0},
+	{"watch", "settle_ms", K_COUNT, OFF(settle_ms), "50", 0},
+	{"watch", "max_delay_ms", K_COUNT, OFF(max_delay_ms), "1000", 0},
+	{"watch", "retry_ms", K_COUNT, OFF(retry_ms), "2000", 0},
+	{"watch", "max_dirs", K_SIZE, OFF(max_dirs), "0", 0},
+	{"triage", "excerpt_lines", K_COUNT, OFF(excerpt_lines), "50", 0},
+	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1", 0},
+	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30", 0},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -94,7 +105,16 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 				 s->kind == K_SIZE ? "64K, 8M or 1G" : "4096");
 			return CAIRN_E_INVALID;
 		}
-		if (s->off == OFF(retention_bytes))
+		if (s->min && n < s->min) {
+			char m[32];
+			if (s->kind == K_SIZE && s->min % 1024 == 0)
+				snprintf(m, sizeof m, "%lldK", (long long)(s->min / 1024));
+			else
+				snprintf(m, sizeof m, "%lld", (long long)s->min);
+			snprintf(why, whylen, "must be at least %s", m);
+			return CAIRN_E_INVALID;
+		}
+		if (s->off == OFF(retention_bytes) || s->off == OFF(reserve_bytes))
 			*(int64_t *)(base + s->off) = n;
 		else
 			*(size_t *)(base + s->off) = (size_t)n;
@@ -107,6 +127,17 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			return CAIRN_E_INVALID;
 		}
 		*(int64_t *)(base + s->off) = n;
+		return 0;
+	case K_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) {
+			*(bool *)(base + s->off) = true;
+		} else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") ||
+			   !strcmp(v, "off")) {
+			*(bool *)(base + s->off) = false;
+		} else {
+			snprintf(why, whylen, "must be yes or no");
+			return CAIRN_E_INVALID;
+		}
 		return 0;
 	case K_LEVEL:
 		if (log_parse_level(v, (enum log_level *)(base + s->off))) {
@@ -226,12 +257,23 @@ int config_load(struct config *cfg, char *errbuf, size_t errlen)
 		cfg->data_dir = xasprintf("%s/cairn", d);
 		free(d);
 	}
-	if (cfg->event_bytes < 1024) {
-		snprintf(errbuf, errlen, "[limits] event_bytes must be at least 1K");
-		return CAIRN_E_INVALID;
-	}
 	if (cfg->line_bytes == 0)
 		cfg->line_bytes = cfg->event_bytes + 64 * 1024;
+	if (cfg->line_bytes < cfg->event_bytes) {
+		snprintf(errbuf, errlen,
+			 "[limits] line_bytes (%zu) is smaller than [limits] event_bytes (%zu): "
+			 "no event of the largest allowed size could be published; raise "
+			 "line_bytes or leave it empty (event_bytes + 64K)",
+			 cfg->line_bytes, cfg->event_bytes);
+		return CAIRN_E_INVALID;
+	}
+	if (cfg->conn_output_max < cfg->conn_output_bytes) {
+		snprintf(errbuf, errlen,
+			 "[limits] conn_output_max (%zu) is smaller than conn_output_bytes (%zu); "
+			 "the hard limit must be at least the soft one",
+			 cfg->conn_output_max, cfg->conn_output_bytes);
+		return CAIRN_E_INVALID;
+	}
 	if (cfg->batch_max == 0)
 		cfg->batch_max = 2048;
 	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
@@ -272,13 +314,17 @@ void config_print(const struct config *cfg, FILE *out)
 		const char *base = (const char *)cfg;
 		switch (s->kind) {
 		case K_PATH: fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off)); break;
+		case K_BOOL:
+			fprintf(out, "%s = %s\n", s->key, *(const bool *)(base + s->off) ? "yes" : "no");
+			break;
 		case K_LEVEL:
 			fprintf(out, "%s = %s\n", s->key, levels[*(const enum log_level *)(base + s->off)]);
 			break;
 		case K_AGE:
 		case K_SIZE:
 		case K_COUNT:
-			if (s->off == OFF(retention_bytes) || s->off == OFF(retention_age_ms))
+			if (s->off == OFF(retention_bytes) || s->off == OFF(retention_age_ms) ||
+			    s->off == OFF(reserve_bytes))
 				fprintf(out, "%s = %lld%s\n", s->key,
 					(long long)*(const int64_t *)(base + s->off),
 					s->kind == K_AGE ? "ms" : "");

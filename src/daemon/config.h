@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,11 +23,18 @@ struct config {
 	enum log_level log_level;   /* [daemon] log_level */
 	size_t event_bytes;         /* [limits] event_bytes */
 	size_t line_bytes;          /* [limits] line_bytes */
+	size_t conn_output_bytes;   /* [limits] conn_output_bytes: stop reading past this */
+	size_t conn_output_max;     /* [limits] conn_output_max: close past this */
 	size_t queue_events;        /* [subscriber] queue_events */
 	size_t queue_bytes;         /* [subscriber] queue_bytes */
 	size_t ring_events;         /* [subscriber] ring_events */
+	size_t ring_bytes;          /* [subscriber] ring_bytes */
+	size_t replays;             /* [subscriber] replays: log reads at once */
 	size_t batch_max;           /* [store] batch_max */
 	size_t writer_queue_max;    /* [store] writer_queue_max */
+	size_t writer_queue_bytes;  /* [store] writer_queue_bytes */
+	int64_t reserve_bytes;      /* [store] reserve_bytes */
+	bool check_at_start;        /* [store] check_at_start */
 	int64_t retention_age_ms;   /* [store] retention_age */
 	int64_t retention_bytes;    /* [store] retention_bytes */
 	size_t capture_bytes;       /* [runner] capture_bytes */

@@ -101,6 +101,17 @@ struct sub {
 	int64_t min_seq;    /* deliver nothing below this */
 	int64_t gap_from, gap_to;
 	size_t q_events, q_bytes; /* written, not yet taken by the kernel */
+	struct replay_read *rr;   /* its log read, while one is queued or running */
+	struct sub *wait_next;    /* in daemon->replay_wait */
+	bool waiting;             /* in daemon->replay_wait */
+};
+
+/* Why a connection's requests are not being read (any set: not reading). */
+enum conn_pause {
+	PAUSE_WRITER = 1u << 0, /* the writer is behind */
+	PAUSE_OUTPUT = 1u << 1, /* its replies are not being read */
+	PAUSE_STORE = 1u << 2,  /* the store cannot write (disk full) */
+	PAUSE_OPS = 1u << 3,    /* too many of its requests are in progress */
 };
 
 struct conn {
@@ -109,7 +120,17 @@ struct conn {
 	struct conn *prev, *next;
 	unsigned refs;
 	bool closing;
-	bool read_paused;
+	bool reading;   /* uv_read_start is in effect */
+	bool eof;       /* the peer will send no more: close once answered */
+	unsigned pause; /* enum conn_pause */
+	size_t out_bytes;   /* reply bytes written, not yet taken by the kernel */
+	size_t n_writes;    /* writes in flight, replies and events */
+	size_t pending_ops; /* requests taken and not yet answered */
+	size_t n_replaying; /* its subscriptions still replaying */
+	size_t pool_ops;    /* of pending_ops, those in the thread pool */
+	bool in_update;     /* inside conn_update_reading() */
+	char *unread;       /* bytes read but not yet fed (reading paused midway) */
+	size_t unread_len;
 	uid_t uid;
 	pid_t pid;
 	struct linebuf lb;
@@ -142,6 +163,14 @@ struct daemon {
 	int64_t committed_seq; /* last seq known committed */
 	struct triage_service *triage; /* NULL if it could not start */
 	size_t inflight;       /* pubs submitted, not yet back from the writer */
+	size_t inflight_bytes; /* their encoded size */
+	size_t ring_bytes;     /* encoded bytes held by the ring */
+	int store_err;         /* the writer's health: 0, CAIRN_E_FULL, ... */
+	char store_msg[300];
+	uv_timer_t store_timer; /* answers durable waiters while the store cannot write */
+	bool store_timer_on;
+	struct sub *replay_wait, *replay_wait_tail; /* subs waiting for a log read */
+	size_t n_replay_reads;  /* log reads queued or running in the pool */
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
 	struct conn *ack_dirty;   /* connections with gathered acks */
@@ -189,9 +218,18 @@ struct wreq {
 };
 
 static void conn_unref(struct conn *c);
+static void conn_close(struct conn *c);
+static void conn_update_reading(struct conn *c);
+static void conn_maybe_finish(struct conn *c);
 static void sub_unref(struct sub *s);
 static void replay_step(struct daemon *d, struct sub *s);
 static void send_line(struct conn *c, char *line, size_t len);
+
+/* Requests of one connection in the thread pool at once (queries, status);
+ * past this its further requests wait unread. */
+#define CONN_POOL_OPS 16
+/* Subscriptions of one connection replaying the log at once. */
+#define CONN_REPLAYS 16
 
 static bool sub_has_room(const struct daemon *d, const struct sub *s, size_t len)
 {
@@ -222,6 +260,14 @@ static void on_write(uv_write_t *req, int status)
 	struct wreq *w = (struct wreq *)req;
 	struct conn *c = w->conn;
 	struct sub *s = w->sub;
+	c->n_writes--;
+	if (!s) {
+		c->out_bytes -= w->bytes;
+		if ((c->pause & PAUSE_OUTPUT) && c->out_bytes <= c->d->cfg->conn_output_bytes / 2) {
+			c->pause &= ~PAUSE_OUTPUT;
+			conn_update_reading(c);
+		}
+	}
 	if (s) {
 		s->q_events--;
 		s->q_bytes -= w->bytes;
@@ -233,8 +279,13 @@ static void on_write(uv_write_t *req, int status)
 		}
 		sub_unref(s);
 	}
-	if (status < 0 && status != UV_ECANCELED && !c->closing)
+	if (status < 0 && status != UV_ECANCELED && !c->closing) {
+		/* The peer is gone: nothing more can reach it. */
 		log_debug("write to client failed: %s", uv_strerror(status));
+		conn_close(c);
+	} else {
+		conn_maybe_finish(c);
+	}
 	blob_unref(w->blob);
 	free(w->own);
 	free(w);
@@ -249,13 +300,35 @@ static void conn_write(struct conn *c, struct sub *s, uv_buf_t *bufs, unsigned n
 		free(own);
 		return;
 	}
+	size_t bytes = 0;
+	for (unsigned i = 0; i < n; i++)
+		bytes += bufs[i].len;
+	if (!s && c->out_bytes + bytes > c->d->cfg->conn_output_max) {
+		/* It sends requests and never reads the replies: the hard limit
+		 * on what one connection may hold of the daemon's memory. */
+		log_warn("closing the connection of pid %d: %zu bytes of replies unread, over "
+			 "[limits] conn_output_max (%zu)",
+			 (int)c->pid, c->out_bytes + bytes, c->d->cfg->conn_output_max);
+		blob_unref(blob);
+		free(own);
+		conn_close(c);
+		return;
+	}
 	struct wreq *w = xcalloc(1, sizeof *w);
 	w->conn = c;
 	c->refs++;
 	w->blob = blob;
 	w->own = own;
-	for (unsigned i = 0; i < n; i++)
-		w->bytes += bufs[i].len;
+	w->bytes = bytes;
+	c->n_writes++;
+	if (!s) {
+		c->out_bytes += bytes;
+		if (c->out_bytes > c->d->cfg->conn_output_bytes && !(c->pause & PAUSE_OUTPUT)) {
+			/* Back-pressure: read no more requests until it reads. */
+			c->pause |= PAUSE_OUTPUT;
+			conn_update_reading(c);
+		}
+	}
 	if (s) {
 		w->sub = s;
 		s->refs++;
@@ -300,6 +373,29 @@ static void reply_ok(struct conn *c, const json_t *rid, json_t *obj)
 	send_line(c, line, n);
 }
 
+/* A request that is answered later: counted, so that a connection whose
+ * peer has stopped sending is closed only once every answer is written,
+ * and so that one connection cannot fill the thread pool (pool: it runs
+ * there). */
+static void conn_op_start(struct conn *c, bool pool)
+{
+	c->pending_ops++;
+	if (pool && ++c->pool_ops >= CONN_POOL_OPS && !(c->pause & PAUSE_OPS)) {
+		c->pause |= PAUSE_OPS;
+		conn_update_reading(c);
+	}
+}
+
+static void conn_op_done(struct conn *c, bool pool)
+{
+	c->pending_ops--;
+	if (pool && --c->pool_ops < CONN_POOL_OPS / 2 && (c->pause & PAUSE_OPS)) {
+		c->pause &= ~PAUSE_OPS;
+		conn_update_reading(c);
+	}
+	conn_maybe_finish(c);
+}
+
 /* ---- subscriptions ---- */
 
 static void sub_unref(struct sub *s)
@@ -314,13 +410,18 @@ static void sub_unref(struct sub *s)
 	conn_unref(c);
 }
 
+static void replay_cancel(struct daemon *d, struct sub *s);
+
 /* Removes s from the index and its connection; it dies once nothing refers
- * to it any more. */
+ * to it any more. A log read of its own is cancelled. */
 static void sub_kill(struct daemon *d, struct sub *s)
 {
 	if (s->dead)
 		return;
 	s->dead = true;
+	if (s->state == SUB_REPLAY)
+		s->conn->n_replaying--;
+	replay_cancel(d, s);
 	subindex_remove(d->idx, s->pattern, s);
 	d->n_subs--;
 	for (struct sub **pp = &s->conn->subs; *pp; pp = &(*pp)->next)
@@ -341,9 +442,24 @@ static int64_t ring_first_seq(const struct daemon *d)
 	return d->ring_len ? ring_at(d, 0)->seq : d->last_seq + 1;
 }
 
+static void ring_drop_oldest(struct daemon *d)
+{
+	struct ring_entry *old = &d->ring[d->ring_start];
+	d->ring_bytes -= old->json->len;
+	free(old->type);
+	blob_unref(old->json);
+	d->ring_start = (d->ring_start + 1) % d->ring_cap;
+	d->ring_len--;
+}
+
 static void ring_push(struct daemon *d, int64_t seq, const char *type, struct blob *json)
 {
-	if (d->ring_len == d->ring_cap && ring_at(d, 0)->seq > d->committed_seq) {
+	/* Capped by count and by bytes; only committed events may go (a
+	 * replay finds them in the log). */
+	while (d->ring_len && ring_at(d, 0)->seq <= d->committed_seq &&
+	       (d->ring_len == d->ring_cap || d->ring_bytes + json->len > d->cfg->ring_bytes))
+		ring_drop_oldest(d);
+	if (d->ring_len == d->ring_cap) {
 		/* Replays read older seqs from the log, which only has committed
 		 * ones: the ring must keep every uncommitted event, so it grows
 		 * while the writer is behind (bounded by writer_queue_max). */
@@ -355,23 +471,19 @@ static void ring_push(struct daemon *d, int64_t seq, const char *type, struct bl
 		d->ring_start = 0;
 		d->ring_cap *= 2;
 	}
-	if (d->ring_len == d->ring_cap) {
-		struct ring_entry *old = &d->ring[d->ring_start];
-		free(old->type);
-		blob_unref(old->json);
-		d->ring_start = (d->ring_start + 1) % d->ring_cap;
-		d->ring_len--;
-	}
 	struct ring_entry *e = &d->ring[(d->ring_start + d->ring_len) % d->ring_cap];
 	e->seq = seq;
 	e->type = xstrdup(type);
 	e->json = json;
 	json->refs++;
 	d->ring_len++;
+	d->ring_bytes += json->len;
 }
 
 static void go_live(struct daemon *d, struct sub *s)
 {
+	if (s->state == SUB_REPLAY)
+		s->conn->n_replaying--;
 	s->state = SUB_LIVE;
 	if (!s->announce_live)
 		return;
@@ -387,7 +499,9 @@ struct replay_read {
 	uv_work_t work;
 	struct daemon *d;
 	struct sub *sub;
+	char *pattern; /* a copy: the read may outlive the subscription's use */
 	int64_t from, to;
+	bool cancel;   /* set by the loop (atomically): stop at the next row */
 	bool more;
 	int err;
 	size_t n, bytes;
@@ -398,6 +512,8 @@ struct replay_read {
 static int replay_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
 {
 	struct replay_read *rr = ctx;
+	if (__atomic_load_n(&rr->cancel, __ATOMIC_RELAXED))
+		return 1;
 	if (rr->n > 0 && rr->bytes + len > REPLAY_CHUNK_BYTES) {
 		rr->more = true; /* the rest comes with the next read */
 		return 1;
@@ -417,12 +533,14 @@ static void replay_work(uv_work_t *w)
 	struct replay_read *rr = (struct replay_read *)w;
 	struct store_query q;
 	store_query_init(&q);
-	q.pattern = rr->sub->pattern;
+	q.pattern = rr->pattern;
 	q.since_seq = rr->from;
 	q.until_seq = rr->to;
 	q.limit = REPLAY_CHUNK;
 	rr->err = store_query(rr->d->st, &q, replay_row, rr, &rr->more);
 }
+
+static void replay_start_waiting(struct daemon *d);
 
 static void replay_done(uv_work_t *w, int status)
 {
@@ -430,7 +548,11 @@ static void replay_done(uv_work_t *w, int status)
 	struct daemon *d = rr->d;
 	struct sub *s = rr->sub;
 	s->read_pending = false;
-	bool ok = status == 0 && rr->err == 0;
+	if (s->rr == rr)
+		s->rr = NULL;
+	d->n_replay_reads--;
+	bool cancelled = status == UV_ECANCELED || __atomic_load_n(&rr->cancel, __ATOMIC_RELAXED);
+	bool ok = status == 0 && rr->err == 0 && !cancelled;
 	for (size_t i = 0; i < rr->n; i++) {
 		if (ok && !s->dead && rr->seqs[i] >= s->min_seq) {
 			send_event(d, s, rr->rows[i]);
@@ -440,17 +562,86 @@ static void replay_done(uv_work_t *w, int status)
 	}
 	if (ok && !rr->more)
 		s->next_seq = rr->to + 1;
-	if (!ok && !s->dead) {
+	if (!ok && !s->dead && !cancelled) {
 		struct proto_err e;
 		proto_err_set(&e, "unavailable", "", "cannot read the log for subscription '%s'; "
 			      "subscribe again", s->name);
 		reply_error(s->conn, NULL, &e);
 		sub_kill(d, s);
-	} else if (!s->dead && !s->conn->closing) {
+	} else if (!s->dead && !s->conn->closing && !d->stopping) {
 		replay_step(d, s);
 	}
 	sub_unref(s);
+	free(rr->pattern);
 	free(rr);
+	replay_start_waiting(d);
+}
+
+/* Starts a log read for s from its cursor up to `to`. */
+static void replay_read_start(struct daemon *d, struct sub *s, int64_t to)
+{
+	struct replay_read *rr = xcalloc(1, sizeof *rr);
+	rr->d = d;
+	rr->sub = s;
+	s->refs++;
+	rr->pattern = xstrdup(s->pattern);
+	rr->from = s->next_seq;
+	rr->to = to;
+	s->read_pending = true;
+	s->rr = rr;
+	d->n_replay_reads++;
+	int r = uv_queue_work(&d->loop, &rr->work, replay_work, replay_done);
+	if (r < 0) {
+		log_error("cannot queue a log read: %s", uv_strerror(r));
+		replay_done(&rr->work, r);
+	}
+}
+
+/* Log reads run a few at a time ([subscriber] replays), so that replays
+ * cannot take every thread of the pool from queries and status; the others
+ * wait here in order. */
+static void replay_start_waiting(struct daemon *d)
+{
+	while (d->replay_wait && d->n_replay_reads < d->cfg->replays && !d->stopping) {
+		struct sub *s = d->replay_wait;
+		d->replay_wait = s->wait_next;
+		if (!d->replay_wait)
+			d->replay_wait_tail = NULL;
+		s->wait_next = NULL;
+		s->waiting = false;
+		s->read_pending = false;
+		if (!s->dead && !s->conn->closing)
+			replay_step(d, s);
+		sub_unref(s);
+	}
+}
+
+/* Stops s's log read: a queued one never runs, a running one stops at its
+ * next row, a waiting one leaves the queue. */
+static void replay_cancel(struct daemon *d, struct sub *s)
+{
+	if (s->rr) {
+		__atomic_store_n(&s->rr->cancel, true, __ATOMIC_RELAXED);
+		uv_cancel((uv_req_t *)&s->rr->work);
+	}
+	if (s->waiting) {
+		struct sub *prev = NULL;
+		for (struct sub *w = d->replay_wait; w; prev = w, w = w->wait_next) {
+			if (w != s)
+				continue;
+			if (prev)
+				prev->wait_next = s->wait_next;
+			else
+				d->replay_wait = s->wait_next;
+			if (d->replay_wait_tail == s)
+				d->replay_wait_tail = prev;
+			break;
+		}
+		s->wait_next = NULL;
+		s->waiting = false;
+		s->read_pending = false;
+		sub_unref(s);
+	}
 }
 
 static void replay_step(struct daemon *d, struct sub *s)
@@ -476,14 +667,18 @@ static void replay_step(struct daemon *d, struct sub *s)
 		}
 		if (!sub_has_room(d, s, 0))
 			return;
-		struct replay_read *rr = xcalloc(1, sizeof *rr);
-		rr->d = d;
-		rr->sub = s;
-		s->refs++;
-		rr->from = s->next_seq;
-		rr->to = first - 1;
-		s->read_pending = true;
-		uv_queue_work(&d->loop, &rr->work, replay_work, replay_done);
+		if (d->n_replay_reads >= d->cfg->replays) {
+			s->read_pending = true;
+			s->waiting = true;
+			s->refs++;
+			if (d->replay_wait_tail)
+				d->replay_wait_tail->wait_next = s;
+			else
+				d->replay_wait = s;
+			d->replay_wait_tail = s;
+			return;
+		}
+		replay_read_start(d, s, first - 1);
 		return;
 	}
 }
@@ -553,9 +748,43 @@ static void spool_done(struct spool_file *sf, int err);
 static void pubctx_free(struct pubctx *pc)
 {
 	json_decref(pc->rid);
-	if (pc->conn)
+	if (pc->conn) {
+		pc->conn->pending_ops--;
+		conn_maybe_finish(pc->conn);
 		conn_unref(pc->conn);
+	}
 	free(pc);
+}
+
+/* The error a publisher gets when its event was not (or not yet) stored. */
+static void store_error_set(const struct daemon *d, int err, int64_t seq, struct proto_err *e)
+{
+	if (err == CAIRN_E_TOOBIG)
+		proto_err_set(e, "event_too_large", "",
+			      "the encoded event is over the limit of %zu bytes "
+			      "([limits] event_bytes)",
+			      d->cfg->event_bytes);
+	else if (err == CAIRN_E_FULL && seq > 0)
+		proto_err_set(e, "disk_full", "",
+			      "the disk holding '%s' is full: the event (seq %lld) is not durable "
+			      "yet; it is kept and written once space is freed, and publishing it "
+			      "again with the same id is safe. Free some disk space.",
+			      d->cfg->data_dir, (long long)seq);
+	else if (err == CAIRN_E_FULL)
+		proto_err_set(e, "disk_full", "",
+			      "the disk holding '%s' is full: the event was not taken. Free some "
+			      "disk space and publish it again.",
+			      d->cfg->data_dir);
+	else if (err == CAIRN_E_CORRUPT)
+		proto_err_set(e, "unavailable", "",
+			      "the event was not stored: the database is damaged (%s). Stop the "
+			      "daemon and run 'cairn doctor'.",
+			      d->store_msg);
+	else
+		proto_err_set(e, "unavailable", "",
+			      "the event was not stored: the database failed (%s); see the "
+			      "daemon's log and retry",
+			      *d->store_msg ? d->store_msg : err_str(err));
 }
 
 static void ack_pub(struct pubctx *pc, int err)
@@ -575,15 +804,7 @@ static void ack_pub(struct pubctx *pc, int err)
 		return;
 	if (err) {
 		struct proto_err e;
-		if (err == CAIRN_E_TOOBIG)
-			proto_err_set(&e, "event_too_large", "",
-				      "the encoded event is over the limit of %zu bytes "
-				      "([limits] event_bytes)",
-				      c->d->cfg->event_bytes);
-		else
-			proto_err_set(&e, "unavailable", "",
-				      "the event was not stored: the database failed; "
-				      "see the daemon's log and retry");
+		store_error_set(c->d, err, pc->seq, &e);
 		reply_error(c, pc->rid, &e);
 		return;
 	}
@@ -643,7 +864,58 @@ static void flush_acks(struct daemon *d)
 	}
 }
 
-static void resume_reading(struct daemon *d);
+/* Clears one pause reason on every connection and reads again where no
+ * other reason holds. */
+static void resume_paused(struct daemon *d, unsigned why)
+{
+	for (struct conn *c = d->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->pause & why) {
+			c->pause &= ~why;
+			conn_update_reading(c);
+		}
+	}
+}
+
+/* While the store cannot write, durable publishers are answered within a
+ * second instead of waiting without a word. Their events stay queued and
+ * are written if space comes back (the answer says so). */
+static void on_store_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	if (!d->store_err)
+		return;
+	while (d->durable_head) {
+		struct pubctx *pc = d->durable_head;
+		d->durable_head = pc->next;
+		ack_pub(pc, d->store_err);
+		pubctx_free(pc);
+	}
+	d->durable_tail = NULL;
+	flush_acks(d);
+}
+
+static void store_health_changed(struct daemon *d)
+{
+	int err = store_health(d->st, d->store_msg, sizeof d->store_msg);
+	if (err == d->store_err)
+		return;
+	d->store_err = err;
+	if (err) {
+		log_warn("publishing is refused until the store can write: %s", d->store_msg);
+		if (!d->store_timer_on) {
+			uv_timer_start(&d->store_timer, on_store_timer, 1000, 1000);
+			d->store_timer_on = true;
+		}
+	} else {
+		log_info("the store writes again; publishing resumes");
+		if (d->store_timer_on) {
+			uv_timer_stop(&d->store_timer);
+			d->store_timer_on = false;
+		}
+		resume_paused(d, PAUSE_STORE);
+	}
+}
 
 static void add_durable_waiter(struct daemon *d, struct pubctx *pc)
 {
@@ -737,6 +1009,7 @@ static void sequence(struct daemon *d, struct event *ev, struct pubctx *pc, bool
 	p->seq = ev->seq;
 	p->durable = durable;
 	d->inflight++;
+	d->inflight_bytes += len;
 	store_submit(d->st, p);
 }
 
@@ -756,6 +1029,7 @@ static void drain_store(struct daemon *d)
 			strmap_del(&d->pending_ids, key);
 			free(key);
 			d->inflight--;
+			d->inflight_bytes -= p->json_len;
 			event_free(p->ev);
 			free(p->json);
 			free(p);
@@ -781,10 +1055,12 @@ static void drain_store(struct daemon *d)
 		free(o);
 		o = next;
 	}
+	store_health_changed(d);
 	flush_acks(d);
 	dispatch_parked(d);
-	if (d->inflight <= d->cfg->writer_queue_max / 2)
-		resume_reading(d);
+	if (d->inflight <= d->cfg->writer_queue_max / 2 &&
+	    d->inflight_bytes <= d->cfg->writer_queue_bytes / 2)
+		resume_paused(d, PAUSE_WRITER);
 	if (d->stopping && d->inflight == 0 && !d->durable_head)
 		finish_shutdown(d);
 }
@@ -1019,6 +1295,19 @@ static void do_hello(struct conn *c, struct proto_req *req)
 static void do_pub(struct conn *c, struct proto_req *req)
 {
 	struct daemon *d = c->d;
+	if (d->store_err) {
+		/* Nothing new is taken while the store cannot write: a clear
+		 * error, and for a publisher that does not wait for durability,
+		 * back-pressure too (its next requests wait unread). */
+		struct proto_err e;
+		store_error_set(d, d->store_err, 0, &e);
+		reply_error(c, req->rid, &e);
+		if (req->ack != ACK_DURABLE && d->store_err != CAIRN_E_CORRUPT) {
+			c->pause |= PAUSE_STORE;
+			conn_update_reading(c);
+		}
+		return;
+	}
 	bool fresh_id = req->ev->id == NULL;
 	event_fill_defaults(req->ev, clock_wall_ms());
 	struct pubctx *pc = xcalloc(1, sizeof *pc);
@@ -1028,13 +1317,17 @@ static void do_pub(struct conn *c, struct proto_req *req)
 	req->rid = NULL;
 	pc->ack = req->ack;
 	c->pubs_submitted++;
+	c->pending_ops++;
 	struct event *ev = req->ev;
 	req->ev = NULL;
 	sequence(d, ev, pc, fresh_id);
-	if (d->inflight > d->cfg->writer_queue_max && !c->read_paused) {
-		/* The disk is behind: stop reading from this publisher for a while. */
-		uv_read_stop((uv_stream_t *)&c->pipe);
-		c->read_paused = true;
+	if ((d->inflight > d->cfg->writer_queue_max ||
+	     d->inflight_bytes > d->cfg->writer_queue_bytes) &&
+	    !(c->pause & PAUSE_WRITER)) {
+		/* The disk is behind: stop reading from this publisher for a
+		 * while, so what waits for the writer stays bounded. */
+		c->pause |= PAUSE_WRITER;
+		conn_update_reading(c);
 	}
 }
 
@@ -1080,6 +1373,16 @@ static void do_sub(struct conn *c, struct proto_req *req)
 		}
 		name = autoname;
 	}
+	if (req->from.kind == POS_SEQ || req->from.kind == POS_TIME) {
+		if (c->n_replaying >= CONN_REPLAYS) {
+			proto_err_set(&e, "busy", "from",
+				      "this connection already has %d subscriptions replaying the "
+				      "log; wait until one is live (or use another connection)",
+				      CONN_REPLAYS);
+			reply_error(c, req->rid, &e);
+			return;
+		}
+	}
 	struct sub *s = xcalloc(1, sizeof *s);
 	s->refs = 1;
 	s->conn = c;
@@ -1103,12 +1406,14 @@ static void do_sub(struct conn *c, struct proto_req *req)
 		break;
 	case POS_SEQ:
 		s->state = SUB_REPLAY;
+		c->n_replaying++;
 		s->announce_live = true;
 		s->next_seq = s->min_seq = req->from.seq > 0 ? req->from.seq : 1;
 		replay_step(d, s);
 		break;
 	case POS_TIME: {
 		s->state = SUB_REPLAY;
+		c->n_replaying++;
 		s->announce_live = true;
 		s->read_pending = true;
 		struct seek_req *sr = xcalloc(1, sizeof *sr);
@@ -1193,7 +1498,7 @@ static void query_done(uv_work_t *w, int status)
 {
 	struct query_req *qr = (struct query_req *)w;
 	struct conn *c = qr->conn;
-	if (status || qr->err) {
+	if ((status || qr->err) && !c->closing) {
 		struct proto_err e;
 		proto_err_set(&e, "unavailable", "", "the query failed; see the daemon's log");
 		reply_error(c, qr->rid, &e);
@@ -1210,6 +1515,7 @@ static void query_done(uv_work_t *w, int status)
 	free(qr->pattern);
 	free(qr->project);
 	free(qr);
+	conn_op_done(c, true);
 	conn_unref(c);
 }
 
@@ -1248,6 +1554,7 @@ static void do_query(struct conn *c, struct proto_req *req)
 	struct query_req *qr = xcalloc(1, sizeof *qr);
 	qr->conn = c;
 	c->refs++;
+	conn_op_start(c, true);
 	qr->d = c->d;
 	qr->rid = req->rid;
 	req->rid = NULL;
@@ -1330,6 +1637,7 @@ static void status_done(uv_work_t *w, int status)
 	}
 	json_decref(sr->rid);
 	free(sr);
+	conn_op_done(c, true);
 	conn_unref(c);
 }
 
@@ -1338,6 +1646,7 @@ static void do_status(struct conn *c, struct proto_req *req)
 	struct status_req *sr = xcalloc(1, sizeof *sr);
 	sr->conn = c;
 	c->refs++;
+	conn_op_start(c, true);
 	sr->rid = req->rid;
 	req->rid = NULL;
 	uv_queue_work(&c->d->loop, &sr->work, status_work, status_done);
@@ -1350,18 +1659,25 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	if (c->closing)
 		return 1;
 	if (too_long) {
+		/* The id, if the line's first bytes hold it, so that the client
+		 * can match this answer to its request. */
+		json_t *rid = proto_scan_rid(line, strlen(line));
 		proto_err_set(&err, "line_too_long", "",
 			      "request line of %zu bytes is over the limit of %zu bytes "
 			      "([limits] line_bytes); it was discarded",
 			      len, c->d->cfg->line_bytes);
-		reply_error(c, NULL, &err);
-		return 0;
+		reply_error(c, rid, &err);
+		json_decref(rid);
+		return c->closing || c->pause;
 	}
 	struct proto_req req;
 	if (proto_parse(line, len, &req, &err)) {
-		reply_error(c, req.rid, &err);
+		json_t *rid = req.rid ? json_incref(req.rid)
+				      : proto_scan_rid(line, len < LINEBUF_HEAD ? len : LINEBUF_HEAD);
+		reply_error(c, rid, &err);
+		json_decref(rid);
 		proto_req_release(&req);
-		return 0;
+		return c->closing || c->pause;
 	}
 	if (c->d->stopping) {
 		proto_err_set(&err, "unavailable", "", "the daemon is shutting down; retry later");
@@ -1379,7 +1695,9 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	case OP_WATCH: do_watch(c, &req); break;
 	}
 	proto_req_release(&req);
-	return 0;
+	/* Stop at this line when the connection was paused or closed by it;
+	 * the rest of the chunk is kept in c->unread. */
+	return c->closing || c->pause;
 }
 
 /* ---- connection lifecycle ---- */
@@ -1388,6 +1706,7 @@ static void conn_unref(struct conn *c)
 {
 	if (--c->refs > 0)
 		return;
+	free(c->unread);
 	free(c->ackbuf);
 	linebuf_release(&c->lb);
 	free(c);
@@ -1403,6 +1722,7 @@ static void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->reading = false;
 	struct daemon *d = c->d;
 	while (c->subs)
 		sub_kill(d, c->subs);
@@ -1416,6 +1736,83 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
+/* Feeds bytes read from c to its line splitter; what is left when a line
+ * paused or closed the connection is kept for later. */
+static void conn_feed(struct conn *c, const char *data, size_t len)
+{
+	c->refs++; /* keep c alive while its lines are handled */
+	size_t used = linebuf_feed(&c->lb, data, len, on_line, c);
+	if (used < len && !c->closing) {
+		char *rest = xmalloc(c->unread_len + (len - used));
+		if (c->unread_len)
+			memcpy(rest, c->unread, c->unread_len);
+		memcpy(rest + c->unread_len, data + used, len - used);
+		free(c->unread);
+		c->unread = rest;
+		c->unread_len += len - used;
+	}
+	flush_acks(c->d); /* the acks of this chunk's publishes, in one write */
+	conn_unref(c);
+}
+
+/* Whether c's requests should be read now. */
+static bool conn_wants_read(const struct conn *c)
+{
+	return !c->closing && !c->eof && !c->d->stopping && c->pause == 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Starts or stops reading c to match conn_wants_read(), feeding first
+ * what was read before a pause. */
+static void conn_update_reading(struct conn *c)
+{
+	if (c->in_update)
+		return;
+	c->in_update = true;
+	c->refs++;
+	for (;;) {
+		if (!conn_wants_read(c)) {
+			if (c->reading && !c->closing)
+				uv_read_stop((uv_stream_t *)&c->pipe);
+			c->reading = false;
+			break;
+		}
+		if (c->unread) {
+			char *buf = c->unread;
+			size_t len = c->unread_len;
+			c->unread = NULL;
+			c->unread_len = 0;
+			conn_feed(c, buf, len);
+			free(buf);
+			continue;
+		}
+		if (!c->reading) {
+			int r = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+			if (r < 0) {
+				log_warn("cannot read from a client: %s", uv_strerror(r));
+				c->in_update = false;
+				conn_close(c);
+				conn_unref(c);
+				return;
+			}
+			c->reading = true;
+		}
+		break;
+	}
+	c->in_update = false;
+	conn_unref(c);
+}
+
+/* A connection whose peer stopped sending is closed once every request it
+ * sent is answered and every answer written. */
+static void conn_maybe_finish(struct conn *c)
+{
+	if (c->eof && !c->closing && c->pending_ops == 0 && c->n_writes == 0 && !c->unread)
+		conn_close(c);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = (struct conn *)h;
@@ -1425,25 +1822,44 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = (struct conn *)stream;
+	if (nread == UV_EOF) {
+		/* The peer half-closed (or closed): answer what it asked, then
+		 * close. Its subscriptions end here: a stream of events needs a
+		 * connection that can still say unsub. */
+		if (c->reading)
+			uv_read_stop(stream);
+		c->reading = false;
+		c->eof = true;
+		while (c->subs)
+			sub_kill(c->d, c->subs);
+		conn_maybe_finish(c);
+		return;
+	}
 	if (nread < 0) {
-		if (nread != UV_EOF)
-			log_debug("client read failed: %s", uv_strerror((int)nread));
+		log_debug("client read failed: %s", uv_strerror((int)nread));
 		conn_close(c);
 		return;
 	}
-	c->refs++; /* keep c alive while its lines are handled */
-	linebuf_feed(&c->lb, buf->base, (size_t)nread, on_line, c);
-	flush_acks(c->d); /* the acks of this chunk's publishes, in one write */
-	conn_unref(c);
-}
-
-static void resume_reading(struct daemon *d)
-{
-	for (struct conn *c = d->conns; c; c = c->next)
-		if (c->read_paused && !c->closing && !d->stopping) {
-			c->read_paused = false;
-			uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-		}
+	if (nread == 0)
+		return;
+	if (c->unread) {
+		/* Bytes kept from a pause come first. */
+		char *all = xmalloc(c->unread_len + (size_t)nread);
+		memcpy(all, c->unread, c->unread_len);
+		memcpy(all + c->unread_len, buf->base, (size_t)nread);
+		size_t len = c->unread_len + (size_t)nread;
+		free(c->unread);
+		c->unread = NULL;
+		c->unread_len = 0;
+		conn_feed(c, all, len);
+		free(all);
+	} else {
+		conn_feed(c, buf->base, (size_t)nread);
+	}
+	if (!c->closing && !conn_wants_read(c) && c->reading) {
+		uv_read_stop(stream);
+		c->reading = false;
+	}
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -1486,11 +1902,14 @@ static void on_connection(uv_stream_t *server, int status)
 		proto_err_set(&e, "forbidden", "",
 			      "this daemon belongs to uid %u; start your own with 'cairn daemon'",
 			      (unsigned)getuid());
+		/* Said, then closed once written: a clear answer, not a
+		 * broken pipe. Nothing it sends is read. */
+		c->eof = true;
 		reply_error(c, NULL, &e);
-		conn_close(c);
+		conn_maybe_finish(c);
 		return;
 	}
-	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	conn_update_reading(c);
 }
 
 /* ---- start, signals, shutdown ---- */
@@ -1525,6 +1944,7 @@ static void finish_shutdown(struct daemon *d)
 		uv_close((uv_handle_t *)&d->retention, on_handle_closed);
 	if (d->spool_watch_on)
 		uv_close((uv_handle_t *)&d->spool_watch, on_handle_closed);
+	uv_close((uv_handle_t *)&d->store_timer, on_handle_closed);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -1538,9 +1958,12 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (d->triage)
 		triage_service_stop(d->triage);
 	uv_close((uv_handle_t *)&d->server, on_handle_closed);
-	for (struct conn *c = d->conns; c; c = c->next)
-		if (!c->read_paused)
-			uv_read_stop((uv_stream_t *)&c->pipe);
+	/* Log reads stop: a shutdown does not wait for replays. */
+	for (struct conn *c = d->conns; c; c = c->next) {
+		conn_update_reading(c);
+		for (struct sub *sb = c->subs; sb; sb = sb->next)
+			replay_cancel(d, sb);
+	}
 	if (d->inflight == 0 && !d->durable_head)
 		finish_shutdown(d);
 }
@@ -1556,7 +1979,10 @@ static void on_retention(uv_timer_t *t)
 	store_request_retention(d->st);
 }
 
-/* Creates dir (mode 0700) if missing and checks that it is ours and private. */
+/* Creates dir (mode 0700) if missing and checks that it is ours and
+ * private: a real directory (not a symlink), owned by this uid, with no
+ * access for group or others. What it finds is never chmod-ed: a directory
+ * that someone else could have made or swapped is refused, with the fix. */
 static int ensure_private_dir(const char *dir)
 {
 	char tmp[4096];
@@ -1576,19 +2002,27 @@ static int ensure_private_dir(const char *dir)
 		return -errno;
 	}
 	struct stat sb;
-	if (stat(dir, &sb) < 0) {
+	if (lstat(dir, &sb) < 0) {
 		log_error("cannot inspect directory '%s': %s", dir, strerror(errno));
 		return -errno;
 	}
+	if (S_ISLNK(sb.st_mode) || !S_ISDIR(sb.st_mode)) {
+		log_error("'%s' is %s, not a directory of your own; refusing it. Remove it or "
+			  "set [daemon] runtime_dir or data_dir to a private directory",
+			  dir, S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a directory");
+		return -EPERM;
+	}
 	if (sb.st_uid != getuid()) {
-		log_error("directory '%s' belongs to uid %u, not to you (uid %u); "
-			  "set [daemon] runtime_dir or data_dir to a directory of your own",
+		log_error("directory '%s' belongs to uid %u, not to you (uid %u); refusing it. "
+			  "Set [daemon] runtime_dir or data_dir to a directory of your own",
 			  dir, (unsigned)sb.st_uid, (unsigned)getuid());
 		return -EPERM;
 	}
-	if ((sb.st_mode & 077) && chmod(dir, 0700) < 0) {
-		log_error("cannot make directory '%s' private: %s", dir, strerror(errno));
-		return -errno;
+	if (sb.st_mode & 077) {
+		log_error("directory '%s' is open to group or others (mode %04o); refusing it. "
+			  "Make it private with 'chmod 700 %s'",
+			  dir, (unsigned)(sb.st_mode & 07777), dir);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -1596,7 +2030,7 @@ static int ensure_private_dir(const char *dir)
 static int take_lock(struct daemon *d)
 {
 	const char *path = d->cfg->lock_path;
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->lock_fd < 0) {
 		log_error("cannot open lock file '%s': %s", path, strerror(errno));
 		return -errno;
@@ -1670,6 +2104,8 @@ int daemon_run(const struct config *cfg)
 		.event_max_bytes = cfg->event_bytes,
 		.retention_age_ms = cfg->retention_age_ms,
 		.retention_bytes = cfg->retention_bytes,
+		.reserve_bytes = cfg->reserve_bytes,
+		.check_at_open = cfg->check_at_start,
 	};
 	if ((r = store_open(&sc, &d.st, err, sizeof err))) {
 		log_error("cannot open the event log: %s", err);
@@ -1684,9 +2120,12 @@ int daemon_run(const struct config *cfg)
 	uv_loop_init(&d.loop);
 	uv_async_init(&d.loop, &d.store_async, on_store_async);
 	d.store_async.data = &d;
+	uv_timer_init(&d.loop, &d.store_timer);
+	d.store_timer.data = &d;
 	if ((r = store_start(d.st, store_notify, &d.store_async))) {
 		log_error("cannot start the writer thread: %s", err_str(r));
 		uv_close((uv_handle_t *)&d.store_async, on_handle_closed);
+		uv_close((uv_handle_t *)&d.store_timer, on_handle_closed);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		goto out_loop;
 	}

@@ -45,10 +45,18 @@ size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn f
 		const char *nl = memchr(data + i, '\n', n - i);
 		size_t chunk = nl ? (size_t)(nl - (data + i)) : n - i;
 		if (lb->discarding) {
-			lb->len += chunk; /* count only */
+			lb->seen += chunk; /* count only */
 		} else if (lb->len + chunk > lb->max) {
+			/* Keep the line's first bytes (the request id is looked
+			 * for there), count the rest. */
+			size_t head = lb->max < LINEBUF_HEAD ? lb->max : LINEBUF_HEAD;
 			lb->discarding = true;
-			lb->len += chunk;
+			lb->seen = lb->len + chunk;
+			if (lb->len > head)
+				lb->len = head;
+			else
+				lb_append(lb, data + i,
+					  chunk < head - lb->len ? chunk : head - lb->len);
 		} else {
 			lb_append(lb, data + i, chunk);
 		}
@@ -58,8 +66,11 @@ size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn f
 		i++; /* the newline */
 		int stop;
 		if (lb->discarding) {
-			stop = fn(ctx, NULL, lb->len, true);
+			lb_append(lb, "", 0);
+			lb->buf[lb->len] = '\0';
+			stop = fn(ctx, lb->buf, lb->seen, true);
 			lb->discarding = false;
+			lb->seen = 0;
 		} else {
 			/* A trailing '\r' is tolerated (CRLF clients). */
 			if (lb->len && lb->buf[lb->len - 1] == '\r')
@@ -82,6 +93,32 @@ size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn f
 			return i;
 	}
 	return i;
+}
+
+json_t *proto_scan_rid(const char *head, size_t len)
+{
+	/* The id is whatever JSON value follows the first "rid": key; only
+	 * a string or a number is taken (what clients send). */
+	const char *end = head + len;
+	for (const char *p = head; p && p < end;
+	     p = memchr(p + 1, '"', (size_t)(end - p - 1))) {
+		if (*p != '"' || (size_t)(end - p) < 6 || memcmp(p, "\"rid\"", 5) != 0)
+			continue;
+		const char *q = p + 5;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		json_error_t je;
+		json_t *v = json_loadb(q, (size_t)(end - q), JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK,
+				       &je);
+		if (v && (json_is_string(v) || json_is_integer(v)))
+			return v;
+		json_decref(v);
+		return NULL;
+	}
+	return NULL;
 }
 
 void proto_err_set(struct proto_err *err, const char *code, const char *field, const char *fmt,

@@ -23,9 +23,13 @@
  * A longer line is discarded as it streams in: only max bytes are ever
  * buffered, and on_line is called once with too_long set when its end
  * arrives. Empty lines are skipped. */
+/* Bytes of an over-long line kept for its error reply (the request id). */
+#define LINEBUF_HEAD 512
+
 struct linebuf {
 	char *buf;
 	size_t len, cap, max;
+	size_t seen; /* length so far of a line being discarded */
 	bool discarding;
 };
 
@@ -33,13 +37,20 @@ void linebuf_init(struct linebuf *lb, size_t max);
 void linebuf_release(struct linebuf *lb);
 
 /* Called per complete line; line is NUL-terminated and valid only during the
- * call (NULL and len = bytes seen when too_long). Return non-zero to stop
- * feeding (the rest of the chunk is kept for the next linebuf_feed()). */
+ * call. When too_long, line holds only the first (at most LINEBUF_HEAD)
+ * bytes and len is the whole line's length. Return non-zero to stop
+ * feeding (the caller keeps the rest of the chunk for the next
+ * linebuf_feed()). */
 typedef int (*linebuf_fn)(void *ctx, const char *line, size_t len, bool too_long);
 
 /* Feeds n bytes. Returns the number of bytes consumed (n unless on_line
  * asked to stop). */
 size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn fn, void *ctx);
+
+/* Looks for a request id ("rid": a string or an integer) in the first len
+ * bytes of a line that could not be parsed or was too long, so that even
+ * that error reply can carry the id. Returns a new reference or NULL. */
+json_t *proto_scan_rid(const char *head, size_t len);
 
 /* ---- requests ---- */
 

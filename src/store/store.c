@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_POOL_MAX 8
@@ -129,6 +132,13 @@ struct store {
 	bool stopping;
 	bool retention_wanted;
 	bool sync_full; /* the write connection's current synchronous mode */
+	int health_err;       /* 0, or why the writer cannot write now (CAIRN_E_FULL...) */
+	char health_msg[300]; /* what to tell publishers and `status` */
+	/* The writer thread's own: */
+	bool broken;          /* a damaged file: nothing more is appended */
+	bool reserve_present; /* the reserve file exists */
+	bool recheck_reserve; /* remake the reserve once space allows */
+	char *reserve_path;
 	sqlite3 *lookup_db; /* the sequencer's read connection (its thread only) */
 	sqlite3_stmt *lookup;
 	int64_t last_seq;
@@ -156,8 +166,11 @@ static int migrate(sqlite3 *db, char *errbuf, size_t errlen)
 	int version = 0, r;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		goto out_sqlerr;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
+	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		goto out_sqlerr;
+	}
+	version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version > N_MIGRATIONS) {
 		snprintf(errbuf, errlen,
@@ -182,19 +195,39 @@ static int migrate(sqlite3 *db, char *errbuf, size_t errlen)
 	}
 	return 0;
 out_sqlerr:
-	snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
+	snprintf(errbuf, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+	return CAIRN_E_STORE;
+}
+
+/* Reads one integer from sql's first row into *out (dflt when the row is
+ * missing or NULL). Returns 0 or CAIRN_E_STORE with the reason in errbuf:
+ * a read that fails is never mistaken for "nothing there". */
+static int query_int_checked(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,
+			     char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *st;
+	*out = dflt;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out_err;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*out = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		goto out_err;
+	}
+	sqlite3_finalize(st);
+	return 0;
+out_err:
+	if (errbuf)
+		snprintf(errbuf, errlen, "%s: %s", sql, sqlite3_errmsg(db));
 	return CAIRN_E_STORE;
 }
 
 static int64_t query_int(sqlite3 *db, const char *sql, int64_t dflt)
 {
-	sqlite3_stmt *st;
-	int64_t v = dflt;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return dflt;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	int64_t v;
+	query_int_checked(db, sql, dflt, &v, NULL, 0);
 	return v;
 }
 
@@ -234,6 +267,52 @@ int store_db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, 
 	return 0;
 }
 
+/* What a damaged database is told to do. */
+#define DAMAGED_HINT                                                                       \
+	"; the daemon will not write to it, so no acknowledged event is lost: run "        \
+	"'cairn doctor' to see what is readable and 'cairn doctor --recover' to rebuild "  \
+	"the log from it (docs/doctor.md)"
+
+/* The checks a database must pass before the writer may append to it: the
+ * structure is sound (quick_check), and the last seq can be read from both
+ * the log and the high-water mark. A read that fails here would otherwise
+ * restart seq from a wrong number and acknowledge events that are never
+ * stored. */
+static int check_at_open(struct store *st, char *errbuf, size_t errlen)
+{
+	char why[512] = "";
+	int64_t a, b;
+	sqlite3_stmt *q = NULL;
+	int rc = SQLITE_OK;
+	if (st->cfg.check_at_open) {
+		rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(5)", -1, &q, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+			const char *res = (const char *)sqlite3_column_text(q, 0);
+			if (!res || strcmp(res, "ok") != 0) {
+				snprintf(why, sizeof why, "quick_check: %s", res ? res : "?");
+				rc = SQLITE_CORRUPT;
+			} else {
+				rc = SQLITE_OK;
+			}
+		}
+		if (rc != SQLITE_OK && !*why)
+			snprintf(why, sizeof why, "quick_check: %s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(q);
+	}
+	if (rc == SQLITE_OK &&
+	    (query_int_checked(st->db, "SELECT max(seq) FROM events", 0, &a, why, sizeof why) ||
+	     query_int_checked(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0, &b, why,
+			       sizeof why)))
+		rc = SQLITE_CORRUPT;
+	if (rc != SQLITE_OK) {
+		snprintf(errbuf, errlen, "the database '%s' is damaged (%s)" DAMAGED_HINT, st->path,
+			 why);
+		return CAIRN_E_CORRUPT;
+	}
+	st->last_seq = a > b ? a : b;
+	return 0;
+}
+
 int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen)
 {
 	int r;
@@ -241,6 +320,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 	st->cfg = *cfg;
 	st->path = xstrdup(cfg->path);
 	st->cfg.path = st->path;
+	st->reserve_path = xasprintf("%s.reserve", st->path);
 	if (st->cfg.batch_max == 0)
 		st->cfg.batch_max = 1024;
 	pthread_mutex_init(&st->mu, NULL);
@@ -255,10 +335,24 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 	 * fsynced. */
 	if ((r = exec_sql(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				  " PRAGMA foreign_keys=ON;",
-			  errbuf, errlen)))
+			  errbuf, errlen))) {
+		char why[400];
+		snprintf(why, sizeof why, "%s", errbuf);
+		snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT,
+			 st->path, why);
+		r = CAIRN_E_CORRUPT;
 		goto out_free;
-	if ((r = migrate(st->db, errbuf, errlen)))
+	}
+	if ((r = migrate(st->db, errbuf, errlen))) {
+		if (r == CAIRN_E_STORE) {
+			char why[400];
+			snprintf(why, sizeof why, "%s", errbuf);
+			snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT,
+				 st->path, why);
+			r = CAIRN_E_CORRUPT;
+		}
 		goto out_free;
+	}
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO events(seq,id,source,type,time_ms,project,session,"
 			       "correlationid,severity,subject,envelope)"
@@ -272,9 +366,8 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 		r = CAIRN_E_STORE;
 		goto out_free;
 	}
-	int64_t a = query_int(st->db, "SELECT max(seq) FROM events", 0);
-	int64_t b = query_int(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0);
-	st->last_seq = a > b ? a : b;
+	if ((r = check_at_open(st, errbuf, errlen)))
+		goto out_free;
 	*out = st;
 	return 0;
 out_free:
@@ -314,14 +407,14 @@ static int write_one(struct store *st, struct store_pub *p)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	if (rc == SQLITE_CONSTRAINT) {
-		/* The sequencer's dedup should make this impossible; keep going
-		 * rather than wedge the log on one event. */
-		log_error("store: event (%s, %s) at seq %lld is already logged; seq left empty",
-			  ev->source, ev->id, (long long)p->seq);
+	if (rc == SQLITE_DONE)
 		return 0;
-	}
-	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+	/* A constraint failure means the log and the sequencer disagree (a seq
+	 * already used, or a duplicate the dedup probe missed): writing on
+	 * would leave a hole or acknowledge an event that is not there. */
+	log_error("store: cannot insert event (%s, %s) at seq %lld: %s", ev->source, ev->id,
+		  (long long)p->seq, sqlite3_errmsg(st->db));
+	return rc;
 }
 
 static void apply_retention(struct store *st, int64_t last)
@@ -378,13 +471,269 @@ static void apply_retention(struct store *st, int64_t last)
 	exec_sql(st->db, "PRAGMA incremental_vacuum", NULL, 0);
 }
 
+/* Classifies a failed write. A full disk and I/O trouble may pass; a damaged
+ * file or a log that disagrees with the sequencer will not, and nothing may
+ * be appended after it. */
+static int write_err_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL: return CAIRN_E_FULL;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH: return CAIRN_E_CORRUPT;
+	default: return CAIRN_E_STORE;
+	}
+}
+
+/* Writes pubs (a NULL-terminated list) in one transaction. Returns
+ * SQLITE_OK or the SQLite code of the failure (rolled back). */
+static int write_txn(struct store *st, struct store_pub *pubs)
+{
+	int rc = SQLITE_OK;
+	if (exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0))
+		return sqlite3_errcode(st->db) ? sqlite3_errcode(st->db) : SQLITE_ERROR;
+	for (struct store_pub *p = pubs; p && rc == SQLITE_OK; p = p->next)
+		rc = write_one(st, p);
+	if (rc == SQLITE_OK && exec_sql(st->db, "COMMIT", NULL, 0))
+		rc = sqlite3_errcode(st->db) ? sqlite3_errcode(st->db) : SQLITE_ERROR;
+	if (rc != SQLITE_OK)
+		exec_sql(st->db, "ROLLBACK", NULL, 0);
+	return rc;
+}
+
+/* The reserve: a file of cfg.reserve_bytes next to the database, given back
+ * to the file system when the disk fills up, so that what is already
+ * accepted can still be committed. Writer thread only. */
+static void reserve_make(struct store *st)
+{
+	if (st->cfg.reserve_bytes <= 0 || st->reserve_present)
+		return;
+	int fd = open(st->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		log_warn("store: cannot create the disk reserve '%s': %s", st->reserve_path,
+			 strerror(errno));
+		return;
+	}
+	int e = posix_fallocate(fd, 0, (off_t)st->cfg.reserve_bytes);
+	close(fd);
+	if (e) {
+		unlink(st->reserve_path);
+		log_warn("store: cannot reserve %lld bytes of disk in '%s': %s; a full disk may "
+			 "then lose accepted events at shutdown",
+			 (long long)st->cfg.reserve_bytes, st->reserve_path, strerror(e));
+		return;
+	}
+	st->reserve_present = true;
+}
+
+static bool reserve_release(struct store *st)
+{
+	if (!st->reserve_present)
+		return false;
+	st->reserve_present = false;
+	if (unlink(st->reserve_path) < 0) {
+		log_error("store: cannot remove the disk reserve '%s': %s", st->reserve_path,
+			  strerror(errno));
+		return false;
+	}
+	log_warn("store: the disk is full; released the %lld-byte reserve so accepted events "
+		 "can be committed. New events are refused until space is freed.",
+		 (long long)st->cfg.reserve_bytes);
+	return true;
+}
+
+static int64_t free_bytes(const char *path)
+{
+	struct statvfs sv;
+	if (statvfs(path, &sv) < 0)
+		return -1;
+	return (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+}
+
+/* Sets the writer's health (under mu) and wakes the loop when it changes. */
+static void set_health(struct store *st, int err, const char *msg)
+{
+	pthread_mutex_lock(&st->mu);
+	bool changed = st->health_err != err;
+	if (changed) {
+		st->health_err = err;
+		snprintf(st->health_msg, sizeof st->health_msg, "%s", msg ? msg : "");
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (changed) {
+		if (err)
+			log_error("store: cannot write: %s", msg);
+		else
+			log_info("store: writing again");
+		if (st->notify)
+			st->notify(st->notify_arg);
+	}
+}
+
+/* Hands a written (or failed) run of pubs back to the loop. */
+static void hand_back(struct store *st, struct store_pub *pubs, struct store_pub *tail, int err)
+{
+	if (err)
+		for (struct store_pub *p = pubs; p; p = p->next)
+			p->err = err;
+	struct store_out *o = xcalloc(1, sizeof *o);
+	o->kind = STORE_OUT_COMMITTED;
+	o->pubs = pubs;
+	o->seq = tail->seq;
+	o->err = err;
+	pthread_mutex_lock(&st->mu);
+	if (err == 0 && tail->seq > st->last_seq)
+		st->last_seq = tail->seq;
+	push_out(st, o);
+	pthread_mutex_unlock(&st->mu);
+	if (st->notify)
+		st->notify(st->notify_arg);
+}
+
+/* Waits up to ms on the condition (mu held); returns early when asked to stop. */
+static void timed_wait(struct store *st, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&st->cond, &st->mu, &ts);
+}
+
+/* Writes one batch, splitting it when a transaction fails: on a full disk a
+ * smaller transaction may fit where the whole batch does not, so the writer
+ * halves the run down to one event, and grows it again after each success.
+ * Seqs are already handed out and delivered, so a run that cannot be written
+ * is retried in order, never skipped (a hole in the log); only a damaged
+ * database, or a stop while the disk stays full, gives up. */
+static void write_batch(struct store *st, struct store_pub *batch)
+{
+	size_t chunk = st->cfg.batch_max;
+	int attempts = 0;
+	while (batch) {
+		struct store_pub *tail = batch;
+		size_t k = 1;
+		while (k < chunk && tail->next) {
+			tail = tail->next;
+			k++;
+		}
+		struct store_pub *rest = tail->next;
+		tail->next = NULL;
+		int err = st->broken ? CAIRN_E_CORRUPT : 0;
+		if (!err) {
+			/* Only a run that someone waits on as durable pays for an
+			 * fsync (synchronous=FULL); the others commit to the WAL
+			 * without one (NORMAL). WAL frames are checksummed and
+			 * replayed in order, so a power cut loses at most a suffix
+			 * of the unsynced commits: the log stays gap-free, and the
+			 * next FULL commit makes everything before it durable too.
+			 * The mode can change only outside a transaction. */
+			bool durable = false;
+			for (struct store_pub *p = batch; p; p = p->next)
+				durable |= p->durable;
+			if (durable != st->sync_full) {
+				exec_sql(st->db,
+					 durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+					 NULL, 0);
+				st->sync_full = durable;
+			}
+			int rc = write_txn(st, batch);
+			if (rc == SQLITE_OK) {
+				hand_back(st, batch, tail, 0);
+				batch = rest;
+				attempts = 0;
+				if (chunk < st->cfg.batch_max)
+					chunk *= 2;
+				if (st->health_err && st->health_err != CAIRN_E_CORRUPT) {
+					set_health(st, 0, NULL);
+					st->recheck_reserve = true;
+				}
+				continue;
+			}
+			err = write_err_code(rc);
+			char msg[300];
+			snprintf(msg, sizeof msg, "%s (seq %lld..%lld)",
+				 err == CAIRN_E_FULL ? "the disk is full" : sqlite3_errstr(rc),
+				 (long long)batch->seq, (long long)tail->seq);
+			if (err == CAIRN_E_CORRUPT) {
+				st->broken = true;
+				snprintf(msg, sizeof msg,
+					 "the database is damaged or disagrees with the sequencer (%s); "
+					 "no more events will be written: stop the daemon and run "
+					 "'cairn doctor'",
+					 sqlite3_errstr(rc));
+			}
+			set_health(st, err, msg);
+			if (err == CAIRN_E_FULL && reserve_release(st)) {
+				tail->next = rest;
+				continue; /* the same run again, now with room */
+			}
+		}
+		if (err == CAIRN_E_CORRUPT) {
+			tail->next = rest;
+			for (tail = batch; tail->next; tail = tail->next)
+				;
+			hand_back(st, batch, tail, err);
+			return;
+		}
+		tail->next = rest;
+		if (k > 1) {
+			chunk = k / 2; /* try a smaller transaction straight away */
+			continue;
+		}
+		pthread_mutex_lock(&st->mu);
+		bool stopping = st->stopping;
+		if (!stopping || attempts < 3)
+			timed_wait(st, 1000);
+		pthread_mutex_unlock(&st->mu);
+		if (stopping && ++attempts > 3) {
+			/* Shutting down with a disk that stays full: what is left
+			 * cannot be kept. Say exactly what. */
+			size_t n = 0;
+			for (tail = batch; tail->next; tail = tail->next)
+				n++;
+			log_error("store: stopping with the disk still full: %zu events (seq "
+				  "%lld..%lld) could not be written and are lost",
+				  n + 1, (long long)batch->seq, (long long)tail->seq);
+			hand_back(st, batch, tail, err);
+			return;
+		}
+	}
+}
+
+/* While the writer cannot write and has nothing queued, it checks once a
+ * second whether space came back, so refused publishers can resume. */
+static void probe_space(struct store *st)
+{
+	int64_t want = st->cfg.reserve_bytes > (1 << 20) ? st->cfg.reserve_bytes : (1 << 20);
+	int64_t avail = free_bytes(st->path);
+	if (avail >= want)
+		set_health(st, 0, NULL);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
+	reserve_make(st);
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
-		while (!st->in && !st->stopping && !st->retention_wanted)
-			pthread_cond_wait(&st->cond, &st->mu);
+		while (!st->in && !st->stopping && !st->retention_wanted) {
+			if (st->health_err == CAIRN_E_FULL || st->health_err == CAIRN_E_STORE) {
+				timed_wait(st, 1000);
+				if (!st->in && !st->stopping) {
+					pthread_mutex_unlock(&st->mu);
+					probe_space(st);
+					pthread_mutex_lock(&st->mu);
+				}
+			} else {
+				pthread_cond_wait(&st->cond, &st->mu);
+			}
+		}
 		if (!st->in && st->stopping && !st->retention_wanted)
 			break;
 		bool retain = st->retention_wanted;
@@ -408,64 +757,17 @@ static void *writer_main(void *arg)
 
 		if (retain)
 			apply_retention(st, last);
-		if (!batch) {
-			pthread_mutex_lock(&st->mu);
-			continue;
+		if (batch)
+			write_batch(st, batch);
+		if (st->recheck_reserve && !st->health_err) {
+			/* Space came back: make the reserve again once there is
+			 * room for it and more. */
+			int64_t avail = free_bytes(st->path);
+			if (avail > 2 * st->cfg.reserve_bytes) {
+				reserve_make(st);
+				st->recheck_reserve = !st->reserve_present;
+			}
 		}
-
-		/* Only a batch that someone waits on as durable pays for an fsync
-		 * (synchronous=FULL); the others commit to the WAL without one
-		 * (NORMAL). WAL frames are checksummed and replayed in order, so a
-		 * power cut loses at most a suffix of the unsynced commits: the log
-		 * stays gap-free, and the next FULL commit makes everything before
-		 * it durable too. The mode can change only outside a transaction. */
-		bool durable = false;
-		for (struct store_pub *p = batch; p; p = p->next)
-			durable |= p->durable;
-		if (durable != st->sync_full) {
-			exec_sql(st->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-				 NULL, 0);
-			st->sync_full = durable;
-		}
-		/* Seqs are already handed out and delivered: a batch that cannot be
-		 * written is retried (the disk may be full for a while) rather than
-		 * dropped, which would leave a hole in the log. Publishers are
-		 * slowed meanwhile by the daemon's writer_queue_max. */
-		int r;
-		for (int attempt = 1;; attempt++) {
-			r = exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0);
-			for (struct store_pub *p = batch; p && r == 0; p = p->next)
-				r = write_one(st, p);
-			if (r == 0)
-				r = exec_sql(st->db, "COMMIT", NULL, 0);
-			if (r == 0)
-				break;
-			log_error("store: cannot write %zu events (seq %lld..%lld), attempt %d: %s",
-				  n, (long long)batch->seq, (long long)tail->seq, attempt,
-				  sqlite3_errmsg(st->db));
-			exec_sql(st->db, "ROLLBACK", NULL, 0);
-			pthread_mutex_lock(&st->mu);
-			bool stopping = st->stopping;
-			pthread_mutex_unlock(&st->mu);
-			if (stopping && attempt >= 3)
-				break; /* they are lost; the acks say so */
-			sleep(1);
-		}
-		if (r)
-			for (struct store_pub *p = batch; p; p = p->next)
-				p->err = CAIRN_E_STORE;
-		struct store_out *o = xcalloc(1, sizeof *o);
-		o->kind = STORE_OUT_COMMITTED;
-		o->pubs = batch;
-		o->seq = tail->seq;
-		o->err = r;
-		pthread_mutex_lock(&st->mu);
-		if (r == 0 && tail->seq > st->last_seq)
-			st->last_seq = tail->seq;
-		push_out(st, o);
-		pthread_mutex_unlock(&st->mu);
-		if (st->notify)
-			st->notify(st->notify_arg);
 		pthread_mutex_lock(&st->mu);
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -528,6 +830,16 @@ void store_request_retention(struct store *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
+int store_health(struct store *st, char *msg, size_t msglen)
+{
+	pthread_mutex_lock(&st->mu);
+	int err = st->health_err;
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", st->health_msg);
+	pthread_mutex_unlock(&st->mu);
+	return err;
+}
+
 int64_t store_last_seq(struct store *st)
 {
 	pthread_mutex_lock(&st->mu);
@@ -587,6 +899,7 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cond);
 	free(st->path);
+	free(st->reserve_path);
 	free(st);
 }
 

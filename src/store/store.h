@@ -45,6 +45,8 @@ struct store_config {
 	size_t event_max_bytes;    /* cap on an encoded envelope */
 	int64_t retention_age_ms;  /* 0: keep forever */
 	int64_t retention_bytes;   /* 0: no size cap */
+	int64_t reserve_bytes;     /* disk kept in reserve for a full disk; 0: none */
+	bool check_at_open;        /* run PRAGMA quick_check before writing */
 };
 
 /* One publish travelling loop -> writer -> loop. Submit in seq order. */
@@ -72,9 +74,12 @@ struct store_out {
 	int err;                /* 0, or CAIRN_E_STORE: the batch could not be written */
 };
 
-/* Opens (creating if needed) the database at cfg->path, applies migrations
- * and reads the last seq. Does not start the writer. On failure returns a
- * negative code and writes a readable reason into errbuf. */
+/* Opens (creating if needed) the database at cfg->path, applies migrations,
+ * checks it (cfg->check_at_open) and reads the last seq. Any read that fails
+ * refuses the open with CAIRN_E_CORRUPT and a reason that names the way out
+ * ('cairn doctor'): seq must never restart from a wrong number. Does not
+ * start the writer. On failure returns a negative code and writes a
+ * readable reason into errbuf. */
 int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen);
 
 /* Opens one connection of its own to the database at path, for a process or
@@ -113,6 +118,19 @@ void store_stop(struct store *st);
 /* Stops the writer (as store_stop()), then closes every connection and frees st. Output not yet taken is freed
  * (pubs included). NULL is a no-op. */
 void store_close(struct store *st);
+
+/* The writer's health: 0 when it writes, CAIRN_E_FULL while the disk is
+ * full, CAIRN_E_STORE while writes fail for another reason that may pass,
+ * CAIRN_E_CORRUPT once the database refused an append for good (nothing is
+ * written after that). msg (may be NULL) gets the reason. The writer calls
+ * notify() on every change. While it cannot write and has nothing queued it
+ * looks once a second for free space, and reports health 0 when there is.
+ *
+ * A full disk: the writer splits a failing batch down to single events and
+ * first gives back its reserve file (<db>.reserve, cfg->reserve_bytes), so
+ * what is already queued still fits; the daemon refuses new durable
+ * publishes and pauses accepted ones until health is 0 again. Any thread. */
+int store_health(struct store *st, char *msg, size_t msglen);
 
 /* The last seq in the log: as read at open, then the last one committed. */
 int64_t store_last_seq(struct store *st);
