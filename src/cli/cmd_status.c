@@ -73,6 +73,11 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 	printf("clients  %lld connections, %lld subscriptions\n",
 	       (long long)json_integer_value(json_object_get(reply, "connections")),
 	       (long long)json_integer_value(json_object_get(reply, "subscriptions")));
+	const json_t *health = json_object_get(reply, "store_health");
+	if (health)
+		printf("store    CANNOT WRITE (%s): %s\n",
+		       json_string_value(json_object_get(health, "error")),
+		       json_string_value(json_object_get(health, "message")));
 out_close:
 	json_decref(reply);
 	client_close(&cl);

@@ -122,6 +122,9 @@ struct conn {
 	bool closing;
 	bool reading;   /* uv_read_start is in effect */
 	bool eof;       /* the peer will send no more: close once answered */
+	bool refused;   /* another uid: told so, then drained until it closes */
+	size_t drained; /* bytes of a refused peer read and dropped */
+	uv_shutdown_t shut;
 	unsigned pause; /* enum conn_pause */
 	size_t out_bytes;   /* reply bytes written, not yet taken by the kernel */
 	size_t n_writes;    /* writes in flight, replies and events */
@@ -1631,6 +1634,24 @@ static void status_done(uv_work_t *w, int status)
 					  (json_int_t)ts.dropped, "failed", (json_int_t)ts.failed,
 					  "last_ms", ts.last_ms));
 		}
+		size_t waiting = 0;
+		for (struct sub *ws = d->replay_wait; ws; ws = ws->wait_next)
+			waiting++;
+		json_object_set_new(o, "ring",
+				    json_pack("{s:I,s:I}", "events", (json_int_t)d->ring_len, "bytes",
+					      (json_int_t)d->ring_bytes));
+		json_object_set_new(o, "replay",
+				    json_pack("{s:I,s:I}", "reading", (json_int_t)d->n_replay_reads,
+					      "waiting", (json_int_t)waiting));
+		json_object_set_new(json_object_get(o, "writer"), "queued_bytes",
+				    json_integer((json_int_t)d->inflight_bytes));
+		if (d->store_err)
+			json_object_set_new(o, "store_health",
+					    json_pack("{s:s,s:s}", "error",
+						      d->store_err == CAIRN_E_FULL ? "disk_full"
+						      : d->store_err == CAIRN_E_CORRUPT ? "damaged"
+											 : "failing",
+						      "message", d->store_msg));
 		if (sr->err)
 			json_object_set_new(o, "store_error", json_string("cannot read the database"));
 		reply_ok(c, sr->rid, o);
@@ -1862,6 +1883,41 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+#define REFUSED_LINGER 16           /* refused peers drained at once */
+#define REFUSED_DRAIN (64 * 1024)   /* bytes read from one before closing */
+
+static void on_refused_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = (struct conn *)stream;
+	if (nread < 0 || (c->drained += (size_t)nread) > REFUSED_DRAIN)
+		conn_close(c);
+}
+
+static void on_refused_shut(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+	if (!c->closing && (status < 0 || uv_read_start((uv_stream_t *)&c->pipe, on_alloc,
+							 on_refused_read) < 0))
+		conn_close(c);
+	conn_unref(c);
+}
+
+/* Marks c refused; closes the oldest lingering refused peer past the cap. */
+static void refused_linger(struct daemon *d, struct conn *c)
+{
+	size_t n = 0;
+	struct conn *oldest = NULL;
+	for (struct conn *o = d->conns; o; o = o->next)
+		if (o->refused && !o->closing) {
+			n++;
+			oldest = o; /* the list is newest first */
+		}
+	if (n >= REFUSED_LINGER && oldest)
+		conn_close(oldest);
+	c->refused = true;
+	c->shut.data = c;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct daemon *d = server->data;
@@ -1902,11 +1958,18 @@ static void on_connection(uv_stream_t *server, int status)
 		proto_err_set(&e, "forbidden", "",
 			      "this daemon belongs to uid %u; start your own with 'cairn daemon'",
 			      (unsigned)getuid());
-		/* Said, then closed once written: a clear answer, not a
-		 * broken pipe. Nothing it sends is read. */
-		c->eof = true;
+		/* Said, then our side is shut down, and what it sends is read
+		 * and dropped until it closes: it reads a clear answer and EOF,
+		 * never a broken pipe. A few such peers at most linger. */
+		refused_linger(d, c);
 		reply_error(c, NULL, &e);
-		conn_maybe_finish(c);
+		if (!c->closing) {
+			c->refs++;
+			if (uv_shutdown(&c->shut, (uv_stream_t *)&c->pipe, on_refused_shut) < 0) {
+				conn_unref(c);
+				conn_close(c);
+			}
+		}
 		return;
 	}
 	conn_update_reading(c);

@@ -969,13 +969,25 @@ int store_query(struct store *st, const struct store_query *q, store_row_fn fn, 
 	const char *pat = q->pattern ? q->pattern : ">";
 	bool exact;
 	size_t plen = literal_prefix(pat, &exact);
+	/* A wildcard pattern is also given to SQL as a GLOB ("*.failed" ->
+	 * "*.failed", "a.*.c" -> "a.*.c", "x.>" -> "x.*"): GLOB's * also spans
+	 * dots, so it selects a superset that pattern_match() then narrows, but
+	 * rows of other types never leave SQLite. Type tokens hold no GLOB
+	 * metacharacters ([a-z0-9_-]). */
+	char glob[PATTERN_MAX + 2] = "";
+	if (!exact && strcmp(pat, ">") != 0) {
+		size_t gl = 0;
+		for (const char *p = pat; *p && gl + 2 < sizeof glob; p++)
+			glob[gl++] = *p == '>' ? '*' : *p;
+		glob[gl] = '\0';
+	}
 	char sql[512];
 	snprintf(sql, sizeof sql,
 		 "SELECT seq, type, envelope FROM events WHERE seq >= ?1 AND seq <= ?2"
-		 " AND time_ms >= ?3 AND time_ms < ?4%s%s ORDER BY seq %s",
+		 " AND time_ms >= ?3 AND time_ms < ?4%s%s%s ORDER BY seq %s",
 		 q->project ? " AND project = ?5" : "",
 		 exact ? " AND type = ?6" : (plen ? " AND type >= ?6 AND type < ?7" : ""),
-		 q->desc ? "DESC" : "ASC");
+		 *glob ? " AND type GLOB ?8" : "", q->desc ? "DESC" : "ASC");
 	if (more)
 		*more = false;
 	sqlite3 *db = reader_get(st);
@@ -1005,6 +1017,8 @@ int store_query(struct store *st, const struct store_query *q, store_row_fn fn, 
 		sqlite3_bind_text(s, 6, pat, (int)plen, SQLITE_STATIC);
 		sqlite3_bind_text(s, 7, hi, -1, SQLITE_STATIC);
 	}
+	if (*glob)
+		sqlite3_bind_text(s, 8, glob, -1, SQLITE_STATIC);
 	size_t n = 0;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
