@@ -137,7 +137,6 @@ struct store {
 	/* The writer thread's own: */
 	bool broken;          /* a damaged file: nothing more is appended */
 	bool reserve_present; /* the reserve file exists */
-	bool recheck_reserve; /* remake the reserve once space allows */
 	char *reserve_path;
 	sqlite3 *lookup_db; /* the sequencer's read connection (its thread only) */
 	sqlite3_stmt *lookup;
@@ -571,6 +570,24 @@ static void set_health(struct store *st, int err, const char *msg)
 	}
 }
 
+/* After a write succeeded while the health was bad: healthy again, unless
+ * the reserve was spent and cannot be made again yet (then the writer lives
+ * on borrowed space, and new events stay refused until there is room for
+ * the reserve and as much again). Writer thread only. */
+static void maybe_recover(struct store *st)
+{
+	if (st->health_err == CAIRN_E_CORRUPT)
+		return;
+	if (st->cfg.reserve_bytes > 0 && !st->reserve_present) {
+		if (free_bytes(st->path) <= 2 * st->cfg.reserve_bytes)
+			return;
+		reserve_make(st);
+		if (!st->reserve_present)
+			return;
+	}
+	set_health(st, 0, NULL);
+}
+
 /* Hands a written (or failed) run of pubs back to the loop. */
 static void hand_back(struct store *st, struct store_pub *pubs, struct store_pub *tail, int err)
 {
@@ -649,10 +666,8 @@ static void write_batch(struct store *st, struct store_pub *batch)
 				attempts = 0;
 				if (chunk < st->cfg.batch_max)
 					chunk *= 2;
-				if (st->health_err && st->health_err != CAIRN_E_CORRUPT) {
-					set_health(st, 0, NULL);
-					st->recheck_reserve = true;
-				}
+				if (st->health_err)
+					maybe_recover(st);
 				continue;
 			}
 			err = write_err_code(rc);
@@ -706,15 +721,6 @@ static void write_batch(struct store *st, struct store_pub *batch)
 	}
 }
 
-/* While the writer cannot write and has nothing queued, it checks once a
- * second whether space came back, so refused publishers can resume. */
-static void probe_space(struct store *st)
-{
-	int64_t want = st->cfg.reserve_bytes > (1 << 20) ? st->cfg.reserve_bytes : (1 << 20);
-	int64_t avail = free_bytes(st->path);
-	if (avail >= want)
-		set_health(st, 0, NULL);
-}
 
 static void *writer_main(void *arg)
 {
@@ -726,8 +732,10 @@ static void *writer_main(void *arg)
 			if (st->health_err == CAIRN_E_FULL || st->health_err == CAIRN_E_STORE) {
 				timed_wait(st, 1000);
 				if (!st->in && !st->stopping) {
+					/* Nothing queued: look once a second
+					 * whether space came back. */
 					pthread_mutex_unlock(&st->mu);
-					probe_space(st);
+					maybe_recover(st);
 					pthread_mutex_lock(&st->mu);
 				}
 			} else {
@@ -759,15 +767,6 @@ static void *writer_main(void *arg)
 			apply_retention(st, last);
 		if (batch)
 			write_batch(st, batch);
-		if (st->recheck_reserve && !st->health_err) {
-			/* Space came back: make the reserve again once there is
-			 * room for it and more. */
-			int64_t avail = free_bytes(st->path);
-			if (avail > 2 * st->cfg.reserve_bytes) {
-				reserve_make(st);
-				st->recheck_reserve = !st->reserve_present;
-			}
-		}
 		pthread_mutex_lock(&st->mu);
 	}
 	pthread_mutex_unlock(&st->mu);
