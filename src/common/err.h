@@ -16,6 +16,7 @@ enum {
 	CAIRN_E_BUSY = -(CAIRN_E_BASE + 8),     /* another daemon holds the lock */
 	CAIRN_E_CLOSED = -(CAIRN_E_BASE + 9),   /* the peer closed the connection */
 	CAIRN_E_VERSION = -(CAIRN_E_BASE + 10), /* schema or protocol version unsupported */
+	CAIRN_E_NOTREG = -(CAIRN_E_BASE + 11),  /* a file to read is not a regular file */
 };
 
 /* Returns a static, human-readable message for an error code (never NULL).
