@@ -16,6 +16,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Says on stderr, once per process and even for quiet callers, that events
+ * are being lost: no daemon runs and the spool in dir cannot take them (err).
+ * Losing events silently is worse than a line on stderr; the git and shell
+ * hooks' scripts send their stderr to /dev/null anyway. */
+static void say_lost(const char *dir, int err)
+{
+	static bool said;
+	if (said)
+		return;
+	said = true;
+	if (err == CAIRN_E_TOOBIG)
+		fprintf(stderr,
+			"cairn: no daemon is running and the spool %s is full: events are lost; "
+			"start the daemon with 'cairn daemon' to drain it\n",
+			dir);
+	else
+		fprintf(stderr,
+			"cairn: no daemon is running and the spool %s cannot be written (%s): "
+			"events are lost; start the daemon with 'cairn daemon', or make the data "
+			"directory writable (or set [daemon] data_dir)\n",
+			dir, err_str(err));
+}
+
 int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
 		int timeout_ms, int64_t *seq, json_t **reply)
 {
@@ -65,14 +88,8 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		mkdir(parent, 0700);
 		free(parent);
 		r = spool_write(dir, json, len);
-		if (r && !quiet)
-			fprintf(stderr,
-				"cairn: no daemon is running and the event could not be spooled in "
-				"%s: %s\n",
-				dir,
-				r == CAIRN_E_TOOBIG ? "the spool is full; start the daemon with "
-						      "'cairn daemon' to drain it"
-						    : err_str(r));
+		if (r)
+			say_lost(dir, r);
 		free(dir);
 		free(json);
 		event_free(ev);
