@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,11 +23,78 @@ void client_print_down(const char *socket_path)
 		socket_path);
 }
 
+/* What to do about a socket that is not the user's, after what failed. */
+#define NOT_YOURS_HINT                                                                     \
+	"cairn: another user may be impersonating the daemon; remove it, or point "        \
+	"XDG_RUNTIME_DIR or [daemon] runtime_dir at a private directory of yours\n"
+
+/* Refuses a socket whose directory another user owns or may write: that
+ * user could have put their own socket there (the fallback directory
+ * /tmp/cairn-UID can be made by anyone first). A directory that does not
+ * exist is left to connect() to report. */
+static int check_socket_dir(const char *socket_path, bool quiet)
+{
+	const char *slash = strrchr(socket_path, '/');
+	char *dir = slash == socket_path ? xstrdup("/")
+		    : slash		  ? xstrndup(socket_path, (size_t)(slash - socket_path))
+					  : xstrdup(".");
+	int r = 0;
+	struct stat sb;
+	if (stat(dir, &sb) < 0)
+		goto out_free;
+	if (sb.st_uid != getuid()) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to connect through %s: the directory is owned by "
+				"uid %u, not by you (uid %u)\n" NOT_YOURS_HINT,
+				dir, (unsigned)sb.st_uid, (unsigned)getuid());
+		r = CAIRN_E_PEER;
+	} else if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to connect through %s: the directory is writable "
+				"by others (mode %04o); make it private with 'chmod 700 %s'\n",
+				dir, (unsigned)(sb.st_mode & 07777), dir);
+		r = CAIRN_E_PEER;
+	}
+out_free:
+	free(dir);
+	return r;
+}
+
+/* Refuses a peer that does not run as the user: whoever listens on the
+ * socket would otherwise read our requests and forge the answers. */
+static int check_peer(int fd, const char *socket_path, bool quiet)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		int e = errno;
+		if (!quiet)
+			fprintf(stderr, "cairn: cannot tell who listens on %s: %s\n", socket_path,
+				strerror(e));
+		return -e;
+	}
+	if (cred.uid != getuid()) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to talk to the process on %s: it runs as uid %u "
+				"(pid %d), not as you (uid %u)\n" NOT_YOURS_HINT,
+				socket_path, (unsigned)cred.uid, (int)cred.pid, (unsigned)getuid());
+		return CAIRN_E_PEER;
+	}
+	return 0;
+}
+
 static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->socket_path = cfg->socket_path;
 	cl->watch_fd = -1;
+	cl->fd = -1;
+	int r = check_socket_dir(cfg->socket_path, quiet);
+	if (r)
+		return r;
 	cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cl->fd < 0) {
 		int e = errno;
@@ -49,6 +117,11 @@ static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 			fprintf(stderr, "cairn: cannot connect to %s: %s\n", cfg->socket_path,
 				strerror(e));
 		return -e;
+	}
+	if ((r = check_peer(cl->fd, cfg->socket_path, quiet))) {
+		close(cl->fd);
+		cl->fd = -1;
+		return r;
 	}
 	return 0;
 }

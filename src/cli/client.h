@@ -15,7 +15,8 @@ enum {
 	EXIT_REFUSED = 1, /* the daemon answered with an error */
 	EXIT_USAGE = 2,   /* bad arguments */
 	EXIT_DOWN = 3,    /* no daemon is running */
-	EXIT_IO = 4,      /* the connection failed midway, or a local file failed */
+	EXIT_IO = 4,      /* the connection failed midway, a local file failed, or the
+			   * socket is not the user's (CAIRN_E_PEER) */
 };
 
 #define CLIENT_LINE_MAX (256u * 1024 * 1024)
@@ -31,7 +32,12 @@ struct client {
 
 /* Connects to cfg->socket_path. Returns 0, or CAIRN_E_DOWN when nothing
  * listens there (after printing how to start a daemon), or another negative
- * code after printing what failed. */
+ * code after printing what failed.
+ *
+ * It checks whom it talks to and returns CAIRN_E_PEER (commands exit with
+ * EXIT_IO) without sending anything when the socket's directory is not owned
+ * by the user (getuid()) or is writable by group or others, or when the
+ * process listening on the socket (SO_PEERCRED) runs as another uid. */
 int client_connect(struct client *cl, const struct config *cfg);
 /* As client_connect() but prints nothing. */
 int client_connect_quiet(struct client *cl, const struct config *cfg);

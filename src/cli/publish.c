@@ -73,7 +73,14 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 
 	struct client cl;
 	r = client_connect_quiet(&cl, cfg);
-	if (r == CAIRN_E_DOWN) {
+	/* An impostor on the socket gets nothing; the spool keeps the event for
+	 * the real daemon. */
+	if (r == CAIRN_E_DOWN || r == CAIRN_E_PEER) {
+		if (r == CAIRN_E_PEER && !quiet)
+			fprintf(stderr,
+				"cairn: refusing the socket %s: %s ('cairn status' says why); the "
+				"event goes to the spool instead\n",
+				cfg->socket_path, err_str(r));
 		size_t len;
 		char *json = event_encode(ev, &len);
 		char *dir = xasprintf("%s/spool", cfg->data_dir);

@@ -25,6 +25,8 @@ enum publish_result {
  * made or written, or the spool is full), the event is lost, and that is said
  * on stderr once per process whatever quiet says. Otherwise, without quiet,
  * failures are explained on stderr.
+ * When the socket is refused as not the user's (CAIRN_E_PEER, see
+ * client_connect()), the event is spooled as when no daemon runs.
  * Waits for the daemon at most timeout_ms for connect and ack (hooks pass a
  * few ms so they never stall the shell or git). Returns PUBLISH_SENT,
  * PUBLISH_SPOOLED, or a negative code (the daemon refused it: then reply, if

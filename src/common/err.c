@@ -17,6 +17,7 @@ const char *err_str(int err)
 	case CAIRN_E_BUSY: return "another daemon is already running";
 	case CAIRN_E_CLOSED: return "connection closed";
 	case CAIRN_E_VERSION: return "unsupported version";
+	case CAIRN_E_PEER: return "the daemon's socket or the process behind it is not yours";
 	case CAIRN_E_NOTREG: return "not a regular file (a symlink, FIFO, socket, device or directory)";
 	default:
 		if (err < 0 && err > -CAIRN_E_BASE)

@@ -17,6 +17,7 @@ enum {
 	CAIRN_E_CLOSED = -(CAIRN_E_BASE + 9),   /* the peer closed the connection */
 	CAIRN_E_VERSION = -(CAIRN_E_BASE + 10), /* schema or protocol version unsupported */
 	CAIRN_E_NOTREG = -(CAIRN_E_BASE + 11),  /* a file to read is not a regular file */
+	CAIRN_E_PEER = -(CAIRN_E_BASE + 12),    /* the socket or its peer is not the user's */
 };
 
 /* Returns a static, human-readable message for an error code (never NULL).
