@@ -111,7 +111,9 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		return r;
 	}
 	static const char *acks[] = {"none", "accepted", "durable"};
-	json_t *req = json_pack("{s:s,s:s,s:i,s:o}", "op", "pub", "ack", acks[ack], "rid", 1,
+	/* The rid first, so that the daemon can answer even a line too long
+	 * to parse with it. */
+	json_t *req = json_pack("{s:i,s:s,s:s,s:o}", "rid", 1, "op", "pub", "ack", acks[ack],
 				"event", event);
 	r = client_send(&cl, req);
 	if (r || ack == PUBLISH_NONE)
@@ -128,7 +130,9 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		}
 		if (r)
 			break;
-		if (json_integer_value(json_object_get(m, "rid")) != 1) {
+		/* An error without a rid is about our line (see client_request()). */
+		const json_t *rid = json_object_get(m, "rid");
+		if (rid ? json_integer_value(rid) != 1 : !json_is_false(json_object_get(m, "ok"))) {
 			json_decref(m);
 			continue;
 		}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The CLI's side of the socket (src/cli/client.c): it checks who it talks to
 (the socket's directory must be the user's and private, the process behind
-the socket must run as the user).
+the socket must run as the user), it never waits forever for an answer, and
+it refuses an event over the daemon's limits before sending it.
 
 Several tests put a small fake daemon (a Python Unix-socket server in a
 forked child) where the CLI looks for the real one. The uid checks need root
@@ -202,6 +203,112 @@ def socket_directory_writable_by_others_is_refused():
         eq(rc, 4, "exit status (stdout: %s, stderr: %s)" % (short(out), short(err)))
         check("writable" in err and "0777" in err, "the message says why: %s" % short(err))
         eq(fake.first_lines(), [], "requests sent through the open directory")
+
+
+# ---- never waiting forever ---------------------------------------------------
+
+
+@T.test
+def silent_daemon_times_out():
+    d = cli_dirs()
+    with FakeDaemon(d.sock_path, mode="silent"):
+        rc, out, err, took = timed_cli(d, ["status"], env_extra={"CAIRN_TIMEOUT_MS": "1500"})
+        eq(rc, 4, "exit status (stderr: %s)" % short(err))
+        check("no answer from the daemon in 1.5 s" in err, "the message: %s" % short(err))
+        check("CAIRN_TIMEOUT_MS" in err, "the message says how to wait longer: %s" % short(err))
+        check(1.4 < took < 10, "gave up after the timeout: %.1fs" % took)
+
+
+@T.test
+def error_without_rid_is_the_answer():
+    d = cli_dirs()
+    with FakeDaemon(d.sock_path, mode="norid_error"):
+        rc, out, err, took = timed_cli(d, ["status"])
+        eq(rc, 1, "exit status (stderr: %s)" % short(err))
+        check("line_too_long" in err, "the daemon's error is shown: %s" % short(err))
+        check(took < 10, "answered at once: %.1fs" % took)
+
+
+@T.test
+def rid_comes_first_in_requests():
+    """So that a daemon can still read the rid of a line too long to parse."""
+    d = cli_dirs()
+    with FakeDaemon(d.sock_path) as fake:
+        rc, out, err, _ = timed_cli(d, ["status"])
+        eq(rc, 0, "exit status (stderr: %s)" % short(err))
+        lines = fake.first_lines()
+        eq(len(lines), 1, "requests received: %s" % short(lines))
+        check(lines[0].startswith('{"rid":'), "the request starts with its rid: %s"
+              % short(lines[0]))
+
+
+@T.test
+def tail_is_not_cut_by_the_timeout():
+    with Daemon(env={"CAIRN_TIMEOUT_MS": "300"}) as d:
+        p = d.cli_popen(["tail", "--json"])
+        time.sleep(1.5)
+        check(p.poll() is None, "tail still runs past the request timeout")
+        with d.conn() as c:
+            c.pub({"source": "test", "type": "late.event"})
+        from cairnlib import LineReader  # noqa: E402
+        line = LineReader(p.stdout).next_line(timeout=10)
+        check(line and '"late.event"' in line, "tail printed the event: %s" % short(line))
+        p.send_signal(signal.SIGINT)
+        eq(p.wait(timeout=10), 0, "tail's exit status")
+
+
+# ---- events over the daemon's limits -------------------------------------------
+
+
+def expanding_json(limit):
+    """JSON text of at most limit bytes that encodes to several times that
+    (each 0.1 prints as 0.10000000000000001)."""
+    n = (limit - 2) // 4
+    return "[" + ",".join(["0.1"] * n) + "]"
+
+
+@T.test
+def emit_over_the_line_limit_fails_before_sending():
+    with Daemon() as d:
+        path = os.path.join(d.tmp, "big.json")
+        with open(path, "w") as f:
+            f.write(expanding_json(1 << 20))
+        check(os.path.getsize(path) <= 1 << 20, "the data is within the input limit")
+        rc, out, err, took = timed_cli(d, ["emit", "x.y", "--data", "@" + path], timeout=30)
+        eq(rc, 1, "exit status (stderr: %s)" % short(err))
+        check(("event_bytes" in err or "line_bytes" in err) and "nothing was sent" in err,
+              "refused before sending, naming the limit: %s" % short(err))
+        check(took < 20, "failed promptly: %.1fs" % took)
+        with d.conn() as c:
+            s = c.status()
+            eq(s["seq"]["last"], 0, "nothing was logged")
+
+
+@T.test
+def emit_of_one_mebibyte_string_fails_promptly():
+    with Daemon() as d:
+        data = '"' + "a" * ((1 << 20) - 2) + '"'  # a JSON string of exactly 1 MiB
+        rc, out, err, took = timed_cli(d, ["emit", "x.y", "--data", "-"], input=data.encode(),
+                                       timeout=30)
+        eq(rc, 1, "exit status (stdout: %s)" % short(out))
+        check("event_bytes" in err and "nothing was sent" in err,
+              "refused before sending, naming the limit: %s" % short(err))
+        check(took < 20, "failed promptly: %.1fs" % took)
+        # Within the limits it still works.
+        rc, out, err, _ = timed_cli(d, ["emit", "x.y", "--data", '"small"'])
+        eq(rc, 0, "a small emit (stderr: %s)" % short(err))
+
+
+@T.test
+def emit_over_a_small_line_limit_fails_before_sending():
+    """An event within event_bytes on a line over line_bytes: the daemon
+    could not read its rid, so the CLI must not send it."""
+    with Daemon(env={"CAIRN_LIMITS_LINE_BYTES": "4K"}) as d:
+        rc, out, err, took = timed_cli(d, ["emit", "x.y", "--data", '"%s"' % ("a" * 8000)])
+        eq(rc, 1, "exit status (stdout: %s)" % short(out))
+        check("line_bytes" in err and "nothing was sent" in err,
+              "refused before sending, naming the limit: %s" % short(err))
+        check(took < 10, "failed promptly: %.1fs" % took)
 
 
 if __name__ == "__main__":
