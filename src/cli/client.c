@@ -37,9 +37,13 @@ void client_print_down(const char *socket_path)
 static int check_socket_dir(const char *socket_path, bool quiet)
 {
 	const char *slash = strrchr(socket_path, '/');
-	char *dir = slash == socket_path ? xstrdup("/")
-		    : slash		  ? xstrndup(socket_path, (size_t)(slash - socket_path))
-					  : xstrdup(".");
+	char *dir;
+	if (!slash)
+		dir = xstrdup(".");
+	else if (slash == socket_path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(socket_path, (size_t)(slash - socket_path));
 	int r = 0;
 	struct stat sb;
 	if (stat(dir, &sb) < 0)
