@@ -1,15 +1,18 @@
 /* Blocking socket client with a bounded line reader. */
 #include "cli/client.h"
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,11 +25,82 @@ void client_print_down(const char *socket_path)
 		socket_path);
 }
 
+/* What to do about a socket that is not the user's, after what failed. */
+#define NOT_YOURS_HINT                                                                     \
+	"cairn: another user may be impersonating the daemon; remove it, or point "        \
+	"XDG_RUNTIME_DIR or [daemon] runtime_dir at a private directory of yours\n"
+
+/* Refuses a socket whose directory another user owns or may write: that
+ * user could have put their own socket there (the fallback directory
+ * /tmp/cairn-UID can be made by anyone first). A directory that does not
+ * exist is left to connect() to report. */
+static int check_socket_dir(const char *socket_path, bool quiet)
+{
+	const char *slash = strrchr(socket_path, '/');
+	char *dir;
+	if (!slash)
+		dir = xstrdup(".");
+	else if (slash == socket_path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(socket_path, (size_t)(slash - socket_path));
+	int r = 0;
+	struct stat sb;
+	if (stat(dir, &sb) < 0)
+		goto out_free;
+	if (sb.st_uid != getuid()) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to connect through %s: the directory is owned by "
+				"uid %u, not by you (uid %u)\n" NOT_YOURS_HINT,
+				dir, (unsigned)sb.st_uid, (unsigned)getuid());
+		r = CAIRN_E_PEER;
+	} else if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to connect through %s: the directory is writable "
+				"by others (mode %04o); make it private with 'chmod 700 %s'\n",
+				dir, (unsigned)(sb.st_mode & 07777), dir);
+		r = CAIRN_E_PEER;
+	}
+out_free:
+	free(dir);
+	return r;
+}
+
+/* Refuses a peer that does not run as the user: whoever listens on the
+ * socket would otherwise read our requests and forge the answers. */
+static int check_peer(int fd, const char *socket_path, bool quiet)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		int e = errno;
+		if (!quiet)
+			fprintf(stderr, "cairn: cannot tell who listens on %s: %s\n", socket_path,
+				strerror(e));
+		return -e;
+	}
+	if (cred.uid != getuid()) {
+		if (!quiet)
+			fprintf(stderr,
+				"cairn: refusing to talk to the process on %s: it runs as uid %u "
+				"(pid %d), not as you (uid %u)\n" NOT_YOURS_HINT,
+				socket_path, (unsigned)cred.uid, (int)cred.pid, (unsigned)getuid());
+		return CAIRN_E_PEER;
+	}
+	return 0;
+}
+
 static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 {
 	memset(cl, 0, sizeof *cl);
 	cl->socket_path = cfg->socket_path;
 	cl->watch_fd = -1;
+	cl->fd = -1;
+	int r = check_socket_dir(cfg->socket_path, quiet);
+	if (r)
+		return r;
 	cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cl->fd < 0) {
 		int e = errno;
@@ -49,6 +123,11 @@ static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 			fprintf(stderr, "cairn: cannot connect to %s: %s\n", cfg->socket_path,
 				strerror(e));
 		return -e;
+	}
+	if ((r = check_peer(cl->fd, cfg->socket_path, quiet))) {
+		close(cl->fd);
+		cl->fd = -1;
+		return r;
 	}
 	return 0;
 }
@@ -74,11 +153,15 @@ void client_close(struct client *cl)
 
 int client_send(struct client *cl, json_t *req)
 {
-	char *s = json_dumps(req, JSON_COMPACT);
+	char *s = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(req);
 	if (!s)
 		return CAIRN_E_INVALID;
 	size_t n = strlen(s);
+	if (cl->line_bytes && n > cl->line_bytes) {
+		free(s);
+		return CAIRN_E_TOOBIG;
+	}
 	s[n] = '\n'; /* overwrite the NUL; we write by length */
 	size_t off = 0;
 	int r = 0;
@@ -153,31 +236,105 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 	}
 }
 
+int client_timeout_ms(void)
+{
+	static bool warned;
+	const char *v = getenv("CAIRN_TIMEOUT_MS");
+	if (!v || !*v)
+		return CLIENT_TIMEOUT_MS_DEFAULT;
+	char *end;
+	errno = 0;
+	long ms = strtol(v, &end, 10);
+	if (errno || *end || ms < 0 || ms > INT_MAX) {
+		if (!warned)
+			fprintf(stderr,
+				"cairn: ignoring CAIRN_TIMEOUT_MS='%s': expected milliseconds, such "
+				"as 30000 (0: wait forever); waiting %d ms\n",
+				v, CLIENT_TIMEOUT_MS_DEFAULT);
+		warned = true;
+		return CLIENT_TIMEOUT_MS_DEFAULT;
+	}
+	return (int)ms;
+}
+
 int client_request(struct client *cl, json_t *req, json_t **reply)
 {
+	*reply = NULL;
 	long long rid = ++cl->next_rid;
-	json_object_set_new(req, "rid", json_integer(rid));
-	int r = client_send(cl, req);
+	/* The rid first: built anew, since jansson keeps insertion order. */
+	json_t *line = json_object();
+	json_object_set_new(line, "rid", json_integer(rid));
+	json_object_del(req, "rid");
+	json_object_update(line, req);
+	json_decref(req);
+	int r = client_send(cl, line);
+	if (r == CAIRN_E_TOOBIG) {
+		fprintf(stderr,
+			"cairn: the request is over the daemon's line limit of %zu bytes ([limits] "
+			"line_bytes); nothing was sent\n",
+			cl->line_bytes);
+		return r;
+	}
 	if (r) {
 		fprintf(stderr, "cairn: cannot send to the daemon: %s\n", err_str(r));
 		return r;
 	}
+	int timeout_ms = client_timeout_ms();
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
 	for (;;) {
+		int wait_ms = -1;
+		if (timeout_ms > 0) {
+			uint64_t now = clock_mono_ns();
+			/* Rounded up: a zero timeout only at the deadline. */
+			wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		}
 		json_t *m;
-		r = client_read(cl, &m, -1);
+		r = client_read(cl, &m, wait_ms);
 		if (r == -EINTR)
 			continue;
+		if (r == -ETIMEDOUT) {
+			fprintf(stderr,
+				"cairn: no answer from the daemon in %g s; it may be stuck or "
+				"overloaded: see its log, or set CAIRN_TIMEOUT_MS to wait longer "
+				"(0: no limit)\n",
+				timeout_ms / 1000.0);
+			return r;
+		}
 		if (r) {
 			fprintf(stderr, "cairn: lost the connection to the daemon: %s\n", err_str(r));
 			return r;
 		}
 		json_t *v = json_object_get(m, "rid");
-		if (json_is_integer(v) && json_integer_value(v) == rid) {
+		if ((json_is_integer(v) && json_integer_value(v) == rid) ||
+		    (!v && json_is_false(json_object_get(m, "ok")))) {
 			*reply = m;
 			return 0;
 		}
 		json_decref(m);
 	}
+}
+
+int client_hello(struct client *cl)
+{
+	json_t *reply;
+	int r = client_request(cl,
+			       json_pack("{s:s,s:[i],s:s}", "op", "hello", "versions", 1, "client",
+					 "cairn-cli/" CAIRN_VERSION),
+			       &reply);
+	if (r)
+		return r;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		client_print_error(reply);
+		json_decref(reply);
+		return CAIRN_E_VERSION;
+	}
+	const json_t *lim = json_object_get(reply, "limits");
+	json_int_t line = json_integer_value(json_object_get(lim, "line_bytes"));
+	json_int_t event = json_integer_value(json_object_get(lim, "event_bytes"));
+	cl->line_bytes = line > 0 ? (size_t)line : 0;
+	cl->event_bytes = event > 0 ? (size_t)event : 0;
+	json_decref(reply);
+	return 0;
 }
 
 void client_print_error(const json_t *reply)

@@ -141,10 +141,31 @@ int cmd_emit(int argc, char **argv, const struct config *cfg)
 		rc = r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
 		goto out_free;
 	}
+	/* Learn the daemon's limits, so that an event over them fails here
+	 * with a clear message rather than as a line the daemon cannot read. */
+	rc = EXIT_IO;
+	if (client_hello(&cl))
+		goto out_close;
+	if (cl.event_bytes) {
+		char *s = json_dumps(ev, JSON_COMPACT);
+		size_t n = s ? strlen(s) : 0;
+		free(s);
+		if (n > cl.event_bytes) {
+			fprintf(stderr,
+				"cairn emit: the event is %zu bytes as JSON, over the daemon's limit "
+				"of %zu bytes ([limits] event_bytes); nothing was sent; make --data "
+				"smaller\n",
+				n, cl.event_bytes);
+			rc = EXIT_REFUSED;
+			goto out_close;
+		}
+	}
 	json_t *req = json_pack("{s:s,s:s,s:O}", "op", "pub", "ack", durable ? "durable" : "accepted",
 				"event", ev);
-	rc = EXIT_IO;
-	if (client_request(&cl, req, &reply) == 0) {
+	r = client_request(&cl, req, &reply);
+	if (r == CAIRN_E_TOOBIG)
+		rc = EXIT_REFUSED; /* over the line limit: said, nothing sent */
+	if (r == 0) {
 		if (!json_is_true(json_object_get(reply, "ok"))) {
 			client_print_error(reply);
 			rc = EXIT_REFUSED;
@@ -164,6 +185,7 @@ int cmd_emit(int argc, char **argv, const struct config *cfg)
 			}
 		}
 	}
+out_close:
 	client_close(&cl);
 out_free:
 	json_decref(reply);

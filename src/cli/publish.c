@@ -16,6 +16,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Says on stderr, once per process and even for quiet callers, that events
+ * are being lost: no daemon runs and the spool in dir cannot take them (err).
+ * Losing events silently is worse than a line on stderr; the git and shell
+ * hooks' scripts send their stderr to /dev/null anyway. */
+static void say_lost(const char *dir, int err)
+{
+	static bool said;
+	if (said)
+		return;
+	said = true;
+	if (err == CAIRN_E_TOOBIG)
+		fprintf(stderr,
+			"cairn: no daemon is running and the spool %s is full: events are lost; "
+			"start the daemon with 'cairn daemon' to drain it\n",
+			dir);
+	else
+		fprintf(stderr,
+			"cairn: no daemon is running and the spool %s cannot be written (%s): "
+			"events are lost; start the daemon with 'cairn daemon', or make the data "
+			"directory writable (or set [daemon] data_dir)\n",
+			dir, err_str(err));
+}
+
 int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
 		int timeout_ms, int64_t *seq, json_t **reply)
 {
@@ -50,7 +73,14 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 
 	struct client cl;
 	r = client_connect_quiet(&cl, cfg);
-	if (r == CAIRN_E_DOWN) {
+	/* An impostor on the socket gets nothing; the spool keeps the event for
+	 * the real daemon. */
+	if (r == CAIRN_E_DOWN || r == CAIRN_E_PEER) {
+		if (r == CAIRN_E_PEER && !quiet)
+			fprintf(stderr,
+				"cairn: refusing the socket %s: %s ('cairn status' says why); the "
+				"event goes to the spool instead\n",
+				cfg->socket_path, err_str(r));
 		size_t len;
 		char *json = event_encode(ev, &len);
 		char *dir = xasprintf("%s/spool", cfg->data_dir);
@@ -65,14 +95,8 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		mkdir(parent, 0700);
 		free(parent);
 		r = spool_write(dir, json, len);
-		if (r && !quiet)
-			fprintf(stderr,
-				"cairn: no daemon is running and the event could not be spooled in "
-				"%s: %s\n",
-				dir,
-				r == CAIRN_E_TOOBIG ? "the spool is full; start the daemon with "
-						      "'cairn daemon' to drain it"
-						    : err_str(r));
+		if (r)
+			say_lost(dir, r);
 		free(dir);
 		free(json);
 		event_free(ev);
@@ -87,7 +111,9 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		return r;
 	}
 	static const char *acks[] = {"none", "accepted", "durable"};
-	json_t *req = json_pack("{s:s,s:s,s:i,s:o}", "op", "pub", "ack", acks[ack], "rid", 1,
+	/* The rid first, so that the daemon can answer even a line too long
+	 * to parse with it. */
+	json_t *req = json_pack("{s:i,s:s,s:s,s:o}", "rid", 1, "op", "pub", "ack", acks[ack],
 				"event", event);
 	r = client_send(&cl, req);
 	if (r || ack == PUBLISH_NONE)
@@ -104,7 +130,9 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		}
 		if (r)
 			break;
-		if (json_integer_value(json_object_get(m, "rid")) != 1) {
+		/* An error without a rid is about our line (see client_request()). */
+		const json_t *rid = json_object_get(m, "rid");
+		if (rid ? json_integer_value(rid) != 1 : !json_is_false(json_object_get(m, "ok"))) {
 			json_decref(m);
 			continue;
 		}

@@ -20,7 +20,13 @@ enum publish_result {
 /* Publishes event (a JSON object with at least "type"; "source" defaults to
  * "cli"; "id" and "time" are filled in here, so a spooled event keeps the
  * time it happened and dedups on redelivery). Steals event. With quiet, it
- * prints nothing (for hooks); otherwise failures are explained on stderr.
+ * prints nothing (for hooks and cairn run), with one exception: when no
+ * daemon runs and the spool cannot be written (the data directory cannot be
+ * made or written, or the spool is full), the event is lost, and that is said
+ * on stderr once per process whatever quiet says. Otherwise, without quiet,
+ * failures are explained on stderr.
+ * When the socket is refused as not the user's (CAIRN_E_PEER, see
+ * client_connect()), the event is spooled as when no daemon runs.
  * Waits for the daemon at most timeout_ms for connect and ack (hooks pass a
  * few ms so they never stall the shell or git). Returns PUBLISH_SENT,
  * PUBLISH_SPOOLED, or a negative code (the daemon refused it: then reply, if

@@ -19,6 +19,8 @@ const char *err_str(int err)
 	case CAIRN_E_VERSION: return "unsupported version";
 	case CAIRN_E_FULL: return "the disk is full";
 	case CAIRN_E_CORRUPT: return "the database is damaged";
+	case CAIRN_E_PEER: return "the daemon's socket or the process behind it is not yours";
+	case CAIRN_E_NOTREG: return "not a regular file (a symlink, FIFO, socket, device or directory)";
 	default:
 		if (err < 0 && err > -CAIRN_E_BASE)
 			return strerror(-err);

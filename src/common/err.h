@@ -18,6 +18,8 @@ enum {
 	CAIRN_E_VERSION = -(CAIRN_E_BASE + 10), /* schema or protocol version unsupported */
 	CAIRN_E_FULL = -(CAIRN_E_BASE + 11),    /* the disk is full */
 	CAIRN_E_CORRUPT = -(CAIRN_E_BASE + 12), /* the database is damaged */
+	CAIRN_E_NOTREG = -(CAIRN_E_BASE + 13),  /* a file to read is not a regular file */
+	CAIRN_E_PEER = -(CAIRN_E_BASE + 14),    /* the socket or its peer is not the user's */
 };
 
 /* Returns a static, human-readable message for an error code (never NULL).

@@ -41,8 +41,15 @@ int spool_list(const char *dir, char ***out)
 		return -errno;
 	}
 	struct dirent *de;
+	struct stat sb;
 	while ((de = readdir(d))) {
 		if (!is_spool_name(de->d_name))
+			continue;
+		/* Never a symlink (it may point anywhere) nor a directory: the
+		 * writer makes neither. Other odd files are listed, so that the
+		 * reader's spool_read() refuses them and they can be set aside. */
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISLNK(sb.st_mode) || S_ISDIR(sb.st_mode))
 			continue;
 		if (n + 1 >= cap) {
 			cap *= 2;
@@ -78,7 +85,8 @@ static void spool_usage(const char *dir, size_t *files, size_t *bytes)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode)) {
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode)) {
 			(*files)++;
 			*bytes += (size_t)sb.st_size;
 		}
@@ -124,32 +132,45 @@ int spool_read(const char *path, size_t max, char **buf, size_t *len)
 {
 	*buf = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer, and the daemon's loop with it. O_NOFOLLOW: a symlink fails
+	 * with ELOOP instead of reading whatever it points to. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? CAIRN_E_NOTREG : -errno;
+	int r = 0;
 	struct stat sb;
 	if (fstat(fd, &sb) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
+		r = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = CAIRN_E_NOTREG;
+		goto out_close;
 	}
 	if ((size_t)sb.st_size > max) {
-		close(fd);
-		return CAIRN_E_TOOBIG;
+		r = CAIRN_E_TOOBIG;
+		goto out_close;
 	}
 	char *b = xmalloc((size_t)sb.st_size + 1);
 	size_t n = 0;
 	while (n < (size_t)sb.st_size) {
-		ssize_t r = read(fd, b + n, (size_t)sb.st_size - n);
-		if (r < 0 && errno == EINTR)
+		ssize_t got = read(fd, b + n, (size_t)sb.st_size - n);
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
+		if (got < 0) {
+			r = -errno;
+			free(b);
+			goto out_close;
+		}
+		if (got == 0)
+			break; /* shrank meanwhile: what is there */
+		n += (size_t)got;
 	}
-	close(fd);
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
-	return 0;
+out_close:
+	close(fd);
+	return r;
 }

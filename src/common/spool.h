@@ -22,12 +22,18 @@ int spool_write(const char *dir, const char *json, size_t len);
 
 /* Lists the spooled files in dir, oldest first (by name). On success returns
  * 0 and a NULL-terminated malloc'd array of malloc'd full paths in *out
- * (free with spool_list_free()); a missing dir gives an empty list. */
+ * (free with spool_list_free()); a missing dir gives an empty list. Symlinks
+ * and directories are never listed; other files that are not regular (a FIFO,
+ * a socket, a device) are, so that the caller's spool_read() refuses them
+ * with CAIRN_E_NOTREG and the caller can set them aside. */
 int spool_list(const char *dir, char ***out);
 void spool_list_free(char **list);
 
 /* Reads one spooled file (at most max bytes) into a malloc'd NUL-terminated
- * buffer. Returns 0, CAIRN_E_TOOBIG, or -errno. */
+ * buffer (*buf is NULL on failure). Never blocks and never follows a
+ * symlink: anything but a regular file (a FIFO, a symlink, a directory) gives
+ * CAIRN_E_NOTREG. Returns 0, CAIRN_E_NOTREG, CAIRN_E_TOOBIG, or -errno
+ * (-ENOENT: the file went away). */
 int spool_read(const char *path, size_t max, char **buf, size_t *len);
 
 #endif

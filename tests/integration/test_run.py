@@ -211,5 +211,29 @@ def spooled_when_daemon_is_down():
         eq(len(events(d, "late.x")), 1, "a file renamed into the spool is imported live")
 
 
+@T.test
+def lost_events_are_reported_once():
+    """No daemon and a data directory that cannot be made (its path runs
+    through a regular file, which stops root too): the wrapped command runs
+    and exits as always, and stderr says once that its events are lost."""
+    d = Daemon(start=False)
+    blocker = os.path.join(d.tmp, "a-file")
+    with open(blocker, "w") as f:
+        f.write("not a directory\n")
+    data_dir = os.path.join(blocker, "cairn")
+    r = run(d, ["--", "sh", "-c", "printf out; printf err >&2; exit 3"],
+            env_extra={"CAIRN_DAEMON_DATA_DIR": data_dir})
+    eq(r.returncode, 3, "exit status of the wrapped command")
+    eq(r.stdout, b"out", "the command's stdout")
+    err = r.stderr.decode("utf-8", "replace")
+    own = "".join(l for l in err.splitlines(True) if not l.startswith("cairn: "))
+    eq(own, "err", "the command's stderr, without cairn's message")
+    eq(err.count("events are lost"), 1, "the loss is reported once (stderr: %s)" % short(err))
+    check(os.path.join(data_dir, "spool") in err, "the message names the spool directory: %s"
+          % short(err))
+    check("cairn daemon" in err, "the message says what to do: %s" % short(err))
+    check(not os.path.isdir(os.path.join(d.tmp, "a-file")), "nothing was made in its place")
+
+
 if __name__ == "__main__":
     T.main()
