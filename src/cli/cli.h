@@ -27,6 +27,7 @@ int cmd_hook(int argc, char **argv, const struct config *cfg);
 int cmd_kb(int argc, char **argv, const struct config *cfg);
 int cmd_why(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
+int cmd_doctor(int argc, char **argv, const struct config *cfg);
 /* `cairn hook git ...` and `cairn hook shell ...`: argv[0] is "git"/"shell". */
 int hook_git(int argc, char **argv, const struct config *cfg);
 int hook_shell(int argc, char **argv, const struct config *cfg);

@@ -74,6 +74,15 @@ static const struct cli_cmd commands[] = {
 	 "  --no-kb         do not read the knowledge base\n"
 	 "  --json          print the report as JSON\n",
 	 cmd_triage},
+	{"doctor", "[--recover]",
+	 "Checks cairn's directories (private, yours), the database (a full integrity check,\n"
+	 "the log's seq range and high-water mark, the knowledge base) and the spool. Safe\n"
+	 "while the daemon runs. Exit status 1 when something is wrong, with the fix.\n"
+	 "  --recover   with the daemon stopped: salvage every readable row of a damaged\n"
+	 "              database into a new file, put it in place, keep the damaged one as\n"
+	 "              cairn.db.damaged-TIME, and say which seqs were lost. Seq numbers\n"
+	 "              continue after the highest one the damaged file still knew.\n",
+	 cmd_doctor},
 	{"hooks", "install|uninstall [--repo DIR]",
 	 "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
 	 "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"

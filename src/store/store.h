@@ -175,4 +175,46 @@ struct store_stats {
 };
 int store_stats(struct store *st, struct store_stats *out);
 
+/* ---- checking and salvage (src/store/recover.c; `cairn doctor`) ---- */
+
+/* What store_check_file() found. Counts are -1 when they could not be read. */
+struct store_check {
+	bool opened;          /* the file opened as a database */
+	bool ok;              /* integrity ok and every count read */
+	bool gaps;            /* events has holes between first and last seq */
+	char integrity[512];  /* "ok", or integrity_check's first findings */
+	int64_t schema;       /* user_version */
+	int64_t events, first_seq, last_seq, high_water, knowledge;
+};
+
+/* Checks the database at path read-only (full integrity_check, the counts,
+ * the high-water mark); safe while a daemon runs. Returns 0 with *out
+ * filled (out->ok says whether it is healthy), or CAIRN_E_STORE when it
+ * does not even open. Blocking; any thread. */
+int store_check_file(const char *path, struct store_check *out, char *errbuf, size_t errlen);
+
+struct store_recover_table {
+	const char *table;
+	int64_t rows;      /* salvaged */
+	int64_t expected;  /* keys found by any path (rowid tables), else rows */
+	int64_t min_key, max_key; /* of the rows salvaged */
+	int64_t max_seen;         /* the largest key any path still showed */
+	bool partial;      /* some rows could not be read */
+};
+
+struct store_recover_report {
+	struct store_recover_table tables[8]; /* events first */
+	size_t n_tables;
+	int64_t high_water; /* the last seq the new file continues after */
+};
+
+/* Salvages every readable row of the damaged database into a new database
+ * at out_path (created with the current schema; it must not exist), and
+ * sets its high-water mark so seq never goes back. The damaged file is only
+ * read. Rows on damaged pages are lost; the report says how many. The
+ * caller must make sure no daemon writes either file. Returns 0 or a
+ * negative code with the reason in errbuf. Blocking. */
+int store_recover(const char *damaged, const char *out_path, struct store_recover_report *rep,
+		  char *errbuf, size_t errlen);
+
 #endif
