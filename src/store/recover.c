@@ -166,7 +166,8 @@ static bool copy_row(sqlite3_stmt *get, sqlite3_stmt *put, int ncols)
 {
 	for (int c = 0; c < ncols; c++)
 		sqlite3_bind_value(put, c + 1, sqlite3_column_value(get, c));
-	bool ok = sqlite3_step(put) == SQLITE_DONE;
+	/* An ignored duplicate (a damaged file can hold one) is not a row. */
+	bool ok = sqlite3_step(put) == SQLITE_DONE && sqlite3_changes(sqlite3_db_handle(put)) > 0;
 	sqlite3_reset(put);
 	sqlite3_clear_bindings(put);
 	return ok;
