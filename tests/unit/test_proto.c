@@ -585,6 +585,7 @@ static void test_ok_line(void **state)
 struct got {
 	int n;
 	char *lines[MAX_GOT]; /* NULL for a too-long line */
+	char *heads[MAX_GOT]; /* a too-long line's first bytes */
 	size_t lens[MAX_GOT];
 	int stop_at;        /* return non-zero for the line with this index (1-based) */
 	struct linebuf *lb; /* if set, checked against its cap on every call */
@@ -596,8 +597,13 @@ static int collect(void *ctx, const char *line, size_t len, bool too_long)
 
 	assert_true(g->n < MAX_GOT);
 	if (too_long) {
-		assert_null(line);
+		/* Only the head is passed: NUL-terminated, at most LINEBUF_HEAD
+		 * bytes, shorter than the whole line. */
+		assert_non_null(line);
+		assert_true(strlen(line) <= LINEBUF_HEAD);
+		assert_true(strlen(line) < len);
 		g->lines[g->n] = NULL;
+		g->heads[g->n] = xstrdup(line);
 	} else {
 		assert_non_null(line);
 		assert_true(len > 0);
@@ -614,8 +620,10 @@ static int collect(void *ctx, const char *line, size_t len, bool too_long)
 
 static void got_clear(struct got *g)
 {
-	for (int i = 0; i < g->n; i++)
+	for (int i = 0; i < g->n; i++) {
 		free(g->lines[i]);
+		free(g->heads[i]);
+	}
 	memset(g, 0, sizeof *g);
 }
 
@@ -677,6 +685,7 @@ static void test_linebuf_max(void **state)
 		assert_line(&g, 1, "12345678", 8);
 		assert_null(g.lines[2]);
 		assert_int_equal(g.lens[2], 9);
+		assert_string_equal(g.heads[2], "12345678"); /* the head, up to max */
 		assert_line(&g, 3, "after", 5);
 		got_clear(&g);
 		linebuf_release(&lb);
@@ -762,6 +771,43 @@ static void test_linebuf_stop(void **state)
 	linebuf_release(&lb);
 }
 
+/* The request id is found in the first bytes of a line that was too long
+ * or did not parse, so the error can carry it; anything else is NULL. */
+static void test_scan_rid(void **state)
+{
+	static const struct {
+		const char *head;
+		const char *want_str;
+		long long want_int; /* used when want_str is NULL and ok */
+		bool ok;
+	} cases[] = {
+		{"{\"rid\":\"a1\",\"op\":\"pub\",\"event\":{\"data\":\"xxxx", "a1", 0, true},
+		{"{\"op\":\"status\", \"rid\" : 42,,}", NULL, 42, true},
+		{"{\"event\":{\"rid\":7}}", NULL, 7, true}, /* first "rid": wins, as a client puts it first */
+		{"{\"op\":\"status\"}", NULL, 0, false},
+		{"{\"rid\":{\"a\":1}}", NULL, 0, false},
+		{"{\"rid\":\"unterminated", NULL, 0, false},
+		{"{\"rid\"", NULL, 0, false},
+		{"{\"rid\":", NULL, 0, false},
+		{"\"rid\"x:1", NULL, 0, false},
+		{"", NULL, 0, false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *rid = proto_scan_rid(cases[i].head, strlen(cases[i].head));
+		if (!cases[i].ok) {
+			if (rid)
+				fail_msg("case %zu: found a rid in '%s'", i, cases[i].head);
+			continue;
+		}
+		assert_non_null(rid);
+		if (cases[i].want_str)
+			assert_string_equal(json_string_value(rid), cases[i].want_str);
+		else
+			assert_int_equal(json_integer_value(rid), cases[i].want_int);
+		json_decref(rid);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -771,7 +817,7 @@ int main(void)
 	    cmocka_unit_test(test_rid_on_error),      cmocka_unit_test(test_position_messages),
 	    cmocka_unit_test(test_raw_bytes),         cmocka_unit_test(test_error_line),
 	    cmocka_unit_test(test_error_line_utf8),   cmocka_unit_test(test_ok_line),
-	    cmocka_unit_test(test_linebuf_chunks),    cmocka_unit_test(test_linebuf_max),
+	    cmocka_unit_test(test_linebuf_chunks),    cmocka_unit_test(test_linebuf_max), cmocka_unit_test(test_scan_rid),
 	    cmocka_unit_test(test_linebuf_huge_line), cmocka_unit_test(test_linebuf_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
