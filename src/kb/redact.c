@@ -626,6 +626,90 @@ char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactio
 	return cur;
 }
 
+static const char PEM_BEGIN_LIT[] = "-----BEGIN", PEM_END_LIT[] = "-----END";
+
+/* The last "-----BEGIN" in p[0..n), or NULL. */
+static const char *last_pem_begin(const char *p, size_t n)
+{
+	const char *last = NULL, *q = p, *end = p + n;
+	while ((q = memmem(q, (size_t)(end - q), PEM_BEGIN_LIT, sizeof PEM_BEGIN_LIT - 1))) {
+		last = q;
+		q += sizeof PEM_BEGIN_LIT - 1;
+	}
+	return last;
+}
+
+/* How many bytes of p (n left) the next piece of redact_text() takes; see
+ * redact.h for the rules. Always at least 1 when n > 0. */
+static size_t piece_len(const char *p, size_t n)
+{
+	if (n <= REDACT_PIECE)
+		return n;
+	size_t max = n < REDACT_MAX_INPUT ? n : REDACT_MAX_INPUT;
+	const char *nl = memrchr(p, '\n', REDACT_PIECE);
+	if (!nl) {
+		/* One line longer than a piece: all of it, if it fits in one
+		 * redact(); else up to its last blank that does. */
+		const char *e = memchr(p + REDACT_PIECE, '\n', max - REDACT_PIECE);
+		if (e)
+			return (size_t)(e - p) + 1;
+		if (max == n)
+			return n;
+		for (size_t i = max; i > REDACT_PIECE; i--)
+			if (p[i - 1] == ' ' || p[i - 1] == '\t' || p[i - 1] == '\r')
+				return i;
+		return max;
+	}
+	size_t len = (size_t)(nl - p) + 1;
+	/* A private key block that the cut would split: end before its line,
+	 * or, when it starts the piece, take it whole up to its END line. */
+	const char *b = last_pem_begin(p, len);
+	if (!b || memmem(b, len - (size_t)(b - p), PEM_END_LIT, sizeof PEM_END_LIT - 1))
+		return len;
+	const char *ls = memrchr(p, '\n', (size_t)(b - p));
+	if (ls)
+		return (size_t)(ls - p) + 1;
+	const char *e = memmem(b, max - (size_t)(b - p), PEM_END_LIT, sizeof PEM_END_LIT - 1);
+	if (!e)
+		return len;
+	const char *eol = memchr(e, '\n', max - (size_t)(e - p));
+	return eol ? (size_t)(eol - p) + 1 : max;
+}
+
+char *redact_text(const char *text, size_t len, size_t *out_len, unsigned *n_redactions)
+{
+	size_t dummy_len;
+	unsigned dummy_n;
+	if (!out_len)
+		out_len = &dummy_len;
+	if (!n_redactions)
+		n_redactions = &dummy_n;
+	*n_redactions = 0;
+	/* Markers are seldom longer than what they replace by much; the
+	 * buffer doubles when they are. */
+	size_t cap = len + len / 16 + 64, o = 0, at = 0;
+	char *out = xmalloc(cap);
+	while (at < len) {
+		size_t n = piece_len(text + at, len - at), rl;
+		unsigned k;
+		char *r = redact(text + at, n, &rl, &k);
+		if (!r) /* cannot happen: a piece is at most REDACT_MAX_INPUT */
+			abort();
+		if (o + rl + 1 > cap) {
+			cap = 2 * cap > o + rl + 1 ? 2 * cap : o + rl + 1;
+			out = xreallocarray(out, cap, 1);
+		}
+		memcpy(out + o, r, rl);
+		o += rl;
+		*n_redactions += k;
+		free(r);
+		at += n;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
 unsigned redact_json(json_t *v)
 {
 	unsigned n = 0;

@@ -56,6 +56,29 @@
  * failure aborts, see common/xalloc.h). text may be NULL when len is 0. */
 char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactions);
 
+/* Redacts a text of any length (a build log, a captured output) the way
+ * redact() does, in pieces cut at line ends, and returns the result as
+ * redact() does (malloc'd, NUL-terminated, length in *out_len, markers in
+ * *n_redactions; either pointer may be NULL). Never fails (allocation
+ * failure aborts). text may be NULL when len is 0.
+ *
+ * Each piece is at most REDACT_PIECE bytes and ends after a newline, so a
+ * secret on one line is always seen whole, and the time is linear in len
+ * (each byte is in one piece). Two exceptions bound what a piece can be:
+ *  - A piece does not end inside a private key block: when its last
+ *    "-----BEGIN" has no "-----END" after it, the piece ends before that
+ *    line, and the block (up to REDACT_MAX_INPUT bytes) starts the next.
+ *  - A single line longer than REDACT_MAX_INPUT is cut at its last blank
+ *    before that size (or, with no blank at all, at that size): a secret
+ *    that straddles such a cut may be missed. No command output that a
+ *    person reads has such lines; redact() itself refuses them outright.
+ * Blocking; any thread may call it. About 0.4 s per MiB of build output. */
+char *redact_text(const char *text, size_t len, size_t *out_len, unsigned *n_redactions);
+
+/* The size of the pieces redact_text() redacts at once: large enough that
+ * the cost per call is negligible, small enough to keep memory low. */
+#define REDACT_PIECE (64u * 1024)
+
 /* The kind of rule i (0, 1, ...), as it appears in markers, or NULL past the
  * last rule. Several rules may share a kind. For tests and documentation. */
 const char *redact_kind(size_t i);
