@@ -69,6 +69,18 @@ struct rule {
  * into the next block. */
 #define PEM_BODY "([^-]|-[^-])*"
 
+/* The rules below that read a command's arguments separate them by blanks,
+ * not newlines: a value on the next line of a log is another line's text.
+ *
+ * htpasswd's arguments: an option word whose letters are in the bracket
+ * set L (-C and -r, which may end it, take a number); one that holds a b
+ * (batch: the password is an argument); one that holds an n (no file:
+ * "-nb"); a file or user name. None adds a group of its own. */
+#define HT_OPT(L) "-[" L "]*[Cr][[:blank:]]+[0-9]+|-[" L "]+"
+#define HT_OPT_B(L) "-[" L "]*b[" L "]*[Cr][[:blank:]]+[0-9]+|-[" L "]*b[" L "]*"
+#define HT_OPT_N "-[A-Za-z]*n[A-Za-z]*[Cr][[:blank:]]+[0-9]+|-[A-Za-z]*n[A-Za-z]*"
+#define HT_ARG "[^-[:space:]'\"&;|<>()][^[:space:]'\"&;|<>()]*"
+
 /* The rules, most specific first: when the secrets of several rules overlap
  * they are merged into one marker that takes the kind of the first rule. */
 /* clang-format off */
@@ -152,6 +164,31 @@ static const struct rule rules[] = {
 	 "([[:space:]])(-u|--user)(=|[[:space:]]*)[\"']?[^:[:space:]'\"]*:"
 	 "([^$[:space:]'\"][^[:space:]'\"]*)",
 	 "curl"},
+	/* docker/podman/oc/az login -p SECRET: -p is a published port to
+	 * docker run, so only after a "login". */
+	{"password-flag", false, {4, 7, 8}, "([[:space:]])-p(=|[[:blank:]]+)" VAL, "login"},
+	/* redis-cli -a SECRET, --pass SECRET. */
+	{"password-flag", false, {4, 7, 8}, "([[:space:]])(-a|--pass)[[:blank:]]+" VAL,
+	 "redis-cli valkey-cli keydb-cli"},
+	/* openssl enc -k SECRET (-kfile names a file). */
+	{"password-flag", false, {3, 6, 7}, "([[:space:]])-k[[:blank:]]+" VAL, "openssl"},
+	/* aws configure set [profile.NAME.]aws_secret_access_key SECRET, of any
+	 * length (the aws-secret rule above wants exactly 40 characters). */
+	{"aws-secret", false, {5, 8, 9},
+	 "([[:space:]])([A-Za-z0-9_-]+\\.)*(aws_secret_access_key|aws_session_token)[[:blank:]]+" VAL,
+	 "aws"},
+	/* htpasswd -b[cmBdps...] FILE USER SECRET and htpasswd -nb USER SECRET:
+	 * the password is the last argument (HT_* above). The two forms are
+	 * told apart by -n, which drops the FILE. */
+	{"password-arg", false, {8, 11, 12},
+	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+(" HT_OPT_B(
+	     "A-Za-mo-z") ")([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+" HT_ARG
+	 "[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
+	 NULL},
+	{"password-arg", false, {8, 11, 12},
+	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+(" HT_OPT_N
+	 ")([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
+	 NULL},
 
 	/* Options: --password VALUE, --db-password=VALUE, --token VALUE. The
 	 * keyword must end the option name: "--password-file PATH" and
