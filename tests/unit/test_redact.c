@@ -315,8 +315,9 @@ static void test_text_in_pieces(void **state)
 	char *in = NULL, *want = NULL;
 	size_t in_n = 0, in_cap = 0, want_n = 0, want_cap = 0;
 	unsigned want_k = 0;
-	static const char key[] = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAtestkeymaterial\n"
-	                          "abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
+	static const char key[] =
+	    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAtestkeymaterial\n"
+	    "abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
 	static const char key_red[] = "[REDACTED:private-key]\n";
 	size_t filler = 0;
 	while (in_n < 3 * REDACT_MAX_INPUT) {
@@ -324,7 +325,8 @@ static void test_text_in_pieces(void **state)
 		 * every offset relative to the pieces. */
 		char line[200];
 		int ll = snprintf(line, sizeof line, "gcc -c -O2 -o build/f%zu.o src/f%zu.c %.*s\n",
-		                  filler, filler, (int)(filler % 97), "-Wall -Wextra -Werror -Wshadow "
+		                  filler, filler, (int)(filler % 97),
+		                  "-Wall -Wextra -Werror -Wshadow "
 		                  "-Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wundef "
 		                  "-Wpointer-arith");
 		put(&in, &in_n, &in_cap, line, (size_t)ll);
@@ -374,8 +376,8 @@ static void test_text_in_pieces(void **state)
 	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
 	put(&in, &in_n, &in_cap, begin, sizeof begin - 1);
 	while (in_n < REDACT_PIECE + 4096)
-		put(&in, &in_n, &in_cap, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMw\n",
-		    59);
+		put(&in, &in_n, &in_cap,
+		    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMw\n", 59);
 	static const char end[] = "-----END OPENSSH PRIVATE KEY-----\nmake: *** Error 1\n";
 	put(&in, &in_n, &in_cap, end, sizeof end - 1);
 	out = redact_text(in, in_n, &len, &k);

@@ -192,18 +192,22 @@ static void test_secrets_never_reach_the_signature(void **state)
 	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
 	struct triage_ctx cx = {.db = db, .kb = kb};
 	static const char *const logs[] = {
-		/* The token in a diagnostic: the primary one, and another. */
-		"deploy.c:3:1: error: bad credentials for " TOKEN "\n"
-		"deploy.c:4:1: error: retry with " TOKEN " failed\n",
-		/* No diagnostics: the message comes from the log's wording. */
-		"pushing release\nfatal: authentication failed, token " TOKEN " was revoked\n",
+	    /* The token in a diagnostic: the primary one, and another. */
+	    "deploy.c:3:1: error: bad credentials for " TOKEN "\n"
+	    "deploy.c:4:1: error: retry with " TOKEN " failed\n",
+	    /* No diagnostics: the message comes from the log's wording. */
+	    "pushing release\nfatal: authentication failed, token " TOKEN " was revoked\n",
 	};
 	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
 		char *id = xasprintf("01M8FW000000000000000000%02zu", i);
-		struct triage_failure f = {.event_id = id, .seq = (int64_t)i + 1, .time_ms = 1000,
-					   .cwd = dir, .target = "deploy",
-					   .command = "sh deploy.sh",
-					   .log = logs[i], .log_len = strlen(logs[i])};
+		struct triage_failure f = {.event_id = id,
+		                           .seq = (int64_t)i + 1,
+		                           .time_ms = 1000,
+		                           .cwd = dir,
+		                           .target = "deploy",
+		                           .command = "sh deploy.sh",
+		                           .log = logs[i],
+		                           .log_len = strlen(logs[i])};
 		json_t *rep = NULL;
 		assert_int_equal(triage_analyze(&cx, &f, NULL, 1000, &rep), 0);
 		const json_t *sig = json_object_get(rep, "signature");
@@ -220,10 +224,10 @@ static void test_secrets_never_reach_the_signature(void **state)
 	}
 	/* Nothing stored holds it either. */
 	static const char *const queries[] = {
-		"SELECT count(*) FROM failures WHERE instr(coalesce(signature,'') ||"
-		" coalesce(sig_general,'') || coalesce(message,''), 'ghp_') > 0",
-		"SELECT count(*) FROM failures WHERE instr(signature, '[REDACTED:github-token]') = 0",
-		"SELECT count(*) FROM signatures WHERE instr(sig, 'ghp_') > 0",
+	    "SELECT count(*) FROM failures WHERE instr(coalesce(signature,'') ||"
+	    " coalesce(sig_general,'') || coalesce(message,''), 'ghp_') > 0",
+	    "SELECT count(*) FROM failures WHERE instr(signature, '[REDACTED:github-token]') = 0",
+	    "SELECT count(*) FROM signatures WHERE instr(sig, 'ghp_') > 0",
 	};
 	for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
 		sqlite3_stmt *st;
@@ -241,7 +245,7 @@ static void test_secrets_never_reach_the_signature(void **state)
 }
 
 static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char *key,
-		     const char *title)
+                     const char *title)
 {
 	struct kb_learned l = {.signature = sig, .sig_general = gen, .fix_key = key,
 			       .title = title, .body = "diff", .files = "a.c",
