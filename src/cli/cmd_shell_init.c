@@ -1,8 +1,8 @@
 /* cairn shell-init: prints the bash or zsh hook that logs every command line
  * as a shell.command event, for the user's rc file to eval. The hook calls
  * this very binary (its absolute path is written into the script) as
- * 'cairn hook shell' in the background after each command; see
- * src/cli/hook_shell.c for the other half. */
+ * 'cairn hook shell' in the background after each command, with the command
+ * line on its standard input; see src/cli/hook_shell.c for the other half. */
 #include "cli/cli.h"
 #include "cli/client.h"
 
@@ -63,8 +63,9 @@ static const char bash_hook[] =
     "\treturn \"$st\"\n"
     "}\n"
     "\n"
-    "# Runs in the background: takes the command line from history and replaces\n"
-    "# itself with 'cairn hook shell'.\n"
+    "# Runs in the background: takes the command line from history and pipes it\n"
+    "# to 'cairn hook shell' (printf is a builtin: the line never appears in any\n"
+    "# process's argv, which other users can read).\n"
     "__cairn_send() {\n"
     "\tlocal line re='^ *[0-9]+[* ] (.*)$' text tail\n"
     "\t[[ -o history ]] || return 0\n"
@@ -81,8 +82,9 @@ static const char bash_hook[] =
     "\t\ttail=${text%\"${text##*[![:space:]]}\"}\n"
     "\t\t[[ ${tail##*[[:space:]]} == \"$4\" ]] || return 0\n"
     "\tfi\n"
-    "\texec \"$__cairn_bin\" hook shell --shell bash --status \"$1\" --duration-ms \"$2\" \\\n"
-    "\t\t--ended-ms \"$7\" --cwd \"$3\" --cmd \"$text\"\n"
+    "\tbuiltin printf '%s' \"$text\" |\n"
+    "\t\t\"$__cairn_bin\" hook shell --shell bash --status \"$1\" --duration-ms \"$2\" \\\n"
+    "\t\t--ended-ms \"$7\" --cwd \"$3\" --cmd-from stdin\n"
     "}\n"
     "\n"
     "if [[ ${PS0-} != *__cairn_nil* ]]; then\n"
@@ -138,10 +140,12 @@ static const char zsh_hook[] =
     "\tlocal -i ms=$(( (now - t) * 1000 )) end=$(( now * 1000 ))\n"
     "\t# A subshell starts the hook and exits at once, so the hook is not\n"
     "\t# zsh's child: zsh is not signalled when it ends, which, if it came\n"
-    "\t# while zsh draws the prompt, could leave the prompt undrawn.\n"
-    "\t( \"$__cairn_bin\" hook shell --shell zsh --status $st --duration-ms $ms --ended-ms $end "
-    "\\\n"
-    "\t\t--cwd \"$__cairn_c\" --cmd \"$__cairn_cmd\" </dev/null >/dev/null 2>&1 & )\n"
+    "\t# while zsh draws the prompt, could leave the prompt undrawn. The\n"
+    "\t# command line goes through a pipe from the builtin print, never in\n"
+    "\t# argv, which other users can read.\n"
+    "\t( builtin print -rn -- \"$__cairn_cmd\" 2>/dev/null |\n"
+    "\t\t\"$__cairn_bin\" hook shell --shell zsh --status $st --duration-ms $ms \\\n"
+    "\t\t--ended-ms $end --cwd \"$__cairn_c\" --cmd-from stdin >/dev/null 2>&1 & )\n"
     "\treturn 0\n"
     "}\n"
     "\n"

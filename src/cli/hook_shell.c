@@ -3,8 +3,16 @@
  * command line redacted. It never prints and always exits 0, so that a
  * broken setup can never disturb the shell.
  *
- *   cairn hook shell --cmd CMDLINE --status N --duration-ms N --cwd DIR
- *                    [--shell bash|zsh] [--ended-ms MS]
+ *   cairn hook shell --cmd-from stdin --status N --duration-ms N --cwd DIR
+ *                    [--shell bash|zsh] [--ended-ms MS]  < CMDLINE
+ *
+ * The command line comes on standard input (all of it, up to end of file;
+ * the hook pipes it from the shell's builtin printf), never in argv: any
+ * local user can read a process's argv in /proc/PID/cmdline, and this
+ * process has not redacted anything yet when it starts. "stdin" is the only
+ * value --cmd-from takes. The old form "--cmd CMDLINE" is gone: it is
+ * skipped like any unknown option, so a shell that still runs an older hook
+ * logs nothing until it loads the new one.
  *
  * --ended-ms is the wall-clock time the command ended (ms since the epoch),
  * which becomes the event's time: hooks run in the background and may
@@ -29,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The stored command line is cut to this many bytes (after redaction), and
  * data.truncated says so. */
@@ -41,7 +50,7 @@
 #define HOOK_TIMEOUT_MS 50
 
 struct shell_args {
-	const char *cmd, *status, *duration_ms, *cwd, *shell, *ended_ms;
+	const char *cmd_from, *status, *duration_ms, *cwd, *shell, *ended_ms;
 };
 
 /* Fills a from argv (argv[0] is "shell"). Returns false when an option has
@@ -52,7 +61,7 @@ static bool parse_args(int argc, char **argv, struct shell_args *a)
 		const char *name;
 		size_t off;
 	} opts[] = {
-	    {"cmd", offsetof(struct shell_args, cmd)},
+	    {"cmd-from", offsetof(struct shell_args, cmd_from)},
 	    {"status", offsetof(struct shell_args, status)},
 	    {"duration-ms", offsetof(struct shell_args, duration_ms)},
 	    {"cwd", offsetof(struct shell_args, cwd)},
@@ -80,6 +89,44 @@ static bool parse_args(int argc, char **argv, struct shell_args *a)
 				*(const char **)((char *)a + opts[k].off) = val;
 	}
 	return true;
+}
+
+/* Reads standard input to its end, at most max bytes: returns a malloc'd,
+ * NUL-terminated buffer with its length in *len and *over set when there
+ * was more (then the rest is left unread), or NULL if it cannot be read. */
+static char *read_stdin(size_t max, size_t *len, bool *over)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+	*over = false;
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				*over = true;
+				break;
+			}
+			cap = 2 * cap < max + 1 ? 2 * cap : max + 1;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		*over = true;
+		n = max;
+	}
+	buf = xreallocarray(buf, n + 1, 1);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 /* Parses a decimal integer in [lo, hi]; false if s is not one. */
@@ -219,17 +266,25 @@ int hook_shell(int argc, char **argv, const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct shell_args a;
-	if (!parse_args(argc, argv, &a) || !a.cmd || !*a.cmd)
+	if (!parse_args(argc, argv, &a) || !a.cmd_from || strcmp(a.cmd_from, "stdin") != 0)
 		return EXIT_OK;
+	size_t raw_len;
+	bool over;
+	char *raw = read_stdin(REDACT_MAX_INPUT, &raw_len, &over);
+	if (!raw || raw_len == 0) {
+		free(raw);
+		return EXIT_OK;
+	}
 
 	/* Redact all of the command line first and cut it afterwards: a cut
-	 * first could leave the start of a secret that no rule recognises. The
-	 * kernel caps one argument at 128 KiB, well under REDACT_MAX_INPUT; if
-	 * the text were longer, none of it is kept. */
+	 * first could leave the start of a secret that no rule recognises. A
+	 * line over REDACT_MAX_INPUT (1 MiB) is not kept at all, for the same
+	 * reason. */
 	size_t len;
-	unsigned nred;
+	unsigned nred = 0;
 	bool truncated = false;
-	char *text = redact(a.cmd, strlen(a.cmd), &len, &nred);
+	char *text = over ? NULL : redact(raw, raw_len, &len, &nred);
+	free(raw);
 	if (!text) {
 		text = xstrdup("");
 		len = 0;

@@ -33,6 +33,12 @@ struct rule {
 	 * CONTEXT_MAX bytes before. For options that mean a password to one
 	 * program only, such as mysql's -pSECRET. */
 	const char *context;
+	/* NULL, or words (separated by blanks) one of which every match
+	 * holds: where none occurs in a text, the rule is not run on it, which
+	 * is most of the time for most rules. In lower case for a
+	 * case-insensitive rule. A rule's context words, if any, are tried
+	 * the same way. */
+	const char *anchors;
 };
 
 #define CONTEXT_MAX 512
@@ -69,105 +75,156 @@ struct rule {
  * into the next block. */
 #define PEM_BODY "([^-]|-[^-])*"
 
+/* The rules below that read a command's arguments separate them by blanks,
+ * not newlines: a value on the next line of a log is another line's text.
+ *
+ * htpasswd's arguments: an option word whose letters are in the bracket
+ * set L (-C and -r, which may end it, take a number); one that holds a b
+ * (batch: the password is an argument); one that holds an n (no file:
+ * "-nb"); a file or user name. None adds a group of its own. */
+#define HT_OPT(L) "-[" L "]*[Cr][[:blank:]]+[0-9]+|-[" L "]+"
+#define HT_OPT_B(L) "-[" L "]*b[" L "]*[Cr][[:blank:]]+[0-9]+|-[" L "]*b[" L "]*"
+#define HT_OPT_N "-[A-Za-z]*n[A-Za-z]*[Cr][[:blank:]]+[0-9]+|-[A-Za-z]*n[A-Za-z]*"
+#define HT_ARG "[^-[:space:]'\"&;|<>()][^[:space:]'\"&;|<>()]*"
+
 /* The rules, most specific first: when the secrets of several rules overlap
  * they are merged into one marker that takes the kind of the first rule. */
 /* clang-format off */
 static const struct rule rules[] = {
 	/* Private keys: the whole block from BEGIN to END; a block cut short
 	 * (no END line) from BEGIN to the end of its base64 body. */
-	{"private-key", false, {0}, PEM_BEGIN PEM_BODY PEM_END, NULL},
+	{"private-key", false, {0}, PEM_BEGIN PEM_BODY PEM_END, NULL, "-----BEGIN"},
 	{"private-key", false, {0},
-	 PEM_BEGIN "[[:space:]]+([A-Za-z-]+:[^\n]*\n[[:space:]]*)*[A-Za-z0-9+/=]{16}" PEM_BODY, NULL},
+	 PEM_BEGIN "[[:space:]]+([A-Za-z-]+:[^\n]*\n[[:space:]]*)*[A-Za-z0-9+/=]{16}" PEM_BODY,
+	 NULL, "-----BEGIN"},
 
 	/* Cloud and service tokens recognisable by their prefix. */
 	{"aws-key-id", false, {2},
 	 "([^A-Za-z0-9])((AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16})"
-	 "([^A-Za-z0-9])", NULL},
+	 "([^A-Za-z0-9])", NULL, "AKIA ASIA ABIA ACCA AGPA AIDA AIPA ANPA ANVA APKA AROA"},
 	/* An AWS secret key is 40 characters of base64 with nothing to tell it
 	 * from other text (a commit hash also has 40), so only in context. */
 	{"aws-secret", true, {3},
 	 "(aws[_-]?secret[_-]?(access[_-]?)?key|secret[_-]?access[_-]?key)[\"']?[[:space:]]*[:=]?"
-	 "[[:space:]]*[\"']?([A-Za-z0-9/+]{40})([^A-Za-z0-9/+])", NULL},
+	 "[[:space:]]*[\"']?([A-Za-z0-9/+]{40})([^A-Za-z0-9/+])", NULL, "secret"},
 	{"github-token", false, {2},
 	 "([^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]{22}"
-	 "[A-Za-z0-9_]*)", NULL},
+	 "[A-Za-z0-9_]*)", NULL, "ghp_ gho_ ghu_ ghs_ ghr_ github_pat_"},
 	{"gitlab-token", false, {2},
 	 "([^A-Za-z0-9_])((glpat|gldt|glrt|glptt|glft|glsoat|glcbt|glimt|gloas|glagent)-"
-	 "[A-Za-z0-9_-]{20}[A-Za-z0-9_.-]*)", NULL},
+	 "[A-Za-z0-9_-]{20}[A-Za-z0-9_.-]*)",
+	 NULL, "glpat- gldt- glrt- glptt- glft- glsoat- glcbt- glimt- gloas- glagent-"},
 	{"slack-token", false, {2},
 	 "([^A-Za-z0-9_])(xox[abeoprs]-[A-Za-z0-9-]{10}[A-Za-z0-9-]*|xapp-[0-9]+-[A-Za-z0-9-]{10}"
-	 "[A-Za-z0-9-]*)", NULL},
+	 "[A-Za-z0-9-]*)", NULL, "xox xapp-"},
 	{"slack-webhook", false, {2},
-	 "hooks\\.slack\\.com/(services|workflows|triggers)/([A-Za-z0-9_/-]+)", NULL},
-	{"google-api-key", false, {2}, "([^A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35}[0-9A-Za-z_-]*)", NULL},
+	 "hooks\\.slack\\.com/(services|workflows|triggers)/([A-Za-z0-9_/-]+)",
+	 NULL, "hooks.slack.com/"},
+	{"google-api-key", false, {2}, "([^A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35}[0-9A-Za-z_-]*)",
+	 NULL, "AIza"},
 	{"google-oauth-token", false, {2},
-	 "([^A-Za-z0-9_-])(ya29\\.[0-9A-Za-z_-]{20}[0-9A-Za-z_-]*)", NULL},
+	 "([^A-Za-z0-9_-])(ya29\\.[0-9A-Za-z_-]{20}[0-9A-Za-z_-]*)", NULL, "ya29."},
 	/* OpenAI and Anthropic keys. The bare "sk-" form allows no dashes, so
 	 * that a long branch name such as "sk-fix-..." is not taken for one. */
 	{"api-key", false, {2},
 	 "([^A-Za-z0-9_-])(sk-[A-Za-z0-9]{32}[A-Za-z0-9]*|sk-(proj|svcacct|admin|ant)-"
-	 "[A-Za-z0-9_-]{32}[A-Za-z0-9_-]*)", NULL},
+	 "[A-Za-z0-9_-]{32}[A-Za-z0-9_-]*)", NULL, "sk-"},
 	{"stripe-key", false, {2},
-	 "([^A-Za-z0-9_])((sk|rk)_(live|test)_[0-9A-Za-z]{16}[0-9A-Za-z]*)", NULL},
-	{"npm-token", false, {2}, "([^A-Za-z0-9_])(npm_[A-Za-z0-9]{36}[A-Za-z0-9]*)", NULL},
-	{"pypi-token", false, {2}, "([^A-Za-z0-9_-])(pypi-AgE[A-Za-z0-9_-]{50}[A-Za-z0-9_-]*)", NULL},
-	{"huggingface-token", false, {2}, "([^A-Za-z0-9_])(hf_[A-Za-z0-9]{30}[A-Za-z0-9]*)", NULL},
+	 "([^A-Za-z0-9_])((sk|rk)_(live|test)_[0-9A-Za-z]{16}[0-9A-Za-z]*)",
+	 NULL, "k_live_ k_test_"},
+	{"npm-token", false, {2}, "([^A-Za-z0-9_])(npm_[A-Za-z0-9]{36}[A-Za-z0-9]*)", NULL, "npm_"},
+	{"pypi-token", false, {2}, "([^A-Za-z0-9_-])(pypi-AgE[A-Za-z0-9_-]{50}[A-Za-z0-9_-]*)",
+	 NULL, "pypi-AgE"},
+	{"huggingface-token", false, {2}, "([^A-Za-z0-9_])(hf_[A-Za-z0-9]{30}[A-Za-z0-9]*)",
+	 NULL, "hf_"},
 	{"jwt", false, {2},
 	 "([^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*\\.eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*"
-	 "\\.[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*)", NULL},
-	{"azure-key", true, {2}, "([^A-Za-z0-9])accountkey=([A-Za-z0-9+/=]{20}[A-Za-z0-9+/=]*)", NULL},
+	 "\\.[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*)", NULL, "eyJ"},
+	{"azure-key", true, {2}, "([^A-Za-z0-9])accountkey=([A-Za-z0-9+/=]{20}[A-Za-z0-9+/=]*)",
+	 NULL, "accountkey="},
 	/* Signatures and session tokens in pre-signed URLs grant access alone. */
 	{"url-signature", true, {2},
 	 "[?&](sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature)="
-	 "([^&#[:space:]'\"]+)", NULL},
+	 "([^&#[:space:]'\"]+)", NULL, "sig= signature= security-token="},
 
 	/* Credentials in a URL: scheme://user:password@host. */
 	{"url-password", false, {2},
 	 "([^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:[:space:]'\"]*:"
-	 "([^$/?#[:space:]'\"][^/?#[:space:]'\"]*)@", NULL},
+	 "([^$/?#[:space:]'\"][^/?#[:space:]'\"]*)@", NULL, "://"},
 
 	/* HTTP headers. */
 	{"bearer", true, {1},
-	 "authorization[[:space:]]*:[[:space:]]*bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)", NULL},
+	 "authorization[[:space:]]*:[[:space:]]*bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)",
+	 NULL, "authorization"},
 	{"auth-header", true, {2},
 	 "authorization[[:space:]]*:[[:space:]]*(basic|token|bot|apikey|sso-key)[[:space:]]+"
-	 "([A-Za-z0-9._~+/=:,-]+)", NULL},
+	 "([A-Za-z0-9._~+/=:,-]+)", NULL, "authorization"},
 	/* "Bearer" outside a header: only a long token, not "bearer tokens". */
 	{"bearer", true, {2},
-	 "([^A-Za-z0-9_])bearer[[:space:]]+([A-Za-z0-9._~+/=-]{20}[A-Za-z0-9._~+/=-]*)", NULL},
+	 "([^A-Za-z0-9_])bearer[[:space:]]+([A-Za-z0-9._~+/=-]{20}[A-Za-z0-9._~+/=-]*)",
+	 NULL, "bearer"},
 	{"auth-header", true, {3},
 	 "([^A-Za-z0-9_/-])(x-api-key|x-auth-token|x-access-token|private-token|x-gitlab-token|"
 	 "x-vault-token|x-goog-api-key|api-key|apikey)[[:space:]]*:[[:space:]]*"
-	 "([^$[:space:]'\"][^[:space:]'\"]*)", NULL},
+	 "([^$[:space:]'\"][^[:space:]'\"]*)", NULL, "api-key apikey -token"},
 
 	/* Passwords given to well-known commands. */
 	{"password-flag", false, {3},
 	 "([[:space:]])-(passin|passout|pass|password|passphrase)[[:space:]]+pass:"
-	 "([^[:space:]'\"]+)", NULL},
-	{"password-flag", false, {3, 6, 7}, "([^A-Za-z0-9_-])sshpass[[:space:]]+-p[[:space:]]*" VAL, NULL},
+	 "([^[:space:]'\"]+)", NULL, "pass:"},
+	{"password-flag", false, {3, 6, 7}, "([^A-Za-z0-9_-])sshpass[[:space:]]+-p[[:space:]]*" VAL,
+	 NULL, "sshpass"},
 	/* mysql -pSECRET: the password glued to -p ("-p" alone prompts). */
 	{"password-flag", false, {3, 6, 7}, "([[:space:]])-p" VAL,
-	 "mysql mysqldump mysqladmin mariadb mariadb-dump"},
+	 "mysql mysqldump mysqladmin mariadb mariadb-dump", NULL},
 	{"basic-auth", false, {4},
 	 "([[:space:]])(-u|--user)(=|[[:space:]]*)[\"']?[^:[:space:]'\"]*:"
 	 "([^$[:space:]'\"][^[:space:]'\"]*)",
-	 "curl"},
+	 "curl", NULL},
+	/* docker/podman/oc/az login -p SECRET: -p is a published port to
+	 * docker run, so only after a "login". */
+	{"password-flag", false, {4, 7, 8}, "([[:space:]])-p(=|[[:blank:]]+)" VAL, "login", NULL},
+	/* redis-cli -a SECRET, --pass SECRET. */
+	{"password-flag", false, {4, 7, 8}, "([[:space:]])(-a|--pass)[[:blank:]]+" VAL,
+	 "redis-cli valkey-cli keydb-cli", NULL},
+	/* openssl enc -k SECRET (-kfile names a file). */
+	{"password-flag", false, {3, 6, 7}, "([[:space:]])-k[[:blank:]]+" VAL, "openssl", NULL},
+	/* aws configure set [profile.NAME.]aws_secret_access_key SECRET, of any
+	 * length (the aws-secret rule above wants exactly 40 characters). */
+	{"aws-secret", false, {5, 8, 9},
+	 "([[:space:]])([A-Za-z0-9_-]+\\.)*(aws_secret_access_key|aws_session_token)[[:blank:]]+" VAL,
+	 "aws", "aws_secret_access_key aws_session_token"},
+	/* htpasswd -b[cmBdps...] FILE USER SECRET and htpasswd -nb USER SECRET:
+	 * the password is the last argument (HT_* above). The two forms are
+	 * told apart by -n, which drops the FILE. */
+	{"password-arg", false, {8, 11, 12},
+	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+(" HT_OPT_B(
+	     "A-Za-mo-z") ")([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+" HT_ARG
+	 "[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
+	 NULL, "htpasswd"},
+	{"password-arg", false, {8, 11, 12},
+	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+(" HT_OPT_N
+	 ")([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
+	 NULL, "htpasswd"},
 
 	/* Options: --password VALUE, --db-password=VALUE, --token VALUE. The
 	 * keyword must end the option name: "--password-file PATH" and
 	 * "--password-stdin" are not secrets. */
 	{"password-flag", true, {6, 9, 10},
-	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" PASSWORD_WORDS ")(=|[[:space:]]+)" VAL, NULL},
+	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" PASSWORD_WORDS ")(=|[[:space:]]+)" VAL,
+	 NULL, "passw passp"},
 	{"secret-flag", true, {6, 9, 10},
-	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" SECRET_WORDS "|bearer)(=|[[:space:]]+)" VAL, NULL},
+	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" SECRET_WORDS "|bearer)(=|[[:space:]]+)" VAL,
+	 NULL, "token secret key bearer"},
 
 	/* JSON members, plain and inside a double-quoted shell string. */
 	{"json-secret", true, {2},
 	 "\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\"[[:space:]]*:[[:space:]]*"
-	 "\"(([^\"\\$]|\\\\.)([^\"\\]|\\\\.)*)\"", NULL},
+	 "\"(([^\"\\$]|\\\\.)([^\"\\]|\\\\.)*)\"", NULL, "passw passp token secret key"},
 	{"json-secret", true, {2},
 	 "\\\\\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\\\\\"[[:space:]]*:[[:space:]]*"
-	 "\\\\\"(([^\"\\$]|\\\\[^\"])([^\"\\]|\\\\[^\"])*)\\\\\"", NULL},
+	 "\\\\\"(([^\"\\$]|\\\\[^\"])([^\"\\]|\\\\[^\"])*)\\\\\"",
+	 NULL, "passw passp token secret key"},
 
 	/* Environment assignments (export X=..., X=... cmd, docker -e X=...)
 	 * whose upper-case name contains a keyword that ends the name or one of
@@ -175,15 +232,18 @@ static const struct rule rules[] = {
 	 * but not TOKENIZERS_PARALLELISM or SECRETARY. */
 	{"env-secret", false, {5, 8, 9},
 	 "([^A-Za-z0-9_])[A-Za-z0-9_]*(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_KEY|APIKEY|"
-	 "PRIVATE|ACCESS_KEY|MYSQL_PWD)S?(_[A-Za-z0-9_]*)?=" VAL, NULL},
+	 "PRIVATE|ACCESS_KEY|MYSQL_PWD)S?(_[A-Za-z0-9_]*)?=" VAL,
+	 NULL, "TOKEN SECRET PASSW PASSP API_KEY APIKEY PRIVATE ACCESS_KEY MYSQL_PWD"},
 
 	/* key=value: password=..., db.password=..., -Dpassword=...,
 	 * access_token=... (also in URL queries). The key must end with the
 	 * keyword: "password_reset.py" and "tokenizer=..." are not secrets. */
 	{"password", true, {6, 9, 10},
-	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" PASSWORD_WORDS ")=" VAL, NULL},
+	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" PASSWORD_WORDS ")=" VAL,
+	 NULL, "passw passp"},
 	{"secret", true, {6, 9, 10},
-	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" SECRET_WORDS ")=" VAL, NULL},
+	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" SECRET_WORDS ")=" VAL,
+	 NULL, "token secret key"},
 };
 /* clang-format on */
 
@@ -256,6 +316,14 @@ static void compile_rules(void)
 			        i, rules[i].kind);
 			abort();
 		}
+		for (const char *a = rules[i].anchors; rules[i].icase && a && *a; a++)
+			if (*a >= 'A' && *a <= 'Z') {
+				fprintf(stderr,
+				        "cairn: redaction rule %zu (%s) is case-insensitive but "
+				        "has an upper-case anchor\n",
+				        i, rules[i].kind);
+				abort();
+			}
 		int r = regcomp(&compiled[i], rules[i].re, REG_EXTENDED);
 		if (r != 0) {
 			char msg[256];
@@ -499,6 +567,19 @@ static void find_rule(size_t i, const char *text, const char *in, size_t len,
 	}
 }
 
+/* True if one of the blank-separated words occurs anywhere in text. */
+static bool has_word(const char *text, size_t len, const char *words)
+{
+	for (const char *w = words; *w;) {
+		size_t wl = strcspn(w, " ");
+		if (memmem(text, len, w, wl))
+			return true;
+		w += wl;
+		w += strspn(w, " ");
+	}
+	return false;
+}
+
 /* One pass of every rule over text (len bytes, padded). Returns a new padded
  * text (or NULL if nothing was found) and adds the number of markers
  * inserted to *count. */
@@ -516,8 +597,13 @@ static char *redact_pass(const char *text, size_t len, size_t *out_len, unsigned
 	struct markers ms;
 	markers_find(&ms, text, len);
 	struct spans s = {0};
-	for (size_t i = 0; i < N_RULES; i++)
-		find_rule(i, text, rules[i].icase ? lower : text, len, &ms, &s);
+	for (size_t i = 0; i < N_RULES; i++) {
+		const char *in = rules[i].icase ? lower : text;
+		if ((rules[i].anchors && !has_word(in, len, rules[i].anchors)) ||
+		    (rules[i].context && !has_word(text, len, rules[i].context)))
+			continue;
+		find_rule(i, text, in, len, &ms, &s);
+	}
 	markers_release(&ms);
 	free(lower);
 	if (s.n == 0)
@@ -624,6 +710,90 @@ char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactio
 	cur[cur_len] = '\0';
 	*out_len = cur_len;
 	return cur;
+}
+
+static const char PEM_BEGIN_LIT[] = "-----BEGIN", PEM_END_LIT[] = "-----END";
+
+/* The last "-----BEGIN" in p[0..n), or NULL. */
+static const char *last_pem_begin(const char *p, size_t n)
+{
+	const char *last = NULL, *q = p, *end = p + n;
+	while ((q = memmem(q, (size_t)(end - q), PEM_BEGIN_LIT, sizeof PEM_BEGIN_LIT - 1))) {
+		last = q;
+		q += sizeof PEM_BEGIN_LIT - 1;
+	}
+	return last;
+}
+
+/* How many bytes of p (n left) the next piece of redact_text() takes; see
+ * redact.h for the rules. Always at least 1 when n > 0. */
+static size_t piece_len(const char *p, size_t n)
+{
+	if (n <= REDACT_PIECE)
+		return n;
+	size_t max = n < REDACT_MAX_INPUT ? n : REDACT_MAX_INPUT;
+	const char *nl = memrchr(p, '\n', REDACT_PIECE);
+	if (!nl) {
+		/* One line longer than a piece: all of it, if it fits in one
+		 * redact(); else up to its last blank that does. */
+		const char *e = memchr(p + REDACT_PIECE, '\n', max - REDACT_PIECE);
+		if (e)
+			return (size_t)(e - p) + 1;
+		if (max == n)
+			return n;
+		for (size_t i = max; i > REDACT_PIECE; i--)
+			if (p[i - 1] == ' ' || p[i - 1] == '\t' || p[i - 1] == '\r')
+				return i;
+		return max;
+	}
+	size_t len = (size_t)(nl - p) + 1;
+	/* A private key block that the cut would split: end before its line,
+	 * or, when it starts the piece, take it whole up to its END line. */
+	const char *b = last_pem_begin(p, len);
+	if (!b || memmem(b, len - (size_t)(b - p), PEM_END_LIT, sizeof PEM_END_LIT - 1))
+		return len;
+	const char *ls = memrchr(p, '\n', (size_t)(b - p));
+	if (ls)
+		return (size_t)(ls - p) + 1;
+	const char *e = memmem(b, max - (size_t)(b - p), PEM_END_LIT, sizeof PEM_END_LIT - 1);
+	if (!e)
+		return len;
+	const char *eol = memchr(e, '\n', max - (size_t)(e - p));
+	return eol ? (size_t)(eol - p) + 1 : max;
+}
+
+char *redact_text(const char *text, size_t len, size_t *out_len, unsigned *n_redactions)
+{
+	size_t dummy_len;
+	unsigned dummy_n;
+	if (!out_len)
+		out_len = &dummy_len;
+	if (!n_redactions)
+		n_redactions = &dummy_n;
+	*n_redactions = 0;
+	/* Markers are seldom longer than what they replace by much; the
+	 * buffer doubles when they are. */
+	size_t cap = len + len / 16 + 64, o = 0, at = 0;
+	char *out = xmalloc(cap);
+	while (at < len) {
+		size_t n = piece_len(text + at, len - at), rl;
+		unsigned k;
+		char *r = redact(text + at, n, &rl, &k);
+		if (!r) /* cannot happen: a piece is at most REDACT_MAX_INPUT */
+			abort();
+		if (o + rl + 1 > cap) {
+			cap = 2 * cap > o + rl + 1 ? 2 * cap : o + rl + 1;
+			out = xreallocarray(out, cap, 1);
+		}
+		memcpy(out + o, r, rl);
+		o += rl;
+		*n_redactions += k;
+		free(r);
+		at += n;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
 }
 
 unsigned redact_json(json_t *v)

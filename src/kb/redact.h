@@ -20,9 +20,13 @@
  *    "--password-file PATH" and "$VARIABLE" references are left alone.
  *  - Bounded: input is capped at REDACT_MAX_INPUT bytes; time grows about
  *    linearly with the input (every rule is anchored on a literal or a
- *    delimiter, so no rule rescans a long run of text from each byte):
- *    about 0.1 s per MiB of ordinary text, at most about 1.5 s per MiB on
- *    the worst shapes tried (a MiB of "export TOKEN=x ").
+ *    delimiter, so no rule rescans a long run of text from each byte).
+ *    A rule runs only on text that holds one of its anchor words (a
+ *    token's prefix, "password", "://", the command it belongs to), so
+ *    ordinary text costs about 0.05-0.1 s per MiB, text full of such words
+ *    (a test log of test_token_refresh, test_password_reset...) about
+ *    0.12 s per MiB, and the worst shapes tried at most about 1.5 s per
+ *    MiB (a MiB of "export TOKEN=x ").
  *
  * Markers look like "[REDACTED:kind]" with kind in [a-z0-9-]; redact_kind()
  * lists the kinds. A marker already present in the input is never redacted
@@ -55,6 +59,30 @@
  * 0, when len is over REDACT_MAX_INPUT; it never fails otherwise (allocation
  * failure aborts, see common/xalloc.h). text may be NULL when len is 0. */
 char *redact(const char *text, size_t len, size_t *out_len, unsigned *n_redactions);
+
+/* Redacts a text of any length (a build log, a captured output) the way
+ * redact() does, in pieces cut at line ends, and returns the result as
+ * redact() does (malloc'd, NUL-terminated, length in *out_len, markers in
+ * *n_redactions; either pointer may be NULL). Never fails (allocation
+ * failure aborts). text may be NULL when len is 0.
+ *
+ * Each piece is at most REDACT_PIECE bytes and ends after a newline, so a
+ * secret on one line is always seen whole, and the time is linear in len
+ * (each byte is in one piece). Two exceptions bound what a piece can be:
+ *  - A piece does not end inside a private key block: when its last
+ *    "-----BEGIN" has no "-----END" after it, the piece ends before that
+ *    line, and the block (up to REDACT_MAX_INPUT bytes) starts the next.
+ *  - A single line longer than REDACT_MAX_INPUT is cut at its last blank
+ *    before that size (or, with no blank at all, at that size): a secret
+ *    that straddles such a cut may be missed. No command output that a
+ *    person reads has such lines; redact() itself refuses them outright.
+ * Blocking; any thread may call it. Time: as redact(), about 0.1 s per MiB
+ * of build or test output. */
+char *redact_text(const char *text, size_t len, size_t *out_len, unsigned *n_redactions);
+
+/* The size of the pieces redact_text() redacts at once: large enough that
+ * the cost per call is negligible, small enough to keep memory low. */
+#define REDACT_PIECE (64u * 1024)
 
 /* The kind of rule i (0, 1, ...), as it appears in markers, or NULL past the
  * last rule. Several rules may share a kind. For tests and documentation. */

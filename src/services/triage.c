@@ -1035,10 +1035,18 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	int err = 0;
 	const char *root = triage__scope(f->project, f->cwd);
 
+	/* Everything below is computed from the redacted log and command: the
+	 * diagnostics, the excerpt, the message and so the signature, which
+	 * is stored (failures, signatures) and looked up. A secret the failing
+	 * command printed never gets that far. */
+	size_t log_len = 0;
+	char *log = f->log ? redact_text(f->log, f->log_len, &log_len, NULL) : NULL;
+	char *command = f->command ? redact_text(f->command, strlen(f->command), NULL, NULL) : NULL;
 	struct diag_list dl = {0};
-	diag_extract(f->log, f->log ? f->log_len : 0, f->command, &dl);
+	diag_extract(log, log_len, command, &dl);
+	free(command);
 	struct excerpt ex = {0};
-	excerpt_select(f->log ? f->log : "", f->log ? f->log_len : 0, &dl, max_lines, &ex);
+	excerpt_select(log ? log : "", log_len, &dl, max_lines, &ex);
 
 	const struct diag *pd = primary_diag(&dl);
 	const char *message = pd ? pd->message : message_from_excerpt(&ex);
@@ -1086,6 +1094,8 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 				 "target", f->target, "project", f->project, "cwd", f->cwd);
 	if (f->seq)
 		json_object_set_new(fail, "seq", json_integer(f->seq));
+	/* These come from the event as its producer wrote them. */
+	redact_json(fail);
 	json_object_set_new(rep, "failure", fail);
 	json_object_set_new(rep, "summary", json_string(red_summary));
 	free(red_summary);
@@ -1137,6 +1147,7 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 
 	excerpt_release(&ex);
 	diag_list_release(&dl);
+	free(log);
 	*report = rep;
 	return err;
 }

@@ -94,9 +94,13 @@ char *triage_read_log(const char *path, size_t *len);
 int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char **logbuf);
 
 /* Analyses f and returns the report in *report (a new reference: the data
- * of a triage.report event; fields in docs/events.md). Returns 0, or a
- * negative code only for a database failure (the report is still made,
- * without the parts that needed it, and *report is set). */
+ * of a triage.report event; fields in docs/events.md). f->log and
+ * f->command are redacted first (redact_text(), src/kb/redact.h), and
+ * everything is computed from the redacted text, so no secret they held
+ * reaches the report, its signature, or what triage_record_failure()
+ * stores from it. The report's "failure" object is redacted too. Returns
+ * 0, or a negative code only for a database failure (the report is still
+ * made, without the parts that needed it, and *report is set). */
 int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 		   const struct triage_opts *o, int64_t now_ms, json_t **report);
 

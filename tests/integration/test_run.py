@@ -122,6 +122,33 @@ def capture_is_capped_head_and_tail():
 
 
 @T.test
+def captured_output_is_redacted_on_disk():
+    """The copy under <data_dir>/runs holds markers where the output had
+    secrets, all through an output of several MiB (more than one redact()
+    takes at once); the terminal still gets the output unchanged."""
+    tok = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+    with Daemon() as d:
+        script = ("echo 'export GITHUB_TOKEN=%s'; seq 1 400000; "
+                  "echo 'curl -u bob:hunter2pw https://x'; seq 1 400000; "
+                  "echo \"error: bad credentials for %s\"" % (tok, tok))
+        r = run(d, ["--", "sh", "-c", script])
+        eq(r.returncode, 0, "exit")
+        plain = subprocess.run(["sh", "-c", script], capture_output=True)
+        eq(r.stdout, plain.stdout, "the terminal gets the output as is")
+        check(len(r.stdout) > 5 * 1024 * 1024, "output of %d bytes" % len(r.stdout))
+        ev = events(d, "build.passed")[-1]
+        saved = open(ev["data"]["output"]["path"], "rb").read()
+        check(tok.encode() not in saved and b"hunter2pw" not in saved,
+              "no secret in the saved output (%d bytes)" % len(saved))
+        eq(saved.count(b"[REDACTED:github-token]"), 2, "github-token markers")
+        eq(saved.count(b"curl -u bob:[REDACTED:basic-auth] https://x"), 1, "basic-auth marker")
+        # Everything else is kept byte for byte.
+        eq(saved.replace(b"[REDACTED:github-token]", tok.encode())
+           .replace(b"[REDACTED:basic-auth]", b"hunter2pw"), r.stdout,
+           "the rest of the saved output")
+
+
+@T.test
 def stdout_to_a_file_is_written_directly_and_captured():
     with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "4K"}) as d:
         out = os.path.join(d.tmp, "out.txt")

@@ -403,33 +403,136 @@ def no_daemon_spools():
     check_no_secrets(d, "database after the spool was imported")
 
 
+class CmdlineWatch:
+    """Reads every process's argv (/proc/PID/cmdline, as any local user
+    can) over and over in a thread, and keeps those that hold one of the
+    needles."""
+
+    def __init__(self, needles):
+        import threading
+        self.needles = [n.encode() for n in needles]
+        self.found = []
+        self.scans = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for path in glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    with open(path, "rb") as f:
+                        argv = f.read()
+                except OSError:
+                    continue
+                if any(n in argv for n in self.needles):
+                    self.found.append((path, argv))
+            self.scans += 1
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(10)
+
+
+# Lines for the argv test: only builtins, so that no command the user typed
+# has its own text in an argv; the third has no secret, but its text must
+# not be in an argv either.
+ARGV_SESSION = [
+    ("export GITHUB_TOKEN=%s" % GH_TOKEN, "export GITHUB_TOKEN=[REDACTED:github-token]"),
+    ("echo --password %s >/dev/null" % PASSWORD, "echo --password [REDACTED:password-flag] >/dev/null"),
+    ("echo plain-text-7f3a >/dev/null", "echo plain-text-7f3a >/dev/null"),
+]
+
+
+@T.test
+def command_line_never_in_argv():
+    """The hook hands the command line to `cairn hook shell` on its standard
+    input, not in argv, where any local user could read it (in
+    /proc/PID/cmdline) before it is redacted. The script is pointed at a
+    wrapper that records its argv and then runs cairn; meanwhile every
+    process's argv is read as fast as possible. The lines still arrive,
+    redacted, in the shell.command events."""
+    for shell in ("bash", "zsh"):
+        with Daemon() as d:
+            argv_log = os.path.join(d.tmp, "argv.log")
+            wrapper = os.path.join(d.tmp, "cairn-wrapper")
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >>'%s'\nprintf '\\n' >>'%s'\n"
+                        "exec '%s' \"$@\"\n" % (argv_log, argv_log, d.bin))
+            os.chmod(wrapper, 0o755)
+            rc, script, err = d.cli(["shell-init", shell])
+            eq((rc, err), (0, ""), "cairn shell-init %s" % shell)
+            script, n = re.subn(r"__cairn_bin='[^']*'", "__cairn_bin='%s'" % wrapper, script)
+            eq(n, 1, "the script names the binary once")
+            hook_file = os.path.join(d.tmp, "hook.%s" % shell)
+            with open(hook_file, "w") as f:
+                f.write(script)
+            rc_text = "PS1='%s'\n" % PROMPT + ". '%s'\n" % hook_file
+            needles = [GH_TOKEN, PASSWORD, "plain-text-7f3a"]
+            watch = CmdlineWatch(needles)
+            sh = Shell(d, shell, rc_text)
+            try:
+                for line, _ in ARGV_SESSION:
+                    sh.run(line)
+                evs = wait_events(d, len(ARGV_SESSION))
+                check_quiet(sh)
+            finally:
+                sh.exit()
+                watch.stop()
+            eq([e["data"]["command"] for e in evs], [cmd for _, cmd in ARGV_SESSION],
+               "%s: the lines arrive redacted" % shell)
+            with open(argv_log, "rb") as f:
+                calls = [c.split(b"\0") for c in f.read().split(b"\0\n") if c]
+            eq(len(calls), len(ARGV_SESSION), "%s: the wrapper ran once per line: %s"
+               % (shell, short(calls)))
+            for argv in calls:
+                check(argv[:2] == [b"hook", b"shell"] and b"--cmd-from" in argv,
+                      "%s: the hook's argv: %s" % (shell, argv))
+                check(not any(n.encode() in a for n in needles for a in argv),
+                      "%s: the command line is in the hook's argv: %s" % (shell, argv))
+            check(watch.scans > 0, "the argv watch ran")
+            eq(watch.found, [], "%s: processes whose argv held a command line (%d scans)"
+               % (shell, watch.scans))
+            check_no_secrets(d, "%s argv session" % shell)
+
+
 @T.test
 def hook_shell_direct():
     """`cairn hook shell` on its own: the event's fields, redaction, the cap
     on the command line, bytes that are not UTF-8, bad arguments; it never
     prints and always exits 0."""
     with Daemon() as d:
-        def hook(args):
-            rc, out, err = d.cli(["hook", "shell"] + args)
+        def hook(args, cmd=None):
+            rc, out, err = d.cli(["hook", "shell"] + args, input=cmd)
             eq((rc, out, err), (0, "", ""), "`cairn hook shell %s`" % short(" ".join(args), 80))
 
-        hook(["--cmd", "CC=clang make -j4 DB_PASSWORD=%s" % PASSWORD, "--status", "2",
-              "--duration-ms", "1500", "--cwd", "/srv/app", "--shell", "zsh",
-              "--ended-ms", "1700000000123"])
+        hook(["--cmd-from", "stdin", "--status", "2", "--duration-ms", "1500", "--cwd",
+              "/srv/app", "--shell", "zsh", "--ended-ms", "1700000000123"],
+             "CC=clang make -j4 DB_PASSWORD=%s" % PASSWORD)
         big = "echo " + "x" * 40000 + " token=" + BEARER
-        hook(["--cmd=" + big, "--status=0", "--duration-ms=-4", "--cwd=/"])
+        hook(["--cmd-from=stdin", "--status=0", "--duration-ms=-4", "--cwd=/"], big)
         hook([])
-        hook(["--cmd"])
-        hook(["--status", "0"])
-        hook(["--unknown", "v", "--cmd", "ls", "--status", "x", "--shell", "fish"])
+        hook(["--cmd-from"], "ls")
+        hook(["--cmd-from", "stdin"], "")
+        hook(["--cmd-from", "argv", "--cmd", "ls"], "ls")
+        # The old form, with the line in argv, is no longer read.
+        hook(["--cmd", "echo old-form-%s" % PASSWORD, "--status", "0"])
+        hook(["--status", "0"], "ls")
+        hook(["--unknown", "v", "--cmd-from", "stdin", "--status", "x", "--shell", "fish"], "ls")
+        # Over the 1 MiB that redaction takes: logged, but with nothing of the line.
+        hook(["--cmd-from", "stdin", "--status", "0"], "echo " + "y" * (1024 * 1024))
         # Bytes that are not UTF-8 cannot be passed through d.cli's str args.
-        r = subprocess.run([d.bin, "hook", "shell", "--cmd", b"caf\xe9 \x01 ok",
+        r = subprocess.run([d.bin, "hook", "shell", "--cmd-from", "stdin",
                             "--cwd", b"/tmp/\xff"], env=d.env(), capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=60)
+                           input=b"caf\xe9 \x01 ok", timeout=60)
         eq((r.returncode, r.stdout, r.stderr), (0, b"", b""), "hook with bytes that are not UTF-8")
 
-        evs = wait_events(d, 4)
-        eq(len(evs), 4, "events (calls without a command log nothing)")
+        evs = wait_events(d, 5)
+        eq(len(evs), 5, "events (calls without a command on stdin log nothing)")
+        huge = [e for e in evs if e["data"]["command"] == ""]
+        eq(len(huge), 1, "the line over 1 MiB")
+        eq(huge[0]["data"].get("truncated"), True, "marked truncated")
+        evs = [e for e in evs if e is not huge[0]]
         e = [e for e in evs if e["time"].startswith("2023")][0]
         evs = [e2 for e2 in evs if e2 is not e]
         eq(e["time"], "2023-11-14T22:13:20.123Z", "time from --ended-ms")

@@ -328,6 +328,63 @@ def secrets_in_a_failure_log_do_not_reach_the_report():
         check("[REDACTED:github-token]" in logged, "a marker stands in its place")
 
 
+GH_TOKEN = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+
+
+@T.test
+def a_token_in_a_failing_commands_output_is_not_in_its_signature():
+    """A token printed in the error line of a failing `cairn run` reaches
+    neither the signature, nor the failures and signatures tables, nor the
+    triage.report, nor `cairn why`; the saved output holds a marker in its
+    place."""
+    with Daemon() as d:
+        r = subprocess.run([d.bin, "run", "--", "sh", "-c",
+                            "echo 'pushing release'; "
+                            "echo \"deploy.c:3:1: error: bad credentials for %s\" >&2; exit 1"
+                            % GH_TOKEN],
+                           cwd=d.tmp, env=d.env(), capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        eq(r.returncode, 1, "the failing run (%s)" % short(r.stderr))
+        check(GH_TOKEN.encode() in r.stderr, "the user still sees the output unchanged")
+        failure = last_failure(d)
+        rep = report_for(d, failure)
+        sig = rep["data"]["signature"]
+        eq(sig["exact"], "bad credentials for [REDACTED:github-token]", "signature.exact")
+        eq(sig["general"], "bad credentials for [REDACTED:github-token]", "signature.general")
+        check(GH_TOKEN not in json.dumps(rep), "the token is in the triage.report: %s"
+              % short(json.dumps(rep), 2000))
+        rc, out, err = d.cli(["why", "--json", failure["id"]], timeout=30)
+        eq(rc, 0, "cairn why --json (%s)" % short(err))
+        check(GH_TOKEN not in out and "[REDACTED:github-token]" in out,
+              "cairn why --json: %s" % short(out, 2000))
+        rc, out, err = d.cli(["why", failure["id"]], timeout=30)
+        eq(rc, 0, "cairn why (%s)" % short(err))
+        check(GH_TOKEN not in out, "cairn why: %s" % short(out, 2000))
+        con = sqlite3.connect(d.db_path)
+        try:
+            rows = con.execute("SELECT signature, sig_general, message FROM failures").fetchall()
+            sigs = con.execute("SELECT * FROM signatures").fetchall()
+        finally:
+            con.close()
+        eq(len(rows), 1, "one failure remembered")
+        check(GH_TOKEN not in repr(rows) and "[REDACTED:github-token]" in rows[0][0],
+              "failures table: %s" % short(rows))
+        check(GH_TOKEN not in repr(sigs), "signatures table: %s" % short(sigs))
+        with open(failure["data"]["output"]["path"], "rb") as f:
+            saved = f.read()
+        check(GH_TOKEN.encode() not in saved and b"[REDACTED:github-token]" in saved,
+              "saved output: %s" % short(saved))
+    check_nothing_stored(d, GH_TOKEN)
+
+
+def check_nothing_stored(d, secret):
+    """No file cairn wrote under its data directory holds secret."""
+    for root, _, files in os.walk(os.path.join(d.data_home, "cairn")):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                check(secret.encode() not in f.read(), "%s holds the secret" % name)
+
+
 @T.test
 def failures_without_a_report_are_triaged_at_start():
     d = Daemon(start=False)

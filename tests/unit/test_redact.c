@@ -295,6 +295,113 @@ static void test_repeated_secrets(void **state)
 	free(buf);
 }
 
+/* Appends s to a buffer of n bytes (capacity cap). */
+static void put(char **buf, size_t *n, size_t *cap, const char *s, size_t len)
+{
+	if (*n + len > *cap) {
+		*cap = 2 * (*n + len);
+		*buf = xreallocarray(*buf, *cap, 1);
+	}
+	memcpy(*buf + *n, s, len);
+	*n += len;
+}
+
+/* redact_text() on a log of several MiB (beyond what redact() takes at
+ * once): every case's input, on a line of its own and at every offset
+ * around the piece boundaries, comes out as redact() makes it alone, and
+ * so do private key blocks that straddle a boundary. */
+static void test_text_in_pieces(void **state)
+{
+	char *in = NULL, *want = NULL;
+	size_t in_n = 0, in_cap = 0, want_n = 0, want_cap = 0;
+	unsigned want_k = 0;
+	static const char key[] =
+	    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAtestkeymaterial\n"
+	    "abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
+	static const char key_red[] = "[REDACTED:private-key]\n";
+	size_t filler = 0;
+	while (in_n < 3 * REDACT_MAX_INPUT) {
+		/* Ordinary lines of varying length, so that the secrets fall at
+		 * every offset relative to the pieces. */
+		char line[200];
+		int ll = snprintf(line, sizeof line, "gcc -c -O2 -o build/f%zu.o src/f%zu.c %.*s\n",
+		                  filler, filler, (int)(filler % 97),
+		                  "-Wall -Wextra -Werror -Wshadow "
+		                  "-Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wundef "
+		                  "-Wpointer-arith");
+		put(&in, &in_n, &in_cap, line, (size_t)ll);
+		put(&want, &want_n, &want_cap, line, (size_t)ll);
+		filler++;
+		if (filler % 7 == 0) {
+			const struct rcase *c = &all.v[filler / 7 % all.n];
+			if (memchr(c->in, '\n', c->in_len) || memchr(c->out, '\n', c->out_len))
+				continue; /* multi-line cases: the key blocks below */
+			put(&in, &in_n, &in_cap, c->in, c->in_len);
+			put(&in, &in_n, &in_cap, "\n", 1);
+			put(&want, &want_n, &want_cap, c->out, c->out_len);
+			put(&want, &want_n, &want_cap, "\n", 1);
+			want_k += c->count;
+		}
+		if (filler % 501 == 0) {
+			put(&in, &in_n, &in_cap, key, sizeof key - 1);
+			put(&want, &want_n, &want_cap, key_red, sizeof key_red - 1);
+			want_k++;
+		}
+	}
+	size_t len;
+	unsigned k;
+	char *out = redact_text(in, in_n, &len, &k);
+	assert_non_null(out);
+	assert_int_equal(out[len], '\0');
+	if (len != want_n || memcmp(out, want, len) != 0) {
+		size_t i = 0;
+		while (i < len && i < want_n && out[i] == want[i])
+			i++;
+		size_t from = i > 80 ? i - 80 : 0;
+		fail_msg("redact_text differs from redact() line by line at byte %zu:\n"
+		         "  expected: %.160s\n  got:      %.160s",
+		         i, want + from, out + from);
+	}
+	assert_int_equal(k, want_k);
+	free(out);
+
+	/* Empty, and a key block that starts a piece and runs past its end. */
+	out = redact_text(NULL, 0, &len, &k);
+	assert_string_equal(out, "");
+	assert_int_equal(len, 0);
+	assert_int_equal(k, 0);
+	free(out);
+	in_n = 0;
+	want_n = 0;
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+	put(&in, &in_n, &in_cap, begin, sizeof begin - 1);
+	while (in_n < REDACT_PIECE + 4096)
+		put(&in, &in_n, &in_cap,
+		    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMw\n", 59);
+	static const char end[] = "-----END OPENSSH PRIVATE KEY-----\nmake: *** Error 1\n";
+	put(&in, &in_n, &in_cap, end, sizeof end - 1);
+	out = redact_text(in, in_n, &len, &k);
+	assert_string_equal(out, "[REDACTED:private-key]\nmake: *** Error 1\n");
+	assert_int_equal(k, 1);
+	free(out);
+
+	/* A line longer than redact() takes: cut at a blank, secrets on both
+	 * sides found. */
+	in_n = 0;
+	put(&in, &in_n, &in_cap, "export TOKEN=first ", 19);
+	while (in_n < REDACT_MAX_INPUT + 1000)
+		put(&in, &in_n, &in_cap, "word ", 5);
+	put(&in, &in_n, &in_cap, "password=last", 13);
+	out = redact_text(in, in_n, &len, &k);
+	assert_int_equal(k, 2);
+	assert_true(len > 40);
+	assert_memory_equal(out, "export TOKEN=[REDACTED:env-secret] word", 39);
+	assert_string_equal(out + len - 20, "=[REDACTED:password]");
+	free(out);
+	free(in);
+	free(want);
+}
+
 static void *redact_thread(void *arg)
 {
 	const struct rcase *c = arg;
@@ -335,6 +442,7 @@ int main(void)
 	    cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_cap),
 	    cmocka_unit_test(test_repeated_secrets),
+	    cmocka_unit_test(test_text_in_pieces),
 	};
 	return cmocka_run_group_tests_name("redact", tests, load_cases, free_cases);
 }

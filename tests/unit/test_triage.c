@@ -175,8 +175,77 @@ static void test_report_without_database(void **state)
 	json_decref(rep);
 }
 
+/* A made-up GitHub token. */
+#define TOKEN "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+
+/* Secrets in a failing command's output reach neither the signature nor any
+ * other part of the report, nor the failures and signatures tables: the
+ * log is redacted before anything is computed from it. */
+static void test_secrets_never_reach_the_signature(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	struct triage_ctx cx = {.db = db, .kb = kb};
+	static const char *const logs[] = {
+	    /* The token in a diagnostic: the primary one, and another. */
+	    "deploy.c:3:1: error: bad credentials for " TOKEN "\n"
+	    "deploy.c:4:1: error: retry with " TOKEN " failed\n",
+	    /* No diagnostics: the message comes from the log's wording. */
+	    "pushing release\nfatal: authentication failed, token " TOKEN " was revoked\n",
+	};
+	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+		char *id = xasprintf("01M8FW000000000000000000%02zu", i);
+		struct triage_failure f = {.event_id = id,
+		                           .seq = (int64_t)i + 1,
+		                           .time_ms = 1000,
+		                           .cwd = dir,
+		                           .target = "deploy",
+		                           .command = "sh deploy.sh",
+		                           .log = logs[i],
+		                           .log_len = strlen(logs[i])};
+		json_t *rep = NULL;
+		assert_int_equal(triage_analyze(&cx, &f, NULL, 1000, &rep), 0);
+		const json_t *sig = json_object_get(rep, "signature");
+		const char *exact = json_string_value(json_object_get(sig, "exact"));
+		assert_non_null(exact);
+		assert_non_null(strstr(exact, "[REDACTED:github-token]"));
+		char *text = json_dumps(rep, 0);
+		if (strstr(text, "ghp_"))
+			fail_msg("log %zu: the token is in the report: %s", i, text);
+		free(text);
+		assert_int_equal(triage_record_failure(&cx, &f, rep, NULL, 1000), 0);
+		json_decref(rep);
+		free(id);
+	}
+	/* Nothing stored holds it either. */
+	static const char *const queries[] = {
+	    "SELECT count(*) FROM failures WHERE instr(coalesce(signature,'') ||"
+	    " coalesce(sig_general,'') || coalesce(message,''), 'ghp_') > 0",
+	    "SELECT count(*) FROM failures WHERE instr(signature, '[REDACTED:github-token]') = 0",
+	    "SELECT count(*) FROM signatures WHERE instr(sig, 'ghp_') > 0",
+	};
+	for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(db, queries[q], -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		if (sqlite3_column_int(st, 0) != 0)
+			fail_msg("%d rows for: %s", sqlite3_column_int(st, 0), queries[q]);
+		sqlite3_finalize(st);
+	}
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
 static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char *key,
-		     const char *title)
+                     const char *title)
 {
 	struct kb_learned l = {.signature = sig, .sig_general = gen, .fix_key = key,
 			       .title = title, .body = "diff", .files = "a.c",
@@ -302,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_rel_path),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_report_without_database),
+		cmocka_unit_test(test_secrets_never_reach_the_signature),
 		cmocka_unit_test(test_known_fixes_ranked),
 		cmocka_unit_test(test_learn_from_fail_then_pass),
 	};
