@@ -274,10 +274,12 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	/* A command line can carry a token (curl -H, --password=): the log
 	 * never gets it. */
 	redact_json(data);
+	/* The subject is the target as data.target has it: redacted too. */
+	char *subject = redact(target, strlen(target), NULL, NULL);
 	char type[32];
 	snprintf(type, sizeof type, "%s.started", kind);
 	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
-			       started_id, "subject", target, "data", data);
+			       started_id, "subject", subject, "data", data);
 	if (in_repo)
 		json_object_set_new(ev, "project", json_string(gi.workdir));
 	/* Quiet and without waiting: nothing may disturb the command's output. */
@@ -346,7 +348,7 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	if (!analyse)
 		json_object_set_new(data, "diagnostics_skipped", json_true());
 	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
-		       end_id, "subject", target, "correlationid", started_id, "severity",
+		       end_id, "subject", subject, "correlationid", started_id, "severity",
 		       passed ? "info" : "error", "data", data);
 	if (in_repo)
 		json_object_set_new(ev, "project", json_string(gi.workdir));
@@ -367,6 +369,7 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	if (in_repo)
 		gitinfo_release(&gi);
 	free(target);
+	free(subject);
 	free(cmdline);
 	if (res.signal) {
 		/* Die the same way, so whoever runs us sees a signal death. */

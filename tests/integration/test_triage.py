@@ -377,6 +377,24 @@ def a_token_in_a_failing_commands_output_is_not_in_its_signature():
     check_nothing_stored(d, GH_TOKEN)
 
 
+@T.test
+def a_token_in_the_command_line_is_not_in_the_subject():
+    """The target derived from the command line (`echo TOKEN`) is the
+    events' subject: redacted like data.target."""
+    with Daemon() as d:
+        r = subprocess.run([d.bin, "run", "--", "echo", GH_TOKEN], cwd=d.tmp, env=d.env(),
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        eq(r.returncode, 0, "the run (%s)" % short(r.stderr))
+        with d.conn() as c:
+            c.wait_committed()
+            evs = c.query_all(pattern="build.>")
+        eq(len(evs), 2, "build.started and build.passed")
+        for e in evs:
+            check(GH_TOKEN not in json.dumps(e), "the token is in %s" % short(e))
+            check("[REDACTED:github-token]" in e.get("subject", ""), "subject: %s" % short(e))
+    check_nothing_stored(d, GH_TOKEN)
+
+
 def check_nothing_stored(d, secret):
     """No file cairn wrote under its data directory holds secret."""
     for root, _, files in os.walk(os.path.join(d.data_home, "cairn")):
