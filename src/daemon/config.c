@@ -259,14 +259,6 @@ int config_load(struct config *cfg, char *errbuf, size_t errlen)
 	}
 	if (cfg->line_bytes == 0)
 		cfg->line_bytes = cfg->event_bytes + 64 * 1024;
-	if (cfg->line_bytes < cfg->event_bytes) {
-		snprintf(errbuf, errlen,
-			 "[limits] line_bytes (%zu) is smaller than [limits] event_bytes (%zu): "
-			 "no event of the largest allowed size could be published; raise "
-			 "line_bytes or leave it empty (event_bytes + 64K)",
-			 cfg->line_bytes, cfg->event_bytes);
-		return CAIRN_E_INVALID;
-	}
 	if (cfg->conn_output_max < cfg->conn_output_bytes) {
 		snprintf(errbuf, errlen,
 			 "[limits] conn_output_max (%zu) is smaller than conn_output_bytes (%zu); "

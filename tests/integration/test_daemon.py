@@ -8,7 +8,7 @@ import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairnlib import Daemon, Suite, check, eq, ev, short  # noqa: E402
+from cairnlib import TestFailure, Daemon, Suite, check, eq, ev, short  # noqa: E402
 
 T = Suite(per_test_timeout=120)
 
@@ -16,9 +16,19 @@ T = Suite(per_test_timeout=120)
 @T.test
 def socket_and_directories_are_private():
     with Daemon(start=False) as d:
-        # A runtime directory left too open is tightened, not trusted.
-        os.makedirs(os.path.dirname(d.sock_path), mode=0o755)
-        os.chmod(os.path.dirname(d.sock_path), 0o755)
+        # A runtime directory left too open is refused, not chmod-ed (someone
+        # else may have made it; issue 8), and the message says the fix.
+        rundir = os.path.dirname(d.sock_path)
+        os.makedirs(rundir, mode=0o755)
+        os.chmod(rundir, 0o755)
+        try:
+            d.start()
+            raise TestFailure("the daemon started in a runtime directory of mode 0755")
+        except TestFailure as e:
+            check("while starting" in str(e), str(e))
+        eq(stat.S_IMODE(os.stat(rundir).st_mode), 0o755, "runtime directory mode (left alone)")
+        check("chmod 700" in d.log_text(), "the refusal names the fix: %s" % short(d.log_text()))
+        os.chmod(rundir, 0o700)
         d.start()
         eq(stat.S_IMODE(os.stat(os.path.dirname(d.sock_path)).st_mode), 0o700,
            "runtime directory mode")

@@ -454,11 +454,14 @@ def command_line_never_in_argv():
     redacted, in the shell.command events."""
     for shell in ("bash", "zsh"):
         with Daemon() as d:
-            argv_log = os.path.join(d.tmp, "argv.log")
+            # One file per call: hooks run in the background and may
+            # overlap, so appends to one log could interleave.
+            argv_dir = os.path.join(d.tmp, "argv")
+            os.mkdir(argv_dir)
             wrapper = os.path.join(d.tmp, "cairn-wrapper")
             with open(wrapper, "w") as f:
-                f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >>'%s'\nprintf '\\n' >>'%s'\n"
-                        "exec '%s' \"$@\"\n" % (argv_log, argv_log, d.bin))
+                f.write("#!/bin/sh\nprintf '%%s\\0' \"$@\" >\"$(mktemp '%s/call.XXXXXX')\"\n"
+                        "exec '%s' \"$@\"\n" % (argv_dir, d.bin))
             os.chmod(wrapper, 0o755)
             rc, script, err = d.cli(["shell-init", shell])
             eq((rc, err), (0, ""), "cairn shell-init %s" % shell)
@@ -481,8 +484,10 @@ def command_line_never_in_argv():
                 watch.stop()
             eq([e["data"]["command"] for e in evs], [cmd for _, cmd in ARGV_SESSION],
                "%s: the lines arrive redacted" % shell)
-            with open(argv_log, "rb") as f:
-                calls = [c.split(b"\0") for c in f.read().split(b"\0\n") if c]
+            calls = []
+            for name in sorted(os.listdir(argv_dir)):
+                with open(os.path.join(argv_dir, name), "rb") as f:
+                    calls.append(f.read().rstrip(b"\0").split(b"\0"))
             eq(len(calls), len(ARGV_SESSION), "%s: the wrapper ran once per line: %s"
                % (shell, short(calls)))
             for argv in calls:

@@ -44,11 +44,21 @@ def wait_for(pred, what, timeout=10):
         time.sleep(0.05)
 
 
+def make_private_dirs(path):
+    """mkdir -p with every new level 0700, as the daemon requires of its
+    data directory."""
+    old = os.umask(0o077)
+    try:
+        os.makedirs(path, mode=0o700)
+    finally:
+        os.umask(old)
+
+
 @T.test
 def fifo_in_spool_at_start_is_set_aside():
     d = Daemon(start=False)
     sp = spool_dir(d)
-    os.makedirs(sp, mode=0o700)
+    make_private_dirs(sp)
     base = int(time.time() * 1000) - 60000
     fifo = os.path.join(sp, ulid(base, 1) + ".json")
     os.mkfifo(fifo, 0o600)
@@ -89,7 +99,7 @@ def fifo_appearing_while_running_is_set_aside():
 def symlink_in_spool_is_not_followed():
     d = Daemon(start=False)
     sp = spool_dir(d)
-    os.makedirs(sp, mode=0o700)
+    make_private_dirs(sp)
     # The target is a valid event: importing it would mean the link was followed.
     target = os.path.join(d.tmp, "elsewhere.json")
     with open(target, "w") as f:
