@@ -4,6 +4,7 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/spool.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -186,6 +187,7 @@ static int do_recover(const struct config *cfg)
 	char *kept = xasprintf("%s.damaged-%s", cfg->db_path, stamp);
 	struct store_recover_report rep;
 	printf("salvaging %s ...\n", cfg->db_path);
+	log_set_level(LOG_WARN); /* the new file's migrations are not news */
 	if (store_recover(cfg->db_path, fresh, &rep, err, sizeof err)) {
 		fprintf(stderr, "cairn: recovery failed: %s; the database was left as it was\n", err);
 		unlink(fresh);
