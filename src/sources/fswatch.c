@@ -24,10 +24,15 @@
 	 IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR)
 #define GIT_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MAX_RENAMES 4096
+/* Directories over the watch limit are rescanned every retry_ms, on the loop;
+ * beyond this many per project they are not looked at at all (skipped). */
+#define MAX_UNWATCHED 1000
+/* How long one slice of a tree walk may hold the loop. */
+#define WALK_SLICE_NS (5 * 1000000ull)
 
 /* What the snapshot knows about one path. */
 struct entry {
-	uint64_t ino;
+	uint64_t dev, ino;
 	int64_t size;
 	int64_t mtime_ns;
 	bool dir;
@@ -38,10 +43,18 @@ struct rename {
 	char *from, *to; /* to is NULL until IN_MOVED_TO arrives */
 };
 
+/* A directory still to be read by a walk. */
+struct walk_item {
+	char *rel;
+	bool pending; /* SCAN_PENDING (else SCAN_SNAPSHOT): see walk_run() */
+};
+
 struct project {
 	struct project *next;
 	struct fswatch *fw;
-	char *root;
+	char *root;   /* canonical: absolute, no symlinks, no "." or ".." */
+	char **excl;  /* rel paths of cairn's own directories under root */
+	size_t n_excl;
 	git_repository *repo; /* NULL outside a git work tree */
 	struct strmap snap;    /* rel path -> struct entry */
 	struct strmap pending; /* rel path -> (void *)1 */
@@ -55,8 +68,20 @@ struct project {
 	uint64_t git_busy_since_ns;
 	bool held_by_git; /* pending changes accumulated during a git operation */
 	bool limit_warned;
+	bool limit_is_max_dirs; /* the cap reached was watch.max_dirs, not the kernel's */
 	size_t n_dirs;
+	size_t n_skipped; /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
+	size_t n_walked_files; /* files found by walks (for fs.overflow) */
 	bool closing;
+	/* The walk: directories still to read (a stack) and the one being read.
+	 * While adding (the first walk), flushes are held: the snapshot is not
+	 * complete yet. */
+	struct walk_item *walk;
+	size_t walk_n, walk_cap;
+	DIR *cur;
+	struct walk_item cur_item;
+	bool adding;
+	uint64_t add_start_ns;
 };
 
 struct dirwatch {
@@ -64,9 +89,19 @@ struct dirwatch {
 	char *rel; /* "" for the root */
 };
 
+/* One of cairn's own directories (or files): never watched. */
+struct own_path {
+	char *path; /* canonical when it exists, else as given */
+	uint64_t dev, ino; /* when it exists (else both 0) */
+};
+
 struct fswatch {
 	uv_loop_t *loop;
-	struct fswatch_config cfg;
+	struct fswatch_config cfg; /* own_paths is not kept: see own below */
+	struct own_path *own;
+	size_t n_own;
+	uv_idle_t walker; /* runs walk slices while a project is being added */
+	bool walker_on;
 	fswatch_emit_fn emit;
 	void *ctx;
 	int fd;
@@ -88,10 +123,22 @@ static char *join(const char *a, const char *b)
 	return *a ? xasprintf("%s/%s", a, b) : xstrdup(b);
 }
 
+/* Is path equal to dir or under it? (Both canonical; dir not "/".) */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (*dir == '\0')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 static bool is_ignored(struct project *p, const char *rel, bool dir)
 {
 	if (strcmp(rel, ".git") == 0 || strncmp(rel, ".git/", 5) == 0)
 		return true;
+	for (size_t i = 0; i < p->n_excl; i++)
+		if (path_within(rel, p->excl[i]))
+			return true;
 	if (!p->repo || !*rel)
 		return false;
 	int ign = 0;
@@ -140,40 +187,51 @@ static void arm_settle(struct project *p)
 	uv_timer_start(&p->settle, on_settle, delay, 0);
 }
 
-static void add_watch(struct project *p, const char *rel)
+/* Watches the directory rel. Returns false when it is to be skipped: over
+ * the watch limit with MAX_UNWATCHED directories already left to rescans. */
+static bool add_watch(struct project *p, const char *rel)
 {
 	struct fswatch *fw = p->fw;
 	char *abs = join(p->root, rel);
 	int wd;
+	bool by_max_dirs = false;
 	if (fw->cfg.max_dirs && strmap_len(&fw->wds) >= fw->cfg.max_dirs) {
 		wd = -1;
 		errno = ENOSPC;
+		by_max_dirs = true;
 	} else {
 		wd = inotify_add_watch(fw->fd, *rel ? abs : p->root, DIR_MASK);
 	}
 	free(abs);
 	if (wd < 0) {
-		if (errno == ENOSPC)
-			strmap_put(&p->unwatched, rel, (void *)1); /* see on_retry() */
-		return;
+		if (errno != ENOSPC)
+			return true; /* gone or unreadable: nothing to watch */
+		if (!strmap_get(&p->unwatched, rel) && strmap_len(&p->unwatched) >= MAX_UNWATCHED) {
+			p->n_skipped++;
+			return false;
+		}
+		p->limit_is_max_dirs = by_max_dirs;
+		strmap_put(&p->unwatched, rel, (void *)1); /* see on_retry() */
+		return true;
 	}
 	char key[16];
 	snprintf(key, sizeof key, "%d", wd);
 	struct dirwatch *dw = strmap_get(&fw->wds, key);
 	if (dw && dw->p == p && strcmp(dw->rel, rel) == 0)
-		return; /* already watched (a rescan) */
+		return true; /* already watched (a rescan) */
 	if (dw) {
 		/* The kernel reuses a wd for the same inode: a moved directory. */
 		free(dw->rel);
 		dw->rel = xstrdup(rel);
 		dw->p = p;
-		return;
+		return true;
 	}
 	dw = xcalloc(1, sizeof *dw);
 	dw->p = p;
 	dw->rel = xstrdup(rel);
 	strmap_put(&fw->wds, key, dw);
 	p->n_dirs++;
+	return true;
 }
 
 static bool stat_entry(struct project *p, const char *rel, struct entry *e)
@@ -184,6 +242,7 @@ static bool stat_entry(struct project *p, const char *rel, struct entry *e)
 	free(abs);
 	if (r < 0)
 		return false;
+	e->dev = (uint64_t)sb.st_dev;
 	e->ino = (uint64_t)sb.st_ino;
 	e->size = (int64_t)sb.st_size;
 	e->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
@@ -193,58 +252,106 @@ static bool stat_entry(struct project *p, const char *rel, struct entry *e)
 
 enum scan_mode { SCAN_SNAPSHOT, SCAN_PENDING };
 
-/* Walks the tree under rel (iteratively), adding a watch to every directory.
- * SCAN_SNAPSHOT records what it finds as the snapshot (no events);
- * SCAN_PENDING marks every path found as pending, so the next flush reports
- * what differs from the snapshot. */
-static void scan_tree(struct project *p, const char *rel0, enum scan_mode mode, size_t *n_files)
+/* Is this directory one of cairn's own (seen through another path, e.g. a
+ * bind mount)? */
+static bool is_own_dir(const struct fswatch *fw, const struct entry *e)
 {
-	size_t cap = 64, n = 0;
-	char **stack = xcalloc(cap, sizeof *stack);
-	stack[n++] = xstrdup(rel0);
-	while (n > 0) {
-		char *rel = stack[--n];
-		add_watch(p, rel);
-		char *abs = join(p->root, rel);
-		DIR *d = opendir(*rel ? abs : p->root);
-		free(abs);
-		if (!d) {
-			free(rel);
+	for (size_t i = 0; i < fw->n_own; i++)
+		if (fw->own[i].ino && fw->own[i].ino == e->ino && fw->own[i].dev == e->dev)
+			return true;
+	return false;
+}
+
+static void walk_push(struct project *p, char *rel, enum scan_mode mode)
+{
+	if (p->walk_n == p->walk_cap) {
+		p->walk_cap = p->walk_cap ? 2 * p->walk_cap : 64;
+		p->walk = xreallocarray(p->walk, p->walk_cap, sizeof *p->walk);
+	}
+	p->walk[p->walk_n++] = (struct walk_item){.rel = rel, .pending = mode == SCAN_PENDING};
+}
+
+static void walk_clear(struct project *p)
+{
+	if (p->cur) {
+		closedir(p->cur);
+		p->cur = NULL;
+		free(p->cur_item.rel);
+	}
+	for (size_t i = 0; i < p->walk_n; i++)
+		free(p->walk[i].rel);
+	free(p->walk);
+	p->walk = NULL;
+	p->walk_n = p->walk_cap = 0;
+}
+
+/* Walks the directories on p's walk stack, adding a watch to each. An item
+ * in SCAN_SNAPSHOT mode records what it finds as the snapshot (no events);
+ * in SCAN_PENDING mode it marks every path found as pending, so the next
+ * flush reports what differs from the snapshot. Stops once deadline_ns
+ * (clock_mono_ns(); 0: no deadline) has passed, to be resumed later.
+ * Returns true when the stack is empty. */
+static bool walk_run(struct project *p, uint64_t deadline_ns)
+{
+	unsigned n = 0;
+	for (;;) {
+		if (!p->cur) {
+			if (p->walk_n == 0)
+				return true;
+			struct walk_item it = p->walk[--p->walk_n];
+			if (!add_watch(p, it.rel)) {
+				free(it.rel);
+				continue;
+			}
+			char *abs = join(p->root, it.rel);
+			p->cur = opendir(*it.rel ? abs : p->root);
+			free(abs);
+			if (!p->cur) {
+				free(it.rel);
+				continue;
+			}
+			p->cur_item = it;
+		}
+		if (deadline_ns && (++n % 32) == 0 && clock_mono_ns() >= deadline_ns)
+			return false;
+		struct dirent *de = readdir(p->cur);
+		if (!de) {
+			closedir(p->cur);
+			p->cur = NULL;
+			free(p->cur_item.rel);
 			continue;
 		}
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char *child = join(rel, de->d_name);
-			struct entry e;
-			if (!stat_entry(p, child, &e) || is_ignored(p, child, e.dir)) {
-				free(child);
-				continue;
-			}
-			if (mode == SCAN_SNAPSHOT) {
-				struct entry *x = xmalloc(sizeof *x);
-				*x = e;
-				free(strmap_put(&p->snap, child, x));
-			} else {
-				mark_pending(p, child);
-			}
-			if (n_files && !e.dir)
-				(*n_files)++;
-			if (e.dir) {
-				if (n == cap) {
-					cap *= 2;
-					stack = xreallocarray(stack, cap, sizeof *stack);
-				}
-				stack[n++] = child;
-			} else {
-				free(child);
-			}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char *child = join(p->cur_item.rel, de->d_name);
+		struct entry e;
+		if (!stat_entry(p, child, &e) || is_ignored(p, child, e.dir) ||
+		    (e.dir && is_own_dir(p->fw, &e))) {
+			free(child);
+			continue;
 		}
-		closedir(d);
-		free(rel);
+		if (!p->cur_item.pending) {
+			struct entry *x = xmalloc(sizeof *x);
+			*x = e;
+			free(strmap_put(&p->snap, child, x));
+		} else {
+			mark_pending(p, child);
+		}
+		p->n_walked_files += !e.dir;
+		if (e.dir)
+			walk_push(p, child, p->cur_item.pending ? SCAN_PENDING : SCAN_SNAPSHOT);
+		else
+			free(child);
 	}
-	free(stack);
+}
+
+/* Walks the tree under rel: at once, or as part of the add walk when p is
+ * still being added (whose end flushes). */
+static void scan_tree(struct project *p, const char *rel, enum scan_mode mode)
+{
+	walk_push(p, xstrdup(rel), mode);
+	if (!p->adding)
+		walk_run(p, 0);
 }
 
 /* Marks every snapshot path at or under rel as pending. */
@@ -353,6 +460,8 @@ static void flush_now(struct project *p)
 {
 	if (p->git_busy)
 		return; /* resumed when index.lock goes away */
+	if (p->adding)
+		return; /* resumed when the add walk ends (add_done()) */
 	uv_timer_stop(&p->settle);
 	if (p->held_by_git) {
 		/* Collect the per-file events first, so that the summary (which
@@ -391,9 +500,10 @@ static void on_settle(uv_timer_t *t)
 
 static void warn_limit(struct project *p)
 {
-	if (p->limit_warned || strmap_len(&p->unwatched) == 0)
+	if (p->limit_warned || (strmap_len(&p->unwatched) == 0 && p->n_skipped == 0))
 		return;
 	p->limit_warned = true;
+	struct fswatch *fw = p->fw;
 	long limit = -1;
 	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "r");
 	if (f) {
@@ -401,17 +511,38 @@ static void warn_limit(struct project *p)
 			limit = -1;
 		fclose(f);
 	}
-	log_warn("fswatch: the kernel's inotify watch limit (%ld) is reached; %zu directories "
-		 "of %s are scanned every %llu ms instead",
-		 limit, strmap_len(&p->unwatched), p->root,
-		 (unsigned long long)p->fw->cfg.retry_ms);
-	emit(p, "fs.watch_limit", NULL,
-	     json_pack("{s:I,s:I,s:I,s:s}", "max_user_watches", (json_int_t)limit,
-		       "unwatched_dirs", (json_int_t)strmap_len(&p->unwatched), "rescan_ms",
-		       (json_int_t)p->fw->cfg.retry_ms, "fix",
-		       "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 (add it "
-		       "to /etc/sysctl.d/ to keep it after a reboot)"),
-	     "warning");
+	char what[160], fix[400];
+	if (p->limit_is_max_dirs) {
+		snprintf(what, sizeof what, "the watch.max_dirs setting (%zu directories)",
+			 fw->cfg.max_dirs);
+		snprintf(fix, sizeof fix,
+			 "raise max_dirs in the [watch] section of cairn's config file (or set "
+			 "CAIRN_WATCH_MAX_DIRS), or watch a smaller tree");
+	} else {
+		snprintf(what, sizeof what, "the kernel's inotify watch limit (%ld)", limit);
+		snprintf(fix, sizeof fix,
+			 "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 (add it "
+			 "to /etc/sysctl.d/ to keep it after a reboot), or watch a smaller tree");
+	}
+	if (p->n_skipped)
+		log_warn("fswatch: %s is reached; %zu directories of %s are scanned every %llu ms "
+			 "instead and %zu more are not watched at all: %s",
+			 what, strmap_len(&p->unwatched), p->root,
+			 (unsigned long long)fw->cfg.retry_ms, p->n_skipped, fix);
+	else
+		log_warn("fswatch: %s is reached; %zu directories of %s are scanned every %llu ms "
+			 "instead: %s",
+			 what, strmap_len(&p->unwatched), p->root,
+			 (unsigned long long)fw->cfg.retry_ms, fix);
+	json_t *d = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "limit",
+			      p->limit_is_max_dirs ? "watch.max_dirs" : "fs.inotify.max_user_watches",
+			      "max_user_watches", (json_int_t)limit, "unwatched_dirs",
+			      (json_int_t)strmap_len(&p->unwatched), "skipped_dirs",
+			      (json_int_t)p->n_skipped, "rescan_ms", (json_int_t)fw->cfg.retry_ms,
+			      "fix", fix);
+	if (p->limit_is_max_dirs)
+		json_object_set_new(d, "max_dirs", json_integer((json_int_t)fw->cfg.max_dirs));
+	emit(p, "fs.watch_limit", NULL, d, "warning");
 }
 
 static void on_retry(uv_timer_t *t);
@@ -420,7 +551,7 @@ static void update_retry_timer(struct fswatch *fw)
 {
 	bool need = false;
 	for (struct project *p = fw->projects; p; p = p->next)
-		if (strmap_len(&p->unwatched))
+		if (strmap_len(&p->unwatched) && !p->adding)
 			need = true;
 	if (need && !fw->retry_on) {
 		uv_timer_start(&fw->retry, on_retry, fw->cfg.retry_ms, fw->cfg.retry_ms);
@@ -437,7 +568,7 @@ static void on_retry(uv_timer_t *t)
 {
 	struct fswatch *fw = t->data;
 	for (struct project *p = fw->projects; p; p = p->next) {
-		if (!strmap_len(&p->unwatched))
+		if (!strmap_len(&p->unwatched) || p->adding)
 			continue;
 		struct strmap dirs = p->unwatched;
 		strmap_init(&p->unwatched);
@@ -464,7 +595,7 @@ static void on_retry(uv_timer_t *t)
 				/* A new subdirectory here is walked (and watched) whole. */
 				if (stat_entry(p, child, &e) && e.dir && !strmap_get(&p->snap, child) &&
 				    !is_ignored(p, child, true))
-					scan_tree(p, child, SCAN_PENDING, NULL);
+					scan_tree(p, child, SCAN_PENDING);
 				free(child);
 			}
 			closedir(d);
@@ -484,11 +615,15 @@ static void handle_overflow(struct fswatch *fw)
 {
 	for (struct project *p = fw->projects; p; p = p->next) {
 		uint64_t t0 = clock_mono_ns();
-		size_t files = 0;
 		/* Everything known and everything there now: the flush keeps only
-		 * real differences. */
+		 * real differences. (A project still being added is walked again
+		 * within its add walk, and flushed at its end.) */
 		mark_subtree(p, "");
-		scan_tree(p, "", SCAN_PENDING, &files);
+		p->n_walked_files = 0;
+		scan_tree(p, "", SCAN_PENDING);
+		if (p->adding)
+			continue;
+		size_t files = p->n_walked_files;
 		struct flush_counts fc = {0};
 		bool held = p->git_busy;
 		p->git_busy = false;
@@ -554,7 +689,7 @@ static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
 	if (dir && (ie->mask & (IN_CREATE | IN_MOVED_TO))) {
 		/* Watch it now, and pick up whatever was created inside it before
 		 * the watch existed. */
-		scan_tree(p, rel, SCAN_PENDING, NULL);
+		scan_tree(p, rel, SCAN_PENDING);
 	}
 	if (dir && (ie->mask & (IN_DELETE | IN_MOVED_FROM)))
 		mark_subtree(p, rel);
@@ -595,6 +730,42 @@ static void on_inotify(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* Canonical form of path: realpath() when it exists; otherwise (a removed
+ * directory) the absolute path with "", "." and ".." components resolved
+ * lexically. Returns NULL when path is not absolute and does not exist. */
+static char *canonical(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r || path[0] != '/')
+		return r;
+	size_t n = strlen(path);
+	char *out = xmalloc(n + 2);
+	size_t len = 0;
+	for (const char *q = path; *q;) {
+		while (*q == '/')
+			q++;
+		const char *e = strchrnul(q, '/');
+		size_t cl = (size_t)(e - q);
+		if (cl == 0 || (cl == 1 && q[0] == '.')) {
+			/* nothing */
+		} else if (cl == 2 && q[0] == '.' && q[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; /* the slash */
+		} else {
+			out[len++] = '/';
+			memcpy(out + len, q, cl);
+			len += cl;
+		}
+		q = e;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return out;
+}
+
 struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 			    fswatch_emit_fn emit_fn, void *ctx, int *err)
 {
@@ -606,6 +777,22 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	struct fswatch *fw = xcalloc(1, sizeof *fw);
 	fw->loop = loop;
 	fw->cfg = *cfg;
+	fw->cfg.own_paths = NULL;
+	for (size_t i = 0; cfg->own_paths && cfg->own_paths[i]; i++) {
+		char *c = canonical(cfg->own_paths[i]);
+		if (!c || strcmp(c, "/") == 0) {
+			free(c); /* never "every path" */
+			continue;
+		}
+		fw->own = xreallocarray(fw->own, fw->n_own + 1, sizeof *fw->own);
+		struct own_path *o = &fw->own[fw->n_own++];
+		*o = (struct own_path){.path = c};
+		struct stat sb;
+		if (stat(c, &sb) == 0) {
+			o->dev = (uint64_t)sb.st_dev;
+			o->ino = (uint64_t)sb.st_ino;
+		}
+	}
 	if (!fw->cfg.settle_ms)
 		fw->cfg.settle_ms = 50;
 	if (fw->cfg.max_delay_ms < fw->cfg.settle_ms)
@@ -621,6 +808,8 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	uv_poll_start(&fw->poll, UV_READABLE, on_inotify);
 	uv_timer_init(loop, &fw->retry);
 	fw->retry.data = fw;
+	uv_idle_init(loop, &fw->walker);
+	fw->walker.data = fw;
 	git_libgit2_init();
 	return fw;
 }
@@ -628,6 +817,7 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 static void project_closed(uv_handle_t *h)
 {
 	struct project *p = h->data;
+	walk_clear(p);
 	strmap_release(&p->snap, entry_free);
 	strmap_release(&p->pending, NULL);
 	strmap_release(&p->unwatched, NULL);
@@ -635,36 +825,129 @@ static void project_closed(uv_handle_t *h)
 		free(p->renames[i].from);
 		free(p->renames[i].to);
 	}
+	for (size_t i = 0; i < p->n_excl; i++)
+		free(p->excl[i]);
+	free(p->excl);
 	if (p->repo)
 		git_repository_free(p->repo);
 	free(p->root);
 	free(p);
 }
 
-int fswatch_add(struct fswatch *fw, const char *root, char *errbuf, size_t errlen)
+/* The first walk of p is over: the snapshot is complete. */
+static void add_done(struct project *p)
+{
+	p->adding = false;
+	log_info("fswatch: watching %s: %zu directories (%.2f s)", p->root, p->n_dirs,
+		 (double)(clock_mono_ns() - p->add_start_ns) / 1e9);
+	warn_limit(p);
+	update_retry_timer(p->fw);
+	if (strmap_len(&p->pending) || p->n_renames)
+		arm_settle(p); /* changes seen while adding: compared now */
+}
+
+/* One slice of the add walks, then back to the loop. */
+static void on_walk(uv_idle_t *h)
+{
+	struct fswatch *fw = h->data;
+	uint64_t deadline = clock_mono_ns() + WALK_SLICE_NS;
+	for (struct project *p = fw->projects; p; p = p->next) {
+		if (!p->adding)
+			continue;
+		if (!walk_run(p, deadline))
+			return; /* out of time: the next loop iteration goes on */
+		add_done(p);
+	}
+	uv_idle_stop(h);
+	fw->walker_on = false;
+}
+
+/* The watched project whose tree holds path (canonical), or NULL. */
+static struct project *find_project(const struct fswatch *fw, const char *path)
 {
 	for (struct project *p = fw->projects; p; p = p->next)
-		if (strcmp(p->root, root) == 0)
-			return -EEXIST;
-	struct stat sb;
-	if (root[0] != '/' || stat(root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		snprintf(errbuf, errlen, "'%s' is not an existing directory given as an absolute path",
-			 root);
+		if (path_within(path, p->root))
+			return p;
+	return NULL;
+}
+
+int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf,
+		size_t errlen)
+{
+	int r;
+	*root_out = NULL;
+	if (path[0] != '/') {
+		snprintf(errbuf, errlen, "'%s' is not an absolute path", path);
 		return CAIRN_E_INVALID;
+	}
+	char *root = realpath(path, NULL);
+	struct stat sb;
+	if (!root || stat(root, &sb) < 0) {
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(errbuf, errlen, "'%s' is not a directory", path);
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	if (strcmp(root, "/") == 0) {
+		snprintf(errbuf, errlen,
+			 "refusing to watch '/', the whole file system: watch a project directory");
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	for (size_t i = 0; i < fw->n_own; i++) {
+		if (path_within(root, fw->own[i].path)) {
+			snprintf(errbuf, errlen,
+				 "'%s' is cairn's own directory '%s' (its data, runtime or config) or "
+				 "inside it; cairn does not watch its own files",
+				 root, fw->own[i].path);
+			r = CAIRN_E_INVALID;
+			goto out_free_root;
+		}
+	}
+	struct project *q = find_project(fw, root);
+	if (q) {
+		if (strcmp(q->root, root) != 0)
+			snprintf(errbuf, errlen, "already watched as part of '%s'", q->root);
+		*root_out = xstrdup(q->root);
+		r = -EEXIST;
+		goto out_free_root;
+	}
+	for (q = fw->projects; q; q = q->next) {
+		if (path_within(q->root, root)) {
+			snprintf(errbuf, errlen,
+				 "'%s' contains the watched '%s'; to watch the larger tree, first "
+				 "'cairn watch rm %s'",
+				 root, q->root, q->root);
+			r = CAIRN_E_INVALID;
+			goto out_free_root;
+		}
 	}
 	struct project *p = xcalloc(1, sizeof *p);
 	p->fw = fw;
-	p->root = xstrdup(root);
+	p->root = root;
+	root = NULL;
 	p->git_wd = -1;
 	strmap_init(&p->snap);
 	strmap_init(&p->pending);
 	strmap_init(&p->unwatched);
 	uv_timer_init(fw->loop, &p->settle);
 	p->settle.data = p;
-	if (git_repository_open_ext(&p->repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	/* cairn's own directories under this root are never watched: cairn
+	 * would report its own writes (the database's WAL) forever. */
+	for (size_t i = 0; i < fw->n_own; i++) {
+		if (!path_within(fw->own[i].path, p->root))
+			continue;
+		p->excl = xreallocarray(p->excl, p->n_excl + 1, sizeof *p->excl);
+		p->excl[p->n_excl++] = xstrdup(fw->own[i].path + strlen(p->root) + 1);
+	}
+	if (git_repository_open_ext(&p->repo, p->root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		p->repo = NULL;
 	if (p->repo) {
-		char *gitdir = xasprintf("%s/.git", root);
+		char *gitdir = xasprintf("%s/.git", p->root);
 		if (stat(gitdir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 			p->git_wd = inotify_add_watch(fw->fd, gitdir, GIT_MASK);
 			if (p->git_wd >= 0) {
@@ -680,14 +963,30 @@ int fswatch_add(struct fswatch *fw, const char *root, char *errbuf, size_t errle
 	}
 	p->next = fw->projects;
 	fw->projects = p;
-	scan_tree(p, "", SCAN_SNAPSHOT, NULL);
-	warn_limit(p);
-	update_retry_timer(fw);
-	return 0;
+	/* The first slice now (a small tree is done at once), the rest from
+	 * the loop, a slice per iteration. */
+	p->adding = true;
+	p->add_start_ns = clock_mono_ns();
+	walk_push(p, xstrdup(""), SCAN_SNAPSHOT);
+	if (walk_run(p, p->add_start_ns + WALK_SLICE_NS)) {
+		add_done(p);
+	} else if (!fw->walker_on) {
+		uv_idle_start(&fw->walker, on_walk);
+		fw->walker_on = true;
+	}
+	*root_out = xstrdup(p->root);
+	r = 0;
+out_free_root:
+	free(root);
+	return r;
 }
 
-int fswatch_remove(struct fswatch *fw, const char *root)
+int fswatch_remove(struct fswatch *fw, const char *path, char **root_out)
 {
+	*root_out = NULL;
+	char *root = canonical(path);
+	if (!root)
+		return CAIRN_E_NOTFOUND;
 	for (struct project **pp = &fw->projects; *pp; pp = &(*pp)->next) {
 		struct project *p = *pp;
 		if (strcmp(p->root, root))
@@ -721,32 +1020,47 @@ int fswatch_remove(struct fswatch *fw, const char *root)
 		free(keys);
 		uv_close((uv_handle_t *)&p->settle, project_closed);
 		update_retry_timer(fw);
+		*root_out = root;
 		return 0;
 	}
+	free(root);
 	return CAIRN_E_NOTFOUND;
+}
+
+static json_t *project_info(const struct project *p)
+{
+	size_t files = 0, it = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(&p->snap, &it, &k, &v))
+		files += !((struct entry *)v)->dir;
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "path", p->root, "state",
+			 p->adding ? "adding" : "watching", "dirs", (json_int_t)p->n_dirs, "files",
+			 (json_int_t)files, "unwatched_dirs", (json_int_t)strmap_len(&p->unwatched),
+			 "skipped_dirs", (json_int_t)p->n_skipped, "git", p->repo != NULL);
 }
 
 json_t *fswatch_list(const struct fswatch *fw)
 {
 	json_t *a = json_array();
-	for (const struct project *p = fw->projects; p; p = p->next) {
-		size_t files = 0, it = 0;
-		const char *k;
-		void *v;
-		while (strmap_next(&p->snap, &it, &k, &v))
-			files += !((struct entry *)v)->dir;
-		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:b}", "path", p->root, "dirs",
-						   (json_int_t)p->n_dirs, "files", (json_int_t)files,
-						   "unwatched_dirs",
-						   (json_int_t)strmap_len(&p->unwatched), "git",
-						   p->repo != NULL));
-	}
+	for (const struct project *p = fw->projects; p; p = p->next)
+		json_array_append_new(a, project_info(p));
 	return a;
+}
+
+json_t *fswatch_info(const struct fswatch *fw, const char *root)
+{
+	for (const struct project *p = fw->projects; p; p = p->next)
+		if (strcmp(p->root, root) == 0)
+			return project_info(p);
+	return NULL;
 }
 
 void fswatch_flush(struct fswatch *fw)
 {
 	for (struct project *p = fw->projects; p; p = p->next) {
+		if (p->adding)
+			continue; /* no complete snapshot to compare with */
 		p->git_busy = false;
 		if (strmap_len(&p->pending) || p->n_renames)
 			flush_now(p);
@@ -765,15 +1079,24 @@ static void fw_closed(uv_handle_t *h)
 		free(dw);
 	}
 	strmap_release(&fw->wds, NULL);
+	for (size_t i = 0; i < fw->n_own; i++)
+		free(fw->own[i].path);
+	free(fw->own);
 	close(fw->fd);
 	git_libgit2_shutdown();
 	free(fw);
 }
 
-static void retry_closed(uv_handle_t *h)
+static void walker_closed(uv_handle_t *h)
 {
 	struct fswatch *fw = h->data;
 	uv_close((uv_handle_t *)&fw->poll, fw_closed);
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+	struct fswatch *fw = h->data;
+	uv_close((uv_handle_t *)&fw->walker, walker_closed);
 }
 
 void fswatch_free(struct fswatch *fw)
@@ -787,5 +1110,6 @@ void fswatch_free(struct fswatch *fw)
 		uv_close((uv_handle_t *)&p->settle, project_closed);
 	}
 	uv_poll_stop(&fw->poll);
+	uv_idle_stop(&fw->walker);
 	uv_close((uv_handle_t *)&fw->retry, retry_closed);
 }
