@@ -220,6 +220,31 @@ def watch_limit_warns_and_rescans_the_rest():
 
 
 @T.test
+def far_over_the_watch_limit_the_rest_is_skipped_and_said_so():
+    env = {"CAIRN_WATCH_MAX_DIRS": "3", "CAIRN_WATCH_RETRY_MS": "200"}
+    with Daemon(env=env) as d:
+        files = {"d%04d/f.txt" % i: "x" for i in range(1100)}
+        repo = make_repo(d, files=files)
+        s0 = last_seq(d)
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        evs = settle(d, s0)
+        warn = [e for e in evs if e["type"] == "fs.watch_limit"]
+        check(warn, "a warning event: %s" % short(evs))
+        data = warn[0]["data"]
+        eq(data["limit"], "watch.max_dirs", "the limit reached")
+        eq(data["max_dirs"], 3, "the setting's value")
+        eq(data["unwatched_dirs"], 1000, "directories left to rescans")
+        with d.conn() as c:
+            w = c.ok({"op": "watch", "action": "list"})["watches"][0]
+        eq(w["skipped_dirs"], 1101 - w["dirs"] - w["unwatched_dirs"], "skipped directories")
+        check(w["skipped_dirs"] > 0, "some directories skipped: %s" % w)
+        eq(data["skipped_dirs"], w["skipped_dirs"], "the warning counts them")
+        rc, out, err = d.cli(["watch", "list"])
+        check("not watched at all" in out, "watch list tells: %s" % out)
+
+
+@T.test
 def watches_survive_restart_and_can_be_removed():
     with Daemon() as d:
         repo = make_repo(d)
@@ -382,9 +407,19 @@ def one_tree_named_several_ways_is_watched_once():
         rc, out, err = d.cli(["watch", "add", outer])
         eq(rc, 1, "watch add of a tree containing a watched one")
         check("cairn watch rm" in err, "says what to do: %s" % err)
+        # The whole file system is refused.
+        rc, out, err = d.cli(["watch", "add", "/"])
+        eq(rc, 1, "watch add /")
+        check("refusing" in err, "says why: %s" % err)
         # Removal by another name of the same tree works too.
         with d.conn() as c:
             c.ok({"op": "watch", "action": "rm", "path": link + "/"})
+            eq(c.ok({"op": "watch", "action": "list"})["watches"], [], "watches after rm")
+            # A tree deleted while watched is still removable by any spelling.
+            gone = make_repo(d, name="gone")
+            c.ok({"op": "watch", "action": "add", "path": gone})
+            subprocess.run(["rm", "-rf", gone], check=True)
+            c.ok({"op": "watch", "action": "rm", "path": gone + "/./src/..//"})
             eq(c.ok({"op": "watch", "action": "list"})["watches"], [], "watches after rm")
 
 
