@@ -48,9 +48,11 @@ static void print_added(const char *path, const json_t *reply)
 		printf("adding %s: walking its directories in the background (%lld so far); "
 		       "'cairn watch list' says when it is done\n",
 		       root, dirs);
-	else
-		printf("watching %s (%lld directories, %lld files)\n", root, dirs,
-		       (long long)json_integer_value(json_object_get(w, "files")));
+	else {
+		long long files = (long long)json_integer_value(json_object_get(w, "files"));
+		printf("watching %s (%lld director%s, %lld file%s)\n", root, dirs,
+		       dirs == 1 ? "y" : "ies", files, files == 1 ? "" : "s");
+	}
 }
 
 int cmd_watch(int argc, char **argv, const struct config *cfg)

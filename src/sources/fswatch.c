@@ -900,10 +900,16 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 	}
 	for (size_t i = 0; i < fw->n_own; i++) {
 		if (path_within(root, fw->own[i].path)) {
-			snprintf(errbuf, errlen,
-				 "'%s' is cairn's own directory '%s' (its data, runtime or config) or "
-				 "inside it; cairn does not watch its own files",
-				 root, fw->own[i].path);
+			if (strcmp(root, fw->own[i].path) == 0)
+				snprintf(errbuf, errlen,
+					 "'%s' is cairn's own (data, runtime or config) directory; "
+					 "cairn does not watch its own files",
+					 root);
+			else
+				snprintf(errbuf, errlen,
+					 "'%s' is inside cairn's own (data, runtime or config) "
+					 "directory '%s'; cairn does not watch its own files",
+					 root, fw->own[i].path);
 			r = CAIRN_E_INVALID;
 			goto out_free_root;
 		}
