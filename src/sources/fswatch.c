@@ -73,15 +73,18 @@ struct project {
 	size_t n_skipped; /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
 	size_t n_walked_files; /* files found by walks (for fs.overflow) */
 	bool closing;
-	/* The walk: directories still to read (a stack) and the one being read.
-	 * While adding (the first walk), flushes are held: the snapshot is not
-	 * complete yet. */
+	/* The walk: directories still to read (a stack) and the one being read,
+	 * worked through in slices by on_walk(). While it is not done, flushes
+	 * are held (walk_done() resumes them): the first walk (adding) is still
+	 * building the snapshot, a later one is still marking paths pending. */
 	struct walk_item *walk;
 	size_t walk_n, walk_cap;
 	DIR *cur;
 	struct walk_item cur_item;
-	bool adding;
+	bool adding;           /* the first walk is not done */
 	uint64_t add_start_ns;
+	bool overflow_rescan;  /* the walk is an overflow rescan: summarise at its end */
+	uint64_t overflow_start_ns;
 };
 
 struct dirwatch {
@@ -345,13 +348,26 @@ static bool walk_run(struct project *p, uint64_t deadline_ns)
 	}
 }
 
-/* Walks the tree under rel: at once, or as part of the add walk when p is
- * still being added (whose end flushes). */
+static bool walk_busy(const struct project *p)
+{
+	return p->cur || p->walk_n;
+}
+
+static void on_walk(uv_idle_t *h);
+
+static void walker_start(struct fswatch *fw)
+{
+	if (!fw->walker_on) {
+		uv_idle_start(&fw->walker, on_walk);
+		fw->walker_on = true;
+	}
+}
+
+/* Walks the tree under rel, from the loop in slices (see on_walk()). */
 static void scan_tree(struct project *p, const char *rel, enum scan_mode mode)
 {
 	walk_push(p, xstrdup(rel), mode);
-	if (!p->adding)
-		walk_run(p, 0);
+	walker_start(p->fw);
 }
 
 /* Marks every snapshot path at or under rel as pending. */
@@ -460,8 +476,8 @@ static void flush_now(struct project *p)
 {
 	if (p->git_busy)
 		return; /* resumed when index.lock goes away */
-	if (p->adding)
-		return; /* resumed when the add walk ends (add_done()) */
+	if (walk_busy(p))
+		return; /* resumed when the walk ends (walk_done()) */
 	uv_timer_stop(&p->settle);
 	if (p->held_by_git) {
 		/* Collect the per-file events first, so that the summary (which
@@ -568,7 +584,7 @@ static void on_retry(uv_timer_t *t)
 {
 	struct fswatch *fw = t->data;
 	for (struct project *p = fw->projects; p; p = p->next) {
-		if (!strmap_len(&p->unwatched) || p->adding)
+		if (!strmap_len(&p->unwatched) || walk_busy(p))
 			continue;
 		struct strmap dirs = p->unwatched;
 		strmap_init(&p->unwatched);
@@ -611,33 +627,39 @@ static void on_retry(uv_timer_t *t)
 	update_retry_timer(fw);
 }
 
+/* Rescans every project: everything known and everything there now is
+ * marked pending, and the flush at the end of the walk (walk_done()) keeps
+ * only real differences and summarises them in fs.overflow. */
 static void handle_overflow(struct fswatch *fw)
 {
 	for (struct project *p = fw->projects; p; p = p->next) {
-		uint64_t t0 = clock_mono_ns();
-		/* Everything known and everything there now: the flush keeps only
-		 * real differences. (A project still being added is walked again
-		 * within its add walk, and flushed at its end.) */
+		if (!p->overflow_rescan) {
+			p->overflow_rescan = true;
+			p->overflow_start_ns = clock_mono_ns();
+			p->n_walked_files = 0;
+		}
 		mark_subtree(p, "");
-		p->n_walked_files = 0;
 		scan_tree(p, "", SCAN_PENDING);
-		if (p->adding)
-			continue;
-		size_t files = p->n_walked_files;
-		struct flush_counts fc = {0};
-		bool held = p->git_busy;
-		p->git_busy = false;
-		flush_project(p, &fc);
-		p->git_busy = held;
-		emit(p, "fs.overflow", NULL,
-		     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned", (json_int_t)files,
-			       "created", (json_int_t)fc.created, "changed", (json_int_t)fc.changed,
-			       "deleted", (json_int_t)fc.deleted, "renamed", (json_int_t)fc.renamed,
-			       "rescan_ms", (json_int_t)((clock_mono_ns() - t0) / 1000000)),
-		     "warning");
-		warn_limit(p);
 	}
-	update_retry_timer(fw);
+}
+
+/* The end of an overflow rescan: flush now (even while git holds changes)
+ * and say what the rescan found. */
+static void overflow_done(struct project *p)
+{
+	p->overflow_rescan = false;
+	struct flush_counts fc = {0};
+	bool held = p->git_busy;
+	p->git_busy = false;
+	flush_project(p, &fc);
+	p->git_busy = held;
+	emit(p, "fs.overflow", NULL,
+	     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned", (json_int_t)p->n_walked_files,
+		       "created", (json_int_t)fc.created, "changed", (json_int_t)fc.changed,
+		       "deleted", (json_int_t)fc.deleted, "renamed", (json_int_t)fc.renamed,
+		       "rescan_ms",
+		       (json_int_t)((clock_mono_ns() - p->overflow_start_ns) / 1000000)),
+	     "warning");
 }
 
 static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
@@ -834,29 +856,34 @@ static void project_closed(uv_handle_t *h)
 	free(p);
 }
 
-/* The first walk of p is over: the snapshot is complete. */
-static void add_done(struct project *p)
+/* p's walk is over: the snapshot is complete (after the first walk), every
+ * path found is pending (after a later one). */
+static void walk_done(struct project *p)
 {
-	p->adding = false;
-	log_info("fswatch: watching %s: %zu directories (%.2f s)", p->root, p->n_dirs,
-		 (double)(clock_mono_ns() - p->add_start_ns) / 1e9);
+	if (p->adding) {
+		p->adding = false;
+		log_info("fswatch: watching %s: %zu directories (%.2f s)", p->root, p->n_dirs,
+			 (double)(clock_mono_ns() - p->add_start_ns) / 1e9);
+	}
+	if (p->overflow_rescan)
+		overflow_done(p);
 	warn_limit(p);
 	update_retry_timer(p->fw);
 	if (strmap_len(&p->pending) || p->n_renames)
-		arm_settle(p); /* changes seen while adding: compared now */
+		arm_settle(p); /* changes seen during the walk: compared now */
 }
 
-/* One slice of the add walks, then back to the loop. */
+/* One slice of the walks, then back to the loop. */
 static void on_walk(uv_idle_t *h)
 {
 	struct fswatch *fw = h->data;
 	uint64_t deadline = clock_mono_ns() + WALK_SLICE_NS;
 	for (struct project *p = fw->projects; p; p = p->next) {
-		if (!p->adding)
+		if (!walk_busy(p))
 			continue;
 		if (!walk_run(p, deadline))
 			return; /* out of time: the next loop iteration goes on */
-		add_done(p);
+		walk_done(p);
 	}
 	uv_idle_stop(h);
 	fw->walker_on = false;
@@ -974,12 +1001,10 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 	p->adding = true;
 	p->add_start_ns = clock_mono_ns();
 	walk_push(p, xstrdup(""), SCAN_SNAPSHOT);
-	if (walk_run(p, p->add_start_ns + WALK_SLICE_NS)) {
-		add_done(p);
-	} else if (!fw->walker_on) {
-		uv_idle_start(&fw->walker, on_walk);
-		fw->walker_on = true;
-	}
+	if (walk_run(p, p->add_start_ns + WALK_SLICE_NS))
+		walk_done(p);
+	else
+		walker_start(fw);
 	*root_out = xstrdup(p->root);
 	r = 0;
 out_free_root:
@@ -1067,6 +1092,12 @@ void fswatch_flush(struct fswatch *fw)
 	for (struct project *p = fw->projects; p; p = p->next) {
 		if (p->adding)
 			continue; /* no complete snapshot to compare with */
+		if (walk_busy(p)) {
+			/* A rescan in progress: finish it, so what it finds is
+			 * compared too. */
+			walk_run(p, 0);
+			walk_done(p);
+		}
 		p->git_busy = false;
 		if (strmap_len(&p->pending) || p->n_renames)
 			flush_now(p);

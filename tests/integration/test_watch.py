@@ -304,81 +304,137 @@ def own_directories_inside_the_tree_are_never_watched():
     check("cairn's own" in err, "says why: %s" % short(err))
 
 
+def make_big_tree(root, ndirs, names):
+    """ndirs directories in ndirs/100 groups, each holding files `names`."""
+    for i in range(ndirs // 100):
+        for j in range(100):
+            sub = os.path.join(root, "d%03d" % i, "e%02d" % j)
+            os.makedirs(sub)
+            for name in names:
+                with open(os.path.join(sub, name), "w") as f:
+                    f.write("x")
+
+
+class StatusPoller:
+    """Asks the daemon for its status every 10 ms on its own connection, in
+    a thread; longest_gap(t0, t1) is the longest wait for an answer that
+    came between t0 and t1 (monotonic)."""
+
+    def __init__(self, d):
+        self.d = d
+        self.replies = []  # (seconds since the previous reply, when)
+        self.errors = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            with self.d.conn(timeout=120) as c:
+                last = time.monotonic()
+                while not self.stop.is_set():
+                    c.request({"op": "status"}, timeout=120)
+                    now = time.monotonic()
+                    self.replies.append((now - last, now))
+                    last = now
+                    time.sleep(0.01)
+        except Exception as e:  # reported by __exit__
+            self.errors.append(repr(e))
+
+    def __enter__(self):
+        self.t.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.stop.set()
+        self.t.join(timeout=130)
+        if et is None:
+            check(not self.errors, "status requests failed: %s" % self.errors)
+        return False
+
+    def check_answered(self, t0, t1, what):
+        """Asserts that status was answered between t0 and t1 and never
+        waited long: the walks yield to the loop every few milliseconds, so
+        half a second is generous (walking these trees in one go takes over
+        a second under the sanitizers)."""
+        during = [g for (g, when) in self.replies if t0 <= when <= t1 + 0.5]
+        log("%s took %.2fs; %d status replies meanwhile, longest wait %.3fs"
+            % (what, t1 - t0, len(during), max(during) if during else -1))
+        check(during, "status was answered during: %s" % what)
+        check(max(during) < 0.5, "status went unanswered for %.2fs during: %s"
+              % (max(during), what))
+
+
 @T.test(timeout=300)
 def adding_a_big_tree_keeps_the_daemon_answering():
     ndirs = 20000
     with Daemon() as d:
         # A git work tree (ignore rules are checked for every path) of 20,200
-        # directories and 40,000 files: big enough that walking it in one go
-        # takes more than a second.
+        # directories and 40,000 files.
         root = os.path.realpath(os.path.join(d.tmp, "big"))
         os.makedirs(root)
         git(root, "init", "-q", "-b", "main")
         write(root, ".gitignore", "*.o\nbuild/\n")
-        for i in range(ndirs // 100):
-            for j in range(100):
-                sub = os.path.join(root, "d%03d" % i, "e%02d" % j)
-                os.makedirs(sub)
-                for name in ("a.c", "b.h"):
-                    with open(os.path.join(sub, name), "w") as f:
-                        f.write("x")
+        make_big_tree(root, ndirs, ("a.c", "b.h"))
         write(root, "d000/f.txt", "x")
-        gaps = []  # (seconds between two status replies, when)
-        stop = threading.Event()
-        errors = []
-
-        def poll_status():
-            try:
-                with d.conn(timeout=120) as c:
-                    last = time.monotonic()
-                    while not stop.is_set():
-                        c.request({"op": "status"}, timeout=120)
-                        now = time.monotonic()
-                        gaps.append((now - last, now))
-                        last = now
-                        time.sleep(0.01)
-            except Exception as e:  # reported below
-                errors.append(repr(e))
-
-        t = threading.Thread(target=poll_status, daemon=True)
-        t.start()
-        time.sleep(0.3)
-        t0 = time.monotonic()
-        with d.conn(timeout=120) as c:
-            r = c.request({"op": "watch", "action": "add", "path": root}, timeout=120)
-            check(r.get("ok") is True, "watch add: %s" % short(r))
-            reply_state = r.get("watch", {}).get("state")
-            # Until the tree is fully watched, `watch list` says so.
-            states = set()
-            deadline = time.monotonic() + 240
-            while True:
-                w = [x for x in c.ok({"op": "watch", "action": "list"})["watches"]
-                     if x["path"] == root]
-                eq(len(w), 1, "one watch of the tree")
-                states.add(w[0].get("state"))
-                if w[0].get("state", "watching") == "watching" and w[0]["dirs"] >= ndirs:
-                    break
-                check(time.monotonic() < deadline, "the tree was not watched in time: %s" % w)
-                time.sleep(0.05)
-        t1 = time.monotonic()
-        stop.set()
-        t.join(timeout=130)
-        check(not errors, "status requests failed: %s" % errors)
-        during = [g for (g, when) in gaps if t0 <= when <= t1 + 0.5]
-        log("walk of %d dirs took %.2fs; %d status replies meanwhile, longest gap %.3fs; "
-            "reply said %r, list said %s" % (ndirs, t1 - t0, len(during),
-                                             max(during) if during else -1, reply_state,
-                                             sorted(map(str, states))))
-        check(during, "status was answered while the tree was being added")
-        # Generous: the walk yields to the loop every few milliseconds.
-        check(max(during) < 0.5, "status went unanswered for %.2fs while adding a tree"
-              % max(during))
+        with StatusPoller(d) as sp:
+            t0 = time.monotonic()
+            with d.conn(timeout=120) as c:
+                r = c.request({"op": "watch", "action": "add", "path": root}, timeout=120)
+                check(r.get("ok") is True, "watch add: %s" % short(r))
+                reply_state = r.get("watch", {}).get("state")
+                # Until the tree is fully watched, `watch list` says so.
+                states = set()
+                deadline = time.monotonic() + 240
+                while True:
+                    w = [x for x in c.ok({"op": "watch", "action": "list"})["watches"]
+                         if x["path"] == root]
+                    eq(len(w), 1, "one watch of the tree")
+                    states.add(w[0].get("state"))
+                    if w[0].get("state", "watching") == "watching" and w[0]["dirs"] >= ndirs:
+                        break
+                    check(time.monotonic() < deadline, "the tree was not watched in time: %s" % w)
+                    time.sleep(0.05)
+            t1 = time.monotonic()
+        log("the reply said %r, the list said %s" % (reply_state, sorted(map(str, states))))
+        sp.check_answered(t0, t1, "watch add of %d directories" % ndirs)
         if t1 - t0 > 1.0:
             eq(reply_state, "adding", "the reply to watch add of a big tree")
+            check("adding" in states, "watch list said adding: %s" % states)
         eq(w[0]["dirs"], ndirs + ndirs // 100 + 1, "directories watched")
         s0 = last_seq(d)
         write(root, "d000/f.txt", "changed")
         eq(changes(settle(d, s0)), {("changed", "d000/f.txt")}, "watching once added")
+
+
+@T.test(timeout=300)
+def a_big_tree_moved_in_is_walked_without_blocking():
+    ndirs = 20000
+    with Daemon() as d:
+        repo = make_repo(d)
+        watch(d, repo)
+        outside = os.path.join(d.tmp, "outside")
+        make_big_tree(outside, ndirs, ("a.c",))
+        s0 = last_seq(d)
+        with StatusPoller(d) as sp:
+            t0 = time.monotonic()
+            os.rename(outside, os.path.join(repo, "moved"))
+            deadline = time.monotonic() + 240
+            with d.conn(timeout=120) as c:
+                while c.ok({"op": "watch", "action": "list"})["watches"][0]["dirs"] < ndirs:
+                    check(time.monotonic() < deadline, "the moved tree was not watched in time")
+                    time.sleep(0.05)
+            t1 = time.monotonic()
+            got = changes(settle(d, s0, quiet=1.0, timeout=120))
+            t2 = time.monotonic()
+        sp.check_answered(t0, t1, "the walk of %d directories moved in" % ndirs)
+        during = [g for (g, when) in sp.replies if t1 <= when <= t2]
+        log("after the walk, until the events were logged (%.2fs): longest wait for status "
+            "%.3fs" % (t2 - t1, max(during) if during else -1))
+        want = {("created", "moved/d%03d/e%02d/a.c" % (i, j))
+                for i in range(ndirs // 100) for j in range(100)}
+        check(got == want, "changes: %d extra (%s), %d missing (%s)"
+              % (len(got - want), sorted(got - want)[:5], len(want - got), sorted(want - got)[:5]))
 
 
 @T.test
