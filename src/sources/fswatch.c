@@ -44,6 +44,10 @@ struct rename {
 };
 
 /* A directory still to be read by a walk. */
+struct flush_counts {
+	size_t created, changed, deleted, renamed;
+};
+
 struct walk_item {
 	char *rel;
 	bool pending; /* SCAN_PENDING (else SCAN_SNAPSHOT): see walk_run() */
@@ -84,7 +88,17 @@ struct project {
 	bool adding;           /* the first walk is not done */
 	uint64_t add_start_ns;
 	bool overflow_rescan;  /* the walk is an overflow rescan: summarise at its end */
+	bool overflow_flush;   /* the next flush ends the overflow rescan */
 	uint64_t overflow_start_ns;
+	/* The flush in progress (flush_on): the pending set it took, compared a
+	 * slice at a time by flush_step(). */
+	bool flush_on;
+	struct strmap flushing;
+	size_t flush_it;
+	struct flush_counts fc;
+	bool flush_git;       /* it holds what git changed: fs.batch first */
+	bool flush_overflow;  /* it ends an overflow rescan: fs.overflow after */
+	json_t *held;         /* flush_git: its events, emitted after fs.batch */
 };
 
 struct dirwatch {
@@ -103,8 +117,12 @@ struct fswatch {
 	struct fswatch_config cfg; /* own_paths is not kept: see own below */
 	struct own_path *own;
 	size_t n_own;
-	uv_idle_t walker; /* runs walk slices while a project is being added */
+	/* Runs the slices of walks and flushes, and hands queued events to
+	 * emit, while there is any of them to do. */
+	uv_idle_t walker;
 	bool walker_on;
+	json_t *outq;   /* events for emit, in order */
+	size_t outq_i;  /* the next one to hand over */
 	fswatch_emit_fn emit;
 	void *ctx;
 	int fd;
@@ -162,7 +180,31 @@ static void emit(struct project *p, const char *type, const char *subject, json_
 		json_object_set_new(ev, "subject", json_string(subject));
 	if (severity)
 		json_object_set_new(ev, "severity", json_string(severity));
-	p->fw->emit(p->fw->ctx, ev);
+	/* Queued, and handed over by on_walk() a slice at a time: a flush of
+	 * 20,000 changes must not hold the loop while the daemon logs them. */
+	if (p->flush_on && p->flush_git)
+		json_array_append_new(p->held, ev);
+	else
+		json_array_append_new(p->fw->outq, ev);
+}
+
+static void walker_start(struct fswatch *fw);
+
+/* Hands queued events over until deadline_ns (0: all). Returns true when
+ * the queue is empty. */
+static bool outq_drain(struct fswatch *fw, uint64_t deadline_ns)
+{
+	size_t n = json_array_size(fw->outq);
+	while (fw->outq_i < n) {
+		fw->emit(fw->ctx, json_incref(json_array_get(fw->outq, fw->outq_i++)));
+		if (deadline_ns && (fw->outq_i % 16) == 0 && clock_mono_ns() >= deadline_ns)
+			break;
+	}
+	if (fw->outq_i < n)
+		return false;
+	json_array_clear(fw->outq);
+	fw->outq_i = 0;
+	return true;
 }
 
 static void on_settle(uv_timer_t *t);
@@ -389,15 +431,49 @@ static json_t *file_data(const char *rel, const struct entry *e)
 	return d;
 }
 
-struct flush_counts {
-	size_t created, changed, deleted, renamed;
-};
-
-/* Compares every pending path with the snapshot and emits the differences. */
-static void flush_project(struct project *p, struct flush_counts *fc)
+/* Compares one path taken from the pending set with the snapshot, updates
+ * the snapshot and emits the difference, if any. */
+static void flush_path(struct project *p, const char *rel, struct flush_counts *fc)
 {
-	/* Renames first: a known path that vanished and reappeared elsewhere as
-	 * the same inode. */
+	struct entry now;
+	bool exists = stat_entry(p, rel, &now);
+	if (exists && is_ignored(p, rel, now.dir))
+		exists = false;
+	struct entry *old = strmap_get(&p->snap, rel);
+	if (!old && !exists)
+		return;
+	if (old && !exists) {
+		bool was_dir = old->dir;
+		free(strmap_del(&p->snap, rel));
+		if (!was_dir) {
+			emit(p, "file.deleted", rel, file_data(rel, NULL), NULL);
+			fc->deleted++;
+		}
+		return;
+	}
+	if (!old) {
+		struct entry *x = xmalloc(sizeof *x);
+		*x = now;
+		strmap_put(&p->snap, rel, x);
+		if (!now.dir) {
+			emit(p, "file.created", rel, file_data(rel, &now), NULL);
+			fc->created++;
+		}
+		return;
+	}
+	bool differs = old->ino != now.ino || old->size != now.size ||
+		       old->mtime_ns != now.mtime_ns || old->dir != now.dir;
+	*old = now;
+	if (differs && !now.dir) {
+		emit(p, "file.changed", rel, file_data(rel, &now), NULL);
+		fc->changed++;
+	}
+}
+
+/* Renames: a known path that vanished and reappeared elsewhere as the same
+ * inode. Done first, at the start of a flush. */
+static void flush_renames(struct project *p, struct flush_counts *fc)
+{
 	for (size_t i = 0; i < p->n_renames; i++) {
 		struct rename *rn = &p->renames[i];
 		if (rn->to) {
@@ -422,76 +498,17 @@ static void flush_project(struct project *p, struct flush_counts *fc)
 		free(rn->to);
 	}
 	p->n_renames = 0;
-
-	/* Take the pending set, then compare each path. */
-	struct strmap todo = p->pending;
-	strmap_init(&p->pending);
-	size_t it = 0;
-	const char *rel;
-	void *unused;
-	while (strmap_next(&todo, &it, &rel, &unused)) {
-		struct entry now;
-		bool exists = stat_entry(p, rel, &now);
-		if (exists && is_ignored(p, rel, now.dir))
-			exists = false;
-		struct entry *old = strmap_get(&p->snap, rel);
-		if (!old && !exists)
-			continue;
-		if (old && !exists) {
-			bool was_dir = old->dir;
-			free(strmap_del(&p->snap, rel));
-			if (!was_dir) {
-				emit(p, "file.deleted", rel, file_data(rel, NULL), NULL);
-				fc->deleted++;
-			}
-			continue;
-		}
-		if (!old) {
-			struct entry *x = xmalloc(sizeof *x);
-			*x = now;
-			strmap_put(&p->snap, rel, x);
-			if (!now.dir) {
-				emit(p, "file.created", rel, file_data(rel, &now), NULL);
-				fc->created++;
-			}
-			continue;
-		}
-		bool differs = old->ino != now.ino || old->size != now.size ||
-			       old->mtime_ns != now.mtime_ns || old->dir != now.dir;
-		*old = now;
-		if (differs && !now.dir) {
-			emit(p, "file.changed", rel, file_data(rel, &now), NULL);
-			fc->changed++;
-		}
-	}
-	strmap_release(&todo, NULL);
 }
 
-static void collect_event(void *ctx, json_t *ev)
+/* The flush is over: the summaries, then whatever became pending meanwhile
+ * gets its own quiet period. */
+static void flush_finish(struct project *p)
 {
-	json_array_append_new(ctx, ev);
-}
-
-static void flush_now(struct project *p)
-{
-	if (p->git_busy)
-		return; /* resumed when index.lock goes away */
-	if (walk_busy(p))
-		return; /* resumed when the walk ends (walk_done()) */
-	uv_timer_stop(&p->settle);
-	if (p->held_by_git) {
-		/* Collect the per-file events first, so that the summary (which
-		 * needs their counts) can go out before them. */
-		struct fswatch *fw = p->fw;
-		fswatch_emit_fn real = fw->emit;
-		void *real_ctx = fw->ctx;
-		json_t *held = json_array();
-		fw->emit = collect_event;
-		fw->ctx = held;
-		struct flush_counts fc = {0};
-		flush_project(p, &fc);
-		fw->emit = real;
-		fw->ctx = real_ctx;
+	struct flush_counts fc = p->fc;
+	strmap_release(&p->flushing, NULL);
+	strmap_init(&p->flushing);
+	p->flush_on = false;
+	if (p->flush_git) {
 		emit(p, "fs.batch", NULL,
 		     json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "reason", "git", "created",
 			       (json_int_t)fc.created, "changed", (json_int_t)fc.changed, "deleted",
@@ -500,13 +517,65 @@ static void flush_now(struct project *p)
 		     NULL);
 		size_t i;
 		json_t *ev;
-		json_array_foreach(held, i, ev) real(real_ctx, json_incref(ev));
-		json_decref(held);
-		p->held_by_git = false;
-		return;
+		json_array_foreach(p->held, i, ev) json_array_append(p->fw->outq, ev);
+		json_array_clear(p->held);
+		p->flush_git = false;
 	}
-	struct flush_counts fc = {0};
-	flush_project(p, &fc);
+	if (p->flush_overflow) {
+		emit(p, "fs.overflow", NULL,
+		     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned",
+			       (json_int_t)p->n_walked_files, "created", (json_int_t)fc.created,
+			       "changed", (json_int_t)fc.changed, "deleted", (json_int_t)fc.deleted,
+			       "renamed", (json_int_t)fc.renamed, "rescan_ms",
+			       (json_int_t)((clock_mono_ns() - p->overflow_start_ns) / 1000000)),
+		     "warning");
+		p->flush_overflow = false;
+	}
+	if (strmap_len(&p->pending) || p->n_renames)
+		arm_settle(p);
+}
+
+/* Compares the flush's paths until deadline_ns (0: all of them). Returns
+ * true when the flush is over. */
+static bool flush_step(struct project *p, uint64_t deadline_ns)
+{
+	const char *rel;
+	void *unused;
+	unsigned n = 0;
+	while (strmap_next(&p->flushing, &p->flush_it, &rel, &unused)) {
+		flush_path(p, rel, &p->fc);
+		if (deadline_ns && (++n % 16) == 0 && clock_mono_ns() >= deadline_ns)
+			return false;
+	}
+	flush_finish(p);
+	return true;
+}
+
+/* Starts a flush: renames first, then every pending path, compared a slice
+ * at a time from the loop (on_walk()). Nothing happens while git holds the
+ * changes (unless an overflow rescan is to be summarised), while a walk is
+ * not done, or while a flush is in progress: their end calls it again. */
+static void flush_now(struct project *p)
+{
+	if (p->git_busy && !p->overflow_flush)
+		return; /* resumed when index.lock goes away */
+	if (walk_busy(p) || p->flush_on)
+		return; /* resumed by walk_done() or flush_finish() */
+	uv_timer_stop(&p->settle);
+	p->flush_on = true;
+	p->fc = (struct flush_counts){0};
+	/* Changes made while git held index.lock: their events are collected,
+	 * so that the summary (which needs their counts) can go out first. */
+	p->flush_git = p->held_by_git && !p->overflow_flush;
+	if (p->flush_git)
+		p->held_by_git = false;
+	p->flush_overflow = p->overflow_flush;
+	p->overflow_flush = false;
+	flush_renames(p, &p->fc);
+	p->flushing = p->pending;
+	strmap_init(&p->pending);
+	p->flush_it = 0;
+	walker_start(p->fw);
 }
 
 static void on_settle(uv_timer_t *t)
@@ -641,25 +710,6 @@ static void handle_overflow(struct fswatch *fw)
 		mark_subtree(p, "");
 		scan_tree(p, "", SCAN_PENDING);
 	}
-}
-
-/* The end of an overflow rescan: flush now (even while git holds changes)
- * and say what the rescan found. */
-static void overflow_done(struct project *p)
-{
-	p->overflow_rescan = false;
-	struct flush_counts fc = {0};
-	bool held = p->git_busy;
-	p->git_busy = false;
-	flush_project(p, &fc);
-	p->git_busy = held;
-	emit(p, "fs.overflow", NULL,
-	     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned", (json_int_t)p->n_walked_files,
-		       "created", (json_int_t)fc.created, "changed", (json_int_t)fc.changed,
-		       "deleted", (json_int_t)fc.deleted, "renamed", (json_int_t)fc.renamed,
-		       "rescan_ms",
-		       (json_int_t)((clock_mono_ns() - p->overflow_start_ns) / 1000000)),
-	     "warning");
 }
 
 static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
@@ -832,6 +882,7 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	fw->retry.data = fw;
 	uv_idle_init(loop, &fw->walker);
 	fw->walker.data = fw;
+	fw->outq = json_array();
 	git_libgit2_init();
 	return fw;
 }
@@ -842,6 +893,8 @@ static void project_closed(uv_handle_t *h)
 	walk_clear(p);
 	strmap_release(&p->snap, entry_free);
 	strmap_release(&p->pending, NULL);
+	strmap_release(&p->flushing, NULL);
+	json_decref(p->held);
 	strmap_release(&p->unwatched, NULL);
 	for (size_t i = 0; i < p->n_renames; i++) {
 		free(p->renames[i].from);
@@ -865,26 +918,39 @@ static void walk_done(struct project *p)
 		log_info("fswatch: watching %s: %zu directories (%.2f s)", p->root, p->n_dirs,
 			 (double)(clock_mono_ns() - p->add_start_ns) / 1e9);
 	}
-	if (p->overflow_rescan)
-		overflow_done(p);
+	if (p->overflow_rescan) {
+		/* The next flush (even while git holds changes) ends the rescan
+		 * with its fs.overflow summary. */
+		p->overflow_rescan = false;
+		p->overflow_flush = true;
+		arm_settle(p);
+	}
 	warn_limit(p);
 	update_retry_timer(p->fw);
 	if (strmap_len(&p->pending) || p->n_renames)
 		arm_settle(p); /* changes seen during the walk: compared now */
 }
 
-/* One slice of the walks, then back to the loop. */
+/* One slice of the work (events to hand over, walks, flushes), then back to
+ * the loop; the next iteration goes on where this one stopped. */
 static void on_walk(uv_idle_t *h)
 {
 	struct fswatch *fw = h->data;
 	uint64_t deadline = clock_mono_ns() + WALK_SLICE_NS;
+	if (!outq_drain(fw, deadline))
+		return;
 	for (struct project *p = fw->projects; p; p = p->next) {
-		if (!walk_busy(p))
-			continue;
-		if (!walk_run(p, deadline))
-			return; /* out of time: the next loop iteration goes on */
-		walk_done(p);
+		if (walk_busy(p)) {
+			if (!walk_run(p, deadline))
+				return;
+			walk_done(p);
+		}
+		if (p->flush_on && !flush_step(p, deadline))
+			return;
 	}
+	/* Events the walks and flushes just queued go out next time. */
+	if (json_array_size(fw->outq) > fw->outq_i)
+		return;
 	uv_idle_stop(h);
 	fw->walker_on = false;
 }
@@ -967,6 +1033,8 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 	strmap_init(&p->snap);
 	strmap_init(&p->pending);
 	strmap_init(&p->unwatched);
+	strmap_init(&p->flushing);
+	p->held = json_array();
 	uv_timer_init(fw->loop, &p->settle);
 	p->settle.data = p;
 	/* cairn's own directories under this root are never watched: cairn
@@ -1092,16 +1160,22 @@ void fswatch_flush(struct fswatch *fw)
 	for (struct project *p = fw->projects; p; p = p->next) {
 		if (p->adding)
 			continue; /* no complete snapshot to compare with */
+		/* Whatever is in progress is finished at once: a rescan, so
+		 * what it finds is compared too, a flush, then the rest. */
 		if (walk_busy(p)) {
-			/* A rescan in progress: finish it, so what it finds is
-			 * compared too. */
 			walk_run(p, 0);
 			walk_done(p);
 		}
+		if (p->flush_on)
+			flush_step(p, 0);
 		p->git_busy = false;
-		if (strmap_len(&p->pending) || p->n_renames)
+		if (strmap_len(&p->pending) || p->n_renames || p->overflow_flush) {
 			flush_now(p);
+			if (p->flush_on)
+				flush_step(p, 0);
+		}
 	}
+	outq_drain(fw, 0);
 }
 
 static void fw_closed(uv_handle_t *h)
@@ -1116,6 +1190,7 @@ static void fw_closed(uv_handle_t *h)
 		free(dw);
 	}
 	strmap_release(&fw->wds, NULL);
+	json_decref(fw->outq);
 	for (size_t i = 0; i < fw->n_own; i++)
 		free(fw->own[i].path);
 	free(fw->own);

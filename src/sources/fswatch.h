@@ -22,14 +22,17 @@
  * "x/../x", a trailing slash) is one project, and a directory inside a
  * watched tree is not watched twice.
  *
- * Adding a project walks its tree in slices of a few milliseconds, one per
- * loop iteration, so the loop keeps serving clients meanwhile; until the
- * walk is over the project's state is "adding" and its changes are held
- * (then compared with the finished snapshot, so none is lost or invented).
+ * Long work is done in slices of a few milliseconds, one per loop
+ * iteration, so the loop keeps serving clients meanwhile: walking a tree
+ * (adding a project, a directory moved in, the rescan after a queue
+ * overflow), comparing the pending paths (a flush), and handing events to
+ * emit. Until the first walk is over the project's state is "adding" and its
+ * changes are held (then compared with the finished snapshot, so none is
+ * lost or invented); during any walk, flushes wait for its end.
  *
- * Runs on the daemon's loop thread; not thread-safe. The rescans after a
- * queue overflow and of directories over the watch limit still run in one
- * go on the loop (see docs/design.md). */
+ * Runs on the daemon's loop thread; not thread-safe. Only the periodic
+ * rescan of directories over the watch limit (at most 1000 a project) still
+ * runs in one go (see docs/design.md). */
 #ifndef CAIRN_FSWATCH_H
 #define CAIRN_FSWATCH_H
 
@@ -52,7 +55,8 @@ struct fswatch_config {
 };
 
 /* Receives each event to publish (a JSON object with type, source, subject,
- * project, data, severity); takes ownership. */
+ * project, data, severity); takes ownership. Called from the loop, in order,
+ * a bounded number per loop iteration. */
 typedef void (*fswatch_emit_fn)(void *ctx, json_t *event);
 
 /* Creates the watcher on loop. Returns NULL (and sets *err) when inotify is
@@ -87,7 +91,9 @@ json_t *fswatch_list(const struct fswatch *fw);
  * NULL (new reference). */
 json_t *fswatch_info(const struct fswatch *fw, const char *root);
 
-/* Emits whatever is pending now (used at shutdown). */
+/* Finishes every walk (except the first walk of a project still being
+ * added, whose pending changes are dropped), compares every pending path and
+ * emits all queued events now, in one go (used at shutdown). */
 void fswatch_flush(struct fswatch *fw);
 /* Closes every handle and frees fw once the loop has processed the closes. */
 void fswatch_free(struct fswatch *fw);
