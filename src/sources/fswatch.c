@@ -27,8 +27,13 @@
 /* Directories over the watch limit are rescanned every retry_ms, on the loop;
  * beyond this many per project they are not looked at at all (skipped). */
 #define MAX_UNWATCHED 1000
-/* How long one slice of a tree walk may hold the loop. */
+/* How long one slice of a tree walk (or a flush) may hold the loop. */
 #define WALK_SLICE_NS (5 * 1000000ull)
+/* fswatch_add() walks at least this many directories before it returns
+ * (unless that takes over FIRST_WALK_MAX_NS): a small project is watched
+ * whole when `watch add` answers, however slow the first ignore check. */
+#define FIRST_WALK_MIN_DIRS 256
+#define FIRST_WALK_MAX_NS (1000 * 1000000ull)
 
 /* What the snapshot knows about one path. */
 struct entry {
@@ -1064,12 +1069,17 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 	}
 	p->next = fw->projects;
 	fw->projects = p;
-	/* The first slice now (a small tree is done at once), the rest from
+	/* The first slices now (a small tree is done at once), the rest from
 	 * the loop, a slice per iteration. */
 	p->adding = true;
 	p->add_start_ns = clock_mono_ns();
 	walk_push(p, xstrdup(""), SCAN_SNAPSHOT);
-	if (walk_run(p, p->add_start_ns + WALK_SLICE_NS))
+	bool done;
+	do
+		done = walk_run(p, clock_mono_ns() + WALK_SLICE_NS);
+	while (!done && p->n_dirs + strmap_len(&p->unwatched) < FIRST_WALK_MIN_DIRS &&
+	       clock_mono_ns() - p->add_start_ns < FIRST_WALK_MAX_NS);
+	if (done)
 		walk_done(p);
 	else
 		walker_start(fw);

@@ -65,9 +65,10 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 			    fswatch_emit_fn emit, void *ctx, int *err);
 
 /* Starts watching the tree at path (an absolute path to a directory; it is
- * canonicalised with realpath()). The first slice of the walk runs now; a
- * bigger tree goes on from the loop, and fswatch_info() says "adding" until
- * it is done. Returns:
+ * canonicalised with realpath()). The walk starts now and covers at least
+ * 256 directories (unless that takes over a second), so a small tree is
+ * watched whole on return; a bigger one goes on from the loop, and
+ * fswatch_info() says "adding" until it is done. Returns:
  *   0        added; *root_out is the canonical root;
  *   -EEXIST  already watched: *root_out is the watched root holding path,
  *            and errbuf says "already watched as part of '...'" when that

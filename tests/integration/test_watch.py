@@ -46,6 +46,8 @@ def write(repo, rel, text):
 def watch(d, repo):
     rc, out, err = d.cli(["watch", "add", repo])
     eq(rc, 0, "watch add (%s)" % short(err))
+    # A small tree is walked whole before the reply.
+    check(out.startswith("watching "), "watch add says the tree is watched: %s" % out)
 
 
 def settle(d, after, quiet=0.4, timeout=20):
