@@ -48,11 +48,11 @@ struct rename {
 	char *from, *to; /* to is NULL until IN_MOVED_TO arrives */
 };
 
-/* A directory still to be read by a walk. */
 struct flush_counts {
 	size_t created, changed, deleted, renamed;
 };
 
+/* A directory still to be read by a walk. */
 struct walk_item {
 	char *rel;
 	bool pending; /* SCAN_PENDING (else SCAN_SNAPSHOT): see walk_run() */
