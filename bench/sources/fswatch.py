@@ -53,6 +53,16 @@ class Cairn:
     def cli(self, *args):
         return subprocess.run([CAIRN] + list(args), env=self.env, capture_output=True, text=True)
 
+    def watch(self, tree):
+        """watch add, then waits until the tree is walked whole (a big tree
+        is walked in the background)."""
+        self.cli("watch", "add", tree)
+        while True:
+            ws = json.loads(self.cli("watch", "list", "--json").stdout)
+            if all(w.get("state", "watching") == "watching" for w in ws):
+                return
+            time.sleep(0.01)
+
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         self.p.wait(timeout=60)
@@ -77,7 +87,7 @@ def bench_latency(tmp):
     tree = os.path.join(tmp, "lat")
     os.makedirs(os.path.join(tree, "src"))
     d = Cairn(os.path.join(tmp, "c1"))
-    d.cli("watch", "add", tree)
+    d.watch(tree)
     sub = Sub(d.sock, "file.>")
     iw = subprocess.Popen(["inotifywait", "-m", "-r", "-q", "-e", "close_write", "--format", "%w%f",
                            tree], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -121,7 +131,7 @@ def bench_overflow(tmp):
         open(knob, "w").write("1024")
         d = Cairn(os.path.join(tmp, "c2"))
         t = time.monotonic()
-        d.cli("watch", "add", tree)
+        d.watch(tree)
         add_s = time.monotonic() - t
         sub = Sub(d.sock, ">")
         os.kill(d.p.pid, signal.SIGSTOP)

@@ -6,6 +6,7 @@
 #include "sources/gitinfo.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,34 @@ static char *default_path(void)
 		out = realpath(gi.workdir, NULL);
 	gitinfo_release(&gi);
 	return out ? out : realpath(cwd, NULL);
+}
+
+static bool is_adding(const json_t *w)
+{
+	const char *st = json_string_value(json_object_get(w, "state"));
+	return st && strcmp(st, "adding") == 0;
+}
+
+/* What `watch add` did, in one line. */
+static void print_added(const char *path, const json_t *reply)
+{
+	const json_t *w = json_object_get(reply, "watch");
+	const char *root = json_string_value(json_object_get(w, "path"));
+	const char *note = json_string_value(json_object_get(reply, "note"));
+	if (!root)
+		root = path;
+	long long dirs = (long long)json_integer_value(json_object_get(w, "dirs"));
+	if (json_is_true(json_object_get(reply, "already")))
+		printf("%s is %s\n", path, note ? note : "already watched");
+	else if (is_adding(w))
+		printf("adding %s: walking its directories in the background (%lld so far); "
+		       "'cairn watch list' says when it is done\n",
+		       root, dirs);
+	else {
+		long long files = (long long)json_integer_value(json_object_get(w, "files"));
+		printf("watching %s (%lld director%s, %lld file%s)\n", root, dirs,
+		       dirs == 1 ? "y" : "ies", files, files == 1 ? "" : "s");
+	}
 }
 
 int cmd_watch(int argc, char **argv, const struct config *cfg)
@@ -86,17 +115,22 @@ int cmd_watch(int argc, char **argv, const struct config *cfg)
 					printf("no projects are watched; add one with 'cairn watch add "
 					       "[PATH]'\n");
 				json_array_foreach(ws, i, w) {
-					printf("%s  (%lld directories, %lld files%s)\n",
+					printf("%s  (%s%lld directories, %lld files%s%s)\n",
 					       json_string_value(json_object_get(w, "path")),
+					       is_adding(w) ? "adding: " : "",
 					       (long long)json_integer_value(json_object_get(w, "dirs")),
 					       (long long)json_integer_value(json_object_get(w, "files")),
 					       json_integer_value(json_object_get(w, "unwatched_dirs"))
-						       ? ", some only rescanned: inotify watch limit"
+						       ? ", some only rescanned: watch limit"
+						       : "",
+					       json_integer_value(json_object_get(w, "skipped_dirs"))
+						       ? ", some not watched at all: watch limit"
 						       : "");
 				}
+			} else if (strcmp(action, "add") == 0) {
+				print_added(path, reply);
 			} else {
-				printf("%s %s\n", strcmp(action, "add") == 0 ? "watching" : "stopped watching",
-				       path);
+				printf("stopped watching %s\n", path);
 			}
 		}
 	}

@@ -48,7 +48,9 @@ static const struct cli_cmd commands[] = {
 	{"watch", "add|rm|list [PATH] [--json]",
 	 "Asks the daemon to watch a project's files (default: the git top level of the\n"
 	 "current directory) and log file.created|changed|deleted|renamed events. Ignores\n"
-	 "what git ignores. The list survives daemon restarts.\n",
+	 "what git ignores and cairn's own directories. A big tree is added in the\n"
+	 "background ('watch list' says 'adding' until it is done). The list survives\n"
+	 "daemon restarts.\n",
 	 cmd_watch},
 	{"run", "[--target NAME] -- CMD [ARGS...]",
 	 "Runs a build or test command exactly as you would (same terminal, same output, same\n"

@@ -326,3 +326,17 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 	}
 }
+
+char *config_own_path(const struct config *cfg)
+{
+	char *dir = xstrdup(cfg->config_path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		const char *base = strrchr(dir, '/');
+		if (strcmp(base ? base + 1 : dir, "cairn") == 0)
+			return dir;
+	}
+	free(dir);
+	return xstrdup(cfg->config_path);
+}

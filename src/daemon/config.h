@@ -55,6 +55,13 @@ struct config {
 int config_load(struct config *cfg, char *errbuf, size_t errlen);
 void config_release(struct config *cfg);
 
+/* What of the config file's location is cairn's own, for the file watcher to
+ * leave alone: the file's directory when that is named "cairn" (the default
+ * $XDG_CONFIG_HOME/cairn, /etc/cairn), else the file itself (CAIRN_CONFIG
+ * may name a file in a directory shared with other things). Returns a new
+ * string; the caller frees it. */
+char *config_own_path(const struct config *cfg);
+
 /* Prints every setting with its current value, for `cairn status --config`. */
 void config_print(const struct config *cfg, FILE *out);
 

@@ -1225,11 +1225,15 @@ static void watches_load(struct daemon *d)
 		if (!*line)
 			continue;
 		char err[300] = "";
-		int r = fswatch_add(d->fw, line, err, sizeof err);
+		char *root = NULL;
+		int r = fswatch_add(d->fw, line, &root, err, sizeof err);
 		if (r && r != -EEXIST)
 			log_warn("not watching %s: %s", line, *err ? err : err_str(r));
+		else if (*err)
+			log_info("watching %s: %s", line, err);
 		else
-			log_info("watching %s", line);
+			log_info("watching %s", root);
+		free(root);
 	}
 	fclose(f);
 }
@@ -1244,10 +1248,15 @@ static void do_watch(struct conn *c, struct proto_req *req)
 		reply_error(c, req->rid, &e);
 		return;
 	}
+	/* The reply: every watch, and for add the one that holds the path
+	 * ("state" says whether its tree is still being walked). */
+	json_t *out = json_object();
 	if (strcmp(req->action, "add") == 0) {
 		char err[300] = "";
-		int r = fswatch_add(d->fw, req->path, err, sizeof err);
+		char *root = NULL;
+		int r = fswatch_add(d->fw, req->path, &root, err, sizeof err);
 		if (r && r != -EEXIST) {
+			json_decref(out);
 			proto_err_set(&e, "bad_request", "path", "cannot watch: %s",
 				      *err ? err : err_str(r));
 			reply_error(c, req->rid, &e);
@@ -1255,18 +1264,28 @@ static void do_watch(struct conn *c, struct proto_req *req)
 		}
 		if (r == 0) {
 			watches_save(d);
-			log_info("watching %s", req->path);
+			log_info("watching %s", root);
 		}
+		json_object_set_new(out, "watch", fswatch_info(d->fw, root));
+		json_object_set_new(out, "already", json_boolean(r == -EEXIST));
+		if (*err)
+			json_object_set_new(out, "note", json_string(err));
+		free(root);
 	} else if (strcmp(req->action, "rm") == 0) {
-		if (fswatch_remove(d->fw, req->path)) {
-			proto_err_set(&e, "not_found", "path", "'%s' is not watched", req->path);
+		char *root = NULL;
+		if (fswatch_remove(d->fw, req->path, &root)) {
+			json_decref(out);
+			proto_err_set(&e, "not_found", "path", "'%s' is not watched; see 'cairn watch list'",
+				      req->path);
 			reply_error(c, req->rid, &e);
 			return;
 		}
 		watches_save(d);
-		log_info("no longer watching %s", req->path);
+		log_info("no longer watching %s", root);
+		free(root);
 	}
-	reply_ok(c, req->rid, json_pack("{s:o}", "watches", fswatch_list(d->fw)));
+	json_object_set_new(out, "watches", fswatch_list(d->fw));
+	reply_ok(c, req->rid, out);
 }
 
 /* ---- requests ---- */
@@ -2235,12 +2254,18 @@ int daemon_run(const struct config *cfg)
 	else
 		log_warn("failure triage is off: %s", err);
 	spool_scan(&d);
+	/* cairn's own directories are never watched: it would report its own
+	 * writes (the database's WAL) forever. */
+	char *config_own = config_own_path(cfg);
+	const char *own_paths[] = {cfg->data_dir, cfg->runtime_dir, config_own, NULL};
 	struct fswatch_config fwc = {.settle_ms = cfg->settle_ms,
 				     .max_delay_ms = cfg->max_delay_ms,
 				     .retry_ms = cfg->retry_ms,
-				     .max_dirs = cfg->max_dirs};
+				     .max_dirs = cfg->max_dirs,
+				     .own_paths = own_paths};
 	int fwerr = 0;
 	d.fw = fswatch_new(&d.loop, &fwc, publish_local, &d, &fwerr);
+	free(config_own);
 	if (!d.fw)
 		log_warn("file watching is off: inotify: %s", err_str(fwerr));
 	d.watches_path = xasprintf("%s/watches", cfg->data_dir);

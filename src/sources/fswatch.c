@@ -24,10 +24,20 @@
 	 IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR)
 #define GIT_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MAX_RENAMES 4096
+/* Directories over the watch limit are rescanned every retry_ms, on the loop;
+ * beyond this many per project they are not looked at at all (skipped). */
+#define MAX_UNWATCHED 1000
+/* How long one slice of a tree walk (or a flush) may hold the loop. */
+#define WALK_SLICE_NS (5 * 1000000ull)
+/* fswatch_add() walks at least this many directories before it returns
+ * (unless that takes over FIRST_WALK_MAX_NS): a small project is watched
+ * whole when `watch add` answers, however slow the first ignore check. */
+#define FIRST_WALK_MIN_DIRS 256
+#define FIRST_WALK_MAX_NS (1000 * 1000000ull)
 
 /* What the snapshot knows about one path. */
 struct entry {
-	uint64_t ino;
+	uint64_t dev, ino;
 	int64_t size;
 	int64_t mtime_ns;
 	bool dir;
@@ -38,10 +48,22 @@ struct rename {
 	char *from, *to; /* to is NULL until IN_MOVED_TO arrives */
 };
 
+struct flush_counts {
+	size_t created, changed, deleted, renamed;
+};
+
+/* A directory still to be read by a walk. */
+struct walk_item {
+	char *rel;
+	bool pending; /* SCAN_PENDING (else SCAN_SNAPSHOT): see walk_run() */
+};
+
 struct project {
 	struct project *next;
 	struct fswatch *fw;
-	char *root;
+	char *root;   /* canonical: absolute, no symlinks, no "." or ".." */
+	char **excl;  /* rel paths of cairn's own directories under root */
+	size_t n_excl;
 	git_repository *repo; /* NULL outside a git work tree */
 	struct strmap snap;    /* rel path -> struct entry */
 	struct strmap pending; /* rel path -> (void *)1 */
@@ -55,8 +77,33 @@ struct project {
 	uint64_t git_busy_since_ns;
 	bool held_by_git; /* pending changes accumulated during a git operation */
 	bool limit_warned;
+	bool limit_is_max_dirs; /* the cap reached was watch.max_dirs, not the kernel's */
 	size_t n_dirs;
+	size_t n_skipped; /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
+	size_t n_walked_files; /* files found by walks (for fs.overflow) */
 	bool closing;
+	/* The walk: directories still to read (a stack) and the one being read,
+	 * worked through in slices by on_walk(). While it is not done, flushes
+	 * are held (walk_done() resumes them): the first walk (adding) is still
+	 * building the snapshot, a later one is still marking paths pending. */
+	struct walk_item *walk;
+	size_t walk_n, walk_cap;
+	DIR *cur;
+	struct walk_item cur_item;
+	bool adding;           /* the first walk is not done */
+	uint64_t add_start_ns;
+	bool overflow_rescan;  /* the walk is an overflow rescan: summarise at its end */
+	bool overflow_flush;   /* the next flush ends the overflow rescan */
+	uint64_t overflow_start_ns;
+	/* The flush in progress (flush_on): the pending set it took, compared a
+	 * slice at a time by flush_step(). */
+	bool flush_on;
+	struct strmap flushing;
+	size_t flush_it;
+	struct flush_counts fc;
+	bool flush_git;       /* it holds what git changed: fs.batch first */
+	bool flush_overflow;  /* it ends an overflow rescan: fs.overflow after */
+	json_t *held;         /* flush_git: its events, emitted after fs.batch */
 };
 
 struct dirwatch {
@@ -64,9 +111,23 @@ struct dirwatch {
 	char *rel; /* "" for the root */
 };
 
+/* One of cairn's own directories (or files): never watched. */
+struct own_path {
+	char *path; /* canonical when it exists, else as given */
+	uint64_t dev, ino; /* when it exists (else both 0) */
+};
+
 struct fswatch {
 	uv_loop_t *loop;
-	struct fswatch_config cfg;
+	struct fswatch_config cfg; /* own_paths is not kept: see own below */
+	struct own_path *own;
+	size_t n_own;
+	/* Runs the slices of walks and flushes, and hands queued events to
+	 * emit, while there is any of them to do. */
+	uv_idle_t walker;
+	bool walker_on;
+	json_t *outq;   /* events for emit, in order */
+	size_t outq_i;  /* the next one to hand over */
 	fswatch_emit_fn emit;
 	void *ctx;
 	int fd;
@@ -88,10 +149,22 @@ static char *join(const char *a, const char *b)
 	return *a ? xasprintf("%s/%s", a, b) : xstrdup(b);
 }
 
+/* Is path equal to dir or under it? (Both canonical; dir not "/".) */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (*dir == '\0')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 static bool is_ignored(struct project *p, const char *rel, bool dir)
 {
 	if (strcmp(rel, ".git") == 0 || strncmp(rel, ".git/", 5) == 0)
 		return true;
+	for (size_t i = 0; i < p->n_excl; i++)
+		if (path_within(rel, p->excl[i]))
+			return true;
 	if (!p->repo || !*rel)
 		return false;
 	int ign = 0;
@@ -112,7 +185,31 @@ static void emit(struct project *p, const char *type, const char *subject, json_
 		json_object_set_new(ev, "subject", json_string(subject));
 	if (severity)
 		json_object_set_new(ev, "severity", json_string(severity));
-	p->fw->emit(p->fw->ctx, ev);
+	/* Queued, and handed over by on_walk() a slice at a time: a flush of
+	 * 20,000 changes must not hold the loop while the daemon logs them. */
+	if (p->flush_on && p->flush_git)
+		json_array_append_new(p->held, ev);
+	else
+		json_array_append_new(p->fw->outq, ev);
+}
+
+static void walker_start(struct fswatch *fw);
+
+/* Hands queued events over until deadline_ns (0: all). Returns true when
+ * the queue is empty. */
+static bool outq_drain(struct fswatch *fw, uint64_t deadline_ns)
+{
+	size_t n = json_array_size(fw->outq);
+	while (fw->outq_i < n) {
+		fw->emit(fw->ctx, json_incref(json_array_get(fw->outq, fw->outq_i++)));
+		if (deadline_ns && (fw->outq_i % 16) == 0 && clock_mono_ns() >= deadline_ns)
+			break;
+	}
+	if (fw->outq_i < n)
+		return false;
+	json_array_clear(fw->outq);
+	fw->outq_i = 0;
+	return true;
 }
 
 static void on_settle(uv_timer_t *t);
@@ -140,40 +237,51 @@ static void arm_settle(struct project *p)
 	uv_timer_start(&p->settle, on_settle, delay, 0);
 }
 
-static void add_watch(struct project *p, const char *rel)
+/* Watches the directory rel. Returns false when it is to be skipped: over
+ * the watch limit with MAX_UNWATCHED directories already left to rescans. */
+static bool add_watch(struct project *p, const char *rel)
 {
 	struct fswatch *fw = p->fw;
 	char *abs = join(p->root, rel);
 	int wd;
+	bool by_max_dirs = false;
 	if (fw->cfg.max_dirs && strmap_len(&fw->wds) >= fw->cfg.max_dirs) {
 		wd = -1;
 		errno = ENOSPC;
+		by_max_dirs = true;
 	} else {
 		wd = inotify_add_watch(fw->fd, *rel ? abs : p->root, DIR_MASK);
 	}
 	free(abs);
 	if (wd < 0) {
-		if (errno == ENOSPC)
-			strmap_put(&p->unwatched, rel, (void *)1); /* see on_retry() */
-		return;
+		if (errno != ENOSPC)
+			return true; /* gone or unreadable: nothing to watch */
+		if (!strmap_get(&p->unwatched, rel) && strmap_len(&p->unwatched) >= MAX_UNWATCHED) {
+			p->n_skipped++;
+			return false;
+		}
+		p->limit_is_max_dirs = by_max_dirs;
+		strmap_put(&p->unwatched, rel, (void *)1); /* see on_retry() */
+		return true;
 	}
 	char key[16];
 	snprintf(key, sizeof key, "%d", wd);
 	struct dirwatch *dw = strmap_get(&fw->wds, key);
 	if (dw && dw->p == p && strcmp(dw->rel, rel) == 0)
-		return; /* already watched (a rescan) */
+		return true; /* already watched (a rescan) */
 	if (dw) {
 		/* The kernel reuses a wd for the same inode: a moved directory. */
 		free(dw->rel);
 		dw->rel = xstrdup(rel);
 		dw->p = p;
-		return;
+		return true;
 	}
 	dw = xcalloc(1, sizeof *dw);
 	dw->p = p;
 	dw->rel = xstrdup(rel);
 	strmap_put(&fw->wds, key, dw);
 	p->n_dirs++;
+	return true;
 }
 
 static bool stat_entry(struct project *p, const char *rel, struct entry *e)
@@ -184,6 +292,7 @@ static bool stat_entry(struct project *p, const char *rel, struct entry *e)
 	free(abs);
 	if (r < 0)
 		return false;
+	e->dev = (uint64_t)sb.st_dev;
 	e->ino = (uint64_t)sb.st_ino;
 	e->size = (int64_t)sb.st_size;
 	e->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
@@ -193,58 +302,119 @@ static bool stat_entry(struct project *p, const char *rel, struct entry *e)
 
 enum scan_mode { SCAN_SNAPSHOT, SCAN_PENDING };
 
-/* Walks the tree under rel (iteratively), adding a watch to every directory.
- * SCAN_SNAPSHOT records what it finds as the snapshot (no events);
- * SCAN_PENDING marks every path found as pending, so the next flush reports
- * what differs from the snapshot. */
-static void scan_tree(struct project *p, const char *rel0, enum scan_mode mode, size_t *n_files)
+/* Is this directory one of cairn's own (seen through another path, e.g. a
+ * bind mount)? */
+static bool is_own_dir(const struct fswatch *fw, const struct entry *e)
 {
-	size_t cap = 64, n = 0;
-	char **stack = xcalloc(cap, sizeof *stack);
-	stack[n++] = xstrdup(rel0);
-	while (n > 0) {
-		char *rel = stack[--n];
-		add_watch(p, rel);
-		char *abs = join(p->root, rel);
-		DIR *d = opendir(*rel ? abs : p->root);
-		free(abs);
-		if (!d) {
-			free(rel);
+	for (size_t i = 0; i < fw->n_own; i++)
+		if (fw->own[i].ino && fw->own[i].ino == e->ino && fw->own[i].dev == e->dev)
+			return true;
+	return false;
+}
+
+static void walk_push(struct project *p, char *rel, enum scan_mode mode)
+{
+	if (p->walk_n == p->walk_cap) {
+		p->walk_cap = p->walk_cap ? 2 * p->walk_cap : 64;
+		p->walk = xreallocarray(p->walk, p->walk_cap, sizeof *p->walk);
+	}
+	p->walk[p->walk_n++] = (struct walk_item){.rel = rel, .pending = mode == SCAN_PENDING};
+}
+
+static void walk_clear(struct project *p)
+{
+	if (p->cur) {
+		closedir(p->cur);
+		p->cur = NULL;
+		free(p->cur_item.rel);
+	}
+	for (size_t i = 0; i < p->walk_n; i++)
+		free(p->walk[i].rel);
+	free(p->walk);
+	p->walk = NULL;
+	p->walk_n = p->walk_cap = 0;
+}
+
+/* Walks the directories on p's walk stack, adding a watch to each. An item
+ * in SCAN_SNAPSHOT mode records what it finds as the snapshot (no events);
+ * in SCAN_PENDING mode it marks every path found as pending, so the next
+ * flush reports what differs from the snapshot. Stops once deadline_ns
+ * (clock_mono_ns(); 0: no deadline) has passed, to be resumed later.
+ * Returns true when the stack is empty. */
+static bool walk_run(struct project *p, uint64_t deadline_ns)
+{
+	unsigned n = 0;
+	for (;;) {
+		if (!p->cur) {
+			if (p->walk_n == 0)
+				return true;
+			struct walk_item it = p->walk[--p->walk_n];
+			if (!add_watch(p, it.rel)) {
+				free(it.rel);
+				continue;
+			}
+			char *abs = join(p->root, it.rel);
+			p->cur = opendir(*it.rel ? abs : p->root);
+			free(abs);
+			if (!p->cur) {
+				free(it.rel);
+				continue;
+			}
+			p->cur_item = it;
+		}
+		if (deadline_ns && (++n % 32) == 0 && clock_mono_ns() >= deadline_ns)
+			return false;
+		struct dirent *de = readdir(p->cur);
+		if (!de) {
+			closedir(p->cur);
+			p->cur = NULL;
+			free(p->cur_item.rel);
 			continue;
 		}
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char *child = join(rel, de->d_name);
-			struct entry e;
-			if (!stat_entry(p, child, &e) || is_ignored(p, child, e.dir)) {
-				free(child);
-				continue;
-			}
-			if (mode == SCAN_SNAPSHOT) {
-				struct entry *x = xmalloc(sizeof *x);
-				*x = e;
-				free(strmap_put(&p->snap, child, x));
-			} else {
-				mark_pending(p, child);
-			}
-			if (n_files && !e.dir)
-				(*n_files)++;
-			if (e.dir) {
-				if (n == cap) {
-					cap *= 2;
-					stack = xreallocarray(stack, cap, sizeof *stack);
-				}
-				stack[n++] = child;
-			} else {
-				free(child);
-			}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char *child = join(p->cur_item.rel, de->d_name);
+		struct entry e;
+		if (!stat_entry(p, child, &e) || is_ignored(p, child, e.dir) ||
+		    (e.dir && is_own_dir(p->fw, &e))) {
+			free(child);
+			continue;
 		}
-		closedir(d);
-		free(rel);
+		if (!p->cur_item.pending) {
+			struct entry *x = xmalloc(sizeof *x);
+			*x = e;
+			free(strmap_put(&p->snap, child, x));
+		} else {
+			mark_pending(p, child);
+		}
+		p->n_walked_files += !e.dir;
+		if (e.dir)
+			walk_push(p, child, p->cur_item.pending ? SCAN_PENDING : SCAN_SNAPSHOT);
+		else
+			free(child);
 	}
-	free(stack);
+}
+
+static bool walk_busy(const struct project *p)
+{
+	return p->cur || p->walk_n;
+}
+
+static void on_walk(uv_idle_t *h);
+
+static void walker_start(struct fswatch *fw)
+{
+	if (!fw->walker_on) {
+		uv_idle_start(&fw->walker, on_walk);
+		fw->walker_on = true;
+	}
+}
+
+/* Walks the tree under rel, from the loop in slices (see on_walk()). */
+static void scan_tree(struct project *p, const char *rel, enum scan_mode mode)
+{
+	walk_push(p, xstrdup(rel), mode);
+	walker_start(p->fw);
 }
 
 /* Marks every snapshot path at or under rel as pending. */
@@ -266,15 +436,49 @@ static json_t *file_data(const char *rel, const struct entry *e)
 	return d;
 }
 
-struct flush_counts {
-	size_t created, changed, deleted, renamed;
-};
-
-/* Compares every pending path with the snapshot and emits the differences. */
-static void flush_project(struct project *p, struct flush_counts *fc)
+/* Compares one path taken from the pending set with the snapshot, updates
+ * the snapshot and emits the difference, if any. */
+static void flush_path(struct project *p, const char *rel, struct flush_counts *fc)
 {
-	/* Renames first: a known path that vanished and reappeared elsewhere as
-	 * the same inode. */
+	struct entry now;
+	bool exists = stat_entry(p, rel, &now);
+	if (exists && is_ignored(p, rel, now.dir))
+		exists = false;
+	struct entry *old = strmap_get(&p->snap, rel);
+	if (!old && !exists)
+		return;
+	if (old && !exists) {
+		bool was_dir = old->dir;
+		free(strmap_del(&p->snap, rel));
+		if (!was_dir) {
+			emit(p, "file.deleted", rel, file_data(rel, NULL), NULL);
+			fc->deleted++;
+		}
+		return;
+	}
+	if (!old) {
+		struct entry *x = xmalloc(sizeof *x);
+		*x = now;
+		strmap_put(&p->snap, rel, x);
+		if (!now.dir) {
+			emit(p, "file.created", rel, file_data(rel, &now), NULL);
+			fc->created++;
+		}
+		return;
+	}
+	bool differs = old->ino != now.ino || old->size != now.size ||
+		       old->mtime_ns != now.mtime_ns || old->dir != now.dir;
+	*old = now;
+	if (differs && !now.dir) {
+		emit(p, "file.changed", rel, file_data(rel, &now), NULL);
+		fc->changed++;
+	}
+}
+
+/* Renames: a known path that vanished and reappeared elsewhere as the same
+ * inode. Done first, at the start of a flush. */
+static void flush_renames(struct project *p, struct flush_counts *fc)
+{
 	for (size_t i = 0; i < p->n_renames; i++) {
 		struct rename *rn = &p->renames[i];
 		if (rn->to) {
@@ -299,74 +503,17 @@ static void flush_project(struct project *p, struct flush_counts *fc)
 		free(rn->to);
 	}
 	p->n_renames = 0;
-
-	/* Take the pending set, then compare each path. */
-	struct strmap todo = p->pending;
-	strmap_init(&p->pending);
-	size_t it = 0;
-	const char *rel;
-	void *unused;
-	while (strmap_next(&todo, &it, &rel, &unused)) {
-		struct entry now;
-		bool exists = stat_entry(p, rel, &now);
-		if (exists && is_ignored(p, rel, now.dir))
-			exists = false;
-		struct entry *old = strmap_get(&p->snap, rel);
-		if (!old && !exists)
-			continue;
-		if (old && !exists) {
-			bool was_dir = old->dir;
-			free(strmap_del(&p->snap, rel));
-			if (!was_dir) {
-				emit(p, "file.deleted", rel, file_data(rel, NULL), NULL);
-				fc->deleted++;
-			}
-			continue;
-		}
-		if (!old) {
-			struct entry *x = xmalloc(sizeof *x);
-			*x = now;
-			strmap_put(&p->snap, rel, x);
-			if (!now.dir) {
-				emit(p, "file.created", rel, file_data(rel, &now), NULL);
-				fc->created++;
-			}
-			continue;
-		}
-		bool differs = old->ino != now.ino || old->size != now.size ||
-			       old->mtime_ns != now.mtime_ns || old->dir != now.dir;
-		*old = now;
-		if (differs && !now.dir) {
-			emit(p, "file.changed", rel, file_data(rel, &now), NULL);
-			fc->changed++;
-		}
-	}
-	strmap_release(&todo, NULL);
 }
 
-static void collect_event(void *ctx, json_t *ev)
+/* The flush is over: the summaries, then whatever became pending meanwhile
+ * gets its own quiet period. */
+static void flush_finish(struct project *p)
 {
-	json_array_append_new(ctx, ev);
-}
-
-static void flush_now(struct project *p)
-{
-	if (p->git_busy)
-		return; /* resumed when index.lock goes away */
-	uv_timer_stop(&p->settle);
-	if (p->held_by_git) {
-		/* Collect the per-file events first, so that the summary (which
-		 * needs their counts) can go out before them. */
-		struct fswatch *fw = p->fw;
-		fswatch_emit_fn real = fw->emit;
-		void *real_ctx = fw->ctx;
-		json_t *held = json_array();
-		fw->emit = collect_event;
-		fw->ctx = held;
-		struct flush_counts fc = {0};
-		flush_project(p, &fc);
-		fw->emit = real;
-		fw->ctx = real_ctx;
+	struct flush_counts fc = p->fc;
+	strmap_release(&p->flushing, NULL);
+	strmap_init(&p->flushing);
+	p->flush_on = false;
+	if (p->flush_git) {
 		emit(p, "fs.batch", NULL,
 		     json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "reason", "git", "created",
 			       (json_int_t)fc.created, "changed", (json_int_t)fc.changed, "deleted",
@@ -375,13 +522,65 @@ static void flush_now(struct project *p)
 		     NULL);
 		size_t i;
 		json_t *ev;
-		json_array_foreach(held, i, ev) real(real_ctx, json_incref(ev));
-		json_decref(held);
-		p->held_by_git = false;
-		return;
+		json_array_foreach(p->held, i, ev) json_array_append(p->fw->outq, ev);
+		json_array_clear(p->held);
+		p->flush_git = false;
 	}
-	struct flush_counts fc = {0};
-	flush_project(p, &fc);
+	if (p->flush_overflow) {
+		emit(p, "fs.overflow", NULL,
+		     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned",
+			       (json_int_t)p->n_walked_files, "created", (json_int_t)fc.created,
+			       "changed", (json_int_t)fc.changed, "deleted", (json_int_t)fc.deleted,
+			       "renamed", (json_int_t)fc.renamed, "rescan_ms",
+			       (json_int_t)((clock_mono_ns() - p->overflow_start_ns) / 1000000)),
+		     "warning");
+		p->flush_overflow = false;
+	}
+	if (strmap_len(&p->pending) || p->n_renames)
+		arm_settle(p);
+}
+
+/* Compares the flush's paths until deadline_ns (0: all of them). Returns
+ * true when the flush is over. */
+static bool flush_step(struct project *p, uint64_t deadline_ns)
+{
+	const char *rel;
+	void *unused;
+	unsigned n = 0;
+	while (strmap_next(&p->flushing, &p->flush_it, &rel, &unused)) {
+		flush_path(p, rel, &p->fc);
+		if (deadline_ns && (++n % 16) == 0 && clock_mono_ns() >= deadline_ns)
+			return false;
+	}
+	flush_finish(p);
+	return true;
+}
+
+/* Starts a flush: renames first, then every pending path, compared a slice
+ * at a time from the loop (on_walk()). Nothing happens while git holds the
+ * changes (unless an overflow rescan is to be summarised), while a walk is
+ * not done, or while a flush is in progress: their end calls it again. */
+static void flush_now(struct project *p)
+{
+	if (p->git_busy && !p->overflow_flush)
+		return; /* resumed when index.lock goes away */
+	if (walk_busy(p) || p->flush_on)
+		return; /* resumed by walk_done() or flush_finish() */
+	uv_timer_stop(&p->settle);
+	p->flush_on = true;
+	p->fc = (struct flush_counts){0};
+	/* Changes made while git held index.lock: their events are collected,
+	 * so that the summary (which needs their counts) can go out first. */
+	p->flush_git = p->held_by_git && !p->overflow_flush;
+	if (p->flush_git)
+		p->held_by_git = false;
+	p->flush_overflow = p->overflow_flush;
+	p->overflow_flush = false;
+	flush_renames(p, &p->fc);
+	p->flushing = p->pending;
+	strmap_init(&p->pending);
+	p->flush_it = 0;
+	walker_start(p->fw);
 }
 
 static void on_settle(uv_timer_t *t)
@@ -391,9 +590,10 @@ static void on_settle(uv_timer_t *t)
 
 static void warn_limit(struct project *p)
 {
-	if (p->limit_warned || strmap_len(&p->unwatched) == 0)
+	if (p->limit_warned || (strmap_len(&p->unwatched) == 0 && p->n_skipped == 0))
 		return;
 	p->limit_warned = true;
+	struct fswatch *fw = p->fw;
 	long limit = -1;
 	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "r");
 	if (f) {
@@ -401,17 +601,38 @@ static void warn_limit(struct project *p)
 			limit = -1;
 		fclose(f);
 	}
-	log_warn("fswatch: the kernel's inotify watch limit (%ld) is reached; %zu directories "
-		 "of %s are scanned every %llu ms instead",
-		 limit, strmap_len(&p->unwatched), p->root,
-		 (unsigned long long)p->fw->cfg.retry_ms);
-	emit(p, "fs.watch_limit", NULL,
-	     json_pack("{s:I,s:I,s:I,s:s}", "max_user_watches", (json_int_t)limit,
-		       "unwatched_dirs", (json_int_t)strmap_len(&p->unwatched), "rescan_ms",
-		       (json_int_t)p->fw->cfg.retry_ms, "fix",
-		       "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 (add it "
-		       "to /etc/sysctl.d/ to keep it after a reboot)"),
-	     "warning");
+	char what[160], fix[400];
+	if (p->limit_is_max_dirs) {
+		snprintf(what, sizeof what, "the watch.max_dirs setting (%zu directories)",
+			 fw->cfg.max_dirs);
+		snprintf(fix, sizeof fix,
+			 "raise max_dirs in the [watch] section of cairn's config file (or set "
+			 "CAIRN_WATCH_MAX_DIRS), or watch a smaller tree");
+	} else {
+		snprintf(what, sizeof what, "the kernel's inotify watch limit (%ld)", limit);
+		snprintf(fix, sizeof fix,
+			 "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 (add it "
+			 "to /etc/sysctl.d/ to keep it after a reboot), or watch a smaller tree");
+	}
+	if (p->n_skipped)
+		log_warn("fswatch: %s is reached; %zu directories of %s are scanned every %llu ms "
+			 "instead and %zu more are not watched at all: %s",
+			 what, strmap_len(&p->unwatched), p->root,
+			 (unsigned long long)fw->cfg.retry_ms, p->n_skipped, fix);
+	else
+		log_warn("fswatch: %s is reached; %zu directories of %s are scanned every %llu ms "
+			 "instead: %s",
+			 what, strmap_len(&p->unwatched), p->root,
+			 (unsigned long long)fw->cfg.retry_ms, fix);
+	json_t *d = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "limit",
+			      p->limit_is_max_dirs ? "watch.max_dirs" : "fs.inotify.max_user_watches",
+			      "max_user_watches", (json_int_t)limit, "unwatched_dirs",
+			      (json_int_t)strmap_len(&p->unwatched), "skipped_dirs",
+			      (json_int_t)p->n_skipped, "rescan_ms", (json_int_t)fw->cfg.retry_ms,
+			      "fix", fix);
+	if (p->limit_is_max_dirs)
+		json_object_set_new(d, "max_dirs", json_integer((json_int_t)fw->cfg.max_dirs));
+	emit(p, "fs.watch_limit", NULL, d, "warning");
 }
 
 static void on_retry(uv_timer_t *t);
@@ -420,7 +641,7 @@ static void update_retry_timer(struct fswatch *fw)
 {
 	bool need = false;
 	for (struct project *p = fw->projects; p; p = p->next)
-		if (strmap_len(&p->unwatched))
+		if (strmap_len(&p->unwatched) && !p->adding)
 			need = true;
 	if (need && !fw->retry_on) {
 		uv_timer_start(&fw->retry, on_retry, fw->cfg.retry_ms, fw->cfg.retry_ms);
@@ -437,7 +658,7 @@ static void on_retry(uv_timer_t *t)
 {
 	struct fswatch *fw = t->data;
 	for (struct project *p = fw->projects; p; p = p->next) {
-		if (!strmap_len(&p->unwatched))
+		if (!strmap_len(&p->unwatched) || walk_busy(p))
 			continue;
 		struct strmap dirs = p->unwatched;
 		strmap_init(&p->unwatched);
@@ -464,7 +685,7 @@ static void on_retry(uv_timer_t *t)
 				/* A new subdirectory here is walked (and watched) whole. */
 				if (stat_entry(p, child, &e) && e.dir && !strmap_get(&p->snap, child) &&
 				    !is_ignored(p, child, true))
-					scan_tree(p, child, SCAN_PENDING, NULL);
+					scan_tree(p, child, SCAN_PENDING);
 				free(child);
 			}
 			closedir(d);
@@ -480,29 +701,20 @@ static void on_retry(uv_timer_t *t)
 	update_retry_timer(fw);
 }
 
+/* Rescans every project: everything known and everything there now is
+ * marked pending, and the flush at the end of the walk (walk_done()) keeps
+ * only real differences and summarises them in fs.overflow. */
 static void handle_overflow(struct fswatch *fw)
 {
 	for (struct project *p = fw->projects; p; p = p->next) {
-		uint64_t t0 = clock_mono_ns();
-		size_t files = 0;
-		/* Everything known and everything there now: the flush keeps only
-		 * real differences. */
+		if (!p->overflow_rescan) {
+			p->overflow_rescan = true;
+			p->overflow_start_ns = clock_mono_ns();
+			p->n_walked_files = 0;
+		}
 		mark_subtree(p, "");
-		scan_tree(p, "", SCAN_PENDING, &files);
-		struct flush_counts fc = {0};
-		bool held = p->git_busy;
-		p->git_busy = false;
-		flush_project(p, &fc);
-		p->git_busy = held;
-		emit(p, "fs.overflow", NULL,
-		     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files_scanned", (json_int_t)files,
-			       "created", (json_int_t)fc.created, "changed", (json_int_t)fc.changed,
-			       "deleted", (json_int_t)fc.deleted, "renamed", (json_int_t)fc.renamed,
-			       "rescan_ms", (json_int_t)((clock_mono_ns() - t0) / 1000000)),
-		     "warning");
-		warn_limit(p);
+		scan_tree(p, "", SCAN_PENDING);
 	}
-	update_retry_timer(fw);
 }
 
 static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
@@ -554,7 +766,7 @@ static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
 	if (dir && (ie->mask & (IN_CREATE | IN_MOVED_TO))) {
 		/* Watch it now, and pick up whatever was created inside it before
 		 * the watch existed. */
-		scan_tree(p, rel, SCAN_PENDING, NULL);
+		scan_tree(p, rel, SCAN_PENDING);
 	}
 	if (dir && (ie->mask & (IN_DELETE | IN_MOVED_FROM)))
 		mark_subtree(p, rel);
@@ -595,6 +807,42 @@ static void on_inotify(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* Canonical form of path: realpath() when it exists; otherwise (a removed
+ * directory) the absolute path with "", "." and ".." components resolved
+ * lexically. Returns NULL when path is not absolute and does not exist. */
+static char *canonical(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r || path[0] != '/')
+		return r;
+	size_t n = strlen(path);
+	char *out = xmalloc(n + 2);
+	size_t len = 0;
+	for (const char *q = path; *q;) {
+		while (*q == '/')
+			q++;
+		const char *e = strchrnul(q, '/');
+		size_t cl = (size_t)(e - q);
+		if (cl == 0 || (cl == 1 && q[0] == '.')) {
+			/* nothing */
+		} else if (cl == 2 && q[0] == '.' && q[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; /* the slash */
+		} else {
+			out[len++] = '/';
+			memcpy(out + len, q, cl);
+			len += cl;
+		}
+		q = e;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return out;
+}
+
 struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 			    fswatch_emit_fn emit_fn, void *ctx, int *err)
 {
@@ -606,6 +854,22 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	struct fswatch *fw = xcalloc(1, sizeof *fw);
 	fw->loop = loop;
 	fw->cfg = *cfg;
+	fw->cfg.own_paths = NULL;
+	for (size_t i = 0; cfg->own_paths && cfg->own_paths[i]; i++) {
+		char *c = canonical(cfg->own_paths[i]);
+		if (!c || strcmp(c, "/") == 0) {
+			free(c); /* never "every path" */
+			continue;
+		}
+		fw->own = xreallocarray(fw->own, fw->n_own + 1, sizeof *fw->own);
+		struct own_path *o = &fw->own[fw->n_own++];
+		*o = (struct own_path){.path = c};
+		struct stat sb;
+		if (stat(c, &sb) == 0) {
+			o->dev = (uint64_t)sb.st_dev;
+			o->ino = (uint64_t)sb.st_ino;
+		}
+	}
 	if (!fw->cfg.settle_ms)
 		fw->cfg.settle_ms = 50;
 	if (fw->cfg.max_delay_ms < fw->cfg.settle_ms)
@@ -621,6 +885,9 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	uv_poll_start(&fw->poll, UV_READABLE, on_inotify);
 	uv_timer_init(loop, &fw->retry);
 	fw->retry.data = fw;
+	uv_idle_init(loop, &fw->walker);
+	fw->walker.data = fw;
+	fw->outq = json_array();
 	git_libgit2_init();
 	return fw;
 }
@@ -628,43 +895,165 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 static void project_closed(uv_handle_t *h)
 {
 	struct project *p = h->data;
+	walk_clear(p);
 	strmap_release(&p->snap, entry_free);
 	strmap_release(&p->pending, NULL);
+	strmap_release(&p->flushing, NULL);
+	json_decref(p->held);
 	strmap_release(&p->unwatched, NULL);
 	for (size_t i = 0; i < p->n_renames; i++) {
 		free(p->renames[i].from);
 		free(p->renames[i].to);
 	}
+	for (size_t i = 0; i < p->n_excl; i++)
+		free(p->excl[i]);
+	free(p->excl);
 	if (p->repo)
 		git_repository_free(p->repo);
 	free(p->root);
 	free(p);
 }
 
-int fswatch_add(struct fswatch *fw, const char *root, char *errbuf, size_t errlen)
+/* p's walk is over: the snapshot is complete (after the first walk), every
+ * path found is pending (after a later one). */
+static void walk_done(struct project *p)
+{
+	if (p->adding) {
+		p->adding = false;
+		log_info("fswatch: watching %s: %zu directories (%.2f s)", p->root, p->n_dirs,
+			 (double)(clock_mono_ns() - p->add_start_ns) / 1e9);
+	}
+	if (p->overflow_rescan) {
+		/* The next flush (even while git holds changes) ends the rescan
+		 * with its fs.overflow summary. */
+		p->overflow_rescan = false;
+		p->overflow_flush = true;
+		arm_settle(p);
+	}
+	warn_limit(p);
+	update_retry_timer(p->fw);
+	if (strmap_len(&p->pending) || p->n_renames)
+		arm_settle(p); /* changes seen during the walk: compared now */
+}
+
+/* One slice of the work (events to hand over, walks, flushes), then back to
+ * the loop; the next iteration goes on where this one stopped. */
+static void on_walk(uv_idle_t *h)
+{
+	struct fswatch *fw = h->data;
+	uint64_t deadline = clock_mono_ns() + WALK_SLICE_NS;
+	if (!outq_drain(fw, deadline))
+		return;
+	for (struct project *p = fw->projects; p; p = p->next) {
+		if (walk_busy(p)) {
+			if (!walk_run(p, deadline))
+				return;
+			walk_done(p);
+		}
+		if (p->flush_on && !flush_step(p, deadline))
+			return;
+	}
+	/* Events the walks and flushes just queued go out next time. */
+	if (json_array_size(fw->outq) > fw->outq_i)
+		return;
+	uv_idle_stop(h);
+	fw->walker_on = false;
+}
+
+/* The watched project whose tree holds path (canonical), or NULL. */
+static struct project *find_project(const struct fswatch *fw, const char *path)
 {
 	for (struct project *p = fw->projects; p; p = p->next)
-		if (strcmp(p->root, root) == 0)
-			return -EEXIST;
-	struct stat sb;
-	if (root[0] != '/' || stat(root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		snprintf(errbuf, errlen, "'%s' is not an existing directory given as an absolute path",
-			 root);
+		if (path_within(path, p->root))
+			return p;
+	return NULL;
+}
+
+int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf,
+		size_t errlen)
+{
+	int r;
+	*root_out = NULL;
+	if (path[0] != '/') {
+		snprintf(errbuf, errlen, "'%s' is not an absolute path", path);
 		return CAIRN_E_INVALID;
+	}
+	char *root = realpath(path, NULL);
+	struct stat sb;
+	if (!root || stat(root, &sb) < 0) {
+		snprintf(errbuf, errlen, "cannot open '%s': %s", path, strerror(errno));
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(errbuf, errlen, "'%s' is not a directory", path);
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	if (strcmp(root, "/") == 0) {
+		snprintf(errbuf, errlen,
+			 "refusing to watch '/', the whole file system: watch a project directory");
+		r = CAIRN_E_INVALID;
+		goto out_free_root;
+	}
+	for (size_t i = 0; i < fw->n_own; i++) {
+		if (path_within(root, fw->own[i].path)) {
+			if (strcmp(root, fw->own[i].path) == 0)
+				snprintf(errbuf, errlen,
+					 "'%s' is cairn's own (data, runtime or config) directory; "
+					 "cairn does not watch its own files",
+					 root);
+			else
+				snprintf(errbuf, errlen,
+					 "'%s' is inside cairn's own (data, runtime or config) "
+					 "directory '%s'; cairn does not watch its own files",
+					 root, fw->own[i].path);
+			r = CAIRN_E_INVALID;
+			goto out_free_root;
+		}
+	}
+	struct project *q = find_project(fw, root);
+	if (q) {
+		if (strcmp(q->root, root) != 0)
+			snprintf(errbuf, errlen, "already watched as part of '%s'", q->root);
+		*root_out = xstrdup(q->root);
+		r = -EEXIST;
+		goto out_free_root;
+	}
+	for (q = fw->projects; q; q = q->next) {
+		if (path_within(q->root, root)) {
+			snprintf(errbuf, errlen,
+				 "'%s' contains the watched '%s'; to watch the larger tree, first "
+				 "'cairn watch rm %s'",
+				 root, q->root, q->root);
+			r = CAIRN_E_INVALID;
+			goto out_free_root;
+		}
 	}
 	struct project *p = xcalloc(1, sizeof *p);
 	p->fw = fw;
-	p->root = xstrdup(root);
+	p->root = root;
+	root = NULL;
 	p->git_wd = -1;
 	strmap_init(&p->snap);
 	strmap_init(&p->pending);
 	strmap_init(&p->unwatched);
+	strmap_init(&p->flushing);
+	p->held = json_array();
 	uv_timer_init(fw->loop, &p->settle);
 	p->settle.data = p;
-	if (git_repository_open_ext(&p->repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	/* cairn's own directories under this root are never watched: cairn
+	 * would report its own writes (the database's WAL) forever. */
+	for (size_t i = 0; i < fw->n_own; i++) {
+		if (!path_within(fw->own[i].path, p->root))
+			continue;
+		p->excl = xreallocarray(p->excl, p->n_excl + 1, sizeof *p->excl);
+		p->excl[p->n_excl++] = xstrdup(fw->own[i].path + strlen(p->root) + 1);
+	}
+	if (git_repository_open_ext(&p->repo, p->root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		p->repo = NULL;
 	if (p->repo) {
-		char *gitdir = xasprintf("%s/.git", root);
+		char *gitdir = xasprintf("%s/.git", p->root);
 		if (stat(gitdir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 			p->git_wd = inotify_add_watch(fw->fd, gitdir, GIT_MASK);
 			if (p->git_wd >= 0) {
@@ -680,14 +1069,33 @@ int fswatch_add(struct fswatch *fw, const char *root, char *errbuf, size_t errle
 	}
 	p->next = fw->projects;
 	fw->projects = p;
-	scan_tree(p, "", SCAN_SNAPSHOT, NULL);
-	warn_limit(p);
-	update_retry_timer(fw);
-	return 0;
+	/* The first slices now (a small tree is done at once), the rest from
+	 * the loop, a slice per iteration. */
+	p->adding = true;
+	p->add_start_ns = clock_mono_ns();
+	walk_push(p, xstrdup(""), SCAN_SNAPSHOT);
+	bool done;
+	do
+		done = walk_run(p, clock_mono_ns() + WALK_SLICE_NS);
+	while (!done && p->n_dirs + strmap_len(&p->unwatched) < FIRST_WALK_MIN_DIRS &&
+	       clock_mono_ns() - p->add_start_ns < FIRST_WALK_MAX_NS);
+	if (done)
+		walk_done(p);
+	else
+		walker_start(fw);
+	*root_out = xstrdup(p->root);
+	r = 0;
+out_free_root:
+	free(root);
+	return r;
 }
 
-int fswatch_remove(struct fswatch *fw, const char *root)
+int fswatch_remove(struct fswatch *fw, const char *path, char **root_out)
 {
+	*root_out = NULL;
+	char *root = canonical(path);
+	if (!root)
+		return CAIRN_E_NOTFOUND;
 	for (struct project **pp = &fw->projects; *pp; pp = &(*pp)->next) {
 		struct project *p = *pp;
 		if (strcmp(p->root, root))
@@ -721,36 +1129,63 @@ int fswatch_remove(struct fswatch *fw, const char *root)
 		free(keys);
 		uv_close((uv_handle_t *)&p->settle, project_closed);
 		update_retry_timer(fw);
+		*root_out = root;
 		return 0;
 	}
+	free(root);
 	return CAIRN_E_NOTFOUND;
+}
+
+static json_t *project_info(const struct project *p)
+{
+	size_t files = 0, it = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(&p->snap, &it, &k, &v))
+		files += !((struct entry *)v)->dir;
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "path", p->root, "state",
+			 p->adding ? "adding" : "watching", "dirs", (json_int_t)p->n_dirs, "files",
+			 (json_int_t)files, "unwatched_dirs", (json_int_t)strmap_len(&p->unwatched),
+			 "skipped_dirs", (json_int_t)p->n_skipped, "git", p->repo != NULL);
 }
 
 json_t *fswatch_list(const struct fswatch *fw)
 {
 	json_t *a = json_array();
-	for (const struct project *p = fw->projects; p; p = p->next) {
-		size_t files = 0, it = 0;
-		const char *k;
-		void *v;
-		while (strmap_next(&p->snap, &it, &k, &v))
-			files += !((struct entry *)v)->dir;
-		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:b}", "path", p->root, "dirs",
-						   (json_int_t)p->n_dirs, "files", (json_int_t)files,
-						   "unwatched_dirs",
-						   (json_int_t)strmap_len(&p->unwatched), "git",
-						   p->repo != NULL));
-	}
+	for (const struct project *p = fw->projects; p; p = p->next)
+		json_array_append_new(a, project_info(p));
 	return a;
+}
+
+json_t *fswatch_info(const struct fswatch *fw, const char *root)
+{
+	for (const struct project *p = fw->projects; p; p = p->next)
+		if (strcmp(p->root, root) == 0)
+			return project_info(p);
+	return NULL;
 }
 
 void fswatch_flush(struct fswatch *fw)
 {
 	for (struct project *p = fw->projects; p; p = p->next) {
+		if (p->adding)
+			continue; /* no complete snapshot to compare with */
+		/* Whatever is in progress is finished at once: a rescan, so
+		 * what it finds is compared too, a flush, then the rest. */
+		if (walk_busy(p)) {
+			walk_run(p, 0);
+			walk_done(p);
+		}
+		if (p->flush_on)
+			flush_step(p, 0);
 		p->git_busy = false;
-		if (strmap_len(&p->pending) || p->n_renames)
+		if (strmap_len(&p->pending) || p->n_renames || p->overflow_flush) {
 			flush_now(p);
+			if (p->flush_on)
+				flush_step(p, 0);
+		}
 	}
+	outq_drain(fw, 0);
 }
 
 static void fw_closed(uv_handle_t *h)
@@ -765,15 +1200,25 @@ static void fw_closed(uv_handle_t *h)
 		free(dw);
 	}
 	strmap_release(&fw->wds, NULL);
+	json_decref(fw->outq);
+	for (size_t i = 0; i < fw->n_own; i++)
+		free(fw->own[i].path);
+	free(fw->own);
 	close(fw->fd);
 	git_libgit2_shutdown();
 	free(fw);
 }
 
-static void retry_closed(uv_handle_t *h)
+static void walker_closed(uv_handle_t *h)
 {
 	struct fswatch *fw = h->data;
 	uv_close((uv_handle_t *)&fw->poll, fw_closed);
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+	struct fswatch *fw = h->data;
+	uv_close((uv_handle_t *)&fw->walker, walker_closed);
 }
 
 void fswatch_free(struct fswatch *fw)
@@ -787,5 +1232,6 @@ void fswatch_free(struct fswatch *fw)
 		uv_close((uv_handle_t *)&p->settle, project_closed);
 	}
 	uv_poll_stop(&fw->poll);
+	uv_idle_stop(&fw->walker);
 	uv_close((uv_handle_t *)&fw->retry, retry_closed);
 }

@@ -2,16 +2,19 @@
 """The file watcher on real trees with real inotify: the set of reported
 changes equals the set of real changes (bursts, atomic saves, renames, deep
 mkdir-then-write, a git checkout, a forced queue overflow, the watch limit),
-and nothing that git ignores or that lives in .git is reported."""
+and nothing that git ignores, that lives in .git or in cairn's own data,
+runtime and config directories is reported. Adding a big tree does not stop
+the daemon from answering, and one tree named several ways is watched once."""
 
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairnlib import Daemon, Skip, Suite, check, eq, short  # noqa: E402
+from cairnlib import Daemon, Skip, Suite, check, eq, log, short  # noqa: E402
 
 T = Suite(per_test_timeout=180)
 
@@ -43,6 +46,8 @@ def write(repo, rel, text):
 def watch(d, repo):
     rc, out, err = d.cli(["watch", "add", repo])
     eq(rc, 0, "watch add (%s)" % short(err))
+    # A small tree is walked whole before the reply.
+    check(out.startswith("watching "), "watch add says the tree is watched: %s" % out)
 
 
 def settle(d, after, quiet=0.4, timeout=20):
@@ -204,7 +209,8 @@ def watch_limit_warns_and_rescans_the_rest():
         warn = [e for e in evs if e["type"] == "fs.watch_limit"]
         check(warn, "a warning event: %s" % short(evs))
         eq(warn[0]["severity"], "warning", "severity")
-        check("sysctl fs.inotify.max_user_watches" in warn[0]["data"]["fix"], "says how to fix")
+        eq(warn[0]["data"]["limit"], "watch.max_dirs", "the limit reached")
+        check("max_dirs" in warn[0]["data"]["fix"], "says how to fix: %s" % warn[0]["data"]["fix"])
         s1 = last_seq(d)
         for i in range(8):
             write(repo, "d%d/f.txt" % i, "changed")
@@ -212,7 +218,32 @@ def watch_limit_warns_and_rescans_the_rest():
         want = {("changed", "d%d/f.txt" % i) for i in range(8)} | {("created", "d7/new.txt")}
         eq(changes(settle(d, s1, quiet=0.8)), want, "changes in watched and unwatched dirs")
         rc, out, err = d.cli(["watch", "list"])
-        check("inotify watch limit" in out, "watch list tells: %s" % out)
+        check("watch limit" in out, "watch list tells: %s" % out)
+
+
+@T.test
+def far_over_the_watch_limit_the_rest_is_skipped_and_said_so():
+    env = {"CAIRN_WATCH_MAX_DIRS": "3", "CAIRN_WATCH_RETRY_MS": "200"}
+    with Daemon(env=env) as d:
+        files = {"d%04d/f.txt" % i: "x" for i in range(1100)}
+        repo = make_repo(d, files=files)
+        s0 = last_seq(d)
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        evs = settle(d, s0)
+        warn = [e for e in evs if e["type"] == "fs.watch_limit"]
+        check(warn, "a warning event: %s" % short(evs))
+        data = warn[0]["data"]
+        eq(data["limit"], "watch.max_dirs", "the limit reached")
+        eq(data["max_dirs"], 3, "the setting's value")
+        eq(data["unwatched_dirs"], 1000, "directories left to rescans")
+        with d.conn() as c:
+            w = c.ok({"op": "watch", "action": "list"})["watches"][0]
+        eq(w["skipped_dirs"], 1101 - w["dirs"] - w["unwatched_dirs"], "skipped directories")
+        check(w["skipped_dirs"] > 0, "some directories skipped: %s" % w)
+        eq(data["skipped_dirs"], w["skipped_dirs"], "the warning counts them")
+        rc, out, err = d.cli(["watch", "list"])
+        check("not watched at all" in out, "watch list tells: %s" % out)
 
 
 @T.test
@@ -233,6 +264,221 @@ def watches_survive_restart_and_can_be_removed():
         eq(changes(settle(d, s1)), set(), "nothing after watch rm")
         rc, out, err = d.cli(["watch", "rm", repo])
         eq(rc, 1, "watch rm of an unwatched path")
+
+
+def own_paths(evs, prefixes):
+    return sorted(e["data"]["path"] for e in evs if e["type"].startswith("file.")
+                  and any(e["data"]["path"] == p or e["data"]["path"].startswith(p + "/")
+                          for p in prefixes))
+
+
+@T.test
+def own_directories_inside_the_tree_are_never_watched():
+    # A home directory that is a git repository, with cairn's data, runtime
+    # and config directories inside it (as ~/.local/share/cairn etc. are).
+    d = Daemon(start=False)
+    home = os.path.realpath(d.home)
+    git(home, "init", "-q", "-b", "main")
+    write(home, "src/a.c", "a\n")
+    write(home, ".config/cairn/config", "# cairn settings\n")
+    d.data_home = os.path.join(home, ".local", "share")
+    d.config_home = os.path.join(home, ".config")
+    d.runtime_dir = os.path.join(home, ".run")
+    os.makedirs(d.runtime_dir, mode=0o700)
+    d.sock_path = os.path.join(d.runtime_dir, "cairn", "cairn.sock")
+    d.start()
+    watch(d, home)
+    s0 = last_seq(d)
+    with d.conn() as c:  # the daemon writes its database (and WAL) for these
+        for i in range(20):
+            c.pub({"source": "test", "type": "test.ping", "data": {"i": i}}, ack="durable")
+    write(home, ".config/cairn/config", "# edited\n")
+    evs = settle(d, s0, quiet=1.0, timeout=10)
+    own = [".local/share/cairn", ".run/cairn", ".config/cairn"]
+    eq(own_paths(evs, own), [], "file events for cairn's own files")
+    s1 = last_seq(d)
+    write(home, "src/a.c", "real change\n")
+    evs = settle(d, s1, quiet=1.0, timeout=10)
+    eq(changes(evs), {("changed", "src/a.c")}, "a real change in the same tree")
+    # Watching one of cairn's own directories is refused outright.
+    rc, out, err = d.cli(["watch", "add", os.path.join(home, ".local", "share", "cairn")])
+    eq(rc, 1, "watch add of the data directory (%s)" % short(out + err))
+    check("cairn's own" in err, "says why: %s" % short(err))
+
+
+def make_big_tree(root, ndirs, names):
+    """ndirs directories in ndirs/100 groups, each holding files `names`."""
+    for i in range(ndirs // 100):
+        for j in range(100):
+            sub = os.path.join(root, "d%03d" % i, "e%02d" % j)
+            os.makedirs(sub)
+            for name in names:
+                with open(os.path.join(sub, name), "w") as f:
+                    f.write("x")
+
+
+class StatusPoller:
+    """Asks the daemon for its status every 10 ms on its own connection, in
+    a thread; longest_gap(t0, t1) is the longest wait for an answer that
+    came between t0 and t1 (monotonic)."""
+
+    def __init__(self, d):
+        self.d = d
+        self.replies = []  # (seconds since the previous reply, when)
+        self.errors = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            with self.d.conn(timeout=120) as c:
+                last = time.monotonic()
+                while not self.stop.is_set():
+                    c.request({"op": "status"}, timeout=120)
+                    now = time.monotonic()
+                    self.replies.append((now - last, now))
+                    last = now
+                    time.sleep(0.01)
+        except Exception as e:  # reported by __exit__
+            self.errors.append(repr(e))
+
+    def __enter__(self):
+        self.t.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.stop.set()
+        self.t.join(timeout=130)
+        if et is None:
+            check(not self.errors, "status requests failed: %s" % self.errors)
+        return False
+
+    def check_answered(self, t0, t1, what, bound=0.5):
+        """Asserts that status was answered between t0 and t1 and never
+        waited `bound` seconds or more: the watcher yields to the loop every
+        few milliseconds, so half a second is generous (walking or flushing
+        these trees in one go takes seconds under the sanitizers)."""
+        during = [g for (g, when) in self.replies if t0 <= when <= t1 + 0.5]
+        log("%s took %.2fs; %d status replies meanwhile, longest wait %.3fs"
+            % (what, t1 - t0, len(during), max(during) if during else -1))
+        check(during, "status was answered during: %s" % what)
+        check(max(during) < bound, "status went unanswered for %.2fs during: %s"
+              % (max(during), what))
+
+
+@T.test(timeout=300)
+def adding_a_big_tree_keeps_the_daemon_answering():
+    ndirs = 20000
+    with Daemon() as d:
+        # A git work tree (ignore rules are checked for every path) of 20,200
+        # directories and 40,000 files.
+        root = os.path.realpath(os.path.join(d.tmp, "big"))
+        os.makedirs(root)
+        git(root, "init", "-q", "-b", "main")
+        write(root, ".gitignore", "*.o\nbuild/\n")
+        make_big_tree(root, ndirs, ("a.c", "b.h"))
+        write(root, "d000/f.txt", "x")
+        with StatusPoller(d) as sp:
+            t0 = time.monotonic()
+            with d.conn(timeout=120) as c:
+                r = c.request({"op": "watch", "action": "add", "path": root}, timeout=120)
+                check(r.get("ok") is True, "watch add: %s" % short(r))
+                reply_state = r.get("watch", {}).get("state")
+                # Until the tree is fully watched, `watch list` says so.
+                states = set()
+                deadline = time.monotonic() + 240
+                while True:
+                    w = [x for x in c.ok({"op": "watch", "action": "list"})["watches"]
+                         if x["path"] == root]
+                    eq(len(w), 1, "one watch of the tree")
+                    states.add(w[0].get("state"))
+                    if w[0].get("state", "watching") == "watching" and w[0]["dirs"] >= ndirs:
+                        break
+                    check(time.monotonic() < deadline, "the tree was not watched in time: %s" % w)
+                    time.sleep(0.05)
+            t1 = time.monotonic()
+        log("the reply said %r, the list said %s" % (reply_state, sorted(map(str, states))))
+        sp.check_answered(t0, t1, "watch add of %d directories" % ndirs)
+        if t1 - t0 > 1.0:
+            eq(reply_state, "adding", "the reply to watch add of a big tree")
+            check("adding" in states, "watch list said adding: %s" % states)
+        eq(w[0]["dirs"], ndirs + ndirs // 100 + 1, "directories watched")
+        s0 = last_seq(d)
+        write(root, "d000/f.txt", "changed")
+        eq(changes(settle(d, s0)), {("changed", "d000/f.txt")}, "watching once added")
+
+
+@T.test(timeout=300)
+def a_big_tree_moved_in_is_walked_without_blocking():
+    ndirs = 20000
+    with Daemon() as d:
+        repo = make_repo(d)
+        watch(d, repo)
+        outside = os.path.join(d.tmp, "outside")
+        make_big_tree(outside, ndirs, ("a.c",))
+        s0 = last_seq(d)
+        with StatusPoller(d) as sp:
+            t0 = time.monotonic()
+            os.rename(outside, os.path.join(repo, "moved"))
+            deadline = time.monotonic() + 240
+            with d.conn(timeout=120) as c:
+                while c.ok({"op": "watch", "action": "list"})["watches"][0]["dirs"] < ndirs:
+                    check(time.monotonic() < deadline, "the moved tree was not watched in time")
+                    time.sleep(0.05)
+            t1 = time.monotonic()
+            got = changes(settle(d, s0, quiet=1.0, timeout=120))
+            t2 = time.monotonic()
+        sp.check_answered(t0, t1, "the walk of %d directories moved in" % ndirs)
+        # Then 20,000 file.created are compared and logged, also in slices (the
+        # daemon's own work on them is not, hence the larger bound).
+        sp.check_answered(t1, t2, "the flush of %d new files" % ndirs, bound=1.0)
+        want = {("created", "moved/d%03d/e%02d/a.c" % (i, j))
+                for i in range(ndirs // 100) for j in range(100)}
+        check(got == want, "changes: %d extra (%s), %d missing (%s)"
+              % (len(got - want), sorted(got - want)[:5], len(want - got), sorted(want - got)[:5]))
+
+
+@T.test
+def one_tree_named_several_ways_is_watched_once():
+    with Daemon() as d:
+        repo = make_repo(d)
+        watch(d, repo)
+        link = os.path.join(d.tmp, "link")
+        os.symlink(repo, link)
+        names = [repo + "/", repo + "/.", repo + "/./", repo + "/../" + os.path.basename(repo),
+                 repo + "//", link, link + "/src/..", repo + "/src", link + "/src/"]
+        with d.conn() as c:
+            for n in names:
+                r = c.ok({"op": "watch", "action": "add", "path": n})
+                eq([w["path"] for w in r["watches"]], [repo], "watches after adding %s" % n)
+        rc, out, err = d.cli(["watch", "add", os.path.join(repo, "src")])
+        eq(rc, 0, "watch add of a directory inside a watched tree")
+        check("already" in out and repo in out, "says it is already watched: %s" % out)
+        s0 = last_seq(d)
+        write(repo, "src/a.c", "once\n")
+        evs = settle(d, s0)
+        eq([(e["type"], e["data"]["path"], e["project"]) for e in evs if e["type"].startswith("file.")],
+           [("file.changed", "src/a.c", repo)], "one event for one change")
+        # A tree containing a watched one is refused with what to do.
+        outer = os.path.dirname(repo)
+        rc, out, err = d.cli(["watch", "add", outer])
+        eq(rc, 1, "watch add of a tree containing a watched one")
+        check("cairn watch rm" in err, "says what to do: %s" % err)
+        # The whole file system is refused.
+        rc, out, err = d.cli(["watch", "add", "/"])
+        eq(rc, 1, "watch add /")
+        check("refusing" in err, "says why: %s" % err)
+        # Removal by another name of the same tree works too.
+        with d.conn() as c:
+            c.ok({"op": "watch", "action": "rm", "path": link + "/"})
+            eq(c.ok({"op": "watch", "action": "list"})["watches"], [], "watches after rm")
+            # A tree deleted while watched is still removable by any spelling.
+            gone = make_repo(d, name="gone")
+            c.ok({"op": "watch", "action": "add", "path": gone})
+            subprocess.run(["rm", "-rf", gone], check=True)
+            c.ok({"op": "watch", "action": "rm", "path": gone + "/./src/..//"})
+            eq(c.ok({"op": "watch", "action": "list"})["watches"], [], "watches after rm")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-/* Config: defaults with no file, the INI file, environment overrides, and
- * clear errors for unknown keys and bad values. */
+/* Config: defaults with no file, the INI file, environment overrides,
+ * clear errors for unknown keys and bad values, and which of the config
+ * file's location is cairn's own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,6 +92,27 @@ static void test_errors_name_the_problem(void **state)
 	config_release(&c);
 }
 
+/* What the file watcher leaves alone: the config file's directory when it
+ * is cairn's own, else only the file. */
+static void test_own_path(void **state)
+{
+	static const char *cases[][2] = {
+		{"/home/u/.config/cairn/config", "/home/u/.config/cairn"},
+		{"/etc/cairn/config", "/etc/cairn"},
+		{"/home/u/cairn.ini", "/home/u/cairn.ini"},    /* not the whole home */
+		{"/home/u/src/app/config", "/home/u/src/app/config"},
+		{"/home/u/notcairn/config", "/home/u/notcairn/config"},
+		{"/config", "/config"},
+		{"config", "config"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config c = {.config_path = (char *)cases[i][0]};
+		char *own = config_own_path(&c);
+		assert_string_equal(own, cases[i][1]);
+		free(own);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -100,6 +122,7 @@ int main(void)
 		cmocka_unit_test_setup(test_defaults_without_file, setup),
 		cmocka_unit_test_setup(test_file_and_env_override, setup),
 		cmocka_unit_test_setup(test_errors_name_the_problem, setup),
+		cmocka_unit_test(test_own_path),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	unlink(file);
