@@ -132,6 +132,8 @@ struct conn {
 	size_t n_replaying; /* its subscriptions still replaying */
 	size_t pool_ops;    /* of pending_ops, those in the thread pool */
 	bool in_update;     /* inside conn_update_reading() */
+	bool doomed;        /* to be closed at the next loop turn (daemon->doomed) */
+	struct conn *doomed_next;
 	char *unread;       /* bytes read but not yet fed (reading paused midway) */
 	size_t unread_len;
 	uid_t uid;
@@ -174,6 +176,8 @@ struct daemon {
 	bool store_timer_on;
 	struct sub *replay_wait, *replay_wait_tail; /* subs waiting for a log read */
 	size_t n_replay_reads;  /* log reads queued or running in the pool */
+	uv_idle_t reaper;       /* closes doomed connections; runs only when there are some */
+	struct conn *doomed;
 	struct pubctx *durable_head, *durable_tail;
 	struct query_req *parked; /* queries waiting to see their own writes */
 	struct conn *ack_dirty;   /* connections with gathered acks */
@@ -230,7 +234,7 @@ static void send_line(struct conn *c, char *line, size_t len);
 
 /* Requests of one connection in the thread pool at once (queries, status);
  * past this its further requests wait unread. */
-#define CONN_POOL_OPS 16
+#define CONN_POOL_OPS 8
 /* Subscriptions of one connection replaying the log at once. */
 #define CONN_REPLAYS 16
 
@@ -258,7 +262,12 @@ static void send_gap_if_drained(struct daemon *d, struct sub *s)
 	send_line(s->conn, line, n);
 }
 
-static void on_write(uv_write_t *req, int status)
+static void schedule_close(struct conn *c);
+
+/* A write finished. may_close is false when it failed inside uv_write()
+ * itself: the caller may be fanning out or replaying with subscriptions of
+ * this connection in hand, so the close waits for the next loop turn. */
+static void write_done(uv_write_t *req, int status, bool may_close)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct conn *c = w->conn;
@@ -285,7 +294,10 @@ static void on_write(uv_write_t *req, int status)
 	if (status < 0 && status != UV_ECANCELED && !c->closing) {
 		/* The peer is gone: nothing more can reach it. */
 		log_debug("write to client failed: %s", uv_strerror(status));
-		conn_close(c);
+		if (may_close)
+			conn_close(c);
+		else
+			schedule_close(c);
 	} else {
 		conn_maybe_finish(c);
 	}
@@ -293,6 +305,11 @@ static void on_write(uv_write_t *req, int status)
 	free(w->own);
 	free(w);
 	conn_unref(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	write_done(req, status, true);
 }
 
 static void conn_write(struct conn *c, struct sub *s, uv_buf_t *bufs, unsigned n,
@@ -306,7 +323,7 @@ static void conn_write(struct conn *c, struct sub *s, uv_buf_t *bufs, unsigned n
 	size_t bytes = 0;
 	for (unsigned i = 0; i < n; i++)
 		bytes += bufs[i].len;
-	if (!s && c->out_bytes + bytes > c->d->cfg->conn_output_max) {
+	if (!s && c->out_bytes > 0 && c->out_bytes + bytes > c->d->cfg->conn_output_max) {
 		/* It sends requests and never reads the replies: the hard limit
 		 * on what one connection may hold of the daemon's memory. */
 		log_warn("closing the connection of pid %d: %zu bytes of replies unread, over "
@@ -341,7 +358,7 @@ static void conn_write(struct conn *c, struct sub *s, uv_buf_t *bufs, unsigned n
 	int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, n, on_write);
 	if (r < 0) {
 		/* The callback will not run: undo by hand. */
-		on_write(&w->req, r);
+		write_done(&w->req, r, false);
 	}
 }
 
@@ -397,6 +414,31 @@ static void conn_op_done(struct conn *c, bool pool)
 		conn_update_reading(c);
 	}
 	conn_maybe_finish(c);
+}
+
+static void on_reap(uv_idle_t *h)
+{
+	struct daemon *d = h->data;
+	uv_idle_stop(h);
+	while (d->doomed) {
+		struct conn *c = d->doomed;
+		d->doomed = c->doomed_next;
+		c->doomed = false;
+		conn_close(c);
+		conn_unref(c);
+	}
+}
+
+static void schedule_close(struct conn *c)
+{
+	struct daemon *d = c->d;
+	if (c->doomed || c->closing)
+		return;
+	c->doomed = true;
+	c->refs++;
+	c->doomed_next = d->doomed;
+	d->doomed = c;
+	uv_idle_start(&d->reaper, on_reap);
 }
 
 /* ---- subscriptions ---- */
@@ -863,6 +905,7 @@ static void flush_acks(struct daemon *d)
 			send_line(c, buf, len);
 		}
 		c->ack_len = 0;
+		conn_maybe_finish(c);
 		conn_unref(c);
 	}
 }
@@ -904,6 +947,8 @@ static void store_health_changed(struct daemon *d)
 	if (err == d->store_err)
 		return;
 	d->store_err = err;
+	if (err == CAIRN_E_CORRUPT) /* for good: paused publishers get the error */
+		resume_paused(d, PAUSE_STORE);
 	if (err) {
 		log_warn("publishing is refused until the store can write: %s", d->store_msg);
 		if (!d->store_timer_on) {
@@ -1037,7 +1082,10 @@ static void drain_store(struct daemon *d)
 			free(p->json);
 			free(p);
 		}
-		if (o->seq > d->committed_seq)
+		/* Only a batch that is on disk moves the committed mark: events
+		 * of a failed one are not in the log (the ring keeps them, queries
+		 * and triage do not count them). */
+		if (o->err == 0 && o->seq > d->committed_seq)
 			d->committed_seq = o->seq;
 		triage_service_committed(d->triage, d->committed_seq);
 		/* Release the durable waiters whose event is now on disk (or lost:
@@ -1046,7 +1094,7 @@ static void drain_store(struct daemon *d)
 		d->durable_tail = NULL;
 		while (*pp) {
 			struct pubctx *pc = *pp;
-			if (pc->seq <= d->committed_seq) {
+			if (pc->seq <= o->seq) {
 				*pp = pc->next;
 				ack_pub(pc, o->err);
 				pubctx_free(pc);
@@ -1478,6 +1526,7 @@ struct query_req {
 	bool more;
 	struct query_req *next_parked;
 	uint64_t need_sequenced; /* the connection's pubs sent before the query */
+	size_t page_bytes;       /* the reply's size: past it, "more" */
 	int64_t target;          /* the seq that must be committed first, or -1 */
 };
 
@@ -1498,7 +1547,7 @@ static void qbuf_add(struct query_req *qr, const char *s, size_t n)
 static int query_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
 {
 	struct query_req *qr = ctx;
-	if (qr->n > 0 && qr->len + len > QUERY_REPLY_BYTES) {
+	if (qr->n > 0 && qr->len + len > qr->page_bytes) {
 		qr->more = true; /* the client pages on with since = last seq + 1 */
 		return 1;
 	}
@@ -1601,6 +1650,10 @@ static void do_query(struct conn *c, struct proto_req *req)
 		qr->q.until_ms = req->until.ms;
 	}
 	qr->need_sequenced = c->pubs_submitted;
+	/* A reply is at most the connection's soft output limit (and 32 MiB),
+	 * so CONN_POOL_OPS replies in flight stay under the hard one. */
+	qr->page_bytes = c->d->cfg->conn_output_bytes < QUERY_REPLY_BYTES ? c->d->cfg->conn_output_bytes
+									   : QUERY_REPLY_BYTES;
 	qr->target = -1;
 	if (!query_try_start(c->d, qr)) {
 		qr->next_parked = c->d->parked;
@@ -1849,7 +1902,8 @@ static void conn_update_reading(struct conn *c)
  * sent is answered and every answer written. */
 static void conn_maybe_finish(struct conn *c)
 {
-	if (c->eof && !c->closing && c->pending_ops == 0 && c->n_writes == 0 && !c->unread)
+	if (c->eof && !c->closing && c->pending_ops == 0 && c->n_writes == 0 && !c->unread &&
+	    !c->ack_pending && !c->ack_len)
 		conn_close(c);
 }
 
@@ -2027,6 +2081,8 @@ static void finish_shutdown(struct daemon *d)
 	if (d->spool_watch_on)
 		uv_close((uv_handle_t *)&d->spool_watch, on_handle_closed);
 	uv_close((uv_handle_t *)&d->store_timer, on_handle_closed);
+	on_reap(&d->reaper);
+	uv_close((uv_handle_t *)&d->reaper, on_handle_closed);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -2037,6 +2093,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("received %s; stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	sd_notify(0, "STOPPING=1");
 	d->stopping = true;
+	store_request_stop(d->st);
 	if (d->triage)
 		triage_service_stop(d->triage);
 	uv_close((uv_handle_t *)&d->server, on_handle_closed);
@@ -2204,10 +2261,13 @@ int daemon_run(const struct config *cfg)
 	d.store_async.data = &d;
 	uv_timer_init(&d.loop, &d.store_timer);
 	d.store_timer.data = &d;
+	uv_idle_init(&d.loop, &d.reaper);
+	d.reaper.data = &d;
 	if ((r = store_start(d.st, store_notify, &d.store_async))) {
 		log_error("cannot start the writer thread: %s", err_str(r));
 		uv_close((uv_handle_t *)&d.store_async, on_handle_closed);
 		uv_close((uv_handle_t *)&d.store_timer, on_handle_closed);
+		uv_close((uv_handle_t *)&d.reaper, on_handle_closed);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		goto out_loop;
 	}

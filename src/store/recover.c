@@ -69,6 +69,10 @@ int store_check_file(const char *path, struct store_check *out, char *errbuf, si
 	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
 		int64_t *slot = (int64_t *)((char *)out + reads[i].off);
 		*slot = -1;
+		/* The knowledge base came with schema 2: an older file that the
+		 * daemon will migrate is not damaged for lacking it. */
+		if (reads[i].off == offsetof(struct store_check, knowledge) && out->schema < 2)
+			continue;
 		if (sqlite3_prepare_v2(db, reads[i].sql, -1, &s, NULL) != SQLITE_OK) {
 			out->ok = false;
 			continue;
@@ -241,8 +245,14 @@ static void salvage_keyed(sqlite3 *src, sqlite3 *dst, const char *table, const c
 		goto out;
 	}
 	tr->expected = (int64_t)k.n;
-	if (k.n)
-		tr->max_seen = k.v[k.n - 1];
+	/* The largest key the paths agree on: walking up the sorted keys, a
+	 * jump of more than 1,000 is taken for a garbage key from a damaged
+	 * index, not for the end of the log. */
+	for (size_t i = 0; i < k.n; i++)
+		if (i == 0 || k.v[i] - k.v[i - 1] <= 1000)
+			tr->max_seen = k.v[i];
+		else
+			break;
 	for (size_t i = 0; i < k.n; i++) {
 		sqlite3_bind_int64(g, 1, k.v[i]);
 		if (sqlite3_step(g) == SQLITE_ROW && copy_row(g, p, ncols)) {
@@ -308,6 +318,10 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 		sqlite3_close(src);
 		return CAIRN_E_STORE;
 	}
+	/* The file is not trusted: its schema's views and triggers run nothing
+	 * of consequence, and a corrupt schema cannot be used to write. */
+	sqlite3_db_config(src, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(src, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	if ((r = store_db_open(out_path, false, &dst, errbuf, errlen)))
 		goto out;
 	sqlite3_exec(dst, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL, NULL);

@@ -130,6 +130,7 @@ struct store {
 	size_t n_in;
 	struct store_out *out, *out_tail;
 	bool stopping;
+	bool stop_soon; /* a stop is coming: do not retry a full disk for long */
 	bool retention_wanted;
 	bool sync_full; /* the write connection's current synchronous mode */
 	int health_err;       /* 0, or why the writer cannot write now (CAIRN_E_FULL...) */
@@ -137,6 +138,8 @@ struct store {
 	/* The writer thread's own: */
 	bool broken;          /* a damaged file: nothing more is appended */
 	bool reserve_present; /* the reserve file exists */
+	bool reserve_spent;   /* given back to a full disk, not made again yet */
+	bool gave_up;         /* stopping on a full disk: fail what is left at once */
 	char *reserve_path;
 	sqlite3 *lookup_db; /* the sequencer's read connection (its thread only) */
 	sqlite3_stmt *lookup;
@@ -272,38 +275,48 @@ int store_db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, 
 	"'cairn doctor' to see what is readable and 'cairn doctor --recover' to rebuild "  \
 	"the log from it (docs/doctor.md)"
 
-/* The checks a database must pass before the writer may append to it: the
- * structure is sound (quick_check), and the last seq can be read from both
- * the log and the high-water mark. A read that fails here would otherwise
- * restart seq from a wrong number and acknowledge events that are never
- * stored. */
-static int check_at_open(struct store *st, char *errbuf, size_t errlen)
+/* The structural check a database must pass before anything writes to it,
+ * migrations included (a damaged free list could hand a migration a page
+ * that still holds events). Skipped for a new file. */
+static int check_structure(struct store *st, char *errbuf, size_t errlen)
+{
+	char why[512] = "";
+	sqlite3_stmt *q = NULL;
+	int64_t version;
+	if (query_int_checked(st->db, "PRAGMA user_version", 0, &version, why, sizeof why))
+		goto out_damaged;
+	if (version == 0 || !st->cfg.check_at_open)
+		return 0;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(5)", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *res = (const char *)sqlite3_column_text(q, 0);
+		if (!res || strcmp(res, "ok") != 0) {
+			snprintf(why, sizeof why, "quick_check: %s", res ? res : "?");
+			rc = SQLITE_CORRUPT;
+		} else {
+			rc = SQLITE_OK;
+		}
+	}
+	if (rc != SQLITE_OK && !*why)
+		snprintf(why, sizeof why, "quick_check: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(q);
+	if (rc == SQLITE_OK)
+		return 0;
+out_damaged:
+	snprintf(errbuf, errlen, "the database '%s' is damaged (%s)" DAMAGED_HINT, st->path, why);
+	return CAIRN_E_CORRUPT;
+}
+
+/* Reads the last seq from the log and from the high-water mark. A read that
+ * fails here would otherwise restart seq from a wrong number and acknowledge
+ * events that are never stored. */
+static int read_last_seq(struct store *st, char *errbuf, size_t errlen)
 {
 	char why[512] = "";
 	int64_t a, b;
-	sqlite3_stmt *q = NULL;
-	int rc = SQLITE_OK;
-	if (st->cfg.check_at_open) {
-		rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(5)", -1, &q, NULL);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-			const char *res = (const char *)sqlite3_column_text(q, 0);
-			if (!res || strcmp(res, "ok") != 0) {
-				snprintf(why, sizeof why, "quick_check: %s", res ? res : "?");
-				rc = SQLITE_CORRUPT;
-			} else {
-				rc = SQLITE_OK;
-			}
-		}
-		if (rc != SQLITE_OK && !*why)
-			snprintf(why, sizeof why, "quick_check: %s", sqlite3_errmsg(st->db));
-		sqlite3_finalize(q);
-	}
-	if (rc == SQLITE_OK &&
-	    (query_int_checked(st->db, "SELECT max(seq) FROM events", 0, &a, why, sizeof why) ||
-	     query_int_checked(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0, &b, why,
-			       sizeof why)))
-		rc = SQLITE_CORRUPT;
-	if (rc != SQLITE_OK) {
+	if (query_int_checked(st->db, "SELECT max(seq) FROM events", 0, &a, why, sizeof why) ||
+	    query_int_checked(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0, &b, why,
+			      sizeof why)) {
 		snprintf(errbuf, errlen, "the database '%s' is damaged (%s)" DAMAGED_HINT, st->path,
 			 why);
 		return CAIRN_E_CORRUPT;
@@ -342,6 +355,8 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 		r = CAIRN_E_CORRUPT;
 		goto out_free;
 	}
+	if ((r = check_structure(st, errbuf, errlen)))
+		goto out_free;
 	if ((r = migrate(st->db, errbuf, errlen))) {
 		if (r == CAIRN_E_STORE) {
 			char why[400];
@@ -365,7 +380,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 		r = CAIRN_E_STORE;
 		goto out_free;
 	}
-	if ((r = check_at_open(st, errbuf, errlen)))
+	if ((r = read_last_seq(st, errbuf, errlen)))
 		goto out_free;
 	*out = st;
 	return 0;
@@ -531,6 +546,7 @@ static bool reserve_release(struct store *st)
 	if (!st->reserve_present)
 		return false;
 	st->reserve_present = false;
+	st->reserve_spent = true;
 	if (unlink(st->reserve_path) < 0) {
 		log_error("store: cannot remove the disk reserve '%s': %s", st->reserve_path,
 			  strerror(errno));
@@ -570,20 +586,24 @@ static void set_health(struct store *st, int err, const char *msg)
 	}
 }
 
-/* After a write succeeded while the health was bad: healthy again, unless
- * the reserve was spent and cannot be made again yet (then the writer lives
- * on borrowed space, and new events stay refused until there is room for
- * the reserve and as much again). Writer thread only. */
-static void maybe_recover(struct store *st)
+/* While the health is bad: healthy again, unless the reserve was spent
+ * and cannot be made again yet (then the writer lives on borrowed space,
+ * and new events stay refused until there is room for the reserve and as
+ * much again). wrote says a write just succeeded; otherwise (the idle
+ * probe) at least 1 MiB must be free. Writer thread only. */
+static void maybe_recover(struct store *st, bool wrote)
 {
 	if (st->health_err == CAIRN_E_CORRUPT)
 		return;
-	if (st->cfg.reserve_bytes > 0 && !st->reserve_present) {
+	if (st->reserve_spent) {
 		if (free_bytes(st->path) <= 2 * st->cfg.reserve_bytes)
 			return;
 		reserve_make(st);
 		if (!st->reserve_present)
 			return;
+		st->reserve_spent = false;
+	} else if (!wrote && free_bytes(st->path) < (1 << 20)) {
+		return;
 	}
 	set_health(st, 0, NULL);
 }
@@ -641,7 +661,7 @@ static void write_batch(struct store *st, struct store_pub *batch)
 		}
 		struct store_pub *rest = tail->next;
 		tail->next = NULL;
-		int err = st->broken ? CAIRN_E_CORRUPT : 0;
+		int err = st->broken ? CAIRN_E_CORRUPT : st->gave_up ? CAIRN_E_FULL : 0;
 		if (!err) {
 			/* Only a run that someone waits on as durable pays for an
 			 * fsync (synchronous=FULL); the others commit to the WAL
@@ -667,7 +687,7 @@ static void write_batch(struct store *st, struct store_pub *batch)
 				if (chunk < st->cfg.batch_max)
 					chunk *= 2;
 				if (st->health_err)
-					maybe_recover(st);
+					maybe_recover(st, true);
 				continue;
 			}
 			err = write_err_code(rc);
@@ -689,10 +709,15 @@ static void write_batch(struct store *st, struct store_pub *batch)
 				continue; /* the same run again, now with room */
 			}
 		}
-		if (err == CAIRN_E_CORRUPT) {
+		if (err == CAIRN_E_CORRUPT || st->gave_up) {
 			tail->next = rest;
+			size_t n = 1;
 			for (tail = batch; tail->next; tail = tail->next)
-				;
+				n++;
+			if (st->gave_up)
+				log_error("store: stopping with the disk still full: %zu more events (seq "
+					  "%lld..%lld) are lost",
+					  n, (long long)batch->seq, (long long)tail->seq);
 			hand_back(st, batch, tail, err);
 			return;
 		}
@@ -702,7 +727,7 @@ static void write_batch(struct store *st, struct store_pub *batch)
 			continue;
 		}
 		pthread_mutex_lock(&st->mu);
-		bool stopping = st->stopping;
+		bool stopping = st->stopping || st->stop_soon;
 		if (!stopping || attempts < 3)
 			timed_wait(st, 1000);
 		pthread_mutex_unlock(&st->mu);
@@ -715,6 +740,7 @@ static void write_batch(struct store *st, struct store_pub *batch)
 			log_error("store: stopping with the disk still full: %zu events (seq "
 				  "%lld..%lld) could not be written and are lost",
 				  n + 1, (long long)batch->seq, (long long)tail->seq);
+			st->gave_up = true; /* the rest of the queue goes the same way */
 			hand_back(st, batch, tail, err);
 			return;
 		}
@@ -735,7 +761,7 @@ static void *writer_main(void *arg)
 					/* Nothing queued: look once a second
 					 * whether space came back. */
 					pthread_mutex_unlock(&st->mu);
-					maybe_recover(st);
+					maybe_recover(st, false);
 					pthread_mutex_lock(&st->mu);
 				}
 			} else {
@@ -856,6 +882,14 @@ static void free_pubs(struct store_pub *p)
 		free(p);
 		p = next;
 	}
+}
+
+void store_request_stop(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->stop_soon = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->mu);
 }
 
 void store_stop(struct store *st)

@@ -110,6 +110,13 @@ struct store_out *store_take_output(struct store *st);
 /* Asks the writer to apply the retention policy in its next cycle. */
 void store_request_retention(struct store *st);
 
+/* Tells the writer a stop is coming (the daemon got SIGTERM): a batch that
+ * cannot be written because the disk is full is then retried three times,
+ * not forever, and the rest of the queue fails with it, so that the stop
+ * completes; the log names every seq lost. The writer keeps writing what
+ * it can until store_stop(). Any thread. */
+void store_request_stop(struct store *st);
+
 /* Stops the writer after it has committed everything submitted so far and
  * waits for it; no notify() call happens after this returns. Output stays
  * to be taken. Idempotent. */
