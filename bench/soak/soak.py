@@ -11,10 +11,10 @@ own thread with its own seeded random generator:
                        answer duplicate:true with the first seq; reconnect
                        every few hundred events
   accepted publishers  the same with ack "accepted"
-  slow subscribers     ">" from now, read at a few tens of KiB/s, so they
+  slow subscribers     ">" from now, read at 64 and 256 KiB/s, so they
                        overflow their queue and get gap notices; every event
                        and gap is checked against the seq they expect next;
-                       reconnect every 20 .. 90 s
+                       reconnect every 30 .. 120 s
   stalled subscriber   ">" from now, never reads, connected the whole run
   replayer             ">" from seq 1 or from a time inside the run, reads a
                        few hundred to 20,000 events (checked gap-free and in
@@ -44,9 +44,10 @@ Exit status: 0 when every bound holds, 1 when one is broken, 2 when the
 soak could not run.
 
 Usage: soak.py --cairn build/rel/cairn [--seconds N] [--rss-mib N] [--rate N]
-               [--seed N] [--keep]
-Environment (the flags win): SOAK_SECONDS, SOAK_RSS_MIB, SOAK_RATE (total
-publishes/s, default 300), SOAK_SEED (default 1).
+               [--seed N] [--skip KIND,...] [--keep]
+Environment (the flags win): SOAK_SECONDS, SOAK_RSS_MIB (default 256),
+SOAK_RATE (total publishes/s, default 300), SOAK_SEED (default 1), SOAK_SKIP
+(client kinds to leave out, to find which one a figure comes from).
 """
 
 import argparse
@@ -69,6 +70,10 @@ import time
 # keeps up to READ_POOL_MAX (8, src/store/store.c) idle reader connections,
 # each with the database, its WAL and its shared-memory file open.
 FILE_FD_SLACK = 8 * 3
+
+# The kinds of client, as --skip and the figures name them.
+KINDS = ("durable-publisher", "accepted-publisher", "slow-subscriber", "stalled-subscriber",
+         "replayer", "querier", "unread-query", "stuck-querier", "vanisher", "status")
 
 PAD = None  # random printable bytes, sliced to pad events (set in main)
 
@@ -331,7 +336,7 @@ class Soak:
             try:
                 last = self.subscribe(c, "slow", "now")
                 self.follow(who, c, last + 1, pace=pace,
-                            until=time.monotonic() + rnd.uniform(20, 90))
+                            until=time.monotonic() + rnd.uniform(30, 120))
                 if rnd.random() < 0.3:
                     c.send({"op": "unsub", "sub": "slow"})
             except (OSError, ValueError) as e:
@@ -531,9 +536,9 @@ class Soak:
                             if ln is None:
                                 break
                             got = True
-                        self.st.add("vanish.shut_wr_replied" if got else "vanish.shut_wr_unanswered")
+                        self.st.add("shut_wr.replied" if got else "shut_wr.unanswered")
             except socket.timeout:
-                self.st.add("vanish.shut_wr_no_eof")
+                self.st.add("shut_wr.no_eof")
             except OSError:
                 self.st.add("vanish.send_failed")
             finally:
@@ -685,6 +690,9 @@ def main():
                     help="share of publishes that are large (16..200 KiB)")
     ap.add_argument("--window", type=int, default=32, help="publishes in flight per publisher")
     ap.add_argument("--sample-ms", type=int, default=1000)
+    ap.add_argument("--skip", default=env.get("SOAK_SKIP", ""),
+                    help="client kinds to leave out, comma-separated (to find which one "
+                    "a figure comes from): " + ", ".join(KINDS))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     if a.seconds < 10 or a.rate <= 0:
@@ -726,17 +734,23 @@ def main():
 
 
 def run(s, a, proc, pid, db, tmp):
+    # The socket file appears before the daemon listens: wait for a
+    # connection to succeed.
+    c = None
     for _ in range(500):
-        if os.path.exists(s.sock) or proc.poll() is not None:
+        if proc.poll() is not None:
             break
-        time.sleep(0.02)
-    if not os.path.exists(s.sock):
+        try:
+            c = Conn(s.sock)
+            break
+        except OSError:
+            time.sleep(0.02)
+    if c is None:
         log("the daemon did not start; see %s/daemon.log" % tmp)
         return 2
 
     # Warm-up: one of each request on one connection, so that the baseline
     # includes what the first use opens (a reader connection, the WAL).
-    c = Conn(s.sock)
     c.send({"op": "hello", "rid": 1, "versions": [1]})
     c.msg()
     c.send({"op": "pub", "rid": 2, "ack": "durable",
@@ -752,23 +766,34 @@ def run(s, a, proc, pid, db, tmp):
     fd0 = fds(pid)
     rss0 = rss_kb(pid)
 
-    n_dur, n_acc, n_slow, n_van = 2, 2, 2, 2
-    rate_each = a.rate / (n_dur + n_acc)
-    workers = []
-    for i in range(n_dur):
-        workers.append(("durable publisher", s.publisher, (i, "durable", rate_each)))
-    for i in range(n_acc):
-        workers.append(("accepted publisher", s.publisher, (10 + i, "accepted", rate_each)))
-    for i, pace in enumerate((32 << 10, 128 << 10)):
-        workers.append(("slow subscriber", s.slow_subscriber, (i, pace)))
-    workers.append(("stalled subscriber", s.stalled_subscriber, ()))
-    workers.append(("replayer", s.replayer, ()))
-    workers.append(("querier", s.querier, ()))
-    workers.append(("unread queries", s.unread_queries, ()))
-    workers.append(("stuck querier", s.stuck_querier, ()))
-    for i in range(n_van):
-        workers.append(("vanisher", s.vanisher, (i,)))
-    workers.append(("status", s.status, ()))
+    # The clients: one row per thread (kind, function, arguments). The
+    # publishers share --rate; the slow subscribers read at 64 and 256 KiB/s,
+    # below the ~450 KiB/s that 300 publishes/s make, so their queues fill.
+    skip = set(k for k in a.skip.split(",") if k)
+    unknown = skip - set(KINDS)
+    if unknown:
+        log("unknown client kind in --skip: %s (kinds: %s)" % (", ".join(sorted(unknown)),
+                                                               ", ".join(KINDS)))
+        return 2
+    n_pub = sum(2 for k in ("durable-publisher", "accepted-publisher") if k not in skip)
+    rate_each = a.rate / max(1, n_pub)
+    table = [
+        ("durable-publisher", s.publisher, (0, "durable", rate_each)),
+        ("durable-publisher", s.publisher, (1, "durable", rate_each)),
+        ("accepted-publisher", s.publisher, (10, "accepted", rate_each)),
+        ("accepted-publisher", s.publisher, (11, "accepted", rate_each)),
+        ("slow-subscriber", s.slow_subscriber, (0, 64 << 10)),
+        ("slow-subscriber", s.slow_subscriber, (1, 256 << 10)),
+        ("stalled-subscriber", s.stalled_subscriber, ()),
+        ("replayer", s.replayer, ()),
+        ("querier", s.querier, ()),
+        ("unread-query", s.unread_queries, ()),
+        ("stuck-querier", s.stuck_querier, ()),
+        ("vanisher", s.vanisher, (0,)),
+        ("vanisher", s.vanisher, (1,)),
+        ("status", s.status, ()),
+    ]
+    workers = [w for w in table if w[0] not in skip]
 
     def guard(name, fn, args):
         try:
@@ -835,7 +860,7 @@ def run(s, a, proc, pid, db, tmp):
         fd1 = fds(pid)
         rss1 = rss_kb(pid)
         hwm = rss_kb(pid, "VmHWM")
-        rss_series.append((int(time.monotonic() - start), rss1))
+        rss_series.append((-1, rss1))
 
     acked = dict(s.st.acked)
     n_durable = sum(1 for v in acked.values() if v[1] == "durable")
@@ -876,6 +901,8 @@ def run(s, a, proc, pid, db, tmp):
     print("cairn soak — %s, %d s, seed %d, %.0f publishes/s asked"
           % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              a.seconds, a.seed, a.rate))
+    if skip:
+        print("left out: " + ", ".join(sorted(skip)))
     print("machine: %d CPUs, 1-min load average %s at the end; no peer: the daemon's own figures "
           "against their bounds" % (os.cpu_count(), open("/proc/loadavg").read().split()[0]))
     print("-" * 124)
@@ -889,7 +916,8 @@ def run(s, a, proc, pid, db, tmp):
     row("  final RSS, clients gone (MiB)", mib(rss1) if not died else "-",
         "<= %.0f MiB" % a.rss_mib, not died and rss1 <= bound_kb)
     row("  RSS once a minute (MiB)", "", "")
-    line = ", ".join("%dm %s" % ((t + 30) // 60, mib(k)) for t, k in rss_series)
+    line = ", ".join("%s %s" % ("%dm" % ((t + 30) // 60) if t >= 0 else "end", mib(k))
+                     for t, k in rss_series)
     while line:
         cut = line[:110].rfind(", ") if len(line) > 110 else len(line)
         print("    " + line[:cut])
@@ -937,9 +965,8 @@ def run(s, a, proc, pid, db, tmp):
     else:
         row("  database verification", "-", "could not run", False)
     print("clients (connections made)")
-    for k in ("durable-publisher", "accepted-publisher", "slow-subscriber", "stalled-subscriber",
-              "replayer", "querier", "unread-query", "stuck-querier", "vanisher", "status"):
-        row("  " + k, st.get("conn." + k))
+    for k in KINDS:
+        row("  " + k, st.get("conn." + k) if k not in skip else "skipped")
     row("  events read by subscribers and replays", st.get("sub.events"))
     row("  gap notices to slow subscribers", st.get("sub.gaps"))
     row("  replays from seq 1 / from a time", "%d / %d" % (st.get("replay.from_seq"),
@@ -951,6 +978,9 @@ def run(s, a, proc, pid, db, tmp):
     row("  vanishers, by way of leaving", "")
     for i in range(0, len(van), 4):
         print("    " + ", ".join(van[i:i + 4]))
+    row("  after SHUT_WR, read on: reply / EOF, no reply / no EOF",
+        "%d / %d / %d" % (st.get("shut_wr.replied"), st.get("shut_wr.unanswered"),
+                          st.get("shut_wr.no_eof")))
     row("  status requests answered (max connections seen)",
         "%d (%d)" % (st.get("status.ok"), st.get("status.max_connections")))
     row("  writer queue, most seen", st.get("status.max_writer_queued"))
