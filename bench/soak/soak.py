@@ -697,6 +697,11 @@ def main():
     a = ap.parse_args()
     if a.seconds < 10 or a.rate <= 0:
         raise SystemExit("soak: --seconds must be at least 10 and --rate positive")
+    unknown = set(k for k in a.skip.split(",") if k) - set(KINDS)
+    if unknown:
+        log("unknown client kind in --skip: %s (kinds: %s)" % (", ".join(sorted(unknown)),
+                                                               ", ".join(KINDS)))
+        return 2
     cairn = os.path.abspath(a.cairn)
     if not os.access(cairn, os.X_OK):
         print("soak: no cairn binary at '%s'; run 'make build/rel/cairn'" % cairn, file=sys.stderr)
@@ -770,11 +775,6 @@ def run(s, a, proc, pid, db, tmp):
     # publishers share --rate; the slow subscribers read at 64 and 256 KiB/s,
     # below the ~450 KiB/s that 300 publishes/s make, so their queues fill.
     skip = set(k for k in a.skip.split(",") if k)
-    unknown = skip - set(KINDS)
-    if unknown:
-        log("unknown client kind in --skip: %s (kinds: %s)" % (", ".join(sorted(unknown)),
-                                                               ", ".join(KINDS)))
-        return 2
     n_pub = sum(2 for k in ("durable-publisher", "accepted-publisher") if k not in skip)
     rate_each = a.rate / max(1, n_pub)
     table = [
