@@ -895,7 +895,7 @@ def run(s, a, proc, pid, db, tmp):
         mark = "" if ok is None else ("PASS" if ok else "FAIL")
         if ok is False:
             fails.append(metric.strip())
-        print("%-52s %22s   %-40s %s" % (metric, value, bound, mark))
+        print(("%-52s %22s   %-40s %s" % (metric, value, bound, mark)).rstrip())
 
     print()
     print("cairn soak — %s, %d s, seed %d, %.0f publishes/s asked"
