@@ -959,7 +959,7 @@ def run(s, a, proc, pid, db, tmp):
         row("  database: seq gaps", gaps, "0", gaps == 0)
         if hwm_seq is not None:  # written once retention has deleted events
             row("  database: meta last_seq", hwm_seq, ">= last seq", last is None or hwm_seq >= last)
-        row("  database: acked events missing (of %d; %d durable)" % (len(acked), n_durable),
+        row("  database: missing of %d acked (%d durable)" % (len(acked), n_durable),
             missing, "0", missing == 0)
         row("  database: acked events with another seq", wrong, "0", wrong == 0)
     else:
