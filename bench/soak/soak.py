@@ -773,7 +773,7 @@ def run(s, a, proc, pid, db, tmp):
 
     # The clients: one row per thread (kind, function, arguments). The
     # publishers share --rate; the slow subscribers read at 64 and 256 KiB/s,
-    # below the ~450 KiB/s that 300 publishes/s make, so their queues fill.
+    # below the ~510 KiB/s that 300 publishes/s make, so their queues fill.
     skip = set(k for k in a.skip.split(",") if k)
     n_pub = sum(2 for k in ("durable-publisher", "accepted-publisher") if k not in skip)
     rate_each = a.rate / max(1, n_pub)
