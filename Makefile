@@ -28,7 +28,7 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
-.PHONY: all deps run check unit integration fuzz-check fuzz bench fmt clean
+.PHONY: all deps run check unit integration fuzz-check fuzz bench soak fmt clean
 
 all: deps $(BUILD)/rel/cairn
 
@@ -110,6 +110,10 @@ fuzz-check: $(FUZZ_BINS)
 bench: $(BUILD)/rel/cairn $(TOOL_BINS)
 	@CAIRN_DEPS_BENCH=1 sh scripts/deps.sh
 	@$(MAKE) --no-print-directory -C bench BUILD=$(abspath $(BUILD))/bench CAIRN=$(abspath $(BUILD)/rel/cairn)
+
+# The soak (bench/soak/soak.py): SOAK_SECONDS long, 30 minutes unless set.
+soak: $(BUILD)/rel/cairn
+	@$(MAKE) --no-print-directory -C bench soak CAIRN=$(abspath $(BUILD)/rel/cairn)
 
 fmt:
 	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS) $(FUZZ_SRCS) $(TOOL_SRCS)
