@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2229,6 +2230,14 @@ int daemon_run(const struct config *cfg)
 	d.start_ns = clock_mono_ns();
 	log_set_level(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* Memory goes back to the system when clients let go of it: large
+	 * buffers (replies, replays, big events) are mmap-ed and returned on
+	 * free instead of fragmenting the heap (glibc raises its threshold
+	 * after the first free otherwise), and the pool threads, which
+	 * allocate what the loop frees, share two arenas instead of one each.
+	 * The soak (bench/soak) shows the difference in RSS. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	int r;
 
 	if ((r = ensure_private_dir(cfg->runtime_dir)) || (r = ensure_private_dir(cfg->data_dir)))
