@@ -406,11 +406,14 @@ def no_daemon_spools():
 class CmdlineWatch:
     """Reads every process's argv (/proc/PID/cmdline, as any local user
     can) over and over in a thread, and keeps those that hold one of the
-    needles."""
+    needles. Only processes whose environment holds `marker` (the test
+    daemon's directory, which the test shell and all it starts inherit)
+    count: other tests on the same machine may use the same fake secrets."""
 
-    def __init__(self, needles):
+    def __init__(self, needles, marker):
         import threading
         self.needles = [n.encode() for n in needles]
+        self.marker = marker.encode()
         self.found = []
         self.scans = 0
         self._stop = threading.Event()
@@ -426,7 +429,13 @@ class CmdlineWatch:
                 except OSError:
                     continue
                 if any(n in argv for n in self.needles):
-                    self.found.append((path, argv))
+                    try:
+                        with open(path[:-len("cmdline")] + "environ", "rb") as f:
+                            ours = self.marker in f.read()
+                    except OSError:
+                        ours = True  # gone already: count it, to be safe
+                    if ours:
+                        self.found.append((path, argv))
             self.scans += 1
 
     def stop(self):
@@ -472,7 +481,7 @@ def command_line_never_in_argv():
                 f.write(script)
             rc_text = "PS1='%s'\n" % PROMPT + ". '%s'\n" % hook_file
             needles = [GH_TOKEN, PASSWORD, "plain-text-7f3a"]
-            watch = CmdlineWatch(needles)
+            watch = CmdlineWatch(needles, d.tmp)
             sh = Shell(d, shell, rc_text)
             try:
                 for line, _ in ARGV_SESSION:
