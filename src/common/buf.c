@@ -45,8 +45,8 @@ int buf_grow(struct buf *b, size_t n)
 	if (n > b->max - b->len)
 		return CAIRN_E_TOOBIG;
 	size_t want = b->len + n + 1, top = b->max + 1;
-	if (want <= b->cap)
-		return 0;
+	if (n == 0 || want <= b->cap)
+		return 0; /* an empty buffer's "" needs no allocation */
 	/* Doubling, but never past max + 1 (nor overflowing on the way). */
 	size_t cap = b->cap ? b->cap : BUF_FIRST_CAP;
 	while (cap < want)
@@ -113,6 +113,8 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 			b->data[b->len] = '\0';
 		if (n < 0)
 			return errno ? -errno : -EINVAL;
+		if (n == 0)
+			return 0; /* "" into an unallocated buffer */
 		int r = buf_grow(b, (size_t)n);
 		if (r < 0)
 			return r;

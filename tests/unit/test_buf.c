@@ -35,6 +35,12 @@ static void test_empty(void **state)
 	struct buf s = BUF_INIT(7);
 	check(&s);
 	assert_int_equal(s.max, 7);
+	/* Empty adds allocate nothing. */
+	assert_int_equal(buf_add(&b, NULL, 0), 0);
+	assert_int_equal(buf_addstr(&b, ""), 0);
+	assert_int_equal(buf_addf(&b, "%s", ""), 0);
+	assert_int_equal(b.cap, 0);
+	check(&b);
 	buf_release(&b);
 	buf_release(&s);
 	check(&b);
