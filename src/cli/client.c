@@ -183,6 +183,10 @@ int client_send(struct client *cl, json_t *req)
 int client_read(struct client *cl, json_t **msg, int timeout_ms)
 {
 	*msg = NULL;
+	/* A client zeroed and given an fd by hand (not client_connect()ed,
+	 * as the unit tests do) gets its buffer here. */
+	if (!cl->in.data)
+		buf_init(&cl->in, CLIENT_LINE_MAX);
 	for (;;) {
 		struct buf *in = &cl->in;
 		char *nl = in->len > cl->off ? memchr(in->data + cl->off, '\n', in->len - cl->off)
