@@ -95,6 +95,7 @@ static int check_peer(int fd, const char *socket_path, bool quiet)
 static int client_open(struct client *cl, const struct config *cfg, bool quiet)
 {
 	memset(cl, 0, sizeof *cl);
+	buf_init(&cl->in, CLIENT_LINE_MAX);
 	cl->socket_path = cfg->socket_path;
 	cl->watch_fd = -1;
 	cl->fd = -1;
@@ -146,7 +147,7 @@ void client_close(struct client *cl)
 {
 	if (cl->fd >= 0)
 		close(cl->fd);
-	free(cl->buf);
+	buf_release(&cl->in);
 	memset(cl, 0, sizeof *cl);
 	cl->fd = -1;
 }
@@ -182,13 +183,18 @@ int client_send(struct client *cl, json_t *req)
 int client_read(struct client *cl, json_t **msg, int timeout_ms)
 {
 	*msg = NULL;
+	/* A client zeroed and given an fd by hand (not client_connect()ed,
+	 * as the unit tests do) gets its buffer here. */
+	if (!cl->in.data)
+		buf_init(&cl->in, CLIENT_LINE_MAX);
 	for (;;) {
-		char *nl = cl->len > cl->off ? memchr(cl->buf + cl->off, '\n', cl->len - cl->off)
+		struct buf *in = &cl->in;
+		char *nl = in->len > cl->off ? memchr(in->data + cl->off, '\n', in->len - cl->off)
 					     : NULL;
 		if (nl) {
-			size_t n = (size_t)(nl - (cl->buf + cl->off));
+			size_t n = (size_t)(nl - (in->data + cl->off));
 			json_error_t je;
-			json_t *o = json_loadb(cl->buf + cl->off, n, 0, &je);
+			json_t *o = json_loadb(in->data + cl->off, n, 0, &je);
 			cl->off += n + 1;
 			if (!o || !json_is_object(o)) {
 				json_decref(o);
@@ -198,16 +204,14 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 			return 0;
 		}
 		if (cl->off > 0) {
-			memmove(cl->buf, cl->buf + cl->off, cl->len - cl->off);
-			cl->len -= cl->off;
+			memmove(in->data, in->data + cl->off, in->len - cl->off);
+			buf_setlen(in, in->len - cl->off);
 			cl->off = 0;
 		}
-		if (cl->len + 65536 > cl->cap) {
-			if (cl->cap >= CLIENT_LINE_MAX)
-				return CAIRN_E_TOOBIG;
-			cl->cap = cl->cap ? cl->cap * 2 : 131072;
-			cl->buf = xreallocarray(cl->buf, cl->cap, 1);
-		}
+		/* Read 64 KiB at a time at least; a line that leaves less
+		 * than that under the cap is too long. */
+		if (buf_grow(in, 65536) < 0)
+			return CAIRN_E_TOOBIG;
 		if (timeout_ms >= 0 || cl->watch_fd >= 0) {
 			/* events = 0 on the watched fd: only POLLERR/POLLHUP wake us. */
 			struct pollfd p[2] = {{.fd = cl->fd, .events = POLLIN},
@@ -224,7 +228,7 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 			    !(p[0].revents & POLLIN))
 				return -EPIPE;
 		}
-		ssize_t r = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, 0);
+		ssize_t r = recv(cl->fd, in->data + in->len, buf_avail(in), 0);
 		if (r == 0)
 			return CAIRN_E_CLOSED;
 		if (r < 0) {
@@ -232,7 +236,7 @@ int client_read(struct client *cl, json_t **msg, int timeout_ms)
 				return -EINTR;
 			return -errno;
 		}
-		cl->len += (size_t)r;
+		buf_setlen(in, in->len + (size_t)r);
 	}
 }
 

@@ -3,6 +3,7 @@
 #ifndef CAIRN_CLIENT_H
 #define CAIRN_CLIENT_H
 
+#include "common/buf.h"
 #include "daemon/config.h"
 
 #include <jansson.h>
@@ -27,8 +28,8 @@ enum {
 
 struct client {
 	int fd;
-	char *buf;
-	size_t len, cap, off;
+	struct buf in; /* bytes read, at most CLIENT_LINE_MAX */
+	size_t off;    /* in's bytes before off are taken */
 	long long next_rid;
 	const char *socket_path;
 	int watch_fd; /* if >= 0, client_read() returns -EPIPE when it hangs up */

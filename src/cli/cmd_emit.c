@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 
@@ -11,39 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads all of f up to max bytes into a malloc'd buffer. */
+/* Reads all of f up to max bytes into a malloc'd buffer. f must not have
+ * been read from through stdio yet: its file descriptor is read. */
 static char *slurp(FILE *f, size_t max, size_t *len, const char *what)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = xmalloc(cap);
-	for (;;) {
-		if (n == cap) {
-			if (cap > max) {
-				fprintf(stderr, "cairn emit: %s is over the event limit of %zu bytes\n",
-					what, max);
-				free(buf);
-				return NULL;
-			}
-			cap *= 2;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "cairn emit: cannot read %s: %s\n", what, strerror(errno));
-		free(buf);
-		return NULL;
-	}
-	if (n > max) {
+	/* One byte past max tells "too much" from "exactly max". */
+	struct buf b;
+	buf_init(&b, max + 1);
+	int r = buf_read_fd(&b, fileno(f));
+	if (r == CAIRN_E_TOOBIG)
 		fprintf(stderr, "cairn emit: %s is over the event limit of %zu bytes\n", what, max);
-		free(buf);
+	else if (r < 0)
+		fprintf(stderr, "cairn emit: cannot read %s: %s\n", what, strerror(-r));
+	if (r < 0) {
+		buf_release(&b);
 		return NULL;
 	}
-	*len = n;
-	return buf;
+	return buf_detach(&b, len);
 }
 
 static json_t *load_data(const char *arg, size_t max)

@@ -25,6 +25,8 @@
 #include "cli/client.h"
 #include "cli/publish.h"
 
+#include "common/buf.h"
+#include "common/err.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kb/redact.h"
@@ -96,37 +98,18 @@ static bool parse_args(int argc, char **argv, struct shell_args *a)
  * was more (then the rest is left unread), or NULL if it cannot be read. */
 static char *read_stdin(size_t max, size_t *len, bool *over)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = xmalloc(cap);
-	*over = false;
-	for (;;) {
-		if (n == cap) {
-			if (cap > max) {
-				*over = true;
-				break;
-			}
-			cap = 2 * cap < max + 1 ? 2 * cap : max + 1;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
+	/* One byte past max tells "more" from "exactly max". */
+	struct buf b;
+	buf_init(&b, max + 1);
+	int r = buf_read_fd(&b, STDIN_FILENO);
+	if (r < 0 && r != CAIRN_E_TOOBIG) {
+		buf_release(&b);
+		return NULL;
 	}
-	if (n > max) {
-		*over = true;
-		n = max;
-	}
-	buf = xreallocarray(buf, n + 1, 1);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	*over = b.len > max;
+	if (*over)
+		buf_setlen(&b, max);
+	return buf_detach(&b, len);
 }
 
 /* Parses a decimal integer in [lo, hi]; false if s is not one. */

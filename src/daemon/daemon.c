@@ -17,6 +17,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -52,6 +53,11 @@
  * pages, never unbounded memory. */
 #define REPLAY_CHUNK_BYTES (4u * 1024 * 1024)
 #define QUERY_REPLY_BYTES (32u * 1024 * 1024)
+/* Acks gathered for one connection before they are written even mid-drain
+ * (one ack is under 400 bytes). */
+#define ACK_BUF_MAX ((size_t)1024 * 1024)
+/* The longest row a query can meet: SQLite's default SQLITE_MAX_LENGTH. */
+#define QUERY_ROW_MAX ((size_t)1000 * 1000 * 1000)
 
 /* Reference-counted bytes shared by every subscriber an event goes to. */
 struct blob {
@@ -143,8 +149,7 @@ struct conn {
 	struct sub *subs;
 	unsigned next_sub_id;
 	uint64_t pubs_submitted, pubs_sequenced; /* for read-your-writes queries */
-	char *ackbuf; /* acks gathered during one drain_store() */
-	size_t ack_len, ack_cap;
+	struct buf acks; /* acks gathered during one drain_store(), ACK_BUF_MAX */
 	bool ack_pending;
 	struct conn *ack_next;
 	char rbuf[READ_CHUNK];
@@ -833,6 +838,18 @@ static void store_error_set(const struct daemon *d, int err, int64_t seq, struct
 			      *d->store_msg ? d->store_msg : err_str(err));
 }
 
+/* Writes the acks c has gathered, in one write; drops them if c is
+ * closing. */
+static void acks_send(struct conn *c)
+{
+	if (c->acks.len && !c->closing) {
+		size_t len;
+		char *line = buf_detach(&c->acks, &len);
+		send_line(c, line, len);
+	}
+	buf_reset(&c->acks);
+}
+
 static void ack_pub(struct pubctx *pc, int err)
 {
 	struct conn *c = pc->conn;
@@ -875,14 +892,11 @@ static void ack_pub(struct pubctx *pc, int err)
 	int n = snprintf(line, sizeof line, "{%s\"ok\":true,\"seq\":%lld,\"id\":\"%s\",\"duplicate\":%s}\n",
 			 rid, (long long)pc->seq, pc->id, pc->duplicate ? "true" : "false");
 	struct daemon *d = c->d;
-	if (c->ack_len + (size_t)n + 1 > c->ack_cap) {
-		c->ack_cap = c->ack_cap ? c->ack_cap * 2 : 4096;
-		while (c->ack_cap < c->ack_len + (size_t)n + 1)
-			c->ack_cap *= 2;
-		c->ackbuf = xreallocarray(c->ackbuf, c->ack_cap, 1);
+	if (buf_add(&c->acks, line, (size_t)n) < 0) {
+		/* Full: write what is gathered, in order, and gather on. */
+		acks_send(c);
+		buf_add(&c->acks, line, (size_t)n);
 	}
-	memcpy(c->ackbuf + c->ack_len, line, (size_t)n);
-	c->ack_len += (size_t)n;
 	if (!c->ack_pending) {
 		c->ack_pending = true;
 		c->refs++;
@@ -898,14 +912,7 @@ static void flush_acks(struct daemon *d)
 		struct conn *c = d->ack_dirty;
 		d->ack_dirty = c->ack_next;
 		c->ack_pending = false;
-		if (c->ack_len && !c->closing) {
-			char *buf = c->ackbuf;
-			size_t len = c->ack_len;
-			c->ackbuf = NULL;
-			c->ack_len = c->ack_cap = 0;
-			send_line(c, buf, len);
-		}
-		c->ack_len = 0;
+		acks_send(c);
 		conn_maybe_finish(c);
 		conn_unref(c);
 	}
@@ -1520,8 +1527,7 @@ struct query_req {
 	struct store_query q;
 	char *pattern, *project;
 	json_t *rid;
-	char *buf;
-	size_t len, cap;
+	struct buf reply; /* the events array; max: see do_query() */
 	size_t n;
 	int err;
 	bool more;
@@ -1531,39 +1537,32 @@ struct query_req {
 	int64_t target;          /* the seq that must be committed first, or -1 */
 };
 
-static void qbuf_add(struct query_req *qr, const char *s, size_t n)
-{
-	if (qr->len + n + 1 > qr->cap) {
-		size_t cap = qr->cap ? qr->cap : 4096;
-		while (cap < qr->len + n + 1)
-			cap *= 2;
-		qr->buf = xreallocarray(qr->buf, cap, 1);
-		qr->cap = cap;
-	}
-	memcpy(qr->buf + qr->len, s, n);
-	qr->len += n;
-	qr->buf[qr->len] = '\0';
-}
-
 static int query_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
 {
 	struct query_req *qr = ctx;
-	if (qr->n > 0 && qr->len + len > qr->page_bytes) {
+	if (qr->n > 0 && qr->reply.len + len > qr->page_bytes) {
 		qr->more = true; /* the client pages on with since = last seq + 1 */
 		return 1;
 	}
+	/* Room is kept for the closing ']' (see do_query()). */
+	if (len + 2 > qr->reply.max - qr->reply.len) {
+		qr->err = CAIRN_E_TOOBIG;
+		return 1;
+	}
 	if (qr->n++)
-		qbuf_add(qr, ",", 1);
-	qbuf_add(qr, json, len);
+		buf_addch(&qr->reply, ',');
+	buf_add(&qr->reply, json, len);
 	return 0;
 }
 
 static void query_work(uv_work_t *w)
 {
 	struct query_req *qr = (struct query_req *)w;
-	qbuf_add(qr, "[", 1);
-	qr->err = store_query(qr->d->st, &qr->q, query_row, qr, &qr->more);
-	qbuf_add(qr, "]", 1);
+	buf_addch(&qr->reply, '[');
+	int r = store_query(qr->d->st, &qr->q, query_row, qr, &qr->more);
+	if (!qr->err)
+		qr->err = r;
+	buf_addch(&qr->reply, ']');
 }
 
 static void query_done(uv_work_t *w, int status)
@@ -1578,12 +1577,12 @@ static void query_done(uv_work_t *w, int status)
 		char *rid = qr->rid ? json_dumps(qr->rid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 		char *line = xasprintf("{%s%s%s\"ok\":true,\"events\":%s,\"more\":%s}\n",
 				       rid ? "\"rid\":" : "", rid ? rid : "", rid ? "," : "",
-				       qr->buf, qr->more ? "true" : "false");
+				       qr->reply.data, qr->more ? "true" : "false");
 		free(rid);
 		send_line(c, line, strlen(line));
 	}
 	json_decref(qr->rid);
-	free(qr->buf);
+	buf_release(&qr->reply);
 	free(qr->pattern);
 	free(qr->project);
 	free(qr);
@@ -1655,6 +1654,10 @@ static void do_query(struct conn *c, struct proto_req *req)
 	 * so CONN_POOL_OPS replies in flight stay under the hard one. */
 	qr->page_bytes = c->d->cfg->conn_output_bytes < QUERY_REPLY_BYTES ? c->d->cfg->conn_output_bytes
 									   : QUERY_REPLY_BYTES;
+	/* Rows are added while the reply is under page_bytes, and the first
+	 * row always, so the reply is at most page_bytes plus one row, a
+	 * comma and the brackets. A row is what SQLite can hold. */
+	buf_init(&qr->reply, qr->page_bytes + QUERY_ROW_MAX + 3);
 	qr->target = -1;
 	if (!query_try_start(c->d, qr)) {
 		qr->next_parked = c->d->parked;
@@ -1801,7 +1804,7 @@ static void conn_unref(struct conn *c)
 	if (--c->refs > 0)
 		return;
 	free(c->unread);
-	free(c->ackbuf);
+	buf_release(&c->acks);
 	linebuf_release(&c->lb);
 	free(c);
 }
@@ -1904,7 +1907,7 @@ static void conn_update_reading(struct conn *c)
 static void conn_maybe_finish(struct conn *c)
 {
 	if (c->eof && !c->closing && c->pending_ops == 0 && c->n_writes == 0 && !c->unread &&
-	    !c->ack_pending && !c->ack_len)
+	    !c->ack_pending && !c->acks.len)
 		conn_close(c);
 }
 
@@ -2003,6 +2006,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->d = d;
 	c->refs = 1;
 	linebuf_init(&c->lb, d->cfg->line_bytes);
+	buf_init(&c->acks, ACK_BUF_MAX);
 	uv_pipe_init(&d->loop, &c->pipe, 0);
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
 		uv_close((uv_handle_t *)&c->pipe, on_conn_closed);

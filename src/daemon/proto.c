@@ -6,6 +6,7 @@
 #include "common/xalloc.h"
 #include "event/pattern.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,49 +15,43 @@
 void linebuf_init(struct linebuf *lb, size_t max)
 {
 	memset(lb, 0, sizeof *lb);
-	lb->max = max;
+	buf_init(&lb->line, max);
 }
 
 void linebuf_release(struct linebuf *lb)
 {
-	free(lb->buf);
+	buf_release(&lb->line);
 	memset(lb, 0, sizeof *lb);
 }
 
+/* Appends to the line; callers have checked it stays within max. */
 static void lb_append(struct linebuf *lb, const char *p, size_t n)
 {
-	if (lb->len + n + 1 > lb->cap) {
-		size_t cap = lb->cap ? lb->cap : 256;
-		while (cap < lb->len + n + 1)
-			cap *= 2;
-		if (cap > lb->max + 1)
-			cap = lb->max + 1;
-		lb->buf = xreallocarray(lb->buf, cap, 1);
-		lb->cap = cap;
-	}
-	memcpy(lb->buf + lb->len, p, n);
-	lb->len += n;
+	int r = buf_add(&lb->line, p, n);
+	assert(r == 0);
+	(void)r;
 }
 
 size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn fn, void *ctx)
 {
+	struct buf *line = &lb->line;
 	size_t i = 0;
 	while (i < n) {
 		const char *nl = memchr(data + i, '\n', n - i);
 		size_t chunk = nl ? (size_t)(nl - (data + i)) : n - i;
 		if (lb->discarding) {
 			lb->seen += chunk; /* count only */
-		} else if (lb->len + chunk > lb->max) {
+		} else if (line->len + chunk > line->max) {
 			/* Keep the line's first bytes (the request id is looked
 			 * for there), count the rest. */
-			size_t head = lb->max < LINEBUF_HEAD ? lb->max : LINEBUF_HEAD;
+			size_t head = line->max < LINEBUF_HEAD ? line->max : LINEBUF_HEAD;
 			lb->discarding = true;
-			lb->seen = lb->len + chunk;
-			if (lb->len > head)
-				lb->len = head;
+			lb->seen = line->len + chunk;
+			if (line->len > head)
+				buf_setlen(line, head);
 			else
 				lb_append(lb, data + i,
-					  chunk < head - lb->len ? chunk : head - lb->len);
+					  chunk < head - line->len ? chunk : head - line->len);
 		} else {
 			lb_append(lb, data + i, chunk);
 		}
@@ -66,29 +61,22 @@ size_t linebuf_feed(struct linebuf *lb, const char *data, size_t n, linebuf_fn f
 		i++; /* the newline */
 		int stop;
 		if (lb->discarding) {
-			lb_append(lb, "", 0);
-			lb->buf[lb->len] = '\0';
-			stop = fn(ctx, lb->buf, lb->seen, true);
+			stop = fn(ctx, line->data, lb->seen, true);
 			lb->discarding = false;
 			lb->seen = 0;
 		} else {
 			/* A trailing '\r' is tolerated (CRLF clients). */
-			if (lb->len && lb->buf[lb->len - 1] == '\r')
-				lb->len--;
-			if (lb->len == 0) {
+			if (line->len && line->data[line->len - 1] == '\r')
+				buf_setlen(line, line->len - 1);
+			if (line->len == 0)
 				stop = 0;
-			} else {
-				lb->buf[lb->len] = '\0';
-				stop = fn(ctx, lb->buf, lb->len, false);
-			}
+			else
+				stop = fn(ctx, line->data, line->len, false);
 		}
-		lb->len = 0;
-		if (lb->cap > 64 * 1024) {
-			/* Do not keep a big buffer around after one big line. */
-			free(lb->buf);
-			lb->buf = NULL;
-			lb->cap = 0;
-		}
+		if (line->cap > 64 * 1024)
+			buf_release(line); /* do not keep a big buffer after one big line */
+		else
+			buf_reset(line);
 		if (stop)
 			return i;
 	}

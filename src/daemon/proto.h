@@ -5,6 +5,7 @@
 #ifndef CAIRN_PROTO_H
 #define CAIRN_PROTO_H
 
+#include "common/buf.h"
 #include "event/envelope.h"
 
 #include <jansson.h>
@@ -27,8 +28,16 @@
 #define LINEBUF_HEAD 512
 
 struct linebuf {
-	char *buf;
-	size_t len, cap, max;
+	/* The line so far, at most max bytes. The union only names its
+	 * fields: lb.cap and lb.max are lb.line.cap and lb.line.max (the unit
+	 * tests and fuzz_proto check cap <= max + 1 through them). */
+	union {
+		struct buf line;
+		struct {
+			char *buf;
+			size_t len, cap, max;
+		};
+	};
 	size_t seen; /* length so far of a line being discarded */
 	bool discarding;
 };

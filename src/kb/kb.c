@@ -3,6 +3,7 @@
  * JSON Lines export and import on the way out. */
 #include "kb/kb.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -163,44 +164,11 @@ static void sha_final(struct sha256 *s, unsigned char out[32])
 
 /* ---- text helpers ---- */
 
-/* A growable string. Inputs are capped before they get here, so it needs no
- * maximum of its own. */
-struct sb {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_addn(struct sb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xreallocarray(b->p, cap, 1);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sb *b, const char *s)
-{
-	sb_addn(b, s, strlen(s));
-}
-static void sb_addc(struct sb *b, char c)
-{
-	sb_addn(b, &c, 1);
-}
-
-/* Returns the string (never NULL) and leaves b empty. */
-static char *sb_take(struct sb *b)
-{
-	char *p = b->p ? b->p : xstrdup("");
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return p;
-}
+/* The cap of the strings built here (struct buf, common/buf.h). Everything
+ * they are built from is capped before it gets here (kb.h's limits; the
+ * longest input, an import line, is KB_LINE_MAX), so this generous bound
+ * is never reached in use: it only stops a runaway. */
+#define KB_TEXT_MAX (16u * 1024 * 1024)
 
 static bool is_space(unsigned char c)
 {
@@ -505,7 +473,7 @@ static bool tag_char(unsigned char c)
  * redacts each one: a tag that held a secret becomes "redacted".) */
 static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 {
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	size_t count = 0;
 	const char *p = in ? in : "";
 	while (*p) {
@@ -523,14 +491,14 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 			continue;
 		char tag[KB_TAG_MAX + 1];
 		if (n > KB_TAG_MAX) {
-			free(b.p);
+			buf_release(&b);
 			return fail(err, errlen, "tags: '%.*s...' is longer than %d bytes", 20, s,
 			            KB_TAG_MAX);
 		}
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
 			if ((unsigned char)s[i] >= 0x80 || !tag_char(c)) {
-				free(b.p);
+				buf_release(&b);
 				return fail(err, errlen,
 				            "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
 				            (int)n, s);
@@ -542,19 +510,19 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 		/* Deduplicate: b holds " tag1 tag2" with a leading space. */
 		char probe[KB_TAG_MAX + 3];
 		snprintf(probe, sizeof probe, " %s ", t);
-		char *hay = xasprintf("%s ", b.p ? b.p : "");
+		char *hay = xasprintf("%s ", b.data);
 		bool dup = strstr(hay, probe) != NULL;
 		free(hay);
 		if (dup)
 			continue;
 		if (++count > KB_TAGS_MAX) {
-			free(b.p);
+			buf_release(&b);
 			return fail(err, errlen, "tags: at most %d tags", KB_TAGS_MAX);
 		}
-		sb_addc(&b, ' ');
-		sb_adds(&b, t);
+		buf_addch(&b, ' ');
+		buf_addstr(&b, t);
 	}
-	char *all = sb_take(&b);
+	char *all = buf_detach(&b, NULL);
 	*out = xstrdup(all[0] == ' ' ? all + 1 : all);
 	free(all);
 	return 0;
@@ -566,7 +534,7 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 static int prep_files(const char *in, bool lenient, bool final, char **out, char *err,
                       size_t errlen)
 {
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	size_t count = 0, max = final ? KB_FILE_MAX : RAW_FACTOR * KB_FILE_MAX;
 	const char *p = in ? in : "";
 	while (*p) {
@@ -583,7 +551,7 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 		if (n > max || !utf8_valid(s, n) || has_ctl(s, n, false)) {
 			if (lenient)
 				continue;
-			free(b.p);
+			buf_release(&b);
 			if (n > max)
 				return fail(err, errlen, "files: a path is longer than %d bytes%s",
 				            KB_FILE_MAX, final ? " (after redacting secrets)" : "");
@@ -592,7 +560,7 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 			            (int)(n > 40 ? 40 : n), s);
 		}
 		bool dup = false;
-		for (const char *q = b.p; q && *q && !dup;) {
+		for (const char *q = b.data; *q && !dup;) {
 			const char *qe = strchr(q, '\n');
 			size_t qn = qe ? (size_t)(qe - q) : strlen(q);
 			dup = qn == n && memcmp(q, s, n) == 0;
@@ -603,14 +571,14 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 		if (++count > KB_FILES_MAX) {
 			if (lenient)
 				break;
-			free(b.p);
+			buf_release(&b);
 			return fail(err, errlen, "files: at most %d paths", KB_FILES_MAX);
 		}
 		if (b.len)
-			sb_addc(&b, '\n');
-		sb_addn(&b, s, n);
+			buf_addch(&b, '\n');
+		buf_add(&b, s, n);
 	}
-	*out = sb_take(&b);
+	*out = buf_detach(&b, NULL);
 	return 0;
 }
 
@@ -711,7 +679,7 @@ static int limit_field(const char *name, char *s, size_t max, bool lenient, unsi
  * its own instead. */
 static void redact_fields(char **f[], size_t n, unsigned *count)
 {
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	size_t parts = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!*f[i])
@@ -719,19 +687,19 @@ static void redact_fields(char **f[], size_t n, unsigned *count)
 		if (strchr(*f[i], '\x1f'))
 			goto one_by_one;
 		if (parts++)
-			sb_adds(&b, FIELD_SEP);
-		sb_adds(&b, *f[i]);
+			buf_addstr(&b, FIELD_SEP);
+		buf_addstr(&b, *f[i]);
 	}
 	if (!parts || b.len > REDACT_MAX_INPUT)
 		goto one_by_one;
 	unsigned k = 0;
 	size_t len;
-	char *r = redact(b.p, b.len, &len, &k);
+	char *r = redact(b.data, b.len, &len, &k);
 	if (!r)
 		goto one_by_one;
 	if (k == 0) {
 		free(r);
-		free(b.p);
+		buf_release(&b);
 		return;
 	}
 	/* Split back; every field must come out. */
@@ -761,10 +729,10 @@ static void redact_fields(char **f[], size_t n, unsigned *count)
 	}
 	*count += k;
 	free(r);
-	free(b.p);
+	buf_release(&b);
 	return;
 one_by_one:
-	free(b.p);
+	buf_release(&b);
 	for (size_t i = 0; i < n; i++)
 		redact_in_place(f[i], count);
 }
@@ -788,16 +756,16 @@ static void redact_entry(struct prep *p, char **files)
 	for (size_t i = 0; i < nt; i++)
 		f[6 + i] = &tag[i];
 	redact_fields(f, 6 + nt, &p->redactions);
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	for (size_t i = 0; i < nt; i++) {
 		const char *t = strcmp(tag[i], orig[i]) == 0 ? tag[i] : "redacted";
 		char probe[KB_TAG_MAX + 3];
 		snprintf(probe, sizeof probe, " %s ", t);
-		char *hay = xasprintf(" %s ", b.p ? b.p : "");
+		char *hay = xasprintf(" %s ", b.data);
 		if (!strstr(hay, probe)) {
 			if (b.len)
-				sb_addc(&b, ' ');
-			sb_adds(&b, t);
+				buf_addch(&b, ' ');
+			buf_addstr(&b, t);
 		}
 		free(hay);
 		free(tag[i]);
@@ -805,7 +773,7 @@ static void redact_entry(struct prep *p, char **files)
 	}
 	if (nt) {
 		free(p->tags);
-		p->tags = sb_take(&b);
+		p->tags = buf_detach(&b, NULL);
 	}
 }
 
@@ -2036,28 +2004,28 @@ static void split_words(const char *text, bool for_fixes, struct words *out)
 static char *words_expr(const struct words *w, size_t from, size_t count, const char *op,
                         bool prefix)
 {
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	for (size_t i = from; i < from + count && i < w->n; i++) {
 		if (i > from)
-			sb_adds(&b, op);
-		sb_addc(&b, '"');
+			buf_addstr(&b, op);
+		buf_addch(&b, '"');
 		for (const char *p = w->w[i]; *p; p++) {
 			if (*p == '"')
-				sb_addc(&b, '"');
-			sb_addc(&b, *p);
+				buf_addch(&b, '"');
+			buf_addch(&b, *p);
 		}
-		sb_addc(&b, '"');
+		buf_addch(&b, '"');
 		if (prefix && strlen(w->w[i]) >= PREFIX_MIN)
-			sb_addc(&b, '*');
+			buf_addch(&b, '*');
 	}
-	return sb_take(&b);
+	return buf_detach(&b, NULL);
 }
 
 /* ---- search ---- */
 
 /* Filter clauses on alias k, with numbered parameters from base on. */
 struct filt {
-	struct sb sql;
+	struct buf sql;
 	int n, base;
 	struct {
 		bool text;
@@ -2070,7 +2038,7 @@ static void filt_text(struct filt *f, const char *clause, char *s)
 {
 	char buf[160];
 	snprintf(buf, sizeof buf, clause, f->base + f->n);
-	sb_adds(&f->sql, buf);
+	buf_addstr(&f->sql, buf);
 	f->b[f->n].text = true;
 	f->b[f->n++].s = s;
 }
@@ -2079,7 +2047,7 @@ static void filt_int(struct filt *f, const char *clause, int64_t v)
 {
 	char buf[160];
 	snprintf(buf, sizeof buf, clause, f->base + f->n);
-	sb_adds(&f->sql, buf);
+	buf_addstr(&f->sql, buf);
 	f->b[f->n].text = false;
 	f->b[f->n++].i = v;
 }
@@ -2087,24 +2055,24 @@ static void filt_int(struct filt *f, const char *clause, int64_t v)
 static void filt_build(struct filt *f, const struct kb_query *q, int base)
 {
 	memset(f, 0, sizeof *f);
+	buf_init(&f->sql, KB_TEXT_MAX);
 	f->base = base;
-	sb_adds(&f->sql, "");
 	unsigned all = (1u << N_KINDS) - 1, kinds_set = q->kinds & all;
 	if (kinds_set && kinds_set != all) {
-		sb_adds(&f->sql, " AND k.kind IN (");
+		buf_addstr(&f->sql, " AND k.kind IN (");
 		bool first = true;
 		for (size_t i = 0; i < N_KINDS; i++) {
 			if (!(kinds_set & (1u << i)))
 				continue;
-			sb_adds(&f->sql, first ? "'" : ",'");
-			sb_adds(&f->sql, kinds[i]);
-			sb_addc(&f->sql, '\'');
+			buf_addstr(&f->sql, first ? "'" : ",'");
+			buf_addstr(&f->sql, kinds[i]);
+			buf_addch(&f->sql, '\'');
 			first = false;
 		}
-		sb_addc(&f->sql, ')');
+		buf_addch(&f->sql, ')');
 	}
 	if (q->scope == KB_SCOPE_GLOBAL || (q->scope == KB_SCOPE_PROJECT && !q->project))
-		sb_adds(&f->sql, " AND k.project IS NULL");
+		buf_addstr(&f->sql, " AND k.project IS NULL");
 	else if (q->scope == KB_SCOPE_PROJECT)
 		filt_text(f, " AND (k.project IS NULL OR k.project=?%d)", xstrdup(q->project));
 	if (q->tag && *q->tag) {
@@ -2118,9 +2086,9 @@ static void filt_build(struct filt *f, const struct kb_query *q, int base)
 	if (q->until_ms)
 		filt_int(f, " AND k.updated_ms<?%d", q->until_ms);
 	if (!q->include_forgotten)
-		sb_adds(&f->sql, " AND k.forgotten_ms IS NULL");
+		buf_addstr(&f->sql, " AND k.forgotten_ms IS NULL");
 	if (!q->include_rejected)
-		sb_adds(&f->sql, " AND k.state!='rejected'");
+		buf_addstr(&f->sql, " AND k.state!='rejected'");
 }
 
 static void filt_bind(const struct filt *f, sqlite3_stmt *st)
@@ -2138,7 +2106,7 @@ static void filt_release(struct filt *f)
 	for (int i = 0; i < f->n; i++)
 		if (f->b[i].text)
 			free(f->b[i].s);
-	free(f->sql.p);
+	buf_release(&f->sql);
 	memset(f, 0, sizeof *f);
 }
 
@@ -2309,7 +2277,7 @@ static void order_superseded(struct cands *c)
 /* A short excerpt of text: whitespace runs as one space, cut at max bytes. */
 static char *excerpt(const char *text, size_t max)
 {
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	bool space = false;
 	for (const char *p = text ? text : ""; *p; p++) {
 		if (is_space((unsigned char)*p)) {
@@ -2317,19 +2285,17 @@ static char *excerpt(const char *text, size_t max)
 			continue;
 		}
 		if (space)
-			sb_addc(&b, ' ');
+			buf_addch(&b, ' ');
 		space = false;
-		sb_addc(&b, *p);
+		buf_addch(&b, *p);
 		if (b.len > max + 8)
 			break;
 	}
 	if (b.len > max) {
-		size_t n = utf8_cut(b.p, b.len, max);
-		b.len = n;
-		b.p[n] = '\0';
-		sb_adds(&b, "\xe2\x80\xa6");
+		buf_setlen(&b, utf8_cut(b.data, b.len, max));
+		buf_addstr(&b, "\xe2\x80\xa6");
 	}
-	return sb_take(&b);
+	return buf_detach(&b, NULL);
 }
 
 /* Does token t (lower case) match query word w, as the index would? */
@@ -2406,24 +2372,24 @@ static char *make_snippet(const char *text, const struct words *w, const struct 
 	}
 	const char *open = q->mark_open ? q->mark_open : "",
 	           *close = q->mark_close ? q->mark_close : "";
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	if (best > 0)
-		sb_adds(&b, "\xe2\x80\xa6");
+		buf_addstr(&b, "\xe2\x80\xa6");
 	size_t at = t[best].start;
 	for (size_t j = best; j < best + span; j++) {
 		for (size_t k = at; k < t[j].start; k++)
-			sb_addc(&b, is_space((unsigned char)text[k]) ? ' ' : text[k]);
+			buf_addch(&b, is_space((unsigned char)text[k]) ? ' ' : text[k]);
 		if (t[j].hit)
-			sb_adds(&b, open);
-		sb_addn(&b, text + t[j].start, t[j].end - t[j].start);
+			buf_addstr(&b, open);
+		buf_add(&b, text + t[j].start, t[j].end - t[j].start);
 		if (t[j].hit)
-			sb_adds(&b, close);
+			buf_addstr(&b, close);
 		at = t[j].end;
 	}
 	if (best + span < ntok)
-		sb_adds(&b, "\xe2\x80\xa6");
+		buf_addstr(&b, "\xe2\x80\xa6");
 	free(t);
-	return sb_take(&b);
+	return buf_detach(&b, NULL);
 }
 
 /* The body around the hits, or the start of the body when the hits are
@@ -2460,7 +2426,7 @@ static int search_list(struct kb *kb, const struct kb_query *q, size_t limit, st
 	filt_build(&f, q, 2);
 	char *sql = xasprintf("SELECT k.id FROM knowledge k WHERE 1%s"
 	                      " ORDER BY k.updated_ms DESC, k.id DESC LIMIT ?1",
-	                      f.sql.p ? f.sql.p : "");
+	                      f.sql.data);
 	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 	if (sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -2505,18 +2471,18 @@ static int doc_freq(struct kb *kb, const struct words *w, size_t i, bool prefix,
 static int prepare_window(struct kb *kb, const struct words *w, bool df, const struct filt *f,
                           sqlite3_stmt **out)
 {
-	struct sb rank = {0};
+	struct buf rank = BUF_INIT(KB_TEXT_MAX);
 	int r = 0;
-	sb_adds(&rank, "kb_rank(knowledge_fts");
+	buf_addstr(&rank, "kb_rank(knowledge_fts");
 	for (size_t i = 0; df && i < w->n; i++) {
 		int64_t n;
 		if ((r = doc_freq(kb, w, i, true, &n)))
 			goto out;
 		char num[32];
 		snprintf(num, sizeof num, ",%lld", (long long)n);
-		sb_adds(&rank, num);
+		buf_addstr(&rank, num);
 	}
-	sb_addc(&rank, ')');
+	buf_addch(&rank, ')');
 	/* One statement per window: the newest RANK_WINDOW matches below ?2,
 	 * ranked; the filters are evaluated, not applied, so that the window's
 	 * lowest rowid is known even when they drop every row. */
@@ -2524,12 +2490,12 @@ static int prepare_window(struct kb *kb, const struct words *w, bool df, const s
 	                      " (1%s) FROM (SELECT rowid AS id, %s AS r FROM knowledge_fts"
 	                      " WHERE knowledge_fts MATCH ?1 AND rowid<?2 ORDER BY rowid DESC"
 	                      " LIMIT %d) w JOIN knowledge k ON k.id=w.id",
-	                      f->sql.p ? f->sql.p : "", rank.p, RANK_WINDOW);
+	                      f->sql.data, rank.data, RANK_WINDOW);
 	if (sqlite3_prepare_v2(kb->db, sql, -1, out, NULL) != SQLITE_OK)
 		r = sqlerr(kb, "cannot search");
 	free(sql);
 out:
-	free(rank.p);
+	buf_release(&rank);
 	return r;
 }
 
@@ -2622,7 +2588,7 @@ int kb_export(struct kb *kb, FILE *out, const struct kb_query *filter, size_t *n
 	struct filt f;
 	filt_build(&f, filter ? filter : &all, 1);
 	char *sql = xasprintf("SELECT " COLS " FROM knowledge k WHERE 1%s ORDER BY k.uid",
-	                      f.sql.p ? f.sql.p : "");
+	                      f.sql.data);
 	sqlite3_stmt *st = NULL;
 	size_t count = 0;
 	int r = 0, rc;
@@ -2757,24 +2723,24 @@ static int get_list(struct iline *L, json_t *o, const char *name, char sep, cons
 		return 0;
 	if (!json_is_array(a))
 		return bad(L, "field '%s': must be an array of strings", name);
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		json_t *v = json_array_get(a, i);
 		const char *s = json_string_value(v);
 		if (!s || strlen(s) != json_string_length(v)) {
-			free(b.p);
+			buf_release(&b);
 			return bad(L, "field '%s': must be an array of strings", name);
 		}
 		if (strpbrk(s, forbid) || !*s) {
-			free(b.p);
+			buf_release(&b);
 			return bad(L, "field '%s': item %zu must be one non-empty %s", name, i + 1,
 			           sep == ' ' ? "tag" : "path");
 		}
 		if (i)
-			sb_addc(&b, sep);
-		sb_adds(&b, s);
+			buf_addch(&b, sep);
+		buf_addstr(&b, s);
 	}
-	*out = sb_take(&b);
+	*out = buf_detach(&b, NULL);
 	return 0;
 }
 
@@ -2915,33 +2881,23 @@ out:
 /* Reads one line (without its newline) into b, keeping at most KB_LINE_MAX
  * bytes (*toolong when more were discarded). Returns 1, 0 at the end, or
  * -errno. */
-static int read_line(FILE *in, struct sb *b, bool *toolong)
+static int read_line(FILE *in, struct buf *b, bool *toolong)
 {
 	int c;
 	bool any = false;
-	b->len = 0;
+	buf_reset(b);
 	*toolong = false;
 	while ((c = getc_unlocked(in)) != EOF) {
 		any = true;
 		if (c == '\n')
 			break;
-		if (b->len >= KB_LINE_MAX) {
+		if (buf_addch(b, (char)c) < 0) /* b's max is KB_LINE_MAX */
 			*toolong = true;
-			continue;
-		}
-		if (b->len + 2 > b->cap) {
-			b->cap = b->cap ? b->cap * 2 : 4096;
-			b->p = xreallocarray(b->p, b->cap, 1);
-		}
-		b->p[b->len++] = (char)c;
 	}
 	if (c == EOF && ferror(in))
 		return errno ? -errno : -EIO;
-	if (b->p)
-		b->p[b->len] = '\0';
 	return any ? 1 : 0;
 }
-
 struct pending {
 	int64_t id;
 	size_t lineno;
@@ -3138,7 +3094,7 @@ struct pipeline {
 	struct slot slots[2];
 	bool stop;     /* the writer gave up: the reader stops */
 	size_t lineno; /* the reader's */
-	struct sb line;
+	struct buf line;
 };
 
 static void free_chunk(struct iline *v, size_t n)
@@ -3170,7 +3126,7 @@ static void fill_slot(struct pipeline *pl, struct slot *s)
 		L->toolong = toolong;
 		L->len = pl->line.len;
 		L->text = xreallocarray(NULL, pl->line.len + 1, 1);
-		memcpy(L->text, pl->line.p ? pl->line.p : "", pl->line.len);
+		memcpy(L->text, pl->line.data, pl->line.len);
 		L->text[pl->line.len] = '\0';
 		bytes += pl->line.len;
 		parse_line(L);
@@ -3244,7 +3200,7 @@ int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_rep
 	static pthread_once_t trim_once = PTHREAD_ONCE_INIT;
 	pthread_once(&trim_once, raise_trim_threshold);
 #endif
-	struct pipeline pl = {.in = in};
+	struct pipeline pl = {.in = in, .line = BUF_INIT(KB_LINE_MAX)};
 	struct pendings pend = {0};
 	pthread_t reader;
 	bool threaded;
@@ -3297,7 +3253,7 @@ int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_rep
 			free_chunk(pl.slots[i].v, pl.slots[i].n);
 		free(pl.slots[i].v);
 	}
-	free(pl.line.p);
+	buf_release(&pl.line);
 	pthread_cond_destroy(&pl.cond);
 	pthread_mutex_destroy(&pl.mu);
 	if (r)
@@ -3370,17 +3326,17 @@ static char *matched_words(const struct kb_entry *e, const struct words *w, size
 				if (!found[i] && strcmp(word, w->w[i]) == 0)
 					found[i] = true;
 	}
-	struct sb b = {0};
+	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	*count = 0;
 	for (size_t i = 0; i < w->n; i++) {
 		if (!found[i])
 			continue;
 		if (b.len)
-			sb_addc(&b, ' ');
-		sb_adds(&b, w->w[i]);
+			buf_addch(&b, ' ');
+		buf_addstr(&b, w->w[i]);
 		(*count)++;
 	}
-	return b.len ? sb_take(&b) : NULL;
+	return b.len ? buf_detach(&b, NULL) : NULL;
 }
 
 static int fix_cmp(const void *a, const void *b)
@@ -3444,8 +3400,8 @@ static int tier_text(struct kb *kb, const char *text, const char *project, size_
 		order[j] = i;
 	}
 	int64_t total = 0;
-	struct sb rank = {0};
-	sb_adds(&rank, "kb_rank(knowledge_fts");
+	struct buf rank = BUF_INIT(KB_TEXT_MAX);
+	buf_addstr(&rank, "kb_rank(knowledge_fts");
 	for (size_t k = 0; k < n; k++) {
 		size_t i = order[k];
 		if (kept->n && total + df[i] > FIX_TEXT_MATCHES)
@@ -3454,11 +3410,11 @@ static int tier_text(struct kb *kb, const char *text, const char *project, size_
 		memcpy(kept->w[kept->n++], all.w[i], sizeof all.w[i]);
 		char num[32];
 		snprintf(num, sizeof num, ",%lld", (long long)df[i]);
-		sb_adds(&rank, num);
+		buf_addstr(&rank, num);
 	}
-	sb_addc(&rank, ')');
+	buf_addch(&rank, ')');
 	if (!kept->n) {
-		free(rank.p);
+		buf_release(&rank);
 		return 0;
 	}
 	char *expr = words_expr(kept, 0, kept->n, " OR ", false);
@@ -3466,8 +3422,8 @@ static int tier_text(struct kb *kb, const char *text, const char *project, size_
 	    xasprintf("SELECT k.id, %s AS r FROM knowledge_fts JOIN knowledge k ON "
 	              "k.id=knowledge_fts.rowid WHERE knowledge_fts MATCH ?1 AND " FIX_ELIGIBLE
 	              " ORDER BY r DESC LIMIT ?3",
-	              rank.p);
-	free(rank.p);
+	              rank.data);
+	buf_release(&rank);
 	r = sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL);
 	free(sql);
 	if (r != SQLITE_OK) {

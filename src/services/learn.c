@@ -2,6 +2,7 @@
  * between becomes a candidate fix for the failure's signature. */
 #include "services/triage.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "kb/fixshape.h"
@@ -97,25 +98,13 @@ static char *head_blob(git_repository *repo, const char *rel, size_t *len)
 	return out;
 }
 
-struct buf {
-	char *p;
-	size_t len, cap, max;
-	bool cut;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
+/* Appends what fits of s under b's max and drops the rest: a diff, a key or
+ * a file list cut short is still useful. */
+static void add_cut(struct buf *b, const char *s, size_t n)
 {
-	if (b->len + n > b->max) {
-		b->cut = true;
-		n = b->max > b->len ? b->max - b->len : 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xreallocarray(b->p, b->cap, 1);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (n > b->max - b->len)
+		n = b->max - b->len;
+	buf_add(b, s, n);
 }
 
 /* Appends the unified diff of one file to diff (capped) and its token-level
@@ -139,9 +128,9 @@ static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
 	free(b);
 	git_buf out = {0};
 	if (git_patch_to_buf(&out, patch) == 0 && out.ptr)
-		buf_add(diff, out.ptr, out.size);
+		add_cut(diff, out.ptr, out.size);
 	git_buf_dispose(&out);
-	struct buf removed = {.max = 64 << 10}, added = {.max = 64 << 10};
+	struct buf removed = BUF_INIT(64 << 10), added = BUF_INIT(64 << 10);
 	size_t nh = git_patch_num_hunks(patch);
 	for (size_t h = 0; h < nh; h++) {
 		int nl = git_patch_num_lines_in_hunk(patch, h);
@@ -150,21 +139,20 @@ static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
 			if (git_patch_get_line_in_hunk(&line, patch, h, (size_t)l) != 0)
 				continue;
 			if (line->origin == GIT_DIFF_LINE_DELETION)
-				buf_add(&removed, line->content, line->content_len);
+				add_cut(&removed, line->content, line->content_len);
 			else if (line->origin == GIT_DIFF_LINE_ADDITION)
-				buf_add(&added, line->content, line->content_len);
+				add_cut(&added, line->content, line->content_len);
 		}
 	}
 	char shape[FIXSHAPE_MAX];
-	if (fixshape_compute(removed.p ? removed.p : "", removed.len, added.p ? added.p : "",
-			     added.len, shape, sizeof shape) == 0 &&
+	if (fixshape_compute(removed.data, removed.len, added.data, added.len, shape, sizeof shape) == 0 &&
 	    shape[0]) {
 		if (key->len)
-			buf_add(key, " ; ", 3);
-		buf_add(key, shape, strlen(shape));
+			add_cut(key, " ; ", 3);
+		add_cut(key, shape, strlen(shape));
 	}
-	free(removed.p);
-	free(added.p);
+	buf_release(&removed);
+	buf_release(&added);
 	git_patch_free(patch);
 }
 
@@ -302,14 +290,14 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 		goto out;
 	}
 	qsort(ch.v, ch.n, sizeof *ch.v, fc_cmp);
-	struct buf diff = {.max = TRIAGE_DIFF_MAX}, key = {.max = FIXSHAPE_MAX - 1},
-		   files = {.max = 16 << 10};
+	struct buf diff = BUF_INIT(TRIAGE_DIFF_MAX), key = BUF_INIT(FIXSHAPE_MAX - 1),
+		   files = BUF_INIT(16 << 10);
 	for (size_t i = 0; i < ch.n; i++) {
 		if (ch.v[i].known)
 			diff_one(&ch.v[i], &diff, &key);
 		if (files.len)
-			buf_add(&files, "\n", 1);
-		buf_add(&files, ch.v[i].path, strlen(ch.v[i].path));
+			add_cut(&files, "\n", 1);
+		add_cut(&files, ch.v[i].path, strlen(ch.v[i].path));
 	}
 
 	char took[32];
@@ -320,20 +308,20 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	if (ch.n > 1)
 		snprintf(more, sizeof more, " and %zu more", ch.n - 1);
 	char *title = key.len && key.len <= 40
-			      ? xasprintf("%s: changed %s%s (%s)", shortmsg, ch.v[0].path, more, key.p)
+			      ? xasprintf("%s: changed %s%s (%s)", shortmsg, ch.v[0].path, more, key.data)
 			      : xasprintf("%s: changed %s%s", shortmsg, ch.v[0].path, more);
 	char *commit = tc.commit_subject ? xasprintf("Commit: %s\n", tc.commit_subject)
 					 : xstrdup("");
 	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed in %s (target %s).\n%s%s",
-			       msg, files.p, commit, took, p->target, diff.len ? "\n" : "",
-			       diff.len ? diff.p : "");
+			       msg, files.data, commit, took, p->target, diff.len ? "\n" : "",
+			       diff.len ? diff.data : "");
 	struct kb_learned l = {
 		.signature = sig,
 		.sig_general = gen,
-		.fix_key = key.len ? key.p : NULL,
+		.fix_key = key.len ? key.data : NULL,
 		.title = title,
 		.body = body,
-		.files = files.p,
+		.files = files.data,
 		.project = p->project,
 		.failure_id = fid,
 		.pass_id = p->event_id,
@@ -349,7 +337,7 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 		*learned = json_pack("{s:I,s:s,s:b,s:s?,s:o,s:s?,s:I,s:s,s:s?,s:s?}", "id",
 				     (json_int_t)id, "title", title, "recurred", recurred,
 				     "signature", sig, "files", fl, "fix_key",
-				     key.len ? key.p : NULL, "took_ms",
+				     key.len ? key.data : NULL, "took_ms",
 				     (json_int_t)(p->time_ms - fms), "failure_id", fid, "pass_id",
 				     p->event_id, "commit", tc.commit_subject);
 		r = 1;
@@ -357,9 +345,9 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	free(title);
 	free(commit);
 	free(body);
-	free(diff.p);
-	free(key.p);
-	free(files.p);
+	buf_release(&diff);
+	buf_release(&key);
+	buf_release(&files);
 out:
 	git_libgit2_shutdown();
 	triage__changes_release(&tc);

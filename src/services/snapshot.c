@@ -13,6 +13,7 @@
  * contents of at most TRIAGE_SNAPSHOT_MAX bytes. */
 #include "services/triage.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/xalloc.h"
@@ -27,6 +28,12 @@
 
 #define MAGIC "cairn-snapshot 1\n"
 #define PATH_MAX_LEN 4096
+/* The longest "F ..." line. */
+#define HEAD_MAX 64
+/* The most a snapshot file can hold, from the limits above. */
+#define SNAPSHOT_BYTES_MAX                                                                    \
+	(sizeof MAGIC - 1 +                                                                   \
+	 TRIAGE_SNAPSHOT_FILES * 2 * (HEAD_MAX + PATH_MAX_LEN + TRIAGE_SNAPSHOT_MAX + 1))
 
 static bool seen_path(char **v, size_t n, const char *p)
 {
@@ -41,10 +48,9 @@ int triage_snapshot_write(const char *out_path, const char *root, const char *cw
 {
 	if (!root)
 		return 0;
-	size_t cap = 1 << 16, len = 0;
-	char *buf = xmalloc(cap);
-	memcpy(buf, MAGIC, sizeof MAGIC - 1);
-	len = sizeof MAGIC - 1;
+	struct buf b;
+	buf_init(&b, SNAPSHOT_BYTES_MAX);
+	buf_addstr(&b, MAGIC);
 	char *taken[TRIAGE_SNAPSHOT_FILES * 2];
 	size_t nt = 0;
 	size_t nd = dl ? dl->n : 0;
@@ -74,25 +80,22 @@ int triage_snapshot_write(const char *out_path, const char *root, const char *cw
 			free(rel);
 			continue;
 		}
-		char head[64];
+		char head[HEAD_MAX];
 		size_t pl = strlen(rel);
 		int hl = snprintf(head, sizeof head, "F %zu %lld\n", pl,
 				  content ? (long long)clen : -1LL);
-		size_t need = len + (size_t)hl + pl + clen + 1;
-		if (need > cap) {
-			while (cap < need)
-				cap *= 2;
-			buf = xreallocarray(buf, cap, 1);
+		/* The limits make room for every entry; the check keeps a
+		 * file whole or out, never cut. */
+		if (buf_grow(&b, (size_t)hl + pl + clen + 1) < 0) {
+			free(content);
+			free(rel);
+			continue;
 		}
-		memcpy(buf + len, head, (size_t)hl);
-		len += (size_t)hl;
-		memcpy(buf + len, rel, pl);
-		len += pl;
-		if (content) {
-			memcpy(buf + len, content, clen);
-			len += clen;
-		}
-		buf[len++] = '\n';
+		buf_add(&b, head, (size_t)hl);
+		buf_add(&b, rel, pl);
+		if (content)
+			buf_add(&b, content, clen);
+		buf_addch(&b, '\n');
 		free(content);
 		taken[nt++] = rel;
 	}
@@ -100,11 +103,11 @@ int triage_snapshot_write(const char *out_path, const char *root, const char *cw
 		free(taken[i]);
 	int r = 0;
 	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || io_write_all(fd, buf, len) < 0)
+	if (fd < 0 || io_write_all(fd, b.data, b.len) < 0)
 		r = -errno;
 	if (fd >= 0)
 		close(fd);
-	free(buf);
+	buf_release(&b);
 	return r;
 }
 

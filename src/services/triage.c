@@ -3,6 +3,7 @@
  * learner (learn.c) turns into fixes. */
 #include "services/triage.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
@@ -557,9 +558,11 @@ static char *includes_of(const char *path)
 	char *text = triage__read_file(path, 64 << 10, &len, NULL);
 	if (!text)
 		return NULL;
-	size_t cap = 256, o = 1;
-	char *out = xmalloc(cap);
-	out[0] = '\n';
+	/* Each name comes from a longer line of text: the list is shorter
+	 * than the text. */
+	struct buf out;
+	buf_init(&out, len + 2);
+	buf_addch(&out, '\n');
 	for (char *p = text; p && *p;) {
 		char *nl = strchr(p, '\n');
 		if (nl)
@@ -579,22 +582,15 @@ static char *includes_of(const char *path)
 				char *e = close ? strchr(q + 1, close) : NULL;
 				if (e) {
 					*e = '\0';
-					const char *b = base_name(q + 1);
-					size_t bl = strlen(b);
-					while (o + bl + 2 > cap)
-						cap *= 2;
-					out = xreallocarray(out, cap, 1);
-					memcpy(out + o, b, bl);
-					o += bl;
-					out[o++] = '\n';
+					buf_addstr(&out, base_name(q + 1));
+					buf_addch(&out, '\n');
 				}
 			}
 		}
 		p = nl ? nl + 1 : NULL;
 	}
-	out[o] = '\0';
 	free(text);
-	return out;
+	return buf_detach(&out, NULL);
 }
 
 struct diag_file {
