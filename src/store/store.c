@@ -325,6 +325,17 @@ static int read_last_seq(struct store *st, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Wraps the SQLite reason already in errbuf into the message for a database
+ * that cannot be opened, with the way out. Returns CAIRN_E_CORRUPT. */
+static int cannot_open(struct store *st, char *errbuf, size_t errlen)
+{
+	char why[400];
+	snprintf(why, sizeof why, "%s", errbuf);
+	snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT, st->path,
+		 why);
+	return CAIRN_E_CORRUPT;
+}
+
 int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen)
 {
 	int r;
@@ -348,23 +359,14 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 	if ((r = exec_sql(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				  " PRAGMA foreign_keys=ON;",
 			  errbuf, errlen))) {
-		char why[400];
-		snprintf(why, sizeof why, "%s", errbuf);
-		snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT,
-			 st->path, why);
-		r = CAIRN_E_CORRUPT;
+		r = cannot_open(st, errbuf, errlen);
 		goto out_free;
 	}
 	if ((r = check_structure(st, errbuf, errlen)))
 		goto out_free;
 	if ((r = migrate(st->db, errbuf, errlen))) {
-		if (r == CAIRN_E_STORE) {
-			char why[400];
-			snprintf(why, sizeof why, "%s", errbuf);
-			snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT,
-				 st->path, why);
-			r = CAIRN_E_CORRUPT;
-		}
+		if (r == CAIRN_E_STORE)
+			r = cannot_open(st, errbuf, errlen);
 		goto out_free;
 	}
 	if (sqlite3_prepare_v2(st->db,
