@@ -5,6 +5,7 @@
 #include "daemon/config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 struct cli_cmd {
@@ -12,6 +13,9 @@ struct cli_cmd {
 	const char *usage; /* one line: arguments */
 	const char *help;  /* the rest of --help */
 	int (*run)(int argc, char **argv, const struct config *cfg);
+	/* run answers `cairn NAME SUB --help` itself (SUB: any argv[2] that is not an
+	 * option), with cfg NULL; `cairn NAME --help` still prints help above. */
+	bool own_help;
 };
 
 int cmd_daemon(int argc, char **argv, const struct config *cfg);

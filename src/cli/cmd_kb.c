@@ -47,39 +47,114 @@ enum {
 	O_CLEAR = 1u << 12, /* --no-tags, --no-files */
 };
 
+/* One verb: its options and arguments, and what `cairn kb VERB --help` prints. The
+ * overview of every verb is the help of "kb" in main.c. */
 struct verb {
 	const char *name, *usage;
+	const char *help; /* the rest of `cairn kb VERB --help` */
 	unsigned opts;
 	int min_args, max_args; /* positional arguments; -1: any number */
 };
+
+#define SCOPE_HELP                                                                                 \
+	"  --project DIR   that project's entries and global ones\n"                               \
+	"  --global        only global entries\n"                                                  \
+	"  --all           the entries of every project and global ones\n"
+#define FILTER_HELP                                                                                \
+	"  --kind K        only entries of kind K (repeatable)\n"                                  \
+	"  --tag T         only entries tagged T\n"                                                \
+	"  --since T       updated at or after T\n"                                                \
+	"  --until T       updated before T\n"
+#define SEARCH_HELP                                                                                \
+	"  --limit N       at most N results (default 20)\n"                                       \
+	"  --forgotten     include forgotten entries\n"                                            \
+	"  --rejected      include rejected entries\n"                                             \
+	"  --json          print JSON, one object per line\n"
+#define TIME_HELP "T is an RFC 3339 time or a duration ago (2h, 7d).\n"
+#define ID_HELP "ID is the number shown (12 or #12) or the entry's uid.\n"
+#define EXIT_HELP                                                                                  \
+	"Exit status: 0 ok, 1 refused or failed (the message says why), 2 usage, 4 a file\n"       \
+	"could not be read or written.\n"
 
 static const struct verb verbs[] = {
     {"add",
      "KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]... "
      "[--project DIR | --global] [--json]",
+     "Adds an entry; prints 'added 12', or 'exists 12 (identical entry)'. KIND: decision,\n"
+     "mistake, pattern, fix or note. Secrets are replaced before saving (and it says so).\n"
+     "  --body TEXT       the body\n"
+     "  --body-file F|-   read the body from file F, - for standard input\n"
+     "  --tag T           a tag (repeatable)\n"
+     "  --file PATH       a file the entry is about (repeatable)\n"
+     "  --project DIR     the entry belongs to project DIR. Default scope: the git top\n"
+     "                    level of the current directory, else global\n"
+     "  --global          the entry is global\n"
+     "  --json            print JSON\n",
      O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE, 2, 2},
-    {"show", "ID [--json]", O_JSON, 1, 1},
+    {"show", "ID [--json]",
+     "Prints the whole entry: every field and the body.\n" ID_HELP "  --json   print JSON\n",
+     O_JSON, 1, 1},
     {"edit",
      "ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]... [--no-tags] "
      "[--file P]... [--no-files] [--project DIR | --global] [--json]",
+     "Changes an entry. Without field options it opens $VISUAL or $EDITOR on the entry\n"
+     "as a form (key: value lines, a blank line, the body); an emptied title cancels.\n" ID_HELP
+     "  --title T         the new title\n"
+     "  --body T          the new body\n"
+     "  --body-file F|-   read the new body from file F, - for standard input\n"
+     "  --kind K          the new kind\n"
+     "  --tag T           the tags (repeatable; replaces the whole set)\n"
+     "  --no-tags         remove every tag\n"
+     "  --file P          the files (repeatable; replaces the whole set)\n"
+     "  --no-files        remove every file\n"
+     "  --project DIR     move the entry to project DIR\n"
+     "  --global          make the entry global\n"
+     "  --json            print JSON\n",
      O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE | O_TITLE | O_KIND | O_CLEAR, 1, 1},
     {"search",
      "QUERY... [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
      "[--until T] [--limit N] [--forgotten] [--rejected] [--json]",
+     "Full-text search of the knowledge base (docs/kb.md); every word is a prefix. Prints\n"
+     "one block per result: id, kind, title, scope and a snippet with the hits marked.\n"
+     "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP SEARCH_HELP
+         TIME_HELP,
      O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 1, -1},
     {"list",
      "[--kind K] [--tag T] [--project DIR | --global | --all] [--since T] [--until T] "
      "[--limit N] [--forgotten] [--rejected] [--json]",
+     "Lists entries, newest first.\n"
+     "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP SEARCH_HELP
+         TIME_HELP,
      O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 0, 0},
-    {"supersede", "OLD NEW | --undo OLD [--json]", O_JSON | O_UNDO, 1, 2},
-    {"forget", "ID | --undo ID [--json]", O_JSON | O_UNDO, 1, 1},
-    {"confirm", "ID [--json]", O_JSON, 1, 1},
-    {"reject", "ID [--json]", O_JSON, 1, 1},
+    {"supersede", "OLD NEW | --undo OLD [--json]",
+     "NEW replaces OLD: OLD never ranks above it. OLD and NEW are entry ids: the number\n"
+     "shown (12 or #12) or the entry's uid.\n"
+     "  --undo   OLD is no longer superseded\n"
+     "  --json   print JSON\n",
+     O_JSON | O_UNDO, 1, 2},
+    {"forget", "ID | --undo ID [--json]",
+     "Hides an entry from search; says until when the undo works ([kb] forget_days).\n" ID_HELP
+     "  --undo   bring a forgotten entry back\n"
+     "  --json   print JSON\n",
+     O_JSON | O_UNDO, 1, 1},
+    {"confirm", "ID [--json]",
+     "Vouches for an entry: confidence up, state active.\n" ID_HELP "  --json   print JSON\n",
+     O_JSON, 1, 1},
+    {"reject", "ID [--json]",
+     "Never suggests the entry as a fix again (confirming it undoes that).\n" ID_HELP
+     "  --json   print JSON\n",
+     O_JSON, 1, 1},
     {"export",
      "[FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
      "[--until T]",
+     "Writes entries as JSON Lines to FILE (default -, standard output): every entry,\n"
+     "forgotten and rejected ones too, unless filtered.\n" FILTER_HELP SCOPE_HELP TIME_HELP,
      O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME, 0, 1},
-    {"import", "FILE|- [--json]", O_JSON, 1, 1},
+    {"import", "FILE|- [--json]",
+     "Reads entries from JSON Lines (FILE, or - for standard input); idempotent. Bad lines\n"
+     "are reported as FILE:LINE: message and skipped.\n"
+     "  --json   print the counts as JSON\n",
+     O_JSON, 1, 1},
 };
 #define N_VERBS (sizeof verbs / sizeof verbs[0])
 
@@ -1187,6 +1262,12 @@ int cmd_kb(int argc, char **argv, const struct config *cfg)
 			a.verb = &verbs[i];
 	if (!a.verb)
 		return usage_error(NULL, "unknown verb '%s'", name);
+	/* Before anything reads cfg: main passes NULL when only help is asked for. */
+	if (cli_wants_help(argc - 1, argv + 1)) {
+		printf("usage: cairn kb %s %s\n\n%s" EXIT_HELP, a.verb->name, a.verb->usage,
+		       a.verb->help);
+		return EXIT_OK;
+	}
 	int rc = parse_args(argc - 1, argv + 1, &a);
 	if (rc)
 		goto out;

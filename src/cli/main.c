@@ -13,11 +13,11 @@ static const struct cli_cmd commands[] = {
 	 "keeps the event log in $XDG_DATA_HOME/cairn/cairn.db. Stops cleanly on SIGINT or\n"
 	 "SIGTERM. Under systemd it reports READY, WATCHDOG and STOPPING (contrib/cairn.service).\n"
 	 "  --print-config   print the settings in force and exit\n",
-	 cmd_daemon},
+	 cmd_daemon, false},
 	{"status", "[--json]",
 	 "Shows whether the daemon runs, its log position, connections and store size.\n"
 	 "  --json   print the daemon's status reply as JSON\n",
-	 cmd_status},
+	 cmd_status, false},
 	{"emit", "TYPE [--subject S] [--data JSON|@FILE|-] [--severity LEVEL] [--durable]",
 	 "Publishes one event of type TYPE (e.g. build.failed) and prints its seq.\n"
 	 "  --subject S        what the event is about (a file, a target)\n"
@@ -29,13 +29,13 @@ static const struct cli_cmd commands[] = {
 	 "  --id ID            the event id (default: a new ULID); re-using one dedups\n"
 	 "  --correlation ID   the id of the event this one answers\n"
 	 "  --json             print the daemon's reply as JSON\n",
-	 cmd_emit},
+	 cmd_emit, false},
 	{"tail", "[PATTERN] [--since SEQ|TIME|DURATION] [--json]",
 	 "Follows events matching PATTERN (default '>' = all) as they happen, one per line.\n"
 	 "A slow terminal loses nothing: on a gap notice tail replays the missed range.\n"
 	 "  --since X   start from seq X, an RFC 3339 time, or a duration ago (10m, 2h, 1d)\n"
 	 "  --json      print each event's envelope as one JSON line\n",
-	 cmd_tail},
+	 cmd_tail, false},
 	{"log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
 	 "Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
 	 "it prints the last N events.\n"
@@ -44,20 +44,20 @@ static const struct cli_cmd commands[] = {
 	 "  --project DIR   only events of that project\n"
 	 "  --limit N       at most N events (default 20)\n"
 	 "  --json          print each envelope as one JSON line\n",
-	 cmd_log},
+	 cmd_log, false},
 	{"watch", "add|rm|list [PATH] [--json]",
 	 "Asks the daemon to watch a project's files (default: the git top level of the\n"
 	 "current directory) and log file.created|changed|deleted|renamed events. Ignores\n"
 	 "what git ignores and cairn's own directories. A big tree is added in the\n"
 	 "background ('watch list' says 'adding' until it is done). The list survives\n"
 	 "daemon restarts.\n",
-	 cmd_watch},
+	 cmd_watch, false},
 	{"run", "[--target NAME] -- CMD [ARGS...]",
 	 "Runs a build or test command exactly as you would (same terminal, same output, same\n"
 	 "exit status) and logs build.started and build.passed|failed (test.* for test\n"
 	 "runners) with duration, git state and the diagnostics found in its output.\n"
 	 "  --target NAME   name the target (default: derived from the command)\n",
-	 cmd_run},
+	 cmd_run, false},
 	{"why", "[EVENT] [--all] [--wait SECONDS] [--json]",
 	 "Shows the triage report of the latest failure in this project (or of EVENT, a\n"
 	 "failure's or a report's id or seq): the lines that explain it, how the same error\n"
@@ -65,7 +65,7 @@ static const struct cli_cmd commands[] = {
 	 "  --all       the latest failure of any project\n"
 	 "  --wait S    wait up to S seconds for a report still being made (default 10)\n"
 	 "  --json      print the triage.report event as JSON\n",
-	 cmd_why},
+	 cmd_why, false},
 	{"triage", "FILE|- [--target NAME] [--command CMD] [--lines N] [--no-kb] [--json]",
 	 "Analyses any log (a CI log, a saved build output; - reads standard input) as the\n"
 	 "daemon does a failed run: excerpt, error signature, known fixes from the knowledge\n"
@@ -75,7 +75,7 @@ static const struct cli_cmd commands[] = {
 	 "  --lines N       excerpt budget (default 50)\n"
 	 "  --no-kb         do not read the knowledge base\n"
 	 "  --json          print the report as JSON\n",
-	 cmd_triage},
+	 cmd_triage, false},
 	{"doctor", "[--recover]",
 	 "Checks cairn's directories (private, yours), the database (a full integrity check,\n"
 	 "the log's seq range and high-water mark, the knowledge base) and the spool. Safe\n"
@@ -84,17 +84,17 @@ static const struct cli_cmd commands[] = {
 	 "              database into a new file, put it in place, keep the damaged one as\n"
 	 "              cairn.db.damaged-TIME, and say which seqs were lost. Seq numbers\n"
 	 "              continue after the highest one the damaged file still knew.\n",
-	 cmd_doctor},
+	 cmd_doctor, false},
 	{"hooks", "install|uninstall [--repo DIR]",
 	 "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
 	 "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
 	 "first, with the same arguments and input; uninstall puts it back exactly.\n"
 	 "  --repo DIR   the repository (default: the one around the current directory)\n",
-	 cmd_hooks},
+	 cmd_hooks, false},
 	{"shell-init", "bash|zsh",
 	 "Prints the shell hook that logs shell.command events; add to your shell's rc file:\n"
 	 "  eval \"$(cairn shell-init bash)\"\n",
-	 cmd_shell_init},
+	 cmd_shell_init, false},
 	{"kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
 	 "The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
 	 "full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
@@ -119,10 +119,11 @@ static const struct cli_cmd commands[] = {
 	 "  import FILE|-                     idempotent; bad lines are reported and skipped\n"
 	 "  --json                            print JSON, one object per line\n"
 	 "T is an RFC 3339 time or a duration ago (2h, 7d). Exit status: 0 ok, 1 refused or\n"
-	 "failed (the message says why), 2 usage, 4 a file could not be read or written.\n",
-	 cmd_kb},
+	 "failed (the message says why), 2 usage, 4 a file could not be read or written.\n"
+	 "'cairn kb VERB --help' tells more about VERB.\n",
+	 cmd_kb, true},
 	{"hook", "git|shell ARGS...",
-	 "Used by the installed hooks; not meant to be typed.\n", cmd_hook},
+	 "Used by the installed hooks; not meant to be typed.\n", cmd_hook, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]))
 			continue;
 		if (cli_wants_help(argc - 1, argv + 1)) {
+			if (commands[i].own_help && argc > 2 && argv[2][0] != '-')
+				return commands[i].run(argc - 1, argv + 1, NULL);
 			cli_usage(stdout, argv[1]);
 			return EXIT_OK;
 		}

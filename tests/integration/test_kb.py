@@ -136,8 +136,8 @@ def without_daemon():
     fails(d, ["kb", "supersede", "1", "1"], 1, "cannot supersede itself")
     fails(d, ["kb", "supersede", "1"], 2, "missing")
     fails(d, ["kb", "import", "/nonexistent"], 4, "cannot read '/nonexistent'")
-    rc, out, err = run(d, ["kb", "add", "--help"])
-    eq(rc, 0, "exit status of kb add --help")
+    rc, out, err = run(d, ["kb", "--help"])
+    eq(rc, 0, "exit status of kb --help")
     for verb in ("add", "show", "edit", "search", "list", "supersede", "forget", "confirm",
                  "reject", "export", "import"):
         check("  " + verb in out, "kb --help does not describe %r:\n%s" % (verb, out))
@@ -153,6 +153,39 @@ def without_daemon():
     eq(evs[0]["data"]["title"], "Linker order matters", "data.title")
     eq(evs[0]["data"]["kind"], "fix", "data.kind")
     d.stop()
+    d.cleanup()
+
+
+@T.test
+def help_of_one_verb():
+    d = Daemon(start=False)  # help needs no daemon
+    for flag in ("--help", "-h"):
+        out = ok(d, ["kb", "search", flag])
+        check(out.startswith("usage: cairn kb search QUERY..."),
+              "`cairn kb search %s` should start with its usage:\n%s" % (flag, out))
+        check("--limit N" in out and "every word is a prefix" in out,
+              "`cairn kb search %s` lacks the help of search:\n%s" % (flag, out))
+        for other in ("supersede OLD NEW", "import FILE", "add KIND TITLE", "  show ID"):
+            check(other not in out,
+                  "`cairn kb search %s` prints the help of another verb (%r):\n%s"
+                  % (flag, other, out))
+    # The option may come anywhere after the verb.
+    check(ok(d, ["kb", "add", "note", "--help"]).startswith("usage: cairn kb add KIND TITLE"),
+          "`cairn kb add note --help` prints the help of add")
+    check(ok(d, ["kb", "supersede", "--help"]).startswith("usage: cairn kb supersede OLD NEW"),
+          "`cairn kb supersede --help` prints the help of supersede")
+    # The overview still lists every verb, with or without a verb after the option.
+    for args in (["kb", "--help"], ["kb", "-h"], ["kb", "help"], ["kb", "--help", "search"]):
+        out = ok(d, args)
+        check(out.startswith("usage: cairn kb add|show|"), "`cairn %s` prints the overview:\n%s"
+              % (" ".join(args), out))
+        for verb in ("add KIND TITLE", "show ID", "edit ID", "search QUERY", "list",
+                     "supersede OLD NEW", "forget ID", "confirm ID", "reject ID", "export",
+                     "import FILE"):
+            check("  " + verb in out, "`cairn %s` does not list %r:\n%s"
+                  % (" ".join(args), verb, out))
+    err = fails(d, ["kb", "bogus", "--help"], 2, "unknown verb 'bogus'")
+    check("'cairn kb --help' lists the verbs" in err, "unknown verb points to kb --help: " + err)
     d.cleanup()
 
 
