@@ -338,7 +338,7 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	json_object_set_new(data, "pty", json_boolean(res.used_pty));
 	json_object_set_new(data, "output",
 			    json_pack("{s:s?,s:I,s:I,s:b,s:s*}", "path", out_path, "bytes",
-				      (json_int_t)cap.total, "kept_bytes", (json_int_t)log_len,
+				      (json_int_t)capture_total(&cap), "kept_bytes", (json_int_t)log_len,
 				      "truncated", capture_truncated(&cap), "snapshot", snap_path));
 	free(snap_path);
 	json_t *diags = diag_list_to_json(&dl, MAX_DIAGS);

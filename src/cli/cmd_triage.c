@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/headtail.h"
 #include "common/xalloc.h"
 #include "kb/kb.h"
 #include "services/triage.h"
@@ -20,15 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads all of stdin, keeping the first MiB and the last 3 MiB of it. */
+/* Reads all of stdin, keeping the first MiB and the last 3 MiB of it
+ * (TRIAGE_LOG_MAX in all), joined without a marker. */
 static char *read_stdin(size_t *len)
 {
-	const size_t head_max = 1 << 20, tail_max = TRIAGE_LOG_MAX - (1 << 20);
-	char *head = xmalloc(head_max + tail_max + 1);
-	size_t h = 0;
-	char *ring = xmalloc(tail_max);
-	size_t rl = 0, rpos = 0;
-	bool wrapped = false;
+	struct headtail ht;
+	headtail_init(&ht, 1 << 20, TRIAGE_LOG_MAX - (1 << 20));
 	char buf[65536];
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
@@ -36,29 +34,9 @@ static char *read_stdin(size_t *len)
 			continue;
 		if (n <= 0)
 			break;
-		size_t off = 0;
-		if (h < head_max) {
-			size_t take = (size_t)n < head_max - h ? (size_t)n : head_max - h;
-			memcpy(head + h, buf, take);
-			h += take;
-			off = take;
-		}
-		for (size_t i = off; i < (size_t)n; i++) {
-			ring[rpos] = buf[i];
-			rpos = (rpos + 1) % tail_max;
-			if (rl < tail_max)
-				rl++;
-			else
-				wrapped = true;
-		}
+		headtail_add(&ht, buf, (size_t)n);
 	}
-	size_t start = wrapped ? rpos : 0;
-	for (size_t i = 0; i < rl; i++)
-		head[h + i] = ring[(start + i) % tail_max];
-	free(ring);
-	*len = h + rl;
-	head[*len] = '\0';
-	return head;
+	return headtail_detach(&ht, 0, len);
 }
 
 int cmd_triage(int argc, char **argv, const struct config *cfg)

@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/headtail.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -48,43 +49,18 @@ char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncat
 		errno = EINVAL;
 		return NULL;
 	}
-	size_t size = (size_t)sb.st_size;
-	size_t want = size < max ? size : max;
-	char *buf = xmalloc(want + 1);
-	size_t got = 0;
-	if (size <= max) {
-		while (got < want) {
-			ssize_t n = read(fd, buf + got, want - got);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-	} else {
-		/* Keep the head and the end: a failure is explained near the end
-		 * of a long log, and the head names the tools. */
-		size_t head = max < LOG_HEAD * 2 ? max / 4 : LOG_HEAD;
-		size_t tail = want - head;
-		while (got < head) {
-			ssize_t n = pread(fd, buf + got, head - got, (off_t)got);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		size_t t = 0;
-		while (t < tail) {
-			ssize_t n = pread(fd, buf + got + t, tail - t, (off_t)(size - tail + t));
-			if (n <= 0)
-				break;
-			t += (size_t)n;
-		}
-		got += t;
-		if (truncated)
-			*truncated = true;
-	}
+	/* Keep the head and the end: a failure is explained near the end of
+	 * a long log, and the head names the tools. A file that fits is kept
+	 * whole, as head and tail together hold max bytes. */
+	size_t head = max < LOG_HEAD * 2 ? max / 4 : LOG_HEAD;
+	struct headtail ht;
+	headtail_init(&ht, head, max - head);
+	uint64_t size = (uint64_t)sb.st_size;
+	(void)headtail_add_range(&ht, fd, 0, size);
 	close(fd);
-	buf[got] = '\0';
-	*len = got;
-	return buf;
+	if (truncated)
+		*truncated = size > max;
+	return headtail_detach(&ht, 0, len);
 }
 
 char *triage__rel_path(const char *root, const char *cwd, const char *file)

@@ -29,98 +29,34 @@
 
 void capture_init(struct capture *c, size_t cap)
 {
-	memset(c, 0, sizeof *c);
 	if (cap < 2)
 		cap = 2;
-	c->cap = cap;
-	c->head = xmalloc(cap / 2);
-	c->tail = xmalloc(cap - cap / 2);
+	headtail_init(&c->ht, cap / 2, cap - cap / 2);
 }
 
 void capture_add(struct capture *c, const char *p, size_t n)
 {
-	c->total += n;
-	size_t hcap = c->cap / 2, tcap = c->cap - hcap;
-	if (c->head_len < hcap) {
-		size_t k = n < hcap - c->head_len ? n : hcap - c->head_len;
-		memcpy(c->head + c->head_len, p, k);
-		c->head_len += k;
-		p += k;
-		n -= k;
-	}
-	if (n >= tcap) {
-		/* Only the last tcap bytes of this chunk can survive. */
-		memcpy(c->tail, p + n - tcap, tcap);
-		c->tail_pos = 0;
-		c->tail_len = tcap;
-		return;
-	}
-	size_t at = (c->tail_pos + c->tail_len) % tcap;
-	size_t k = n < tcap - at ? n : tcap - at;
-	memcpy(c->tail + at, p, k);
-	memcpy(c->tail, p + k, n - k);
-	c->tail_len += n;
-	if (c->tail_len > tcap) {
-		/* The oldest bytes were overwritten: the ring now starts later. */
-		c->tail_pos = (c->tail_pos + c->tail_len - tcap) % tcap;
-		c->tail_len = tcap;
-	}
+	headtail_add(&c->ht, p, n);
 }
 
 bool capture_truncated(const struct capture *c)
 {
-	return c->total > c->head_len + c->tail_len;
+	return headtail_truncated(&c->ht);
+}
+
+uint64_t capture_total(const struct capture *c)
+{
+	return headtail_total(&c->ht);
 }
 
 char *capture_join(const struct capture *c, size_t *len)
 {
-	size_t tcap = c->cap - c->cap / 2;
-	char mark[96] = "";
-	if (capture_truncated(c))
-		snprintf(mark, sizeof mark, "\n[cairn: %llu bytes omitted]\n",
-			 (unsigned long long)(c->total - c->head_len - c->tail_len));
-	size_t m = strlen(mark);
-	char *out = xmalloc(c->head_len + m + c->tail_len + 1);
-	memcpy(out, c->head, c->head_len);
-	memcpy(out + c->head_len, mark, m);
-	size_t first = c->tail_len < tcap - c->tail_pos ? c->tail_len : tcap - c->tail_pos;
-	memcpy(out + c->head_len + m, c->tail + c->tail_pos, first);
-	memcpy(out + c->head_len + m + first, c->tail, c->tail_len - first);
-	size_t n = c->head_len + m + c->tail_len;
-	out[n] = '\0';
-	if (len)
-		*len = n;
-	return out;
+	return headtail_join(&c->ht, HEADTAIL_MARK, len);
 }
 
 void capture_release(struct capture *c)
 {
-	free(c->head);
-	free(c->tail);
-	memset(c, 0, sizeof *c);
-}
-
-/* Adds what a command wrote to a file between two offsets: the whole range
- * when it fits, else its first and last parts (what capture_add() would
- * have kept), read back with pread. */
-static void capture_file_range(struct capture *c, int fd, off_t from, off_t to)
-{
-	if (to <= from)
-		return;
-	uint64_t n = (uint64_t)(to - from);
-	size_t hcap = c->cap / 2, tcap = c->cap - hcap;
-	size_t want_head = n <= c->cap ? (size_t)n : hcap;
-	char *buf = xmalloc(want_head > tcap ? want_head : tcap);
-	ssize_t r = pread(fd, buf, want_head, from);
-	if (r > 0)
-		capture_add(c, buf, (size_t)r);
-	if (n > c->cap) {
-		c->total += n - hcap - tcap; /* the middle, never read */
-		r = pread(fd, buf, tcap, to - (off_t)tcap);
-		if (r > 0)
-			capture_add(c, buf, (size_t)r);
-	}
-	free(buf);
+	headtail_release(&c->ht);
 }
 
 static volatile sig_atomic_t got_winch;
@@ -349,7 +285,11 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		off_t out_end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
 		int rfd = open("/proc/self/fd/1", O_RDONLY | O_CLOEXEC);
 		if (rfd >= 0) {
-			capture_file_range(out, rfd, out_start, out_end);
+			/* Only the kept parts are read back; a failed read
+			 * leaves the capture short, as a lost pipe would. */
+			if (out_end > out_start)
+				(void)headtail_add_range(&out->ht, rfd, (uint64_t)out_start,
+							 (uint64_t)out_end);
 			close(rfd);
 		}
 	}

@@ -7,27 +7,29 @@
 #ifndef CAIRN_RUNNER_H
 #define CAIRN_RUNNER_H
 
+#include "common/headtail.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* A capped copy of a byte stream: the first half of the cap and the last
- * half, with a count of what was dropped between them. */
+ * half, with a count of what was dropped between them (common/headtail.h
+ * with cap / 2 bytes of head and the rest of tail). */
 struct capture {
-	size_t cap;
-	char *head;
-	size_t head_len;
-	char *tail; /* ring of cap - cap/2 bytes */
-	size_t tail_len, tail_pos;
-	uint64_t total;
+	struct headtail ht;
 };
 
+/* Keeps at most cap bytes (at least 2). Allocates only as bytes come. */
 void capture_init(struct capture *c, size_t cap);
 void capture_add(struct capture *c, const char *p, size_t n);
 /* The kept bytes as one malloc'd NUL-terminated buffer; if bytes were
- * dropped, a line "[cairn: N bytes omitted]" marks the place. */
+ * dropped, a line "[cairn: N bytes omitted]" marks the place. c is left
+ * as it was. */
 char *capture_join(const struct capture *c, size_t *len);
 bool capture_truncated(const struct capture *c);
+/* Bytes added, kept or not. */
+uint64_t capture_total(const struct capture *c);
 void capture_release(struct capture *c);
 
 struct runner_result {
