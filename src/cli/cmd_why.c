@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "event/outcome.h"
 #include "services/triage.h"
 #include "sources/gitinfo.h"
 #include "store/store.h"
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FAILURE_TYPES "('build.failed','test.failed','ci.run.failed')"
 
 /* Runs sql (one text or integer parameter) and returns the first row's
  * columns 0 (seq), 1 (id), 2 (type), 3 (envelope) in the out-params. */
@@ -145,7 +145,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		else
 			r = one_row(db,
 				    "SELECT seq, id, type, envelope FROM events WHERE (type IN "
-				    FAILURE_TYPES " OR type = 'triage.report')"
+				    OUTCOME_FAILED_SQL " OR type = 'triage.report')"
 				    " AND id = ?1 ORDER BY seq DESC LIMIT 1",
 				    arg, 0, &seq, &id, &type, &env);
 		if (r == 0) {
@@ -162,12 +162,12 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		if (project)
 			r = one_row(db,
 				    "SELECT seq, id, type, envelope FROM events WHERE project = ?1"
-				    " AND type IN " FAILURE_TYPES " ORDER BY seq DESC LIMIT 1",
+				    " AND type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1",
 				    project, 0, &seq, &id, &type, &env);
 		else
 			r = one_row(db,
 				    "SELECT seq, id, type, envelope FROM events WHERE type IN "
-				    FAILURE_TYPES " ORDER BY seq DESC LIMIT 1",
+				    OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1",
 				    NULL, 0, &seq, &id, &type, &env);
 		if (r == 0) {
 			fprintf(stderr, "cairn why: no failure logged%s%s%s\n",
@@ -188,8 +188,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 	if (strcmp(type, "triage.report") == 0) {
 		report = env;
 		env = NULL;
-	} else if (strcmp(type, "build.failed") && strcmp(type, "test.failed") &&
-		   strcmp(type, "ci.run.failed")) {
+	} else if (!outcome_is_failure(type)) {
 		fprintf(stderr, "cairn why: event %lld is a %s; give a failure or a triage.report\n",
 			seq, type);
 		rc = EXIT_REFUSED;

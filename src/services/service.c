@@ -8,6 +8,7 @@
 #include "common/timefmt.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
+#include "event/outcome.h"
 #include "kb/kb.h"
 #include "services/triage.h"
 #include "services/triage_int.h"
@@ -282,9 +283,9 @@ void triage_service_offer(struct triage_service *ts, const struct event *ev, con
 {
 	if (!ts || ts->stopping)
 		return;
-	if (triage__is_failure(ev->type))
+	if (outcome_is_failure(ev->type))
 		enqueue(ts, JOB_TRIAGE, ev->type, ev->seq, json, len);
-	else if (triage__is_pass(ev->type))
+	else if (outcome_is_pass(ev->type))
 		enqueue(ts, JOB_LEARN, ev->type, ev->seq, json, len);
 }
 
@@ -297,8 +298,8 @@ static void catch_up(struct triage_service *ts, int64_t now_ms)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(ts->db,
 			       "SELECT seq, type, envelope FROM (SELECT e.seq, e.type, e.envelope"
-			       " FROM events e WHERE e.type IN"
-			       " ('build.failed','test.failed','ci.run.failed') AND e.time_ms >= ?1"
+			       " FROM events e WHERE e.type IN " OUTCOME_FAILED_SQL
+			       " AND e.time_ms >= ?1"
 			       " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = 'triage.report'"
 			       " AND r.seq > e.seq AND r.correlationid = e.id)"
 			       " ORDER BY e.seq DESC LIMIT ?2) ORDER BY seq",

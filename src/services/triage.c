@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "event/outcome.h"
 #include "kb/fixshape.h"
 #include "kb/kb.h"
 #include "kb/redact.h"
@@ -130,7 +131,7 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 	memset(f, 0, sizeof *f);
 	*logbuf = NULL;
 	const char *type = json_string_value(json_object_get(ev, "type"));
-	if (!type || !triage__is_failure(type))
+	if (!type || !outcome_is_failure(type))
 		return CAIRN_E_INVALID;
 	const json_t *data = json_object_get(ev, "data");
 	f->type = type;
@@ -171,18 +172,6 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 		f->log_len = json_string_length(json_object_get(data, "log"));
 	}
 	return 0;
-}
-
-bool triage__is_failure(const char *type)
-{
-	return strcmp(type, "build.failed") == 0 || strcmp(type, "test.failed") == 0 ||
-	       strcmp(type, "ci.run.failed") == 0;
-}
-
-bool triage__is_pass(const char *type)
-{
-	return strcmp(type, "build.passed") == 0 || strcmp(type, "test.passed") == 0 ||
-	       strcmp(type, "ci.run.passed") == 0;
 }
 
 /* ---- the primary diagnostic and the signature ---- */
@@ -594,11 +583,11 @@ int triage__last_pass(sqlite3 *db, const char *project, const char *cwd, const c
 		return 0;
 	const char *sql =
 		project ? "SELECT seq, time_ms, id FROM events WHERE project = ?1 AND seq < ?3"
-			  " AND type IN ('build.passed','test.passed','ci.run.passed')"
+			  " AND type IN " OUTCOME_PASSED_SQL
 			  " AND json_extract(envelope,'$.data.target') = ?2"
 			  " ORDER BY seq DESC LIMIT 1"
 			: "SELECT seq, time_ms, id FROM events WHERE seq < ?3"
-			  " AND type IN ('build.passed','test.passed','ci.run.passed')"
+			  " AND type IN " OUTCOME_PASSED_SQL
 			  " AND json_extract(envelope,'$.data.target') = ?2"
 			  " AND json_extract(envelope,'$.data.cwd') = ?1 AND project IS NULL"
 			  " ORDER BY seq DESC LIMIT 1";

@@ -8,8 +8,6 @@
 
 struct sqlite3;
 
-bool triage__is_failure(const char *type);
-bool triage__is_pass(const char *type);
 
 /* The scope "the same target" is meant in: the project, else the cwd. */
 const char *triage__scope(const char *project, const char *cwd);
