@@ -6,16 +6,15 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/spool.h"
-#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -193,6 +193,21 @@ static char *insert_sql(const char *table, const char *cols, int *ncols)
 	return sql;
 }
 
+/* Prepares the pair that copies rows of table: a SELECT of cols (plus
+ * where) on src and the matching INSERT on dst. Returns false if either
+ * does not prepare (*get and *put are then for the caller to finalize). */
+static bool prepare_copy(sqlite3 *src, sqlite3 *dst, const char *table, const char *cols,
+			 const char *where, sqlite3_stmt **get, sqlite3_stmt **put, int *ncols)
+{
+	char *g = xasprintf("SELECT %s FROM \"%s\"%s", cols, table, where);
+	char *p = insert_sql(table, cols, ncols);
+	bool ok = sqlite3_prepare_v2(src, g, -1, get, NULL) == SQLITE_OK &&
+		  sqlite3_prepare_v2(dst, p, -1, put, NULL) == SQLITE_OK;
+	free(g);
+	free(p);
+	return ok;
+}
+
 /* Salvages a table with an integer key (rowid) from src into dst. */
 static void salvage_keyed(sqlite3 *src, sqlite3 *dst, const char *table, const char *key,
 			  struct store_recover_table *tr)
@@ -236,11 +251,11 @@ static void salvage_keyed(sqlite3 *src, sqlite3 *dst, const char *table, const c
 	k.n = u;
 
 	int ncols;
-	char *get = xasprintf("SELECT %s FROM \"%s\" WHERE %s = ?1", cols, table, key);
-	char *put = insert_sql(table, cols, &ncols);
 	sqlite3_stmt *g = NULL, *p = NULL;
-	if (sqlite3_prepare_v2(src, get, -1, &g, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(dst, put, -1, &p, NULL) != SQLITE_OK) {
+	char *where = xasprintf(" WHERE %s = ?1", key);
+	bool ok = prepare_copy(src, dst, table, cols, where, &g, &p, &ncols);
+	free(where);
+	if (!ok) {
 		tr->partial = true;
 		goto out;
 	}
@@ -267,8 +282,6 @@ static void salvage_keyed(sqlite3 *src, sqlite3 *dst, const char *table, const c
 out:
 	sqlite3_finalize(g);
 	sqlite3_finalize(p);
-	free(get);
-	free(put);
 	free(cols);
 	free(k.v);
 }
@@ -283,11 +296,8 @@ static void salvage_scan(sqlite3 *src, sqlite3 *dst, const char *table,
 		return;
 	}
 	int ncols, rc = SQLITE_DONE;
-	char *get = xasprintf("SELECT %s FROM \"%s\"", cols, table);
-	char *put = insert_sql(table, cols, &ncols);
 	sqlite3_stmt *g = NULL, *p = NULL;
-	if (sqlite3_prepare_v2(src, get, -1, &g, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(dst, put, -1, &p, NULL) != SQLITE_OK) {
+	if (!prepare_copy(src, dst, table, cols, "", &g, &p, &ncols)) {
 		tr->partial = true;
 		goto out;
 	}
@@ -298,8 +308,6 @@ static void salvage_scan(sqlite3 *src, sqlite3 *dst, const char *table,
 out:
 	sqlite3_finalize(g);
 	sqlite3_finalize(p);
-	free(get);
-	free(put);
 	free(cols);
 }
 
