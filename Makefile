@@ -21,7 +21,8 @@ TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 # Release build: build/rel. Sanitizer build (what `make check` tests): build/san.
 REL_CFLAGS = $(BASE_CFLAGS) -O2 -g
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS = $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS)
+# The test build also registers the services only tests use (src/services/registry.c).
+SAN_CFLAGS = $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -DCAIRN_TEST_BUILD
 
 REL_OBJS := $(LIB_SRCS:%.c=$(BUILD)/rel/%.o)
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)

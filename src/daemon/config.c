@@ -55,6 +55,7 @@ static const struct setting settings[] = {
 	{"triage", "excerpt_lines", K_COUNT, OFF(excerpt_lines), "50", 0},
 	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1", 0},
 	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30", 0},
+	{"services", "queue_events", K_COUNT, OFF(service_queue), "256", 1},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const failed[] = {"build.failed", "test.failed", "ci.run.failed"};
-static const char *const passed[] = {"build.passed", "test.passed", "ci.run.passed"};
+static const char *const failed[] = {OUTCOME_FAILED_TYPES};
+static const char *const passed[] = {OUTCOME_PASSED_TYPES};
 
 static bool one_of(const char *type, const char *const *list, size_t n)
 {

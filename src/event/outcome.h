@@ -6,6 +6,10 @@
 
 #include <stdbool.h>
 
+/* The failure types and the pass types, as C string lists (for arrays). */
+#define OUTCOME_FAILED_TYPES "build.failed", "test.failed", "ci.run.failed"
+#define OUTCOME_PASSED_TYPES "build.passed", "test.passed", "ci.run.passed"
+
 /* The failure types as an SQL list, for "type IN " OUTCOME_FAILED_SQL. */
 #define OUTCOME_FAILED_SQL "('build.failed','test.failed','ci.run.failed')"
 /* The pass types as an SQL list. */

@@ -110,6 +110,12 @@ static const char *const migrations[] = {
 	" path TEXT NOT NULL,"
 	" content BLOB,"
 	" PRIMARY KEY(failure_id, path)) WITHOUT ROWID;",
+	/* 3: where each service of the daemon is in the log
+	 * (src/services/host.c). */
+	"CREATE TABLE service_checkpoints("
+	" name TEXT PRIMARY KEY,"
+	" seq INTEGER NOT NULL,"
+	" time_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1143,4 +1149,42 @@ int store_stats(struct store *st, struct store_stats *out)
 	out->last_seq = store_last_seq(st);
 	reader_put(st, db);
 	return 0;
+}
+
+/* ---- service checkpoints ---- */
+
+int store_checkpoint_get(sqlite3 *db, const char *name, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT seq FROM service_checkpoints WHERE name = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = CAIRN_E_NOTFOUND;
+	else
+		r = CAIRN_E_STORE;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_checkpoint_set(sqlite3 *db, const char *name, int64_t seq, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO service_checkpoints(name, seq, time_ms) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq,"
+			       " time_ms = excluded.time_ms",
+			       -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }
