@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/timefmt.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
@@ -74,92 +75,6 @@ const char *kb_state_parse(const char *s)
 		if (strcmp(s, states[i]) == 0)
 			return states[i];
 	return NULL;
-}
-
-/* ---- SHA-256 (FIPS 180-4), for the duplicate key ---- */
-
-struct sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char buf[64];
-	size_t n;
-};
-
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha_block(struct sha256 *s, const unsigned char *p)
-{
-	uint32_t w[64], a, b, c, d, e, f, g, h;
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 64; i++) {
-		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-	a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
-	e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
-	for (int i = 0; i < 64; i++) {
-		uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
-		              sha_k[i] + w[i];
-		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-		h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-	}
-	s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
-	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
-}
-
-static void sha_init(struct sha256 *s)
-{
-	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-	memcpy(s->h, iv, sizeof iv);
-	s->len = 0;
-	s->n = 0;
-}
-
-static void sha_update(struct sha256 *s, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	s->len += len;
-	while (len > 0) {
-		size_t k = 64 - s->n < len ? 64 - s->n : len;
-		memcpy(s->buf + s->n, p, k);
-		s->n += k, p += k, len -= k;
-		if (s->n == 64) {
-			sha_block(s, s->buf);
-			s->n = 0;
-		}
-	}
-}
-
-static void sha_final(struct sha256 *s, unsigned char out[32])
-{
-	uint64_t bits = s->len * 8;
-	unsigned char pad = 0x80, zero = 0, lenb[8];
-	sha_update(s, &pad, 1);
-	while (s->n != 56)
-		sha_update(s, &zero, 1);
-	for (int i = 0; i < 8; i++)
-		lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-	sha_update(s, lenb, 8);
-	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (unsigned char)(s->h[i] >> 24);
-		out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
-		out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
-		out[4 * i + 3] = (unsigned char)s->h[i];
-	}
 }
 
 /* ---- text helpers ---- */
@@ -255,7 +170,7 @@ static void add_normalised(struct sha256 *h, const char *s)
 			continue;
 		}
 		if (n + 2 > sizeof buf) {
-			sha_update(h, buf, n);
+			sha256_update(h, buf, n);
 			n = 0;
 		}
 		if (pending)
@@ -264,7 +179,7 @@ static void add_normalised(struct sha256 *h, const char *s)
 		started = true;
 		buf[n++] = *p;
 	}
-	sha_update(h, buf, n);
+	sha256_update(h, buf, n);
 }
 
 /* The exact-duplicate key (see kb.h): the first HASH_BYTES of a SHA-256, in
@@ -277,20 +192,20 @@ static void hash_key(char out[33], const char *kind, const char *project, const 
                      const char *body, const char *sig, const char *fix_key)
 {
 	struct sha256 h;
-	unsigned char d[32];
-	sha_init(&h);
-	sha_update(&h, "cairn-kb-1", 11);
-	sha_update(&h, kind, strlen(kind) + 1);
-	sha_update(&h, project ? project : "", strlen(project ? project : "") + 1);
+	unsigned char d[SHA256_LEN];
+	sha256_init(&h);
+	sha256_update(&h, "cairn-kb-1", 11);
+	sha256_update(&h, kind, strlen(kind) + 1);
+	sha256_update(&h, project ? project : "", strlen(project ? project : "") + 1);
 	add_normalised(&h, title);
-	sha_update(&h, "", 1);
+	sha256_update(&h, "", 1);
 	add_normalised(&h, body);
-	sha_update(&h, "", 1);
+	sha256_update(&h, "", 1);
 	if (strcmp(kind, "fix") == 0) {
-		sha_update(&h, sig ? sig : "", strlen(sig ? sig : "") + 1);
-		sha_update(&h, fix_key ? fix_key : "", strlen(fix_key ? fix_key : "") + 1);
+		sha256_update(&h, sig ? sig : "", strlen(sig ? sig : "") + 1);
+		sha256_update(&h, fix_key ? fix_key : "", strlen(fix_key ? fix_key : "") + 1);
 	}
-	sha_final(&h, d);
+	sha256_final(&h, d);
 	for (int i = 0; i < HASH_BYTES; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
