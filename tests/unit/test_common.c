@@ -1,4 +1,4 @@
-/* Common helpers: ULIDs, RFC 3339 times and durations. */
+/* Common helpers: ULIDs, RFC 3339 times and durations, SHA-256. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,9 +6,11 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/sha256.h"
 #include "common/timefmt.h"
 #include "common/ulid.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_ulid_valid_and_ordered(void **state)
@@ -69,6 +71,63 @@ static void test_durations(void **state)
 	assert_int_equal(timefmt_parse_duration("-5m", &ms), CAIRN_E_PARSE);
 }
 
+/* The digest as lower-case hex. */
+static void hex(const unsigned char d[SHA256_LEN], char out[2 * SHA256_LEN + 1])
+{
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Known answers: FIPS 180-2's "abc" (one block) and 448-bit message (its
+ * padding needs a second block), the empty message, an 896-bit message (two
+ * blocks, then a block of padding), and FIPS 180-2's one million 'a', fed
+ * in pieces of uneven size. */
+static void test_sha256_vectors(void **state)
+{
+	static const struct {
+		const char *msg, *digest;
+	} cases[] = {
+		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+		{"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		 "klmnopqrlmnopqrsmnopqrstnopqrstu",
+		 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+	};
+	unsigned char d[SHA256_LEN];
+	char h[2 * SHA256_LEN + 1];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = strlen(cases[i].msg);
+		sha256_digest(cases[i].msg, len, d);
+		hex(d, h);
+		assert_string_equal(h, cases[i].digest);
+		/* Incremental, split at every point: the same digest. */
+		for (size_t cut = 0; cut <= len; cut++) {
+			struct sha256 s;
+			sha256_init(&s);
+			sha256_update(&s, cases[i].msg, cut);
+			sha256_update(&s, cases[i].msg + cut, len - cut);
+			sha256_final(&s, d);
+			hex(d, h);
+			assert_string_equal(h, cases[i].digest);
+		}
+	}
+	/* One million 'a' (15625 blocks) in pieces of 1 to 199 bytes. */
+	char a[199];
+	memset(a, 'a', sizeof a);
+	struct sha256 s;
+	sha256_init(&s);
+	for (size_t done = 0, k = 1; done < 1000000; k = k % sizeof a + 1) {
+		size_t n = k < 1000000 - done ? k : 1000000 - done;
+		sha256_update(&s, a, n);
+		done += n;
+	}
+	sha256_final(&s, d);
+	hex(d, h);
+	assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -77,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_ulid_valid_and_ordered),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sha256_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
