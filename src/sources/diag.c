@@ -311,8 +311,8 @@ void diag_note_n(struct diag_ctx *c, int idx, const char *s, size_t n, bool keep
 		free(t);
 		return;
 	}
-	if ((d->n_notes & (d->n_notes - 1)) == 0 || d->n_notes == 0) {
-		/* Grow at 1, 2, 4, 8, ...: powers of two. */
+	if ((d->n_notes & (d->n_notes - 1)) == 0) {
+		/* Grow when full: at 0, 1, 2, 4, 8, ... notes. */
 		size_t want = d->n_notes ? d->n_notes * 2 : 1;
 		d->notes = xreallocarray(d->notes, want, sizeof *d->notes);
 	}

@@ -48,8 +48,7 @@ static size_t go_trace(struct diag_ctx *c, size_t k, int idx, struct diag_loc *w
 		} else if (!(is_blank(t) || has_prefix(t, "goroutine ") ||
 		             has_prefix(t, "created by ") ||
 		             (strchr(t, '(') && ends_with(t, ")")) || ends_with(t, "(...)") ||
-		             has_prefix(t, "[signal ") || has_prefix(t, "panic: ") ||
-		             has_prefix(t, "\tpanic: "))) {
+		             has_prefix(t, "[signal ") || has_prefix(t, "panic: "))) {
 			break;
 		}
 		k++;

@@ -67,11 +67,10 @@ struct diag_ctx {
 	size_t ld_ctx, ld_end;
 	bool ld_has_ctx;
 
-	bool javac_seen, maven_seen, maven_summary;
+	bool javac_seen, maven_summary;
 	bool go_seen;
 	char go_test[DIAG_NAME_MAX + 1];
 	bool rust_tests;
-	char rust_test[DIAG_NAME_MAX + 1];
 	int py_section; /* 0 other, 1 failures/errors, 2 short summary, 3 warnings */
 	bool py_seen;
 	bool tap_seen, jest_seen, ctest_seen;

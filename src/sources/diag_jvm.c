@@ -185,12 +185,9 @@ size_t diag_parse_maven(struct diag_ctx *c, size_t i)
 		sev = SEV_WARNING;
 		p = s + (s[9] ? 10 : 9);
 	} else {
-		if (has_prefix(s, "[INFO] "))
-			c->maven_seen = true;
 		c->maven_summary = false;
 		return 0;
 	}
-	c->maven_seen = true;
 	if (c->maven_summary && has_prefix(p, "  ") && sev == SEV_ERROR) {
 		/* "[ERROR]   AppTest.addsTwoNumbers:10 expected:<3> but was:<4>" */
 		const char *t = skip_ws(p);

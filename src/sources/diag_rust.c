@@ -92,8 +92,6 @@ size_t diag_parse_cargo_test(struct diag_ctx *c, size_t i)
 		return 1;
 	}
 	if (n > 17 && has_prefix(s, "---- ") && ends_with(s, " stdout ----")) {
-		size_t nn = n - 5 - 12;
-		snprintf(c->rust_test, sizeof c->rust_test, "%.*s", (int)nn, s + 5);
 		c->rust_tests = true;
 		return 1;
 	}
