@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/spool.h"
 #include "common/xalloc.h"
+#include "store/queries.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -109,6 +110,21 @@ static void check_spool(const struct config *cfg)
 	free(dir);
 }
 
+/* What the salvage lost: the holes are counted, the first five shown. */
+struct lost {
+	int64_t events;
+	int shown;
+};
+
+static int print_gap(void *ctx, int64_t first, int64_t last)
+{
+	struct lost *l = ctx;
+	l->events += last - first + 1;
+	if (l->shown++ < 5)
+		printf("  lost       seq %lld..%lld\n", (long long)first, (long long)last);
+	return 0;
+}
+
 static void print_recover_report(const struct store_recover_report *rep, const char *kept,
 				 const char *db_path)
 {
@@ -126,30 +142,17 @@ static void print_recover_report(const struct store_recover_report *rep, const c
 	 * tail up to the high-water mark. */
 	sqlite3 *db;
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-		sqlite3_stmt *s;
-		int64_t lost = 0;
-		int shown = 0;
-		if (sqlite3_prepare_v2(db,
-				       "SELECT seq + 1, nxt - 1 FROM (SELECT seq, lead(seq) OVER "
-				       "(ORDER BY seq) AS nxt FROM events) WHERE nxt > seq + 1",
-				       -1, &s, NULL) == SQLITE_OK) {
-			while (sqlite3_step(s) == SQLITE_ROW) {
-				int64_t a = sqlite3_column_int64(s, 0), b = sqlite3_column_int64(s, 1);
-				lost += b - a + 1;
-				if (shown++ < 5)
-					printf("  lost       seq %lld..%lld\n", (long long)a, (long long)b);
-			}
-			sqlite3_finalize(s);
-		}
+		struct lost lost = {0};
+		(void)store_q_seq_gaps(db, print_gap, &lost);
 		int64_t last = rep->tables[0].max_key;
 		if (rep->high_water > last) {
-			lost += rep->high_water - last;
+			lost.events += rep->high_water - last;
 			printf("  lost       seq %lld..%lld (the end of the log)\n", (long long)last + 1,
 			       (long long)rep->high_water);
 		}
-		if (lost)
+		if (lost.events)
 			printf("  %lld events could not be read; sequence numbers continue after %lld\n",
-			       (long long)lost, (long long)rep->high_water);
+			       (long long)lost.events, (long long)rep->high_water);
 		sqlite3_close(db);
 	}
 	printf("the damaged file is kept as %s\n", kept);

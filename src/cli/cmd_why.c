@@ -9,6 +9,7 @@
 #include "event/outcome.h"
 #include "services/triage.h"
 #include "sources/gitinfo.h"
+#include "store/queries.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -19,33 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
-
-/* Runs sql (one text or integer parameter) and returns the first row's
- * columns 0 (seq), 1 (id), 2 (type), 3 (envelope) in the out-params. */
-static int one_row(sqlite3 *db, const char *sql, const char *text, long long num,
-		   long long *seq, char **id, char **type, json_t **env)
+/* The row's envelope as JSON (NULL if it does not parse); releases the row. */
+static json_t *take_envelope(struct store_q_event *row)
 {
-	sqlite3_stmt *st;
-	*seq = 0;
-	*id = *type = NULL;
-	*env = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return CAIRN_E_STORE;
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	else if (num)
-		sqlite3_bind_int64(st, 1, num);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(st, 0);
-		*id = xstrdup((const char *)sqlite3_column_text(st, 1));
-		*type = xstrdup((const char *)sqlite3_column_text(st, 2));
-		*env = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+	json_t *env = row->envelope ? json_loadb(row->envelope, row->envelope_len, 0, NULL) : NULL;
+	store_q_event_release(row);
+	return env;
 }
 
 /* Waits for the report correlated to failure id through the daemon: a
@@ -132,22 +112,16 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		fprintf(stderr, "cairn why: %s\n", err);
 		return EXIT_IO;
 	}
-	long long seq = 0;
-	char *id = NULL, *type = NULL;
+	struct store_q_event ev = {0};
 	json_t *env = NULL;
 	int r, rc = EXIT_OK;
 	if (arg) {
 		char *end;
 		long long n = strtoll(arg, &end, 10);
 		if (*arg && !*end && n > 0)
-			r = one_row(db, "SELECT seq, id, type, envelope FROM events WHERE seq = ?1",
-				    NULL, n, &seq, &id, &type, &env);
+			r = store_q_event_by_seq(db, n, &ev);
 		else
-			r = one_row(db,
-				    "SELECT seq, id, type, envelope FROM events WHERE (type IN "
-				    OUTCOME_FAILED_SQL " OR type = 'triage.report')"
-				    " AND id = ?1 ORDER BY seq DESC LIMIT 1",
-				    arg, 0, &seq, &id, &type, &env);
+			r = store_q_outcome_by_id(db, arg, &ev);
 		if (r == 0) {
 			fprintf(stderr, "cairn why: no event %s in the log (see 'cairn log')\n", arg);
 			rc = EXIT_REFUSED;
@@ -159,16 +133,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		const char *project = NULL;
 		if (!all && getcwd(cwd, sizeof cwd) && gitinfo_read(cwd, 0, &gi) == 0)
 			project = gi.workdir;
-		if (project)
-			r = one_row(db,
-				    "SELECT seq, id, type, envelope FROM events WHERE project = ?1"
-				    " AND type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1",
-				    project, 0, &seq, &id, &type, &env);
-		else
-			r = one_row(db,
-				    "SELECT seq, id, type, envelope FROM events WHERE type IN "
-				    OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1",
-				    NULL, 0, &seq, &id, &type, &env);
+		r = store_q_last_failure(db, project, &ev);
 		if (r == 0) {
 			fprintf(stderr, "cairn why: no failure logged%s%s%s\n",
 				project ? " in " : "", project ? project : "",
@@ -184,6 +149,9 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		rc = EXIT_IO;
 		goto out;
 	}
+	long long seq = ev.seq;
+	const char *id = ev.id, *type = ev.type;
+	env = ev.envelope ? json_loadb(ev.envelope, ev.envelope_len, 0, NULL) : NULL;
 	json_t *report = NULL;
 	if (strcmp(type, "triage.report") == 0) {
 		report = env;
@@ -194,14 +162,9 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		rc = EXIT_REFUSED;
 		goto out;
 	} else {
-		long long rs;
-		char *rid = NULL, *rtype = NULL;
-		r = one_row(db,
-			    "SELECT seq, id, type, envelope FROM events WHERE type = 'triage.report'"
-			    " AND correlationid = ?1 ORDER BY seq DESC LIMIT 1",
-			    id, 0, &rs, &rid, &rtype, &report);
-		free(rid);
-		free(rtype);
+		struct store_q_event rep;
+		r = store_q_report_for(db, id, &rep);
+		report = take_envelope(&rep);
 		if (r == 0 && wait_s > 0)
 			report = wait_report(cfg, id, seq, wait_s);
 		if (!report) {
@@ -224,8 +187,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 	json_decref(report);
 out:
 	json_decref(env);
-	free(id);
-	free(type);
+	store_q_event_release(&ev);
 	sqlite3_close(db);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "services/excerpt.h"
 #include "services/triage_int.h"
 #include "sources/diag.h"
+#include "store/queries.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -571,53 +572,41 @@ static int64_t file_mtime_ms(const char *path)
 	return (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
 }
 
-/* The last pass of f's target before f, in the same project (or cwd). */
-int triage__last_pass(sqlite3 *db, const char *project, const char *cwd, const char *target,
-		      int64_t before_seq, int64_t *seq, int64_t *ms, char **id)
+/* store_q_file_changes() row -> triage_changes. */
+static int add_file_change(void *ctx, const char *path, int64_t last_ms, int events,
+			   int64_t last_seq)
 {
-	*seq = 0;
-	*ms = 0;
-	if (id)
-		*id = NULL;
-	if (!db || !target)
-		return 0;
-	const char *sql =
-		project ? "SELECT seq, time_ms, id FROM events WHERE project = ?1 AND seq < ?3"
-			  " AND type IN " OUTCOME_PASSED_SQL
-			  " AND json_extract(envelope,'$.data.target') = ?2"
-			  " ORDER BY seq DESC LIMIT 1"
-			: "SELECT seq, time_ms, id FROM events WHERE seq < ?3"
-			  " AND type IN " OUTCOME_PASSED_SQL
-			  " AND json_extract(envelope,'$.data.target') = ?2"
-			  " AND json_extract(envelope,'$.data.cwd') = ?1 AND project IS NULL"
-			  " ORDER BY seq DESC LIMIT 1";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return CAIRN_E_STORE;
-	sqlite3_bind_text(st, 1, project ? project : cwd, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, before_seq > 0 ? before_seq : INT64_MAX);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(st, 0);
-		*ms = sqlite3_column_int64(st, 1);
-		if (id)
-			*id = xstrdup((const char *)sqlite3_column_text(st, 2));
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+	struct triage_changes *out = ctx;
+	size_t n = out->n;
+	triage__changes_add(out, path, last_ms, events, "file events");
+	if (out->n > n)
+		out->v[out->n - 1].seq = last_seq;
+	return 0;
 }
 
-/* Binds ?1..?5 of the change queries below: project, (from_seq, to_seq],
- * [from_ms, until_ms), 0 meaning no bound at the top. */
-static void bind_window(sqlite3_stmt *st, const char *project, int64_t from_seq, int64_t to_seq,
-			int64_t from_ms, int64_t until_ms)
+/* store_q_git_events() row -> triage_changes: the files of a commit,
+ * checkout or merge, and the last commit's subject. */
+static int add_git_change(void *ctx, const struct store_q_event *row)
 {
-	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, from_seq);
-	sqlite3_bind_int64(st, 3, to_seq > 0 ? to_seq : INT64_MAX);
-	sqlite3_bind_int64(st, 4, from_ms);
-	sqlite3_bind_int64(st, 5, until_ms > 0 ? until_ms : INT64_MAX);
+	struct triage_changes *out = ctx;
+	json_t *ev = json_loadb(row->envelope, row->envelope_len, 0, NULL);
+	const json_t *data = json_object_get(ev, "data");
+	size_t i;
+	const json_t *fe;
+	json_array_foreach(json_object_get(data, "files"), i, fe)
+	{
+		const char *p = json_string_value(json_object_get(fe, "path"));
+		if (p)
+			triage__changes_add(out, p, row->time_ms, 1, "git");
+	}
+	const char *subj = json_string_value(json_object_get(data, "subject"));
+	if (strcmp(row->type, "git.commit") == 0 && subj) {
+		free(out->commit_subject);
+		out->commit_subject = xstrdup(subj);
+		out->commits++;
+	}
+	json_decref(ev);
+	return 0;
 }
 
 void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t to_seq,
@@ -626,57 +615,15 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 	memset(out, 0, sizeof *out);
 	if (!db || !project)
 		return;
-	sqlite3_stmt *st;
-	/* File events: one row per path. */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT coalesce(json_extract(envelope,'$.data.path'), subject),"
-			       " max(time_ms), count(*), max(seq) FROM events"
-			       " WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
-			       " AND type IN ('file.changed','file.created','file.deleted','file.renamed')"
-			       " GROUP BY 1 ORDER BY 2 DESC LIMIT 2000",
-			       -1, &st, NULL) == SQLITE_OK) {
-		bind_window(st, project, from_seq, to_seq, from_ms, until_ms);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *p = (const char *)sqlite3_column_text(st, 0);
-			if (p)
-				triage__changes_add(out, p, sqlite3_column_int64(st, 1),
-						    sqlite3_column_int(st, 2), "file events");
-			if (p && out->n)
-				out->v[out->n - 1].seq = sqlite3_column_int64(st, 3);
-		}
-		sqlite3_finalize(st);
-	}
-	/* Commits, checkouts and merges: their file lists and subjects. */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT envelope, time_ms FROM events"
-			       " WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
-			       " AND type IN ('git.commit','git.checkout','git.merge')"
-			       " ORDER BY seq LIMIT 200",
-			       -1, &st, NULL) == SQLITE_OK) {
-		bind_window(st, project, from_seq, to_seq, from_ms, until_ms);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-			int64_t ms = sqlite3_column_int64(st, 1);
-			const json_t *data = json_object_get(ev, "data");
-			size_t i;
-			const json_t *fe;
-			json_array_foreach(json_object_get(data, "files"), i, fe)
-			{
-				const char *p = json_string_value(json_object_get(fe, "path"));
-				if (p)
-					triage__changes_add(out, p, ms, 1, "git");
-			}
-			const char *type = json_string_value(json_object_get(ev, "type"));
-			const char *subj = json_string_value(json_object_get(data, "subject"));
-			if (type && strcmp(type, "git.commit") == 0 && subj) {
-				free(out->commit_subject);
-				out->commit_subject = xstrdup(subj);
-				out->commits++;
-			}
-			json_decref(ev);
-		}
-		sqlite3_finalize(st);
-	}
+	const struct store_q_window w = {.project = project, .after_seq = from_seq,
+					 .until_seq = to_seq, .since_ms = from_ms,
+					 .until_ms = until_ms};
+	/* File events, one row per path; then commits, checkouts and merges.
+	 * A query that fails leaves fewer suspects, not a failed report. */
+	if (store_q_file_changes(db, &w, TRIAGE_CHANGES_MAX, add_file_change, out))
+		log_debug("triage: file changes in %s: %s", project, sqlite3_errmsg(db));
+	if (store_q_git_events(db, &w, 200, add_git_change, out))
+		log_debug("triage: git events in %s: %s", project, sqlite3_errmsg(db));
 }
 
 void triage__changes_add(struct triage_changes *c, const char *path, int64_t ms, int n,
@@ -690,7 +637,7 @@ void triage__changes_add(struct triage_changes *c, const char *path, int64_t ms,
 			return;
 		}
 	}
-	if (c->n >= 2000)
+	if (c->n >= TRIAGE_CHANGES_MAX)
 		return;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 32;
@@ -718,23 +665,24 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 {
 	const char *root = triage__scope(f->project, f->cwd);
 	struct suspects s = {0};
-	int64_t pass_seq = 0, pass_ms = 0;
-	char *pass_id = NULL;
-	int r = triage__last_pass(cx->db, f->project, f->cwd, f->target, f->seq, &pass_seq,
-				  &pass_ms, &pass_id);
-	if (r < 0)
-		*err = r;
+	struct store_q_event pass = {0};
+	if (cx->db && f->target) {
+		int r = store_q_last_pass(cx->db, f->project, f->cwd, f->target, f->seq, &pass);
+		if (r < 0)
+			*err = r;
+	}
+	int64_t pass_seq = pass.seq, pass_ms = pass.time_ms;
 	/* Never passed: look at the last day. */
 	int64_t from_ms = pass_seq ? 0 : (f->time_ms ? f->time_ms : 0) - 24 * 3600 * 1000LL;
 	if (pass_seq) {
 		char ts[TIMEFMT_RFC3339_LEN + 1];
 		timefmt_rfc3339(ts, pass_ms);
 		*since = json_pack("{s:I,s:s,s:s?}", "seq", (json_int_t)pass_seq, "time", ts,
-				   "id", pass_id);
+				   "id", pass.id);
 	} else {
 		*since = json_null();
 	}
-	free(pass_id);
+	store_q_event_release(&pass);
 
 	struct triage_changes ch;
 	triage__changes(cx->db, f->project, pass_seq, f->seq, from_ms, f->started_ms, &ch);

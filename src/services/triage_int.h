@@ -21,12 +21,6 @@ char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncat
  * absolute (lexically cleaned); NULL for NULL/empty. Caller frees. */
 char *triage__rel_path(const char *root, const char *cwd, const char *file);
 
-/* The last pass of target before before_seq (0: any) in project, or in cwd
- * for runs outside any project: *seq 0 when there is none. */
-int triage__last_pass(struct sqlite3 *db, const char *project, const char *cwd,
-		      const char *target, int64_t before_seq, int64_t *seq, int64_t *ms,
-		      char **id);
-
 /* Files changed in project between two seqs (file and git events). */
 struct triage_change {
 	char *path; /* relative to the project */
@@ -41,6 +35,9 @@ struct triage_changes {
 	char *commit_subject; /* the last git.commit's subject, or NULL */
 	int commits;
 };
+/* The most paths triage__changes() collects. */
+#define TRIAGE_CHANGES_MAX 2000
+
 /* Changes logged with from_seq < seq <= to_seq (0: no bound) and
  * from_ms <= time < until_ms (0: no bound): a build's own outputs, written
  * after it started, are not changes that could explain it. */

@@ -77,6 +77,8 @@ struct project {
 	uint64_t git_busy_since_ns;
 	bool held_by_git; /* pending changes accumulated during a git operation */
 	bool limit_warned;
+	bool settle_warned; /* a call on settle failed; logged once until one works */
+	bool flush_due;     /* settle could not start: on_walk() flushes instead */
 	bool limit_is_max_dirs; /* the cap reached was watch.max_dirs, not the kernel's */
 	size_t n_dirs;
 	size_t n_skipped; /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
@@ -126,6 +128,7 @@ struct fswatch {
 	 * emit, while there is any of them to do. */
 	uv_idle_t walker;
 	bool walker_on;
+	bool walker_warned; /* a call on walker failed; logged once until one works */
 	json_t *outq;   /* events for emit, in order */
 	size_t outq_i;  /* the next one to hand over */
 	fswatch_emit_fn emit;
@@ -134,6 +137,9 @@ struct fswatch {
 	uv_poll_t poll;
 	uv_timer_t retry;
 	bool retry_on;
+	bool retry_warned; /* a call on retry failed; logged once until one works */
+	bool poll_warned;  /* polling the inotify descriptor failed */
+	int n_open;        /* handles left to close when fswatch_new() fails */
 	struct strmap wds; /* "%d" -> struct dirwatch */
 	struct project *projects;
 	bool overflow;
@@ -234,7 +240,19 @@ static void arm_settle(struct project *p)
 		delay = 0;
 	else if (waited + delay > p->fw->cfg.max_delay_ms)
 		delay = p->fw->cfg.max_delay_ms - waited;
-	uv_timer_start(&p->settle, on_settle, delay, 0);
+	int r = uv_timer_start(&p->settle, on_settle, delay, 0);
+	if (r) {
+		/* No quiet period then: the walker flushes at its next turn. */
+		if (!p->settle_warned)
+			log_warn("fswatch: cannot start the quiet-period timer of %s: %s; its "
+				 "changes are compared without waiting for a quiet period",
+				 p->root, uv_strerror(r));
+		p->settle_warned = true;
+		p->flush_due = true;
+		walker_start(p->fw);
+		return;
+	}
+	p->settle_warned = false;
 }
 
 /* Watches the directory rel. Returns false when it is to be skipped: over
@@ -404,10 +422,21 @@ static void on_walk(uv_idle_t *h);
 
 static void walker_start(struct fswatch *fw)
 {
-	if (!fw->walker_on) {
-		uv_idle_start(&fw->walker, on_walk);
-		fw->walker_on = true;
+	if (fw->walker_on)
+		return;
+	int r = uv_idle_start(&fw->walker, on_walk);
+	if (r) {
+		/* The work stays queued; the next walker_start() tries again. */
+		if (!fw->walker_warned)
+			log_error("fswatch: cannot start the handle that walks trees, compares "
+				  "changes and hands file events over: %s; that work waits until it "
+				  "can be started (tried again at the next change)",
+				  uv_strerror(r));
+		fw->walker_warned = true;
+		return;
 	}
+	fw->walker_warned = false;
+	fw->walker_on = true;
 }
 
 /* Walks the tree under rel, from the loop in slices (see on_walk()). */
@@ -566,7 +595,12 @@ static void flush_now(struct project *p)
 		return; /* resumed when index.lock goes away */
 	if (walk_busy(p) || p->flush_on)
 		return; /* resumed by walk_done() or flush_finish() */
-	uv_timer_stop(&p->settle);
+	p->flush_due = false;
+	int r = uv_timer_stop(&p->settle);
+	if (r)
+		log_warn("fswatch: cannot stop the quiet-period timer of %s: %s; it may fire once "
+			 "more and find nothing new to compare",
+			 p->root, uv_strerror(r));
 	p->flush_on = true;
 	p->fc = (struct flush_counts){0};
 	/* Changes made while git held index.lock: their events are collected,
@@ -643,13 +677,24 @@ static void update_retry_timer(struct fswatch *fw)
 	for (struct project *p = fw->projects; p; p = p->next)
 		if (strmap_len(&p->unwatched) && !p->adding)
 			need = true;
+	int r = 0;
 	if (need && !fw->retry_on) {
-		uv_timer_start(&fw->retry, on_retry, fw->cfg.retry_ms, fw->cfg.retry_ms);
-		fw->retry_on = true;
+		r = uv_timer_start(&fw->retry, on_retry, fw->cfg.retry_ms, fw->cfg.retry_ms);
+		if (r && !fw->retry_warned)
+			log_warn("fswatch: cannot start the rescan timer: %s; directories over the "
+				 "watch limit are not rescanned (tried again when a walk ends or a "
+				 "watch is removed)",
+				 uv_strerror(r));
+		fw->retry_on = r == 0;
 	} else if (!need && fw->retry_on) {
-		uv_timer_stop(&fw->retry);
-		fw->retry_on = false;
+		r = uv_timer_stop(&fw->retry);
+		if (r && !fw->retry_warned)
+			log_warn("fswatch: cannot stop the rescan timer: %s; it keeps firing with "
+				 "nothing to rescan",
+				 uv_strerror(r));
+		fw->retry_on = r != 0;
 	}
+	fw->retry_warned = r != 0;
 }
 
 /* Scans the directories left unwatched: tries to watch them again, and
@@ -787,6 +832,13 @@ static void on_inotify(uv_poll_t *h, int status, int events)
 {
 	struct fswatch *fw = h->data;
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	if (status < 0 && !fw->poll_warned) {
+		/* libuv stops the handle after a poll error. */
+		log_error("fswatch: polling the inotify descriptor failed: %s; file changes are no "
+			  "longer seen until the daemon restarts",
+			  uv_strerror(status));
+		fw->poll_warned = true;
+	}
 	for (;;) {
 		ssize_t n = read(fw->fd, buf, sizeof buf);
 		if (n <= 0)
@@ -843,6 +895,17 @@ static char *canonical(const char *path)
 	return out;
 }
 
+/* Frees fw and everything it holds, its handles closed (or never made). */
+static void fw_release(struct fswatch *fw);
+
+/* A handle of an fswatch_new() that failed is closed: fw goes with the last. */
+static void new_failed_closed(uv_handle_t *h)
+{
+	struct fswatch *fw = h->data;
+	if (--fw->n_open == 0)
+		fw_release(fw);
+}
+
 struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 			    fswatch_emit_fn emit_fn, void *ctx, int *err)
 {
@@ -880,16 +943,47 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	fw->ctx = ctx;
 	fw->fd = fd;
 	strmap_init(&fw->wds);
-	uv_poll_init(loop, &fw->poll, fd);
-	fw->poll.data = fw;
-	uv_poll_start(&fw->poll, UV_READABLE, on_inotify);
-	uv_timer_init(loop, &fw->retry);
-	fw->retry.data = fw;
-	uv_idle_init(loop, &fw->walker);
-	fw->walker.data = fw;
 	fw->outq = json_array();
 	git_libgit2_init();
+	/* Without any of its handles the watcher cannot work: it is not made,
+	 * and the daemon runs without file watching. Handles already
+	 * initialised are closed first (fw is freed when the last one is). */
+	const char *what = "poll the inotify descriptor";
+	int r = uv_poll_init(loop, &fw->poll, fd);
+	if (r)
+		goto fail;
+	fw->poll.data = fw;
+	fw->n_open++;
+	what = "make the rescan timer";
+	if ((r = uv_timer_init(loop, &fw->retry)) != 0)
+		goto fail;
+	fw->retry.data = fw;
+	fw->n_open++;
+	what = "make the handle that walks trees";
+	if ((r = uv_idle_init(loop, &fw->walker)) != 0)
+		goto fail;
+	fw->walker.data = fw;
+	fw->n_open++;
+	what = "start polling the inotify descriptor";
+	if ((r = uv_poll_start(&fw->poll, UV_READABLE, on_inotify)) != 0)
+		goto fail;
+	fw->n_open = 0;
 	return fw;
+fail:
+	log_error("fswatch: cannot %s: %s; file watching is off", what, uv_strerror(r));
+	*err = r;
+	if (fw->n_open == 0) {
+		fw_release(fw);
+		return NULL;
+	}
+	int n = fw->n_open;
+	if (n >= 1)
+		uv_close((uv_handle_t *)&fw->poll, new_failed_closed);
+	if (n >= 2)
+		uv_close((uv_handle_t *)&fw->retry, new_failed_closed);
+	if (n >= 3)
+		uv_close((uv_handle_t *)&fw->walker, new_failed_closed);
+	return NULL;
 }
 
 static void project_closed(uv_handle_t *h)
@@ -944,19 +1038,36 @@ static void on_walk(uv_idle_t *h)
 	uint64_t deadline = clock_mono_ns() + WALK_SLICE_NS;
 	if (!outq_drain(fw, deadline))
 		return;
+	bool due = false;
 	for (struct project *p = fw->projects; p; p = p->next) {
 		if (walk_busy(p)) {
 			if (!walk_run(p, deadline))
 				return;
 			walk_done(p);
 		}
+		/* What the quiet-period timer would have done (arm_settle()). */
+		if (p->flush_due) {
+			p->flush_due = false;
+			flush_now(p);
+		}
 		if (p->flush_on && !flush_step(p, deadline))
 			return;
+		due |= p->flush_due;
 	}
-	/* Events the walks and flushes just queued go out next time. */
-	if (json_array_size(fw->outq) > fw->outq_i)
+	/* Events the walks and flushes just queued go out next time, and
+	 * flushes that just fell due start then. */
+	if (json_array_size(fw->outq) > fw->outq_i || due)
 		return;
-	uv_idle_stop(h);
+	int r = uv_idle_stop(h);
+	if (r) {
+		if (!fw->walker_warned)
+			log_warn("fswatch: cannot stop the handle that walks trees: %s; it keeps "
+				 "running with nothing to do",
+				 uv_strerror(r));
+		fw->walker_warned = true;
+		return;
+	}
+	fw->walker_warned = false;
 	fw->walker_on = false;
 }
 
@@ -1039,8 +1150,21 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 	strmap_init(&p->pending);
 	strmap_init(&p->unwatched);
 	strmap_init(&p->flushing);
+	r = uv_timer_init(fw->loop, &p->settle);
+	if (r) {
+		/* Reported and skipped: nothing of it is kept. */
+		snprintf(errbuf, errlen, "cannot make the quiet-period timer for '%s': %s", p->root,
+			 uv_strerror(r));
+		log_warn("fswatch: %s; not watching it", errbuf);
+		strmap_release(&p->snap, NULL);
+		strmap_release(&p->pending, NULL);
+		strmap_release(&p->unwatched, NULL);
+		strmap_release(&p->flushing, NULL);
+		free(p->root);
+		free(p);
+		goto out_free_root;
+	}
 	p->held = json_array();
-	uv_timer_init(fw->loop, &p->settle);
 	p->settle.data = p;
 	/* cairn's own directories under this root are never watched: cairn
 	 * would report its own writes (the database's WAL) forever. */
@@ -1190,7 +1314,11 @@ void fswatch_flush(struct fswatch *fw)
 
 static void fw_closed(uv_handle_t *h)
 {
-	struct fswatch *fw = h->data;
+	fw_release(h->data);
+}
+
+static void fw_release(struct fswatch *fw)
+{
 	size_t it = 0;
 	const char *k;
 	void *v;
@@ -1231,7 +1359,15 @@ void fswatch_free(struct fswatch *fw)
 		p->closing = true;
 		uv_close((uv_handle_t *)&p->settle, project_closed);
 	}
-	uv_poll_stop(&fw->poll);
-	uv_idle_stop(&fw->walker);
+	/* uv_close() stops a handle too: a failed stop is only worth a line. */
+	int r = uv_poll_stop(&fw->poll);
+	if (r)
+		log_warn("fswatch: cannot stop polling the inotify descriptor: %s; closing it "
+			 "anyway",
+			 uv_strerror(r));
+	r = uv_idle_stop(&fw->walker);
+	if (r)
+		log_warn("fswatch: cannot stop the handle that walks trees: %s; closing it anyway",
+			 uv_strerror(r));
 	uv_close((uv_handle_t *)&fw->retry, retry_closed);
 }

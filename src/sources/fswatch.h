@@ -60,7 +60,9 @@ struct fswatch_config {
 typedef void (*fswatch_emit_fn)(void *ctx, json_t *event);
 
 /* Creates the watcher on loop. Returns NULL (and sets *err) when inotify is
- * not available. */
+ * not available, or when a libuv handle it needs cannot be made or started
+ * (*err is then libuv's code, logged with what failed); handles already made
+ * are closed, so the loop must run once more to free them. */
 struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 			    fswatch_emit_fn emit, void *ctx, int *err);
 
@@ -75,7 +77,9 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
  *            is not path itself (else errbuf is left empty);
  *   CAIRN_E_INVALID with a reason in errbuf: path does not exist or is not
  *            a directory, is '/', contains an already watched tree, or is
- *            one of cairn's own directories or inside one.
+ *            one of cairn's own directories or inside one;
+ *   a negative libuv code (-errno) with a reason in errbuf, also logged:
+ *            the project's timer could not be made; nothing is kept.
  * *root_out is NULL on errors; the caller frees it. */
 int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf,
 		size_t errlen);

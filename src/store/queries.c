@@ -1,0 +1,262 @@
+/* Named queries over the events table (see queries.h). */
+#include "store/queries.h"
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "event/outcome.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every query that hands out struct store_q_event selects these columns
+ * first, in this order. */
+#define EVENT_COLS "seq, time_ms, id, type, envelope"
+
+/* The file and git event types the change queries read. */
+#define FILE_TYPES_SQL "('file.changed','file.created','file.deleted','file.renamed')"
+#define GIT_TYPES_SQL "('git.commit','git.checkout','git.merge')"
+
+void store_q_event_release(struct store_q_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->id);
+	free(ev->type);
+	free(ev->envelope);
+	memset(ev, 0, sizeof *ev);
+}
+
+/* The current row's EVENT_COLS, borrowed from the statement. */
+static void event_view(sqlite3_stmt *st, struct store_q_event *ev)
+{
+	ev->seq = sqlite3_column_int64(st, 0);
+	ev->time_ms = sqlite3_column_int64(st, 1);
+	ev->id = (char *)sqlite3_column_text(st, 2);
+	ev->type = (char *)sqlite3_column_text(st, 3);
+	ev->envelope = (char *)sqlite3_column_text(st, 4);
+	ev->envelope_len = (size_t)sqlite3_column_bytes(st, 4);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* Steps a statement whose first columns are EVENT_COLS once, copying the
+ * row into out; finalizes it. 1, 0 or CAIRN_E_STORE (queries.h). */
+static int one_event(sqlite3_stmt *st, struct store_q_event *out)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct store_q_event v;
+		event_view(st, &v);
+		out->seq = v.seq;
+		out->time_ms = v.time_ms;
+		out->id = dup_or_null(v.id);
+		out->type = dup_or_null(v.type);
+		if (v.envelope) {
+			out->envelope = xmalloc(v.envelope_len + 1);
+			memcpy(out->envelope, v.envelope, v.envelope_len + 1);
+			out->envelope_len = v.envelope_len;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+/* Steps a statement whose first columns are EVENT_COLS to its end (or until
+ * fn stops), handing each row to fn; finalizes it. */
+static int each_event(sqlite3_stmt *st, store_q_event_fn fn, void *ctx)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_q_event v;
+		event_view(st, &v);
+		if (fn(ctx, &v)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	*st = NULL;
+	return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : CAIRN_E_STORE;
+}
+
+/* ---- single events ---- */
+
+int store_q_event_by_seq(sqlite3 *db, int64_t seq, struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	if (prepare(db, "SELECT " EVENT_COLS " FROM events WHERE seq = ?1", &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_int64(st, 1, seq);
+	return one_event(st, out);
+}
+
+int store_q_outcome_by_id(sqlite3 *db, const char *id, struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM events WHERE (type IN " OUTCOME_FAILED_SQL
+		    " OR type = 'triage.report') AND id = ?1 ORDER BY seq DESC LIMIT 1",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return one_event(st, out);
+}
+
+int store_q_last_failure(sqlite3 *db, const char *project, struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	const char *sql = project ? "SELECT " EVENT_COLS " FROM events WHERE project = ?1"
+				    " AND type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1"
+				  : "SELECT " EVENT_COLS " FROM events"
+				    " WHERE type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1";
+	if (prepare(db, sql, &st))
+		return CAIRN_E_STORE;
+	if (project)
+		sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	return one_event(st, out);
+}
+
+int store_q_report_for(sqlite3 *db, const char *failure_id, struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM events WHERE type = 'triage.report'"
+		    " AND correlationid = ?1 ORDER BY seq DESC LIMIT 1",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, failure_id, -1, SQLITE_STATIC);
+	return one_event(st, out);
+}
+
+/* ---- triage and learning ---- */
+
+int store_q_last_pass(sqlite3 *db, const char *project, const char *cwd, const char *target,
+		      int64_t before_seq, struct store_q_event *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *sql =
+		project ? "SELECT " EVENT_COLS " FROM events WHERE project = ?1 AND seq < ?3"
+			  " AND type IN " OUTCOME_PASSED_SQL
+			  " AND json_extract(envelope,'$.data.target') = ?2"
+			  " ORDER BY seq DESC LIMIT 1"
+			: "SELECT " EVENT_COLS " FROM events WHERE seq < ?3"
+			  " AND type IN " OUTCOME_PASSED_SQL
+			  " AND json_extract(envelope,'$.data.target') = ?2"
+			  " AND json_extract(envelope,'$.data.cwd') = ?1 AND project IS NULL"
+			  " ORDER BY seq DESC LIMIT 1";
+	sqlite3_stmt *st;
+	if (prepare(db, sql, &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, project ? project : cwd, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, before_seq > 0 ? before_seq : INT64_MAX);
+	return one_event(st, out);
+}
+
+/* Binds ?1..?5 of the change queries: project, (after_seq, until_seq],
+ * [since_ms, until_ms). */
+static void bind_window(sqlite3_stmt *st, const struct store_q_window *w)
+{
+	sqlite3_bind_text(st, 1, w->project, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, w->after_seq);
+	sqlite3_bind_int64(st, 3, w->until_seq > 0 ? w->until_seq : INT64_MAX);
+	sqlite3_bind_int64(st, 4, w->since_ms);
+	sqlite3_bind_int64(st, 5, w->until_ms > 0 ? w->until_ms : INT64_MAX);
+}
+
+#define WINDOW_SQL                                                                                 \
+	" WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
+
+int store_q_file_changes(sqlite3 *db, const struct store_q_window *w, int limit,
+			 store_q_path_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "SELECT coalesce(json_extract(envelope,'$.data.path'), subject),"
+		    " max(time_ms), count(*), max(seq) FROM events" WINDOW_SQL
+		    " AND type IN " FILE_TYPES_SQL " GROUP BY 1 ORDER BY 2 DESC LIMIT ?6",
+		    &st))
+		return CAIRN_E_STORE;
+	bind_window(st, w);
+	sqlite3_bind_int(st, 6, limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+		if (!p)
+			continue; /* neither a path nor a subject: nothing to name */
+		if (fn(ctx, p, sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2),
+		       sqlite3_column_int64(st, 3))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit,
+		       store_q_event_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM events" WINDOW_SQL " AND type IN " GIT_TYPES_SQL
+		    " ORDER BY seq LIMIT ?6",
+		    &st))
+		return CAIRN_E_STORE;
+	bind_window(st, w);
+	sqlite3_bind_int(st, 6, limit);
+	return each_event(st, fn, ctx);
+}
+
+int store_q_failures_without_report(sqlite3 *db, int64_t since_ms, int limit,
+				    store_q_event_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM (SELECT e.seq, e.time_ms, e.id, e.type, e.envelope"
+		    " FROM events e WHERE e.type IN " OUTCOME_FAILED_SQL " AND e.time_ms >= ?1"
+		    " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = 'triage.report'"
+		    " AND r.seq > e.seq AND r.correlationid = e.id)"
+		    " ORDER BY e.seq DESC LIMIT ?2) ORDER BY seq",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int(st, 2, limit);
+	return each_event(st, fn, ctx);
+}
+
+/* ---- checking ---- */
+
+int store_q_seq_gaps(sqlite3 *db, store_q_gap_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "SELECT seq + 1, nxt - 1 FROM (SELECT seq, lead(seq) OVER "
+		    "(ORDER BY seq) AS nxt FROM events) WHERE nxt > seq + 1",
+		    &st))
+		return CAIRN_E_STORE;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}

@@ -1,0 +1,117 @@
+/* Named queries over the events table: every SELECT over the log that is not
+ * the store's own (store.c's writer, reader pool and store_query()) lives in
+ * src/store/queries.c, so the log's columns and indexes are read in one
+ * place. The outcome type lists come from event/outcome.h.
+ *
+ * Each query takes a connection of the caller's own (store_db_open(), or
+ * sqlite3_open_v2() on a file being checked), runs on the caller's thread
+ * and blocks. None of them writes. Conventions:
+ *
+ *   lookups of one row     return 1 (row found, out-params set), 0 (none;
+ *                          out-params zeroed) or CAIRN_E_STORE;
+ *   queries of many rows   call fn once per row, in the order documented;
+ *                          fn returns non-zero to stop early. They return 0
+ *                          (stopped early or not) or CAIRN_E_STORE, in which
+ *                          case some rows may already have been handed out.
+ *
+ * On CAIRN_E_STORE, sqlite3_errmsg(db) says why. */
+#ifndef CAIRN_STORE_QUERIES_H
+#define CAIRN_STORE_QUERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+
+/* One row of the events table. From a lookup (store_q_event_by_seq() and
+ * friends) the strings are owned by the caller: release them with
+ * store_q_event_release(). Handed to a store_q_event_fn they are borrowed:
+ * valid during the call only. */
+struct store_q_event {
+	int64_t seq;
+	int64_t time_ms;
+	char *id;
+	char *type;
+	char *envelope; /* the encoded envelope, seq included; NUL-terminated */
+	size_t envelope_len;
+};
+
+/* Frees an owned row's strings and zeroes it. Safe on a zeroed row. */
+void store_q_event_release(struct store_q_event *ev);
+
+/* Called per row; return non-zero to stop. ev and its strings are valid
+ * during the call only. */
+typedef int (*store_q_event_fn)(void *ctx, const struct store_q_event *ev);
+
+/* ---- single events (`cairn why`) ---- */
+
+/* The event at seq. */
+int store_q_event_by_seq(struct sqlite3 *db, int64_t seq, struct store_q_event *out);
+
+/* The latest failure (OUTCOME_FAILED_SQL) or triage.report whose event id is
+ * id: what `cairn why ID` accepts. */
+int store_q_outcome_by_id(struct sqlite3 *db, const char *id, struct store_q_event *out);
+
+/* The latest failure (OUTCOME_FAILED_SQL) logged for project, or in any
+ * project (runs outside projects included) when project is NULL. */
+int store_q_last_failure(struct sqlite3 *db, const char *project, struct store_q_event *out);
+
+/* The latest triage.report correlated to the failure whose id is
+ * failure_id (its correlationid). */
+int store_q_report_for(struct sqlite3 *db, const char *failure_id, struct store_q_event *out);
+
+/* ---- what the triage service and the learner read ---- */
+
+/* The last pass (OUTCOME_PASSED_SQL) of target (data.target) with
+ * seq < before_seq (before_seq <= 0: no bound), in project; or, when project
+ * is NULL, among runs outside any project whose data.cwd is cwd. A NULL
+ * target matches nothing. */
+int store_q_last_pass(struct sqlite3 *db, const char *project, const char *cwd,
+		      const char *target, int64_t before_seq, struct store_q_event *out);
+
+/* The window the change queries look at: events of project with
+ * after_seq < seq <= until_seq and since_ms <= time_ms < until_ms;
+ * until_seq and until_ms of 0 (or less) mean no bound at the top. */
+struct store_q_window {
+	const char *project;
+	int64_t after_seq;
+	int64_t until_seq;
+	int64_t since_ms;
+	int64_t until_ms;
+};
+
+/* Called per path; return non-zero to stop. path is valid during the call. */
+typedef int (*store_q_path_fn)(void *ctx, const char *path, int64_t last_ms, int events,
+			       int64_t last_seq);
+
+/* File events (file.changed, file.created, file.deleted, file.renamed) in
+ * the window, one row per path (data.path, else the subject): the time and
+ * seq of its last event and how many there were. Newest first, at most
+ * limit paths. A NULL project matches nothing. */
+int store_q_file_changes(struct sqlite3 *db, const struct store_q_window *w, int limit,
+			 store_q_path_fn fn, void *ctx);
+
+/* git.commit, git.checkout and git.merge events in the window, in seq
+ * order, at most limit. A NULL project matches nothing. */
+int store_q_git_events(struct sqlite3 *db, const struct store_q_window *w, int limit,
+		       store_q_event_fn fn, void *ctx);
+
+/* Failures (OUTCOME_FAILED_SQL) with time_ms >= since_ms that have no
+ * triage.report after them correlated to their id: the newest limit of
+ * them, handed out oldest first. What the triage service queues again when
+ * it starts (it passes since_ms = now - 1 day). */
+int store_q_failures_without_report(struct sqlite3 *db, int64_t since_ms, int limit,
+				    store_q_event_fn fn, void *ctx);
+
+/* ---- checking (`cairn doctor`) ---- */
+
+/* Called per hole; return non-zero to stop. */
+typedef int (*store_q_gap_fn)(void *ctx, int64_t first_missing, int64_t last_missing);
+
+/* The holes between the first and the last seq of the log, in seq order:
+ * each run of missing seqs first_missing..last_missing (inclusive). The end
+ * of the log past max(seq) is not a hole here (compare with the high-water
+ * mark). */
+int store_q_seq_gaps(struct sqlite3 *db, store_q_gap_fn fn, void *ctx);
+
+#endif
