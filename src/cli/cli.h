@@ -8,8 +8,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* A command: what `cairn NAME --help` prints and the function that runs it.
+ * Each one is defined in its cmd_NAME.c (hook_git.c, hook_shell.c for the
+ * subcommands of hook), next to the options it parses, so that the help and
+ * the options are changed together; main.c lists them. docs/cli.md documents
+ * every option, and tests/integration/test_cli_docs.py checks that it does. */
 struct cli_cmd {
-	const char *name;
+	const char *name;  /* as typed after "cairn": "emit", "hook shell" */
 	const char *usage; /* one line: arguments */
 	const char *help;  /* the rest of --help */
 	int (*run)(int argc, char **argv, const struct config *cfg);
@@ -17,6 +22,11 @@ struct cli_cmd {
 	 * option), with cfg NULL; `cairn NAME --help` still prints help above. */
 	bool own_help;
 };
+
+extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
+    cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook;
+/* `cairn hook git ...` and `cairn hook shell ...`: run with argv[0] "git"/"shell". */
+extern const struct cli_cmd cli_hook_git, cli_hook_shell;
 
 int cmd_daemon(int argc, char **argv, const struct config *cfg);
 int cmd_status(int argc, char **argv, const struct config *cfg);
@@ -32,11 +42,13 @@ int cmd_kb(int argc, char **argv, const struct config *cfg);
 int cmd_why(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
 int cmd_doctor(int argc, char **argv, const struct config *cfg);
-/* `cairn hook git ...` and `cairn hook shell ...`: argv[0] is "git"/"shell". */
 int hook_git(int argc, char **argv, const struct config *cfg);
 int hook_shell(int argc, char **argv, const struct config *cfg);
 
-/* Prints "usage: cairn NAME USAGE" and the help text of command name. */
+/* Prints "usage: cairn NAME USAGE", a blank line and the help of cmd. */
+void cli_help(FILE *out, const struct cli_cmd *cmd);
+
+/* Prints the help of command name (one of main.c's table), as cli_help(). */
 void cli_usage(FILE *out, const char *name);
 
 /* True if argv holds -h or --help. */

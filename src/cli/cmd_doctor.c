@@ -236,14 +236,26 @@ out:
 	return rc;
 }
 
+const struct cli_cmd cli_doctor = {
+    "doctor", "[--recover]",
+    "Checks cairn's directories (private, yours), the database (a full integrity check,\n"
+    "the log's seq range and high-water mark, the knowledge base) and the spool. Safe\n"
+    "while the daemon runs. Exit status 1 when something is wrong, with the fix.\n"
+    "  --recover   with the daemon stopped: salvage every readable row of a damaged\n"
+    "              database into a new file, put it in place, keep the damaged one as\n"
+    "              cairn.db.damaged-TIME, and say which seqs were lost. Seq numbers\n"
+    "              continue after the highest one the damaged file still knew.\n",
+    cmd_doctor, false};
+
+static const struct option doctor_opts[] = {{"recover", no_argument, NULL, 'r'},
+                                            {NULL, 0, NULL, 0}};
+
 int cmd_doctor(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {{"recover", no_argument, NULL, 'r'},
-					     {NULL, 0, NULL, 0}};
 	bool recover = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", doctor_opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': recover = true; break;
 		default: cli_usage(stderr, "doctor"); return EXIT_USAGE;

@@ -66,27 +66,42 @@ static json_t *load_data(const char *arg, size_t max)
 	return v;
 }
 
+const struct cli_cmd cli_emit = {
+    "emit", "TYPE [--subject S] [--data JSON|@FILE|-] [--severity LEVEL] [--durable] [...]",
+    "Publishes one event of type TYPE (e.g. build.failed) and prints its seq.\n"
+    "  --subject S        what the event is about (a file, a target)\n"
+    "  --data JSON        the event's data: inline JSON, @FILE to read a file, - for stdin\n"
+    "  --severity LEVEL   debug, info, notice, warning, error or critical (default: none)\n"
+    "  --durable          wait until the event is committed to disk\n"
+    "  --source S         the emitter (default: cli)\n"
+    "  --project DIR      the project root the event belongs to\n"
+    "  --id ID            the event id (default: a new ULID); re-using one dedups\n"
+    "  --correlation ID   the id of the event this one answers\n"
+    "  --json             print the daemon's reply as JSON\n",
+    cmd_emit, false};
+
+static const struct option emit_opts[] = {
+    {"subject", required_argument, NULL, 's'},
+    {"data", required_argument, NULL, 'd'},
+    {"severity", required_argument, NULL, 'S'},
+    {"durable", no_argument, NULL, 'D'},
+    {"source", required_argument, NULL, 'o'},
+    {"project", required_argument, NULL, 'p'},
+    {"id", required_argument, NULL, 'i'},
+    {"correlation", required_argument, NULL, 'c'},
+    {"json", no_argument, NULL, 'j'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_emit(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-		{"subject", required_argument, NULL, 's'},
-		{"data", required_argument, NULL, 'd'},
-		{"severity", required_argument, NULL, 'S'},
-		{"durable", no_argument, NULL, 'D'},
-		{"source", required_argument, NULL, 'o'},
-		{"project", required_argument, NULL, 'p'},
-		{"id", required_argument, NULL, 'i'},
-		{"correlation", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
 	json_t *ev = json_object();
 	int durable = 0, json = 0, c, rc = EXIT_USAGE;
 	const char *source = "cli";
 	json_t *reply = NULL;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", emit_opts, NULL)) != -1) {
 		switch (c) {
 		case 's': json_object_set_new(ev, "subject", json_string(optarg)); break;
 		case 'S': json_object_set_new(ev, "severity", json_string(optarg)); break;

@@ -414,12 +414,21 @@ out:
 	return dir;
 }
 
+const struct cli_cmd cli_hooks = {
+    "hooks", "install|uninstall [--repo DIR]",
+    "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
+    "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
+    "first, with the same arguments and input; uninstall puts it back exactly.\n"
+    "  --repo DIR   the repository (default: the one around the current directory)\n",
+    cmd_hooks, false};
+
+static const struct option hooks_opts[] = {
+    {"repo", required_argument, NULL, 'r'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_hooks(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-	    {"repo", required_argument, NULL, 'r'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *repo_arg = NULL, *shared;
 	git_repository *repo = NULL;
 	char *dir = NULL, exe[PATH_MAX];
@@ -428,7 +437,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	(void)cfg;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", hooks_opts, NULL)) != -1) {
 		if (c == 'r') {
 			repo_arg = optarg;
 			continue;

@@ -48,7 +48,7 @@ enum {
 };
 
 /* One verb: its options and arguments, and what `cairn kb VERB --help` prints. The
- * overview of every verb is the help of "kb" in main.c. */
+ * overview of every verb, `cairn kb --help`, is cli_kb below the verbs. */
 struct verb {
 	const char *name, *usage;
 	const char *help; /* the rest of `cairn kb VERB --help` */
@@ -66,7 +66,7 @@ struct verb {
 	"  --since T       updated at or after T\n"                                                \
 	"  --until T       updated before T\n"
 #define SEARCH_HELP                                                                                \
-	"  --limit N       at most N results (default 20)\n"                                       \
+	"  --limit N       at most N results (default 20); -n N is the same\n"                     \
 	"  --forgotten     include forgotten entries\n"                                            \
 	"  --rejected      include rejected entries\n"                                             \
 	"  --json          print JSON, one object per line\n"
@@ -146,9 +146,10 @@ static const struct verb verbs[] = {
      O_JSON, 1, 1},
     {"export",
      "[FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
-     "[--until T]",
+     "[--until T] [--json]",
      "Writes entries as JSON Lines to FILE (default -, standard output): every entry,\n"
-     "forgotten and rejected ones too, unless filtered.\n" FILTER_HELP SCOPE_HELP TIME_HELP,
+     "forgotten and rejected ones too, unless filtered.\n" FILTER_HELP SCOPE_HELP
+     "  --json          with a FILE: print the count written as JSON\n" TIME_HELP,
      O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME, 0, 1},
     {"import", "FILE|- [--json]",
      "Reads entries from JSON Lines (FILE, or - for standard input); idempotent. Bad lines\n"
@@ -157,6 +158,36 @@ static const struct verb verbs[] = {
      O_JSON, 1, 1},
 };
 #define N_VERBS (sizeof verbs / sizeof verbs[0])
+
+/* `cairn kb --help`: every verb in short (each one's own help is above). */
+const struct cli_cmd cli_kb = {
+    "kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
+    "The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
+    "full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
+    "kb.* event. ID is the number shown (12 or #12) or the entry's uid.\n"
+    "  add KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]...\n"
+    "        [--project DIR | --global]   KIND: decision, mistake, pattern, fix or note.\n"
+    "        Default scope: the git top level of the current directory, else global\n"
+    "  show ID                           the whole entry\n"
+    "  edit ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]...\n"
+    "        [--no-tags] [--file P]... [--no-files] [--project DIR | --global]\n"
+    "        Without field options it opens $VISUAL or $EDITOR on the entry\n"
+    "  search QUERY... [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+    "        [--since T] [--until T] [--limit N] [--forgotten] [--rejected]\n"
+    "        Every word is a prefix. Default scope: this project's entries and global ones\n"
+    "  list [the options of search]     newest first\n"
+    "  supersede OLD NEW | --undo OLD    NEW replaces OLD: OLD never ranks above it\n"
+    "  forget ID | --undo ID             hide an entry; undo within [kb] forget_days\n"
+    "  confirm ID                        vouch for an entry: confidence up, state active\n"
+    "  reject ID                         never suggest it as a fix again\n"
+    "  export [FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+    "        [--since T] [--until T]     JSON Lines; every entry unless filtered\n"
+    "  import FILE|-                     idempotent; bad lines are reported and skipped\n"
+    "  --json                            print JSON, one object per line\n"
+    "T is an RFC 3339 time or a duration ago (2h, 7d). Exit status: 0 ok, 1 refused or\n"
+    "failed (the message says why), 2 usage, 4 a file could not be read or written.\n"
+    "'cairn kb VERB --help' tells more about VERB.\n",
+    cmd_kb, true};
 
 /* What the command line said. */
 struct args {

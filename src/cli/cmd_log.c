@@ -22,16 +22,29 @@ static void print_one(const json_t *ev, int json)
 	}
 }
 
+const struct cli_cmd cli_log = {
+    "log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
+    "Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
+    "it prints the last N events.\n"
+    "  --since X       from seq X (inclusive), an RFC 3339 time, or a duration ago\n"
+    "  --until X       up to seq X (inclusive) or before a time or a duration ago\n"
+    "  --project DIR   only events of that project\n"
+    "  --limit N       at most N events (default 20; up to 10000 without --since);\n"
+    "                  -n N is the same\n"
+    "  --json          print each envelope as one JSON line\n",
+    cmd_log, false};
+
+static const struct option log_opts[] = {
+    {"since", required_argument, NULL, 's'},
+    {"until", required_argument, NULL, 'u'},
+    {"project", required_argument, NULL, 'p'},
+    {"limit", required_argument, NULL, 'n'},
+    {"json", no_argument, NULL, 'j'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_log(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
-		{"project", required_argument, NULL, 'p'},
-		{"limit", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
 	json_t *since = NULL, *until = NULL;
 	const char *project = NULL;
 	long long limit = 20;
@@ -39,7 +52,7 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 	char *end;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:", log_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			json_decref(since);

@@ -222,6 +222,14 @@ static char *save_output(const struct config *cfg, const char *id, const char *r
 	return path;
 }
 
+const struct cli_cmd cli_run = {
+    "run", "[--target NAME] -- CMD [ARGS...]",
+    "Runs a build or test command exactly as you would (same terminal, same output, same\n"
+    "exit status) and logs build.started and build.passed|failed (test.* for test\n"
+    "runners) with duration, git state and the diagnostics found in its output.\n"
+    "  --target NAME   name the target (default: derived from the command)\n",
+    cmd_run, false};
+
 int cmd_run(int argc, char **argv, const struct config *cfg)
 {
 	const char *target_opt = NULL;

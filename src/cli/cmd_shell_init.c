@@ -184,6 +184,12 @@ static void put_quoted(FILE *out, const char *s)
 	fputc('\'', out);
 }
 
+const struct cli_cmd cli_shell_init = {
+    "shell-init", "bash|zsh",
+    "Prints the shell hook that logs shell.command events; add to your shell's rc file:\n"
+    "  eval \"$(cairn shell-init bash)\"\n",
+    cmd_shell_init, false};
+
 int cmd_shell_init(int argc, char **argv, const struct config *cfg)
 {
 	const char *script;

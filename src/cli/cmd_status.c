@@ -21,6 +21,12 @@ static const char *human_bytes(long long b, char *buf, size_t n)
 	return buf;
 }
 
+const struct cli_cmd cli_status = {
+    "status", "[--json]",
+    "Shows whether the daemon runs, its log position, connections and store size.\n"
+    "  --json   print the daemon's status reply as JSON\n",
+    cmd_status, false};
+
 int cmd_status(int argc, char **argv, const struct config *cfg)
 {
 	int json = 0;

@@ -31,18 +31,28 @@ static int subscribe(struct client *cl, const char *pattern, json_t *from, int n
 	return client_send(cl, req);
 }
 
+const struct cli_cmd cli_tail = {
+    "tail", "[PATTERN] [--since SEQ|TIME|DURATION] [--json]",
+    "Follows events matching PATTERN (default '>' = all) as they happen, one per line.\n"
+    "A slow terminal loses nothing: on a gap notice tail replays the missed range.\n"
+    "  --since X   start from seq X, an RFC 3339 time, or a duration ago (10m, 2h, 1d)\n"
+    "              (default: only events from now on)\n"
+    "  --json      print each event's envelope as one JSON line\n",
+    cmd_tail, false};
+
+static const struct option tail_opts[] = {
+    {"since", required_argument, NULL, 's'},
+    {"json", no_argument, NULL, 'j'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_tail(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-		{"since", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
 	int json = 0, c;
 	json_t *from = NULL;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", tail_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			json_decref(from);

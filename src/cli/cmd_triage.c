@@ -39,23 +39,39 @@ static char *read_stdin(size_t *len)
 	return headtail_detach(&ht, 0, len);
 }
 
+const struct cli_cmd cli_triage = {
+    "triage",
+    "FILE|- [--target NAME] [--project DIR] [--command CMD] [--lines N] [--no-kb] [--json]",
+    "Analyses any log (a CI log, a saved build output; - reads standard input) as the\n"
+    "daemon does a failed run: excerpt, error signature, known fixes from the knowledge\n"
+    "base, and a summary. Runs here; no daemon needed.\n"
+    "  --target NAME   also list files changed since NAME last passed in this project\n"
+    "  --project DIR   the project (default: the git top level of the current\n"
+    "                  directory): scopes the known fixes and the changes since --target\n"
+    "  --command CMD   the command that produced the log (helps recognise the tool)\n"
+    "  --lines N       excerpt budget (default 50)\n"
+    "  --no-kb         do not read the knowledge base\n"
+    "  --json          print the report as JSON\n",
+    cmd_triage, false};
+
+static const struct option triage_opts[] = {
+    {"json", no_argument, NULL, 'j'},
+    {"lines", required_argument, NULL, 'n'},
+    {"command", required_argument, NULL, 'c'},
+    {"target", required_argument, NULL, 't'},
+    {"project", required_argument, NULL, 'p'},
+    {"no-kb", no_argument, NULL, 'K'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_triage(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"lines", required_argument, NULL, 'n'},
-		{"command", required_argument, NULL, 'c'},
-		{"target", required_argument, NULL, 't'},
-		{"project", required_argument, NULL, 'p'},
-		{"no-kb", no_argument, NULL, 'K'},
-		{NULL, 0, NULL, 0},
-	};
 	bool json = false, no_kb = false;
 	long lines = 0;
 	const char *command = NULL, *target = NULL, *project_opt = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", triage_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

@@ -55,6 +55,19 @@ static void print_added(const char *path, const json_t *reply)
 	}
 }
 
+const struct cli_cmd cli_watch = {
+    "watch", "add|rm|list [PATH] [--json]",
+    "Asks the daemon to watch a project's files and log file.created|changed|deleted|\n"
+    "renamed events. Ignores what git ignores and cairn's own directories. The list\n"
+    "survives daemon restarts.\n"
+    "  add [PATH]   watch PATH (default: the git top level of the current directory,\n"
+    "               else the current directory); a big tree is added in the background\n"
+    "               ('watch list' says 'adding' until it is done)\n"
+    "  rm [PATH]    stop watching PATH (same default)\n"
+    "  list         the watched trees\n"
+    "  --json       print the list of watches as JSON\n",
+    cmd_watch, false};
+
 int cmd_watch(int argc, char **argv, const struct config *cfg)
 {
 	int json = 0;

@@ -60,19 +60,30 @@ static json_t *wait_report(const struct config *cfg, const char *id, long long s
 	return found;
 }
 
+const struct cli_cmd cli_why = {
+    "why", "[EVENT] [--all] [--wait SECONDS] [--json]",
+    "Shows the triage report of the latest failure in this project (or of EVENT, a\n"
+    "failure's or a report's id or seq): the lines that explain it, how the same error\n"
+    "was fixed before, and what changed since the target last passed.\n"
+    "  --all       the latest failure of any project\n"
+    "  --wait S    wait up to S seconds for a report still being made (default 10)\n"
+    "  --json      print the triage.report event as JSON\n",
+    cmd_why, false};
+
+static const struct option why_opts[] = {
+    {"json", no_argument, NULL, 'j'},
+    {"all", no_argument, NULL, 'a'},
+    {"wait", required_argument, NULL, 'w'},
+    {NULL, 0, NULL, 0},
+};
+
 int cmd_why(int argc, char **argv, const struct config *cfg)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"all", no_argument, NULL, 'a'},
-		{"wait", required_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
-	};
 	bool json = false, all = false;
 	int wait_s = 10;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", why_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

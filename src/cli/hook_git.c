@@ -575,6 +575,14 @@ static json_t *project_of(git_repository *repo)
 	return v;
 }
 
+const struct cli_cmd cli_hook_git = {
+    "hook git", "HOOK [ARGS...]",
+    "Run by the git hooks of 'cairn hooks install', with the hook's name and git's\n"
+    "arguments and input: post-commit, post-checkout, post-merge and post-rewrite log\n"
+    "one git.commit, git.checkout, git.merge or git.rewrite event (spooled when no daemon\n"
+    "runs); any other HOOK does nothing. Never prints and always exits 0. No options.\n",
+    hook_git, false};
+
 int hook_git(int argc, char **argv, const struct config *cfg)
 {
 	git_repository *repo = NULL;

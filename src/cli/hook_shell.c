@@ -55,6 +55,24 @@ struct shell_args {
 	const char *cmd_from, *status, *duration_ms, *cwd, *shell, *ended_ms;
 };
 
+const struct cli_cmd cli_hook_shell = {
+    "hook shell",
+    "--cmd-from stdin --status N --duration-ms N --cwd DIR [--shell bash|zsh] [--ended-ms MS]",
+    "Run in the background by the shell hook of 'cairn shell-init' after each command:\n"
+    "reads the command line from standard input, redacts it and logs one shell.command\n"
+    "event (spooled when no daemon runs). Never prints and always exits 0. Each option\n"
+    "takes one value (OPTION VALUE or OPTION=VALUE); an option it does not know is\n"
+    "skipped with its value.\n"
+    "  --cmd-from stdin   read the command line from standard input (the only value;\n"
+    "                     without it nothing is logged)\n"
+    "  --status N         the command's exit status\n"
+    "  --duration-ms N    how long it ran, in milliseconds\n"
+    "  --cwd DIR          the directory it ran in\n"
+    "  --shell bash|zsh   the shell it ran in\n"
+    "  --ended-ms MS      when it ended, in ms since the epoch: the event's time\n"
+    "                     (default: when the event is published)\n",
+    hook_shell, false};
+
 /* Fills a from argv (argv[0] is "shell"). Returns false when an option has
  * no value. */
 static bool parse_args(int argc, char **argv, struct shell_args *a)
