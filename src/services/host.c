@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "store/queries.h"
 #include "store/store.h"
 
 #include <sqlite3.h>

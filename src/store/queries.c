@@ -223,22 +223,6 @@ int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit,
 	return each_event(st, fn, ctx);
 }
 
-int store_q_failures_without_report(sqlite3 *db, int64_t since_ms, int limit,
-				    store_q_event_fn fn, void *ctx)
-{
-	sqlite3_stmt *st;
-	if (prepare(db,
-		    "SELECT " EVENT_COLS " FROM (SELECT e.seq, e.time_ms, e.id, e.type, e.envelope"
-		    " FROM events e WHERE e.type IN " OUTCOME_FAILED_SQL " AND e.time_ms >= ?1"
-		    " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = 'triage.report'"
-		    " AND r.seq > e.seq AND r.correlationid = e.id)"
-		    " ORDER BY e.seq DESC LIMIT ?2) ORDER BY seq",
-		    &st))
-		return CAIRN_E_STORE;
-	sqlite3_bind_int64(st, 1, since_ms);
-	sqlite3_bind_int(st, 2, limit);
-	return each_event(st, fn, ctx);
-}
 
 /* ---- checking ---- */
 
@@ -257,6 +241,44 @@ int store_q_seq_gaps(sqlite3 *db, store_q_gap_fn fn, void *ctx)
 			break;
 		}
 	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+/* ---- service checkpoints ---- */
+
+int store_checkpoint_get(sqlite3 *db, const char *name, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT seq FROM service_checkpoints WHERE name = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = CAIRN_E_NOTFOUND;
+	else
+		r = CAIRN_E_STORE;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_checkpoint_set(sqlite3 *db, const char *name, int64_t seq, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO service_checkpoints(name, seq, time_ms) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq,"
+			       " time_ms = excluded.time_ms",
+			       -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }

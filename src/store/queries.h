@@ -96,13 +96,6 @@ int store_q_file_changes(struct sqlite3 *db, const struct store_q_window *w, int
 int store_q_git_events(struct sqlite3 *db, const struct store_q_window *w, int limit,
 		       store_q_event_fn fn, void *ctx);
 
-/* Failures (OUTCOME_FAILED_SQL) with time_ms >= since_ms that have no
- * triage.report after them correlated to their id: the newest limit of
- * them, handed out oldest first. What the triage service queues again when
- * it starts (it passes since_ms = now - 1 day). */
-int store_q_failures_without_report(struct sqlite3 *db, int64_t since_ms, int limit,
-				    store_q_event_fn fn, void *ctx);
-
 /* ---- checking (`cairn doctor`) ---- */
 
 /* Called per hole; return non-zero to stop. */
@@ -113,5 +106,17 @@ typedef int (*store_q_gap_fn)(void *ctx, int64_t first_missing, int64_t last_mis
  * of the log past max(seq) is not a hole here (compare with the high-water
  * mark). */
 int store_q_seq_gaps(struct sqlite3 *db, store_q_gap_fn fn, void *ctx);
+
+/* ---- service checkpoints (migration 3) ----
+ *
+ * service_checkpoints  name TEXT PRIMARY KEY, seq INTEGER, time_ms INTEGER:
+ * the last seq up to which a service of the daemon has handled every event
+ * it subscribes to (src/services/host.c). Blocking, any thread. */
+
+/* *seq, or CAIRN_E_NOTFOUND if the service has none, CAIRN_E_STORE. */
+int store_checkpoint_get(struct sqlite3 *db, const char *name, int64_t *seq);
+
+/* Sets it (insert or update). Returns 0 or CAIRN_E_STORE. */
+int store_checkpoint_set(struct sqlite3 *db, const char *name, int64_t seq, int64_t now_ms);
 
 #endif

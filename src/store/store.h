@@ -26,7 +26,7 @@
  * Migration 2 adds knowledge (+ knowledge_fts, kept in step by triggers),
  * signatures, failures and snapshots: their layout is drawn in
  * src/kb/kb.h and src/services/triage.h. Migration 3 adds
- * service_checkpoints (below).
+ * service_checkpoints (src/store/queries.h).
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
@@ -182,19 +182,6 @@ struct store_stats {
 	int64_t first_seq, last_seq, events, bytes;
 };
 int store_stats(struct store *st, struct store_stats *out);
-
-/* ---- service checkpoints (migration 3) ----
- *
- * service_checkpoints  name TEXT PRIMARY KEY, seq INTEGER, time_ms INTEGER:
- * the last seq up to which a service of the daemon has handled every event
- * it subscribes to (src/services/host.c). Through a connection of
- * store_db_open(); blocking, any thread. */
-
-/* *seq, or CAIRN_E_NOTFOUND if the service has none, CAIRN_E_STORE. */
-int store_checkpoint_get(struct sqlite3 *db, const char *name, int64_t *seq);
-
-/* Sets it (insert or update). Returns 0 or CAIRN_E_STORE. */
-int store_checkpoint_set(struct sqlite3 *db, const char *name, int64_t seq, int64_t now_ms);
 
 /* ---- checking and salvage (src/store/recover.c; `cairn doctor`) ---- */
 

@@ -375,47 +375,6 @@ static void test_git_events(void **state)
 	sqlite3_close(db);
 }
 
-static void test_failures_without_report(void **state)
-{
-	sqlite3 *db = open_ro();
-	struct rows r = {0};
-	/* F1 has its report; F2 and F3 have none (F3's came before it).
-	 * Oldest first. */
-	assert_int_equal(store_q_failures_without_report(db, 0, 20, collect_row, &r), 0);
-	assert_int_equal(r.n, 2);
-	assert_int_equal(r.seq[0], 8);
-	assert_string_equal(r.type[0], "test.failed");
-	assert_int_equal(r.seq[1], 11);
-	assert_string_equal(r.type[1], "ci.run.failed");
-	assert_true(r.envelopes_ok);
-
-	/* The limit keeps the newest. */
-	memset(&r, 0, sizeof r);
-	assert_int_equal(store_q_failures_without_report(db, 0, 1, collect_row, &r), 0);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.seq[0], 11);
-
-	/* since_ms is inclusive. */
-	memset(&r, 0, sizeof r);
-	assert_int_equal(store_q_failures_without_report(db, 6001, 20, collect_row, &r), 0);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.seq[0], 11);
-	memset(&r, 0, sizeof r);
-	assert_int_equal(store_q_failures_without_report(db, 6000, 20, collect_row, &r), 0);
-	assert_int_equal(r.n, 2);
-	memset(&r, 0, sizeof r);
-	assert_int_equal(store_q_failures_without_report(db, 8001, 20, collect_row, &r), 0);
-	assert_int_equal(r.n, 0);
-
-	/* A callback that stops. */
-	memset(&r, 0, sizeof r);
-	r.stop_after = 1;
-	assert_int_equal(store_q_failures_without_report(db, 0, 20, collect_row, &r), 0);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.seq[0], 8);
-	sqlite3_close(db);
-}
-
 /* ---- checking ---- */
 
 struct gaps {
@@ -491,7 +450,6 @@ static void test_no_events_table(void **state)
 	assert_int_equal(store_q_last_pass(db, "/p", NULL, "all", 0, &ev), CAIRN_E_STORE);
 	assert_int_equal(store_q_file_changes(db, &w, 10, never_path, NULL), CAIRN_E_STORE);
 	assert_int_equal(store_q_git_events(db, &w, 10, never, NULL), CAIRN_E_STORE);
-	assert_int_equal(store_q_failures_without_report(db, 0, 10, never, NULL), CAIRN_E_STORE);
 	assert_int_equal(store_q_seq_gaps(db, never_gap, NULL), CAIRN_E_STORE);
 	assert_non_null(strstr(sqlite3_errmsg(db), "events"));
 	sqlite3_close(db);
@@ -510,7 +468,6 @@ int main(void)
 		cmocka_unit_test(test_last_pass),
 		cmocka_unit_test(test_file_changes),
 		cmocka_unit_test(test_git_events),
-		cmocka_unit_test(test_failures_without_report),
 		cmocka_unit_test(test_seq_gaps),
 		cmocka_unit_test(test_no_events_table),
 	};
