@@ -79,6 +79,33 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 	printf("clients  %lld connections, %lld subscriptions\n",
 	       (long long)json_integer_value(json_object_get(reply, "connections")),
 	       (long long)json_integer_value(json_object_get(reply, "subscriptions")));
+	const char *name;
+	const json_t *sv;
+	json_object_foreach((json_t *)json_object_get(reply, "services"), name, sv)
+	{
+		const char *state = json_string_value(json_object_get(sv, "state"));
+		if (state && strcmp(state, "off") == 0)
+			continue;
+		printf("service  %-8s %s, checkpoint %lld, behind %lld events (%.1f s), queued %lld, "
+		       "done %lld, failed %lld",
+		       name, state ? state : "?",
+		       (long long)json_integer_value(json_object_get(sv, "checkpoint")),
+		       (long long)json_integer_value(json_object_get(sv, "lag_events")),
+		       json_real_value(json_object_get(sv, "lag_s")),
+		       (long long)json_integer_value(json_object_get(sv, "queued")),
+		       (long long)json_integer_value(json_object_get(sv, "done")),
+		       (long long)json_integer_value(json_object_get(sv, "failed")));
+		long long restarts = json_integer_value(json_object_get(sv, "restarts"));
+		if (restarts)
+			printf(", restarted %lld times", restarts);
+		const json_t *retry = json_object_get(sv, "retry_in_ms");
+		if (retry)
+			printf(", next try in %.1f s", (double)json_integer_value(retry) / 1000);
+		printf("\n");
+		const char *last = json_string_value(json_object_get(sv, "last_error"));
+		if (last)
+			printf("         last error: %s\n", last);
+	}
 	const json_t *health = json_object_get(reply, "store_health");
 	if (health)
 		printf("store    CANNOT WRITE (%s): %s\n",
