@@ -29,7 +29,7 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
-.PHONY: all deps run check unit integration fuzz-check fuzz bench soak fmt clean
+.PHONY: all deps run check unit integration fuzz-check fuzz bench soak fmt fmt-check clean
 
 all: deps $(BUILD)/rel/cairn
 
@@ -116,8 +116,18 @@ bench: $(BUILD)/rel/cairn $(TOOL_BINS)
 soak: $(BUILD)/rel/cairn
 	@$(MAKE) --no-print-directory -C bench soak CAIRN=$(abspath $(BUILD)/rel/cairn)
 
+FMT_FILES = $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS) tests/unit/testdata.h $(FUZZ_SRCS) $(TOOL_SRCS)
+
 fmt:
-	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS) $(FUZZ_SRCS) $(TOOL_SRCS)
+	clang-format -i $(FMT_FILES)
+
+# Part of `make check`: fails when a file is not as `make fmt` would leave it.
+fmt-check:
+	@bad=0; for f in $(FMT_FILES); do \
+		clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || { echo "not formatted: $$f (run make fmt)" >&2; bad=$$((bad + 1)); }; \
+	done; \
+	if [ $$bad -eq 0 ]; then echo "fmt-check: 1 passed, 0 failed"; else echo "fmt-check: 0 passed, 1 failed"; fi; \
+	[ $$bad -eq 0 ]
 
 clean:
 	rm -rf $(BUILD)

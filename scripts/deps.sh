@@ -7,8 +7,9 @@ set -eu
 # Build and run.
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev libjansson-dev \
 libinih-dev libsystemd-dev libgit2-dev"
-# Tests: unit tests, sanitizers, fuzzers (clang's libFuzzer), integration.
-PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev python3 git zsh"
+# Tests: unit tests, sanitizers, fuzzers (clang's libFuzzer), integration,
+# the format check (clang-format).
+PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 git zsh"
 if [ "${CAIRN_DEPS_BENCH:-0}" = 1 ]; then
 	# Benchmarks: the named peers.
 	PKGS="$PKGS nats-server redis-server libnats-dev inotify-tools"

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Runs the three suites `make check` is made of and prints one closing total.
+# Runs the suites `make check` is made of and prints one closing total.
 # Usage: tests/check.sh (from make, with CAIRN_BIN and friends exported)
 set -u
 cd "$(dirname "$0")/.."
 total_p=0
 total_f=0
-for suite in unit integration fuzz-check; do
+for suite in fmt-check unit integration fuzz-check; do
 	out=$(mktemp)
 	make --no-print-directory "$suite" 2>&1 | tee "$out"
 	line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
