@@ -442,7 +442,7 @@ static void start_extras(struct daemon *d)
 	int r;
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		uv_timer_init(&d->loop, &d->watchdog);
+		(void)uv_timer_init(&d->loop, &d->watchdog); /* returns 0 */
 		r = uv_timer_start(&d->watchdog, on_watchdog, 0, wd_usec / 2000 ? wd_usec / 2000 : 1);
 		if (r < 0)
 			log_error("cannot start the systemd watchdog timer: %s; systemd may restart "
@@ -452,7 +452,7 @@ static void start_extras(struct daemon *d)
 	}
 	if (cfg->retention_age_ms > 0 || cfg->retention_bytes > 0) {
 		/* Timers only when something asked for them: an idle daemon sleeps. */
-		uv_timer_init(&d->loop, &d->retention);
+		(void)uv_timer_init(&d->loop, &d->retention); /* returns 0 */
 		d->retention.data = d;
 		r = uv_timer_start(&d->retention, on_retention, 0, 3600 * 1000);
 		if (r < 0)
@@ -552,11 +552,11 @@ int daemon_run(const struct config *cfg)
 	};
 	struct bus_hooks bh = {.ctx = &d, .drained = on_drained, .health = on_health};
 	if ((r = bus_new(&d.loop, d.st, &bc, &bh, &d.bus))) {
-		uv_run(&d.loop, UV_RUN_DEFAULT);
+		(void)uv_run(&d.loop, UV_RUN_DEFAULT); /* until every handle is closed */
 		goto out_loop;
 	}
-	uv_signal_init(&d.loop, &d.sigint);
-	uv_signal_init(&d.loop, &d.sigterm);
+	(void)uv_signal_init(&d.loop, &d.sigint); /* returns 0 */
+	(void)uv_signal_init(&d.loop, &d.sigterm);
 	d.sigint.data = d.sigterm.data = &d;
 	if ((r = uv_signal_start(&d.sigint, on_signal, SIGINT)) < 0 ||
 	    (r = uv_signal_start(&d.sigterm, on_signal, SIGTERM)) < 0)
@@ -567,7 +567,7 @@ int daemon_run(const struct config *cfg)
 		d.stopping = true;
 		bus_stop(d.bus);
 		finish_shutdown(&d);
-		uv_run(&d.loop, UV_RUN_DEFAULT);
+		(void)uv_run(&d.loop, UV_RUN_DEFAULT); /* until every handle is closed */
 		goto out_loop;
 	}
 	start_extras(&d);
@@ -580,13 +580,13 @@ int daemon_run(const struct config *cfg)
 		 (long long)bus_last_seq(d.bus));
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);
 
-	uv_run(&d.loop, UV_RUN_DEFAULT);
+	(void)uv_run(&d.loop, UV_RUN_DEFAULT); /* until every handle is closed */
 	r = 0;
 
 out_loop:
 	store_close(d.st); /* joins the writer after its last commit */
 	d.st = NULL;
-	uv_run(&d.loop, UV_RUN_NOWAIT);
+	(void)uv_run(&d.loop, UV_RUN_NOWAIT); /* the close callbacks left */
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("the event loop closed with handles still open");
 	host_free(d.host);

@@ -271,7 +271,7 @@ static void conn_op_done(struct conn *c, bool pool)
 static void on_reap(uv_idle_t *h)
 {
 	struct server *sv = h->data;
-	uv_idle_stop(h);
+	(void)uv_idle_stop(h); /* returns 0 */
 	while (sv->doomed) {
 		struct conn *c = sv->doomed;
 		sv->doomed = c->doomed_next;
@@ -290,7 +290,9 @@ static void schedule_close(struct conn *c)
 	c->refs++;
 	c->doomed_next = sv->doomed;
 	sv->doomed = c;
-	uv_idle_start(&sv->reaper, on_reap);
+	int r = uv_idle_start(&sv->reaper, on_reap);
+	if (r < 0) /* only without a callback: cannot happen */
+		log_error("cannot schedule a connection's close: %s", uv_strerror(r));
 }
 
 /* The error a publisher gets when its event was not (or not yet) stored. */
@@ -1039,7 +1041,7 @@ static void conn_update_reading(struct conn *c)
 	for (;;) {
 		if (!conn_wants_read(c)) {
 			if (c->reading && !c->closing)
-				uv_read_stop((uv_stream_t *)&c->pipe);
+				(void)uv_read_stop((uv_stream_t *)&c->pipe); /* returns 0 */
 			c->reading = false;
 			break;
 		}
@@ -1092,7 +1094,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		 * close. Its subscriptions end here: a stream of events needs a
 		 * connection that can still say unsub. */
 		if (c->reading)
-			uv_read_stop(stream);
+			(void)uv_read_stop(stream); /* returns 0 */
 		c->reading = false;
 		c->eof = true;
 		while (c->subs)
@@ -1122,7 +1124,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		conn_feed(c, buf->base, (size_t)nread);
 	}
 	if (!c->closing && !conn_wants_read(c) && c->reading) {
-		uv_read_stop(stream);
+		(void)uv_read_stop(stream); /* returns 0 */
 		c->reading = false;
 	}
 }
@@ -1174,7 +1176,14 @@ static void on_connection(uv_stream_t *server, int status)
 	c->refs = 1;
 	linebuf_init(&c->lb, sv->cfg->line_bytes);
 	buf_init(&c->acks, ACK_BUF_MAX);
-	uv_pipe_init(sv->loop, &c->pipe, 0);
+	int r = uv_pipe_init(sv->loop, &c->pipe, 0);
+	if (r < 0) {
+		log_warn("cannot take a connection: %s", uv_strerror(r));
+		linebuf_release(&c->lb);
+		buf_release(&c->acks);
+		free(c);
+		return;
+	}
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
 		uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 		return;
@@ -1238,7 +1247,7 @@ int server_new(uv_loop_t *loop, const struct config *cfg, struct bus *bus,
 	sv->start_ns = clock_mono_ns();
 	if (hooks)
 		sv->hooks = *hooks;
-	uv_idle_init(loop, &sv->reaper); /* cannot fail: it only links the handle */
+	(void)uv_idle_init(loop, &sv->reaper); /* returns 0: it only links the handle */
 	sv->reaper.data = sv;
 	*out = sv;
 	const char *path = cfg->socket_path;
