@@ -91,8 +91,9 @@ class Daemon:
 
     def triage_idle(self):
         st = self.request({"op": "status"})
-        t = st.get("triage") or {}
-        return t.get("queued", 0) == 0 and not t.get("running")
+        t = (st.get("services") or {}).get("triage") or {}
+        return (t.get("queued", 0) == 0 and not t.get("running")
+                and t.get("lag_events", 0) == 0)
 
     def wait_idle(self, timeout=600):
         deadline = time.time() + timeout
