@@ -344,10 +344,15 @@ static void after_cb(uv_work_t *w, int status)
 			snprintf(why, sizeof why, "%s", *s->w_err ? s->w_err : err_str(s->w_rc));
 			if (s->fail_count >= SKIP_AFTER)
 				s->skip_seq = j->seq;
-			int64_t seq = j->seq;
+			/* Fail first, then free the job: freeing it makes room in
+			 * the subscription's queue, and a subscription still live
+			 * or replaying would deliver the next event at once and
+			 * start it (busy is already false) in the failed
+			 * generation, whose w_out the end of this function would
+			 * then clobber. svc_fail() unsubscribes, so it cannot. */
+			svc_fail(s, j->seq, why);
 			job_free(j);
 			j = NULL;
-			svc_fail(s, seq, why);
 		} else {
 			s->done++;
 			s->last_ms = (double)s->w_ns / 1e6;
