@@ -354,17 +354,24 @@ static void replay_done(uv_work_t *w, int status)
 		}
 	bool cancelled = status == UV_ECANCELED || __atomic_load_n(&rr->cancel, __ATOMIC_RELAXED);
 	bool ok = status == 0 && rr->err == 0 && !cancelled;
+	/* The queue's bound holds for a page too: what does not fit is read
+	 * again once the sink has made room (bus_sub_done()). */
+	bool full = false;
 	for (size_t i = 0; i < rr->n; i++) {
-		if (ok && !s->dead && s->state == SUB_REPLAY && rr->seqs[i] >= s->min_seq &&
+		if (ok && !full && !s->dead && s->state == SUB_REPLAY && rr->seqs[i] >= s->min_seq &&
 		    rr->seqs[i] >= s->next_seq) {
-			deliver(s, rr->rows[i], rr->seqs[i]);
-			s->next_seq = rr->seqs[i] + 1;
+			if (sub_has_room(s, rr->rows[i]->len)) {
+				deliver(s, rr->rows[i], rr->seqs[i]);
+				s->next_seq = rr->seqs[i] + 1;
+			} else {
+				full = true;
+			}
 		}
 		bus_blob_unref(rr->rows[i]);
 	}
-	if (ok && !rr->more && s->state == SUB_REPLAY && s->next_seq <= rr->to)
+	if (ok && !full && !rr->more && s->state == SUB_REPLAY && s->next_seq <= rr->to)
 		s->next_seq = rr->to + 1;
-	else if (ok && rr->n == 0 && rr->more && s->next_seq < rr->from)
+	else if (ok && !full && rr->n == 0 && rr->more && s->next_seq < rr->from)
 		s->next_seq = rr->from; /* a page of other types only */
 	if (!ok && !s->dead && !cancelled) {
 		char msg[200];
@@ -376,8 +383,8 @@ static void replay_done(uv_work_t *w, int status)
 			s->sink->failed(s, msg);
 		bus_unsubscribe(s);
 		bus_sub_unref(s);
-	} else if (!s->dead && !b->stopping) {
-		replay_step(s);
+	} else if (!s->dead && !b->stopping && !full) {
+		replay_step(s); /* (when full, bus_sub_done() goes on) */
 	}
 	bus_sub_unref(s);
 	replay_read_free(rr);

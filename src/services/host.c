@@ -392,10 +392,10 @@ static void start_work(struct svc *s, struct job *j)
 		log_error("service %s: cannot queue work: %s", s->def->name, uv_strerror(r));
 		s->busy = false;
 		s->running = NULL;
-		int64_t seq = j ? j->seq : 0;
+		/* Failed first: freeing the job makes room the bus would fill. */
+		svc_fail(s, j ? j->seq : 0, "the thread pool refused its work");
 		if (j)
 			job_free(j);
-		svc_fail(s, seq, "the thread pool refused its work");
 	}
 }
 
