@@ -86,7 +86,7 @@ struct conn {
 	struct csub *subs;
 	unsigned next_sub_id;
 	uint64_t pubs_submitted, pubs_sequenced; /* for read-your-writes queries */
-	struct buf acks; /* acks gathered during one drain_store(), ACK_BUF_MAX */
+	struct buf acks; /* acks gathered during one round of the writer's results, ACK_BUF_MAX */
 	bool ack_pending;
 	struct conn *ack_next;
 	char rbuf[READ_CHUNK];
