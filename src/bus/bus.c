@@ -443,7 +443,7 @@ static void replay_cancel(struct bus_sub *s)
 	struct bus *b = s->bus;
 	if (s->rr) {
 		__atomic_store_n(&s->rr->cancel, true, __ATOMIC_RELAXED);
-		uv_cancel((uv_req_t *)&s->rr->work);
+		(void)uv_cancel((uv_req_t *)&s->rr->work); /* fails once running: the flag stops it */
 	}
 	if (s->waiting) {
 		struct bus_sub *prev = NULL;
@@ -761,7 +761,7 @@ static void health_check(struct bus *b)
 	} else {
 		log_info("the store writes again; publishing resumes");
 		if (b->store_timer_on) {
-			uv_timer_stop(&b->store_timer);
+			(void)uv_timer_stop(&b->store_timer); /* returns 0 */
 			b->store_timer_on = false;
 		}
 	}
@@ -819,9 +819,12 @@ static void on_store_async(uv_async_t *h)
 	drain(h->data);
 }
 
+/* The writer thread has results. */
 static void store_notify(void *arg)
 {
-	uv_async_send(arg);
+	int r = uv_async_send(arg);
+	if (r < 0) /* only once the handle is closing, after store_stop() */
+		log_error("cannot wake the loop for the writer's results: %s", uv_strerror(r));
 }
 
 /* ---- life ---- */
@@ -847,7 +850,7 @@ int bus_new(uv_loop_t *loop, struct store *st, const struct bus_config *cfg,
 		return r;
 	}
 	b->store_async.data = b;
-	uv_timer_init(loop, &b->store_timer); /* cannot fail: it only links the handle */
+	(void)uv_timer_init(loop, &b->store_timer); /* returns 0: it only links the handle */
 	b->store_timer.data = b;
 	if ((r = store_start(st, store_notify, &b->store_async))) {
 		log_error("cannot start the writer thread: %s", err_str(r));
@@ -869,7 +872,7 @@ void bus_stop(struct bus *b)
 		replay_cancel(b->replay_wait);
 	for (struct replay_read *rr = b->reads; rr; rr = rr->next) {
 		__atomic_store_n(&rr->cancel, true, __ATOMIC_RELAXED);
-		uv_cancel((uv_req_t *)&rr->work);
+		(void)uv_cancel((uv_req_t *)&rr->work); /* fails once running: the flag stops it */
 	}
 	store_request_stop(b->st);
 }
@@ -898,7 +901,7 @@ void bus_finish(struct bus *b)
 	b->durable_tail = NULL;
 	uv_close((uv_handle_t *)&b->store_async, NULL);
 	if (b->store_timer_on)
-		uv_timer_stop(&b->store_timer);
+		(void)uv_timer_stop(&b->store_timer); /* returns 0 */
 	uv_close((uv_handle_t *)&b->store_timer, NULL);
 }
 

@@ -592,8 +592,8 @@ struct host *host_new(uv_loop_t *loop, struct bus *bus, const struct config *cfg
 		s->def = defs[i];
 		s->backoff_ms = BACKOFF_MIN_MS;
 		s->saved = -1;
-		uv_timer_init(loop, &s->restart_timer); /* cannot fail: it only links the handle */
-		uv_timer_init(loop, &s->save_timer);
+		(void)uv_timer_init(loop, &s->restart_timer); /* returns 0: it only links */
+		(void)uv_timer_init(loop, &s->save_timer);
 		s->restart_timer.data = s->save_timer.data = s;
 		char err[300] = "";
 		int r = store_db_open(cfg->db_path, false, &s->db, err, sizeof err);
