@@ -76,7 +76,7 @@ static const struct {
 static struct store_pub *make_pub(const char *json, int64_t time_ms, int64_t seq)
 {
 	struct store_pub *p = xcalloc(1, sizeof *p);
-	struct verr ve;
+	struct cairn_err ve;
 	assert_int_equal(event_parse(json, strlen(json), 1 << 20, EVENT_PUBLISH, &p->ev, &ve), 0);
 	event_fill_defaults(p->ev, time_ms);
 	p->seq = p->ev->seq = seq;

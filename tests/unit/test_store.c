@@ -41,7 +41,7 @@ static struct store_pub *make_pub(const char *source, const char *id, const char
 	snprintf(buf, sizeof buf, "{\"source\":\"%s\",\"id\":\"%s\",\"type\":\"%s\"}", source, id,
 		 type);
 	struct store_pub *p = xcalloc(1, sizeof *p);
-	struct verr ve;
+	struct cairn_err ve;
 	assert_int_equal(event_parse(buf, strlen(buf), 1 << 20, EVENT_PUBLISH, &p->ev, &ve), 0);
 	event_fill_defaults(p->ev, time_ms);
 	/* A mix, so batches commit both with and without fsync. */
