@@ -516,7 +516,7 @@ int daemon_run(const struct config *cfg)
 	if ((r = take_lock(&d)))
 		return r;
 
-	char err[512];
+	struct cairn_err err;
 	struct store_config sc = {
 		.path = cfg->db_path,
 		.batch_max = cfg->batch_max,
@@ -526,8 +526,8 @@ int daemon_run(const struct config *cfg)
 		.reserve_bytes = cfg->reserve_bytes,
 		.check_at_open = cfg->check_at_start,
 	};
-	if ((r = store_open(&sc, &d.st, err, sizeof err))) {
-		log_error("cannot open the event log: %s", err);
+	if ((r = store_open(&sc, &d.st, &err))) {
+		log_error("cannot open the event log: %s", err.msg);
 		goto out_unlock;
 	}
 	if ((r = uv_loop_init(&d.loop)) < 0) {
