@@ -137,11 +137,7 @@ static const struct {
 void cli_print_err(const char *prog, const struct cairn_err *e)
 {
 	const char *msg = e->msg[0] ? e->msg : err_str(e->code);
-	char quoted[sizeof e->field + 2];
-	snprintf(quoted, sizeof quoted, "'%s'", e->field);
-	size_t n = strlen(e->field);
-	bool named = strstr(msg, quoted) || (strncmp(msg, e->field, n) == 0 && msg[n] == ':');
-	if (e->field[0] && !named)
+	if (e->field[0] && !strstr(msg, e->field))
 		fprintf(stderr, "%s: %s (field '%s')\n", prog, msg, e->field);
 	else
 		fprintf(stderr, "%s: %s\n", prog, msg);

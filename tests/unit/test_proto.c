@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cli/client.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
@@ -553,6 +554,32 @@ static void test_error_line_utf8(void **state)
 	check_error_line(NULL, &err);
 }
 
+/* An error reply read back by the CLI (client_reply_err()) is the error
+ * that was sent, for every code of the table. */
+static void test_error_reply_round_trip(void **state)
+{
+	for (size_t i = 0; i < err_ncodes; i++) {
+		struct cairn_err sent, got;
+		cairn_err_set(&sent, err_codes[i], i % 2 ? "pattern" : NULL, "message %zu", i);
+		size_t len;
+		char *line = proto_error_line(NULL, &sent, &len);
+		json_t *reply = parse_reply(line, len);
+		assert_int_equal(client_reply_err(reply, &got), sent.code);
+		assert_int_equal(got.code, sent.code);
+		assert_string_equal(got.field, sent.field);
+		assert_string_equal(got.msg, sent.msg);
+		json_decref(reply);
+		free(line);
+	}
+	/* A code this cairn does not know is kept in the message. */
+	struct cairn_err got;
+	json_t *reply = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", "brand_new",
+	                          "message", "m");
+	assert_int_equal(client_reply_err(reply, &got), CAIRN_E_PROTO);
+	assert_string_equal(got.msg, "brand_new: m");
+	json_decref(reply);
+}
+
 static void test_ok_line(void **state)
 {
 	json_t *rid = json_string("r-1");
@@ -820,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_unsub_values),      cmocka_unit_test(test_query_values),
 	    cmocka_unit_test(test_rid_on_error),      cmocka_unit_test(test_position_messages),
 	    cmocka_unit_test(test_raw_bytes),         cmocka_unit_test(test_error_line),
+	    cmocka_unit_test(test_error_reply_round_trip),
 	    cmocka_unit_test(test_error_line_utf8),   cmocka_unit_test(test_ok_line),
 	    cmocka_unit_test(test_linebuf_chunks),    cmocka_unit_test(test_linebuf_max), cmocka_unit_test(test_scan_rid),
 	    cmocka_unit_test(test_linebuf_huge_line), cmocka_unit_test(test_linebuf_stop),
