@@ -95,7 +95,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct cairn_
 int store_db_open(const char *path, bool readonly, struct sqlite3 **out, struct cairn_err *err);
 /* Transitional: src/services/host.c (being changed elsewhere) still calls
  * store_db_open(path, readonly, out, errbuf, errlen); a call with five
- * arguments goes to store_db_open_buf(), which writes err->msg into errbuf.
+ * arguments goes to store_db_open_buf(), which writes the reason into errbuf.
  * Both go once host.c passes a struct cairn_err. */
 int store_db_open_buf(const char *path, bool readonly, struct sqlite3 **out, char *errbuf,
 		      size_t errlen);
