@@ -27,12 +27,12 @@ static void die(const char *what, const char *why)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[256];
+	struct cairn_err err;
 	if (!kb) {
-		if (store_db_open(":memory:", false, &db, err, sizeof err))
-			die("store_db_open", err);
-		if (kb_open_db(db, 0, &kb, err, sizeof err))
-			die("kb_open_db", err);
+		if (store_db_open(":memory:", false, &db, &err))
+			die("store_db_open", err.msg);
+		if (kb_open_db(db, 0, &kb, &err))
+			die("kb_open_db", err.msg);
 	}
 	if (size == 0)
 		return 0;

@@ -67,7 +67,7 @@ static int on_line(void *opaque, const char *line, size_t len, bool too_long)
 {
 	struct ctx *c = opaque;
 	struct proto_req req;
-	struct proto_err err;
+	struct cairn_err err;
 	size_t n;
 
 	if (c->lb->cap > c->lb->max + 1)
@@ -80,7 +80,7 @@ static int on_line(void *opaque, const char *line, size_t len, bool too_long)
 		json_t *rid = proto_scan_rid(line, strlen(line));
 		if (rid && !json_is_string(rid) && !json_is_integer(rid))
 			abort();
-		proto_err_set(&err, "line_too_long", NULL, "line of %zu bytes is over %d", len,
+		cairn_err_set(&err, CAIRN_E_LINE_TOOLONG, NULL, "line of %zu bytes is over %d", len,
 		              LINE_MAX_BYTES);
 		check_reply(proto_error_line(rid, &err, &n), n, false);
 		json_decref(rid);
@@ -100,7 +100,7 @@ static int on_line(void *opaque, const char *line, size_t len, bool too_long)
 			abort();
 		check_reply(proto_ok_line(req.rid, obj, &n), n, true);
 	} else {
-		if (!err.code || !err.message[0])
+		if (!err.code || !err.msg[0] || strcmp(err_wire(err.code), "internal") == 0)
 			abort();
 		check_reply(proto_error_line(req.rid, &err, &n), n, false);
 	}

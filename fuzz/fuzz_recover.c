@@ -36,12 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fclose(f);
 
 	struct store_check chk;
-	char err[600];
-	store_check_file(in, &chk, err, sizeof err);
+	struct cairn_err err;
+	store_check_file(in, &chk, &err);
 	struct store_recover_report rep;
-	if (store_recover(in, out, &rep, err, sizeof err) == 0) {
+	if (store_recover(in, out, &rep, &err) == 0) {
 		struct store_check after;
-		if (store_check_file(out, &after, err, sizeof err) || !after.ok)
+		if (store_check_file(out, &after, &err) || !after.ok)
 			abort();
 		if (after.events > 0 && after.last_seq > after.high_water)
 			abort();

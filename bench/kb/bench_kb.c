@@ -420,9 +420,9 @@ int main(int argc, char **argv)
 
 	/* 2. Import. */
 	struct kb *kb;
-	char err[512];
-	if (kb_open(dbpath, false, 0, &kb, err, sizeof err)) {
-		fprintf(stderr, "bench_kb: %s\n", err);
+	struct cairn_err err;
+	if (kb_open(dbpath, false, 0, &kb, &err)) {
+		fprintf(stderr, "bench_kb: %s\n", err.msg);
 		return 1;
 	}
 	FILE *in = fopen(jsonl, "r");

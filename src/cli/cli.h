@@ -2,6 +2,7 @@
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
 
+#include "common/err.h"
 #include "daemon/config.h"
 
 #include <jansson.h>
@@ -53,6 +54,13 @@ void cli_usage(FILE *out, const char *name);
 
 /* True if argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
+
+/* Prints an error on stderr, the one way the CLI shows a struct cairn_err
+ * (its own, the store's, the kb's, the config's, or a daemon's reply turned
+ * back into one by client.c): "PROG: MESSAGE", then the field when there is
+ * one the message does not already name, then on a second line what to do
+ * when the code has a standard remedy the message does not already give. */
+void cli_print_err(const char *prog, const struct cairn_err *e);
 
 /* Prints one event readably: local time, seq, type, subject, data summary. */
 void cli_print_event(FILE *out, const json_t *ev);

@@ -1,6 +1,8 @@
 /* Blocking socket client with a bounded line reader. */
 #include "cli/client.h"
 
+#include "cli/cli.h"
+
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -341,9 +343,27 @@ int client_hello(struct client *cl)
 	return 0;
 }
 
+int client_reply_err(const json_t *reply, struct cairn_err *e)
+{
+	const json_t *err = json_object_get(reply, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *field = json_string_value(json_object_get(err, "field"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	int c = err_from_wire(code);
+	/* A code this cairn does not know (a newer daemon's) is still an
+	 * error; its name stays in the message. */
+	if (!c)
+		return cairn_err_set(e, CAIRN_E_PROTO, field, "%s: %s", code ? code : "?",
+				     msg ? msg : "");
+	return cairn_err_set(e, c, field, "%s", msg ? msg : err_str(c));
+}
+
 void client_print_error(const json_t *reply)
 {
-	const json_t *e = json_object_get(reply, "error");
-	fprintf(stderr, "cairn: %s: %s\n", json_string_value(json_object_get(e, "code")),
-		json_string_value(json_object_get(e, "message")));
+	struct cairn_err e;
+	client_reply_err(reply, &e);
+	/* "cairn: CODE: MESSAGE": the wire name, the daemon's own words. */
+	char prog[80];
+	snprintf(prog, sizeof prog, "cairn: %s", err_wire(e.code));
+	cli_print_err(prog, &e);
 }

@@ -90,7 +90,14 @@ int client_hello(struct client *cl);
  * CLIENT_TIMEOUT_MS_DEFAULT. A bad value is reported once and ignored. */
 int client_timeout_ms(void);
 
-/* Prints an error reply as "cairn: CODE: MESSAGE" on stderr. */
+/* Turns an error reply back into a struct cairn_err: the wire code gives
+ * the code through err_from_wire() (an unknown one: CAIRN_E_PROTO, with the
+ * name kept in the message), and field and message are the daemon's.
+ * Returns e->code. */
+int client_reply_err(const json_t *reply, struct cairn_err *e);
+
+/* Prints an error reply through cli_print_err() as "cairn: CODE: MESSAGE"
+ * on stderr (and the field and what to do, see there). */
 void client_print_error(const json_t *reply);
 
 /* Prints the standard "no daemon" message for socket_path. */

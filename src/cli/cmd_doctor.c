@@ -170,7 +170,7 @@ static int do_recover(const struct config *cfg)
 		return EXIT_REFUSED;
 	}
 	struct store_check chk;
-	char err[600];
+	struct cairn_err err;
 	struct stat sb;
 	int rc = EXIT_OK;
 	if (stat(cfg->db_path, &sb) < 0) {
@@ -178,7 +178,7 @@ static int do_recover(const struct config *cfg)
 		rc = EXIT_REFUSED;
 		goto out;
 	}
-	if (store_check_file(cfg->db_path, &chk, err, sizeof err) == 0 && chk.ok) {
+	if (store_check_file(cfg->db_path, &chk, &err) == 0 && chk.ok) {
 		printf("the database %s is healthy; nothing to recover\n", cfg->db_path);
 		goto out;
 	}
@@ -190,8 +190,9 @@ static int do_recover(const struct config *cfg)
 	struct store_recover_report rep;
 	printf("salvaging %s ...\n", cfg->db_path);
 	log_set_level(LOG_WARN); /* the new file's migrations are not news */
-	if (store_recover(cfg->db_path, fresh, &rep, err, sizeof err)) {
-		fprintf(stderr, "cairn: recovery failed: %s; the database was left as it was\n", err);
+	if (store_recover(cfg->db_path, fresh, &rep, &err)) {
+		fprintf(stderr, "cairn: recovery failed: %s; the database was left as it was\n",
+			err.msg);
 		unlink(fresh);
 		rc = EXIT_IO;
 		goto out_free;
@@ -220,7 +221,7 @@ static int do_recover(const struct config *cfg)
 	}
 	printf("recovered into %s:\n", cfg->db_path);
 	print_recover_report(&rep, kept, cfg->db_path);
-	if (store_check_file(cfg->db_path, &chk, err, sizeof err) || !chk.ok) {
+	if (store_check_file(cfg->db_path, &chk, &err) || !chk.ok) {
 		fprintf(stderr, "cairn: the salvaged database does not check clean (%s)\n",
 			chk.integrity);
 		rc = EXIT_IO;
@@ -282,9 +283,9 @@ int cmd_doctor(int argc, char **argv, const struct config *cfg)
 		     cfg->db_path);
 	} else {
 		struct store_check chk;
-		char err[600];
-		if (store_check_file(cfg->db_path, &chk, err, sizeof err)) {
-			line(false, "database", "%s", err);
+		struct cairn_err err;
+		if (store_check_file(cfg->db_path, &chk, &err)) {
+			line(false, "database", "%s", err.msg);
 		} else if (!chk.ok) {
 			line(false, "database", "%s is damaged: %s", cfg->db_path, chk.integrity);
 			printf("      fix: stop the daemon, then run 'cairn doctor --recover' (it keeps "

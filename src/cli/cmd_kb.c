@@ -450,7 +450,7 @@ static char *read_body(const char *path, int *rc)
 
 static int open_kb(const struct config *cfg, struct kb **kb)
 {
-	char err[512];
+	struct cairn_err err;
 	/* "applied migration" notes are for the daemon's log, not the terminal. */
 	log_set_level(LOG_WARN);
 	/* The data directory may not exist yet when no daemon ever ran. */
@@ -463,10 +463,9 @@ static int open_kb(const struct config *cfg, struct kb **kb)
 		}
 	mkdir(dir, 0700);
 	free(dir);
-	int r = kb_open(cfg->db_path, false, (int64_t)cfg->kb_forget_days * DAY_MS, kb, err,
-	                sizeof err);
+	int r = kb_open(cfg->db_path, false, (int64_t)cfg->kb_forget_days * DAY_MS, kb, &err);
 	if (r) {
-		fprintf(stderr, "cairn kb: cannot open the knowledge base: %s\n", err);
+		cli_print_err("cairn kb: cannot open the knowledge base", &err);
 		return EXIT_REFUSED;
 	}
 	return 0;
@@ -480,14 +479,19 @@ static int resolve(struct kb *kb, const char *verb, const char *ref, int64_t *id
 		return 0;
 	if (r == CAIRN_E_INVALID)
 		return usage_error(verb, "%s", kb_errmsg(kb));
-	fprintf(stderr, "cairn kb %s: %s%s\n", verb, kb_errmsg(kb),
-	        r == CAIRN_E_NOTFOUND ? "; 'cairn kb list' shows the entries" : "");
+	char prog[64];
+	snprintf(prog, sizeof prog, "cairn kb %s", verb);
+	cli_print_err(prog, kb_error(kb));
+	if (r == CAIRN_E_NOTFOUND)
+		fprintf(stderr, "%s: 'cairn kb list' shows the entries\n", prog);
 	return EXIT_REFUSED;
 }
 
 static int kb_failed(struct kb *kb, const char *verb, int r)
 {
-	fprintf(stderr, "cairn kb %s: %s\n", verb, kb_errmsg(kb));
+	char prog[64];
+	snprintf(prog, sizeof prog, "cairn kb %s", verb);
+	cli_print_err(prog, kb_error(kb));
 	(void)r;
 	return EXIT_REFUSED;
 }
@@ -1183,7 +1187,10 @@ static int do_export(const struct config *cfg, struct args *a)
 	if (!to_stdout && fclose(out) != 0 && !r)
 		r = -errno;
 	if (r) {
-		fprintf(stderr, "cairn kb export: %s\n", kb_errmsg(kb));
+		if (kb_error(kb)->code)
+			cli_print_err("cairn kb export", kb_error(kb));
+		else
+			fprintf(stderr, "cairn kb export: %s\n", err_str(r));
 		rc = r == CAIRN_E_STORE ? EXIT_REFUSED : EXIT_IO;
 		if (tmp)
 			unlink(tmp);
@@ -1244,7 +1251,7 @@ static int do_import(const struct config *cfg, struct args *a)
 	if (!from_stdin)
 		fclose(in);
 	if (r && r != CAIRN_E_PARSE) {
-		fprintf(stderr, "cairn kb import: %s\n", kb_errmsg(kb));
+		cli_print_err("cairn kb import", kb_error(kb));
 		rc = r == CAIRN_E_STORE ? EXIT_REFUSED : EXIT_IO;
 	} else {
 		rc = r ? EXIT_REFUSED : EXIT_OK;

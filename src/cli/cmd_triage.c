@@ -135,18 +135,17 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 
 	struct triage_ctx cx = {0};
 	sqlite3 *db = NULL;
-	char err[512];
+	struct cairn_err err;
 	if (!no_kb && access(cfg->db_path, R_OK) == 0) {
 		/* Read-write only so that an older database gets the knowledge
 		 * base's tables; nothing is written. */
-		if (store_db_open(cfg->db_path, false, &db, err, sizeof err) == 0 &&
-		    kb_open_db(db, (int64_t)cfg->kb_forget_days * 86400000, &cx.kb, err,
-			       sizeof err) == 0) {
+		if (store_db_open(cfg->db_path, false, &db, &err) == 0 &&
+		    kb_open_db(db, (int64_t)cfg->kb_forget_days * 86400000, &cx.kb, &err) == 0) {
 			cx.db = db;
 		} else {
 			fprintf(stderr, "cairn triage: the knowledge base is not available (%s); "
 					"reporting without known fixes\n",
-				err);
+				err.msg);
 		}
 	}
 	struct triage_failure f = {

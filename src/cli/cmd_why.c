@@ -118,9 +118,9 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		return EXIT_REFUSED;
 	}
 	sqlite3 *db;
-	char err[512];
-	if (store_db_open(cfg->db_path, true, &db, err, sizeof err)) {
-		fprintf(stderr, "cairn why: %s\n", err);
+	struct cairn_err err;
+	if (store_db_open(cfg->db_path, true, &db, &err)) {
+		cli_print_err("cairn why", &err);
 		return EXIT_IO;
 	}
 	struct store_q_event ev = {0};

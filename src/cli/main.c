@@ -76,10 +76,10 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		struct config cfg;
-		char err[1024];
+		struct cairn_err err;
 		int rc;
-		if (config_load(&cfg, err, sizeof err)) {
-			fprintf(stderr, "cairn: %s\n", err);
+		if (config_load(&cfg, &err)) {
+			cli_print_err("cairn", &err);
 			rc = EXIT_USAGE;
 		} else {
 			rc = cmd->run(argc - 1, argv + 1, &cfg);

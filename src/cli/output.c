@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/timefmt.h"
 
 #include <stdbool.h>
@@ -117,4 +118,30 @@ json_t *cli_parse_position(const char *opt, const char *s)
 		"duration (90s, 10m, 2h, 1d)\n",
 		opt, s);
 	return NULL;
+}
+
+/* What to do about an error, by code, unless the message already says
+ * (skip: a phrase of the message that means it does). */
+static const struct {
+	int code;
+	const char *todo, *skip;
+} remedies[] = {
+	{CAIRN_E_DOWN, "start it with 'cairn daemon'", "cairn daemon"},
+	{CAIRN_E_CORRUPT, "run 'cairn doctor' (docs/doctor.md)", "cairn doctor"},
+	{CAIRN_E_UNAVAIL, "retry later; the daemon's log says more", "retry"},
+	{CAIRN_E_FULL, "free some disk space", "Free some disk space"},
+	{CAIRN_E_PEER, "'cairn status' says why", "cairn status"},
+	{CAIRN_E_VERSION, "use a cairn at least as new as the daemon or the database", "cairn"},
+};
+
+void cli_print_err(const char *prog, const struct cairn_err *e)
+{
+	const char *msg = e->msg[0] ? e->msg : err_str(e->code);
+	if (e->field[0] && !strstr(msg, e->field))
+		fprintf(stderr, "%s: %s (field '%s')\n", prog, msg, e->field);
+	else
+		fprintf(stderr, "%s: %s\n", prog, msg);
+	for (size_t i = 0; i < sizeof remedies / sizeof remedies[0]; i++)
+		if (remedies[i].code == e->code && !strstr(msg, remedies[i].skip))
+			fprintf(stderr, "%s: %s\n", prog, remedies[i].todo);
 }

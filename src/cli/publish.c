@@ -61,12 +61,10 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 	}
 	/* Validate here too, so that a bad event fails now, not at spool import. */
 	struct event *ev = NULL;
-	struct verr ve;
+	struct cairn_err ve;
 	if (event_from_json(event, EVENT_PUBLISH, &ev, &ve)) {
-		if (!quiet) {
-			char buf[400];
-			fprintf(stderr, "cairn: invalid event: %s\n", verr_format(&ve, buf, sizeof buf));
-		}
+		if (!quiet)
+			fprintf(stderr, "cairn: invalid event: %s\n", ve.msg);
 		json_decref(event);
 		return CAIRN_E_INVALID;
 	}

@@ -152,8 +152,7 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 
 struct ini_ctx {
 	struct config *cfg;
-	char *err;
-	size_t errlen;
+	struct cairn_err *err;
 	int failed;
 };
 
@@ -163,20 +162,23 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		if (strcmp(settings[i].section, section) || strcmp(settings[i].key, name))
 			continue;
-		char why[128];
+		char why[128], field[96];
 		if (set_value(c->cfg, &settings[i], value, why, sizeof why)) {
+			snprintf(field, sizeof field, "%s.%s", section, name);
 			if (!c->failed)
-				snprintf(c->err, c->errlen, "%s: [%s] %s = '%s': %s",
-					 c->cfg->config_path, section, name, value, why);
+				cairn_err_set(c->err, CAIRN_E_INVALID, field, "%s: [%s] %s = '%s': %s",
+					      c->cfg->config_path, section, name, value, why);
 			c->failed = 1;
 			return 0;
 		}
 		return 1;
 	}
+	char field[96];
+	snprintf(field, sizeof field, "%s.%s", section, name);
 	if (!c->failed)
-		snprintf(c->err, c->errlen,
-			 "%s: unknown setting [%s] %s; see docs/config.md for the settings",
-			 c->cfg->config_path, section, name);
+		cairn_err_set(c->err, CAIRN_E_INVALID, field,
+			      "%s: unknown setting [%s] %s; see docs/config.md for the settings",
+			      c->cfg->config_path, section, name);
 	c->failed = 1;
 	return 0;
 }
@@ -192,9 +194,10 @@ static char *xdg_dir(const char *var, const char *fallback_rel)
 	return NULL;
 }
 
-int config_load(struct config *cfg, char *errbuf, size_t errlen)
+int config_load(struct config *cfg, struct cairn_err *err)
 {
 	memset(cfg, 0, sizeof *cfg);
+	cairn_err_clear(err);
 	char why[128];
 	for (size_t i = 0; i < N_SETTINGS; i++)
 		if (set_value(cfg, &settings[i], settings[i].dflt, why, sizeof why))
@@ -210,20 +213,18 @@ int config_load(struct config *cfg, char *errbuf, size_t errlen)
 	}
 	FILE *f = fopen(cfg->config_path, "r");
 	if (f) {
-		struct ini_ctx c = {cfg, errbuf, errlen, 0};
+		struct ini_ctx c = {cfg, err, 0};
 		int line = ini_parse_file(f, on_ini_entry, &c);
 		fclose(f);
 		if (c.failed)
 			return CAIRN_E_INVALID;
-		if (line != 0) {
-			snprintf(errbuf, errlen, "%s:%d: cannot parse this line; expected key = value",
-				 cfg->config_path, line);
-			return CAIRN_E_INVALID;
-		}
+		if (line != 0)
+			return cairn_err_set(err, CAIRN_E_INVALID, "",
+					     "%s:%d: cannot parse this line; expected key = value",
+					     cfg->config_path, line);
 	} else if (errno != ENOENT) {
-		snprintf(errbuf, errlen, "cannot read config file '%s': %s", cfg->config_path,
-			 strerror(errno));
-		return CAIRN_E_INVALID;
+		return cairn_err_set(err, CAIRN_E_INVALID, "", "cannot read config file '%s': %s",
+				     cfg->config_path, strerror(errno));
 	}
 
 	for (size_t i = 0; i < N_SETTINGS; i++) {
@@ -234,10 +235,9 @@ int config_load(struct config *cfg, char *errbuf, size_t errlen)
 		const char *v = getenv(var);
 		if (!v)
 			continue;
-		if (set_value(cfg, &settings[i], v, why, sizeof why)) {
-			snprintf(errbuf, errlen, "environment %s='%s': %s", var, v, why);
-			return CAIRN_E_INVALID;
-		}
+		if (set_value(cfg, &settings[i], v, why, sizeof why))
+			return cairn_err_set(err, CAIRN_E_INVALID, var, "environment %s='%s': %s", var,
+					     v, why);
 	}
 
 	if (!*cfg->runtime_dir) {
@@ -250,35 +250,29 @@ int config_load(struct config *cfg, char *errbuf, size_t errlen)
 	if (!*cfg->data_dir) {
 		free(cfg->data_dir);
 		char *d = xdg_dir("XDG_DATA_HOME", ".local/share");
-		if (!d) {
-			snprintf(errbuf, errlen,
-				 "cannot find a data directory: set XDG_DATA_HOME or HOME");
-			return CAIRN_E_INVALID;
-		}
+		if (!d)
+			return cairn_err_set(err, CAIRN_E_INVALID, "daemon.data_dir",
+					     "cannot find a data directory: set XDG_DATA_HOME or HOME");
 		cfg->data_dir = xasprintf("%s/cairn", d);
 		free(d);
 	}
 	if (cfg->line_bytes == 0)
 		cfg->line_bytes = cfg->event_bytes + 64 * 1024;
-	if (cfg->conn_output_max < cfg->conn_output_bytes) {
-		snprintf(errbuf, errlen,
-			 "[limits] conn_output_max (%zu) is smaller than conn_output_bytes (%zu); "
-			 "the hard limit must be at least the soft one",
-			 cfg->conn_output_max, cfg->conn_output_bytes);
-		return CAIRN_E_INVALID;
-	}
+	if (cfg->conn_output_max < cfg->conn_output_bytes)
+		return cairn_err_set(err, CAIRN_E_INVALID, "limits.conn_output_max",
+				     "[limits] conn_output_max (%zu) is smaller than conn_output_bytes "
+				     "(%zu); the hard limit must be at least the soft one",
+				     cfg->conn_output_max, cfg->conn_output_bytes);
 	if (cfg->batch_max == 0)
 		cfg->batch_max = 2048;
 	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
 	cfg->lock_path = xasprintf("%s/cairn.lock", cfg->runtime_dir);
 	cfg->db_path = xasprintf("%s/cairn.db", cfg->data_dir);
-	if (strlen(cfg->socket_path) >= 108) {
-		snprintf(errbuf, errlen,
-			 "socket path '%s' is longer than a Unix socket allows (107 bytes); "
-			 "set [daemon] runtime_dir to a shorter directory",
-			 cfg->socket_path);
-		return CAIRN_E_INVALID;
-	}
+	if (strlen(cfg->socket_path) >= 108)
+		return cairn_err_set(err, CAIRN_E_INVALID, "daemon.runtime_dir",
+				     "socket path '%s' is longer than a Unix socket allows (107 bytes); "
+				     "set [daemon] runtime_dir to a shorter directory",
+				     cfg->socket_path);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef CAIRN_CONFIG_H
 #define CAIRN_CONFIG_H
 
+#include "common/err.h"
 #include "common/log.h"
 
 #include <stdbool.h>
@@ -50,10 +51,11 @@ struct config {
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable
- * file, an unknown key, a bad value) returns CAIRN_E_INVALID and writes a
- * message naming the file, line or variable into errbuf. cfg must be
- * released with config_release() in every case. */
-int config_load(struct config *cfg, char *errbuf, size_t errlen);
+ * file, an unknown key, a bad value) returns CAIRN_E_INVALID and fills err
+ * (may be NULL): a message naming the file, line or variable, and as field
+ * the setting ("limits.event_bytes") or the environment variable. cfg must
+ * be released with config_release() in every case. */
+int config_load(struct config *cfg, struct cairn_err *err);
 void config_release(struct config *cfg);
 
 /* What of the config file's location is cairn's own, for the file watcher to

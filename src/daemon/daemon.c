@@ -101,7 +101,7 @@ static void spool_import(struct daemon *d, const char *path)
 	if (r == -ENOENT)
 		return;
 	struct event *ev = NULL;
-	struct verr ve;
+	struct cairn_err ve;
 	if (r == 0 && event_parse(buf, len, d->cfg->event_bytes, EVENT_PUBLISH, &ev, &ve) == 0) {
 		event_fill_defaults(ev, clock_wall_ms());
 		struct spool_file *sf = xcalloc(1, sizeof *sf);
@@ -114,11 +114,7 @@ static void spool_import(struct daemon *d, const char *path)
 		d->n_spooled++;
 		bus_publish(d->bus, ev, false, &sf->bp);
 	} else {
-		char why[400] = "";
-		if (r)
-			snprintf(why, sizeof why, "%s", err_str(r));
-		else
-			verr_format(&ve, why, sizeof why);
+		const char *why = r ? err_str(r) : ve.msg;
 		char *bad = xasprintf("%s.bad", path);
 		log_warn("spool: %s is not a valid event (%s); kept as %s", path, why, bad);
 		rename(path, bad);
@@ -170,10 +166,9 @@ static void publish_local(void *ctx, json_t *obj)
 {
 	struct daemon *d = ctx;
 	struct event *ev = NULL;
-	struct verr ve;
+	struct cairn_err ve;
 	if (event_from_json(obj, EVENT_PUBLISH, &ev, &ve)) {
-		char buf[400];
-		log_error("dropped an internal event: %s", verr_format(&ve, buf, sizeof buf));
+		log_error("dropped an internal event: %s", ve.msg);
 		json_decref(obj);
 		return;
 	}
@@ -231,11 +226,11 @@ static void watches_load(struct daemon *d)
 
 /* The `watch` request (struct server_hooks.watch). */
 static int watch_request(void *ctx, const struct proto_req *req, json_t **reply,
-			 struct proto_err *e)
+			 struct cairn_err *e)
 {
 	struct daemon *d = ctx;
 	if (!d->fw) {
-		proto_err_set(e, "unavailable", "", "file watching is not available (inotify failed "
+		cairn_err_set(e, CAIRN_E_UNAVAIL, "", "file watching is not available (inotify failed "
 						      "at start; see the daemon's log)");
 		return CAIRN_E_NOTFOUND;
 	}
@@ -248,7 +243,7 @@ static int watch_request(void *ctx, const struct proto_req *req, json_t **reply,
 		int r = fswatch_add(d->fw, req->path, &root, err, sizeof err);
 		if (r && r != -EEXIST) {
 			json_decref(out);
-			proto_err_set(e, "bad_request", "path", "cannot watch: %s",
+			cairn_err_set(e, CAIRN_E_PROTO, "path", "cannot watch: %s",
 				      *err ? err : err_str(r));
 			return r;
 		}
@@ -265,7 +260,7 @@ static int watch_request(void *ctx, const struct proto_req *req, json_t **reply,
 		char *root = NULL;
 		if (fswatch_remove(d->fw, req->path, &root)) {
 			json_decref(out);
-			proto_err_set(e, "not_found", "path", "'%s' is not watched; see 'cairn watch list'",
+			cairn_err_set(e, CAIRN_E_NOTFOUND, "path", "'%s' is not watched; see 'cairn watch list'",
 				      req->path);
 			return CAIRN_E_NOTFOUND;
 		}
@@ -521,7 +516,7 @@ int daemon_run(const struct config *cfg)
 	if ((r = take_lock(&d)))
 		return r;
 
-	char err[512];
+	struct cairn_err err;
 	struct store_config sc = {
 		.path = cfg->db_path,
 		.batch_max = cfg->batch_max,
@@ -531,8 +526,8 @@ int daemon_run(const struct config *cfg)
 		.reserve_bytes = cfg->reserve_bytes,
 		.check_at_open = cfg->check_at_start,
 	};
-	if ((r = store_open(&sc, &d.st, err, sizeof err))) {
-		log_error("cannot open the event log: %s", err);
+	if ((r = store_open(&sc, &d.st, &err))) {
+		log_error("cannot open the event log: %s", err.msg);
 		goto out_unlock;
 	}
 	if ((r = uv_loop_init(&d.loop)) < 0) {

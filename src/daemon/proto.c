@@ -109,17 +109,6 @@ json_t *proto_scan_rid(const char *head, size_t len)
 	return NULL;
 }
 
-void proto_err_set(struct proto_err *err, const char *code, const char *field, const char *fmt,
-		   ...)
-{
-	err->code = code;
-	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof err->message, fmt, ap);
-	va_end(ap);
-}
-
 void proto_req_release(struct proto_req *req)
 {
 	json_decref(req->rid);
@@ -145,17 +134,16 @@ static const char *const allowed[][8] = {
 static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status",
 				       "watch"};
 
-static int bad(struct proto_err *err, const char *field, const char *fmt, const char *a)
+static int bad(struct cairn_err *err, const char *field, const char *fmt, const char *a)
 {
-	proto_err_set(err, "bad_request", field, fmt, a);
-	return CAIRN_E_PROTO;
+	return cairn_err_set(err, CAIRN_E_PROTO, field, fmt, a);
 }
 
 /* A log position: "now" (if allow_now), an integer seq >= 0, or RFC 3339 time.
  * A negative seq gets the same message as any other bad value, which offers
  * "now" only where it is allowed. */
 static int parse_pos(const json_t *v, const char *field, bool allow_now, struct proto_pos *pos,
-		     struct proto_err *err)
+		     struct cairn_err *err)
 {
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		pos->kind = POS_SEQ;
@@ -180,7 +168,7 @@ static int parse_pos(const json_t *v, const char *field, bool allow_now, struct 
 }
 
 static int get_string(const json_t *obj, const char *field, size_t max, char **out,
-		      struct proto_err *err)
+		      struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, field);
 	if (!v)
@@ -189,17 +177,16 @@ static int get_string(const json_t *obj, const char *field, size_t max, char **o
 		return bad(err, field, "field '%s' must be a string", field);
 	size_t len = json_string_length(v);
 	if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
-		proto_err_set(err, "bad_request", field,
-			      "field '%s' must be a non-empty string of at most %zu bytes", field,
-			      max);
-		return CAIRN_E_PROTO;
+		return cairn_err_set(err, CAIRN_E_PROTO, field,
+				     "field '%s' must be a non-empty string of at most %zu bytes", field,
+				     max);
 	}
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
 
 static int parse_pattern(const json_t *obj, struct proto_req *req, bool required,
-			 struct proto_err *err)
+			 struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, "pattern");
 	if (!v) {
@@ -213,15 +200,14 @@ static int parse_pattern(const json_t *obj, struct proto_req *req, bool required
 	const char *why = NULL;
 	const char *s = json_string_value(v);
 	if (strlen(s) != json_string_length(v) || !pattern_valid(s, &why)) {
-		proto_err_set(err, "invalid_pattern", "pattern", "invalid pattern '%.255s': %s", s,
-			      why ? why : "contains a NUL byte");
-		return CAIRN_E_INVALID;
+		return cairn_err_set(err, CAIRN_E_BADPATTERN, "pattern", "invalid pattern '%.255s': %s",
+				     s, why ? why : "contains a NUL byte");
 	}
 	req->pattern = xstrdup(s);
 	return 0;
 }
 
-static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err *err)
+static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err *err)
 {
 	int r;
 	const json_t *v;
@@ -252,12 +238,11 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err
 			return bad(err, "event", "field '%s' is required", "event");
 		if (!json_is_object(v))
 			return bad(err, "event", "field '%s' must be an object", "event");
-		struct verr ve;
-		if (event_from_json(v, EVENT_PUBLISH, &req->ev, &ve)) {
-			char buf[400];
-			proto_err_set(err, "invalid_event", ve.field, "%s",
-				      verr_format(&ve, buf, sizeof buf));
-			return CAIRN_E_INVALID;
+		if (event_from_json(v, EVENT_PUBLISH, &req->ev, err)) {
+			/* Whatever the envelope's own code, on the wire it is
+			 * an invalid event. */
+			err->code = CAIRN_E_BADEVENT;
+			return CAIRN_E_BADEVENT;
 		}
 		req->ack = ACK_ACCEPTED;
 		v = json_object_get(obj, "ack");
@@ -305,10 +290,9 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err
 		if ((v = json_object_get(obj, "limit"))) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > PROTO_QUERY_LIMIT_MAX) {
-				proto_err_set(err, "bad_request", "limit",
-					      "field 'limit' must be an integer from 1 to %d",
-					      PROTO_QUERY_LIMIT_MAX);
-				return CAIRN_E_PROTO;
+				return cairn_err_set(err, CAIRN_E_PROTO, "limit",
+						     "field 'limit' must be an integer from 1 to %d",
+						     PROTO_QUERY_LIMIT_MAX);
 			}
 			req->limit = (size_t)json_integer_value(v);
 		}
@@ -341,27 +325,25 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct proto_err
 	return CAIRN_E_PROTO;
 }
 
-int proto_parse(const char *line, size_t len, struct proto_req *req, struct proto_err *err)
+int proto_parse(const char *line, size_t len, struct proto_req *req, struct cairn_err *err)
 {
 	memset(req, 0, sizeof *req);
-	memset(err, 0, sizeof *err);
+	cairn_err_clear(err);
 	json_error_t je;
 	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	int r = CAIRN_E_PROTO;
-	if (!obj) {
-		proto_err_set(err, "bad_json", "", "malformed JSON at column %d: %s", je.column,
-			      je.text);
-		return CAIRN_E_PARSE;
-	}
+	if (!obj)
+		return cairn_err_set(err, CAIRN_E_PARSE, "", "malformed JSON at column %d: %s",
+				     je.column, je.text);
 	if (!json_is_object(obj)) {
-		proto_err_set(err, "bad_request", "", "a request must be a JSON object");
+		cairn_err_set(err, CAIRN_E_PROTO, "", "a request must be a JSON object");
 		goto out_free;
 	}
 	const json_t *rid = json_object_get(obj, "rid");
 	if (rid) {
 		if (!(json_is_integer(rid) ||
 		      (json_is_string(rid) && json_string_length(rid) <= 128))) {
-			proto_err_set(err, "bad_request", "rid",
+			cairn_err_set(err, CAIRN_E_PROTO, "rid",
 				      "field 'rid' must be an integer or a string of at most 128 bytes");
 			goto out_free;
 		}
@@ -369,11 +351,11 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct prot
 	}
 	const json_t *op = json_object_get(obj, "op");
 	if (!op) {
-		proto_err_set(err, "bad_request", "op", "field 'op' is required");
+		cairn_err_set(err, CAIRN_E_PROTO, "op", "field 'op' is required");
 		goto out_free;
 	}
 	if (!json_is_string(op)) {
-		proto_err_set(err, "bad_request", "op", "field 'op' must be a string");
+		cairn_err_set(err, CAIRN_E_PROTO, "op", "field 'op' must be a string");
 		goto out_free;
 	}
 	size_t i;
@@ -381,10 +363,10 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct prot
 		if (strcmp(json_string_value(op), op_names[i]) == 0)
 			break;
 	if (i == sizeof op_names / sizeof op_names[0]) {
-		proto_err_set(err, "unknown_op", "op",
-			      "unknown op '%.64s'; expected hello, pub, sub, unsub, query, status or "
-			      "watch",
-			      json_string_value(op));
+		r = cairn_err_set(err, CAIRN_E_UNKNOWN_OP, "op",
+				  "unknown op '%.64s'; expected hello, pub, sub, unsub, query, status "
+				  "or watch",
+				  json_string_value(op));
 		goto out_free;
 	}
 	req->op = (enum proto_op)i;
@@ -398,10 +380,10 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct prot
 			if (strcmp(key, *a) == 0)
 				ok = true;
 		if (!ok) {
-			proto_err_set(err, "unknown_field", "", "unknown field '%.64s' for op '%s'",
+			char field[sizeof err->field];
+			snprintf(field, sizeof field, "%.63s", key);
+			cairn_err_set(err, CAIRN_E_PROTO, field, "unknown field '%.64s' for op '%s'",
 				      key, op_names[req->op]);
-			err->code = "bad_request";
-			snprintf(err->field, sizeof err->field, "%.63s", key);
 			goto out_free;
 		}
 	}
@@ -480,13 +462,14 @@ char *proto_json_line(json_t *o, size_t *len)
 	return line;
 }
 
-char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len)
+char *proto_error_line(const json_t *rid, const struct cairn_err *err, size_t *len)
 {
 	json_t *e = json_object();
-	json_object_set_new(e, "code", json_string(err->code ? err->code : "bad_request"));
+	json_object_set_new(e, "code",
+			    json_string(err->code ? err_wire(err->code) : "bad_request"));
 	if (err->field[0])
 		json_object_set_new(e, "field", json_text(err->field));
-	json_object_set_new(e, "message", json_text(err->message));
+	json_object_set_new(e, "message", json_text(err->msg));
 	json_t *o = json_object();
 	if (rid)
 		json_object_set(o, "rid", (json_t *)rid);

@@ -6,6 +6,7 @@
 #define CAIRN_PROTO_H
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "event/envelope.h"
 
 #include <jansson.h>
@@ -95,19 +96,17 @@ struct proto_req {
 	char *path;             /* watch: an absolute directory */
 };
 
-/* A request that could not be accepted: a stable code from the table in
- * docs/protocol.md, the field at fault ("" if none) and a message. */
-struct proto_err {
-	const char *code;
-	char field[64];
-	char message[512];
-};
+/* A request that could not be accepted is a struct cairn_err
+ * (common/err.h): its code goes on the wire as err_wire(code), one of the
+ * table in docs/protocol.md, with the field at fault ("" if none) and the
+ * message. */
 
 /* Parses one request line. On success returns 0 and fills req (release it
- * with proto_req_release()). On failure returns a negative code, fills err,
+ * with proto_req_release()). On failure returns a negative code (err->code),
+ * fills err,
  * and sets req->rid when the line was an object with a valid rid, so the
  * error reply can carry it. req must be released in both cases. */
-int proto_parse(const char *line, size_t len, struct proto_req *req, struct proto_err *err);
+int proto_parse(const char *line, size_t len, struct proto_req *req, struct cairn_err *err);
 void proto_req_release(struct proto_req *req);
 
 /* Encodes o (stolen) as one compact line with a trailing '\n'; the caller
@@ -115,10 +114,7 @@ void proto_req_release(struct proto_req *req);
 char *proto_json_line(json_t *o, size_t *len);
 /* Encodes an error reply line (with trailing '\n'); rid may be NULL. The
  * caller frees the result. */
-char *proto_error_line(const json_t *rid, const struct proto_err *err, size_t *len);
-/* Fills err from a code and a printf-style message. */
-void proto_err_set(struct proto_err *err, const char *code, const char *field, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
+char *proto_error_line(const json_t *rid, const struct cairn_err *err, size_t *len);
 /* Encodes obj (adding "rid" if rid is not NULL and "ok": true) as one line
  * with a trailing '\n'; steals obj. The caller frees the result. */
 char *proto_ok_line(const json_t *rid, json_t *obj, size_t *len);

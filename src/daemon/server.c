@@ -231,7 +231,7 @@ static void send_line(struct conn *c, char *line, size_t len)
 	conn_write(c, NULL, &b, 1, NULL, line);
 }
 
-static void reply_error(struct conn *c, const json_t *rid, const struct proto_err *err)
+static void reply_error(struct conn *c, const json_t *rid, const struct cairn_err *err)
 {
 	size_t n;
 	char *line = proto_error_line(rid, err, &n);
@@ -296,33 +296,33 @@ static void schedule_close(struct conn *c)
 }
 
 /* The error a publisher gets when its event was not (or not yet) stored. */
-static void store_error_set(const struct server *sv, int err, int64_t seq, struct proto_err *e)
+static void store_error_set(const struct server *sv, int err, int64_t seq, struct cairn_err *e)
 {
 	const char *msg;
 	bus_health(sv->bus, &msg);
 	if (err == CAIRN_E_TOOBIG)
-		proto_err_set(e, "event_too_large", "",
+		cairn_err_set(e, CAIRN_E_EVENT_TOOBIG, "",
 			      "the encoded event is over the limit of %zu bytes "
 			      "([limits] event_bytes)",
 			      sv->cfg->event_bytes);
 	else if (err == CAIRN_E_FULL && seq > 0)
-		proto_err_set(e, "disk_full", "",
+		cairn_err_set(e, CAIRN_E_FULL, "",
 			      "the disk holding '%s' is full: the event (seq %lld) is not durable "
 			      "yet; it is kept and written once space is freed, and publishing it "
 			      "again with the same id is safe. Free some disk space.",
 			      sv->cfg->data_dir, (long long)seq);
 	else if (err == CAIRN_E_FULL)
-		proto_err_set(e, "disk_full", "",
+		cairn_err_set(e, CAIRN_E_FULL, "",
 			      "the disk holding '%s' is full: the event was not taken. Free some "
 			      "disk space and publish it again.",
 			      sv->cfg->data_dir);
 	else if (err == CAIRN_E_CORRUPT)
-		proto_err_set(e, "unavailable", "",
+		cairn_err_set(e, CAIRN_E_UNAVAIL, "",
 			      "the event was not stored: the database is damaged (%s). Stop the "
 			      "daemon and run 'cairn doctor'.",
 			      msg);
 	else
-		proto_err_set(e, "unavailable", "",
+		cairn_err_set(e, CAIRN_E_UNAVAIL, "",
 			      "the event was not stored: the database failed (%s); see the "
 			      "daemon's log and retry",
 			      *msg ? msg : err_str(err));
@@ -358,7 +358,7 @@ static void ack_pub(struct pubctx *pc, int err)
 	if (c->closing)
 		return;
 	if (err) {
-		struct proto_err e;
+		struct cairn_err e;
 		store_error_set(c->sv, err, pc->bp.seq, &e);
 		reply_error(c, pc->rid, &e);
 		return;
@@ -491,8 +491,8 @@ static void sink_live(struct bus_sub *bs, int64_t seq)
 static void sink_failed(struct bus_sub *bs, const char *msg)
 {
 	struct csub *s = bus_sub_ctx(bs);
-	struct proto_err e;
-	proto_err_set(&e, "unavailable", "", "%s", msg);
+	struct cairn_err e;
+	cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "%s", msg);
 	reply_error(s->conn, NULL, &e);
 	csub_unlink(s); /* the bus unsubscribes it */
 }
@@ -525,7 +525,7 @@ static void do_hello(struct conn *c, struct proto_req *req)
 			best = req->versions[i];
 	if (!best) {
 		json_t *o = json_pack("{s:b,s:{s:s,s:s},s:[i]}", "ok", 0, "error", "code",
-				      "version", "message",
+				      err_wire(CAIRN_E_VERSION), "message",
 				      "no protocol version in common; this daemon speaks version 1",
 				      "supported", PROTO_VERSION);
 		if (req->rid)
@@ -549,7 +549,7 @@ static void do_pub(struct conn *c, struct proto_req *req)
 		/* Nothing new is taken while the store cannot write: a clear
 		 * error, and for a publisher that does not wait for durability,
 		 * back-pressure too (its next requests wait unread). */
-		struct proto_err e;
+		struct cairn_err e;
 		store_error_set(sv, herr, 0, &e);
 		reply_error(c, req->rid, &e);
 		if (req->ack != ACK_DURABLE && herr != CAIRN_E_CORRUPT) {
@@ -594,19 +594,19 @@ static bool sub_name_ok(const char *s)
 static void do_sub(struct conn *c, struct proto_req *req)
 {
 	struct server *sv = c->sv;
-	struct proto_err e;
+	struct cairn_err e;
 	char autoname[24];
 	const char *name = req->sub;
 	if (name) {
 		if (!sub_name_ok(name)) {
-			proto_err_set(&e, "bad_request", "sub",
+			cairn_err_set(&e, CAIRN_E_PROTO, "sub",
 				      "field 'sub' may hold only letters, digits and _-.:");
 			reply_error(c, req->rid, &e);
 			return;
 		}
 		for (struct csub *s = c->subs; s; s = s->next)
 			if (strcmp(s->name, name) == 0) {
-				proto_err_set(&e, "exists", "sub",
+				cairn_err_set(&e, CAIRN_E_EXISTS, "sub",
 					      "a subscription named '%s' already exists on this "
 					      "connection",
 					      name);
@@ -626,7 +626,7 @@ static void do_sub(struct conn *c, struct proto_req *req)
 	}
 	if (req->from.kind == POS_SEQ || req->from.kind == POS_TIME) {
 		if (c->n_replaying >= CONN_REPLAYS) {
-			proto_err_set(&e, "busy", "from",
+			cairn_err_set(&e, CAIRN_E_BUSY, "from",
 				      "this connection already has %d subscriptions replaying the "
 				      "log; wait until one is live (or use another connection)",
 				      CONN_REPLAYS);
@@ -675,8 +675,8 @@ static void do_unsub(struct conn *c, struct proto_req *req)
 			reply_ok(c, req->rid, json_object());
 			return;
 		}
-	struct proto_err e;
-	proto_err_set(&e, "not_found", "sub", "no subscription named '%s' on this connection",
+	struct cairn_err e;
+	cairn_err_set(&e, CAIRN_E_NOTFOUND, "sub", "no subscription named '%s' on this connection",
 		      req->sub);
 	reply_error(c, req->rid, &e);
 }
@@ -732,8 +732,8 @@ static void query_done(uv_work_t *w, int status)
 	struct query_req *qr = (struct query_req *)w;
 	struct conn *c = qr->conn;
 	if ((status || qr->err) && !c->closing) {
-		struct proto_err e;
-		proto_err_set(&e, "unavailable", "", "the query failed; see the daemon's log");
+		struct cairn_err e;
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "the query failed; see the daemon's log");
 		reply_error(c, qr->rid, &e);
 	} else if (!c->closing) {
 		char *rid = qr->rid ? json_dumps(qr->rid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
@@ -905,10 +905,10 @@ static void do_status(struct conn *c, struct proto_req *req)
 static void do_watch(struct conn *c, struct proto_req *req)
 {
 	struct server *sv = c->sv;
-	struct proto_err e;
+	struct cairn_err e;
 	json_t *out = NULL;
 	if (!sv->hooks.watch) {
-		proto_err_set(&e, "unavailable", "", "file watching is not available here");
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "file watching is not available here");
 		reply_error(c, req->rid, &e);
 		return;
 	}
@@ -921,14 +921,14 @@ static void do_watch(struct conn *c, struct proto_req *req)
 static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 {
 	struct conn *c = ctx;
-	struct proto_err err;
+	struct cairn_err err;
 	if (c->closing)
 		return 1;
 	if (too_long) {
 		/* The id, if the line's first bytes hold it, so that the client
 		 * can match this answer to its request. */
 		json_t *rid = proto_scan_rid(line, strlen(line));
-		proto_err_set(&err, "line_too_long", "",
+		cairn_err_set(&err, CAIRN_E_LINE_TOOLONG, "",
 			      "request line of %zu bytes is over the limit of %zu bytes "
 			      "([limits] line_bytes); it was discarded",
 			      len, c->sv->cfg->line_bytes);
@@ -946,7 +946,7 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 		return c->closing || c->pause;
 	}
 	if (c->sv->stopping) {
-		proto_err_set(&err, "unavailable", "", "the daemon is shutting down; retry later");
+		cairn_err_set(&err, CAIRN_E_UNAVAIL, "", "the daemon is shutting down; retry later");
 		reply_error(c, req.rid, &err);
 		proto_req_release(&req);
 		return 0;
@@ -1208,8 +1208,8 @@ static void on_connection(uv_stream_t *server, int status)
 	if (cred.uid != getuid()) {
 		log_warn("refused a connection from pid %d uid %u: only uid %u may use this daemon",
 			 (int)cred.pid, (unsigned)cred.uid, (unsigned)getuid());
-		struct proto_err e;
-		proto_err_set(&e, "forbidden", "",
+		struct cairn_err e;
+		cairn_err_set(&e, CAIRN_E_PEER, "",
 			      "this daemon belongs to uid %u; start your own with 'cairn daemon'",
 			      (unsigned)getuid());
 		/* Said, then our side is shut down, and what it sends is read

@@ -22,7 +22,7 @@ struct server_hooks {
 	void *ctx;
 	/* A `watch` request: returns 0 with *reply (the whole "ok" object's
 	 * members), or a negative code with e filled. */
-	int (*watch)(void *ctx, const struct proto_req *req, json_t **reply, struct proto_err *e);
+	int (*watch)(void *ctx, const struct proto_req *req, json_t **reply, struct cairn_err *e);
 	/* Adds the daemon's own members (services, spool, ...) to a status
 	 * reply. */
 	void (*status)(void *ctx, json_t *reply);

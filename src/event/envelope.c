@@ -73,7 +73,7 @@ static const char *const severity_names[] = {
 };
 
 /* Copies n bytes of s into dst (size bytes), replacing anything that is not
- * printable ASCII with '?', so that a verr can always be shown or put into a
+ * printable ASCII with '?', so that an error can always be shown or put into a
  * JSON reply whatever bytes the input held. */
 static void copy_printable(char *dst, size_t size, const char *s, size_t n)
 {
@@ -84,22 +84,26 @@ static void copy_printable(char *dst, size_t size, const char *s, size_t n)
 	dst[i] = '\0';
 }
 
-/* Fills err (if not NULL) with field (flen bytes) and the formatted rule,
- * and returns code. */
-static int failv(struct verr *err, int code, const char *field, size_t flen, const char *fmt,
-                 va_list ap)
+/* Fills err (if not NULL) with code, field (flen bytes) and the formatted
+ * rule, as "field 'NAME': rule" (or the rule alone when field is ""), and
+ * returns code. */
+static int failv(struct cairn_err *err, int code, const char *field, size_t flen,
+                 const char *fmt, va_list ap)
 {
-	char rule[sizeof err->rule];
+	char f[sizeof err->field];
+	char rule[256];
 
 	if (!err)
 		return code;
-	copy_printable(err->field, sizeof err->field, field, flen);
+	copy_printable(f, sizeof f, field, flen);
 	vsnprintf(rule, sizeof rule, fmt, ap);
-	copy_printable(err->rule, sizeof err->rule, rule, strlen(rule));
-	return code;
+	copy_printable(rule, sizeof rule, rule, strlen(rule));
+	if (f[0])
+		return cairn_err_set(err, code, f, "field '%s': %s", f, rule);
+	return cairn_err_set(err, code, "", "%s", rule);
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct verr *err, int code, const char *field,
+__attribute__((format(printf, 4, 5))) static int fail(struct cairn_err *err, int code, const char *field,
                                                       const char *fmt, ...)
 {
 	va_list ap;
@@ -113,7 +117,7 @@ __attribute__((format(printf, 4, 5))) static int fail(struct verr *err, int code
 
 /* fail() for a field name that may hold NUL bytes (an object key). */
 __attribute__((format(printf, 5, 6))) static int
-fail_key(struct verr *err, int code, const char *key, size_t klen, const char *fmt, ...)
+fail_key(struct cairn_err *err, int code, const char *key, size_t klen, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -249,7 +253,7 @@ static bool chars_ok(const char *s, size_t n, enum charset chars, char *why, siz
 /* Looks up a string attribute and checks it against rule. Sets *out to the
  * string (borrowed from obj) or to NULL when absent and not required. */
 static int get_str(const json_t *obj, const struct str_rule *rule, bool required, const char **out,
-                   struct verr *err)
+                   struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, rule->name);
 	char why[96];
@@ -285,7 +289,7 @@ static int get_str(const json_t *obj, const struct str_rule *rule, bool required
 
 /* get_str() that stores a copy in *dst. */
 static int take_str(const json_t *obj, const struct str_rule *rule, bool required, char **dst,
-                    struct verr *err)
+                    struct cairn_err *err)
 {
 	const char *s;
 	int r;
@@ -298,7 +302,7 @@ static int take_str(const json_t *obj, const struct str_rule *rule, bool require
 }
 
 static int take_specversion(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                            struct verr *err)
+                            struct cairn_err *err)
 {
 	const char *s;
 	int r;
@@ -314,7 +318,7 @@ static int take_specversion(const json_t *obj, enum event_parse_mode mode, struc
 	return 0;
 }
 
-static int take_type(const json_t *obj, struct event *ev, struct verr *err)
+static int take_type(const json_t *obj, struct event *ev, struct cairn_err *err)
 {
 	const char *s, *why;
 	int r;
@@ -329,7 +333,7 @@ static int take_type(const json_t *obj, struct event *ev, struct verr *err)
 }
 
 static int take_time(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                     struct verr *err)
+                     struct cairn_err *err)
 {
 	const char *s;
 	int64_t ms;
@@ -389,7 +393,7 @@ static bool data_ok(const json_t *v, int depth, char *why, size_t size)
 	}
 }
 
-static int take_data(const json_t *obj, struct event *ev, struct verr *err)
+static int take_data(const json_t *obj, struct event *ev, struct cairn_err *err)
 {
 	json_t *v = json_object_get(obj, "data");
 	char why[96];
@@ -404,7 +408,7 @@ static int take_data(const json_t *obj, struct event *ev, struct verr *err)
 }
 
 static int take_seq(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                    struct verr *err)
+                    struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, "seq");
 
@@ -427,7 +431,7 @@ static int take_seq(const json_t *obj, enum event_parse_mode mode, struct event 
 	return 0;
 }
 
-static int take_project(const json_t *obj, struct event *ev, struct verr *err)
+static int take_project(const json_t *obj, struct event *ev, struct cairn_err *err)
 {
 	const char *s;
 	int r;
@@ -443,7 +447,7 @@ static int take_project(const json_t *obj, struct event *ev, struct verr *err)
 	return 0;
 }
 
-static int take_severity(const json_t *obj, struct event *ev, struct verr *err)
+static int take_severity(const json_t *obj, struct event *ev, struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, "severity");
 	const char *s;
@@ -477,7 +481,7 @@ static bool ext_name_ok(const char *key, size_t klen)
 
 /* Checks every attribute the envelope does not know by name and keeps the
  * valid ones in ev->extensions, in the order given. */
-static int take_extensions(const json_t *obj, struct event *ev, struct verr *err)
+static int take_extensions(const json_t *obj, struct event *ev, struct cairn_err *err)
 {
 	const char *key;
 	size_t klen;
@@ -516,7 +520,7 @@ static int take_extensions(const json_t *obj, struct event *ev, struct verr *err
 }
 
 int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
-                    struct verr *err)
+                    struct cairn_err *err)
 {
 	bool stored = mode == EVENT_STORED;
 	struct event *ev;
@@ -524,7 +528,7 @@ int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event 
 
 	*out = NULL;
 	if (err)
-		err->field[0] = err->rule[0] = '\0';
+		cairn_err_clear(err);
 	if (!obj || !json_is_object(obj))
 		return fail(err, CAIRN_E_INVALID, "", "an event must be a JSON object, not %s",
 		            obj ? json_kind(obj) : "nothing");
@@ -556,7 +560,7 @@ out_free_event:
 }
 
 int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_mode mode,
-                struct event **out, struct verr *err)
+                struct event **out, struct cairn_err *err)
 {
 	json_error_t jerr;
 	json_t *obj;
@@ -713,14 +717,10 @@ int event_severity_parse(const char *s, enum event_severity *out)
 	return CAIRN_E_PARSE;
 }
 
-const char *verr_format(const struct verr *err, char *buf, size_t size)
+const char *verr_format(const struct cairn_err *err, char *buf, size_t size)
 {
-	if (size == 0)
-		return buf;
-	if (err->field[0])
-		snprintf(buf, size, "field '%s': %s", err->field, err->rule);
-	else
-		snprintf(buf, size, "%s", err->rule);
+	if (size)
+		snprintf(buf, size, "%s", err->msg);
 	return buf;
 }
 

@@ -22,6 +22,8 @@
 #ifndef CAIRN_ENVELOPE_H
 #define CAIRN_ENVELOPE_H
 
+#include "common/err.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,12 +62,14 @@ struct event {
 	json_t *extensions; /* object of other extension attributes, or NULL */
 };
 
-/* Why validation failed: the field (JSON attribute name, or "" for the
- * envelope as a whole) and the rule it broke, in words for a human. */
-struct verr {
-	char field[64];
-	char rule[256];
-};
+/* Why validation fails is a struct cairn_err (common/err.h): field is the
+ * JSON attribute name ("" for the envelope as a whole), msg the rule it
+ * broke in words for a human, prefixed "field 'NAME': " when there is a
+ * field. code is the function's return value. */
+
+/* Transitional: src/services/host.c still spells the type struct verr and
+ * shows it with verr_format(); both go once it uses struct cairn_err. */
+#define verr cairn_err
 
 enum event_parse_mode {
 	/* From a publisher: id, time and specversion may be absent (they are
@@ -80,14 +84,14 @@ enum event_parse_mode {
  * failure returns CAIRN_E_INVALID, fills *err and leaves *out NULL. obj is
  * not modified or stolen. */
 int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
-		    struct verr *err);
+		    struct cairn_err *err);
 
 /* Parses JSON text (len bytes, need not be NUL-terminated) and then behaves
  * like event_from_json(). Text over max_bytes is refused with CAIRN_E_TOOBIG
  * before parsing; malformed JSON returns CAIRN_E_PARSE. err is filled in
  * every failure case. */
 int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_mode mode,
-		struct event **out, struct verr *err);
+		struct event **out, struct cairn_err *err);
 
 /* Fills what a publisher may leave out: specversion "1.0", a new ULID id
  * (made at now_ms), and time = now_ms. */
@@ -106,9 +110,9 @@ const char *event_severity_name(enum event_severity s);
 /* Parses a severity name; returns 0 or CAIRN_E_PARSE. */
 int event_severity_parse(const char *s, enum event_severity *out);
 
-/* Formats err as "field 'type': rule" (or just the rule when field is "").
- * Returns buf. */
-const char *verr_format(const struct verr *err, char *buf, size_t size);
+/* Copies err->msg into buf (size bytes, cut to fit). Returns buf.
+ * Transitional, for host.c: new code uses err->msg. */
+const char *verr_format(const struct cairn_err *err, char *buf, size_t size);
 
 void event_free(struct event *ev);
 

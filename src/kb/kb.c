@@ -118,7 +118,11 @@ static const char *const stmt_sql[N_STMTS] = {
 
 const char *kb_errmsg(const struct kb *kb)
 {
-	return kb->err;
+	return kb->err.msg;
+}
+const struct cairn_err *kb_error(const struct kb *kb)
+{
+	return &kb->err;
 }
 unsigned kb_redactions(const struct kb *kb)
 {
@@ -129,12 +133,26 @@ int64_t kb_forget_window_ms(const struct kb *kb)
 	return kb->forget_ms;
 }
 
+void kb__field_from_msg(struct cairn_err *e)
+{
+	size_t n = strspn(e->msg, "abcdefghijklmnopqrstuvwxyz_");
+	if (n > 0 && n < sizeof e->field && e->msg[n] == ':')
+		snprintf(e->field, sizeof e->field, "%.*s", (int)n, e->msg);
+	else
+		e->field[0] = '\0';
+}
+
 int kb__seterr(struct kb *kb, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(kb->err, sizeof kb->err, fmt, ap);
+	vsnprintf(kb->err.msg, sizeof kb->err.msg, fmt, ap);
 	va_end(ap);
+	kb->err.code = code;
+	if (code == CAIRN_E_INVALID)
+		kb__field_from_msg(&kb->err);
+	else
+		kb->err.field[0] = '\0';
 	return code;
 }
 
@@ -223,31 +241,29 @@ int kb__tx_commit(struct kb *kb)
 {
 	int r = exec(kb, kb->tx_outer ? "COMMIT" : "RELEASE kb_tx");
 	if (r) {
-		char keep[sizeof kb->err];
-		memcpy(keep, kb->err, sizeof keep);
+		struct cairn_err keep = kb->err;
 		exec(kb, kb->tx_outer ? "ROLLBACK" : "ROLLBACK TO kb_tx; RELEASE kb_tx");
-		memcpy(kb->err, keep, sizeof keep);
+		kb->err = keep;
 	}
 	return r;
 }
 
 void kb__tx_rollback(struct kb *kb)
 {
-	char keep[sizeof kb->err];
-	memcpy(keep, kb->err, sizeof keep);
+	struct cairn_err keep = kb->err;
 	if (kb->tx_outer) {
 		if (!sqlite3_get_autocommit(kb->db))
 			exec(kb, "ROLLBACK");
 	} else {
 		exec(kb, "ROLLBACK TO kb_tx; RELEASE kb_tx");
 	}
-	memcpy(kb->err, keep, sizeof keep);
+	kb->err = keep;
 }
 
 /* ---- opening and purging ---- */
 
-static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out, char *errbuf,
-                   size_t errlen)
+static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out,
+                   struct cairn_err *err)
 {
 	sqlite3_stmt *st;
 	bool ok = false;
@@ -258,16 +274,14 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out, 
 		sqlite3_finalize(st);
 	}
 	if (!ok) {
-		snprintf(errbuf, errlen,
-		         "the database has no knowledge base (schema older than migration 2); "
-		         "open it once read-write with this cairn");
-		return CAIRN_E_VERSION;
+		return cairn_err_set(err, CAIRN_E_VERSION, "",
+		                     "the database has no knowledge base (schema older than "
+		                     "migration 2); open it once read-write with this cairn");
 	}
 	if (kb__register_rank(db)) {
-		snprintf(errbuf, errlen,
-		         "cannot register the ranking function: this SQLite has no "
-		         "FTS5");
-		return CAIRN_E_STORE;
+		return cairn_err_set(err, CAIRN_E_STORE, "",
+		                     "cannot register the ranking function: this SQLite has no "
+		                     "FTS5");
 	}
 	struct kb *kb = xcalloc(1, sizeof *kb);
 	kb->db = db;
@@ -281,30 +295,32 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out, 
 	if (!sqlite3_db_readonly(db, "main")) {
 		/* Best effort: a busy database only delays the purge. */
 		if (kb_purge(kb, clock_wall_ms() - kb->forget_ms, NULL))
-			log_debug("kb: purge skipped: %s", kb->err);
-		kb->err[0] = '\0';
+			log_debug("kb: purge skipped: %s", kb->err.msg);
+		cairn_err_clear(&kb->err);
 	}
 	*out = kb;
 	return 0;
 }
 
-int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out, char *errbuf,
-            size_t errlen)
+int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out,
+            struct cairn_err *err)
 {
 	sqlite3 *db = NULL;
 	*out = NULL;
-	int r = store_db_open(db_path, readonly, &db, errbuf, errlen);
+	cairn_err_clear(err);
+	int r = store_db_open(db_path, readonly, &db, err);
 	if (r)
 		return r;
-	if ((r = kb_wrap(db, true, forget_ms, out, errbuf, errlen)))
+	if ((r = kb_wrap(db, true, forget_ms, out, err)))
 		sqlite3_close(db);
 	return r;
 }
 
-int kb_open_db(sqlite3 *db, int64_t forget_ms, struct kb **out, char *errbuf, size_t errlen)
+int kb_open_db(sqlite3 *db, int64_t forget_ms, struct kb **out, struct cairn_err *err)
 {
 	*out = NULL;
-	return kb_wrap(db, false, forget_ms, out, errbuf, errlen);
+	cairn_err_clear(err);
+	return kb_wrap(db, false, forget_ms, out, err);
 }
 
 void kb_close(struct kb *kb)

@@ -46,6 +46,7 @@
 #ifndef CAIRN_KB_H
 #define CAIRN_KB_H
 
+#include "common/err.h"
 #include "common/ulid.h"
 
 #include <jansson.h>
@@ -137,25 +138,28 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags);
  * it and apply pending migrations) and wraps it. forget_ms is the forget
  * window (<= 0: KB_FORGET_DEFAULT_MS); a read-write open purges entries
  * forgotten longer ago than that (best effort: a busy database only delays
- * the purge). On failure returns CAIRN_E_STORE or CAIRN_E_VERSION with a
- * reason in errbuf. The caller owns *out (kb_close()). Blocking. */
-int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out, char *errbuf,
-            size_t errlen);
+ * the purge). On failure returns CAIRN_E_STORE or CAIRN_E_VERSION and fills
+ * err (may be NULL) with it and a reason. The caller owns *out (kb_close()).
+ * Blocking. */
+int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out,
+            struct cairn_err *err);
 
 /* Wraps a connection someone else owns and keeps open longer than the kb
  * (the triage service's). The schema must be at migration 2 or later
  * (CAIRN_E_VERSION otherwise). Purges as kb_open() does unless the
  * connection is read-only. If the owner is inside a transaction, changes
  * are made in a savepoint within it. Blocking. */
-int kb_open_db(struct sqlite3 *db, int64_t forget_ms, struct kb **out, char *errbuf, size_t errlen);
+int kb_open_db(struct sqlite3 *db, int64_t forget_ms, struct kb **out, struct cairn_err *err);
 
 /* Closes the kb (and its connection if kb_open() opened it). NULL is a
  * no-op. */
 void kb_close(struct kb *kb);
 
-/* The message of the last failure of a function of this kb (static storage
- * in the kb, valid until the next call), e.g. "title: must be one line of 1
- * to 200 bytes". */
+/* The last failure of a function of this kb (storage in the kb, valid until
+ * the next call): its code, the field at fault for CAIRN_E_INVALID ("title")
+ * and the message, e.g. "title: must be one line of 1 to 200 bytes". */
+const struct cairn_err *kb_error(const struct kb *kb);
+/* kb_error(kb)->msg. */
 const char *kb_errmsg(const struct kb *kb);
 
 /* How many secrets the last kb_add(), kb_update() or kb_import() replaced

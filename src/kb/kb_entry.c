@@ -247,7 +247,7 @@ int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id
 	if (!state)
 		return kb__seterr(kb, CAIRN_E_INVALID,
 		                  "state: must be active, candidate or rejected");
-	if ((r = kb__prep_make(&raw, false, &p, kb->err, sizeof kb->err)))
+	if ((r = kb__prep_make(&raw, false, &p, &kb->err)))
 		return r;
 	kb->redactions = p.redactions;
 	if ((r = kb__tx_begin(kb)))
@@ -324,7 +324,7 @@ int kb_update(struct kb *kb, int64_t id, const struct kb_edit *ed, int64_t now_m
 		raw.files = ed->files;
 	if (ed->set_project)
 		raw.project = ed->project;
-	if ((r = kb__prep_make(&raw, false, &p, kb->err, sizeof kb->err)))
+	if ((r = kb__prep_make(&raw, false, &p, &kb->err)))
 		goto out_entry;
 	kb->redactions = p.redactions;
 	if (p.kind == cur.kind && same(p.title, cur.title) && same(p.body, cur.body) &&

@@ -455,7 +455,7 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 	    .fix_key = l->fix_key,
 	    .sources = sources,
 	};
-	r = kb__prep_make(&raw, true, &p, kb->err, sizeof kb->err);
+	r = kb__prep_make(&raw, true, &p, &kb->err);
 	free(sources);
 	if (r)
 		return r;

@@ -15,7 +15,7 @@
  *
  * Names shared between these files start with kb__ (functions) or are
  * defined here; everything else in them is static. Errors are negative
- * codes (common/err.h) with the message in kb->err, as in kb.h. */
+ * codes (common/err.h) with the error in kb->err, as in kb.h. */
 #ifndef CAIRN_KB_INT_H
 #define CAIRN_KB_INT_H
 
@@ -100,10 +100,11 @@ struct kb {
 	int64_t forget_ms;
 	unsigned redactions;
 	sqlite3_stmt *st[N_STMTS];
-	char err[1024];
+	struct cairn_err err; /* the last failure (kb_error()) */
 };
 
-/* Sets kb->err from fmt and returns code. */
+/* Sets kb->err from code and fmt and returns code. A CAIRN_E_INVALID
+ * message of the form "name: rule" also names name as the field. */
 int kb__seterr(struct kb *kb, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Sets kb->err to "what: " and SQLite's message; returns CAIRN_E_STORE. */
@@ -170,7 +171,11 @@ struct prep {
 /* Validates and normalises in, then redacts and hashes it. lenient (learned
  * text) cuts and cleans instead of refusing. Pure: any thread. On failure
  * returns CAIRN_E_INVALID with the reason in err; p is then empty. */
-int kb__prep_make(const struct raw *in, bool lenient, struct prep *p, char *err, size_t errlen);
+int kb__prep_make(const struct raw *in, bool lenient, struct prep *p, struct cairn_err *err);
+
+/* Sets e->field to the NAME of a message "NAME: ..." (NAME of [a-z_]), else
+ * to "". */
+void kb__field_from_msg(struct cairn_err *e);
 void kb__prep_release(struct prep *p);
 
 /* The exact-duplicate key of kb.h (hex, NUL-terminated) of text already

@@ -317,7 +317,9 @@ static void parse_line(struct iline *L)
 	raw.tags = tags;
 	raw.files = files;
 	raw.sources = sources;
-	if (kb__prep_make(&raw, false, &L->p, L->err, sizeof L->err)) {
+	struct cairn_err pe;
+	if (kb__prep_make(&raw, false, &L->p, &pe)) {
+		snprintf(L->err, sizeof L->err, "%.*s", (int)sizeof L->err - 1, pe.msg);
 		L->status = -1;
 		goto out;
 	}

@@ -170,14 +170,15 @@ void kb__prep_release(struct prep *p)
 	memset(p, 0, sizeof *p);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static int fail(struct cairn_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct cairn_err *err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
+	err->code = CAIRN_E_INVALID;
+	kb__field_from_msg(err);
 	return CAIRN_E_INVALID;
 }
 
@@ -229,19 +230,19 @@ static void trim(char *s, bool leading)
 	s[n - i] = '\0';
 }
 
-static int prep_title(const char *in, bool lenient, char **out, char *err, size_t errlen)
+static int prep_title(const char *in, bool lenient, char **out, struct cairn_err *err)
 {
 	if (!in)
-		return fail(err, errlen, "title: is required");
+		return fail(err, "title: is required");
 	size_t n = strlen(in);
 	if (!lenient) {
 		if (n > RAW_FACTOR * KB_TITLE_MAX)
-			return fail(err, errlen, "title: must be at most %d bytes (it has %zu)",
+			return fail(err, "title: must be at most %d bytes (it has %zu)",
 			            KB_TITLE_MAX, n);
 		if (!utf8_valid(in, n))
-			return fail(err, errlen, "title: is not valid UTF-8");
+			return fail(err, "title: is not valid UTF-8");
 		if (memchr(in, '\n', n) || memchr(in, '\r', n))
-			return fail(err, errlen, "title: must be one line");
+			return fail(err, "title: must be one line");
 		/* Blanks around the title are dropped, tabs included. */
 		const char *s = in;
 		size_t k = n;
@@ -250,7 +251,7 @@ static int prep_title(const char *in, bool lenient, char **out, char *err, size_
 		while (k > 0 && kb__is_space((unsigned char)s[k - 1]))
 			k--;
 		if (has_ctl(s, k, false))
-			return fail(err, errlen, "title: must not contain control characters");
+			return fail(err, "title: must not contain control characters");
 	}
 	char *t = kb__utf8_fix(in, kb__utf8_cut(in, n, RAW_FACTOR * KB_TITLE_MAX));
 	for (char *p = t; *p; p++)
@@ -259,23 +260,23 @@ static int prep_title(const char *in, bool lenient, char **out, char *err, size_
 	trim(t, true);
 	if (!*t) {
 		free(t);
-		return fail(err, errlen, "title: must not be empty");
+		return fail(err, "title: must not be empty");
 	}
 	*out = t;
 	return 0;
 }
 
-static int prep_body(const char *in, bool lenient, char **out, char *err, size_t errlen)
+static int prep_body(const char *in, bool lenient, char **out, struct cairn_err *err)
 {
 	size_t n = in ? strlen(in) : 0;
 	if (!lenient) {
 		if (n > RAW_FACTOR * KB_BODY_MAX)
-			return fail(err, errlen, "body: must be at most %u bytes (it has %zu)",
+			return fail(err, "body: must be at most %u bytes (it has %zu)",
 			            KB_BODY_MAX, n);
 		if (!utf8_valid(in, n))
-			return fail(err, errlen, "body: is not valid UTF-8");
+			return fail(err, "body: is not valid UTF-8");
 		if (has_ctl(in, n, true))
-			return fail(err, errlen,
+			return fail(err,
 			            "body: must not contain control characters other "
 			            "than tab and newline");
 	}
@@ -301,7 +302,7 @@ static bool tag_char(unsigned char c)
 /* Tags: split on blanks and commas, '#' prefix dropped, folded to lower
  * case, checked, deduplicated; joined with single spaces. (redact_entry()
  * then redacts each one: a tag that held a secret becomes "redacted".) */
-static int prep_tags(const char *in, char **out, char *err, size_t errlen)
+static int prep_tags(const char *in, char **out, struct cairn_err *err)
 {
 	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	size_t count = 0;
@@ -322,14 +323,14 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 		char tag[KB_TAG_MAX + 1];
 		if (n > KB_TAG_MAX) {
 			buf_release(&b);
-			return fail(err, errlen, "tags: '%.*s...' is longer than %d bytes", 20, s,
+			return fail(err, "tags: '%.*s...' is longer than %d bytes", 20, s,
 			            KB_TAG_MAX);
 		}
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
 			if ((unsigned char)s[i] >= 0x80 || !tag_char(c)) {
 				buf_release(&b);
-				return fail(err, errlen,
+				return fail(err,
 				            "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
 				            (int)n, s);
 			}
@@ -347,7 +348,7 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 			continue;
 		if (++count > KB_TAGS_MAX) {
 			buf_release(&b);
-			return fail(err, errlen, "tags: at most %d tags", KB_TAGS_MAX);
+			return fail(err, "tags: at most %d tags", KB_TAGS_MAX);
 		}
 		buf_addch(&b, ' ');
 		buf_addstr(&b, t);
@@ -361,8 +362,7 @@ static int prep_tags(const char *in, char **out, char *err, size_t errlen)
 /* Files: one per line, trimmed, blank lines dropped, deduplicated. With
  * final (the text after redaction) each path is held to KB_FILE_MAX;
  * before, to RAW_FACTOR times that. */
-static int prep_files(const char *in, bool lenient, bool final, char **out, char *err,
-                      size_t errlen)
+static int prep_files(const char *in, bool lenient, bool final, char **out, struct cairn_err *err)
 {
 	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	size_t count = 0, max = final ? KB_FILE_MAX : RAW_FACTOR * KB_FILE_MAX;
@@ -383,9 +383,9 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 				continue;
 			buf_release(&b);
 			if (n > max)
-				return fail(err, errlen, "files: a path is longer than %d bytes%s",
+				return fail(err, "files: a path is longer than %d bytes%s",
 				            KB_FILE_MAX, final ? " (after redacting secrets)" : "");
-			return fail(err, errlen,
+			return fail(err,
 			            "files: '%.*s' is not valid UTF-8 without control characters",
 			            (int)(n > 40 ? 40 : n), s);
 		}
@@ -402,7 +402,7 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 			if (lenient)
 				break;
 			buf_release(&b);
-			return fail(err, errlen, "files: at most %d paths", KB_FILES_MAX);
+			return fail(err, "files: at most %d paths", KB_FILES_MAX);
 		}
 		if (b.len)
 			buf_addch(&b, '\n');
@@ -412,14 +412,14 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, char
 	return 0;
 }
 
-static int prep_project(const char *in, char **out, char *err, size_t errlen)
+static int prep_project(const char *in, char **out, struct cairn_err *err)
 {
 	*out = NULL;
 	if (!in || !*in)
 		return 0;
 	size_t n = strlen(in);
 	if (in[0] != '/' || n > 4096 || !utf8_valid(in, n) || has_ctl(in, n, false))
-		return fail(err, errlen,
+		return fail(err,
 		            "project: must be an absolute path (starting with '/') of at most 4096 "
 		            "bytes");
 	while (n > 1 && in[n - 1] == '/')
@@ -429,15 +429,14 @@ static int prep_project(const char *in, char **out, char *err, size_t errlen)
 }
 
 /* signature, sig_general, fix_key: "" means unset. */
-static int prep_opt(const char *name, const char *in, bool lenient, char **out, char *err,
-                    size_t errlen)
+static int prep_opt(const char *name, const char *in, bool lenient, char **out, struct cairn_err *err)
 {
 	*out = NULL;
 	if (!in || !*in)
 		return 0;
 	size_t n = strlen(in);
 	if (!lenient && (n > RAW_FACTOR * KB_SIG_MAX || !utf8_valid(in, n)))
-		return fail(err, errlen, "%s: must be valid UTF-8 of at most %d bytes", name,
+		return fail(err, "%s: must be valid UTF-8 of at most %d bytes", name,
 		            KB_SIG_MAX);
 	*out = kb__utf8_fix(in, kb__utf8_cut(in, n, RAW_FACTOR * KB_SIG_MAX));
 	return 0;
@@ -454,7 +453,7 @@ bool kb__source_id_ok(const char *s)
 	return true;
 }
 
-static int prep_sources(const char *in, char **out, char *err, size_t errlen)
+static int prep_sources(const char *in, char **out, struct cairn_err *err)
 {
 	if (!in || !*in) {
 		*out = xstrdup("[]");
@@ -463,14 +462,14 @@ static int prep_sources(const char *in, char **out, char *err, size_t errlen)
 	json_t *a = json_loads(in, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_array(a) || json_array_size(a) > KB_SOURCES_MAX) {
 		json_decref(a);
-		return fail(err, errlen, "sources: must be a JSON array of at most %d event ids",
+		return fail(err, "sources: must be a JSON array of at most %d event ids",
 		            KB_SOURCES_MAX);
 	}
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const json_t *v = json_array_get(a, i);
 		if (!json_is_string(v) || !kb__source_id_ok(json_string_value(v))) {
 			json_decref(a);
-			return fail(err, errlen,
+			return fail(err,
 			            "sources: each must be an event id of 1 to %d printable ASCII "
 			            "characters",
 			            SOURCE_ID_MAX);
@@ -483,7 +482,7 @@ static int prep_sources(const char *in, char **out, char *err, size_t errlen)
 
 /* Holds a redacted field to its limit: refuses (strict) or cuts (lenient). */
 static int limit_field(const char *name, char *s, size_t max, bool lenient, unsigned redactions,
-                       char *err, size_t errlen)
+                       struct cairn_err *err)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n <= max)
@@ -492,7 +491,7 @@ static int limit_field(const char *name, char *s, size_t max, bool lenient, unsi
 		s[safe_cut(s, n, max)] = '\0';
 		return 0;
 	}
-	return fail(err, errlen, "%s: must be at most %zu bytes (it has %zu%s)", name, max, n,
+	return fail(err, "%s: must be at most %zu bytes (it has %zu%s)", name, max, n,
 	            redactions ? " after redacting secrets" : "");
 }
 
@@ -610,46 +609,42 @@ static void redact_entry(struct prep *p, char **files)
 /* Validates and normalises in, then redacts and hashes it. lenient (learned
  * text) cuts and cleans instead of refusing. Pure: any thread. On failure
  * returns CAIRN_E_INVALID with the reason in err; p is then empty. */
-int kb__prep_make(const struct raw *in, bool lenient, struct prep *p, char *err, size_t errlen)
+int kb__prep_make(const struct raw *in, bool lenient, struct prep *p, struct cairn_err *err)
 {
 	int r;
 	char *files = NULL;
 	memset(p, 0, sizeof *p);
 	if (!(p->kind = kb_kind_parse(in->kind))) {
-		r = fail(err, errlen, "kind: must be decision, mistake, pattern, fix or note");
+		r = fail(err, "kind: must be decision, mistake, pattern, fix or note");
 		goto out_fail;
 	}
-	if ((r = prep_title(in->title, lenient, &p->title, err, errlen)) ||
-	    (r = prep_body(in->body, lenient, &p->body, err, errlen)) ||
-	    (r = prep_tags(in->tags, &p->tags, err, errlen)) ||
-	    (r = prep_files(in->files, lenient, false, &files, err, errlen)) ||
-	    (r = prep_project(in->project, &p->project, err, errlen)) ||
-	    (r = prep_opt("signature", in->signature, lenient, &p->signature, err, errlen)) ||
-	    (r = prep_opt("sig_general", in->sig_general, lenient, &p->sig_general, err, errlen)) ||
-	    (r = prep_opt("fix_key", in->fix_key, lenient, &p->fix_key, err, errlen)) ||
-	    (r = prep_sources(in->sources, &p->sources, err, errlen)))
+	if ((r = prep_title(in->title, lenient, &p->title, err)) ||
+	    (r = prep_body(in->body, lenient, &p->body, err)) ||
+	    (r = prep_tags(in->tags, &p->tags, err)) ||
+	    (r = prep_files(in->files, lenient, false, &files, err)) ||
+	    (r = prep_project(in->project, &p->project, err)) ||
+	    (r = prep_opt("signature", in->signature, lenient, &p->signature, err)) ||
+	    (r = prep_opt("sig_general", in->sig_general, lenient, &p->sig_general, err)) ||
+	    (r = prep_opt("fix_key", in->fix_key, lenient, &p->fix_key, err)) ||
+	    (r = prep_sources(in->sources, &p->sources, err)))
 		goto out_fail;
 	redact_entry(p, &files);
 	/* What redaction left is normalised again, so that a second pass (an
 	 * import of an export) finds nothing to change. */
 	trim(p->title, true);
 	trim(p->body, false);
-	if ((r = prep_files(files, lenient, true, &p->files, err, errlen)) ||
-	    (r = limit_field("title", p->title, KB_TITLE_MAX, lenient, p->redactions, err,
-	                     errlen)) ||
-	    (r = limit_field("body", p->body, KB_BODY_MAX, lenient, p->redactions, err, errlen)) ||
-	    (r = limit_field("signature", p->signature, KB_SIG_MAX, lenient, p->redactions, err,
-	                     errlen)) ||
-	    (r = limit_field("sig_general", p->sig_general, KB_SIG_MAX, lenient, p->redactions, err,
-	                     errlen)) ||
-	    (r = limit_field("fix_key", p->fix_key, KB_SIG_MAX, lenient, p->redactions, err,
-	                     errlen)))
+	if ((r = prep_files(files, lenient, true, &p->files, err)) ||
+	    (r = limit_field("title", p->title, KB_TITLE_MAX, lenient, p->redactions, err)) ||
+	    (r = limit_field("body", p->body, KB_BODY_MAX, lenient, p->redactions, err)) ||
+	    (r = limit_field("signature", p->signature, KB_SIG_MAX, lenient, p->redactions, err)) ||
+	    (r = limit_field("sig_general", p->sig_general, KB_SIG_MAX, lenient, p->redactions, err)) ||
+	    (r = limit_field("fix_key", p->fix_key, KB_SIG_MAX, lenient, p->redactions, err)))
 		goto out_fail;
 	if (lenient) {
 		trim(p->title, true);
 		trim(p->body, false);
 		if (!*p->title) {
-			r = fail(err, errlen, "title: must not be empty");
+			r = fail(err, "title: must not be empty");
 			goto out_fail;
 		}
 	}

@@ -46,12 +46,14 @@ static int triage_start(const struct service_env *env, void **state, char *err, 
 	const struct config *cfg = env->cfg;
 	ts->excerpt_lines = cfg->excerpt_lines ? cfg->excerpt_lines : 50;
 	int r;
-	if ((r = store_db_open(cfg->db_path, false, &ts->db, err, errlen))) {
+	struct cairn_err e;
+	if ((r = store_db_open(cfg->db_path, false, &ts->db, &e))) {
+		snprintf(err, errlen, "%s", e.msg);
 		free(ts);
 		return r;
 	}
-	if ((r = kb_open_db(ts->db, (int64_t)cfg->kb_forget_days * 86400000, &ts->kb, err,
-			    errlen))) {
+	if ((r = kb_open_db(ts->db, (int64_t)cfg->kb_forget_days * 86400000, &ts->kb, &e))) {
+		snprintf(err, errlen, "%s", e.msg);
 		sqlite3_close(ts->db);
 		free(ts);
 		return r;

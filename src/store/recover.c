@@ -20,14 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_check_file(const char *path, struct store_check *out, char *errbuf, size_t errlen)
+int store_check_file(const char *path, struct store_check *out, struct cairn_err *err)
 {
 	memset(out, 0, sizeof *out);
+	cairn_err_clear(err);
 	snprintf(out->integrity, sizeof out->integrity, "not checked");
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		snprintf(errbuf, errlen, "cannot open '%s': %s", path,
-			 db ? sqlite3_errmsg(db) : "out of memory");
+		cairn_err_set(err, CAIRN_E_STORE, "", "cannot open '%s': %s", path,
+			      db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return CAIRN_E_STORE;
 	}
@@ -312,17 +313,18 @@ out:
 }
 
 int store_recover(const char *damaged, const char *out_path, struct store_recover_report *rep,
-		  char *errbuf, size_t errlen)
+		  struct cairn_err *err)
 {
 	memset(rep, 0, sizeof *rep);
+	cairn_err_clear(err);
 	sqlite3 *dst = NULL, *src = NULL;
 	sqlite3_stmt *s = NULL;
 	int r;
 	/* Two connections: an error reading the damaged file must not roll
 	 * back the transaction that writes the new one. */
 	if (sqlite3_open_v2(damaged, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		snprintf(errbuf, errlen, "cannot open '%s' for reading: %s", damaged,
-			 src ? sqlite3_errmsg(src) : "out of memory");
+		cairn_err_set(err, CAIRN_E_STORE, "", "cannot open '%s' for reading: %s", damaged,
+			      src ? sqlite3_errmsg(src) : "out of memory");
 		sqlite3_close(src);
 		return CAIRN_E_STORE;
 	}
@@ -330,7 +332,7 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 	 * of consequence, and a corrupt schema cannot be used to write. */
 	sqlite3_db_config(src, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(src, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	if ((r = store_db_open(out_path, false, &dst, errbuf, errlen)))
+	if ((r = store_db_open(out_path, false, &dst, err)))
 		goto out;
 	sqlite3_exec(dst, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL, NULL);
 	static const struct {
@@ -369,16 +371,15 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 	sqlite3_exec(dst, "INSERT INTO knowledge_fts(knowledge_fts) VALUES('rebuild')", NULL, NULL,
 		     NULL);
 	if (sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(errbuf, errlen, "cannot write '%s': %s", out_path, sqlite3_errmsg(dst));
-		r = CAIRN_E_STORE;
+		r = cairn_err_set(err, CAIRN_E_STORE, "", "cannot write '%s': %s", out_path,
+				  sqlite3_errmsg(dst));
 		goto out;
 	}
 	r = 0;
 out:
 	sqlite3_close(src);
 	if (dst && sqlite3_close(dst) != SQLITE_OK && r == 0) {
-		snprintf(errbuf, errlen, "cannot close '%s'", out_path);
-		r = CAIRN_E_STORE;
+		r = cairn_err_set(err, CAIRN_E_STORE, "", "cannot close '%s'", out_path);
 	}
 	return r;
 }

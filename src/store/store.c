@@ -256,7 +256,7 @@ static int open_conn(const char *path, bool readonly, sqlite3 **out, char *errbu
 	return 0;
 }
 
-int store_db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
+static int db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int r;
@@ -275,11 +275,36 @@ int store_db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf, 
 	return 0;
 }
 
+int store_db_open(const char *path, bool readonly, sqlite3 **out, struct cairn_err *err)
+{
+	struct cairn_err tmp;
+	struct cairn_err *e = err ? err : &tmp;
+	cairn_err_clear(e);
+	e->code = db_open(path, readonly, out, e->msg, sizeof e->msg);
+	return e->code;
+}
+
+int store_db_open_buf(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
+{
+	return db_open(path, readonly, out, errbuf, errlen);
+}
+
 /* What a damaged database is told to do. */
 #define DAMAGED_HINT                                                                       \
 	"; the daemon will not write to it, so no acknowledged event is lost: run "        \
 	"'cairn doctor' to see what is readable and 'cairn doctor --recover' to rebuild "  \
 	"the log from it (docs/doctor.md)"
+
+/* Writes "the database 'PATH' STATE (WHY)" and the way out into errbuf; WHY
+ * is cut first so that the way out always fits. */
+static void damaged_msg(char *errbuf, size_t errlen, const char *path, const char *state,
+			const char *why)
+{
+	size_t fixed = strlen(path) + strlen(state) + sizeof DAMAGED_HINT + 24;
+	int keep = errlen > fixed ? (int)(errlen - fixed) : 0;
+	snprintf(errbuf, errlen, "the database '%s' %s (%.*s)" DAMAGED_HINT, path, state, keep,
+		 why);
+}
 
 /* The structural check a database must pass before anything writes to it,
  * migrations included (a damaged free list could hand a migration a page
@@ -309,7 +334,7 @@ static int check_structure(struct store *st, char *errbuf, size_t errlen)
 	if (rc == SQLITE_OK)
 		return 0;
 out_damaged:
-	snprintf(errbuf, errlen, "the database '%s' is damaged (%s)" DAMAGED_HINT, st->path, why);
+	damaged_msg(errbuf, errlen, st->path, "is damaged", why);
 	return CAIRN_E_CORRUPT;
 }
 
@@ -323,8 +348,7 @@ static int read_last_seq(struct store *st, char *errbuf, size_t errlen)
 	if (query_int_checked(st->db, "SELECT max(seq) FROM events", 0, &a, why, sizeof why) ||
 	    query_int_checked(st->db, "SELECT value FROM meta WHERE key='last_seq'", 0, &b, why,
 			      sizeof why)) {
-		snprintf(errbuf, errlen, "the database '%s' is damaged (%s)" DAMAGED_HINT, st->path,
-			 why);
+		damaged_msg(errbuf, errlen, st->path, "is damaged", why);
 		return CAIRN_E_CORRUPT;
 	}
 	st->last_seq = a > b ? a : b;
@@ -335,14 +359,14 @@ static int read_last_seq(struct store *st, char *errbuf, size_t errlen)
  * that cannot be opened, with the way out. Returns CAIRN_E_CORRUPT. */
 static int cannot_open(struct store *st, char *errbuf, size_t errlen)
 {
-	char why[400];
+	char why[sizeof ((struct cairn_err *)0)->msg]; /* errbuf's size */
 	snprintf(why, sizeof why, "%s", errbuf);
-	snprintf(errbuf, errlen, "the database '%s' cannot be opened (%s)" DAMAGED_HINT, st->path,
-		 why);
+	damaged_msg(errbuf, errlen, st->path, "cannot be opened", why);
 	return CAIRN_E_CORRUPT;
 }
 
-int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen)
+static int open_store(const struct store_config *cfg, struct store **out, char *errbuf,
+		      size_t errlen)
 {
 	int r;
 	struct store *st = xcalloc(1, sizeof *st);
@@ -395,6 +419,15 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
 out_free:
 	store_close(st);
 	return r;
+}
+
+int store_open(const struct store_config *cfg, struct store **out, struct cairn_err *err)
+{
+	struct cairn_err tmp;
+	struct cairn_err *e = err ? err : &tmp;
+	cairn_err_clear(e);
+	e->code = open_store(cfg, out, e->msg, sizeof e->msg);
+	return e->code;
 }
 
 static void push_out(struct store *st, struct store_out *o)

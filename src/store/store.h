@@ -31,6 +31,7 @@
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
 
+#include "common/err.h"
 #include "event/envelope.h"
 
 #include <stdbool.h>
@@ -79,9 +80,9 @@ struct store_out {
  * checks it (cfg->check_at_open) and reads the last seq. Any read that fails
  * refuses the open with CAIRN_E_CORRUPT and a reason that names the way out
  * ('cairn doctor'): seq must never restart from a wrong number. Does not
- * start the writer. On failure returns a negative code and writes a
- * readable reason into errbuf. */
-int store_open(const struct store_config *cfg, struct store **out, char *errbuf, size_t errlen);
+ * start the writer. On failure returns a negative code and fills err (may be
+ * NULL) with it and a readable reason. */
+int store_open(const struct store_config *cfg, struct store **out, struct cairn_err *err);
 
 /* Opens one connection of its own to the database at path, for a process or
  * thread that is not the daemon's store (the CLI's knowledge base commands,
@@ -89,10 +90,18 @@ int store_open(const struct store_config *cfg, struct store **out, char *errbuf,
  * WAL and apply any pending migration, so the schema is the daemon's own;
  * read-only opens fail if the file does not exist. A 5 s busy timeout waits
  * out the other writers. On failure returns CAIRN_E_STORE or
- * CAIRN_E_VERSION with a readable reason in errbuf; on success the caller
- * owns *out (sqlite3_close()). Blocking; any thread. */
-int store_db_open(const char *path, bool readonly, struct sqlite3 **out, char *errbuf,
-		  size_t errlen);
+ * CAIRN_E_VERSION and fills err (may be NULL) with it and a readable reason;
+ * on success the caller owns *out (sqlite3_close()). Blocking; any thread. */
+int store_db_open(const char *path, bool readonly, struct sqlite3 **out, struct cairn_err *err);
+/* Transitional: src/services/host.c (being changed elsewhere) still calls
+ * store_db_open(path, readonly, out, errbuf, errlen); a call with five
+ * arguments goes to store_db_open_buf(), which writes the reason into errbuf.
+ * Both go once host.c passes a struct cairn_err. */
+int store_db_open_buf(const char *path, bool readonly, struct sqlite3 **out, char *errbuf,
+		      size_t errlen);
+#define STORE_DB_OPEN_PICK_(a, b, c, d, e, f, ...) f
+#define store_db_open(...)                                                                  \
+	STORE_DB_OPEN_PICK_(__VA_ARGS__, store_db_open_buf, store_db_open, ~)(__VA_ARGS__)
 
 /* Starts the writer thread. notify(arg) is called from the writer thread
  * whenever output is ready to collect with store_take_output(). */
@@ -197,9 +206,10 @@ struct store_check {
 
 /* Checks the database at path read-only (full integrity_check, the counts,
  * the high-water mark); safe while a daemon runs. Returns 0 with *out
- * filled (out->ok says whether it is healthy), or CAIRN_E_STORE when it
- * does not even open. Blocking; any thread. */
-int store_check_file(const char *path, struct store_check *out, char *errbuf, size_t errlen);
+ * filled (out->ok says whether it is healthy), or CAIRN_E_STORE (in err,
+ * which may be NULL, with the reason) when it does not even open. Blocking;
+ * any thread. */
+int store_check_file(const char *path, struct store_check *out, struct cairn_err *err);
 
 struct store_recover_table {
 	const char *table;
@@ -221,8 +231,8 @@ struct store_recover_report {
  * sets its high-water mark so seq never goes back. The damaged file is only
  * read. Rows on damaged pages are lost; the report says how many. The
  * caller must make sure no daemon writes either file. Returns 0 or a
- * negative code with the reason in errbuf. Blocking. */
+ * negative code, filling err (may be NULL) with it and the reason. Blocking. */
 int store_recover(const char *damaged, const char *out_path, struct store_recover_report *rep,
-		  char *errbuf, size_t errlen);
+		  struct cairn_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* Common helpers: ULIDs, RFC 3339 times and durations, SHA-256. */
+/* Common helpers: ULIDs, RFC 3339 times and durations, SHA-256, error codes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include "common/timefmt.h"
 #include "common/ulid.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +129,56 @@ static void test_sha256_vectors(void **state)
 	assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+/* Every code has a wire name of its own, and the names map back. */
+static void test_err_wire(void **state)
+{
+	const char *protocol[] = {"bad_json",	"bad_request", "unknown_op",	  "invalid_event",
+				  "event_too_large", "invalid_pattern", "line_too_long", "version",
+				  "not_found",	"exists",      "unavailable",	  "disk_full",
+				  "busy",	"forbidden"};
+	for (size_t i = 0; i < err_ncodes; i++) {
+		int c = err_codes[i];
+		const char *w = err_wire(c);
+		assert_string_not_equal(w, "internal");
+		assert_int_equal(err_from_wire(w), c);
+		assert_string_not_equal(err_str(c), "unknown error");
+		for (size_t j = 0; j < i; j++)
+			assert_int_not_equal(err_codes[j], c);
+	}
+	/* Every code from -(BASE+1) to the last is in the list. */
+	assert_int_equal(err_ncodes, (size_t)(-CAIRN_E_UNAVAIL - CAIRN_E_BASE));
+	for (size_t i = 0; i < sizeof protocol / sizeof protocol[0]; i++) {
+		int c = err_from_wire(protocol[i]);
+		assert_int_not_equal(c, 0);
+		assert_string_equal(err_wire(c), protocol[i]);
+	}
+	assert_string_equal(err_wire(-ENOENT), "internal");
+	assert_string_equal(err_wire(0), "internal");
+	assert_int_equal(err_from_wire("internal"), 0);
+	assert_int_equal(err_from_wire("no_such_name"), 0);
+	assert_int_equal(err_from_wire(NULL), 0);
+
+	struct cairn_err e;
+	assert_int_equal(cairn_err_set(&e, CAIRN_E_BADEVENT, "type", "field '%s': %s", "type", "bad"),
+			 CAIRN_E_BADEVENT);
+	assert_int_equal(e.code, CAIRN_E_BADEVENT);
+	assert_string_equal(e.field, "type");
+	assert_string_equal(e.msg, "field 'type': bad");
+	assert_int_equal(cairn_err_set(NULL, CAIRN_E_FULL, NULL, "x"), CAIRN_E_FULL);
+	cairn_err_set(&e, CAIRN_E_PROTO, NULL, "no field");
+	assert_string_equal(e.field, "");
+	char big[1000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	cairn_err_set(&e, CAIRN_E_PROTO, big, "%s", big);
+	assert_int_equal(strlen(e.field), sizeof e.field - 1);
+	assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+	cairn_err_clear(&e);
+	assert_int_equal(e.code, 0);
+	assert_string_equal(e.field, "");
+	assert_string_equal(e.msg, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_err_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,8 +39,7 @@ static int setup(void **state)
 static void test_defaults_without_file(void **state)
 {
 	struct config c;
-	char err[256];
-	assert_int_equal(config_load(&c, err, sizeof err), 0);
+	assert_int_equal(config_load(&c, NULL), 0);
 	assert_string_equal(c.socket_path, "/run/user/4242/cairn/cairn.sock");
 	assert_string_equal(c.db_path, "/home/u/.local/share/cairn/cairn.db");
 	assert_int_equal(c.event_bytes, 1024 * 1024);
@@ -56,8 +55,7 @@ static void test_file_and_env_override(void **state)
 		   "retention_bytes = 2G\n[daemon]\nlog_level = debug\n");
 	setenv("CAIRN_LIMITS_EVENT_BYTES", "128K", 1);
 	struct config c;
-	char err[256];
-	assert_int_equal(config_load(&c, err, sizeof err), 0);
+	assert_int_equal(config_load(&c, NULL), 0);
 	assert_int_equal(c.event_bytes, 128 * 1024); /* environment wins */
 	assert_int_equal(c.retention_age_ms, 30LL * 86400 * 1000);
 	assert_int_equal(c.retention_bytes, 2LL * 1024 * 1024 * 1024);
@@ -68,27 +66,31 @@ static void test_file_and_env_override(void **state)
 static void test_errors_name_the_problem(void **state)
 {
 	struct config c;
-	char err[512];
+	struct cairn_err err;
 	write_file("[limits]\nevent_bytez = 1\n");
-	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
-	assert_non_null(strstr(err, "event_bytez"));
+	assert_int_equal(config_load(&c, &err), CAIRN_E_INVALID);
+	assert_int_equal(err.code, CAIRN_E_INVALID);
+	assert_non_null(strstr(err.msg, "event_bytez"));
+	assert_string_equal(err.field, "limits.event_bytez");
 	config_release(&c);
 
 	write_file("[store]\nretention_age = soon\n");
-	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
-	assert_non_null(strstr(err, "retention_age"));
-	assert_non_null(strstr(err, "duration"));
+	assert_int_not_equal(config_load(&c, &err), 0);
+	assert_non_null(strstr(err.msg, "retention_age"));
+	assert_non_null(strstr(err.msg, "duration"));
+	assert_string_equal(err.field, "store.retention_age");
 	config_release(&c);
 
 	write_file("[limits]\nthis line has no equals sign\n");
-	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
-	assert_non_null(strstr(err, ":2:"));
+	assert_int_not_equal(config_load(&c, &err), 0);
+	assert_non_null(strstr(err.msg, ":2:"));
 	config_release(&c);
 
 	unlink(file);
 	setenv("CAIRN_LIMITS_EVENT_BYTES", "lots", 1);
-	assert_int_not_equal(config_load(&c, err, sizeof err), 0);
-	assert_non_null(strstr(err, "CAIRN_LIMITS_EVENT_BYTES"));
+	assert_int_not_equal(config_load(&c, &err), 0);
+	assert_non_null(strstr(err.msg, "CAIRN_LIMITS_EVENT_BYTES"));
+	assert_string_equal(err.field, "CAIRN_LIMITS_EVENT_BYTES");
 	config_release(&c);
 }
 

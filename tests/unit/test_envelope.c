@@ -85,14 +85,12 @@ static struct event *must_parse(const char *what, const char *text, size_t len,
                                 enum event_parse_mode mode)
 {
 	struct event *ev = NULL;
-	struct verr err;
-	char msg[400];
+	struct cairn_err err;
 	int r;
 
 	r = event_parse(text, len, SIZE_MAX, mode, &ev, &err);
 	if (r != 0)
-		fail_msg("%s: refused (%s): %s", what, err_str(r),
-		         verr_format(&err, msg, sizeof msg));
+		fail_msg("%s: refused (%s): %s", what, err_str(r), err.msg);
 	assert_non_null(ev);
 	return ev;
 }
@@ -146,14 +144,14 @@ static void test_valid_files(void **state)
 static void test_invalid_files(void **state)
 {
 	struct dirent **names;
-	char dir[512], path[1024], mode_s[16], field[80], code_s[16], msg[400];
+	char dir[512], path[1024], mode_s[16], field[80], code_s[16];
 	int n = list_cases("invalid", &names, dir, sizeof dir);
 
 	assert_true(n >= MIN_INVALID_CASES);
 	for (int i = 0; i < n; i++) {
 		struct event *ev = (struct event *)&ev; /* must be cleared */
 		enum event_parse_mode mode = EVENT_PUBLISH;
-		struct verr err;
+		struct cairn_err err;
 		size_t len, elen;
 		char *text, *expect;
 		int r, want = CAIRN_E_INVALID, k;
@@ -184,15 +182,16 @@ static void test_invalid_files(void **state)
 		text = read_file(path, &len);
 		memset(&err, 0, sizeof err);
 		r = event_parse(text, len, EVENT_DEFAULT_MAX_BYTES, mode, &ev, &err);
-		verr_format(&err, msg, sizeof msg);
 		if (r != want)
-			fail_msg("%s: got %d (%s), want %d; %s", path, r, err_str(r), want, msg);
+			fail_msg("%s: got %d (%s), want %d; %s", path, r, err_str(r), want, err.msg);
 		assert_null(ev);
 		if (strcmp(err.field, field) != 0)
 			fail_msg("%s: error names field '%s', want '%s'; %s", path, err.field,
-			         field, msg);
-		if (err.rule[0] == '\0')
+			         field, err.msg);
+		if (err.msg[0] == '\0')
 			fail_msg("%s: error has no rule", path);
+		if (err.code != r)
+			fail_msg("%s: err.code %d, returned %d", path, err.code, r);
 		free(text);
 		free(expect);
 	}
@@ -256,12 +255,12 @@ static void test_max_bytes(void **state)
 	static const char text[] = "{\"source\":\"me\",\"type\":\"a\"}";
 	size_t len = strlen(text);
 	struct event *ev = (struct event *)&ev;
-	struct verr err;
+	struct cairn_err err;
 
 	assert_int_equal(event_parse(text, len, len - 1, EVENT_PUBLISH, &ev, &err), CAIRN_E_TOOBIG);
 	assert_null(ev);
 	assert_string_equal(err.field, "");
-	assert_non_null(strstr(err.rule, "limit"));
+	assert_non_null(strstr(err.msg, "limit"));
 
 	/* Exactly at the limit is fine. */
 	assert_int_equal(event_parse(text, len, len, EVENT_PUBLISH, &ev, &err), 0);
@@ -288,7 +287,7 @@ static void test_malformed(void **state)
 	    "{\"a\":99999999999999999999}",
 	};
 	struct event *ev;
-	struct verr err;
+	struct cairn_err err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ev = (struct event *)&ev;
@@ -297,7 +296,7 @@ static void test_malformed(void **state)
 			fail_msg("'%s': got %d (%s), want CAIRN_E_PARSE", cases[i], r, err_str(r));
 		assert_null(ev);
 		assert_string_equal(err.field, "");
-		assert_non_null(strstr(err.rule, "malformed JSON"));
+		assert_non_null(strstr(err.msg, "malformed JSON"));
 	}
 
 	/* A NUL byte outside a string is malformed too. */
@@ -313,7 +312,7 @@ static void test_parse_uses_len(void **state)
 	size_t len = strlen("{\"source\":\"me\",\"type\":\"a\"}");
 	char *buf = malloc(len);
 	struct event *ev;
-	struct verr err;
+	struct cairn_err err;
 
 	assert_non_null(buf);
 	memcpy(buf, text, len); /* no NUL: ASan catches a read past len */
@@ -326,14 +325,13 @@ static void test_parse_uses_len(void **state)
 
 static void test_verr_format(void **state)
 {
-	struct verr err = {.field = "type", .rule = "must be lower case"};
+	struct cairn_err err;
 	char buf[64];
 
+	/* A rule with a field reads "field 'NAME': rule"; without, the rule. */
+	cairn_err_set(&err, CAIRN_E_INVALID, "type", "field 'type': must be lower case");
 	assert_ptr_equal(verr_format(&err, buf, sizeof buf), buf);
 	assert_string_equal(buf, "field 'type': must be lower case");
-	strcpy(err.field, "");
-	assert_string_equal(verr_format(&err, buf, sizeof buf), "must be lower case");
-	strcpy(err.field, "type");
 	assert_string_equal(verr_format(&err, buf, 10), "field 'ty");
 	buf[0] = 'x';
 	verr_format(&err, buf, 0);
@@ -346,6 +344,9 @@ static void test_verr_format(void **state)
 	assert_int_equal(event_parse(text, strlen(text), 1024, EVENT_PUBLISH, &ev, &err),
 	                 CAIRN_E_INVALID);
 	verr_format(&err, line, sizeof line);
+	assert_string_equal(line, err.msg);
+	assert_string_equal(err.field, "type");
+	assert_int_equal(err.code, CAIRN_E_INVALID);
 	assert_non_null(strstr(line, "field 'type': must be dot-separated tokens of [a-z0-9_-]"));
 	assert_null(strchr(line, '\n'));
 }
@@ -370,15 +371,15 @@ static void test_rule_sentences(void **state)
 	    {"[]", EVENT_PUBLISH, "", "must be a JSON object"},
 	};
 	struct event *ev;
-	struct verr err;
+	struct cairn_err err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int r = event_parse(cases[i].text, strlen(cases[i].text), 1024, cases[i].mode, &ev,
 		                    &err);
 		assert_int_equal(r, CAIRN_E_INVALID);
 		assert_string_equal(err.field, cases[i].field);
-		if (!strstr(err.rule, cases[i].rule))
-			fail_msg("%s: rule '%s' does not say '%s'", cases[i].text, err.rule,
+		if (!strstr(err.msg, cases[i].rule))
+			fail_msg("%s: rule '%s' does not say '%s'", cases[i].text, err.msg,
 			         cases[i].rule);
 	}
 }
@@ -404,7 +405,7 @@ static void test_embedded_nul(void **state)
 	    {"datacontenttype", "text/plain"},
 	};
 	struct event *ev;
-	struct verr err;
+	struct cairn_err err;
 	char buf[64];
 
 	for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
@@ -456,7 +457,7 @@ static void test_from_json_leaves_obj(void **state)
 	                        "k", 1, "flag", 1);
 	json_t *copy = json_deep_copy(obj);
 	struct event *ev;
-	struct verr err;
+	struct cairn_err err;
 
 	assert_int_equal(event_from_json(obj, EVENT_PUBLISH, &ev, &err), 0);
 	assert_true(json_equal(obj, copy));

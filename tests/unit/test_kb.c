@@ -39,12 +39,12 @@ struct fx {
 
 static struct kb *reopen(struct fx *f, int64_t forget_ms)
 {
-	char err[512];
+	struct cairn_err err;
 	kb_close(f->kb);
 	f->kb = NULL;
-	int r = kb_open(f->path, false, forget_ms, &f->kb, err, sizeof err);
+	int r = kb_open(f->path, false, forget_ms, &f->kb, &err);
 	if (r)
-		fail_msg("kb_open(%s): %s", f->path, err);
+		fail_msg("kb_open(%s): %s", f->path, err.msg);
 	return f->kb;
 }
 
@@ -55,9 +55,9 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/cairn.db", f->dir);
-	char err[512];
-	if (kb_open(f->path, false, 0, &f->kb, err, sizeof err)) {
-		fprintf(stderr, "kb_open: %s\n", err);
+	struct cairn_err err;
+	if (kb_open(f->path, false, 0, &f->kb, &err)) {
+		fprintf(stderr, "kb_open: %s\n", err.msg);
 		return -1;
 	}
 	*state = f;
@@ -454,6 +454,14 @@ static void test_field_cases(void **state)
 				fprintf(stderr,
 				        "%s:%d: expected CAIRN_E_INVALID with '%s', got %d '%s'\n",
 				        path, lineno, expect, r, r ? kb_errmsg(f->kb) : "");
+				failures++;
+			} else if (kb_error(f->kb)->code != r ||
+			           (!kb_error(f->kb)->field[0] &&
+			            strncmp(kb_errmsg(f->kb), "field", 5) != 0 &&
+			            strchr(kb_errmsg(f->kb), ':'))) {
+				/* An error "name: rule" names its field. */
+				fprintf(stderr, "%s:%d: code %d, field '%s' for '%s'\n", path, lineno,
+				        kb_error(f->kb)->code, kb_error(f->kb)->field, kb_errmsg(f->kb));
 				failures++;
 			}
 		} else if (r) {
@@ -1112,8 +1120,8 @@ static void test_export_import_roundtrip(void **state)
 	char path2[160];
 	snprintf(path2, sizeof path2, "%s/other.db", f->dir);
 	struct kb *kb2;
-	char err[256];
-	assert_int_equal(kb_open(path2, false, 100 * 365 * DAY, &kb2, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(kb_open(path2, false, 100 * 365 * DAY, &kb2, &err), 0);
 	struct kb_import_stats st;
 	assert_int_equal(import_string(kb2, first, &st), 0);
 	assert_int_equal(st.imported, 4);
@@ -1516,8 +1524,8 @@ static void test_readonly_and_open_db(void **state)
 	struct fx *f = *state;
 	add(f->kb, "note", "Written before", "", NULL, NULL, NULL, T0);
 	struct kb *ro;
-	char err[256];
-	assert_int_equal(kb_open(f->path, true, 0, &ro, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(kb_open(f->path, true, 0, &ro, &err), 0);
 	assert_int_equal(count_hits(ro, "written", false), 1);
 	struct kb_entry in = {.kind = "note", .title = "Not allowed"};
 	int64_t id;
@@ -1529,7 +1537,7 @@ static void test_readonly_and_open_db(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	struct kb *kb2;
-	assert_int_equal(kb_open_db(db, 0, &kb2, err, sizeof err), 0);
+	assert_int_equal(kb_open_db(db, 0, &kb2, &err), 0);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	in.title = "In their transaction";
 	assert_int_equal(kb_add(kb2, &in, T0, &id, &dup), 0);
@@ -1541,11 +1549,13 @@ static void test_readonly_and_open_db(void **state)
 	char p2[160];
 	snprintf(p2, sizeof p2, "%s/empty.db", f->dir);
 	assert_int_equal(sqlite3_open(p2, &db), SQLITE_OK);
-	assert_int_equal(kb_open_db(db, 0, &kb2, err, sizeof err), CAIRN_E_VERSION);
-	assert_non_null(strstr(err, "migration 2"));
+	assert_int_equal(kb_open_db(db, 0, &kb2, &err), CAIRN_E_VERSION);
+	assert_non_null(strstr(err.msg, "migration 2"));
+	assert_int_equal(err.code, CAIRN_E_VERSION);
 	sqlite3_close(db);
-	assert_int_equal(kb_open("/nonexistent/dir/x.db", false, 0, &kb2, err, sizeof err),
+	assert_int_equal(kb_open("/nonexistent/dir/x.db", false, 0, &kb2, &err),
 	                 CAIRN_E_STORE);
+	assert_int_equal(err.code, CAIRN_E_STORE);
 }
 
 int main(void)

@@ -4,7 +4,7 @@
  *
  * Data layout ($CAIRN_TEST_DATA, default "tests/data"):
  *   proto/requests.txt  one case a line, "CODE FIELD<TAB>REQUEST-LINE": CODE is
- *                       ok or the expected err.code, FIELD the expected
+ *                       ok or the expected err_wire(err.code), FIELD the expected
  *                       err.field or "-" for none; '#' starts a comment line
  */
 #include <setjmp.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cli/client.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
@@ -63,7 +64,7 @@ static void check_rid(const json_t *reply, const json_t *want)
 }
 
 /* Encodes err as a reply and checks that it says what err says. */
-static void check_error_line(const json_t *rid, const struct proto_err *err)
+static void check_error_line(const json_t *rid, const struct cairn_err *err)
 {
 	size_t len = 0;
 	char *line = proto_error_line(rid, err, &len);
@@ -72,7 +73,7 @@ static void check_error_line(const json_t *rid, const struct proto_err *err)
 	assert_true(json_is_false(json_object_get(o, "ok")));
 	const json_t *e = json_object_get(o, "error");
 	assert_true(json_is_object(e));
-	assert_string_equal(json_string_value(json_object_get(e, "code")), err->code);
+	assert_string_equal(json_string_value(json_object_get(e, "code")), err_wire(err->code));
 	const json_t *msg = json_object_get(e, "message");
 	if (!json_is_string(msg))
 		fail_msg("error reply has no message: %s", line);
@@ -134,10 +135,10 @@ static bool req_consistent(const struct proto_req *req, const char *line, size_t
 /* Parses line, which must succeed; the caller releases req. */
 static void parse_ok(const char *line, struct proto_req *req)
 {
-	struct proto_err err;
+	struct cairn_err err;
 	int r = proto_parse(line, strlen(line), req, &err);
 	if (r != 0)
-		fail_msg("'%s' refused: %s %s: %s", line, err.code, err.field, err.message);
+		fail_msg("'%s' refused: %s %s: %s", line, err_wire(err.code), err.field, err.msg);
 }
 
 /* ---- request cases from the data file ---- */
@@ -173,7 +174,7 @@ static void test_request_file(void **state)
 		bool want_ok = strcmp(code, "ok") == 0;
 		const char *want_field = strcmp(field, "-") == 0 ? "" : field;
 		struct proto_req req;
-		struct proto_err err;
+		struct cairn_err err;
 		int r = proto_parse(line, len, &req, &err);
 		json_t *want_rid = expected_rid(line, len);
 
@@ -181,7 +182,7 @@ static void test_request_file(void **state)
 			n_ok++;
 			if (r != 0) {
 				print_error("%s:%d: refused (%s %s: %s), want ok\n", path, lineno,
-				            err.code, err.field, err.message);
+				            err_wire(err.code), err.field, err.msg);
 				failures++;
 			} else if (!req_consistent(&req, line, len)) {
 				print_error("%s:%d: parsed request does not match the line\n", path,
@@ -201,16 +202,20 @@ static void test_request_file(void **state)
 			if (r == 0) {
 				print_error("%s:%d: accepted, want %s\n", path, lineno, code);
 				failures++;
-			} else if (!err.code || strcmp(err.code, code) != 0 ||
+			} else if (r != err.code) {
+				print_error("%s:%d: returned %d, err.code %d\n", path, lineno, r,
+				            err.code);
+				failures++;
+			} else if (strcmp(err_wire(err.code), code) != 0 ||
 			           strcmp(err.field, want_field) != 0) {
 				print_error("%s:%d: got %s '%s' (%s), want %s '%s'\n", path, lineno,
-				            err.code ? err.code : "(null)", err.field, err.message,
+				            err_wire(err.code), err.field, err.msg,
 				            code, want_field);
 				failures++;
-			} else if (!err.message[0] ||
-			           (err.message[0] >= 'A' && err.message[0] <= 'Z')) {
+			} else if (!err.msg[0] ||
+			           (err.msg[0] >= 'A' && err.msg[0] <= 'Z')) {
 				print_error("%s:%d: message must be a lower-case sentence: '%s'\n",
-				            path, lineno, err.message);
+				            path, lineno, err.msg);
 				failures++;
 			} else {
 				check_error_line(req.rid, &err);
@@ -379,14 +384,14 @@ static void test_rid_on_error(void **state)
 	    "{\"op\":\"query\",\"since\":\"now\",\"rid\":7}",
 	};
 	struct proto_req req;
-	struct proto_err err;
+	struct cairn_err err;
 
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
 		int r = proto_parse(lines[i], strlen(lines[i]), &req, &err);
 		if (r >= 0)
 			fail_msg("'%s' accepted", lines[i]);
 		if (!req.rid || json_integer_value(req.rid) != 7)
-			fail_msg("'%s': rid lost on error %s", lines[i], err.code);
+			fail_msg("'%s': rid lost on error %s", lines[i], err_wire(err.code));
 		check_error_line(req.rid, &err);
 		proto_req_release(&req);
 	}
@@ -423,16 +428,16 @@ static void test_position_messages(void **state)
 	    {"{\"op\":\"query\",\"until\":-5}", "until", false},
 	};
 	struct proto_req req;
-	struct proto_err err;
+	struct cairn_err err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		assert_true(proto_parse(cases[i].line, strlen(cases[i].line), &req, &err) < 0);
-		assert_string_equal(err.code, "bad_request");
+		assert_string_equal(err_wire(err.code), "bad_request");
 		assert_string_equal(err.field, cases[i].field);
 		char *quoted = xasprintf("'%s'", cases[i].field);
-		if (!strstr(err.message, quoted) || !strstr(err.message, "RFC 3339") ||
-		    (strstr(err.message, "\"now\"") != NULL) != cases[i].now)
-			fail_msg("'%s': message '%s'", cases[i].line, err.message);
+		if (!strstr(err.msg, quoted) || !strstr(err.msg, "RFC 3339") ||
+		    (strstr(err.msg, "\"now\"") != NULL) != cases[i].now)
+			fail_msg("'%s': message '%s'", cases[i].line, err.msg);
 		free(quoted);
 		proto_req_release(&req);
 	}
@@ -446,17 +451,17 @@ static void test_raw_bytes(void **state)
 	static const char nul[] = "{\"op\":\"status\"}\0";
 	static const char nul_inside[] = "{\"op\":\"sta\0tus\"}";
 	struct proto_req req;
-	struct proto_err err;
+	struct cairn_err err;
 
 	assert_true(proto_parse(bad_utf8, sizeof bad_utf8 - 1, &req, &err) < 0);
-	assert_string_equal(err.code, "bad_json");
+	assert_string_equal(err_wire(err.code), "bad_json");
 	check_error_line(req.rid, &err);
 	proto_req_release(&req);
 	assert_true(proto_parse(nul, sizeof nul - 1, &req, &err) < 0);
-	assert_string_equal(err.code, "bad_json");
+	assert_string_equal(err_wire(err.code), "bad_json");
 	proto_req_release(&req);
 	assert_true(proto_parse(nul_inside, sizeof nul_inside - 1, &req, &err) < 0);
-	assert_string_equal(err.code, "bad_json");
+	assert_string_equal(err_wire(err.code), "bad_json");
 	proto_req_release(&req);
 }
 
@@ -464,11 +469,11 @@ static void test_raw_bytes(void **state)
 
 static void test_error_line(void **state)
 {
-	struct proto_err err;
+	struct cairn_err err;
 	json_t *rid = json_integer(7);
 	size_t len;
 
-	proto_err_set(&err, "invalid_event", "type", "field '%s': %s", "type", "bad \"token\"");
+	cairn_err_set(&err, CAIRN_E_BADEVENT, "type", "field '%s': %s", "type", "bad \"token\"");
 	char *line = proto_error_line(rid, &err, &len);
 	assert_string_equal(line, "{\"rid\":7,\"ok\":false,\"error\":{\"code\":\"invalid_event\","
 	                          "\"field\":\"type\",\"message\":\"field 'type': bad "
@@ -478,7 +483,7 @@ static void test_error_line(void **state)
 	json_decref(rid);
 
 	/* No field, no rid: neither key appears. */
-	proto_err_set(&err, "line_too_long", NULL, "line of %zu bytes is over the cap of %d",
+	cairn_err_set(&err, CAIRN_E_LINE_TOOLONG, NULL, "line of %zu bytes is over the cap of %d",
 	              (size_t)2000000, 1114112);
 	assert_string_equal(err.field, "");
 	line = proto_error_line(NULL, &err, NULL);
@@ -497,9 +502,9 @@ static void test_error_line(void **state)
 	char big[2000];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	proto_err_set(&err, "bad_request", big, "%s", big);
+	cairn_err_set(&err, CAIRN_E_PROTO, big, "%s", big);
 	assert_int_equal(strlen(err.field), sizeof err.field - 1);
-	assert_int_equal(strlen(err.message), sizeof err.message - 1);
+	assert_int_equal(strlen(err.msg), sizeof err.msg - 1);
 	check_error_line(NULL, &err);
 }
 
@@ -510,7 +515,7 @@ static void test_error_line_utf8(void **state)
 {
 	char line[2048];
 	struct proto_req req;
-	struct proto_err err;
+	struct cairn_err err;
 	size_t i;
 
 	/* An unknown op of 22 three-byte characters, quoted as '%.64s'. */
@@ -519,7 +524,7 @@ static void test_error_line_utf8(void **state)
 		strcat(line, "\xe2\x82\xac");
 	strcat(line, "\"}");
 	assert_true(proto_parse(line, strlen(line), &req, &err) < 0);
-	assert_string_equal(err.code, "unknown_op");
+	assert_string_equal(err_wire(err.code), "unknown_op");
 	check_error_line(req.rid, &err);
 	proto_req_release(&req);
 
@@ -529,7 +534,7 @@ static void test_error_line_utf8(void **state)
 		strcat(line, "\xc3\xa9");
 	strcat(line, "\":1}");
 	assert_true(proto_parse(line, strlen(line), &req, &err) < 0);
-	assert_string_equal(err.code, "bad_request");
+	assert_string_equal(err_wire(err.code), "bad_request");
 	assert_true(err.field[0] != '\0');
 	check_error_line(req.rid, &err);
 	proto_req_release(&req);
@@ -540,13 +545,39 @@ static void test_error_line_utf8(void **state)
 		strcat(line, "\xc3\xa9");
 	strcat(line, "\"}");
 	assert_true(proto_parse(line, strlen(line), &req, &err) < 0);
-	assert_string_equal(err.code, "invalid_pattern");
+	assert_string_equal(err_wire(err.code), "invalid_pattern");
 	check_error_line(req.rid, &err);
 	proto_req_release(&req);
 
 	/* And whatever a caller put in err directly. */
-	proto_err_set(&err, "bad_request", "\xff", "bad \xc3 byte \xe2\x82");
+	cairn_err_set(&err, CAIRN_E_PROTO, "\xff", "bad \xc3 byte \xe2\x82");
 	check_error_line(NULL, &err);
+}
+
+/* An error reply read back by the CLI (client_reply_err()) is the error
+ * that was sent, for every code of the table. */
+static void test_error_reply_round_trip(void **state)
+{
+	for (size_t i = 0; i < err_ncodes; i++) {
+		struct cairn_err sent, got;
+		cairn_err_set(&sent, err_codes[i], i % 2 ? "pattern" : NULL, "message %zu", i);
+		size_t len;
+		char *line = proto_error_line(NULL, &sent, &len);
+		json_t *reply = parse_reply(line, len);
+		assert_int_equal(client_reply_err(reply, &got), sent.code);
+		assert_int_equal(got.code, sent.code);
+		assert_string_equal(got.field, sent.field);
+		assert_string_equal(got.msg, sent.msg);
+		json_decref(reply);
+		free(line);
+	}
+	/* A code this cairn does not know is kept in the message. */
+	struct cairn_err got;
+	json_t *reply = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", "brand_new",
+	                          "message", "m");
+	assert_int_equal(client_reply_err(reply, &got), CAIRN_E_PROTO);
+	assert_string_equal(got.msg, "brand_new: m");
+	json_decref(reply);
 }
 
 static void test_ok_line(void **state)
@@ -816,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_unsub_values),      cmocka_unit_test(test_query_values),
 	    cmocka_unit_test(test_rid_on_error),      cmocka_unit_test(test_position_messages),
 	    cmocka_unit_test(test_raw_bytes),         cmocka_unit_test(test_error_line),
+	    cmocka_unit_test(test_error_reply_round_trip),
 	    cmocka_unit_test(test_error_line_utf8),   cmocka_unit_test(test_ok_line),
 	    cmocka_unit_test(test_linebuf_chunks),    cmocka_unit_test(test_linebuf_max), cmocka_unit_test(test_scan_rid),
 	    cmocka_unit_test(test_linebuf_huge_line), cmocka_unit_test(test_linebuf_stop),

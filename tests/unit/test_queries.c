@@ -76,7 +76,7 @@ static const struct {
 static struct store_pub *make_pub(const char *json, int64_t time_ms, int64_t seq)
 {
 	struct store_pub *p = xcalloc(1, sizeof *p);
-	struct verr ve;
+	struct cairn_err ve;
 	assert_int_equal(event_parse(json, strlen(json), 1 << 20, EVENT_PUBLISH, &p->ev, &ve), 0);
 	event_fill_defaults(p->ev, time_ms);
 	p->seq = p->ev->seq = seq;
@@ -90,9 +90,9 @@ static int write_log(void **state)
 	unlink(path);
 	struct store_config cfg = {.path = path, .batch_max = 64, .event_max_bytes = 4096};
 	struct store *st = NULL;
-	char err[256];
-	if (store_open(&cfg, &st, err, sizeof err))
-		fail_msg("store_open: %s", err);
+	struct cairn_err err;
+	if (store_open(&cfg, &st, &err))
+		fail_msg("store_open: %s", err.msg);
 	assert_int_equal(store_start(st, notify, NULL), 0);
 	for (int64_t i = 0; i < NLOG; i++)
 		store_submit(st, make_pub(LOG[i].json, LOG[i].ms, i + 1));
@@ -129,9 +129,9 @@ static int write_log(void **state)
 static sqlite3 *open_ro(void)
 {
 	sqlite3 *db;
-	char err[256];
-	if (store_db_open(path, true, &db, err, sizeof err))
-		fail_msg("store_db_open: %s", err);
+	struct cairn_err err;
+	if (store_db_open(path, true, &db, &err))
+		fail_msg("store_db_open: %s", err.msg);
 	return db;
 }
 
@@ -402,8 +402,8 @@ static void test_seq_gaps(void **state)
 
 	/* Holes punched as damage would: 3..4 and 7; the end (13) is not a
 	 * hole. Runs last, as it changes the log. */
-	char err[256];
-	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM events WHERE seq IN (3, 4, 7, 13)", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);

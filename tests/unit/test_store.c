@@ -41,7 +41,7 @@ static struct store_pub *make_pub(const char *source, const char *id, const char
 	snprintf(buf, sizeof buf, "{\"source\":\"%s\",\"id\":\"%s\",\"type\":\"%s\"}", source, id,
 		 type);
 	struct store_pub *p = xcalloc(1, sizeof *p);
-	struct verr ve;
+	struct cairn_err ve;
 	assert_int_equal(event_parse(buf, strlen(buf), 1 << 20, EVENT_PUBLISH, &p->ev, &ve), 0);
 	event_fill_defaults(p->ev, time_ms);
 	/* A mix, so batches commit both with and without fsync. */
@@ -56,10 +56,10 @@ static struct store *open_store(int64_t age_ms, int64_t bytes)
 	struct store_config cfg = {.path = path, .batch_max = 64, .event_max_bytes = 4096,
 				   .retention_age_ms = age_ms, .retention_bytes = bytes};
 	struct store *st = NULL;
-	char err[256];
-	int r = store_open(&cfg, &st, err, sizeof err);
+	struct cairn_err err;
+	int r = store_open(&cfg, &st, &err);
 	if (r)
-		fail_msg("store_open: %s", err);
+		fail_msg("store_open: %s", err.msg);
 	assert_int_equal(store_start(st, notify, NULL), 0);
 	return st;
 }
@@ -216,9 +216,9 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	struct store_config cfg = {.path = path};
-	char err[256];
-	assert_int_equal(store_open(&cfg, &st, err, sizeof err), CAIRN_E_VERSION);
-	assert_non_null(strstr(err, "upgrade cairn"));
+	struct cairn_err err;
+	assert_int_equal(store_open(&cfg, &st, &err), CAIRN_E_VERSION);
+	assert_non_null(strstr(err.msg, "upgrade cairn"));
 }
 
 int main(void)

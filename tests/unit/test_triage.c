@@ -186,10 +186,10 @@ static void test_secrets_never_reach_the_signature(void **state)
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/cairn.db", dir);
 	sqlite3 *db;
-	char err[256];
-	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
 	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
 	struct triage_ctx cx = {.db = db, .kb = kb};
 	static const char *const logs[] = {
 	    /* The token in a diagnostic: the primary one, and another. */
@@ -262,10 +262,10 @@ static void test_known_fixes_ranked(void **state)
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/cairn.db", dir);
 	sqlite3 *db;
-	char err[256];
-	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
 	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
 	const char *exact = "'sockfd' undeclared (first use in this function)";
 	const char *gen = "'<id>' undeclared (first use in this function)";
 	/* Seen with other names, many times. */
@@ -318,10 +318,10 @@ static void test_learn_from_fail_then_pass(void **state)
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/cairn.db", dir);
 	sqlite3 *db;
-	char err[256];
-	assert_int_equal(store_db_open(path, false, &db, err, sizeof err), 0);
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
 	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, err, sizeof err), 0);
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
 	struct triage_ctx cx = {.db = db, .kb = kb};
 
 	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1\n\treturn x;\n}\n");
