@@ -717,13 +717,6 @@ int event_severity_parse(const char *s, enum event_severity *out)
 	return CAIRN_E_PARSE;
 }
 
-const char *verr_format(const struct cairn_err *err, char *buf, size_t size)
-{
-	if (size)
-		snprintf(buf, size, "%s", err->msg);
-	return buf;
-}
-
 void event_free(struct event *ev)
 {
 	if (!ev)

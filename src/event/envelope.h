@@ -67,9 +67,6 @@ struct event {
  * broke in words for a human, prefixed "field 'NAME': " when there is a
  * field. code is the function's return value. */
 
-/* Transitional: src/services/host.c still spells the type struct verr and
- * shows it with verr_format(); both go once it uses struct cairn_err. */
-#define verr cairn_err
 
 enum event_parse_mode {
 	/* From a publisher: id, time and specversion may be absent (they are
@@ -109,10 +106,6 @@ json_t *event_to_json(const struct event *ev);
 const char *event_severity_name(enum event_severity s);
 /* Parses a severity name; returns 0 or CAIRN_E_PARSE. */
 int event_severity_parse(const char *s, enum event_severity *out);
-
-/* Copies err->msg into buf (size bytes, cut to fit). Returns buf.
- * Transitional, for host.c: new code uses err->msg. */
-const char *verr_format(const struct cairn_err *err, char *buf, size_t size);
 
 void event_free(struct event *ev);
 

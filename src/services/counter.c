@@ -22,14 +22,14 @@ struct counter {
 
 static const char *const counter_patterns[] = {"counter.tick", NULL};
 
-static int counter_start(const struct service_env *env, void **state, char *err, size_t errlen)
+static int counter_start(const struct service_env *env, void **state, struct cairn_err *err)
 {
 	const char *mode = getenv("CAIRN_TEST_COUNTER");
 	if (!mode)
 		return 1;
 	if (strcmp(mode, "fail-start") == 0) {
-		snprintf(err, errlen, "told not to start (CAIRN_TEST_COUNTER=fail-start)");
-		return CAIRN_E_INVALID;
+		return cairn_err_set(err, CAIRN_E_INVALID, "",
+				     "told not to start (CAIRN_TEST_COUNTER=fail-start)");
 	}
 	struct counter *c = xcalloc(1, sizeof *c);
 	c->fail = strcmp(mode, "fail") == 0;
@@ -38,12 +38,12 @@ static int counter_start(const struct service_env *env, void **state, char *err,
 }
 
 static int counter_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			  char *err, size_t errlen)
+			  struct cairn_err *err)
 {
 	struct counter *c = state;
 	if (c->fail) {
-		snprintf(err, errlen, "failing on purpose (CAIRN_TEST_COUNTER=fail)");
-		return CAIRN_E_INVALID;
+		return cairn_err_set(err, CAIRN_E_INVALID, "",
+				     "failing on purpose (CAIRN_TEST_COUNTER=fail)");
 	}
 	uint64_t n = __atomic_add_fetch(&c->count, 1, __ATOMIC_RELAXED);
 	json_array_append_new(out, json_pack("{s:s,s:{s:I,s:I}}", "type", "counter.counted", "data",

@@ -73,7 +73,7 @@ struct svc {
 	int64_t w_save; /* checkpoint to save first, or -1 */
 	int w_save_rc;
 	int w_rc;
-	char w_err[256];
+	struct cairn_err w_err;
 	json_t *w_out;
 	uint64_t w_ns;
 	struct pending *pend_head, *pend_tail;
@@ -89,7 +89,7 @@ struct svc {
 	bool failed_since_ok;
 	uint64_t done, failed, skipped, restarts;
 	double last_ms;
-	char last_error[300];
+	char last_error[640];
 };
 
 struct host {
@@ -140,10 +140,9 @@ static void emit(struct svc *s, const char *type, json_t *data)
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "type", t, "source", "cairn/host", "subject",
 			      s->def->name, "data", data);
 	struct event *ev = NULL;
-	struct verr ve;
+	struct cairn_err ve;
 	if (event_from_json(o, EVENT_PUBLISH, &ev, &ve)) {
-		char buf[300];
-		log_error("dropped a service event: %s", verr_format(&ve, buf, sizeof buf));
+		log_error("dropped a service event: %s", ve.msg);
 		json_decref(o);
 		return;
 	}
@@ -248,12 +247,11 @@ static void publish_outputs(struct svc *s, int64_t seq, json_t *out)
 		if (!json_object_get(e, "source"))
 			json_object_set_new(e, "source", json_string(src));
 		struct event *ev = NULL;
-		struct verr ve;
+		struct cairn_err ve;
 		if (event_from_json(e, EVENT_PUBLISH, &ev, &ve)) {
-			char buf[300];
 			log_error("service %s: output %zu for seq %lld is not a valid event (%s); "
 				  "dropped",
-				  s->def->name, k, (long long)seq, verr_format(&ve, buf, sizeof buf));
+				  s->def->name, k, (long long)seq, ve.msg);
 			continue;
 		}
 		event_fill_defaults(ev, clock_wall_ms());
@@ -305,9 +303,8 @@ static void work_cb(uv_work_t *w)
 		nanosleep(&ts, NULL);
 	}
 	s->w_out = json_array();
-	s->w_err[0] = '\0';
-	s->w_rc = s->def->handle(s->state, j->seq, j->blob->data, j->blob->len, s->w_out, s->w_err,
-				 sizeof s->w_err);
+	cairn_err_clear(&s->w_err);
+	s->w_rc = s->def->handle(s->state, j->seq, j->blob->data, j->blob->len, s->w_out, &s->w_err);
 	s->w_ns = clock_mono_ns() - t0;
 }
 
@@ -340,8 +337,8 @@ static void after_cb(uv_work_t *w, int status)
 				s->fail_seq = j->seq;
 				s->fail_count = 1;
 			}
-			char why[400];
-			snprintf(why, sizeof why, "%s", *s->w_err ? s->w_err : err_str(s->w_rc));
+			char why[600];
+			snprintf(why, sizeof why, "%s", *s->w_err.msg ? s->w_err.msg : err_str(s->w_rc));
 			if (s->fail_count >= SKIP_AFTER)
 				s->skip_seq = j->seq;
 			/* Fail first, then free the job: freeing it makes room in
@@ -531,8 +528,9 @@ static void svc_start(struct svc *s)
 {
 	struct host *h = s->h;
 	struct service_env env = {.cfg = h->cfg};
-	char err[300] = "";
-	int r = s->def->start(&env, &s->state, err, sizeof err);
+	struct cairn_err err;
+	cairn_err_clear(&err);
+	int r = s->def->start(&env, &s->state, &err);
 	if (r == 1) {
 		s->st = SVC_OFF;
 		log_debug("service %s is off", s->def->name);
@@ -541,8 +539,8 @@ static void svc_start(struct svc *s)
 	s->st = SVC_RUNNING;
 	if (r < 0) {
 		s->state = NULL;
-		char why[400];
-		snprintf(why, sizeof why, "cannot start: %s", *err ? err : err_str(r));
+		char why[600];
+		snprintf(why, sizeof why, "cannot start: %s", *err.msg ? err.msg : err_str(r));
 		s->failed++;
 		svc_fail(s, 0, why);
 		return;
@@ -595,8 +593,9 @@ struct host *host_new(uv_loop_t *loop, struct bus *bus, const struct config *cfg
 		(void)uv_timer_init(loop, &s->restart_timer); /* returns 0: it only links */
 		(void)uv_timer_init(loop, &s->save_timer);
 		s->restart_timer.data = s->save_timer.data = s;
-		char err[300] = "";
-		int r = store_db_open(cfg->db_path, false, &s->db, err, sizeof err);
+		struct cairn_err err;
+		cairn_err_clear(&err);
+		int r = store_db_open(cfg->db_path, false, &s->db, &err);
 		if (r == 0)
 			r = store_checkpoint_get(s->db, s->def->name, &s->checkpoint);
 		if (r == 0) {
@@ -608,7 +607,7 @@ struct host *host_new(uv_loop_t *loop, struct bus *bus, const struct config *cfg
 		} else {
 			log_error("service %s: cannot read its checkpoint: %s; it is off until the "
 				  "daemon restarts",
-				  s->def->name, *err ? err : err_str(r));
+				  s->def->name, *err.msg ? err.msg : err_str(r));
 			s->st = SVC_STOPPED;
 			continue;
 		}

@@ -36,6 +36,7 @@
 #ifndef CAIRN_SERVICE_H
 #define CAIRN_SERVICE_H
 
+#include "common/err.h"
 #include "daemon/config.h"
 
 #include <jansson.h>
@@ -53,15 +54,15 @@ struct service_def {
 	/* Loop thread. Makes the service's state. Returns 0, 1 if the
 	 * service is off by configuration (not an error), or a negative code
 	 * with the reason in err (retried with backoff). */
-	int (*start)(const struct service_env *env, void **state, char *err, size_t errlen);
+	int (*start)(const struct service_env *env, void **state, struct cairn_err *err);
 	/* Pool thread, one call at a time per service. json is the event's
 	 * encoding (seq included), len its length. Events to publish are
 	 * appended to out (a JSON array) as envelope objects; the host fills
 	 * a missing "id" (deterministic, see above) and "source"
 	 * ("cairn/NAME"). Returns 0, or a negative code with the reason in
 	 * err: nothing of out is published and the service is restarted. */
-	int (*handle)(void *state, int64_t seq, const char *json, size_t len, json_t *out, char *err,
-		      size_t errlen);
+	int (*handle)(void *state, int64_t seq, const char *json, size_t len, json_t *out,
+		      struct cairn_err *err);
 	/* Loop thread, optional: adds the service's own counters to o (its
 	 * object in `cairn status --json` "services"). */
 	void (*status)(void *state, json_t *o);

@@ -40,20 +40,17 @@ static const char *const triage_patterns[] = {
 	OUTCOME_FAILED_TYPES, OUTCOME_PASSED_TYPES, NULL,
 };
 
-static int triage_start(const struct service_env *env, void **state, char *err, size_t errlen)
+static int triage_start(const struct service_env *env, void **state, struct cairn_err *err)
 {
 	struct triage_svc *ts = xcalloc(1, sizeof *ts);
 	const struct config *cfg = env->cfg;
 	ts->excerpt_lines = cfg->excerpt_lines ? cfg->excerpt_lines : 50;
 	int r;
-	struct cairn_err e;
-	if ((r = store_db_open(cfg->db_path, false, &ts->db, &e))) {
-		snprintf(err, errlen, "%s", e.msg);
+	if ((r = store_db_open(cfg->db_path, false, &ts->db, err))) {
 		free(ts);
 		return r;
 	}
-	if ((r = kb_open_db(ts->db, (int64_t)cfg->kb_forget_days * 86400000, &ts->kb, &e))) {
-		snprintf(err, errlen, "%s", e.msg);
+	if ((r = kb_open_db(ts->db, (int64_t)cfg->kb_forget_days * 86400000, &ts->kb, err))) {
 		sqlite3_close(ts->db);
 		free(ts);
 		return r;
@@ -90,8 +87,8 @@ static json_t *report_event(const struct triage_failure *f, json_t *report, cons
 	return ev;
 }
 
-static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json_t *out, char *err,
-		      size_t errlen)
+static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json_t *out,
+		      struct cairn_err *err)
 {
 	struct triage_failure f;
 	char *logbuf = NULL;
@@ -113,7 +110,7 @@ static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json
 	service_output_id(rid, sizeof rid, "triage", seq, 0);
 	json_t *rep = report_event(&f, report, rid);
 	if ((r = triage_record_failure(&cx, &f, report, rid, now)) < 0) {
-		snprintf(err, errlen, "cannot remember failure %s for learning: %s", f.event_id,
+		cairn_err_set(err, r, "", "cannot remember failure %s for learning: %s", f.event_id,
 			 sqlite3_errmsg(ts->db));
 		json_decref(rep);
 		free(logbuf);
@@ -125,8 +122,8 @@ static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json
 	return 0;
 }
 
-static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_t *out, char *err,
-		     size_t errlen)
+static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_t *out,
+		      struct cairn_err *err)
 {
 	const json_t *data = json_object_get(ev, "data");
 	struct triage_pass p = {
@@ -149,7 +146,7 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 	json_t *learned = NULL;
 	int r = triage_learn(&cx, &p, clock_wall_ms(), &learned);
 	if (r < 0) {
-		snprintf(err, errlen, "learning after %s: %s: %s", p.event_id ? p.event_id : "?",
+		cairn_err_set(err, r, "", "learning after %s: %s: %s", p.event_id ? p.event_id : "?",
 			 err_str(r), sqlite3_errmsg(ts->db));
 		return r;
 	}
@@ -170,7 +167,7 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 }
 
 static int triage_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	struct triage_svc *ts = state;
 	json_error_t je;
@@ -182,9 +179,9 @@ static int triage_handle(void *state, int64_t seq, const char *json, size_t len,
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	int r = 0;
 	if (type && outcome_is_failure(type))
-		r = run_triage(ts, seq, ev, out, err, errlen);
+		r = run_triage(ts, seq, ev, out, err);
 	else if (type && outcome_is_pass(type))
-		r = run_learn(ts, seq, ev, out, err, errlen);
+		r = run_learn(ts, seq, ev, out, err);
 	json_decref(ev);
 	return r;
 }

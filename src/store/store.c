@@ -284,11 +284,6 @@ int store_db_open(const char *path, bool readonly, sqlite3 **out, struct cairn_e
 	return e->code;
 }
 
-int store_db_open_buf(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
-{
-	return db_open(path, readonly, out, errbuf, errlen);
-}
-
 /* What a damaged database is told to do. */
 #define DAMAGED_HINT                                                                       \
 	"; the daemon will not write to it, so no acknowledged event is lost: run "        \

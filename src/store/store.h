@@ -93,15 +93,6 @@ int store_open(const struct store_config *cfg, struct store **out, struct cairn_
  * CAIRN_E_VERSION and fills err (may be NULL) with it and a readable reason;
  * on success the caller owns *out (sqlite3_close()). Blocking; any thread. */
 int store_db_open(const char *path, bool readonly, struct sqlite3 **out, struct cairn_err *err);
-/* Transitional: src/services/host.c (being changed elsewhere) still calls
- * store_db_open(path, readonly, out, errbuf, errlen); a call with five
- * arguments goes to store_db_open_buf(), which writes the reason into errbuf.
- * Both go once host.c passes a struct cairn_err. */
-int store_db_open_buf(const char *path, bool readonly, struct sqlite3 **out, char *errbuf,
-		      size_t errlen);
-#define STORE_DB_OPEN_PICK_(a, b, c, d, e, f, ...) f
-#define store_db_open(...)                                                                  \
-	STORE_DB_OPEN_PICK_(__VA_ARGS__, store_db_open_buf, store_db_open, ~)(__VA_ARGS__)
 
 /* Starts the writer thread. notify(arg) is called from the writer thread
  * whenever output is ready to collect with store_take_output(). */

@@ -105,7 +105,7 @@ struct svc_state {
 	sqlite3 *db; /* gate only */
 };
 
-static int plain_start(const struct service_env *env, void **state, char *err, size_t errlen)
+static int plain_start(const struct service_env *env, void **state, struct cairn_err *err)
 {
 	*state = xcalloc(1, sizeof(struct svc_state));
 	return 0;
@@ -121,7 +121,7 @@ static void plain_free(void *state)
 
 /* order, slow: record the seq. */
 static int record_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	bool ok = json_has_seq(json, len, seq);
 	pthread_mutex_lock(&rec.mu);
@@ -146,20 +146,20 @@ static void maybe_block(int64_t seq)
 }
 
 static int slow_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-		       char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	maybe_block(seq);
 	struct timespec ts = {0, 2 * 1000 * 1000};
 	nanosleep(&ts, NULL);
-	return record_handle(state, seq, json, len, out, err, errlen);
+	return record_handle(state, seq, json, len, out, err);
 }
 
 /* gate: the event must already be in the log, read on a connection of its
  * own. */
-static int gate_start(const struct service_env *env, void **state, char *err, size_t errlen)
+static int gate_start(const struct service_env *env, void **state, struct cairn_err *err)
 {
 	struct svc_state *s = xcalloc(1, sizeof *s);
-	int r = store_db_open(env->cfg->db_path, true, &s->db, err, errlen);
+	int r = store_db_open(env->cfg->db_path, true, &s->db, err);
 	if (r) {
 		free(s);
 		return r;
@@ -169,7 +169,7 @@ static int gate_start(const struct service_env *env, void **state, char *err, si
 }
 
 static int gate_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-		       char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	struct svc_state *s = state;
 	struct store_q_event ev = {0};
@@ -181,29 +181,29 @@ static int gate_handle(void *state, int64_t seq, const char *json, size_t len, j
 		rec.violations++;
 		pthread_mutex_unlock(&rec.mu);
 	}
-	return record_handle(state, seq, json, len, out, err, errlen);
+	return record_handle(state, seq, json, len, out, err);
 }
 
 /* echo, block: one output per input. block waits for the test on
  * rec.block_seq. */
 static int echo_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-		       char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	json_array_append_new(out, json_pack("{s:s,s:{s:I}}", "type", "echo.done", "data", "in",
 					     (json_int_t)seq));
-	return record_handle(state, seq, json, len, out, err, errlen);
+	return record_handle(state, seq, json, len, out, err);
 }
 
 static int block_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	maybe_block(seq);
-	return echo_handle(state, seq, json, len, out, err, errlen);
+	return echo_handle(state, seq, json, len, out, err);
 }
 
 /* flaky: the first rec.fail_first calls fail. */
 static int flaky_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			char *err, size_t errlen)
+			 struct cairn_err *err)
 {
 	pthread_mutex_lock(&rec.mu);
 	unsigned call = ++rec.calls;
@@ -212,7 +212,7 @@ static int flaky_handle(void *state, int64_t seq, const char *json, size_t len, 
 		rec_push(seq);
 	pthread_mutex_unlock(&rec.mu);
 	if (fail) {
-		snprintf(err, errlen, "failing on purpose (call %u)", call);
+		cairn_err_set(err, CAIRN_E_INVALID, "", "failing on purpose (call %u)", call);
 		return CAIRN_E_INVALID;
 	}
 	return 0;
@@ -291,10 +291,10 @@ static void fx_start(struct fx *f, const struct service_def *const *defs, size_t
 	f->cfg.log_level = LOG_ERROR;
 
 	struct store_config sc = {.path = f->path, .batch_max = 64, .event_max_bytes = 64 * 1024};
-	char err[512];
-	int r = store_open(&sc, &f->st, err, sizeof err);
+	struct cairn_err err;
+	int r = store_open(&sc, &f->st, &err);
 	if (r)
-		fail_msg("store_open: %s", err);
+		fail_msg("store_open: %s", err.msg);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	/* A small ring (by bytes), so that a few newer events push older ones
 	 * out and a catch-up must read them from the log. */
@@ -385,7 +385,7 @@ static int64_t publish(struct fx *f, const char *type, int i)
 	json_t *o = json_pack("{s:s,s:s,s:{s:i}}", "type", type, "source", "test/host", "data", "i",
 			      i);
 	struct event *ev = NULL;
-	struct verr ve;
+	struct cairn_err ve;
 	assert_int_equal(event_from_json(o, EVENT_PUBLISH, &ev, &ve), 0);
 	json_decref(o);
 	event_fill_defaults(ev, clock_wall_ms());
@@ -469,9 +469,9 @@ static void assert_handled(const int64_t *want, size_t n)
 static sqlite3 *db_open_ro(struct fx *f)
 {
 	sqlite3 *db = NULL;
-	char err[300];
-	if (store_db_open(f->path, true, &db, err, sizeof err))
-		fail_msg("store_db_open: %s", err);
+	struct cairn_err err;
+	if (store_db_open(f->path, true, &db, &err))
+		fail_msg("store_db_open: %s", err.msg);
 	return db;
 }
 
@@ -729,9 +729,9 @@ static void test_stop_while_running(void **state)
 	 * log already. */
 	{
 		sqlite3 *w = NULL;
-		char err[300];
-		if (store_db_open(f.path, false, &w, err, sizeof err))
-			fail_msg("store_db_open: %s", err);
+		struct cairn_err err;
+		if (store_db_open(f.path, false, &w, &err))
+			fail_msg("store_db_open: %s", err.msg);
 		assert_int_equal(store_checkpoint_set(w, "block", seqs[BLOCK - 2], clock_wall_ms()),
 				 0);
 		sqlite3_close(w);
