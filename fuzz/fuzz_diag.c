@@ -11,10 +11,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const commands[] = {
-    NULL,           "make -j8",   "ninja",       "cmake --build build", "gcc -c a.c",
-    "clang -c a.c", "cargo test", "cargo build", "go test ./...",       "pytest -q",
-    "node --test",  "npx jest",   "mvn test",    "javac A.java",        "ctest",
-    "python3 x.py",
+	NULL,           "make -j8",   "ninja",       "cmake --build build", "gcc -c a.c",
+	"clang -c a.c", "cargo test", "cargo build", "go test ./...",       "pytest -q",
+	"node --test",  "npx jest",   "mvn test",    "javac A.java",        "ctest",
+	"python3 x.py",
 };
 
 static void check(bool ok, const char *what)

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cairn_err err;
 
 		if (event_parse((const char *)data, size, EVENT_DEFAULT_MAX_BYTES, modes[i], &ev,
-		                &err) != 0) {
+				&err) != 0) {
 			/* A failure must leave nothing behind and a message. */
 			if (ev != NULL || err.msg[0] == '\0' || err.code == 0)
 				abort();

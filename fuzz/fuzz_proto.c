@@ -39,7 +39,7 @@ static void check_reply(char *line, size_t len, bool ok)
 	const json_t *e = json_object_get(o, "error");
 	if (!json_is_object(o) || json_is_true(json_object_get(o, "ok")) != ok ||
 	    (!ok && (!json_is_string(json_object_get(e, "code")) ||
-	             !json_is_string(json_object_get(e, "message"))))) {
+		     !json_is_string(json_object_get(e, "message"))))) {
 		fprintf(stderr, "bad reply: %s", line);
 		abort();
 	}
@@ -81,7 +81,7 @@ static int on_line(void *opaque, const char *line, size_t len, bool too_long)
 		if (rid && !json_is_string(rid) && !json_is_integer(rid))
 			abort();
 		cairn_err_set(&err, CAIRN_E_LINE_TOOLONG, NULL, "line of %zu bytes is over %d", len,
-		              LINE_MAX_BYTES);
+			      LINE_MAX_BYTES);
 		check_reply(proto_error_line(rid, &err, &n), n, false);
 		json_decref(rid);
 		return c->stops && c->lines % 3 == 0;

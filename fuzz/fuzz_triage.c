@@ -17,7 +17,11 @@ static int utf8_ok(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
-		size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t k = c < 0x80         ? 1
+			   : (c >> 5) == 6  ? 2
+			   : (c >> 4) == 14 ? 3
+			   : (c >> 3) == 30 ? 4
+					    : 0;
 		if (!k || i + k > n)
 			return 0;
 		for (size_t j = 1; j < k; j++)
@@ -44,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < ex.n; i++) {
 			size_t tl = strlen(ex.v[i].text);
-			if (tl > EXCERPT_MAX_TEXT || !utf8_ok((const unsigned char *)ex.v[i].text, tl))
+			if (tl > EXCERPT_MAX_TEXT ||
+			    !utf8_ok((const unsigned char *)ex.v[i].text, tl))
 				abort();
 			if (i > 0 && ex.v[i].line <= ex.v[i - 1].line)
 				abort();
@@ -56,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_list_release(&dl);
 
 	struct triage_ctx cx = {0};
-	struct triage_failure f = {.cwd = "/nonexistent", .target = "fuzz", .log = log,
-				   .log_len = len};
+	struct triage_failure f = {
+		.cwd = "/nonexistent", .target = "fuzz", .log = log, .log_len = len};
 	struct triage_opts o = {.max_lines = budget};
 	json_t *rep = NULL;
 	triage_analyze(&cx, &f, &o, 0, &rep);

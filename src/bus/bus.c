@@ -42,15 +42,15 @@ struct bus_sub {
 	void *ctx;
 	size_t queue_events, queue_bytes;
 	enum sub_state state;
-	bool read_pending;        /* a log read (or a seek) is in the thread pool */
-	int64_t next_seq;         /* replay cursor */
-	int64_t min_seq;          /* deliver nothing below this */
-	int64_t last_seq;         /* the last seq delivered (patterns may overlap) */
+	bool read_pending; /* a log read (or a seek) is in the thread pool */
+	int64_t next_seq;  /* replay cursor */
+	int64_t min_seq;   /* deliver nothing below this */
+	int64_t last_seq;  /* the last seq delivered (patterns may overlap) */
 	int64_t gap_from, gap_to;
-	size_t q_events, q_bytes; /* delivered, not yet done */
-	struct replay_read *rr;   /* its log read, while one is queued or running */
+	size_t q_events, q_bytes;  /* delivered, not yet done */
+	struct replay_read *rr;    /* its log read, while one is queued or running */
 	struct bus_sub *wait_next; /* in bus->replay_wait */
-	bool waiting;             /* in bus->replay_wait */
+	bool waiting;              /* in bus->replay_wait */
 };
 
 struct bus {
@@ -62,11 +62,11 @@ struct bus {
 	size_t n_subs;
 	struct ring_entry *ring;
 	size_t ring_cap, ring_start, ring_len;
-	size_t ring_bytes;     /* encoded bytes held by the ring */
-	int64_t last_seq;      /* last seq assigned */
-	int64_t committed_seq; /* last seq known committed */
-	size_t inflight;       /* events handed to the writer, not yet back */
-	size_t inflight_bytes; /* their encoded size */
+	size_t ring_bytes;         /* encoded bytes held by the ring */
+	int64_t last_seq;          /* last seq assigned */
+	int64_t committed_seq;     /* last seq known committed */
+	size_t inflight;           /* events handed to the writer, not yet back */
+	size_t inflight_bytes;     /* their encoded size */
 	struct strmap pending_ids; /* "source\x1fid" -> seq, sequenced but not committed */
 	struct bus_pub *durable_head, *durable_tail;
 	int store_err; /* the writer's health: 0, CAIRN_E_FULL, ... */
@@ -75,7 +75,7 @@ struct bus {
 	uv_timer_t store_timer; /* answers durable waiters while the store cannot write */
 	bool store_timer_on;
 	struct bus_sub *replay_wait, *replay_wait_tail; /* subs waiting for a log read */
-	size_t n_replay_reads; /* log reads queued or running in the pool */
+	size_t n_replay_reads;     /* log reads queued or running in the pool */
 	struct replay_read *reads; /* those reads */
 	bool stopping, finished;
 	uint64_t n_batches, n_commits, n_published, n_delivered, n_gaps;
@@ -278,7 +278,7 @@ struct replay_read {
 	struct bus *bus;
 	struct bus_sub *sub;
 	struct replay_read *next; /* in bus->reads */
-	char **patterns; /* a copy: the read may outlive the subscription's use */
+	char **patterns;          /* a copy: the read may outlive the subscription's use */
 	size_t n_patterns;
 	int64_t from, to;
 	bool cancel; /* set by the loop (atomically): stop at the next row */
@@ -358,8 +358,8 @@ static void replay_done(uv_work_t *w, int status)
 	 * again once the sink has made room (bus_sub_done()). */
 	bool full = false;
 	for (size_t i = 0; i < rr->n; i++) {
-		if (ok && !full && !s->dead && s->state == SUB_REPLAY && rr->seqs[i] >= s->min_seq &&
-		    rr->seqs[i] >= s->next_seq) {
+		if (ok && !full && !s->dead && s->state == SUB_REPLAY &&
+		    rr->seqs[i] >= s->min_seq && rr->seqs[i] >= s->next_seq) {
 			if (sub_has_room(s, rr->rows[i]->len)) {
 				deliver(s, rr->rows[i], rr->seqs[i]);
 				s->next_seq = rr->seqs[i] + 1;
@@ -443,7 +443,8 @@ static void replay_cancel(struct bus_sub *s)
 	struct bus *b = s->bus;
 	if (s->rr) {
 		__atomic_store_n(&s->rr->cancel, true, __ATOMIC_RELAXED);
-		(void)uv_cancel((uv_req_t *)&s->rr->work); /* fails once running: the flag stops it */
+		(void)uv_cancel(
+			(uv_req_t *)&s->rr->work); /* fails once running: the flag stops it */
 	}
 	if (s->waiting) {
 		struct bus_sub *prev = NULL;
@@ -609,8 +610,7 @@ static void fanout_one(void *value, void *ctx)
 	if (s->dead || e->seq < s->min_seq || e->seq <= s->last_seq)
 		return;
 	switch (s->state) {
-	case SUB_REPLAY:
-		return; /* its cursor will reach this event */
+	case SUB_REPLAY: return; /* its cursor will reach this event */
 	case SUB_LIVE:
 		if (sub_has_room(s, e->json->len)) {
 			deliver(s, e->json, e->seq);
@@ -621,9 +621,7 @@ static void fanout_one(void *value, void *ctx)
 		s->last_seq = e->seq;
 		log_debug("sub %s: queue full at seq %lld; pausing", s->name, (long long)e->seq);
 		return;
-	case SUB_PAUSED:
-		s->gap_to = s->last_seq = e->seq;
-		return;
+	case SUB_PAUSED: s->gap_to = s->last_seq = e->seq; return;
 	}
 }
 
@@ -754,8 +752,10 @@ static void health_check(struct bus *b)
 		if (!b->store_timer_on && !b->finished) {
 			int r = uv_timer_start(&b->store_timer, on_store_timer, 1000, 1000);
 			if (r < 0)
-				log_error("cannot start the disk-full timer: %s; durable publishers "
-					  "wait until space is freed", uv_strerror(r));
+				log_error(
+					"cannot start the disk-full timer: %s; durable publishers "
+					"wait until space is freed",
+					uv_strerror(r));
 			b->store_timer_on = r == 0;
 		}
 	} else {
@@ -949,13 +949,12 @@ json_t *bus_status(const struct bus *b)
 	size_t waiting = 0;
 	for (struct bus_sub *w = b->replay_wait; w; w = w->wait_next)
 		waiting++;
-	return json_pack("{s:{s:I,s:I},s:{s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}",
-			 "ring", "events", (json_int_t)b->ring_len, "bytes",
-			 (json_int_t)b->ring_bytes, "replay", "reading",
-			 (json_int_t)b->n_replay_reads, "waiting", (json_int_t)waiting, "writer",
-			 "queued", (json_int_t)b->inflight, "queued_bytes",
-			 (json_int_t)b->inflight_bytes, "batches", (json_int_t)b->n_batches,
-			 "commits", (json_int_t)b->n_commits, "delivery", "published",
-			 (json_int_t)b->n_published, "delivered", (json_int_t)b->n_delivered, "gaps",
-			 (json_int_t)b->n_gaps);
+	return json_pack("{s:{s:I,s:I},s:{s:I,s:I},s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "ring",
+			 "events", (json_int_t)b->ring_len, "bytes", (json_int_t)b->ring_bytes,
+			 "replay", "reading", (json_int_t)b->n_replay_reads, "waiting",
+			 (json_int_t)waiting, "writer", "queued", (json_int_t)b->inflight,
+			 "queued_bytes", (json_int_t)b->inflight_bytes, "batches",
+			 (json_int_t)b->n_batches, "commits", (json_int_t)b->n_commits, "delivery",
+			 "published", (json_int_t)b->n_published, "delivered",
+			 (json_int_t)b->n_delivered, "gaps", (json_int_t)b->n_gaps);
 }

@@ -71,21 +71,21 @@ struct bus_sink {
 enum bus_from { BUS_FROM_NOW, BUS_FROM_SEQ, BUS_FROM_TIME };
 
 struct bus_sub_opts {
-	const char *name;              /* for logs; copied */
-	const char *const *patterns;   /* NATS grammar, valid (pattern_valid()); copied */
-	size_t n_patterns;             /* at least 1 */
+	const char *name;            /* for logs; copied */
+	const char *const *patterns; /* NATS grammar, valid (pattern_valid()); copied */
+	size_t n_patterns;           /* at least 1 */
 	enum bus_from from;
-	int64_t from_seq;              /* BUS_FROM_SEQ: first seq wanted (<= 0: 1) */
-	int64_t from_ms;               /* BUS_FROM_TIME: first event at or after */
+	int64_t from_seq;                 /* BUS_FROM_SEQ: first seq wanted (<= 0: 1) */
+	int64_t from_ms;                  /* BUS_FROM_TIME: first event at or after */
 	size_t queue_events, queue_bytes; /* 0: [subscriber] queue_events/bytes */
 };
 
 struct bus_config {
 	size_t ring_events, ring_bytes; /* [subscriber] */
 	size_t queue_events, queue_bytes;
-	size_t replays;                 /* log reads at once */
-	size_t batch_max;               /* the writer's batch: the ring keeps one more */
-	size_t event_bytes;             /* an encoded event's limit */
+	size_t replays;     /* log reads at once */
+	size_t batch_max;   /* the writer's batch: the ring keeps one more */
+	size_t event_bytes; /* an encoded event's limit */
 	size_t writer_queue_max, writer_queue_bytes;
 };
 

@@ -28,8 +28,8 @@ void client_print_down(const char *socket_path)
 }
 
 /* What to do about a socket that is not the user's, after what failed. */
-#define NOT_YOURS_HINT                                                                     \
-	"cairn: another user may be impersonating the daemon; remove it, or point "        \
+#define NOT_YOURS_HINT                                                                             \
+	"cairn: another user may be impersonating the daemon; remove it, or point "                \
 	"XDG_RUNTIME_DIR or [daemon] runtime_dir at a private directory of yours\n"
 
 /* Refuses a socket whose directory another user owns or may write: that
@@ -254,7 +254,8 @@ int client_timeout_ms(void)
 	if (errno || *end || ms < 0 || ms > INT_MAX) {
 		if (!warned)
 			fprintf(stderr,
-				"cairn: ignoring CAIRN_TIMEOUT_MS='%s': expected milliseconds, such "
+				"cairn: ignoring CAIRN_TIMEOUT_MS='%s': expected milliseconds, "
+				"such "
 				"as 30000 (0: wait forever); waiting %d ms\n",
 				v, CLIENT_TIMEOUT_MS_DEFAULT);
 		warned = true;
@@ -307,7 +308,8 @@ int client_request(struct client *cl, json_t *req, json_t **reply)
 			return r;
 		}
 		if (r) {
-			fprintf(stderr, "cairn: lost the connection to the daemon: %s\n", err_str(r));
+			fprintf(stderr, "cairn: lost the connection to the daemon: %s\n",
+				err_str(r));
 			return r;
 		}
 		json_t *v = json_object_get(m, "rid");

@@ -8,12 +8,12 @@
 #include <string.h>
 
 const struct cli_cmd cli_daemon = {
-    "daemon", "[--print-config]",
-    "Runs the daemon in the foreground: listens on $XDG_RUNTIME_DIR/cairn/cairn.sock and\n"
-    "keeps the event log in $XDG_DATA_HOME/cairn/cairn.db. Stops cleanly on SIGINT or\n"
-    "SIGTERM. Under systemd it reports READY, WATCHDOG and STOPPING (contrib/cairn.service).\n"
-    "  --print-config   print the settings in force and exit\n",
-    cmd_daemon, false};
+	"daemon", "[--print-config]",
+	"Runs the daemon in the foreground: listens on $XDG_RUNTIME_DIR/cairn/cairn.sock and\n"
+	"keeps the event log in $XDG_DATA_HOME/cairn/cairn.db. Stops cleanly on SIGINT or\n"
+	"SIGTERM. Under systemd it reports READY, WATCHDOG and STOPPING (contrib/cairn.service).\n"
+	"  --print-config   print the settings in force and exit\n",
+	cmd_daemon, false};
 
 int cmd_daemon(int argc, char **argv, const struct config *cfg)
 {

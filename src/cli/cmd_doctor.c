@@ -27,7 +27,7 @@
 static int problems;
 
 static void line(bool ok, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static void line(bool ok, const char *what, const char *fmt, ...)
 {
@@ -101,8 +101,9 @@ static void check_spool(const struct config *cfg)
 		closedir(dp);
 	}
 	if (bad)
-		line(false, "spool", "%zu waiting, %zu set aside as *.bad in %s: look at them, then "
-				     "remove them",
+		line(false, "spool",
+		     "%zu waiting, %zu set aside as *.bad in %s: look at them, then "
+		     "remove them",
 		     waiting, bad, dir);
 	else
 		line(true, "spool", "%zu event%s waiting for the daemon", waiting,
@@ -147,11 +148,12 @@ static void print_recover_report(const struct store_recover_report *rep, const c
 		int64_t last = rep->tables[0].max_key;
 		if (rep->high_water > last) {
 			lost.events += rep->high_water - last;
-			printf("  lost       seq %lld..%lld (the end of the log)\n", (long long)last + 1,
-			       (long long)rep->high_water);
+			printf("  lost       seq %lld..%lld (the end of the log)\n",
+			       (long long)last + 1, (long long)rep->high_water);
 		}
 		if (lost.events)
-			printf("  %lld events could not be read; sequence numbers continue after %lld\n",
+			printf("  %lld events could not be read; sequence numbers continue after "
+			       "%lld\n",
 			       (long long)lost.events, (long long)rep->high_water);
 		sqlite3_close(db);
 	}
@@ -209,7 +211,8 @@ static int do_recover(const struct config *cfg)
 		char *a = xasprintf("%s%s", cfg->db_path, sfx[i]);
 		char *b = xasprintf("%s%s", kept, sfx[i]);
 		if (rename(a, b) < 0 && errno != ENOENT)
-			fprintf(stderr, "cairn: warning: cannot move %s aside: %s\n", a, strerror(errno));
+			fprintf(stderr, "cairn: warning: cannot move %s aside: %s\n", a,
+				strerror(errno));
 		free(a);
 		free(b);
 	}
@@ -238,18 +241,18 @@ out:
 }
 
 const struct cli_cmd cli_doctor = {
-    "doctor", "[--recover]",
-    "Checks cairn's directories (private, yours), the database (a full integrity check,\n"
-    "the log's seq range and high-water mark, the knowledge base) and the spool. Safe\n"
-    "while the daemon runs. Exit status 1 when something is wrong, with the fix.\n"
-    "  --recover   with the daemon stopped: salvage every readable row of a damaged\n"
-    "              database into a new file, put it in place, keep the damaged one as\n"
-    "              cairn.db.damaged-TIME, and say which seqs were lost. Seq numbers\n"
-    "              continue after the highest one the damaged file still knew.\n",
-    cmd_doctor, false};
+	"doctor", "[--recover]",
+	"Checks cairn's directories (private, yours), the database (a full integrity check,\n"
+	"the log's seq range and high-water mark, the knowledge base) and the spool. Safe\n"
+	"while the daemon runs. Exit status 1 when something is wrong, with the fix.\n"
+	"  --recover   with the daemon stopped: salvage every readable row of a damaged\n"
+	"              database into a new file, put it in place, keep the damaged one as\n"
+	"              cairn.db.damaged-TIME, and say which seqs were lost. Seq numbers\n"
+	"              continue after the highest one the damaged file still knew.\n",
+	cmd_doctor, false};
 
 static const struct option doctor_opts[] = {{"recover", no_argument, NULL, 'r'},
-                                            {NULL, 0, NULL, 0}};
+					    {NULL, 0, NULL, 0}};
 
 int cmd_doctor(int argc, char **argv, const struct config *cfg)
 {
@@ -276,7 +279,8 @@ int cmd_doctor(int argc, char **argv, const struct config *cfg)
 	int lock = try_lock(cfg, pid, sizeof pid);
 	if (lock >= 0)
 		close(lock);
-	line(true, "daemon", lock == -1 ? "running (pid %s)" : "not running%s", lock == -1 ? pid : "");
+	line(true, "daemon", lock == -1 ? "running (pid %s)" : "not running%s",
+	     lock == -1 ? pid : "");
 	struct stat sb;
 	if (stat(cfg->db_path, &sb) < 0) {
 		line(true, "database", "%s: not there yet (made at the daemon's first start)",
@@ -288,15 +292,17 @@ int cmd_doctor(int argc, char **argv, const struct config *cfg)
 			line(false, "database", "%s", err.msg);
 		} else if (!chk.ok) {
 			line(false, "database", "%s is damaged: %s", cfg->db_path, chk.integrity);
-			printf("      fix: stop the daemon, then run 'cairn doctor --recover' (it keeps "
+			printf("      fix: stop the daemon, then run 'cairn doctor --recover' (it "
+			       "keeps "
 			       "the damaged file and salvages every readable row)\n");
 		} else {
 			line(true, "database", "%s: integrity ok, schema %lld", cfg->db_path,
 			     (long long)chk.schema);
 			line(true, "events", "%lld (seq %lld..%lld), next seq after %lld%s",
-			     (long long)chk.events, (long long)chk.first_seq, (long long)chk.last_seq,
+			     (long long)chk.events, (long long)chk.first_seq,
+			     (long long)chk.last_seq,
 			     (long long)(chk.high_water > chk.last_seq ? chk.high_water
-								   : chk.last_seq),
+								       : chk.last_seq),
 			     chk.gaps ? "; the log has holes (events lost in an earlier recovery)"
 				      : "");
 			line(true, "knowledge", "%lld entries", (long long)chk.knowledge);

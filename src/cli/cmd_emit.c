@@ -43,7 +43,8 @@ static json_t *load_data(const char *arg, size_t max)
 	} else if (arg[0] == '@') {
 		FILE *f = fopen(arg + 1, "rb");
 		if (!f) {
-			fprintf(stderr, "cairn emit: cannot open '%s': %s\n", arg + 1, strerror(errno));
+			fprintf(stderr, "cairn emit: cannot open '%s': %s\n", arg + 1,
+				strerror(errno));
 			return NULL;
 		}
 		what = arg + 1;
@@ -67,30 +68,25 @@ static json_t *load_data(const char *arg, size_t max)
 }
 
 const struct cli_cmd cli_emit = {
-    "emit", "TYPE [--subject S] [--data JSON|@FILE|-] [--severity LEVEL] [--durable] [...]",
-    "Publishes one event of type TYPE (e.g. build.failed) and prints its seq.\n"
-    "  --subject S        what the event is about (a file, a target)\n"
-    "  --data JSON        the event's data: inline JSON, @FILE to read a file, - for stdin\n"
-    "  --severity LEVEL   debug, info, notice, warning, error or critical (default: none)\n"
-    "  --durable          wait until the event is committed to disk\n"
-    "  --source S         the emitter (default: cli)\n"
-    "  --project DIR      the project root the event belongs to\n"
-    "  --id ID            the event id (default: a new ULID); re-using one dedups\n"
-    "  --correlation ID   the id of the event this one answers\n"
-    "  --json             print the daemon's reply as JSON\n",
-    cmd_emit, false};
+	"emit", "TYPE [--subject S] [--data JSON|@FILE|-] [--severity LEVEL] [--durable] [...]",
+	"Publishes one event of type TYPE (e.g. build.failed) and prints its seq.\n"
+	"  --subject S        what the event is about (a file, a target)\n"
+	"  --data JSON        the event's data: inline JSON, @FILE to read a file, - for stdin\n"
+	"  --severity LEVEL   debug, info, notice, warning, error or critical (default: none)\n"
+	"  --durable          wait until the event is committed to disk\n"
+	"  --source S         the emitter (default: cli)\n"
+	"  --project DIR      the project root the event belongs to\n"
+	"  --id ID            the event id (default: a new ULID); re-using one dedups\n"
+	"  --correlation ID   the id of the event this one answers\n"
+	"  --json             print the daemon's reply as JSON\n",
+	cmd_emit, false};
 
 static const struct option emit_opts[] = {
-    {"subject", required_argument, NULL, 's'},
-    {"data", required_argument, NULL, 'd'},
-    {"severity", required_argument, NULL, 'S'},
-    {"durable", no_argument, NULL, 'D'},
-    {"source", required_argument, NULL, 'o'},
-    {"project", required_argument, NULL, 'p'},
-    {"id", required_argument, NULL, 'i'},
-    {"correlation", required_argument, NULL, 'c'},
-    {"json", no_argument, NULL, 'j'},
-    {NULL, 0, NULL, 0},
+	{"subject", required_argument, NULL, 's'},  {"data", required_argument, NULL, 'd'},
+	{"severity", required_argument, NULL, 'S'}, {"durable", no_argument, NULL, 'D'},
+	{"source", required_argument, NULL, 'o'},   {"project", required_argument, NULL, 'p'},
+	{"id", required_argument, NULL, 'i'},       {"correlation", required_argument, NULL, 'c'},
+	{"json", no_argument, NULL, 'j'},           {NULL, 0, NULL, 0},
 };
 
 int cmd_emit(int argc, char **argv, const struct config *cfg)
@@ -152,16 +148,18 @@ int cmd_emit(int argc, char **argv, const struct config *cfg)
 		free(s);
 		if (n > cl.event_bytes) {
 			fprintf(stderr,
-				"cairn emit: the event is %zu bytes as JSON, over the daemon's limit "
-				"of %zu bytes ([limits] event_bytes); nothing was sent; make --data "
+				"cairn emit: the event is %zu bytes as JSON, over the daemon's "
+				"limit "
+				"of %zu bytes ([limits] event_bytes); nothing was sent; make "
+				"--data "
 				"smaller\n",
 				n, cl.event_bytes);
 			rc = EXIT_REFUSED;
 			goto out_close;
 		}
 	}
-	json_t *req = json_pack("{s:s,s:s,s:O}", "op", "pub", "ack", durable ? "durable" : "accepted",
-				"event", ev);
+	json_t *req = json_pack("{s:s,s:s,s:O}", "op", "pub", "ack",
+				durable ? "durable" : "accepted", "event", ev);
 	r = client_request(&cl, req, &reply);
 	if (r == CAIRN_E_TOOBIG)
 		rc = EXIT_REFUSED; /* over the line limit: said, nothing sent */

@@ -8,12 +8,12 @@
 /* The help of each subcommand, and its options, are in hook_git.c and
  * hook_shell.c. */
 const struct cli_cmd cli_hook = {
-    "hook", "git|shell ARGS...",
-    "Used by the installed hooks; not meant to be typed.\n"
-    "  git HOOK ARGS...   run by the git hooks of 'cairn hooks install'\n"
-    "  shell ...          run by the shell hook of 'cairn shell-init'\n"
-    "'cairn hook git --help' and 'cairn hook shell --help' tell more.\n",
-    cmd_hook, true};
+	"hook", "git|shell ARGS...",
+	"Used by the installed hooks; not meant to be typed.\n"
+	"  git HOOK ARGS...   run by the git hooks of 'cairn hooks install'\n"
+	"  shell ...          run by the shell hook of 'cairn shell-init'\n"
+	"'cairn hook git --help' and 'cairn hook shell --help' tell more.\n",
+	cmd_hook, true};
 
 int cmd_hook(int argc, char **argv, const struct config *cfg)
 {
@@ -24,8 +24,8 @@ int cmd_hook(int argc, char **argv, const struct config *cfg)
 		sub = &cli_hook_shell;
 	if (!sub) {
 		fprintf(stderr,
-		        "cairn hook: expected 'git' or 'shell'; these are called by "
-		        "installed hooks (see 'cairn hooks install' and 'cairn shell-init')\n");
+			"cairn hook: expected 'git' or 'shell'; these are called by "
+			"installed hooks (see 'cairn hooks install' and 'cairn shell-init')\n");
 		return EXIT_USAGE;
 	}
 	/* Before anything reads cfg: main passes NULL when only help is asked for. */

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 static const char *const HOOK_NAMES[] = {"post-commit", "post-checkout", "post-merge",
-                                         "post-rewrite"};
+					 "post-rewrite"};
 #define N_HOOKS (sizeof HOOK_NAMES / sizeof HOOK_NAMES[0])
 
 /* The line that marks a hook as cairn's; never change it, or uninstall
@@ -70,25 +70,26 @@ static char *hook_script(const char *name, const char *cairn_path)
 	char *q = sh_quote(cairn_path);
 	bool input = strcmp(name, "post-rewrite") == 0;
 	char *s = xasprintf(
-	    "#!/bin/sh\n" HOOK_MARKER " installed by 'cairn hooks install'; 'cairn hooks "
-	    "uninstall'\n"
-	    "# removes it and puts back the hook that was here before. That hook, if any, is\n"
-	    "# %s" CHAINED_SUFFIX ": it runs first, with the same arguments and input, and this\n"
-	    "# script exits with its status. Then cairn logs a git event; nothing it does\n"
-	    "# (even a missing binary) changes what git sees.\n"
-	    "case $0 in */*) dir=${0%%/*} ;; *) dir=. ;; esac\n"
-	    "chained=\"$dir/%s" CHAINED_SUFFIX "\"\n"
-	    "status=0\n"
-	    "%s"
-	    "if [ -x \"$chained\" ]; then\n"
-	    "\t%s\"$chained\" \"$@\"\n"
-	    "\tstatus=$?\n"
-	    "fi\n"
-	    "%s%s hook git %s \"$@\" %s>/dev/null 2>&1 || true\n"
-	    "exit $status\n",
-	    name, name, input ? "input=$(cat; echo .)\ninput=${input%.}\n" : "",
-	    input ? "printf '%s' \"$input\" | " : "", input ? "printf '%s' \"$input\" | " : "", q,
-	    name, input ? "" : "</dev/null ");
+		"#!/bin/sh\n" HOOK_MARKER " installed by 'cairn hooks install'; 'cairn hooks "
+		"uninstall'\n"
+		"# removes it and puts back the hook that was here before. That hook, if any, is\n"
+		"# %s" CHAINED_SUFFIX
+		": it runs first, with the same arguments and input, and this\n"
+		"# script exits with its status. Then cairn logs a git event; nothing it does\n"
+		"# (even a missing binary) changes what git sees.\n"
+		"case $0 in */*) dir=${0%%/*} ;; *) dir=. ;; esac\n"
+		"chained=\"$dir/%s" CHAINED_SUFFIX "\"\n"
+		"status=0\n"
+		"%s"
+		"if [ -x \"$chained\" ]; then\n"
+		"\t%s\"$chained\" \"$@\"\n"
+		"\tstatus=$?\n"
+		"fi\n"
+		"%s%s hook git %s \"$@\" %s>/dev/null 2>&1 || true\n"
+		"exit $status\n",
+		name, name, input ? "input=$(cat; echo .)\ninput=${input%.}\n" : "",
+		input ? "printf '%s' \"$input\" | " : "", input ? "printf '%s' \"$input\" | " : "",
+		q, name, input ? "" : "</dev/null ");
 	free(q);
 	return s;
 }
@@ -156,7 +157,7 @@ static int hook_file_inspect(struct hook_file *hf, const char *path, const char 
 	hf->marked = strstr(buf, HOOK_MARKER) != NULL;
 	hf->ours = hf->marked && S_ISREG(st.st_mode);
 	hf->current = hf->ours && (st.st_mode & 0111) == 0111 && len == strlen(script) &&
-	              memcmp(buf, script, len) == 0;
+		      memcmp(buf, script, len) == 0;
 	free(buf);
 	return 0;
 }
@@ -177,7 +178,7 @@ static char *write_temp(const char *dir, const char *name, const char *script)
 
 	if (fd < 0) {
 		fprintf(stderr, "cairn hooks: cannot create a file in '%s': %s\n", dir,
-		        strerror(errno));
+			strerror(errno));
 		free(tmp);
 		return NULL;
 	}
@@ -229,18 +230,18 @@ static int install_one(const char *dir, const char *name, const char *cairn_path
 	if (hf.marked && !hf.ours) {
 		/* Chained, it would run itself as its own chained hook, forever. */
 		fprintf(stderr,
-		        "cairn hooks: %s: '%s' is a symbolic link to a cairn hook; remove it and "
-		        "run 'cairn hooks install' again\n",
-		        name, path);
+			"cairn hooks: %s: '%s' is a symbolic link to a cairn hook; remove it and "
+			"run 'cairn hooks install' again\n",
+			name, path);
 		goto out_free;
 	}
 	bool had_chained = path_exists(chained);
 	if (hf.exists && !hf.ours && had_chained) {
 		fprintf(stderr,
-		        "cairn hooks: %s: both '%s' (not cairn's) and '%s' (a hook cairn kept "
-		        "earlier) exist; move one of them away and run 'cairn hooks install' "
-		        "again\n",
-		        name, path, chained);
+			"cairn hooks: %s: both '%s' (not cairn's) and '%s' (a hook cairn kept "
+			"earlier) exist; move one of them away and run 'cairn hooks install' "
+			"again\n",
+			name, path, chained);
 		goto out_free;
 	}
 	if (!(tmp = write_temp(dir, name, script)))
@@ -255,7 +256,7 @@ static int install_one(const char *dir, const char *name, const char *cairn_path
 			renamed = true;
 		} else {
 			fprintf(stderr, "cairn hooks: cannot keep your hook '%s' as '%s': %s\n",
-			        path, chained, strerror(errno));
+				path, chained, strerror(errno));
 			goto out_unlink;
 		}
 	}
@@ -265,8 +266,8 @@ static int install_one(const char *dir, const char *name, const char *cairn_path
 			unlink(chained);
 		else if (renamed && rename(chained, path) < 0)
 			fprintf(stderr,
-			        "cairn hooks: your hook is now '%s'; move it back to '%s'\n",
-			        chained, path);
+				"cairn hooks: your hook is now '%s'; move it back to '%s'\n",
+				chained, path);
 		goto out_unlink;
 	}
 	if (hf.ours)
@@ -310,18 +311,18 @@ static int uninstall_one(const char *dir, const char *name)
 		/* rename() over ours: there is never a moment without a hook. */
 		if (have_chained && rename(chained, path) < 0) {
 			fprintf(stderr, "cairn hooks: cannot put '%s' back as '%s': %s\n", chained,
-			        path, strerror(errno));
+				path, strerror(errno));
 			goto out_free;
 		}
 		if (!have_chained && unlink(path) < 0) {
 			fprintf(stderr, "cairn hooks: cannot remove '%s': %s\n", path,
-			        strerror(errno));
+				strerror(errno));
 			goto out_free;
 		}
 		printf("  %-14s %s\n", name,
 		       !have_chained ? "removed"
 		       : hf.ours     ? "removed; your earlier hook is back in its place"
-		                     : "cairn's hook was already gone; your earlier hook is back");
+				     : "cairn's hook was already gone; your earlier hook is back");
 	} else if (hf.exists && have_chained) {
 		printf("  %-14s not cairn's, left alone; '%s' is a hook cairn kept earlier: "
 		       "restore it by hand if you still want it\n",
@@ -387,7 +388,7 @@ static char *hooks_dir(git_repository *repo, const char **shared)
 	    git_config_get_entry(&e, cfg, "core.hooksPath") == 0 && e->value[0]) {
 		if (git_config_get_path(&b, cfg, "core.hooksPath") < 0) {
 			fprintf(stderr, "cairn hooks: cannot read core.hooksPath '%s': %s\n",
-			        e->value, git_error_last() ? git_error_last()->message : "?");
+				e->value, git_error_last() ? git_error_last()->message : "?");
 			goto out;
 		}
 		const char *base = git_repository_workdir(repo);
@@ -400,8 +401,8 @@ static char *hooks_dir(git_repository *repo, const char **shared)
 		dir = xstrdup(b.ptr);
 	} else {
 		fprintf(stderr, "cairn hooks: cannot find the hooks directory of '%s': %s\n",
-		        git_repository_path(repo),
-		        git_error_last() ? git_error_last()->message : "?");
+			git_repository_path(repo),
+			git_error_last() ? git_error_last()->message : "?");
 		goto out;
 	}
 	size_t n = strlen(dir);
@@ -415,16 +416,16 @@ out:
 }
 
 const struct cli_cmd cli_hooks = {
-    "hooks", "install|uninstall [--repo DIR]",
-    "Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
-    "git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
-    "first, with the same arguments and input; uninstall puts it back exactly.\n"
-    "  --repo DIR   the repository (default: the one around the current directory)\n",
-    cmd_hooks, false};
+	"hooks", "install|uninstall [--repo DIR]",
+	"Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
+	"git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
+	"first, with the same arguments and input; uninstall puts it back exactly.\n"
+	"  --repo DIR   the repository (default: the one around the current directory)\n",
+	cmd_hooks, false};
 
 static const struct option hooks_opts[] = {
-    {"repo", required_argument, NULL, 'r'},
-    {NULL, 0, NULL, 0},
+	{"repo", required_argument, NULL, 'r'},
+	{NULL, 0, NULL, 0},
 };
 
 int cmd_hooks(int argc, char **argv, const struct config *cfg)
@@ -443,7 +444,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 			continue;
 		}
 		fprintf(stderr, "cairn hooks: unknown or incomplete option '%s'\n",
-		        argv[optind - 1]);
+			argv[optind - 1]);
 		cli_usage(stderr, "hooks");
 		return EXIT_USAGE;
 	}
@@ -454,7 +455,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 		install = false;
 	} else {
 		fprintf(stderr, "cairn hooks: expected 'install' or 'uninstall' (and optionally "
-		                "--repo DIR)\n");
+				"--repo DIR)\n");
 		cli_usage(stderr, "hooks");
 		return EXIT_USAGE;
 	}
@@ -462,7 +463,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n < 0) {
 		fprintf(stderr, "cairn hooks: cannot find the cairn binary (/proc/self/exe): %s\n",
-		        strerror(errno));
+			strerror(errno));
 		return EXIT_IO;
 	}
 	exe[n] = '\0';
@@ -472,19 +473,19 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 		const git_error *ge = git_error_last();
 		if (r == GIT_ENOTFOUND)
 			fprintf(stderr,
-			        "cairn hooks: '%s' is not in a git repository; run this inside one "
-			        "or pass --repo DIR\n",
-			        repo_arg ? repo_arg : ".");
+				"cairn hooks: '%s' is not in a git repository; run this inside one "
+				"or pass --repo DIR\n",
+				repo_arg ? repo_arg : ".");
 		else
 			fprintf(stderr, "cairn hooks: cannot open the git repository at '%s': %s\n",
-			        repo_arg ? repo_arg : ".", ge ? ge->message : "unknown error");
+				repo_arg ? repo_arg : ".", ge ? ge->message : "unknown error");
 		goto out;
 	}
 	if (git_repository_is_bare(repo)) {
 		fprintf(stderr,
-		        "cairn hooks: '%s' is a bare repository: with no work tree there are no "
-		        "commits or checkouts to log\n",
-		        git_repository_path(repo));
+			"cairn hooks: '%s' is a bare repository: with no work tree there are no "
+			"commits or checkouts to log\n",
+			git_repository_path(repo));
 		goto out;
 	}
 	rc = EXIT_IO;
@@ -492,7 +493,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 		goto out;
 	if (install && (r = mkdir_p(dir)) < 0) {
 		fprintf(stderr, "cairn hooks: cannot create the hooks directory '%s': %s\n", dir,
-		        strerror(-r));
+			strerror(-r));
 		goto out;
 	}
 	printf("%s cairn's git hooks %s %s\n", install ? "installing" : "removing",
@@ -500,7 +501,7 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	rc = EXIT_OK;
 	for (size_t i = 0; i < N_HOOKS; i++) {
 		r = install ? install_one(dir, HOOK_NAMES[i], exe)
-		            : uninstall_one(dir, HOOK_NAMES[i]);
+			    : uninstall_one(dir, HOOK_NAMES[i]);
 		if (r != EXIT_OK)
 			rc = r;
 	}

@@ -77,117 +77,117 @@ struct verb {
 	"could not be read or written.\n"
 
 static const struct verb verbs[] = {
-    {"add",
-     "KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]... "
-     "[--project DIR | --global] [--json]",
-     "Adds an entry; prints 'added 12', or 'exists 12 (identical entry)'. KIND: decision,\n"
-     "mistake, pattern, fix or note. Secrets are replaced before saving (and it says so).\n"
-     "  --body TEXT       the body\n"
-     "  --body-file F|-   read the body from file F, - for standard input\n"
-     "  --tag T           a tag (repeatable)\n"
-     "  --file PATH       a file the entry is about (repeatable)\n"
-     "  --project DIR     the entry belongs to project DIR. Default scope: the git top\n"
-     "                    level of the current directory, else global\n"
-     "  --global          the entry is global\n"
-     "  --json            print JSON\n",
-     O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE, 2, 2},
-    {"show", "ID [--json]",
-     "Prints the whole entry: every field and the body.\n" ID_HELP "  --json   print JSON\n",
-     O_JSON, 1, 1},
-    {"edit",
-     "ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]... [--no-tags] "
-     "[--file P]... [--no-files] [--project DIR | --global] [--json]",
-     "Changes an entry. Without field options it opens $VISUAL or $EDITOR on the entry\n"
-     "as a form (key: value lines, a blank line, the body); an emptied title cancels.\n" ID_HELP
-     "  --title T         the new title\n"
-     "  --body T          the new body\n"
-     "  --body-file F|-   read the new body from file F, - for standard input\n"
-     "  --kind K          the new kind\n"
-     "  --tag T           the tags (repeatable; replaces the whole set)\n"
-     "  --no-tags         remove every tag\n"
-     "  --file P          the files (repeatable; replaces the whole set)\n"
-     "  --no-files        remove every file\n"
-     "  --project DIR     move the entry to project DIR\n"
-     "  --global          make the entry global\n"
-     "  --json            print JSON\n",
-     O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE | O_TITLE | O_KIND | O_CLEAR, 1, 1},
-    {"search",
-     "QUERY... [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
-     "[--until T] [--limit N] [--forgotten] [--rejected] [--json]",
-     "Full-text search of the knowledge base (docs/kb.md); every word is a prefix. Prints\n"
-     "one block per result: id, kind, title, scope and a snippet with the hits marked.\n"
-     "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP SEARCH_HELP
-         TIME_HELP,
-     O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 1, -1},
-    {"list",
-     "[--kind K] [--tag T] [--project DIR | --global | --all] [--since T] [--until T] "
-     "[--limit N] [--forgotten] [--rejected] [--json]",
-     "Lists entries, newest first.\n"
-     "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP SEARCH_HELP
-         TIME_HELP,
-     O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 0, 0},
-    {"supersede", "OLD NEW | --undo OLD [--json]",
-     "NEW replaces OLD: OLD never ranks above it. OLD and NEW are entry ids: the number\n"
-     "shown (12 or #12) or the entry's uid.\n"
-     "  --undo   OLD is no longer superseded\n"
-     "  --json   print JSON\n",
-     O_JSON | O_UNDO, 1, 2},
-    {"forget", "ID | --undo ID [--json]",
-     "Hides an entry from search; says until when the undo works ([kb] forget_days).\n" ID_HELP
-     "  --undo   bring a forgotten entry back\n"
-     "  --json   print JSON\n",
-     O_JSON | O_UNDO, 1, 1},
-    {"confirm", "ID [--json]",
-     "Vouches for an entry: confidence up, state active.\n" ID_HELP "  --json   print JSON\n",
-     O_JSON, 1, 1},
-    {"reject", "ID [--json]",
-     "Never suggests the entry as a fix again (confirming it undoes that).\n" ID_HELP
-     "  --json   print JSON\n",
-     O_JSON, 1, 1},
-    {"export",
-     "[FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
-     "[--until T] [--json]",
-     "Writes entries as JSON Lines to FILE (default -, standard output): every entry,\n"
-     "forgotten and rejected ones too, unless filtered.\n" FILTER_HELP SCOPE_HELP
-     "  --json          with a FILE: print the count written as JSON\n" TIME_HELP,
-     O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME, 0, 1},
-    {"import", "FILE|- [--json]",
-     "Reads entries from JSON Lines (FILE, or - for standard input); idempotent. Bad lines\n"
-     "are reported as FILE:LINE: message and skipped.\n"
-     "  --json   print the counts as JSON\n",
-     O_JSON, 1, 1},
+	{"add",
+	 "KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]... "
+	 "[--project DIR | --global] [--json]",
+	 "Adds an entry; prints 'added 12', or 'exists 12 (identical entry)'. KIND: decision,\n"
+	 "mistake, pattern, fix or note. Secrets are replaced before saving (and it says so).\n"
+	 "  --body TEXT       the body\n"
+	 "  --body-file F|-   read the body from file F, - for standard input\n"
+	 "  --tag T           a tag (repeatable)\n"
+	 "  --file PATH       a file the entry is about (repeatable)\n"
+	 "  --project DIR     the entry belongs to project DIR. Default scope: the git top\n"
+	 "                    level of the current directory, else global\n"
+	 "  --global          the entry is global\n"
+	 "  --json            print JSON\n",
+	 O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE, 2, 2},
+	{"show", "ID [--json]",
+	 "Prints the whole entry: every field and the body.\n" ID_HELP "  --json   print JSON\n",
+	 O_JSON, 1, 1},
+	{"edit",
+	 "ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]... [--no-tags] "
+	 "[--file P]... [--no-files] [--project DIR | --global] [--json]",
+	 "Changes an entry. Without field options it opens $VISUAL or $EDITOR on the entry\n"
+	 "as a form (key: value lines, a blank line, the body); an emptied title cancels.\n" ID_HELP
+	 "  --title T         the new title\n"
+	 "  --body T          the new body\n"
+	 "  --body-file F|-   read the new body from file F, - for standard input\n"
+	 "  --kind K          the new kind\n"
+	 "  --tag T           the tags (repeatable; replaces the whole set)\n"
+	 "  --no-tags         remove every tag\n"
+	 "  --file P          the files (repeatable; replaces the whole set)\n"
+	 "  --no-files        remove every file\n"
+	 "  --project DIR     move the entry to project DIR\n"
+	 "  --global          make the entry global\n"
+	 "  --json            print JSON\n",
+	 O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE | O_TITLE | O_KIND | O_CLEAR, 1, 1},
+	{"search",
+	 "QUERY... [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
+	 "[--until T] [--limit N] [--forgotten] [--rejected] [--json]",
+	 "Full-text search of the knowledge base (docs/kb.md); every word is a prefix. Prints\n"
+	 "one block per result: id, kind, title, scope and a snippet with the hits marked.\n"
+	 "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP
+		 SEARCH_HELP TIME_HELP,
+	 O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 1, -1},
+	{"list",
+	 "[--kind K] [--tag T] [--project DIR | --global | --all] [--since T] [--until T] "
+	 "[--limit N] [--forgotten] [--rejected] [--json]",
+	 "Lists entries, newest first.\n"
+	 "Default scope: this project's entries and global ones.\n" FILTER_HELP SCOPE_HELP
+		 SEARCH_HELP TIME_HELP,
+	 O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME | O_LIMIT | O_SHOWN, 0, 0},
+	{"supersede", "OLD NEW | --undo OLD [--json]",
+	 "NEW replaces OLD: OLD never ranks above it. OLD and NEW are entry ids: the number\n"
+	 "shown (12 or #12) or the entry's uid.\n"
+	 "  --undo   OLD is no longer superseded\n"
+	 "  --json   print JSON\n",
+	 O_JSON | O_UNDO, 1, 2},
+	{"forget", "ID | --undo ID [--json]",
+	 "Hides an entry from search; says until when the undo works ([kb] forget_days).\n" ID_HELP
+	 "  --undo   bring a forgotten entry back\n"
+	 "  --json   print JSON\n",
+	 O_JSON | O_UNDO, 1, 1},
+	{"confirm", "ID [--json]",
+	 "Vouches for an entry: confidence up, state active.\n" ID_HELP "  --json   print JSON\n",
+	 O_JSON, 1, 1},
+	{"reject", "ID [--json]",
+	 "Never suggests the entry as a fix again (confirming it undoes that).\n" ID_HELP
+	 "  --json   print JSON\n",
+	 O_JSON, 1, 1},
+	{"export",
+	 "[FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
+	 "[--until T] [--json]",
+	 "Writes entries as JSON Lines to FILE (default -, standard output): every entry,\n"
+	 "forgotten and rejected ones too, unless filtered.\n" FILTER_HELP SCOPE_HELP
+	 "  --json          with a FILE: print the count written as JSON\n" TIME_HELP,
+	 O_JSON | O_TAG | O_SCOPE | O_ALL | O_KIND | O_TIME, 0, 1},
+	{"import", "FILE|- [--json]",
+	 "Reads entries from JSON Lines (FILE, or - for standard input); idempotent. Bad lines\n"
+	 "are reported as FILE:LINE: message and skipped.\n"
+	 "  --json   print the counts as JSON\n",
+	 O_JSON, 1, 1},
 };
 #define N_VERBS (sizeof verbs / sizeof verbs[0])
 
 /* `cairn kb --help`: every verb in short (each one's own help is above). */
 const struct cli_cmd cli_kb = {
-    "kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
-    "The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
-    "full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
-    "kb.* event. ID is the number shown (12 or #12) or the entry's uid.\n"
-    "  add KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]...\n"
-    "        [--project DIR | --global]   KIND: decision, mistake, pattern, fix or note.\n"
-    "        Default scope: the git top level of the current directory, else global\n"
-    "  show ID                           the whole entry\n"
-    "  edit ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]...\n"
-    "        [--no-tags] [--file P]... [--no-files] [--project DIR | --global]\n"
-    "        Without field options it opens $VISUAL or $EDITOR on the entry\n"
-    "  search QUERY... [--kind K] [--tag T] [--project DIR | --global | --all]\n"
-    "        [--since T] [--until T] [--limit N] [--forgotten] [--rejected]\n"
-    "        Every word is a prefix. Default scope: this project's entries and global ones\n"
-    "  list [the options of search]     newest first\n"
-    "  supersede OLD NEW | --undo OLD    NEW replaces OLD: OLD never ranks above it\n"
-    "  forget ID | --undo ID             hide an entry; undo within [kb] forget_days\n"
-    "  confirm ID                        vouch for an entry: confidence up, state active\n"
-    "  reject ID                         never suggest it as a fix again\n"
-    "  export [FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all]\n"
-    "        [--since T] [--until T]     JSON Lines; every entry unless filtered\n"
-    "  import FILE|-                     idempotent; bad lines are reported and skipped\n"
-    "  --json                            print JSON, one object per line\n"
-    "T is an RFC 3339 time or a duration ago (2h, 7d). Exit status: 0 ok, 1 refused or\n"
-    "failed (the message says why), 2 usage, 4 a file could not be read or written.\n"
-    "'cairn kb VERB --help' tells more about VERB.\n",
-    cmd_kb, true};
+	"kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
+	"The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
+	"full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
+	"kb.* event. ID is the number shown (12 or #12) or the entry's uid.\n"
+	"  add KIND TITLE [--body TEXT | --body-file FILE|-] [--tag T]... [--file PATH]...\n"
+	"        [--project DIR | --global]   KIND: decision, mistake, pattern, fix or note.\n"
+	"        Default scope: the git top level of the current directory, else global\n"
+	"  show ID                           the whole entry\n"
+	"  edit ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]...\n"
+	"        [--no-tags] [--file P]... [--no-files] [--project DIR | --global]\n"
+	"        Without field options it opens $VISUAL or $EDITOR on the entry\n"
+	"  search QUERY... [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+	"        [--since T] [--until T] [--limit N] [--forgotten] [--rejected]\n"
+	"        Every word is a prefix. Default scope: this project's entries and global ones\n"
+	"  list [the options of search]     newest first\n"
+	"  supersede OLD NEW | --undo OLD    NEW replaces OLD: OLD never ranks above it\n"
+	"  forget ID | --undo ID             hide an entry; undo within [kb] forget_days\n"
+	"  confirm ID                        vouch for an entry: confidence up, state active\n"
+	"  reject ID                         never suggest it as a fix again\n"
+	"  export [FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all]\n"
+	"        [--since T] [--until T]     JSON Lines; every entry unless filtered\n"
+	"  import FILE|-                     idempotent; bad lines are reported and skipped\n"
+	"  --json                            print JSON, one object per line\n"
+	"T is an RFC 3339 time or a duration ago (2h, 7d). Exit status: 0 ok, 1 refused or\n"
+	"failed (the message says why), 2 usage, 4 a file could not be read or written.\n"
+	"'cairn kb VERB --help' tells more about VERB.\n",
+	cmd_kb, true};
 
 /* What the command line said. */
 struct args {
@@ -220,7 +220,7 @@ static void append(char **list, const char *sep, const char *item)
 }
 
 static int usage_error(const char *verb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 static int usage_error(const char *verb, const char *fmt, ...)
 {
 	va_list ap;
@@ -240,25 +240,25 @@ static int usage_error(const char *verb, const char *fmt, ...)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"body", required_argument, NULL, 'b'},
-	    {"body-file", required_argument, NULL, 'B'},
-	    {"tag", required_argument, NULL, 't'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"project", required_argument, NULL, 'p'},
-	    {"global", no_argument, NULL, 'g'},
-	    {"all", no_argument, NULL, 'a'},
-	    {"title", required_argument, NULL, 'T'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"since", required_argument, NULL, 's'},
-	    {"until", required_argument, NULL, 'u'},
-	    {"limit", required_argument, NULL, 'n'},
-	    {"forgotten", no_argument, NULL, 'F'},
-	    {"rejected", no_argument, NULL, 'R'},
-	    {"undo", no_argument, NULL, 'U'},
-	    {"no-tags", no_argument, NULL, '1'},
-	    {"no-files", no_argument, NULL, '2'},
-	    {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"body", required_argument, NULL, 'b'},
+		{"body-file", required_argument, NULL, 'B'},
+		{"tag", required_argument, NULL, 't'},
+		{"file", required_argument, NULL, 'f'},
+		{"project", required_argument, NULL, 'p'},
+		{"global", no_argument, NULL, 'g'},
+		{"all", no_argument, NULL, 'a'},
+		{"title", required_argument, NULL, 'T'},
+		{"kind", required_argument, NULL, 'k'},
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"limit", required_argument, NULL, 'n'},
+		{"forgotten", no_argument, NULL, 'F'},
+		{"rejected", no_argument, NULL, 'R'},
+		{"undo", no_argument, NULL, 'U'},
+		{"no-tags", no_argument, NULL, '1'},
+		{"no-files", no_argument, NULL, '2'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *verb = a->verb->name;
 	int c;
@@ -297,7 +297,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->limit = strtol(optarg, &end, 10);
 			if (*end || errno || a->limit < 1 || a->limit > KB_LIMIT_MAX)
 				return usage_error(verb, "--limit must be a number from 1 to %d",
-				                   KB_LIMIT_MAX);
+						   KB_LIMIT_MAX);
 			break;
 		case 'F': bit = O_SHOWN, a->forgotten = true; break;
 		case 'R': bit = O_SHOWN, a->rejected = true; break;
@@ -306,11 +306,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case '2': bit = O_CLEAR, a->no_files = true; break;
 		default:
 			return usage_error(verb, "unknown or incomplete option '%s'",
-			                   argv[optind - 1]);
+					   argv[optind - 1]);
 		}
 		if (!(a->verb->opts & bit))
 			return usage_error(verb, "option '%s' does not apply to '%s'",
-			                   argv[optind - 1], verb);
+					   argv[optind - 1], verb);
 		a->used |= bit;
 	}
 	a->npos = argc - optind;
@@ -334,17 +334,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return usage_error(verb, "--tag filters by one tag");
 	if ((a->no_tags && a->ntags) || (a->no_files && a->nfiles))
 		return usage_error(verb,
-		                   "--no-tags/--no-files and --tag/--file contradict each other");
+				   "--no-tags/--no-files and --tag/--file contradict each other");
 	if (a->kinds) {
 		char *copy = xstrdup(a->kinds);
 		int n = 0;
 		for (char *k = strtok(copy, ","); k; k = strtok(NULL, ","), n++)
 			if (!kb_kind_parse(k)) {
 				usage_error(
-				    verb,
-				    "unknown kind '%s'; kinds are decision, mistake, pattern, "
-				    "fix and note",
-				    k);
+					verb,
+					"unknown kind '%s'; kinds are decision, mistake, pattern, "
+					"fix and note",
+					k);
 				free(copy);
 				return EXIT_USAGE;
 			}
@@ -385,7 +385,7 @@ static char *scope_project(const struct args *a, bool *err)
 		if (a->project[0] == '/')
 			return xstrdup(a->project);
 		fprintf(stderr, "cairn kb %s: cannot resolve --project '%s': %s\n", a->verb->name,
-		        a->project, strerror(errno));
+			a->project, strerror(errno));
 		*err = true;
 		return NULL;
 	}
@@ -498,7 +498,7 @@ static int kb_failed(struct kb *kb, const char *verb, int r)
 
 /* Publishes kb.TYPE about entry e (extra, if any, is merged into data). */
 static void publish(const struct config *cfg, const char *type, const struct kb_entry *e,
-                    json_t *extra)
+		    json_t *extra)
 {
 	json_t *data = json_object();
 	if (e) {
@@ -521,9 +521,9 @@ static void publish(const struct config *cfg, const char *type, const struct kb_
 	int r = cli_publish(cfg, ev, PUBLISH_ACCEPTED, false, PUBLISH_TIMEOUT_MS, NULL, NULL);
 	if (r < 0)
 		fprintf(stderr,
-		        "cairn kb: the change is saved, but the kb.%s event was not "
-		        "published\n",
-		        type);
+			"cairn kb: the change is saved, but the kb.%s event was not "
+			"published\n",
+			type);
 }
 
 static void print_json(json_t *o)
@@ -658,9 +658,9 @@ static int do_add(const struct config *cfg, struct args *a)
 	char *body = NULL, *files = NULL, *project = NULL;
 	if (!kb_kind_parse(a->pos[0]))
 		return usage_error("add",
-		                   "unknown kind '%s'; kinds are decision, mistake, pattern, "
-		                   "fix and note",
-		                   a->pos[0]);
+				   "unknown kind '%s'; kinds are decision, mistake, pattern, "
+				   "fix and note",
+				   a->pos[0]);
 	project = scope_project(a, &bad);
 	if (bad)
 		return EXIT_USAGE;
@@ -670,11 +670,11 @@ static int do_add(const struct config *cfg, struct args *a)
 	if ((rc = open_kb(cfg, &kb)))
 		goto out;
 	struct kb_entry in = {.kind = a->pos[0],
-	                      .title = a->pos[1],
-	                      .body = body ? body : (char *)a->body,
-	                      .tags = a->tags,
-	                      .files = files,
-	                      .project = project};
+			      .title = a->pos[1],
+			      .body = body ? body : (char *)a->body,
+			      .tags = a->tags,
+			      .files = files,
+			      .project = project};
 	int64_t id;
 	bool dup;
 	int r = kb_add(kb, &in, clock_wall_ms(), &id, &dup);
@@ -690,7 +690,7 @@ static int do_add(const struct config *cfg, struct args *a)
 	}
 	if (a->json) {
 		json_t *o = json_pack("{s:I,s:s,s:b,s:i}", "id", (json_int_t)id, "uid", e.uid,
-		                      "duplicate", dup, "redactions", (int)red);
+				      "duplicate", dup, "redactions", (int)red);
 		print_json(o);
 	} else if (dup) {
 		printf("exists %lld (identical entry)\n", (long long)id);
@@ -699,7 +699,7 @@ static int do_add(const struct config *cfg, struct args *a)
 	}
 	if (red && !dup && !a->json)
 		fprintf(stderr, "cairn kb: %u secret%s replaced by [REDACTED:...] before saving\n",
-		        red, red == 1 ? " was" : "s were");
+			red, red == 1 ? " was" : "s were");
 	if (!dup)
 		publish(cfg, "added", &e, NULL);
 	kb_entry_release(&e);
@@ -746,13 +746,13 @@ static char *edit_form(const struct kb_entry *e)
 	} b = {0};
 	FILE *m = open_memstream(&b.p, &b.n);
 	fprintf(m,
-	        "# Editing knowledge entry #%lld. Change the fields and the body below the\n"
-	        "# blank line, save and quit. Lines starting with '#' above the body are\n"
-	        "# ignored. kind: decision, mistake, pattern, fix or note; project: a path\n"
-	        "# or 'global'; one 'file:' line per path. Empty the title to cancel.\n",
-	        (long long)e->id);
+		"# Editing knowledge entry #%lld. Change the fields and the body below the\n"
+		"# blank line, save and quit. Lines starting with '#' above the body are\n"
+		"# ignored. kind: decision, mistake, pattern, fix or note; project: a path\n"
+		"# or 'global'; one 'file:' line per path. Empty the title to cancel.\n",
+		(long long)e->id);
 	fprintf(m, "kind: %s\ntitle: %s\ntags: %s\nproject: %s\n", e->kind, e->title, e->tags,
-	        e->project ? e->project : "global");
+		e->project ? e->project : "global");
 	for (const char *p = e->files, *q; *p; p = q + (*q ? 1 : 0)) {
 		q = strchr(p, '\n');
 		if (!q)
@@ -787,7 +787,7 @@ static int parse_form(char *text, struct kb_edit *ed, char **files, char *why, s
 		char *colon = strchr(p, ':');
 		if (!colon) {
 			snprintf(why, whylen, "expected 'key: value' above the body, got '%.60s'",
-			         p);
+				 p);
 			return -1;
 		}
 		*colon = '\0';
@@ -811,7 +811,7 @@ static int parse_form(char *text, struct kb_edit *ed, char **files, char *why, s
 				append(files, **files ? "\n" : "", v);
 		} else {
 			snprintf(why, whylen,
-			         "unknown field '%.40s' (kind, title, tags, project, file)", p);
+				 "unknown field '%.40s' (kind, title, tags, project, file)", p);
 			return -1;
 		}
 		p = next;
@@ -888,7 +888,7 @@ static int do_edit(const struct config *cfg, struct args *a)
 		fd = mkstemp(tmp);
 		if (fd < 0 || write(fd, form, strlen(form)) != (ssize_t)strlen(form)) {
 			fprintf(stderr, "cairn kb edit: cannot write %s: %s\n", tmp,
-			        strerror(errno));
+				strerror(errno));
 			rc = EXIT_IO;
 			goto out_entry;
 		}
@@ -897,9 +897,9 @@ static int do_edit(const struct config *cfg, struct args *a)
 		int st = run_editor(tmp);
 		if (st != 0) {
 			fprintf(stderr,
-			        "cairn kb edit: the editor exited with status %d; nothing "
-			        "changed\n",
-			        st);
+				"cairn kb edit: the editor exited with status %d; nothing "
+				"changed\n",
+				st);
 			rc = EXIT_REFUSED;
 			goto out_entry;
 		}
@@ -940,7 +940,7 @@ static int do_edit(const struct config *cfg, struct args *a)
 	}
 	if (a->json)
 		print_json(json_pack("{s:I,s:s,s:b,s:i}", "id", (json_int_t)id, "uid", e.uid,
-		                     "changed", changed, "redactions", (int)kb_redactions(kb)));
+				     "changed", changed, "redactions", (int)kb_redactions(kb)));
 	else
 		printf(changed ? "updated %lld\n" : "no changes to %lld\n", (long long)id);
 	if (changed)
@@ -974,7 +974,7 @@ static int parse_when(const char *verb, const char *opt, const char *s, int64_t 
 		return 0;
 	}
 	return usage_error(verb, "%s takes an RFC 3339 time or a duration ago (30m, 2d), not '%s'",
-	                   opt, s);
+			   opt, s);
 }
 
 /* Fills q from the options; *project is owned by the caller. */
@@ -1107,9 +1107,9 @@ static int do_state(const struct config *cfg, struct args *a)
 	local_time(when, sizeof when, purge_at);
 	if (strcmp(verb, "supersede") == 0) {
 		extra = json_pack("{s:o,s:o}", "superseded_by",
-		                  e.superseded_by ? json_integer(e.superseded_by) : json_null(),
-		                  "superseded_by_uid",
-		                  e.superseded_by ? json_string(e.superseded_by_uid) : json_null());
+				  e.superseded_by ? json_integer(e.superseded_by) : json_null(),
+				  "superseded_by_uid",
+				  e.superseded_by ? json_string(e.superseded_by_uid) : json_null());
 		if (!a->json && e.superseded_by)
 			printf("%lld is superseded by %lld\n", (long long)id, (long long)other);
 		else if (!a->json)
@@ -1130,8 +1130,8 @@ static int do_state(const struct config *cfg, struct args *a)
 			       "purged)\n",
 			       (long long)id, (long long)id, when);
 	} else if (strcmp(verb, "confirm") == 0) {
-		extra =
-		    json_pack("{s:f,s:I}", "confidence", e.confidence, "uses", (json_int_t)e.uses);
+		extra = json_pack("{s:f,s:I}", "confidence", e.confidence, "uses",
+				  (json_int_t)e.uses);
 		if (!a->json)
 			printf("confirmed %lld (confidence %.2f, used %lld time%s)\n",
 			       (long long)id, e.confidence, (long long)e.uses,
@@ -1144,7 +1144,7 @@ static int do_state(const struct config *cfg, struct args *a)
 	}
 	if (a->json) {
 		json_t *o = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "uid", e.uid, "state",
-		                      e.state);
+				      e.state);
 		if (extra)
 			json_object_update(o, extra);
 		print_json(o);
@@ -1177,7 +1177,7 @@ static int do_export(const struct config *cfg, struct args *a)
 		tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
 		if (!(out = fopen(tmp, "w"))) {
 			fprintf(stderr, "cairn kb export: cannot write '%s': %s\n", tmp,
-			        strerror(errno));
+				strerror(errno));
 			rc = EXIT_IO;
 			goto out_kb;
 		}
@@ -1199,7 +1199,7 @@ static int do_export(const struct config *cfg, struct args *a)
 	if (!to_stdout) {
 		if (rename(tmp, path) != 0) {
 			fprintf(stderr, "cairn kb export: cannot rename to '%s': %s\n", path,
-			        strerror(errno));
+				strerror(errno));
 			unlink(tmp);
 			rc = EXIT_IO;
 			goto out_kb;
@@ -1226,7 +1226,7 @@ static void on_import_report(void *ctx, size_t line, bool skipped, const char *m
 {
 	const struct import_ctx *c = ctx;
 	fprintf(stderr, "cairn kb import: %s:%zu: %s%s\n", c->name, line, msg,
-	        skipped ? " (line skipped)" : "");
+		skipped ? " (line skipped)" : "");
 }
 
 static int do_import(const struct config *cfg, struct args *a)
@@ -1256,11 +1256,11 @@ static int do_import(const struct config *cfg, struct args *a)
 	} else {
 		rc = r ? EXIT_REFUSED : EXIT_OK;
 	}
-	json_t *o =
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lines", (json_int_t)st.lines, "imported",
-	              (json_int_t)st.imported, "updated", (json_int_t)st.updated, "unchanged",
-	              (json_int_t)st.unchanged, "duplicates", (json_int_t)st.duplicates, "bad",
-	              (json_int_t)st.bad, "unresolved", (json_int_t)st.unresolved);
+	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lines", (json_int_t)st.lines,
+			      "imported", (json_int_t)st.imported, "updated",
+			      (json_int_t)st.updated, "unchanged", (json_int_t)st.unchanged,
+			      "duplicates", (json_int_t)st.duplicates, "bad", (json_int_t)st.bad,
+			      "unresolved", (json_int_t)st.unresolved);
 	if (a->json) {
 		print_json(json_incref(o));
 	} else {
@@ -1272,7 +1272,7 @@ static int do_import(const struct config *cfg, struct args *a)
 		putchar('\n');
 		if (kb_redactions(kb))
 			fprintf(stderr, "cairn kb import: %u secret%s replaced by [REDACTED:...]\n",
-			        kb_redactions(kb), kb_redactions(kb) == 1 ? " was" : "s were");
+				kb_redactions(kb), kb_redactions(kb) == 1 ? " was" : "s were");
 	}
 	if (st.imported || st.updated) {
 		json_object_set_new(o, "file", json_string(ctx.name));

@@ -23,24 +23,21 @@ static void print_one(const json_t *ev, int json)
 }
 
 const struct cli_cmd cli_log = {
-    "log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
-    "Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
-    "it prints the last N events.\n"
-    "  --since X       from seq X (inclusive), an RFC 3339 time, or a duration ago\n"
-    "  --until X       up to seq X (inclusive) or before a time or a duration ago\n"
-    "  --project DIR   only events of that project\n"
-    "  --limit N       at most N events (default 20; up to 10000 without --since);\n"
-    "                  -n N is the same\n"
-    "  --json          print each envelope as one JSON line\n",
-    cmd_log, false};
+	"log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
+	"Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
+	"it prints the last N events.\n"
+	"  --since X       from seq X (inclusive), an RFC 3339 time, or a duration ago\n"
+	"  --until X       up to seq X (inclusive) or before a time or a duration ago\n"
+	"  --project DIR   only events of that project\n"
+	"  --limit N       at most N events (default 20; up to 10000 without --since);\n"
+	"                  -n N is the same\n"
+	"  --json          print each envelope as one JSON line\n",
+	cmd_log, false};
 
 static const struct option log_opts[] = {
-    {"since", required_argument, NULL, 's'},
-    {"until", required_argument, NULL, 'u'},
-    {"project", required_argument, NULL, 'p'},
-    {"limit", required_argument, NULL, 'n'},
-    {"json", no_argument, NULL, 'j'},
-    {NULL, 0, NULL, 0},
+	{"since", required_argument, NULL, 's'},   {"until", required_argument, NULL, 'u'},
+	{"project", required_argument, NULL, 'p'}, {"limit", required_argument, NULL, 'n'},
+	{"json", no_argument, NULL, 'j'},          {NULL, 0, NULL, 0},
 };
 
 int cmd_log(int argc, char **argv, const struct config *cfg)
@@ -102,9 +99,10 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 	long long left = limit;
 	json_t *pos = since ? json_incref(since) : NULL;
 	while (left > 0) {
-		json_t *req = json_pack("{s:s,s:s,s:I,s:s}", "op", "query", "pattern", pattern,
-					"limit", (json_int_t)(newest ? left : (left < PAGE ? left : PAGE)),
-					"order", newest ? "desc" : "asc");
+		json_t *req =
+			json_pack("{s:s,s:s,s:I,s:s}", "op", "query", "pattern", pattern, "limit",
+				  (json_int_t)(newest ? left : (left < PAGE ? left : PAGE)),
+				  "order", newest ? "desc" : "asc");
 		if (pos)
 			json_object_set(req, "since", pos);
 		if (until)
@@ -134,7 +132,8 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 		left -= (long long)n;
 		int more = json_is_true(json_object_get(reply, "more"));
 		long long lastseq =
-			n ? json_integer_value(json_object_get(json_array_get(evs, n - 1), "seq")) : 0;
+			n ? json_integer_value(json_object_get(json_array_get(evs, n - 1), "seq"))
+			  : 0;
 		json_decref(reply);
 		if (newest || !more || n == 0)
 			break;

@@ -88,8 +88,8 @@ static char *derive_target(char **argv)
 		const char *a = argv[i];
 		if (a[0] == '-' || strchr(a, '=') || strchr(a, '/') || strlen(a) > 64)
 			continue;
-		if ((strcmp(base, "python3") == 0 || strcmp(base, "python") == 0) &&
-		    i == 1 && strcmp(a, "-m") != 0)
+		if ((strcmp(base, "python3") == 0 || strcmp(base, "python") == 0) && i == 1 &&
+		    strcmp(a, "-m") != 0)
 			break;
 		return xasprintf("%s %s", base, a);
 	}
@@ -174,8 +174,9 @@ static void triage_watch_finish(struct client *cl, const char *id, int timeout_m
 			const json_t *fix = json_array_get(json_object_get(data, "fixes"), 0);
 			fprintf(stderr, "\ncairn: %s\n", summary ? summary : "triage report ready");
 			if (fix)
-				fprintf(stderr, "cairn: details and the known fix's diff: cairn why"
-						" (cairn kb show %lld)\n",
+				fprintf(stderr,
+					"cairn: details and the known fix's diff: cairn why"
+					" (cairn kb show %lld)\n",
 					(long long)json_integer_value(json_object_get(fix, "id")));
 			else
 				fprintf(stderr, "cairn: details: cairn why\n");
@@ -223,12 +224,12 @@ static char *save_output(const struct config *cfg, const char *id, const char *r
 }
 
 const struct cli_cmd cli_run = {
-    "run", "[--target NAME] -- CMD [ARGS...]",
-    "Runs a build or test command exactly as you would (same terminal, same output, same\n"
-    "exit status) and logs build.started and build.passed|failed (test.* for test\n"
-    "runners) with duration, git state and the diagnostics found in its output.\n"
-    "  --target NAME   name the target (default: derived from the command)\n",
-    cmd_run, false};
+	"run", "[--target NAME] -- CMD [ARGS...]",
+	"Runs a build or test command exactly as you would (same terminal, same output, same\n"
+	"exit status) and logs build.started and build.passed|failed (test.* for test\n"
+	"runners) with duration, git state and the diagnostics found in its output.\n"
+	"  --target NAME   name the target (default: derived from the command)\n",
+	cmd_run, false};
 
 int cmd_run(int argc, char **argv, const struct config *cfg)
 {
@@ -244,7 +245,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		} else if (strncmp(argv[i], "--target=", 9) == 0) {
 			target_opt = argv[i] + 9;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "cairn run: unknown option '%s'; put the command after --\n",
+			fprintf(stderr,
+				"cairn run: unknown option '%s'; put the command after --\n",
 				argv[i]);
 			cli_usage(stderr, "run");
 			return EXIT_USAGE;
@@ -273,8 +275,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	json_t *argv_json = json_array();
 	for (int k = 0; cmd[k]; k++)
 		json_array_append_new(argv_json, json_string(cmd[k]));
-	json_t *data = json_pack("{s:s,s:s,s:o,s:s}", "target", target, "command", cmdline,
-				 "argv", argv_json, "cwd", cwd);
+	json_t *data = json_pack("{s:s,s:s,s:o,s:s}", "target", target, "command", cmdline, "argv",
+				 argv_json, "cwd", cwd);
 	if (in_repo)
 		json_object_set_new(data, "git", gitinfo_to_json(&gi));
 	if (runner)
@@ -301,7 +303,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0], err_str(r));
 		res.exit_code = 127;
 	} else if (res.spawn_errno) {
-		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0], strerror(res.spawn_errno));
+		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0],
+			strerror(res.spawn_errno));
 		res.exit_code = res.spawn_errno == ENOENT ? 127 : 126;
 	}
 
@@ -328,7 +331,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	if (!passed && out_path) {
 		snap_path = xasprintf("%.*s.snap", (int)strlen(out_path) - 4, out_path);
 		if (triage_snapshot_write(snap_path, in_repo ? gi.workdir : cwd, cwd, &dl,
-					  in_repo ? gi.dirty : NULL, in_repo ? gi.n_dirty : 0) < 0) {
+					  in_repo ? gi.dirty : NULL,
+					  in_repo ? gi.n_dirty : 0) < 0) {
 			free(snap_path);
 			snap_path = NULL;
 		}
@@ -346,8 +350,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	json_object_set_new(data, "pty", json_boolean(res.used_pty));
 	json_object_set_new(data, "output",
 			    json_pack("{s:s?,s:I,s:I,s:b,s:s*}", "path", out_path, "bytes",
-				      (json_int_t)capture_total(&cap), "kept_bytes", (json_int_t)log_len,
-				      "truncated", capture_truncated(&cap), "snapshot", snap_path));
+				      (json_int_t)capture_total(&cap), "kept_bytes",
+				      (json_int_t)log_len, "truncated", capture_truncated(&cap),
+				      "snapshot", snap_path));
 	free(snap_path);
 	json_t *diags = diag_list_to_json(&dl, MAX_DIAGS);
 	redact_json(diags);

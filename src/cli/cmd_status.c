@@ -22,10 +22,10 @@ static const char *human_bytes(long long b, char *buf, size_t n)
 }
 
 const struct cli_cmd cli_status = {
-    "status", "[--json]",
-    "Shows whether the daemon runs, its log position, connections and store size.\n"
-    "  --json   print the daemon's status reply as JSON\n",
-    cmd_status, false};
+	"status", "[--json]",
+	"Shows whether the daemon runs, its log position, connections and store size.\n"
+	"  --json   print the daemon's status reply as JSON\n",
+	cmd_status, false};
 
 int cmd_status(int argc, char **argv, const struct config *cfg)
 {
@@ -81,12 +81,12 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 	       (long long)json_integer_value(json_object_get(reply, "subscriptions")));
 	const char *name;
 	const json_t *sv;
-	json_object_foreach((json_t *)json_object_get(reply, "services"), name, sv)
-	{
+	json_object_foreach((json_t *)json_object_get(reply, "services"), name, sv) {
 		const char *state = json_string_value(json_object_get(sv, "state"));
 		if (state && strcmp(state, "off") == 0)
 			continue;
-		printf("service  %-8s %s, checkpoint %lld, behind %lld events (%.1f s), queued %lld, "
+		printf("service  %-8s %s, checkpoint %lld, behind %lld events (%.1f s), queued "
+		       "%lld, "
 		       "done %lld, failed %lld",
 		       name, state ? state : "?",
 		       (long long)json_integer_value(json_object_get(sv, "checkpoint")),

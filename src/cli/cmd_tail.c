@@ -32,18 +32,18 @@ static int subscribe(struct client *cl, const char *pattern, json_t *from, int n
 }
 
 const struct cli_cmd cli_tail = {
-    "tail", "[PATTERN] [--since SEQ|TIME|DURATION] [--json]",
-    "Follows events matching PATTERN (default '>' = all) as they happen, one per line.\n"
-    "A slow terminal loses nothing: on a gap notice tail replays the missed range.\n"
-    "  --since X   start from seq X, an RFC 3339 time, or a duration ago (10m, 2h, 1d)\n"
-    "              (default: only events from now on)\n"
-    "  --json      print each event's envelope as one JSON line\n",
-    cmd_tail, false};
+	"tail", "[PATTERN] [--since SEQ|TIME|DURATION] [--json]",
+	"Follows events matching PATTERN (default '>' = all) as they happen, one per line.\n"
+	"A slow terminal loses nothing: on a gap notice tail replays the missed range.\n"
+	"  --since X   start from seq X, an RFC 3339 time, or a duration ago (10m, 2h, 1d)\n"
+	"              (default: only events from now on)\n"
+	"  --json      print each event's envelope as one JSON line\n",
+	cmd_tail, false};
 
 static const struct option tail_opts[] = {
-    {"since", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'j'},
-    {NULL, 0, NULL, 0},
+	{"since", required_argument, NULL, 's'},
+	{"json", no_argument, NULL, 'j'},
+	{NULL, 0, NULL, 0},
 };
 
 int cmd_tail(int argc, char **argv, const struct config *cfg)
@@ -109,8 +109,9 @@ int cmd_tail(int argc, char **argv, const struct config *cfg)
 		if (r == -EPIPE)
 			break; /* our reader went away: done, like a closed pipe */
 		if (r) {
-			fprintf(stderr, "cairn tail: lost the connection to the daemon (%s); "
-					"is it still running? try 'cairn status'\n",
+			fprintf(stderr,
+				"cairn tail: lost the connection to the daemon (%s); "
+				"is it still running? try 'cairn status'\n",
 				err_str(r));
 			rc = EXIT_IO;
 			break;
@@ -132,7 +133,8 @@ int cmd_tail(int argc, char **argv, const struct config *cfg)
 			long long seq = json_integer_value(json_object_get(ev, "seq"));
 			if (seq > last_printed) {
 				if (json) {
-					char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+					char *s =
+						json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 					fputs(s, stdout);
 					fputc('\n', stdout);
 					free(s);

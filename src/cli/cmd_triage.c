@@ -40,28 +40,28 @@ static char *read_stdin(size_t *len)
 }
 
 const struct cli_cmd cli_triage = {
-    "triage",
-    "FILE|- [--target NAME] [--project DIR] [--command CMD] [--lines N] [--no-kb] [--json]",
-    "Analyses any log (a CI log, a saved build output; - reads standard input) as the\n"
-    "daemon does a failed run: excerpt, error signature, known fixes from the knowledge\n"
-    "base, and a summary. Runs here; no daemon needed.\n"
-    "  --target NAME   also list files changed since NAME last passed in this project\n"
-    "  --project DIR   the project (default: the git top level of the current\n"
-    "                  directory): scopes the known fixes and the changes since --target\n"
-    "  --command CMD   the command that produced the log (helps recognise the tool)\n"
-    "  --lines N       excerpt budget (default 50)\n"
-    "  --no-kb         do not read the knowledge base\n"
-    "  --json          print the report as JSON\n",
-    cmd_triage, false};
+	"triage",
+	"FILE|- [--target NAME] [--project DIR] [--command CMD] [--lines N] [--no-kb] [--json]",
+	"Analyses any log (a CI log, a saved build output; - reads standard input) as the\n"
+	"daemon does a failed run: excerpt, error signature, known fixes from the knowledge\n"
+	"base, and a summary. Runs here; no daemon needed.\n"
+	"  --target NAME   also list files changed since NAME last passed in this project\n"
+	"  --project DIR   the project (default: the git top level of the current\n"
+	"                  directory): scopes the known fixes and the changes since --target\n"
+	"  --command CMD   the command that produced the log (helps recognise the tool)\n"
+	"  --lines N       excerpt budget (default 50)\n"
+	"  --no-kb         do not read the knowledge base\n"
+	"  --json          print the report as JSON\n",
+	cmd_triage, false};
 
 static const struct option triage_opts[] = {
-    {"json", no_argument, NULL, 'j'},
-    {"lines", required_argument, NULL, 'n'},
-    {"command", required_argument, NULL, 'c'},
-    {"target", required_argument, NULL, 't'},
-    {"project", required_argument, NULL, 'p'},
-    {"no-kb", no_argument, NULL, 'K'},
-    {NULL, 0, NULL, 0},
+	{"json", no_argument, NULL, 'j'},
+	{"lines", required_argument, NULL, 'n'},
+	{"command", required_argument, NULL, 'c'},
+	{"target", required_argument, NULL, 't'},
+	{"project", required_argument, NULL, 'p'},
+	{"no-kb", no_argument, NULL, 'K'},
+	{NULL, 0, NULL, 0},
 };
 
 int cmd_triage(int argc, char **argv, const struct config *cfg)
@@ -73,33 +73,22 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", triage_opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
+		case 'j': json = true; break;
 		case 'n': {
 			char *end;
 			lines = strtol(optarg, &end, 10);
 			if (*end || lines < 1 || lines > 10000) {
-				fprintf(stderr, "cairn triage: --lines wants a number from 1 to 10000\n");
+				fprintf(stderr,
+					"cairn triage: --lines wants a number from 1 to 10000\n");
 				return EXIT_USAGE;
 			}
 			break;
 		}
-		case 'c':
-			command = optarg;
-			break;
-		case 't':
-			target = optarg;
-			break;
-		case 'p':
-			project_opt = optarg;
-			break;
-		case 'K':
-			no_kb = true;
-			break;
-		default:
-			cli_usage(stderr, "triage");
-			return EXIT_USAGE;
+		case 'c': command = optarg; break;
+		case 't': target = optarg; break;
+		case 'p': project_opt = optarg; break;
+		case 'K': no_kb = true; break;
+		default: cli_usage(stderr, "triage"); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
@@ -115,7 +104,8 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 	} else {
 		log = triage_read_log(path, &len);
 		if (!log) {
-			fprintf(stderr, "cairn triage: cannot read '%s': %s\n", path, strerror(errno));
+			fprintf(stderr, "cairn triage: cannot read '%s': %s\n", path,
+				strerror(errno));
 			return EXIT_IO;
 		}
 	}
@@ -143,8 +133,9 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 		    kb_open_db(db, (int64_t)cfg->kb_forget_days * 86400000, &cx.kb, &err) == 0) {
 			cx.db = db;
 		} else {
-			fprintf(stderr, "cairn triage: the knowledge base is not available (%s); "
-					"reporting without known fixes\n",
+			fprintf(stderr,
+				"cairn triage: the knowledge base is not available (%s); "
+				"reporting without known fixes\n",
 				err.msg);
 		}
 	}
@@ -161,8 +152,9 @@ int cmd_triage(int argc, char **argv, const struct config *cfg)
 	json_t *rep = NULL;
 	int r = triage_analyze(&cx, &f, &o, f.time_ms, &rep);
 	if (r < 0)
-		fprintf(stderr, "cairn triage: the database failed (%s); the report may lack "
-				"known fixes or suspects\n",
+		fprintf(stderr,
+			"cairn triage: the database failed (%s); the report may lack "
+			"known fixes or suspects\n",
 			err_str(r));
 	if (json) {
 		char *s = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -56,17 +56,17 @@ static void print_added(const char *path, const json_t *reply)
 }
 
 const struct cli_cmd cli_watch = {
-    "watch", "add|rm|list [PATH] [--json]",
-    "Asks the daemon to watch a project's files and log file.created|changed|deleted|\n"
-    "renamed events. Ignores what git ignores and cairn's own directories. The list\n"
-    "survives daemon restarts.\n"
-    "  add [PATH]   watch PATH (default: the git top level of the current directory,\n"
-    "               else the current directory); a big tree is added in the background\n"
-    "               ('watch list' says 'adding' until it is done)\n"
-    "  rm [PATH]    stop watching PATH (same default)\n"
-    "  list         the watched trees\n"
-    "  --json       print the list of watches as JSON\n",
-    cmd_watch, false};
+	"watch", "add|rm|list [PATH] [--json]",
+	"Asks the daemon to watch a project's files and log file.created|changed|deleted|\n"
+	"renamed events. Ignores what git ignores and cairn's own directories. The list\n"
+	"survives daemon restarts.\n"
+	"  add [PATH]   watch PATH (default: the git top level of the current directory,\n"
+	"               else the current directory); a big tree is added in the background\n"
+	"               ('watch list' says 'adding' until it is done)\n"
+	"  rm [PATH]    stop watching PATH (same default)\n"
+	"  list         the watched trees\n"
+	"  --json       print the list of watches as JSON\n",
+	cmd_watch, false};
 
 int cmd_watch(int argc, char **argv, const struct config *cfg)
 {
@@ -125,18 +125,23 @@ int cmd_watch(int argc, char **argv, const struct config *cfg)
 				size_t i;
 				json_t *w;
 				if (json_array_size(ws) == 0)
-					printf("no projects are watched; add one with 'cairn watch add "
+					printf("no projects are watched; add one with 'cairn watch "
+					       "add "
 					       "[PATH]'\n");
 				json_array_foreach(ws, i, w) {
 					printf("%s  (%s%lld directories, %lld files%s%s)\n",
 					       json_string_value(json_object_get(w, "path")),
 					       is_adding(w) ? "adding: " : "",
-					       (long long)json_integer_value(json_object_get(w, "dirs")),
-					       (long long)json_integer_value(json_object_get(w, "files")),
-					       json_integer_value(json_object_get(w, "unwatched_dirs"))
+					       (long long)json_integer_value(
+						       json_object_get(w, "dirs")),
+					       (long long)json_integer_value(
+						       json_object_get(w, "files")),
+					       json_integer_value(
+						       json_object_get(w, "unwatched_dirs"))
 						       ? ", some only rescanned: watch limit"
 						       : "",
-					       json_integer_value(json_object_get(w, "skipped_dirs"))
+					       json_integer_value(
+						       json_object_get(w, "skipped_dirs"))
 						       ? ", some not watched at all: watch limit"
 						       : "");
 				}

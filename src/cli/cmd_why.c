@@ -61,20 +61,20 @@ static json_t *wait_report(const struct config *cfg, const char *id, long long s
 }
 
 const struct cli_cmd cli_why = {
-    "why", "[EVENT] [--all] [--wait SECONDS] [--json]",
-    "Shows the triage report of the latest failure in this project (or of EVENT, a\n"
-    "failure's or a report's id or seq): the lines that explain it, how the same error\n"
-    "was fixed before, and what changed since the target last passed.\n"
-    "  --all       the latest failure of any project\n"
-    "  --wait S    wait up to S seconds for a report still being made (default 10)\n"
-    "  --json      print the triage.report event as JSON\n",
-    cmd_why, false};
+	"why", "[EVENT] [--all] [--wait SECONDS] [--json]",
+	"Shows the triage report of the latest failure in this project (or of EVENT, a\n"
+	"failure's or a report's id or seq): the lines that explain it, how the same error\n"
+	"was fixed before, and what changed since the target last passed.\n"
+	"  --all       the latest failure of any project\n"
+	"  --wait S    wait up to S seconds for a report still being made (default 10)\n"
+	"  --json      print the triage.report event as JSON\n",
+	cmd_why, false};
 
 static const struct option why_opts[] = {
-    {"json", no_argument, NULL, 'j'},
-    {"all", no_argument, NULL, 'a'},
-    {"wait", required_argument, NULL, 'w'},
-    {NULL, 0, NULL, 0},
+	{"json", no_argument, NULL, 'j'},
+	{"all", no_argument, NULL, 'a'},
+	{"wait", required_argument, NULL, 'w'},
+	{NULL, 0, NULL, 0},
 };
 
 int cmd_why(int argc, char **argv, const struct config *cfg)
@@ -85,12 +85,8 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", why_opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'a':
-			all = true;
-			break;
+		case 'j': json = true; break;
+		case 'a': all = true; break;
 		case 'w': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -101,9 +97,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 			wait_s = (int)v;
 			break;
 		}
-		default:
-			cli_usage(stderr, "why");
-			return EXIT_USAGE;
+		default: cli_usage(stderr, "why"); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
@@ -112,8 +106,9 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 	}
 	const char *arg = optind < argc ? argv[optind] : NULL;
 	if (access(cfg->db_path, R_OK) != 0) {
-		fprintf(stderr, "cairn why: no event log at %s yet; nothing has failed under "
-				"cairn (wrap builds in 'cairn run -- make')\n",
+		fprintf(stderr,
+			"cairn why: no event log at %s yet; nothing has failed under "
+			"cairn (wrap builds in 'cairn run -- make')\n",
 			cfg->db_path);
 		return EXIT_REFUSED;
 	}
@@ -134,7 +129,8 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		else
 			r = store_q_outcome_by_id(db, arg, &ev);
 		if (r == 0) {
-			fprintf(stderr, "cairn why: no event %s in the log (see 'cairn log')\n", arg);
+			fprintf(stderr, "cairn why: no event %s in the log (see 'cairn log')\n",
+				arg);
 			rc = EXIT_REFUSED;
 			goto out;
 		}
@@ -168,8 +164,9 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		report = env;
 		env = NULL;
 	} else if (!outcome_is_failure(type)) {
-		fprintf(stderr, "cairn why: event %lld is a %s; give a failure or a triage.report\n",
-			seq, type);
+		fprintf(stderr,
+			"cairn why: event %lld is a %s; give a failure or a triage.report\n", seq,
+			type);
 		rc = EXIT_REFUSED;
 		goto out;
 	} else {

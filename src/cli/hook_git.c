@@ -227,7 +227,7 @@ static void files_reset(struct files *f)
 /* Called by libgit2 for each delta as the diff finds it: records it, so that
  * a diff stopped at its deadline still yields the files seen so far. */
 static int diff_notify(const git_diff *diff, const git_diff_delta *delta, const char *matched,
-                       void *payload)
+		       void *payload)
 {
 	struct files *f = payload;
 
@@ -321,22 +321,22 @@ static json_t *on_commit(git_repository *repo, const char *branch, char **subjec
 	data = json_object();
 	json_object_set_new(data, "hash", oid_json(&id));
 	json_object_set_new(data, "branch",
-	                    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
+			    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
 	const char *summary = git_commit_summary(c);
 	json_object_set_new(data, "subject",
-	                    json_text(summary ? summary : "", HOOK_TEXT_MAX, NULL));
+			    json_text(summary ? summary : "", HOOK_TEXT_MAX, NULL));
 	const git_signature *a = git_commit_author(c);
 	if (a)
 		json_object_set_new(
-		    data, "author",
-		    json_pack("{s:o,s:o}", "name",
-		              json_text(a->name ? a->name : "", HOOK_TEXT_MAX, NULL), "email",
-		              json_text(a->email ? a->email : "", HOOK_TEXT_MAX, NULL)));
+			data, "author",
+			json_pack("{s:o,s:o}", "name",
+				  json_text(a->name ? a->name : "", HOOK_TEXT_MAX, NULL), "email",
+				  json_text(a->email ? a->email : "", HOOK_TEXT_MAX, NULL)));
 	unsigned np = git_commit_parentcount(c);
 	json_object_set_new(data, "parents", json_integer(np));
 	/* In a shallow clone the parent may be missing: then no file list. */
 	bool have_parent = np == 0 || (git_commit_parent(&parent, c, 0) == 0 &&
-	                               git_commit_tree(&ptree, parent) == 0);
+				       git_commit_tree(&ptree, parent) == 0);
 	if (have_parent && git_commit_tree(&tree, c) == 0)
 		add_files(data, repo, ptree, tree);
 	*subject = xstrdup(git_oid_tostr_s(&id));
@@ -352,7 +352,7 @@ out:
  * files were checked out of the index or a commit. PREV is the null id for
  * the first checkout (clone, worktree add): then no files are listed. */
 static json_t *on_checkout(git_repository *repo, int argc, char **argv, const char *branch,
-                           char **subject)
+			   char **subject)
 {
 	git_oid from, to;
 	json_t *data;
@@ -364,7 +364,7 @@ static json_t *on_checkout(git_repository *repo, int argc, char **argv, const ch
 	json_object_set_new(data, "from", oid_json(&from));
 	json_object_set_new(data, "to", oid_json(&to));
 	json_object_set_new(data, "branch",
-	                    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
+			    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
 	json_object_set_new(data, "branch_checkout", json_boolean(branch_checkout));
 	if (git_oid_is_zero(&from)) {
 		json_object_set_new(data, "initial", json_true());
@@ -382,7 +382,7 @@ static json_t *on_checkout(git_repository *repo, int argc, char **argv, const ch
 /* post-merge SQUASH: HEAD is the merge result (unchanged for a squash,
  * whose changes are staged in the index); ORIG_HEAD is where it was. */
 static json_t *on_merge(git_repository *repo, int argc, char **argv, const char *branch,
-                        char **subject)
+			char **subject)
 {
 	git_oid head, orig;
 	bool squash = argc >= 2 && strcmp(argv[1], "1") == 0;
@@ -395,7 +395,7 @@ static json_t *on_merge(git_repository *repo, int argc, char **argv, const char 
 	json_object_set_new(data, "squash", json_boolean(squash));
 	json_object_set_new(data, "head", oid_json(&head));
 	json_object_set_new(data, "branch",
-	                    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
+			    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
 	if (have_orig) {
 		json_object_set_new(data, "orig_head", oid_json(&orig));
 		/* Fast-forward: HEAD moved to a descendant without a merge commit
@@ -412,7 +412,7 @@ static json_t *on_merge(git_repository *repo, int argc, char **argv, const char 
 		git_commit *hc = NULL;
 		if (git_commit_lookup(&hc, repo, &head) == 0)
 			json_object_set_new(data, "parents",
-			                    json_integer(git_commit_parentcount(hc)));
+					    json_integer(git_commit_parentcount(hc)));
 		git_commit_free(hc);
 		git_tree *a = commit_tree(repo, &orig);
 		git_tree *b = squash ? NULL : commit_tree(repo, &head);
@@ -445,7 +445,7 @@ static void rewrite_line(json_t *list, size_t *total, bool *truncated, char *lin
 		return;
 	}
 	json_array_append_new(list,
-	                      json_pack("{s:o,s:o}", "old", oid_json(&a), "new", oid_json(&b)));
+			      json_pack("{s:o,s:o}", "old", oid_json(&a), "new", oid_json(&b)));
 }
 
 /* Reads post-rewrite's input from stdin, within HOOK_STDIN_MAX bytes and the
@@ -512,17 +512,17 @@ out:
 
 /* post-rewrite amend|rebase, with "<old> <new>" lines on stdin. */
 static json_t *on_rewrite(git_repository *repo, int argc, char **argv, const char *branch,
-                          char **subject)
+			  char **subject)
 {
 	git_oid head;
 	json_t *data = json_object();
 	bool have_head = git_reference_name_to_id(&head, repo, "HEAD") == 0;
 
 	json_object_set_new(data, "command",
-	                    json_text(argc >= 2 ? argv[1] : "", HOOK_TEXT_MAX, NULL));
+			    json_text(argc >= 2 ? argv[1] : "", HOOK_TEXT_MAX, NULL));
 	json_object_set_new(data, "head", have_head ? oid_json(&head) : json_null());
 	json_object_set_new(data, "branch",
-	                    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
+			    branch ? json_text(branch, HOOK_TEXT_MAX, NULL) : json_null());
 	read_rewrites(data);
 	if (have_head)
 		*subject = xstrdup(git_oid_tostr_s(&head));
@@ -576,12 +576,12 @@ static json_t *project_of(git_repository *repo)
 }
 
 const struct cli_cmd cli_hook_git = {
-    "hook git", "HOOK [ARGS...]",
-    "Run by the git hooks of 'cairn hooks install', with the hook's name and git's\n"
-    "arguments and input: post-commit, post-checkout, post-merge and post-rewrite log\n"
-    "one git.commit, git.checkout, git.merge or git.rewrite event (spooled when no daemon\n"
-    "runs); any other HOOK does nothing. Never prints and always exits 0. No options.\n",
-    hook_git, false};
+	"hook git", "HOOK [ARGS...]",
+	"Run by the git hooks of 'cairn hooks install', with the hook's name and git's\n"
+	"arguments and input: post-commit, post-checkout, post-merge and post-rewrite log\n"
+	"one git.commit, git.checkout, git.merge or git.rewrite event (spooled when no daemon\n"
+	"runs); any other HOOK does nothing. Never prints and always exits 0. No options.\n",
+	hook_git, false};
 
 int hook_git(int argc, char **argv, const struct config *cfg)
 {

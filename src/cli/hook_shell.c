@@ -56,22 +56,22 @@ struct shell_args {
 };
 
 const struct cli_cmd cli_hook_shell = {
-    "hook shell",
-    "--cmd-from stdin --status N --duration-ms N --cwd DIR [--shell bash|zsh] [--ended-ms MS]",
-    "Run in the background by the shell hook of 'cairn shell-init' after each command:\n"
-    "reads the command line from standard input, redacts it and logs one shell.command\n"
-    "event (spooled when no daemon runs). Never prints and always exits 0. Each option\n"
-    "takes one value (OPTION VALUE or OPTION=VALUE); an option it does not know is\n"
-    "skipped with its value.\n"
-    "  --cmd-from stdin   read the command line from standard input (the only value;\n"
-    "                     without it nothing is logged)\n"
-    "  --status N         the command's exit status\n"
-    "  --duration-ms N    how long it ran, in milliseconds\n"
-    "  --cwd DIR          the directory it ran in\n"
-    "  --shell bash|zsh   the shell it ran in\n"
-    "  --ended-ms MS      when it ended, in ms since the epoch: the event's time\n"
-    "                     (default: when the event is published)\n",
-    hook_shell, false};
+	"hook shell",
+	"--cmd-from stdin --status N --duration-ms N --cwd DIR [--shell bash|zsh] [--ended-ms MS]",
+	"Run in the background by the shell hook of 'cairn shell-init' after each command:\n"
+	"reads the command line from standard input, redacts it and logs one shell.command\n"
+	"event (spooled when no daemon runs). Never prints and always exits 0. Each option\n"
+	"takes one value (OPTION VALUE or OPTION=VALUE); an option it does not know is\n"
+	"skipped with its value.\n"
+	"  --cmd-from stdin   read the command line from standard input (the only value;\n"
+	"                     without it nothing is logged)\n"
+	"  --status N         the command's exit status\n"
+	"  --duration-ms N    how long it ran, in milliseconds\n"
+	"  --cwd DIR          the directory it ran in\n"
+	"  --shell bash|zsh   the shell it ran in\n"
+	"  --ended-ms MS      when it ended, in ms since the epoch: the event's time\n"
+	"                     (default: when the event is published)\n",
+	hook_shell, false};
 
 /* Fills a from argv (argv[0] is "shell"). Returns false when an option has
  * no value. */
@@ -81,12 +81,12 @@ static bool parse_args(int argc, char **argv, struct shell_args *a)
 		const char *name;
 		size_t off;
 	} opts[] = {
-	    {"cmd-from", offsetof(struct shell_args, cmd_from)},
-	    {"status", offsetof(struct shell_args, status)},
-	    {"duration-ms", offsetof(struct shell_args, duration_ms)},
-	    {"cwd", offsetof(struct shell_args, cwd)},
-	    {"shell", offsetof(struct shell_args, shell)},
-	    {"ended-ms", offsetof(struct shell_args, ended_ms)},
+		{"cmd-from", offsetof(struct shell_args, cmd_from)},
+		{"status", offsetof(struct shell_args, status)},
+		{"duration-ms", offsetof(struct shell_args, duration_ms)},
+		{"cwd", offsetof(struct shell_args, cwd)},
+		{"shell", offsetof(struct shell_args, shell)},
+		{"ended-ms", offsetof(struct shell_args, ended_ms)},
 	};
 	memset(a, 0, sizeof *a);
 	for (int i = 1; i < argc; i++) {
@@ -193,8 +193,8 @@ static json_t *json_text(const char *s, size_t n, bool no_ctl)
 			i++;
 			continue;
 		}
-		bool ctl =
-		    p[i] < 0x20 || p[i] == 0x7f || (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0);
+		bool ctl = p[i] < 0x20 || p[i] == 0x7f ||
+			   (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0);
 		if (no_ctl && ctl) {
 			buf[o++] = '?';
 		} else {
@@ -250,7 +250,7 @@ static json_t *first_word(const char *s, size_t n)
 		if (s[k] == '_' || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= 'a' && s[k] <= 'z')) {
 			while (k < i &&
 			       (s[k] == '_' || (s[k] >= 'A' && s[k] <= 'Z') ||
-			        (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9')))
+				(s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9')))
 				k++;
 			if (k < i && s[k] == '=')
 				continue;
@@ -299,12 +299,12 @@ int hook_shell(int argc, char **argv, const struct config *cfg)
 	json_object_set_new(data, "command", json_text(text, keep, false));
 	long long v;
 	json_object_set_new(data, "exit",
-	                    parse_int(a.status, INT_MIN, INT_MAX, &v) ? json_integer(v)
-	                                                              : json_null());
+			    parse_int(a.status, INT_MIN, INT_MAX, &v) ? json_integer(v)
+								      : json_null());
 	json_object_set_new(data, "duration_ms",
-	                    parse_int(a.duration_ms, LLONG_MIN, LLONG_MAX, &v)
-	                        ? json_integer(v < 0 ? 0 : v)
-	                        : json_null());
+			    parse_int(a.duration_ms, LLONG_MIN, LLONG_MAX, &v)
+				    ? json_integer(v < 0 ? 0 : v)
+				    : json_null());
 	if (a.cwd) {
 		/* A directory name is no place for a secret, but nothing leaves
 		 * this process unredacted. */
@@ -313,7 +313,8 @@ int hook_shell(int argc, char **argv, const struct config *cfg)
 		char *cwd = redact(a.cwd, strlen(a.cwd), &clen, &cred);
 		if (cwd) {
 			json_object_set_new(
-			    data, "cwd", json_text(cwd, cut_point(cwd, clen, HOOK_CWD_MAX), false));
+				data, "cwd",
+				json_text(cwd, cut_point(cwd, clen, HOOK_CWD_MAX), false));
 			nred += cred;
 			free(cwd);
 		}

@@ -48,7 +48,8 @@ static void summarize(const json_t *v, char *buf, size_t size)
 				first = 0;
 				if (arr) {
 					len = strlen(buf);
-					snprintf(buf + len, size - len, "[%zu]", json_array_size(x));
+					snprintf(buf + len, size - len, "[%zu]",
+						 json_array_size(x));
 				} else {
 					summarize(x, buf, size);
 				}
@@ -85,8 +86,8 @@ void cli_print_event(FILE *out, const json_t *ev)
 	const json_t *data = json_object_get(ev, "data");
 	if (data)
 		summarize(data, summary, sizeof summary);
-	int more = subject || *summary || (sev && strcmp(sev, "info") && strcmp(sev, "debug") &&
-					   strcmp(sev, "notice"));
+	int more = subject || *summary ||
+		   (sev && strcmp(sev, "info") && strcmp(sev, "debug") && strcmp(sev, "notice"));
 	fprintf(out, "%s %6lld  %-*s", when,
 		(long long)json_integer_value(json_object_get(ev, "seq")), more ? 20 : 0,
 		type ? type : "?");

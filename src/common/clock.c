@@ -20,8 +20,14 @@ static int64_t sys_wall_ms(void)
 static uint64_t (*mono_fn)(void) = sys_mono_ns;
 static int64_t (*wall_fn)(void) = sys_wall_ms;
 
-uint64_t clock_mono_ns(void) { return mono_fn(); }
-int64_t clock_wall_ms(void) { return wall_fn(); }
+uint64_t clock_mono_ns(void)
+{
+	return mono_fn();
+}
+int64_t clock_wall_ms(void)
+{
+	return wall_fn();
+}
 
 void clock_set_source(uint64_t (*mono_ns)(void), int64_t (*wall_ms)(void))
 {

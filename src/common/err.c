@@ -44,7 +44,8 @@ const char *err_str(int err)
 	case CAIRN_E_FULL: return "the disk is full";
 	case CAIRN_E_CORRUPT: return "the database is damaged";
 	case CAIRN_E_PEER: return "the daemon's socket or the process behind it is not yours";
-	case CAIRN_E_NOTREG: return "not a regular file (a symlink, FIFO, socket, device or directory)";
+	case CAIRN_E_NOTREG:
+		return "not a regular file (a symlink, FIFO, socket, device or directory)";
 	case CAIRN_E_UNKNOWN_OP: return "unknown operation";
 	case CAIRN_E_BADEVENT: return "invalid event";
 	case CAIRN_E_EVENT_TOOBIG: return "event too large";
@@ -93,10 +94,10 @@ static const struct {
 #define N_WIRE (sizeof wire_table / sizeof wire_table[0])
 
 const int err_codes[] = {
-	CAIRN_E_PARSE,	    CAIRN_E_INVALID,	CAIRN_E_TOOBIG,	       CAIRN_E_NOTFOUND,
-	CAIRN_E_STORE,	    CAIRN_E_PROTO,	CAIRN_E_DOWN,	       CAIRN_E_BUSY,
-	CAIRN_E_CLOSED,	    CAIRN_E_VERSION,	CAIRN_E_FULL,	       CAIRN_E_CORRUPT,
-	CAIRN_E_NOTREG,	    CAIRN_E_PEER,	CAIRN_E_UNKNOWN_OP,    CAIRN_E_BADEVENT,
+	CAIRN_E_PARSE,        CAIRN_E_INVALID,    CAIRN_E_TOOBIG,       CAIRN_E_NOTFOUND,
+	CAIRN_E_STORE,        CAIRN_E_PROTO,      CAIRN_E_DOWN,         CAIRN_E_BUSY,
+	CAIRN_E_CLOSED,       CAIRN_E_VERSION,    CAIRN_E_FULL,         CAIRN_E_CORRUPT,
+	CAIRN_E_NOTREG,       CAIRN_E_PEER,       CAIRN_E_UNKNOWN_OP,   CAIRN_E_BADEVENT,
 	CAIRN_E_EVENT_TOOBIG, CAIRN_E_BADPATTERN, CAIRN_E_LINE_TOOLONG, CAIRN_E_EXISTS,
 	CAIRN_E_UNAVAIL,
 };

@@ -10,7 +10,10 @@
 
 static enum log_level min_level = LOG_INFO;
 
-void log_set_level(enum log_level lvl) { min_level = lvl; }
+void log_set_level(enum log_level lvl)
+{
+	min_level = lvl;
+}
 
 int log_parse_level(const char *s, enum log_level *out)
 {

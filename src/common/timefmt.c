@@ -88,8 +88,12 @@ int timefmt_parse_rfc3339(const char *s, int64_t *ms)
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (D > mdays[M - 1])
 		return CAIRN_E_PARSE;
-	struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-			.tm_hour = h, .tm_min = m, .tm_sec = sec};
+	struct tm tm = {.tm_year = Y - 1900,
+			.tm_mon = M - 1,
+			.tm_mday = D,
+			.tm_hour = h,
+			.tm_min = m,
+			.tm_sec = sec};
 	time_t t = timegm(&tm);
 	*ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
 	return 0;
@@ -107,13 +111,20 @@ int timefmt_parse_duration(const char *s, int64_t *ms)
 		v = v * 10 + (*p++ - '0');
 	}
 	int64_t unit;
-	if (strcmp(p, "ms") == 0) unit = 1;
-	else if (strcmp(p, "s") == 0) unit = 1000;
-	else if (strcmp(p, "m") == 0) unit = 60000;
-	else if (strcmp(p, "h") == 0) unit = 3600000;
-	else if (strcmp(p, "d") == 0) unit = 86400000;
-	else if (strcmp(p, "w") == 0) unit = 7 * 86400000LL;
-	else return CAIRN_E_PARSE;
+	if (strcmp(p, "ms") == 0)
+		unit = 1;
+	else if (strcmp(p, "s") == 0)
+		unit = 1000;
+	else if (strcmp(p, "m") == 0)
+		unit = 60000;
+	else if (strcmp(p, "h") == 0)
+		unit = 3600000;
+	else if (strcmp(p, "d") == 0)
+		unit = 86400000;
+	else if (strcmp(p, "w") == 0)
+		unit = 7 * 86400000LL;
+	else
+		return CAIRN_E_PARSE;
 	*ms = v * unit;
 	return 0;
 }

@@ -67,9 +67,12 @@ static int parse_size(const char *s, int64_t *out)
 	if (end == s || errno || v < 0)
 		return CAIRN_E_PARSE;
 	int64_t mul = 1;
-	if (*end == 'K' || *end == 'k') mul = 1024, end++;
-	else if (*end == 'M' || *end == 'm') mul = 1024 * 1024, end++;
-	else if (*end == 'G' || *end == 'g') mul = 1024LL * 1024 * 1024, end++;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024LL * 1024 * 1024, end++;
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
 	if (*end || v > INT64_MAX / mul)
@@ -100,7 +103,8 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			*(size_t *)(base + s->off) = 0; /* derived later */
 			return 0;
 		}
-		if (parse_size(v, &n) || (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max))) {
+		if (parse_size(v, &n) ||
+		    (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max))) {
 			snprintf(why, whylen, "must be a %s such as %s",
 				 s->kind == K_SIZE ? "size" : "positive number",
 				 s->kind == K_SIZE ? "64K, 8M or 1G" : "4096");
@@ -124,13 +128,15 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 		if (strcmp(v, "0") == 0) {
 			n = 0;
 		} else if (timefmt_parse_duration(v, &n)) {
-			snprintf(why, whylen, "must be a duration such as 30d, 12h or 0 (keep forever)");
+			snprintf(why, whylen,
+				 "must be a duration such as 30d, 12h or 0 (keep forever)");
 			return CAIRN_E_INVALID;
 		}
 		*(int64_t *)(base + s->off) = n;
 		return 0;
 	case K_BOOL:
-		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) {
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") ||
+		    !strcmp(v, "on")) {
 			*(bool *)(base + s->off) = true;
 		} else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") ||
 			   !strcmp(v, "off")) {
@@ -166,8 +172,9 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 		if (set_value(c->cfg, &settings[i], value, why, sizeof why)) {
 			snprintf(field, sizeof field, "%s.%s", section, name);
 			if (!c->failed)
-				cairn_err_set(c->err, CAIRN_E_INVALID, field, "%s: [%s] %s = '%s': %s",
-					      c->cfg->config_path, section, name, value, why);
+				cairn_err_set(c->err, CAIRN_E_INVALID, field,
+					      "%s: [%s] %s = '%s': %s", c->cfg->config_path,
+					      section, name, value, why);
 			c->failed = 1;
 			return 0;
 		}
@@ -208,7 +215,8 @@ int config_load(struct config *cfg, struct cairn_err *err)
 		cfg->config_path = xstrdup(cp);
 	} else {
 		char *d = xdg_dir("XDG_CONFIG_HOME", ".config");
-		cfg->config_path = d ? xasprintf("%s/cairn/config", d) : xstrdup("/etc/cairn/config");
+		cfg->config_path =
+			d ? xasprintf("%s/cairn/config", d) : xstrdup("/etc/cairn/config");
 		free(d);
 	}
 	FILE *f = fopen(cfg->config_path, "r");
@@ -236,8 +244,8 @@ int config_load(struct config *cfg, struct cairn_err *err)
 		if (!v)
 			continue;
 		if (set_value(cfg, &settings[i], v, why, sizeof why))
-			return cairn_err_set(err, CAIRN_E_INVALID, var, "environment %s='%s': %s", var,
-					     v, why);
+			return cairn_err_set(err, CAIRN_E_INVALID, var, "environment %s='%s': %s",
+					     var, v, why);
 	}
 
 	if (!*cfg->runtime_dir) {
@@ -251,28 +259,31 @@ int config_load(struct config *cfg, struct cairn_err *err)
 		free(cfg->data_dir);
 		char *d = xdg_dir("XDG_DATA_HOME", ".local/share");
 		if (!d)
-			return cairn_err_set(err, CAIRN_E_INVALID, "daemon.data_dir",
-					     "cannot find a data directory: set XDG_DATA_HOME or HOME");
+			return cairn_err_set(
+				err, CAIRN_E_INVALID, "daemon.data_dir",
+				"cannot find a data directory: set XDG_DATA_HOME or HOME");
 		cfg->data_dir = xasprintf("%s/cairn", d);
 		free(d);
 	}
 	if (cfg->line_bytes == 0)
 		cfg->line_bytes = cfg->event_bytes + 64 * 1024;
 	if (cfg->conn_output_max < cfg->conn_output_bytes)
-		return cairn_err_set(err, CAIRN_E_INVALID, "limits.conn_output_max",
-				     "[limits] conn_output_max (%zu) is smaller than conn_output_bytes "
-				     "(%zu); the hard limit must be at least the soft one",
-				     cfg->conn_output_max, cfg->conn_output_bytes);
+		return cairn_err_set(
+			err, CAIRN_E_INVALID, "limits.conn_output_max",
+			"[limits] conn_output_max (%zu) is smaller than conn_output_bytes "
+			"(%zu); the hard limit must be at least the soft one",
+			cfg->conn_output_max, cfg->conn_output_bytes);
 	if (cfg->batch_max == 0)
 		cfg->batch_max = 2048;
 	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
 	cfg->lock_path = xasprintf("%s/cairn.lock", cfg->runtime_dir);
 	cfg->db_path = xasprintf("%s/cairn.db", cfg->data_dir);
 	if (strlen(cfg->socket_path) >= 108)
-		return cairn_err_set(err, CAIRN_E_INVALID, "daemon.runtime_dir",
-				     "socket path '%s' is longer than a Unix socket allows (107 bytes); "
-				     "set [daemon] runtime_dir to a shorter directory",
-				     cfg->socket_path);
+		return cairn_err_set(
+			err, CAIRN_E_INVALID, "daemon.runtime_dir",
+			"socket path '%s' is longer than a Unix socket allows (107 bytes); "
+			"set [daemon] runtime_dir to a shorter directory",
+			cfg->socket_path);
 	return 0;
 }
 
@@ -300,12 +311,16 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 		const char *base = (const char *)cfg;
 		switch (s->kind) {
-		case K_PATH: fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off)); break;
+		case K_PATH:
+			fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off));
+			break;
 		case K_BOOL:
-			fprintf(out, "%s = %s\n", s->key, *(const bool *)(base + s->off) ? "yes" : "no");
+			fprintf(out, "%s = %s\n", s->key,
+				*(const bool *)(base + s->off) ? "yes" : "no");
 			break;
 		case K_LEVEL:
-			fprintf(out, "%s = %s\n", s->key, levels[*(const enum log_level *)(base + s->off)]);
+			fprintf(out, "%s = %s\n", s->key,
+				levels[*(const enum log_level *)(base + s->off)]);
 			break;
 		case K_AGE:
 		case K_SIZE:
@@ -316,7 +331,8 @@ void config_print(const struct config *cfg, FILE *out)
 					(long long)*(const int64_t *)(base + s->off),
 					s->kind == K_AGE ? "ms" : "");
 			else
-				fprintf(out, "%s = %zu\n", s->key, *(const size_t *)(base + s->off));
+				fprintf(out, "%s = %zu\n", s->key,
+					*(const size_t *)(base + s->off));
 			break;
 		}
 	}

@@ -15,39 +15,39 @@
 #include <stdio.h>
 
 struct config {
-	char *config_path;    /* the file read (may not exist) */
-	char *runtime_dir;    /* [daemon] runtime_dir: socket and lock live here */
-	char *data_dir;       /* [daemon] data_dir: the database lives here */
-	char *socket_path;    /* derived: runtime_dir/cairn.sock */
-	char *lock_path;      /* derived: runtime_dir/cairn.lock */
-	char *db_path;        /* derived: data_dir/cairn.db */
-	enum log_level log_level;   /* [daemon] log_level */
-	size_t event_bytes;         /* [limits] event_bytes */
-	size_t line_bytes;          /* [limits] line_bytes */
-	size_t conn_output_bytes;   /* [limits] conn_output_bytes: stop reading past this */
-	size_t conn_output_max;     /* [limits] conn_output_max: close past this */
-	size_t queue_events;        /* [subscriber] queue_events */
-	size_t queue_bytes;         /* [subscriber] queue_bytes */
-	size_t ring_events;         /* [subscriber] ring_events */
-	size_t ring_bytes;          /* [subscriber] ring_bytes */
-	size_t replays;             /* [subscriber] replays: log reads at once */
-	size_t batch_max;           /* [store] batch_max */
-	size_t writer_queue_max;    /* [store] writer_queue_max */
-	size_t writer_queue_bytes;  /* [store] writer_queue_bytes */
-	int64_t reserve_bytes;      /* [store] reserve_bytes */
-	bool check_at_start;        /* [store] check_at_start */
-	int64_t retention_age_ms;   /* [store] retention_age */
-	int64_t retention_bytes;    /* [store] retention_bytes */
-	size_t capture_bytes;       /* [runner] capture_bytes */
-	size_t runs_keep;           /* [runner] runs_keep */
-	size_t settle_ms;           /* [watch] settle_ms */
-	size_t max_delay_ms;        /* [watch] max_delay_ms */
-	size_t retry_ms;            /* [watch] retry_ms */
-	size_t max_dirs;            /* [watch] max_dirs */
-	size_t excerpt_lines;       /* [triage] excerpt_lines */
-	size_t show_triage;         /* [runner] show_triage: 0 or 1 */
-	size_t kb_forget_days;      /* [kb] forget_days */
-	size_t service_queue;       /* [services] queue_events */
+	char *config_path;         /* the file read (may not exist) */
+	char *runtime_dir;         /* [daemon] runtime_dir: socket and lock live here */
+	char *data_dir;            /* [daemon] data_dir: the database lives here */
+	char *socket_path;         /* derived: runtime_dir/cairn.sock */
+	char *lock_path;           /* derived: runtime_dir/cairn.lock */
+	char *db_path;             /* derived: data_dir/cairn.db */
+	enum log_level log_level;  /* [daemon] log_level */
+	size_t event_bytes;        /* [limits] event_bytes */
+	size_t line_bytes;         /* [limits] line_bytes */
+	size_t conn_output_bytes;  /* [limits] conn_output_bytes: stop reading past this */
+	size_t conn_output_max;    /* [limits] conn_output_max: close past this */
+	size_t queue_events;       /* [subscriber] queue_events */
+	size_t queue_bytes;        /* [subscriber] queue_bytes */
+	size_t ring_events;        /* [subscriber] ring_events */
+	size_t ring_bytes;         /* [subscriber] ring_bytes */
+	size_t replays;            /* [subscriber] replays: log reads at once */
+	size_t batch_max;          /* [store] batch_max */
+	size_t writer_queue_max;   /* [store] writer_queue_max */
+	size_t writer_queue_bytes; /* [store] writer_queue_bytes */
+	int64_t reserve_bytes;     /* [store] reserve_bytes */
+	bool check_at_start;       /* [store] check_at_start */
+	int64_t retention_age_ms;  /* [store] retention_age */
+	int64_t retention_bytes;   /* [store] retention_bytes */
+	size_t capture_bytes;      /* [runner] capture_bytes */
+	size_t runs_keep;          /* [runner] runs_keep */
+	size_t settle_ms;          /* [watch] settle_ms */
+	size_t max_delay_ms;       /* [watch] max_delay_ms */
+	size_t retry_ms;           /* [watch] retry_ms */
+	size_t max_dirs;           /* [watch] max_dirs */
+	size_t excerpt_lines;      /* [triage] excerpt_lines */
+	size_t show_triage;        /* [runner] show_triage: 0 or 1 */
+	size_t kb_forget_days;     /* [kb] forget_days */
+	size_t service_queue;      /* [services] queue_events */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

@@ -192,7 +192,8 @@ static void watches_save(struct daemon *d)
 	}
 	size_t i;
 	json_t *w;
-	json_array_foreach(list, i, w) fprintf(f, "%s\n", json_string_value(json_object_get(w, "path")));
+	json_array_foreach(list, i, w)
+		fprintf(f, "%s\n", json_string_value(json_object_get(w, "path")));
 	if (fclose(f) != 0 || rename(tmp, d->watches_path) != 0)
 		log_error("cannot save the watch list to %s: %s", d->watches_path, strerror(errno));
 out:
@@ -230,8 +231,9 @@ static int watch_request(void *ctx, const struct proto_req *req, json_t **reply,
 {
 	struct daemon *d = ctx;
 	if (!d->fw) {
-		cairn_err_set(e, CAIRN_E_UNAVAIL, "", "file watching is not available (inotify failed "
-						      "at start; see the daemon's log)");
+		cairn_err_set(e, CAIRN_E_UNAVAIL, "",
+			      "file watching is not available (inotify failed "
+			      "at start; see the daemon's log)");
 		return CAIRN_E_NOTFOUND;
 	}
 	/* The reply: every watch, and for add the one that holds the path
@@ -260,8 +262,8 @@ static int watch_request(void *ctx, const struct proto_req *req, json_t **reply,
 		char *root = NULL;
 		if (fswatch_remove(d->fw, req->path, &root)) {
 			json_decref(out);
-			cairn_err_set(e, CAIRN_E_NOTFOUND, "path", "'%s' is not watched; see 'cairn watch list'",
-				      req->path);
+			cairn_err_set(e, CAIRN_E_NOTFOUND, "path",
+				      "'%s' is not watched; see 'cairn watch list'", req->path);
 			return CAIRN_E_NOTFOUND;
 		}
 		watches_save(d);
@@ -281,8 +283,6 @@ static void status_request(void *ctx, json_t *reply)
 			    json_pack("{s:I}", "imported", (json_int_t)d->n_spooled));
 	host_status(d->host, reply);
 }
-
-
 
 /* ---- start, signals, shutdown ---- */
 
@@ -438,11 +438,13 @@ static void start_extras(struct daemon *d)
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		(void)uv_timer_init(&d->loop, &d->watchdog); /* returns 0 */
-		r = uv_timer_start(&d->watchdog, on_watchdog, 0, wd_usec / 2000 ? wd_usec / 2000 : 1);
+		r = uv_timer_start(&d->watchdog, on_watchdog, 0,
+				   wd_usec / 2000 ? wd_usec / 2000 : 1);
 		if (r < 0)
-			log_error("cannot start the systemd watchdog timer: %s; systemd may restart "
-				  "the daemon",
-				  uv_strerror(r));
+			log_error(
+				"cannot start the systemd watchdog timer: %s; systemd may restart "
+				"the daemon",
+				uv_strerror(r));
 		d->watchdog_on = true;
 	}
 	if (cfg->retention_age_ms > 0 || cfg->retention_bytes > 0) {
@@ -451,8 +453,9 @@ static void start_extras(struct daemon *d)
 		d->retention.data = d;
 		r = uv_timer_start(&d->retention, on_retention, 0, 3600 * 1000);
 		if (r < 0)
-			log_error("cannot start the retention timer: %s; old events are not removed",
-				  uv_strerror(r));
+			log_error(
+				"cannot start the retention timer: %s; old events are not removed",
+				uv_strerror(r));
 		d->retention_on = true;
 	}
 	d->spool_dir = xasprintf("%s/spool", cfg->data_dir);

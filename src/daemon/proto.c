@@ -88,8 +88,7 @@ json_t *proto_scan_rid(const char *head, size_t len)
 	/* The id is whatever JSON value follows the first "rid": key; only
 	 * a string or a number is taken (what clients send). */
 	const char *end = head + len;
-	for (const char *p = head; p && p < end;
-	     p = memchr(p + 1, '"', (size_t)(end - p - 1))) {
+	for (const char *p = head; p && p < end; p = memchr(p + 1, '"', (size_t)(end - p - 1))) {
 		if (*p != '"' || (size_t)(end - p) < 6 || memcmp(p, "\"rid\"", 5) != 0)
 			continue;
 		const char *q = p + 5;
@@ -99,8 +98,8 @@ json_t *proto_scan_rid(const char *head, size_t len)
 			continue;
 		q++;
 		json_error_t je;
-		json_t *v = json_loadb(q, (size_t)(end - q), JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK,
-				       &je);
+		json_t *v = json_loadb(q, (size_t)(end - q),
+				       JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &je);
 		if (v && (json_is_string(v) || json_is_integer(v)))
 			return v;
 		json_decref(v);
@@ -131,8 +130,7 @@ static const char *const allowed[][8] = {
 	[OP_STATUS] = {NULL},
 	[OP_WATCH] = {"action", "path", NULL},
 };
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status",
-				       "watch"};
+static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status", "watch"};
 
 static int bad(struct cairn_err *err, const char *field, const char *fmt, const char *a)
 {
@@ -178,8 +176,8 @@ static int get_string(const json_t *obj, const char *field, size_t max, char **o
 	size_t len = json_string_length(v);
 	if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
 		return cairn_err_set(err, CAIRN_E_PROTO, field,
-				     "field '%s' must be a non-empty string of at most %zu bytes", field,
-				     max);
+				     "field '%s' must be a non-empty string of at most %zu bytes",
+				     field, max);
 	}
 	*out = xstrdup(json_string_value(v));
 	return 0;
@@ -200,8 +198,9 @@ static int parse_pattern(const json_t *obj, struct proto_req *req, bool required
 	const char *why = NULL;
 	const char *s = json_string_value(v);
 	if (strlen(s) != json_string_length(v) || !pattern_valid(s, &why)) {
-		return cairn_err_set(err, CAIRN_E_BADPATTERN, "pattern", "invalid pattern '%.255s': %s",
-				     s, why ? why : "contains a NUL byte");
+		return cairn_err_set(err, CAIRN_E_BADPATTERN, "pattern",
+				     "invalid pattern '%.255s': %s", s,
+				     why ? why : "contains a NUL byte");
 	}
 	req->pattern = xstrdup(s);
 	return 0;
@@ -217,20 +216,20 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 		if (!v)
 			return bad(err, "versions", "field '%s' is required", "versions");
 		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 16)
-			return bad(err, "versions", "field '%s' must be an array of 1 to 16 integers",
-				   "versions");
+			return bad(err, "versions",
+				   "field '%s' must be an array of 1 to 16 integers", "versions");
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			const json_t *e = json_array_get(v, i);
 			if (!json_is_integer(e) || json_integer_value(e) < 1 ||
 			    json_integer_value(e) > 1000000)
-				return bad(err, "versions", "field '%s' must hold positive integers",
-					   "versions");
+				return bad(err, "versions",
+					   "field '%s' must hold positive integers", "versions");
 			req->versions[req->n_versions++] = (int)json_integer_value(e);
 		}
 		v = json_object_get(obj, "client");
 		if (v && (!json_is_string(v) || json_string_length(v) > 256))
-			return bad(err, "client", "field '%s' must be a string of at most 256 bytes",
-				   "client");
+			return bad(err, "client",
+				   "field '%s' must be a string of at most 256 bytes", "client");
 		return 0;
 	case OP_PUB: {
 		v = json_object_get(obj, "event");
@@ -255,9 +254,10 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 			else if (strcmp(a, "durable") == 0)
 				req->ack = ACK_DURABLE;
 			else
-				return bad(err, "ack",
-					   "field '%s' must be \"none\", \"accepted\" or \"durable\"",
-					   "ack");
+				return bad(
+					err, "ack",
+					"field '%s' must be \"none\", \"accepted\" or \"durable\"",
+					"ack");
 		}
 		return 0;
 	}
@@ -290,9 +290,10 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 		if ((v = json_object_get(obj, "limit"))) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > PROTO_QUERY_LIMIT_MAX) {
-				return cairn_err_set(err, CAIRN_E_PROTO, "limit",
-						     "field 'limit' must be an integer from 1 to %d",
-						     PROTO_QUERY_LIMIT_MAX);
+				return cairn_err_set(
+					err, CAIRN_E_PROTO, "limit",
+					"field 'limit' must be an integer from 1 to %d",
+					PROTO_QUERY_LIMIT_MAX);
 			}
 			req->limit = (size_t)json_integer_value(v);
 		}
@@ -305,8 +306,7 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 					   "order");
 		}
 		return 0;
-	case OP_STATUS:
-		return 0;
+	case OP_STATUS: return 0;
 	case OP_WATCH:
 		if (!json_object_get(obj, "action"))
 			return bad(err, "action", "field '%s' is required", "action");
@@ -343,8 +343,9 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 	if (rid) {
 		if (!(json_is_integer(rid) ||
 		      (json_is_string(rid) && json_string_length(rid) <= 128))) {
-			cairn_err_set(err, CAIRN_E_PROTO, "rid",
-				      "field 'rid' must be an integer or a string of at most 128 bytes");
+			cairn_err_set(
+				err, CAIRN_E_PROTO, "rid",
+				"field 'rid' must be an integer or a string of at most 128 bytes");
 			goto out_free;
 		}
 		req->rid = json_incref((json_t *)rid);
@@ -363,10 +364,11 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 		if (strcmp(json_string_value(op), op_names[i]) == 0)
 			break;
 	if (i == sizeof op_names / sizeof op_names[0]) {
-		r = cairn_err_set(err, CAIRN_E_UNKNOWN_OP, "op",
-				  "unknown op '%.64s'; expected hello, pub, sub, unsub, query, status "
-				  "or watch",
-				  json_string_value(op));
+		r = cairn_err_set(
+			err, CAIRN_E_UNKNOWN_OP, "op",
+			"unknown op '%.64s'; expected hello, pub, sub, unsub, query, status "
+			"or watch",
+			json_string_value(op));
 		goto out_free;
 	}
 	req->op = (enum proto_op)i;
@@ -382,8 +384,8 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 		if (!ok) {
 			char field[sizeof err->field];
 			snprintf(field, sizeof field, "%.63s", key);
-			cairn_err_set(err, CAIRN_E_PROTO, field, "unknown field '%.64s' for op '%s'",
-				      key, op_names[req->op]);
+			cairn_err_set(err, CAIRN_E_PROTO, field,
+				      "unknown field '%.64s' for op '%s'", key, op_names[req->op]);
 			goto out_free;
 		}
 	}

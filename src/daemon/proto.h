@@ -77,23 +77,23 @@ struct proto_pos {
 
 struct proto_req {
 	enum proto_op op;
-	json_t *rid;            /* owned reference, or NULL */
+	json_t *rid; /* owned reference, or NULL */
 	/* hello */
 	int versions[16];
 	int n_versions;
 	/* pub */
-	struct event *ev;       /* owned */
+	struct event *ev; /* owned */
 	enum proto_ack ack;
 	/* sub, unsub, query */
-	char *pattern;          /* owned; ">" by default for query */
-	char *sub;              /* sub/unsub: the subscription's name */
-	struct proto_pos from;  /* sub */
+	char *pattern;                 /* owned; ">" by default for query */
+	char *sub;                     /* sub/unsub: the subscription's name */
+	struct proto_pos from;         /* sub */
 	struct proto_pos since, until; /* query */
-	char *project;          /* query */
-	size_t limit;           /* query */
-	bool desc;              /* query */
-	char *action;           /* watch: "add", "rm" or "list" */
-	char *path;             /* watch: an absolute directory */
+	char *project;                 /* query */
+	size_t limit;                  /* query */
+	bool desc;                     /* query */
+	char *action;                  /* watch: "add", "rm" or "list" */
+	char *path;                    /* watch: an absolute directory */
 };
 
 /* A request that could not be accepted is a struct cairn_err

@@ -69,7 +69,7 @@ struct conn {
 	bool refused;   /* another uid: told so, then drained until it closes */
 	size_t drained; /* bytes of a refused peer read and dropped */
 	uv_shutdown_t shut;
-	unsigned pause; /* enum conn_pause */
+	unsigned pause;     /* enum conn_pause */
 	size_t out_bytes;   /* reply bytes written, not yet taken by the kernel */
 	size_t n_writes;    /* writes in flight, replies and events */
 	size_t pending_ops; /* requests taken and not yet answered */
@@ -78,7 +78,7 @@ struct conn {
 	bool in_update;     /* inside conn_update_reading() */
 	bool doomed;        /* to be closed at the next loop turn (daemon->doomed) */
 	struct conn *doomed_next;
-	char *unread;       /* bytes read but not yet fed (reading paused midway) */
+	char *unread; /* bytes read but not yet fed (reading paused midway) */
 	size_t unread_len;
 	uid_t uid;
 	pid_t pid;
@@ -145,7 +145,8 @@ static void write_done(uv_write_t *req, int status, bool may_close)
 	c->n_writes--;
 	if (!w->sub) {
 		c->out_bytes -= w->bytes;
-		if ((c->pause & PAUSE_OUTPUT) && c->out_bytes <= c->sv->cfg->conn_output_bytes / 2) {
+		if ((c->pause & PAUSE_OUTPUT) &&
+		    c->out_bytes <= c->sv->cfg->conn_output_bytes / 2) {
 			c->pause &= ~PAUSE_OUTPUT;
 			conn_update_reading(c);
 		}
@@ -381,8 +382,9 @@ static void ack_pub(struct pubctx *pc, int err)
 		return;
 	}
 	char line[400];
-	int n = snprintf(line, sizeof line, "{%s\"ok\":true,\"seq\":%lld,\"id\":\"%s\",\"duplicate\":%s}\n",
-			 rid, (long long)pc->bp.seq, pc->bp.id, pc->bp.duplicate ? "true" : "false");
+	int n = snprintf(line, sizeof line,
+			 "{%s\"ok\":true,\"seq\":%lld,\"id\":\"%s\",\"duplicate\":%s}\n", rid,
+			 (long long)pc->bp.seq, pc->bp.id, pc->bp.duplicate ? "true" : "false");
 	struct server *sv = c->sv;
 	if (buf_add(&c->acks, line, (size_t)n) < 0) {
 		/* Full: write what is gathered, in order, and gather on. */
@@ -536,8 +538,9 @@ static void do_hello(struct conn *c, struct proto_req *req)
 		return;
 	}
 	reply_ok(c, req->rid,
-		 json_pack("{s:i,s:s,s:{s:I,s:I}}", "version", best, "server", "cairn/" CAIRN_VERSION,
-			   "limits", "line_bytes", (json_int_t)c->sv->cfg->line_bytes, "event_bytes",
+		 json_pack("{s:i,s:s,s:{s:I,s:I}}", "version", best, "server",
+			   "cairn/" CAIRN_VERSION, "limits", "line_bytes",
+			   (json_int_t)c->sv->cfg->line_bytes, "event_bytes",
 			   (json_int_t)c->sv->cfg->event_bytes));
 }
 
@@ -870,14 +873,15 @@ static void status_done(uv_work_t *w, int status)
 		if (herr)
 			json_object_set_new(o, "store_health",
 					    json_pack("{s:s,s:s}", "error",
-						      herr == CAIRN_E_FULL	  ? "disk_full"
+						      herr == CAIRN_E_FULL      ? "disk_full"
 						      : herr == CAIRN_E_CORRUPT ? "damaged"
 										: "failing",
 						      "message", msg));
 		if (sv->hooks.status)
 			sv->hooks.status(sv->hooks.ctx, o);
 		if (sr->err)
-			json_object_set_new(o, "store_error", json_string("cannot read the database"));
+			json_object_set_new(o, "store_error",
+					    json_string("cannot read the database"));
 		reply_ok(c, sr->rid, o);
 	}
 	json_decref(sr->rid);
@@ -938,15 +942,17 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	}
 	struct proto_req req;
 	if (proto_parse(line, len, &req, &err)) {
-		json_t *rid = req.rid ? json_incref(req.rid)
-				      : proto_scan_rid(line, len < LINEBUF_HEAD ? len : LINEBUF_HEAD);
+		json_t *rid =
+			req.rid ? json_incref(req.rid)
+				: proto_scan_rid(line, len < LINEBUF_HEAD ? len : LINEBUF_HEAD);
 		reply_error(c, rid, &err);
 		json_decref(rid);
 		proto_req_release(&req);
 		return c->closing || c->pause;
 	}
 	if (c->sv->stopping) {
-		cairn_err_set(&err, CAIRN_E_UNAVAIL, "", "the daemon is shutting down; retry later");
+		cairn_err_set(&err, CAIRN_E_UNAVAIL, "",
+			      "the daemon is shutting down; retry later");
 		reply_error(c, req.rid, &err);
 		proto_req_release(&req);
 		return 0;
@@ -1129,8 +1135,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
-#define REFUSED_LINGER 16           /* refused peers drained at once */
-#define REFUSED_DRAIN (64 * 1024)   /* bytes read from one before closing */
+#define REFUSED_LINGER 16         /* refused peers drained at once */
+#define REFUSED_DRAIN (64 * 1024) /* bytes read from one before closing */
 
 static void on_refused_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -1142,8 +1148,8 @@ static void on_refused_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
 static void on_refused_shut(uv_shutdown_t *req, int status)
 {
 	struct conn *c = req->data;
-	if (!c->closing && (status < 0 || uv_read_start((uv_stream_t *)&c->pipe, on_alloc,
-							 on_refused_read) < 0))
+	if (!c->closing &&
+	    (status < 0 || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_refused_read) < 0))
 		conn_close(c);
 	conn_unref(c);
 }
@@ -1228,7 +1234,6 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	conn_update_reading(c);
 }
-
 
 /* ---- the server's life ---- */
 

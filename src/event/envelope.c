@@ -33,43 +33,44 @@ struct str_rule {
 };
 
 static const struct str_rule R_SPECVERSION = {"specversion", 1, 16, CH_PRINTABLE,
-                                              "must be \"1.0\" (cairn speaks CloudEvents 1.0)"};
+					      "must be \"1.0\" (cairn speaks CloudEvents 1.0)"};
 static const struct str_rule R_ID = {"id", 1, 128, CH_PRINTABLE,
-                                     "must be 1 to 128 printable ASCII characters"};
+				     "must be 1 to 128 printable ASCII characters"};
 static const struct str_rule R_SOURCE = {
-    "source", 1, 255, CH_NO_SPACE, "must be 1 to 255 bytes with no spaces or control characters"};
+	"source", 1, 255, CH_NO_SPACE,
+	"must be 1 to 255 bytes with no spaces or control characters"};
 static const struct str_rule R_TYPE = {
-    "type", 0, SIZE_MAX, CH_ANY,
-    "must be dot-separated tokens of [a-z0-9_-] with no empty token, at most 255 bytes"};
+	"type", 0, SIZE_MAX, CH_ANY,
+	"must be dot-separated tokens of [a-z0-9_-] with no empty token, at most 255 bytes"};
 static const struct str_rule R_SUBJECT = {"subject", 0, 4096, CH_NO_CTL,
-                                          "must be at most 4096 bytes with no control characters"};
+					  "must be at most 4096 bytes with no control characters"};
 static const struct str_rule R_TIME = {
-    "time", 0, SIZE_MAX, CH_ANY,
-    "must be an RFC 3339 timestamp such as \"2026-11-27T21:08:43.123Z\""};
+	"time", 0, SIZE_MAX, CH_ANY,
+	"must be an RFC 3339 timestamp such as \"2026-11-27T21:08:43.123Z\""};
 static const struct str_rule R_DATACONTENTTYPE = {"datacontenttype", 0, 255, CH_ANY,
-                                                  "must be a string of at most 255 bytes"};
+						  "must be a string of at most 255 bytes"};
 static const struct str_rule R_PROJECT = {
-    "project", 1, 4096, CH_ANY,
-    "must be an absolute path (starting with '/') of at most 4096 bytes"};
+	"project", 1, 4096, CH_ANY,
+	"must be an absolute path (starting with '/') of at most 4096 bytes"};
 static const struct str_rule R_SESSION = {"session", 1, 128, CH_PRINTABLE,
-                                          "must be 1 to 128 printable ASCII characters"};
+					  "must be 1 to 128 printable ASCII characters"};
 static const struct str_rule R_CORRELATIONID = {"correlationid", 1, 128, CH_PRINTABLE,
-                                                "must be 1 to 128 printable ASCII characters"};
+						"must be 1 to 128 printable ASCII characters"};
 
 /* Every attribute the envelope knows by name; all others are extensions. */
 static const char *const known_attrs[] = {
-    "specversion", "id",  "source",  "type",    "subject",       "time",     "datacontenttype",
-    "data",        "seq", "project", "session", "correlationid", "severity",
+	"specversion", "id",  "source",  "type",    "subject",       "time",     "datacontenttype",
+	"data",        "seq", "project", "session", "correlationid", "severity",
 };
 
 static const char *const severity_names[] = {
-    [SEV_UNSET] = "",
-    [SEV_DEBUG] = "debug",
-    [SEV_INFO] = "info",
-    [SEV_NOTICE] = "notice",
-    [SEV_WARNING] = "warning",
-    [SEV_ERROR] = "error",
-    [SEV_CRITICAL] = "critical",
+	[SEV_UNSET] = "",
+	[SEV_DEBUG] = "debug",
+	[SEV_INFO] = "info",
+	[SEV_NOTICE] = "notice",
+	[SEV_WARNING] = "warning",
+	[SEV_ERROR] = "error",
+	[SEV_CRITICAL] = "critical",
 };
 
 /* Copies n bytes of s into dst (size bytes), replacing anything that is not
@@ -87,8 +88,8 @@ static void copy_printable(char *dst, size_t size, const char *s, size_t n)
 /* Fills err (if not NULL) with code, field (flen bytes) and the formatted
  * rule, as "field 'NAME': rule" (or the rule alone when field is ""), and
  * returns code. */
-static int failv(struct cairn_err *err, int code, const char *field, size_t flen,
-                 const char *fmt, va_list ap)
+static int failv(struct cairn_err *err, int code, const char *field, size_t flen, const char *fmt,
+		 va_list ap)
 {
 	char f[sizeof err->field];
 	char rule[256];
@@ -103,8 +104,8 @@ static int failv(struct cairn_err *err, int code, const char *field, size_t flen
 	return cairn_err_set(err, code, "", "%s", rule);
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct cairn_err *err, int code, const char *field,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(struct cairn_err *err, int code,
+						      const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -217,14 +218,14 @@ static bool chars_ok(const char *s, size_t n, enum charset chars, char *why, siz
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		bool ctl = c < 0x20 || c == 0x7f ||
-		           (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0);
+			   (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0);
 
 		switch (chars) {
 		case CH_ANY: break;
 		case CH_PRINTABLE:
 			if (c < 0x20 || c > 0x7e) {
 				snprintf(why, size, "byte %zu (0x%02x) is not printable ASCII", i,
-				         c);
+					 c);
 				return false;
 			}
 			break;
@@ -237,7 +238,7 @@ static bool chars_ok(const char *s, size_t n, enum charset chars, char *why, siz
 		case CH_NO_CTL:
 			if (ctl && c == 0xc2) {
 				snprintf(why, size, "byte %zu starts control character U+%04X", i,
-				         (unsigned char)s[i + 1]);
+					 (unsigned char)s[i + 1]);
 				return false;
 			}
 			if (ctl) {
@@ -253,7 +254,7 @@ static bool chars_ok(const char *s, size_t n, enum charset chars, char *why, siz
 /* Looks up a string attribute and checks it against rule. Sets *out to the
  * string (borrowed from obj) or to NULL when absent and not required. */
 static int get_str(const json_t *obj, const struct str_rule *rule, bool required, const char **out,
-                   struct cairn_err *err)
+		   struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, rule->name);
 	char why[96];
@@ -264,23 +265,23 @@ static int get_str(const json_t *obj, const struct str_rule *rule, bool required
 	if (!v) {
 		if (required)
 			return fail(err, CAIRN_E_INVALID, rule->name, "is required; it %s",
-			            rule->sentence);
+				    rule->sentence);
 		return 0;
 	}
 	if (!json_is_string(v))
 		return fail(err, CAIRN_E_INVALID, rule->name, "%s; it is %s, not a string",
-		            rule->sentence, json_kind(v));
+			    rule->sentence, json_kind(v));
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n != strlen(s))
 		return fail(err, CAIRN_E_INVALID, rule->name, "%s; it contains a NUL character",
-		            rule->sentence);
+			    rule->sentence);
 	if (!utf8_clean(s, n))
 		return fail(err, CAIRN_E_INVALID, rule->name, "%s; it is not valid UTF-8",
-		            rule->sentence);
+			    rule->sentence);
 	if (n < rule->min || n > rule->max)
 		return fail(err, CAIRN_E_INVALID, rule->name, "%s; it is %zu bytes", rule->sentence,
-		            n);
+			    n);
 	if (!chars_ok(s, n, rule->chars, why, sizeof why))
 		return fail(err, CAIRN_E_INVALID, rule->name, "%s; %s", rule->sentence, why);
 	*out = s;
@@ -289,7 +290,7 @@ static int get_str(const json_t *obj, const struct str_rule *rule, bool required
 
 /* get_str() that stores a copy in *dst. */
 static int take_str(const json_t *obj, const struct str_rule *rule, bool required, char **dst,
-                    struct cairn_err *err)
+		    struct cairn_err *err)
 {
 	const char *s;
 	int r;
@@ -302,7 +303,7 @@ static int take_str(const json_t *obj, const struct str_rule *rule, bool require
 }
 
 static int take_specversion(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                            struct cairn_err *err)
+			    struct cairn_err *err)
 {
 	const char *s;
 	int r;
@@ -313,7 +314,7 @@ static int take_specversion(const json_t *obj, enum event_parse_mode mode, struc
 		return 0;
 	if (strcmp(s, "1.0") != 0)
 		return fail(err, CAIRN_E_INVALID, R_SPECVERSION.name, "%s; it is \"%s\"",
-		            R_SPECVERSION.sentence, s);
+			    R_SPECVERSION.sentence, s);
 	ev->specversion = xstrdup(s);
 	return 0;
 }
@@ -327,13 +328,13 @@ static int take_type(const json_t *obj, struct event *ev, struct cairn_err *err)
 		return r;
 	if (!type_valid(s, &why))
 		return fail(err, CAIRN_E_INVALID, R_TYPE.name, "%s; %s", R_TYPE.sentence,
-		            why ? why : "it breaks that rule");
+			    why ? why : "it breaks that rule");
 	ev->type = xstrdup(s);
 	return 0;
 }
 
 static int take_time(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                     struct cairn_err *err)
+		     struct cairn_err *err)
 {
 	const char *s;
 	int64_t ms;
@@ -372,8 +373,7 @@ static bool data_ok(const json_t *v, int depth, char *why, size_t size)
 		}
 		return true;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, m)
-		{
+		json_array_foreach(v, i, m) {
 			if (!data_ok(m, depth + 1, why, size))
 				return false;
 		}
@@ -402,31 +402,31 @@ static int take_data(const json_t *obj, struct event *ev, struct cairn_err *err)
 		return 0;
 	if (!data_ok(v, 1, why, sizeof why))
 		return fail(err, CAIRN_E_INVALID, "data", "must be JSON that can be encoded; %s",
-		            why);
+			    why);
 	ev->data = json_incref(v);
 	return 0;
 }
 
 static int take_seq(const json_t *obj, enum event_parse_mode mode, struct event *ev,
-                    struct cairn_err *err)
+		    struct cairn_err *err)
 {
 	const json_t *v = json_object_get(obj, "seq");
 
 	if (mode == EVENT_PUBLISH) {
 		if (v)
 			return fail(err, CAIRN_E_INVALID, "seq",
-			            "seq is assigned by the daemon; leave it out");
+				    "seq is assigned by the daemon; leave it out");
 		return 0;
 	}
 	if (!v)
 		return fail(err, CAIRN_E_INVALID, "seq",
-		            "is required in a stored event; it must be an integer >= 1");
+			    "is required in a stored event; it must be an integer >= 1");
 	if (!json_is_integer(v))
 		return fail(err, CAIRN_E_INVALID, "seq", "must be an integer >= 1; it is %s",
-		            json_kind(v));
+			    json_kind(v));
 	if (json_integer_value(v) < 1)
 		return fail(err, CAIRN_E_INVALID, "seq", "must be an integer >= 1; it is %lld",
-		            (long long)json_integer_value(v));
+			    (long long)json_integer_value(v));
 	ev->seq = json_integer_value(v);
 	return 0;
 }
@@ -442,7 +442,7 @@ static int take_project(const json_t *obj, struct event *ev, struct cairn_err *e
 		return 0;
 	if (s[0] != '/')
 		return fail(err, CAIRN_E_INVALID, R_PROJECT.name, "%s; it is a relative path",
-		            R_PROJECT.sentence);
+			    R_PROJECT.sentence);
 	ev->project = xstrdup(s);
 	return 0;
 }
@@ -457,7 +457,7 @@ static int take_severity(const json_t *obj, struct event *ev, struct cairn_err *
 	s = json_is_string(v) ? json_string_value(v) : NULL;
 	if (!s || json_string_length(v) != strlen(s) || event_severity_parse(s, &ev->severity) < 0)
 		return fail(err, CAIRN_E_INVALID, "severity",
-		            "must be one of debug, info, notice, warning, error, critical");
+			    "must be one of debug, info, notice, warning, error, critical");
 	return 0;
 }
 
@@ -493,24 +493,24 @@ static int take_extensions(const json_t *obj, struct event *ev, struct cairn_err
 			continue;
 		if (klen == strlen("data_base64") && memcmp(key, "data_base64", klen) == 0)
 			return fail(err, CAIRN_E_INVALID, "data_base64",
-			            "binary data is not supported; send JSON in \"data\" "
-			            "(a base64 string inside it if you must)");
+				    "binary data is not supported; send JSON in \"data\" "
+				    "(a base64 string inside it if you must)");
 		if (klen == 0)
 			return fail(err, CAIRN_E_INVALID, "",
-			            "an attribute has an empty name; extension names must be 1 to "
-			            "20 characters of [a-z0-9]");
+				    "an attribute has an empty name; extension names must be 1 to "
+				    "20 characters of [a-z0-9]");
 		if (!ext_name_ok(key, klen))
 			return fail_key(err, CAIRN_E_INVALID, key, klen,
-			                "is not a known attribute, and an extension name must be "
-			                "1 to 20 characters of [a-z0-9]");
+					"is not a known attribute, and an extension name must be "
+					"1 to 20 characters of [a-z0-9]");
 		if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
 			return fail_key(err, CAIRN_E_INVALID, key, klen,
-			                "an extension attribute must be a string, number or "
-			                "boolean; it is %s",
-			                json_kind(v));
+					"an extension attribute must be a string, number or "
+					"boolean; it is %s",
+					json_kind(v));
 		if (json_is_string(v) && !utf8_clean(json_string_value(v), json_string_length(v)))
 			return fail_key(err, CAIRN_E_INVALID, key, klen,
-			                "must be valid UTF-8 with no NUL character");
+					"must be valid UTF-8 with no NUL character");
 		if (!ev->extensions)
 			ev->extensions = must(json_object());
 		if (json_object_set(ev->extensions, key, v) < 0)
@@ -520,7 +520,7 @@ static int take_extensions(const json_t *obj, struct event *ev, struct cairn_err
 }
 
 int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
-                    struct cairn_err *err)
+		    struct cairn_err *err)
 {
 	bool stored = mode == EVENT_STORED;
 	struct event *ev;
@@ -531,7 +531,7 @@ int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event 
 		cairn_err_clear(err);
 	if (!obj || !json_is_object(obj))
 		return fail(err, CAIRN_E_INVALID, "", "an event must be a JSON object, not %s",
-		            obj ? json_kind(obj) : "nothing");
+			    obj ? json_kind(obj) : "nothing");
 
 	ev = xcalloc(1, sizeof *ev);
 	/* Unknown attributes first: a misspelt name ("Type") is a better
@@ -560,7 +560,7 @@ out_free_event:
 }
 
 int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_mode mode,
-                struct event **out, struct cairn_err *err)
+		struct event **out, struct cairn_err *err)
 {
 	json_error_t jerr;
 	json_t *obj;
@@ -569,7 +569,7 @@ int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_
 	*out = NULL;
 	if (len > max_bytes)
 		return fail(err, CAIRN_E_TOOBIG, "", "the event is %zu bytes; the limit is %zu",
-		            len, max_bytes);
+			    len, max_bytes);
 	/* Duplicate keys and trailing bytes are refused (no
 	 * JSON_DISABLE_EOF_CHECK); without JSON_ALLOW_NUL a "\u0000" is too.
 	 * JSON_DECODE_ANY lets a well-formed non-object through to be refused
@@ -578,9 +578,9 @@ int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_
 	if (!obj) {
 		/* jansson names its own flag for a \u0000; say what the input did. */
 		const char *why =
-		    strstr(jerr.text, "JSON_ALLOW_NUL") ? "a string holds \\u0000" : jerr.text;
+			strstr(jerr.text, "JSON_ALLOW_NUL") ? "a string holds \\u0000" : jerr.text;
 		return fail(err, CAIRN_E_PARSE, "", "malformed JSON at line %d, column %d: %s",
-		            jerr.line, jerr.column, why);
+			    jerr.line, jerr.column, why);
 	}
 	r = event_from_json(obj, mode, out, err);
 	json_decref(obj);
@@ -670,8 +670,7 @@ json_t *event_to_json(const struct event *ev)
 	if (ev->severity != SEV_UNSET)
 		put_str(obj, "severity", event_severity_name(ev->severity));
 	if (ev->extensions) {
-		json_object_foreach(ev->extensions, key, v)
-		{
+		json_object_foreach(ev->extensions, key, v) {
 			/* A hand-built extension must not overwrite an attribute. */
 			if (!json_object_get(obj, key) && json_object_set(obj, key, v) < 0)
 				oom("building an event");

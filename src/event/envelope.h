@@ -50,11 +50,11 @@ struct event {
 	char *source;
 	char *type;
 	char *subject;
-	char *time;       /* as given, or as made by event_fill_defaults() */
-	int64_t time_ms;  /* parsed from time; 0 when time is absent */
+	char *time;      /* as given, or as made by event_fill_defaults() */
+	int64_t time_ms; /* parsed from time; 0 when time is absent */
 	char *datacontenttype;
 	json_t *data;
-	int64_t seq;      /* 0 = not yet assigned */
+	int64_t seq; /* 0 = not yet assigned */
 	char *project;
 	char *session;
 	char *correlationid;
@@ -66,7 +66,6 @@ struct event {
  * JSON attribute name ("" for the envelope as a whole), msg the rule it
  * broke in words for a human, prefixed "field 'NAME': " when there is a
  * field. code is the function's return value. */
-
 
 enum event_parse_mode {
 	/* From a publisher: id, time and specversion may be absent (they are

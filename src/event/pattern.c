@@ -30,7 +30,7 @@ static const char *bad_char_why(char c, bool wild)
 		if (!wild)
 			return "wildcards '*' and '>' are only allowed in patterns, not in types";
 		return c == '*' ? "'*' must be a whole token, as in 'a.*.c'"
-		                : "'>' must be a whole token, as in 'a.>'";
+				: "'>' must be a whole token, as in 'a.>'";
 	}
 	return "tokens may only contain a-z, 0-9, '_' and '-'";
 }

@@ -34,24 +34,24 @@ struct tokens {
 
 /* The keyword list of fixshape.h, in the same order. */
 static const char *const keywords[] = {
-    "if",       "else",   "elif",    "for",      "while",   "do",     "return",  "break",
-    "continue", "switch", "case",    "default",  "goto",    "int",    "char",    "float",
-    "double",   "long",   "short",   "unsigned", "signed",  "void",   "bool",    "auto",
-    "struct",   "union",  "enum",    "const",    "static",  "extern", "typedef", "sizeof",
-    "include",  "define", "class",   "def",      "import",  "from",   "fn",      "let",
-    "var",      "func",   "package", "public",   "private", "true",   "false",   "True",
-    "False",    "null",   "NULL",    "nullptr",  "None",    "nil",    "self",    "this",
-    "new",      "delete", "in",      "not",      "and",     "or",     "is",      "try",
-    "catch",    "except", "finally", "throw",    "raise",   "pass",   "lambda",  "then",
-    "fi",       "done",   "esac",    "printf",   "scanf",   "malloc", "calloc",  "realloc",
-    "free",     "strlen",
+	"if",       "else",   "elif",    "for",      "while",   "do",     "return",  "break",
+	"continue", "switch", "case",    "default",  "goto",    "int",    "char",    "float",
+	"double",   "long",   "short",   "unsigned", "signed",  "void",   "bool",    "auto",
+	"struct",   "union",  "enum",    "const",    "static",  "extern", "typedef", "sizeof",
+	"include",  "define", "class",   "def",      "import",  "from",   "fn",      "let",
+	"var",      "func",   "package", "public",   "private", "true",   "false",   "True",
+	"False",    "null",   "NULL",    "nullptr",  "None",    "nil",    "self",    "this",
+	"new",      "delete", "in",      "not",      "and",     "or",     "is",      "try",
+	"catch",    "except", "finally", "throw",    "raise",   "pass",   "lambda",  "then",
+	"fi",       "done",   "esac",    "printf",   "scanf",   "malloc", "calloc",  "realloc",
+	"free",     "strlen",
 };
 
 /* Operators of more than one character, longest first. */
 static const char *const operators[] = {
-    "...", "<<=", ">>=", "**=", "===", "!==", "<=>", "==", "!=", "<=", ">=",
-    "&&",  "||",  "++",  "--",  "->",  "<<",  ">>",  "+=", "-=", "*=", "/=",
-    "%=",  "&=",  "|=",  "^=",  "::",  "=>",  "**",  ":=", "..", "##",
+	"...", "<<=", ">>=", "**=", "===", "!==", "<=>", "==", "!=", "<=", ">=",
+	"&&",  "||",  "++",  "--",  "->",  "<<",  ">>",  "+=", "-=", "*=", "/=",
+	"%=",  "&=",  "|=",  "^=",  "::",  "=>",  "**",  ":=", "..", "##",
 };
 
 static bool is_digit(unsigned char c)
@@ -149,7 +149,7 @@ static bool one_char(const char *s, size_t n)
 static size_t string_prefix(const char *s, size_t n, size_t i)
 {
 	static const char *const prefixes[] = {"rb", "br", "Rb", "bR", "RB", "BR", "rf", "fr", "u8",
-	                                       "r",  "b",  "f",  "u",  "R",  "B",  "F",  "U",  "L"};
+					       "r",  "b",  "f",  "u",  "R",  "B",  "F",  "U",  "L"};
 	for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
 		size_t len = strlen(prefixes[k]);
 		if (n - i > len && memcmp(s + i, prefixes[k], len) == 0 &&
@@ -193,7 +193,7 @@ static bool tokenize(const char *s, size_t n, struct tokens *t)
 			continue;
 		}
 		if (c == '#' && (next == ' ' || next == '\t' || next == '\n' || next == '\r' ||
-		                 (next == '!' && line_start))) {
+				 (next == '!' && line_start))) {
 			while (i < n && s[i] != '\n')
 				i++;
 			continue;
@@ -218,7 +218,7 @@ static bool tokenize(const char *s, size_t n, struct tokens *t)
 				while (i < n && is_ident((unsigned char)s[i]))
 					i++;
 				if (!push(t, s + start, i - start,
-				          is_keyword(s + start, i - start) ? TK_KW : TK_ID))
+					  is_keyword(s + start, i - start) ? TK_KW : TK_ID))
 					return false;
 				continue;
 			}
@@ -246,7 +246,7 @@ static bool tokenize(const char *s, size_t n, struct tokens *t)
 				/* Python's triple-quoted strings. */
 				size_t j = i + 3;
 				while (j < n && !(s[j] == (char)c && j + 2 < n &&
-				                  s[j + 1] == (char)c && s[j + 2] == (char)c)) {
+						  s[j + 1] == (char)c && s[j + 2] == (char)c)) {
 					j += s[j] == '\\' && j + 1 < n ? 2 : 1;
 				}
 				i = j < n ? j + 3 : n;
@@ -301,7 +301,7 @@ struct lcs {
  * out[j], j = 0..b1-b0; with reverse, of the suffixes instead: out[j] for
  * the last j tokens of b against a[a0..a1) read backwards. */
 static void lcs_row(struct lcs *l, size_t a0, size_t a1, size_t b0, size_t b1, bool reverse,
-                    uint32_t *out)
+		    uint32_t *out)
 {
 	size_t m = b1 - b0;
 	memset(out, 0, (m + 1) * sizeof *out);
@@ -399,7 +399,7 @@ static bool emit(const struct tokens *t, const char *sign, char *out, size_t out
 }
 
 int fixshape_compute(const char *before, size_t blen, const char *after, size_t alen, char *out,
-                     size_t outlen)
+		     size_t outlen)
 {
 	struct tokens a = {0}, b = {0};
 	int r = 0;

@@ -79,6 +79,6 @@
  * Allocates scratch memory (aborting if there is none, see common/xalloc.h)
  * and frees it before returning; keeps no state: any thread may call it. */
 int fixshape_compute(const char *before, size_t blen, const char *after, size_t alen, char *out,
-                     size_t outlen);
+		     size_t outlen);
 
 #endif

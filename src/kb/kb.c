@@ -54,64 +54,68 @@ const char *kb_state_parse(const char *s)
 
 /* The SQL of enum stmt_id (kb_int.h), prepared on first use by kb__stmt(). */
 static const char *const stmt_sql[N_STMTS] = {
-    [S_GET_ID] = "SELECT " COLS " FROM knowledge k WHERE k.id=?1",
-    [S_GET_UID] = "SELECT " COLS " FROM knowledge k WHERE k.uid=?1",
-    [S_BY_HASH] = "SELECT id, forgotten_ms FROM knowledge WHERE hash=?1",
-    [S_INSERT] = "INSERT INTO knowledge(uid,kind,title,body,tags,files,project,created_ms,"
-                 "updated_ms,uses,last_used_ms,confidence,state,forgotten_ms,signature,"
-                 "sig_general,fix_key,sources,hash)"
-                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
-                 " ON CONFLICT DO NOTHING",
-    [S_UPDATE_CONTENT] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,"
-                         "project=?7,hash=?8,updated_ms=?9 WHERE id=?1",
-    [S_REPLACE] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,project=?7,"
-                  "created_ms=?8,updated_ms=?9,uses=?10,last_used_ms=?11,confidence=?12,"
-                  "state=?13,forgotten_ms=?14,signature=?15,sig_general=?16,fix_key=?17,"
-                  "sources=?18,hash=?19,superseded_by=NULL WHERE id=?1",
-    [S_SUPER_OF] = "SELECT superseded_by FROM knowledge WHERE id=?1",
-    [S_SET_SUPER] = "UPDATE knowledge SET superseded_by=?2, updated_ms=?3 WHERE id=?1",
-    [S_SET_SUPER_QUIET] = "UPDATE knowledge SET superseded_by=?2 WHERE id=?1",
-    [S_FORGET] = "UPDATE knowledge SET forgotten_ms=?2, updated_ms=?2 WHERE id=?1 AND "
-                 "forgotten_ms IS NULL",
-    [S_UNFORGET] = "UPDATE knowledge SET forgotten_ms=NULL, updated_ms=?2 WHERE id=?1 AND "
-                   "forgotten_ms IS NOT NULL",
-    [S_EXISTS] = "SELECT 1 FROM knowledge WHERE id=?1",
-    [S_CONFIRM] = "UPDATE knowledge SET state='active', confidence=confidence+(1-confidence)*0.5,"
-                  " uses=uses+1, last_used_ms=?2, updated_ms=?2 WHERE id=?1",
-    [S_REJECT] = "UPDATE knowledge SET state='rejected', updated_ms=?2 WHERE id=?1 AND "
-                 "state!='rejected'",
-    [S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=?2 WHERE id=?1",
-    [S_UID_LOOKUP] = "SELECT id, updated_ms FROM knowledge WHERE uid=?1",
-    [S_PURGE_COUNT] = "SELECT count(*) FROM knowledge WHERE forgotten_ms IS NOT NULL AND "
-                      "forgotten_ms < ?1",
-    [S_PURGE_REWIRE] =
-        "UPDATE knowledge SET superseded_by=(SELECT p.superseded_by FROM knowledge p WHERE "
-        "p.id=knowledge.superseded_by) WHERE superseded_by IN (SELECT id FROM knowledge "
-        "WHERE forgotten_ms IS NOT NULL AND forgotten_ms < ?1)",
-    [S_PURGE_UNLINK] = "UPDATE knowledge SET superseded_by=NULL WHERE superseded_by=id OR "
-                       "superseded_by IN (SELECT id FROM knowledge WHERE forgotten_ms IS NOT "
-                       "NULL AND forgotten_ms < ?1)",
-    [S_PURGE_DELETE] = "DELETE FROM knowledge WHERE forgotten_ms IS NOT NULL AND forgotten_ms "
-                       "< ?1",
-    [S_SIG_UPSERT] = "INSERT INTO signatures(sig,general,example,first_ms,last_ms,count)"
-                     " VALUES(?1,?2,?3,?4,?4,1) ON CONFLICT(sig) DO UPDATE SET"
-                     " count=count+1, last_ms=max(last_ms,excluded.last_ms)",
-    [S_LEARN_SIG] = "SELECT id FROM knowledge WHERE signature=?1 AND fix_key=?2 AND project "
-                    "IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
-                    "updated_ms DESC, id DESC LIMIT 1",
-    [S_LEARN_GEN] = "SELECT id FROM knowledge WHERE sig_general=?1 AND fix_key=?2 AND project "
-                    "IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
-                    "updated_ms DESC, id DESC LIMIT 1",
-    [S_RECUR] = "UPDATE knowledge SET uses=uses+1, confidence=?2, sources=?3, updated_ms=?4,"
-                " body=?5, hash=?6 WHERE id=?1",
-    [S_FIX_SIG] =
-        "SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER " LIMIT ?3",
-    [S_FIX_GEN] = "SELECT k.id FROM knowledge k WHERE k.sig_general=?1 AND " FIX_ELIGIBLE FIX_ORDER
-                  " LIMIT ?3",
-    [S_FIX_ELIGIBLE] = "SELECT 1 FROM knowledge k WHERE k.id=?1 AND " FIX_ELIGIBLE,
-    [S_DF] = "SELECT count(*) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?1"
-             " LIMIT ?2)",
-    [S_MAXID] = "SELECT max(id) FROM knowledge",
+	[S_GET_ID] = "SELECT " COLS " FROM knowledge k WHERE k.id=?1",
+	[S_GET_UID] = "SELECT " COLS " FROM knowledge k WHERE k.uid=?1",
+	[S_BY_HASH] = "SELECT id, forgotten_ms FROM knowledge WHERE hash=?1",
+	[S_INSERT] = "INSERT INTO knowledge(uid,kind,title,body,tags,files,project,created_ms,"
+		     "updated_ms,uses,last_used_ms,confidence,state,forgotten_ms,signature,"
+		     "sig_general,fix_key,sources,hash)"
+		     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
+		     " ON CONFLICT DO NOTHING",
+	[S_UPDATE_CONTENT] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,"
+			     "project=?7,hash=?8,updated_ms=?9 WHERE id=?1",
+	[S_REPLACE] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,project=?7,"
+		      "created_ms=?8,updated_ms=?9,uses=?10,last_used_ms=?11,confidence=?12,"
+		      "state=?13,forgotten_ms=?14,signature=?15,sig_general=?16,fix_key=?17,"
+		      "sources=?18,hash=?19,superseded_by=NULL WHERE id=?1",
+	[S_SUPER_OF] = "SELECT superseded_by FROM knowledge WHERE id=?1",
+	[S_SET_SUPER] = "UPDATE knowledge SET superseded_by=?2, updated_ms=?3 WHERE id=?1",
+	[S_SET_SUPER_QUIET] = "UPDATE knowledge SET superseded_by=?2 WHERE id=?1",
+	[S_FORGET] = "UPDATE knowledge SET forgotten_ms=?2, updated_ms=?2 WHERE id=?1 AND "
+		     "forgotten_ms IS NULL",
+	[S_UNFORGET] = "UPDATE knowledge SET forgotten_ms=NULL, updated_ms=?2 WHERE id=?1 AND "
+		       "forgotten_ms IS NOT NULL",
+	[S_EXISTS] = "SELECT 1 FROM knowledge WHERE id=?1",
+	[S_CONFIRM] =
+		"UPDATE knowledge SET state='active', confidence=confidence+(1-confidence)*0.5,"
+		" uses=uses+1, last_used_ms=?2, updated_ms=?2 WHERE id=?1",
+	[S_REJECT] = "UPDATE knowledge SET state='rejected', updated_ms=?2 WHERE id=?1 AND "
+		     "state!='rejected'",
+	[S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=?2 WHERE id=?1",
+	[S_UID_LOOKUP] = "SELECT id, updated_ms FROM knowledge WHERE uid=?1",
+	[S_PURGE_COUNT] = "SELECT count(*) FROM knowledge WHERE forgotten_ms IS NOT NULL AND "
+			  "forgotten_ms < ?1",
+	[S_PURGE_REWIRE] =
+		"UPDATE knowledge SET superseded_by=(SELECT p.superseded_by FROM knowledge p WHERE "
+		"p.id=knowledge.superseded_by) WHERE superseded_by IN (SELECT id FROM knowledge "
+		"WHERE forgotten_ms IS NOT NULL AND forgotten_ms < ?1)",
+	[S_PURGE_UNLINK] = "UPDATE knowledge SET superseded_by=NULL WHERE superseded_by=id OR "
+			   "superseded_by IN (SELECT id FROM knowledge WHERE forgotten_ms IS NOT "
+			   "NULL AND forgotten_ms < ?1)",
+	[S_PURGE_DELETE] = "DELETE FROM knowledge WHERE forgotten_ms IS NOT NULL AND forgotten_ms "
+			   "< ?1",
+	[S_SIG_UPSERT] = "INSERT INTO signatures(sig,general,example,first_ms,last_ms,count)"
+			 " VALUES(?1,?2,?3,?4,?4,1) ON CONFLICT(sig) DO UPDATE SET"
+			 " count=count+1, last_ms=max(last_ms,excluded.last_ms)",
+	[S_LEARN_SIG] = "SELECT id FROM knowledge WHERE signature=?1 AND fix_key=?2 AND project "
+			"IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
+			"updated_ms DESC, id DESC LIMIT 1",
+	[S_LEARN_GEN] = "SELECT id FROM knowledge WHERE sig_general=?1 AND fix_key=?2 AND project "
+			"IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
+			"updated_ms DESC, id DESC LIMIT 1",
+	[S_RECUR] = "UPDATE knowledge SET uses=uses+1, confidence=?2, sources=?3, updated_ms=?4,"
+		    " body=?5, hash=?6 WHERE id=?1",
+	[S_FIX_SIG] =
+		"SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER
+		" LIMIT ?3",
+	[S_FIX_GEN] =
+		"SELECT k.id FROM knowledge k WHERE k.sig_general=?1 AND " FIX_ELIGIBLE FIX_ORDER
+		" LIMIT ?3",
+	[S_FIX_ELIGIBLE] = "SELECT 1 FROM knowledge k WHERE k.id=?1 AND " FIX_ELIGIBLE,
+	[S_DF] =
+		"SELECT count(*) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?1"
+		" LIMIT ?2)",
+	[S_MAXID] = "SELECT max(id) FROM knowledge",
 };
 
 /* ---- errors, statements, transactions ---- */
@@ -160,15 +164,15 @@ int kb__sqlerr(struct kb *kb, const char *what)
 {
 	int code = sqlite3_errcode(kb->db);
 	return kb__seterr(kb, CAIRN_E_STORE, "%s: %s%s", what, sqlite3_errmsg(kb->db),
-	                  code == SQLITE_BUSY ? " (another process holds the database; try again)"
-	                                      : "");
+			  code == SQLITE_BUSY ? " (another process holds the database; try again)"
+					      : "");
 }
 
 sqlite3_stmt *kb__stmt(struct kb *kb, enum stmt_id i)
 {
 	if (!kb->st[i]) {
 		if (sqlite3_prepare_v3(kb->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &kb->st[i], NULL) != SQLITE_OK) {
+				       &kb->st[i], NULL) != SQLITE_OK) {
 			kb__sqlerr(kb, "cannot prepare a knowledge base query");
 			return NULL;
 		}
@@ -263,25 +267,25 @@ void kb__tx_rollback(struct kb *kb)
 /* ---- opening and purging ---- */
 
 static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out,
-                   struct cairn_err *err)
+		   struct cairn_err *err)
 {
 	sqlite3_stmt *st;
 	bool ok = false;
 	if (sqlite3_prepare_v2(
-	        db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='knowledge'", -1, &st,
-	        NULL) == SQLITE_OK) {
+		    db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='knowledge'", -1,
+		    &st, NULL) == SQLITE_OK) {
 		ok = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_finalize(st);
 	}
 	if (!ok) {
 		return cairn_err_set(err, CAIRN_E_VERSION, "",
-		                     "the database has no knowledge base (schema older than "
-		                     "migration 2); open it once read-write with this cairn");
+				     "the database has no knowledge base (schema older than "
+				     "migration 2); open it once read-write with this cairn");
 	}
 	if (kb__register_rank(db)) {
 		return cairn_err_set(err, CAIRN_E_STORE, "",
-		                     "cannot register the ranking function: this SQLite has no "
-		                     "FTS5");
+				     "cannot register the ranking function: this SQLite has no "
+				     "FTS5");
 	}
 	struct kb *kb = xcalloc(1, sizeof *kb);
 	kb->db = db;
@@ -290,7 +294,7 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out,
 	 * same index pages again and again. (Someone else's we leave alone.) */
 	if (owned)
 		sqlite3_exec(db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;", NULL,
-		             NULL, NULL);
+			     NULL, NULL);
 	kb->forget_ms = forget_ms > 0 ? forget_ms : KB_FORGET_DEFAULT_MS;
 	if (!sqlite3_db_readonly(db, "main")) {
 		/* Best effort: a busy database only delays the purge. */
@@ -303,7 +307,7 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out,
 }
 
 int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out,
-            struct cairn_err *err)
+	    struct cairn_err *err)
 {
 	sqlite3 *db = NULL;
 	*out = NULL;

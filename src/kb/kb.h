@@ -142,7 +142,7 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags);
  * err (may be NULL) with it and a reason. The caller owns *out (kb_close()).
  * Blocking. */
 int kb_open(const char *db_path, bool readonly, int64_t forget_ms, struct kb **out,
-            struct cairn_err *err);
+	    struct cairn_err *err);
 
 /* Wraps a connection someone else owns and keeps open longer than the kb
  * (the triage service's). The schema must be at migration 2 or later
@@ -337,18 +337,18 @@ typedef void (*kb_import_report_fn)(void *ctx, size_t line, bool skipped, const 
  * CAIRN_E_STORE / -errno on a failure that stopped the import (what was
  * committed stays). */
 int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_report_fn report,
-              void *ctx);
+	      void *ctx);
 
 /* ---- the triage service's contract ---- */
 
 struct kb_fix_hit {
 	struct kb_entry e;
 	double score;       /* informative: tier (3, 2, 1) - 1 + confidence, and
-	                     * for similar text confidence x share of words matched */
+			     * for similar text confidence x share of words matched */
 	const char *reason; /* static: "same error", "same error, other names",
-	                     * "similar text" */
+			     * "similar text" */
 	char *matched;      /* for similar text: the matched words (space-
-	                     * separated), else NULL */
+			     * separated), else NULL */
 };
 
 /* Known fixes for a failure, best first: tier 1 entries whose signature ==
@@ -367,7 +367,7 @@ struct kb_fix_hit {
  * *out (free with kb_fix_hits_free()) gets *n hits. Returns 0 or
  * CAIRN_E_STORE. */
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-                 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n);
+		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n);
 void kb_fix_hits_free(struct kb_fix_hit *v, size_t n);
 
 /* A fix the learner saw: the failure with signature (and sig_general) went
@@ -392,12 +392,12 @@ struct kb_learned {
  * *id is set to it. Returns 0, CAIRN_E_INVALID (no title) or
  * CAIRN_E_STORE. */
 int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int64_t *id,
-                 bool *recurred);
+		 bool *recurred);
 
 /* Upserts the signatures table: count++, last_ms = now_ms, first_ms on
  * insert, example (redacted, cut to 4 KiB) and general kept from the first.
  * Returns 0, CAIRN_E_INVALID (sig empty) or CAIRN_E_STORE. */
 int kb_note_signature(struct kb *kb, const char *sig, const char *general, const char *example,
-                      int64_t now_ms);
+		      int64_t now_ms);
 
 #endif

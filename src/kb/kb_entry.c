@@ -87,7 +87,7 @@ void kb_entry_release(struct kb_entry *e)
 }
 
 static int get_by(struct kb *kb, enum stmt_id which, int64_t id, const char *uid,
-                  struct kb_entry *out)
+		  struct kb_entry *out)
 {
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st = kb__stmt(kb, which);
@@ -102,7 +102,7 @@ static int get_by(struct kb *kb, enum stmt_id which, int64_t id, const char *uid
 		kb__entry_from_row(st, out);
 	else if (rc == SQLITE_DONE)
 		r = uid ? kb__seterr(kb, CAIRN_E_NOTFOUND, "no entry with uid %s", uid)
-		        : kb__seterr(kb, CAIRN_E_NOTFOUND, "no entry %lld", (long long)id);
+			: kb__seterr(kb, CAIRN_E_NOTFOUND, "no entry %lld", (long long)id);
 	else
 		r = kb__sqlerr(kb, "cannot read an entry");
 	sqlite3_reset(st);
@@ -142,7 +142,7 @@ int kb_resolve(struct kb *kb, const char *ref, int64_t *id)
 		long long v = strtoll(s, &end, 10);
 		if (*end || errno || v <= 0)
 			return kb__seterr(kb, CAIRN_E_INVALID, "'%s' is not an entry id or uid",
-			                  ref);
+					  ref);
 		int r = exists(kb, v);
 		if (r == 0)
 			*id = v;
@@ -154,8 +154,8 @@ int kb_resolve(struct kb *kb, const char *ref, int64_t *id)
 		*p = (char)toupper((unsigned char)*p);
 	if (!s || strlen(s) != ULID_LEN || !ulid_valid(up))
 		return kb__seterr(kb, CAIRN_E_INVALID,
-		                  "'%s' is not an entry id (a number) or uid (26 characters)",
-		                  ref ? ref : "");
+				  "'%s' is not an entry id (a number) or uid (26 characters)",
+				  ref ? ref : "");
 	sqlite3_stmt *st = kb__stmt(kb, S_UID_LOOKUP);
 	if (!st)
 		return CAIRN_E_STORE;
@@ -246,7 +246,7 @@ int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id
 	const char *state = in->state ? kb_state_parse(in->state) : "active";
 	if (!state)
 		return kb__seterr(kb, CAIRN_E_INVALID,
-		                  "state: must be active, candidate or rejected");
+				  "state: must be active, candidate or rejected");
 	if ((r = kb__prep_make(&raw, false, &p, &kb->err)))
 		return r;
 	kb->redactions = p.redactions;
@@ -273,11 +273,12 @@ int kb_add(struct kb *kb, const struct kb_entry *in, int64_t now_ms, int64_t *id
 		char uid[ULID_LEN + 1];
 		ulid_make(uid, now_ms);
 		struct meta m = {
-		    .uid = uid,
-		    .created_ms = now_ms,
-		    .updated_ms = now_ms,
-		    .confidence = in->confidence > 0 && in->confidence <= 1 ? in->confidence : 0.5,
-		    .state = state,
+			.uid = uid,
+			.created_ms = now_ms,
+			.updated_ms = now_ms,
+			.confidence =
+				in->confidence > 0 && in->confidence <= 1 ? in->confidence : 0.5,
+			.state = state,
 		};
 		if ((r = kb__insert(kb, &p, &m, id)) == 1)
 			r = kb__seterr(kb, CAIRN_E_STORE, "cannot add the entry: its uid is taken");
@@ -337,10 +338,10 @@ int kb_update(struct kb *kb, int64_t id, const struct kb_edit *ed, int64_t now_m
 		goto out_rollback;
 	if (r == 1 && other != id) {
 		r = kb__seterr(
-		    kb, CAIRN_E_INVALID,
-		    "the edited entry would be identical to entry %lld; supersede or forget "
-		    "one of them instead",
-		    (long long)other);
+			kb, CAIRN_E_INVALID,
+			"the edited entry would be identical to entry %lld; supersede or forget "
+			"one of them instead",
+			(long long)other);
 		goto out_rollback;
 	}
 	sqlite3_stmt *st = kb__stmt(kb, S_UPDATE_CONTENT);
@@ -409,10 +410,10 @@ int kb_supersede(struct kb *kb, int64_t old_id, int64_t new_id, int64_t now_ms)
 	if (new_id && (r = kb__makes_cycle(kb, old_id, new_id)) != 0) {
 		if (r == 1)
 			r = kb__seterr(
-			    kb, CAIRN_E_INVALID,
-			    "entry %lld is already superseded, directly or through others, "
-			    "by entry %lld; that would make a cycle",
-			    (long long)new_id, (long long)old_id);
+				kb, CAIRN_E_INVALID,
+				"entry %lld is already superseded, directly or through others, "
+				"by entry %lld; that would make a cycle",
+				(long long)new_id, (long long)old_id);
 		goto out_rollback;
 	}
 	sqlite3_stmt *st = kb__stmt(kb, S_SET_SUPER);
@@ -437,7 +438,7 @@ out_rollback:
 /* Runs one of the single-entry updates; an update that changed no row is
  * fine if the entry exists (it was already in that state). */
 static int simple_update(struct kb *kb, enum stmt_id which, int64_t id, int64_t now_ms,
-                         const char *what)
+			 const char *what)
 {
 	sqlite3_stmt *st = kb__stmt(kb, which);
 	if (!st)
@@ -537,12 +538,12 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags)
 	json_object_set_new(o, "created", json_time(e->created_ms));
 	json_object_set_new(o, "updated", json_time(e->updated_ms));
 	json_object_set_new(o, "superseded_by",
-	                    e->superseded_by_uid[0] ? json_string(e->superseded_by_uid)
-	                                            : json_null());
+			    e->superseded_by_uid[0] ? json_string(e->superseded_by_uid)
+						    : json_null());
 	if (flags & KB_JSON_LOCAL)
 		json_object_set_new(o, "superseded_by_id",
-		                    e->superseded_by ? json_integer(e->superseded_by)
-		                                     : json_null());
+				    e->superseded_by ? json_integer(e->superseded_by)
+						     : json_null());
 	json_object_set_new(o, "uses", json_integer(e->uses));
 	json_object_set_new(o, "last_used", json_time(e->last_used_ms));
 	json_object_set_new(o, "confidence", json_real(e->confidence));

@@ -49,7 +49,7 @@ static void hits_push(struct hits *h, size_t at, int tier)
 
 /* Adds the ids a tier query returns (not seen before) as hits of tier. */
 static int tier_ids(struct kb *kb, sqlite3_stmt *st, int tier, struct hits *h, struct idset *seen,
-                    size_t limit)
+		    size_t limit)
 {
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -113,7 +113,7 @@ static int fix_cmp(const void *a, const void *b)
  * FIX_TEXT_MATCHES) are dropped, the rest taken rarest first while their
  * matches add up to at most FIX_TEXT_MATCHES. */
 static int tier_text(struct kb *kb, const char *text, const char *project, size_t limit,
-                     struct hits *h, struct idset *seen, struct words *kept)
+		     struct hits *h, struct idset *seen, struct words *kept)
 {
 	struct words all;
 	int64_t df[KB_QUERY_WORDS], maxid = 0, dfmax;
@@ -173,10 +173,10 @@ static int tier_text(struct kb *kb, const char *text, const char *project, size_
 	}
 	char *expr = kb__words_expr(kept, 0, kept->n, " OR ", false);
 	char *sql =
-	    xasprintf("SELECT k.id, %s AS r FROM knowledge_fts JOIN knowledge k ON "
-	              "k.id=knowledge_fts.rowid WHERE knowledge_fts MATCH ?1 AND " FIX_ELIGIBLE
-	              " ORDER BY r DESC LIMIT ?3",
-	              rank.data);
+		xasprintf("SELECT k.id, %s AS r FROM knowledge_fts JOIN knowledge k ON "
+			  "k.id=knowledge_fts.rowid WHERE knowledge_fts MATCH ?1 AND " FIX_ELIGIBLE
+			  " ORDER BY r DESC LIMIT ?3",
+			  rank.data);
 	buf_release(&rank);
 	r = sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL);
 	free(sql);
@@ -222,7 +222,7 @@ static int chain_head(struct kb *kb, int64_t id, int64_t *head)
 }
 
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-                 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n)
+		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n)
 {
 	struct hits h = {0};
 	struct idset seen = {0};
@@ -382,7 +382,7 @@ static char *sources_merge(const char *old, const char *const *add, size_t nadd)
 }
 
 static int learn_lookup(struct kb *kb, enum stmt_id which, const char *key, const struct prep *p,
-                        int64_t *id)
+			int64_t *id)
 {
 	sqlite3_stmt *st = kb__stmt(kb, which);
 	if (!st)
@@ -394,7 +394,7 @@ static int learn_lookup(struct kb *kb, enum stmt_id which, const char *key, cons
 }
 
 static int recur(struct kb *kb, int64_t id, const struct prep *p, const char *const *ids,
-                 int64_t now_ms)
+		 int64_t now_ms)
 {
 	struct kb_entry cur;
 	int r = kb_get(kb, id, &cur);
@@ -414,7 +414,7 @@ static int recur(struct kb *kb, int64_t id, const struct prep *p, const char *co
 	if (r == 1 && other != id) {
 		body = cur.body;
 		kb__hash_key(hash, cur.kind, cur.project, cur.title, body, cur.signature,
-		             cur.fix_key);
+			     cur.fix_key);
 	}
 	sqlite3_stmt *st = kb__stmt(kb, S_RECUR);
 	if (!st) {
@@ -435,7 +435,7 @@ out:
 }
 
 int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int64_t *id,
-                 bool *recurred)
+		 bool *recurred)
 {
 	struct prep p;
 	int r;
@@ -445,15 +445,15 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 	const char *ids[2] = {l->failure_id, l->pass_id};
 	char *sources = sources_merge(NULL, ids, 2);
 	struct raw raw = {
-	    .kind = "fix",
-	    .title = l->title,
-	    .body = l->body,
-	    .files = l->files,
-	    .project = l->project,
-	    .signature = l->signature,
-	    .sig_general = l->sig_general,
-	    .fix_key = l->fix_key,
-	    .sources = sources,
+		.kind = "fix",
+		.title = l->title,
+		.body = l->body,
+		.files = l->files,
+		.project = l->project,
+		.signature = l->signature,
+		.sig_general = l->sig_general,
+		.fix_key = l->fix_key,
+		.sources = sources,
 	};
 	r = kb__prep_make(&raw, true, &p, &kb->err);
 	free(sources);
@@ -485,16 +485,16 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 			char uid[ULID_LEN + 1];
 			ulid_make(uid, now_ms);
 			struct meta m = {
-			    .uid = uid,
-			    .created_ms = now_ms,
-			    .updated_ms = now_ms,
-			    .uses = 1,
-			    .confidence = LEARN_CONFIDENCE,
-			    .state = "candidate",
+				.uid = uid,
+				.created_ms = now_ms,
+				.updated_ms = now_ms,
+				.uses = 1,
+				.confidence = LEARN_CONFIDENCE,
+				.state = "candidate",
 			};
 			if ((r = kb__insert(kb, &p, &m, id)) == 1)
 				r = kb__seterr(kb, CAIRN_E_STORE,
-				               "cannot record the fix: its uid is taken");
+					       "cannot record the fix: its uid is taken");
 			if (r)
 				goto out_rollback;
 		}
@@ -512,7 +512,7 @@ out_free:
 }
 
 int kb_note_signature(struct kb *kb, const char *sig, const char *general, const char *example,
-                      int64_t now_ms)
+		      int64_t now_ms)
 {
 	if (!sig || !*sig)
 		return kb__seterr(kb, CAIRN_E_INVALID, "signature: must not be empty");

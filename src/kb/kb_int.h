@@ -181,7 +181,7 @@ void kb__prep_release(struct prep *p);
 /* The exact-duplicate key of kb.h (hex, NUL-terminated) of text already
  * prepared. */
 void kb__hash_key(char out[33], const char *kind, const char *project, const char *title,
-                  const char *body, const char *sig, const char *fix_key);
+		  const char *body, const char *sig, const char *fix_key);
 
 /* Redacts *s in place (a malloc'd string, or NULL), adding to *count. */
 void kb__redact_in_place(char **s, unsigned *count);
@@ -237,7 +237,7 @@ struct words {
  * "<word>" is skipped whole. Words are split where FTS5's unicode61
  * tokenizer would split them, as far as can be told without its tables. */
 bool kb__next_word(const char *s, size_t n, size_t *pos, bool placeholders, char out[WORD_MAX + 1],
-                   size_t *start);
+		   size_t *start);
 
 /* The first KB_QUERY_WORDS distinct words of text (NULL: none). for_fixes
  * also drops <placeholders>, stop words, numbers and one-letter words. */

@@ -39,7 +39,7 @@ int kb_export(struct kb *kb, FILE *out, const struct kb_query *filter, size_t *n
 	struct filt f;
 	kb__filt_build(&f, filter ? filter : &all, 1);
 	char *sql =
-	    xasprintf("SELECT " COLS " FROM knowledge k WHERE 1%s ORDER BY k.uid", f.sql.data);
+		xasprintf("SELECT " COLS " FROM knowledge k WHERE 1%s ORDER BY k.uid", f.sql.data);
 	sqlite3_stmt *st = NULL;
 	size_t count = 0;
 	int r = 0, rc;
@@ -100,13 +100,13 @@ struct iline {
 };
 
 static const char *const import_fields[] = {
-    "uid",           "kind",        "title",
-    "body",          "tags",        "files",
-    "project",       "created",     "updated",
-    "superseded_by", "uses",        "last_used",
-    "confidence",    "state",       "forgotten",
-    "signature",     "sig_general", "fix_key",
-    "sources",       "id",          "superseded_by_id",
+	"uid",           "kind",        "title",
+	"body",          "tags",        "files",
+	"project",       "created",     "updated",
+	"superseded_by", "uses",        "last_used",
+	"confidence",    "state",       "forgotten",
+	"signature",     "sig_general", "fix_key",
+	"sources",       "id",          "superseded_by_id",
 };
 
 static int bad(struct iline *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -158,16 +158,16 @@ static int get_time(struct iline *L, json_t *o, const char *name, int64_t *ms)
 		return -1;
 	if (s && (timefmt_parse_rfc3339(s, ms) || *ms <= 0 || *ms > TIME_MAX_MS))
 		return bad(L,
-		           "field '%s': must be an RFC 3339 time between 1970 and 9999 such as "
-		           "\"2026-11-27T21:08:43.123Z\"",
-		           name);
+			   "field '%s': must be an RFC 3339 time between 1970 and 9999 such as "
+			   "\"2026-11-27T21:08:43.123Z\"",
+			   name);
 	return 0;
 }
 
 /* Joins an array of strings with sep; each element must be one item (no
  * separator characters inside). */
 static int get_list(struct iline *L, json_t *o, const char *name, char sep, const char *forbid,
-                    char **out)
+		    char **out)
 {
 	json_t *a = json_object_get(o, name);
 	*out = NULL;
@@ -186,7 +186,7 @@ static int get_list(struct iline *L, json_t *o, const char *name, char sep, cons
 		if (strpbrk(s, forbid) || !*s) {
 			buf_release(&b);
 			return bad(L, "field '%s': item %zu must be one non-empty %s", name, i + 1,
-			           sep == ' ' ? "tag" : "path");
+				   sep == ' ' ? "tag" : "path");
 		}
 		if (i)
 			buf_addch(&b, sep);
@@ -227,8 +227,7 @@ static void parse_line(struct iline *L)
 	}
 	const char *key;
 	json_t *val;
-	json_object_foreach(o, key, val)
-	{
+	json_object_foreach(o, key, val) {
 		bool known = false;
 		for (size_t i = 0; i < sizeof import_fields / sizeof import_fields[0] && !known;
 		     i++)
@@ -409,7 +408,7 @@ static int replace(struct kb *kb, int64_t id, const struct iline *L)
 }
 
 static int apply_line(struct kb *kb, struct iline *L, struct kb_import_stats *st,
-                      struct pendings *pend)
+		      struct pendings *pend)
 {
 	int r;
 	int64_t id = 0, updated = 0, other = 0;
@@ -457,9 +456,9 @@ static int apply_line(struct kb *kb, struct iline *L, struct kb_import_stats *st
 }
 
 static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool skipped,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool skipped,
-                        const char *fmt, ...)
+			const char *fmt, ...)
 {
 	if (!report)
 		return;
@@ -473,7 +472,7 @@ static void report_line(kb_import_report_fn report, void *ctx, size_t line, bool
 
 /* Sets superseded_by of the imported entries once every line is in. */
 static int resolve_pending(struct kb *kb, struct pendings *pend, struct kb_import_stats *st,
-                           kb_import_report_fn report, void *ctx)
+			   kb_import_report_fn report, void *ctx)
 {
 	int r = 0;
 	for (size_t i = 0; i < pend->n; i++) {
@@ -496,13 +495,13 @@ static int resolve_pending(struct kb *kb, struct pendings *pend, struct kb_impor
 		if (r == 0) {
 			st->unresolved++;
 			report_line(report, ctx, p->lineno, false,
-			            "superseded_by: no entry has uid %s; left unset", p->uid);
+				    "superseded_by: no entry has uid %s; left unset", p->uid);
 			continue;
 		}
 		if (target == p->id || (r = kb__makes_cycle(kb, p->id, target)) == 1) {
 			st->unresolved++;
 			report_line(report, ctx, p->lineno, false,
-			            "superseded_by: %s would make a cycle; left unset", p->uid);
+				    "superseded_by: %s would make a cycle; left unset", p->uid);
 			continue;
 		}
 		if (r < 0)
@@ -616,7 +615,7 @@ static void *reader_main(void *arg)
 
 /* Writes one prepared chunk in one transaction. */
 static int write_chunk(struct kb *kb, struct slot *s, struct kb_import_stats *st,
-                       struct pendings *pend, kb_import_report_fn report, void *ctx)
+		       struct pendings *pend, kb_import_report_fn report, void *ctx)
 {
 	int r;
 	st->lines += s->n;
@@ -653,7 +652,7 @@ static void raise_trim_threshold(void)
 #endif
 
 int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_report_fn report,
-              void *ctx)
+	      void *ctx)
 {
 #ifdef __GLIBC__
 	static pthread_once_t trim_once = PTHREAD_ONCE_INIT;
@@ -698,7 +697,7 @@ int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_rep
 			break;
 		if (read_err) {
 			r = kb__seterr(kb, read_err, "cannot read line %zu: %s", st->lines + 1,
-			               strerror(-read_err));
+				       strerror(-read_err));
 			break;
 		}
 		if (last)
@@ -722,7 +721,7 @@ int kb_import(struct kb *kb, FILE *in, struct kb_import_stats *st, kb_import_rep
 	r = st->bad ? CAIRN_E_PARSE : 0;
 	if (r)
 		kb__seterr(kb, r, "%zu line%s could not be imported", st->bad,
-		           st->bad == 1 ? "" : "s");
+			   st->bad == 1 ? "" : "s");
 out:
 	free(pend.v);
 	return r;

@@ -119,7 +119,7 @@ static void add_normalised(struct sha256 *h, const char *s)
  * written again at each commit. */
 #define HASH_BYTES 8
 void kb__hash_key(char out[33], const char *kind, const char *project, const char *title,
-                  const char *body, const char *sig, const char *fix_key)
+		  const char *body, const char *sig, const char *fix_key)
 {
 	struct sha256 h;
 	unsigned char d[SHA256_LEN];
@@ -238,7 +238,7 @@ static int prep_title(const char *in, bool lenient, char **out, struct cairn_err
 	if (!lenient) {
 		if (n > RAW_FACTOR * KB_TITLE_MAX)
 			return fail(err, "title: must be at most %d bytes (it has %zu)",
-			            KB_TITLE_MAX, n);
+				    KB_TITLE_MAX, n);
 		if (!utf8_valid(in, n))
 			return fail(err, "title: is not valid UTF-8");
 		if (memchr(in, '\n', n) || memchr(in, '\r', n))
@@ -271,17 +271,16 @@ static int prep_body(const char *in, bool lenient, char **out, struct cairn_err 
 	size_t n = in ? strlen(in) : 0;
 	if (!lenient) {
 		if (n > RAW_FACTOR * KB_BODY_MAX)
-			return fail(err, "body: must be at most %u bytes (it has %zu)",
-			            KB_BODY_MAX, n);
+			return fail(err, "body: must be at most %u bytes (it has %zu)", KB_BODY_MAX,
+				    n);
 		if (!utf8_valid(in, n))
 			return fail(err, "body: is not valid UTF-8");
 		if (has_ctl(in, n, true))
-			return fail(err,
-			            "body: must not contain control characters other "
-			            "than tab and newline");
+			return fail(err, "body: must not contain control characters other "
+					 "than tab and newline");
 	}
 	char *b =
-	    kb__utf8_fix(in ? in : "", kb__utf8_cut(in ? in : "", n, RAW_FACTOR * KB_BODY_MAX));
+		kb__utf8_fix(in ? in : "", kb__utf8_cut(in ? in : "", n, RAW_FACTOR * KB_BODY_MAX));
 	/* Learned text comes from logs: drop the ESC of colour sequences and
 	 * other control bytes. */
 	char *w = b;
@@ -324,15 +323,15 @@ static int prep_tags(const char *in, char **out, struct cairn_err *err)
 		if (n > KB_TAG_MAX) {
 			buf_release(&b);
 			return fail(err, "tags: '%.*s...' is longer than %d bytes", 20, s,
-			            KB_TAG_MAX);
+				    KB_TAG_MAX);
 		}
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
 			if ((unsigned char)s[i] >= 0x80 || !tag_char(c)) {
 				buf_release(&b);
 				return fail(err,
-				            "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
-				            (int)n, s);
+					    "tags: '%.*s' may only hold a-z, 0-9, '.', '_' and '-'",
+					    (int)n, s);
 			}
 			tag[i] = (char)c;
 		}
@@ -384,10 +383,10 @@ static int prep_files(const char *in, bool lenient, bool final, char **out, stru
 			buf_release(&b);
 			if (n > max)
 				return fail(err, "files: a path is longer than %d bytes%s",
-				            KB_FILE_MAX, final ? " (after redacting secrets)" : "");
+					    KB_FILE_MAX, final ? " (after redacting secrets)" : "");
 			return fail(err,
-			            "files: '%.*s' is not valid UTF-8 without control characters",
-			            (int)(n > 40 ? 40 : n), s);
+				    "files: '%.*s' is not valid UTF-8 without control characters",
+				    (int)(n > 40 ? 40 : n), s);
 		}
 		bool dup = false;
 		for (const char *q = b.data; *q && !dup;) {
@@ -420,8 +419,8 @@ static int prep_project(const char *in, char **out, struct cairn_err *err)
 	size_t n = strlen(in);
 	if (in[0] != '/' || n > 4096 || !utf8_valid(in, n) || has_ctl(in, n, false))
 		return fail(err,
-		            "project: must be an absolute path (starting with '/') of at most 4096 "
-		            "bytes");
+			    "project: must be an absolute path (starting with '/') of at most 4096 "
+			    "bytes");
 	while (n > 1 && in[n - 1] == '/')
 		n--;
 	*out = xstrndup(in, n);
@@ -429,15 +428,15 @@ static int prep_project(const char *in, char **out, struct cairn_err *err)
 }
 
 /* signature, sig_general, fix_key: "" means unset. */
-static int prep_opt(const char *name, const char *in, bool lenient, char **out, struct cairn_err *err)
+static int prep_opt(const char *name, const char *in, bool lenient, char **out,
+		    struct cairn_err *err)
 {
 	*out = NULL;
 	if (!in || !*in)
 		return 0;
 	size_t n = strlen(in);
 	if (!lenient && (n > RAW_FACTOR * KB_SIG_MAX || !utf8_valid(in, n)))
-		return fail(err, "%s: must be valid UTF-8 of at most %d bytes", name,
-		            KB_SIG_MAX);
+		return fail(err, "%s: must be valid UTF-8 of at most %d bytes", name, KB_SIG_MAX);
 	*out = kb__utf8_fix(in, kb__utf8_cut(in, n, RAW_FACTOR * KB_SIG_MAX));
 	return 0;
 }
@@ -463,16 +462,16 @@ static int prep_sources(const char *in, char **out, struct cairn_err *err)
 	if (!json_is_array(a) || json_array_size(a) > KB_SOURCES_MAX) {
 		json_decref(a);
 		return fail(err, "sources: must be a JSON array of at most %d event ids",
-		            KB_SOURCES_MAX);
+			    KB_SOURCES_MAX);
 	}
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const json_t *v = json_array_get(a, i);
 		if (!json_is_string(v) || !kb__source_id_ok(json_string_value(v))) {
 			json_decref(a);
 			return fail(err,
-			            "sources: each must be an event id of 1 to %d printable ASCII "
-			            "characters",
-			            SOURCE_ID_MAX);
+				    "sources: each must be an event id of 1 to %d printable ASCII "
+				    "characters",
+				    SOURCE_ID_MAX);
 		}
 	}
 	*out = json_dumps(a, JSON_COMPACT);
@@ -482,7 +481,7 @@ static int prep_sources(const char *in, char **out, struct cairn_err *err)
 
 /* Holds a redacted field to its limit: refuses (strict) or cuts (lenient). */
 static int limit_field(const char *name, char *s, size_t max, bool lenient, unsigned redactions,
-                       struct cairn_err *err)
+		       struct cairn_err *err)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n <= max)
@@ -492,7 +491,7 @@ static int limit_field(const char *name, char *s, size_t max, bool lenient, unsi
 		return 0;
 	}
 	return fail(err, "%s: must be at most %zu bytes (it has %zu%s)", name, max, n,
-	            redactions ? " after redacting secrets" : "");
+		    redactions ? " after redacting secrets" : "");
 }
 
 /* Separates fields joined for one redact() call: a line holding only the
@@ -581,7 +580,7 @@ static void redact_entry(struct prep *p, char **files)
 		nt++;
 	}
 	char **f[6 + KB_TAGS_MAX] = {&p->title,     &p->body,        files,
-	                             &p->signature, &p->sig_general, &p->fix_key};
+				     &p->signature, &p->sig_general, &p->fix_key};
 	for (size_t i = 0; i < nt; i++)
 		f[6 + i] = &tag[i];
 	redact_fields(f, 6 + nt, &p->redactions);
@@ -637,7 +636,8 @@ int kb__prep_make(const struct raw *in, bool lenient, struct prep *p, struct cai
 	    (r = limit_field("title", p->title, KB_TITLE_MAX, lenient, p->redactions, err)) ||
 	    (r = limit_field("body", p->body, KB_BODY_MAX, lenient, p->redactions, err)) ||
 	    (r = limit_field("signature", p->signature, KB_SIG_MAX, lenient, p->redactions, err)) ||
-	    (r = limit_field("sig_general", p->sig_general, KB_SIG_MAX, lenient, p->redactions, err)) ||
+	    (r = limit_field("sig_general", p->sig_general, KB_SIG_MAX, lenient, p->redactions,
+			     err)) ||
 	    (r = limit_field("fix_key", p->fix_key, KB_SIG_MAX, lenient, p->redactions, err)))
 		goto out_fail;
 	if (lenient) {

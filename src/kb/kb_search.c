@@ -48,7 +48,7 @@ struct rank_aux {
  * FTS5's own bm25() slow for common words (kb_search() passes counts capped
  * at DF_CAP; a missing count means 1). */
 static void kb_rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-                       int nval, sqlite3_value **val)
+		       int nval, sqlite3_value **val)
 {
 	struct rank_aux *aux = api->xGetAuxdata(fts, 0);
 	if (!aux) {
@@ -123,10 +123,10 @@ static bool cp_separates(uint32_t cp)
 {
 	if (cp < 0x80)
 		return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-		         (cp >= 'A' && cp <= 'Z'));
+			 (cp >= 'A' && cp <= 'Z'));
 	if (cp <= 0xbf)
 		return !(cp == 0xaa || cp == 0xb5 || cp == 0xba || cp == 0xb2 || cp == 0xb3 ||
-		         cp == 0xb9 || (cp >= 0xbc && cp <= 0xbe));
+			 cp == 0xb9 || (cp >= 0xbc && cp <= 0xbe));
 	return cp == 0xd7 || cp == 0xf7 || (cp >= 0x2000 && cp <= 0x206f) ||
 	       (cp >= 0x20a0 && cp <= 0x20cf) || (cp >= 0x2190 && cp <= 0x2bff) ||
 	       (cp >= 0x3000 && cp <= 0x303f) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
@@ -152,7 +152,7 @@ static size_t cp_at(const char *p, size_t n, uint32_t *cp)
 }
 
 bool kb__next_word(const char *s, size_t n, size_t *pos, bool placeholders, char out[WORD_MAX + 1],
-                   size_t *start)
+		   size_t *start)
 {
 	size_t i = *pos, len = 0;
 	uint32_t cp = 0;
@@ -196,12 +196,12 @@ bool kb__next_word(const char *s, size_t n, size_t *pos, bool placeholders, char
 
 /* Words that say nothing about a failure. */
 static const char *const stop_words[] = {
-    "a",     "an",    "and",  "are",   "as",      "at",    "be",     "but",    "by",    "can",
-    "did",   "do",    "does", "error", "for",     "from",  "had",    "has",    "have",  "if",
-    "in",    "into",  "is",   "it",    "its",     "line",  "may",    "near",   "no",    "not",
-    "note",  "of",    "on",   "or",    "so",      "than",  "that",   "the",    "then",  "there",
-    "these", "this",  "to",   "was",   "were",    "when",  "where",  "which",  "while", "will",
-    "with",  "would", "you",  "your",  "warning", "fatal", "failed", "errors", "file",  "here",
+	"a",     "an",    "and",  "are",   "as",      "at",    "be",     "but",    "by",    "can",
+	"did",   "do",    "does", "error", "for",     "from",  "had",    "has",    "have",  "if",
+	"in",    "into",  "is",   "it",    "its",     "line",  "may",    "near",   "no",    "not",
+	"note",  "of",    "on",   "or",    "so",      "than",  "that",   "the",    "then",  "there",
+	"these", "this",  "to",   "was",   "were",    "when",  "where",  "which",  "while", "will",
+	"with",  "would", "you",  "your",  "warning", "fatal", "failed", "errors", "file",  "here",
 };
 
 static bool is_stop_word(const char *w)
@@ -346,7 +346,7 @@ bool kb__idset_add(struct idset *s, int64_t id)
 {
 	if ((s->n + 1) * 2 > s->cap) {
 		struct idset g = {xcalloc(s->cap ? s->cap * 2 : 64, sizeof(int64_t)),
-		                  s->cap ? s->cap * 2 : 64, 0};
+				  s->cap ? s->cap * 2 : 64, 0};
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->v[i])
 				kb__idset_add(&g, s->v[i]);
@@ -417,7 +417,7 @@ static int wrow_cmp(const void *a, const void *b)
  * filters), filters bound from ?3. Returns 1 when the limit was reached, 0
  * when not, or CAIRN_E_STORE. */
 static int rank_stage(struct kb *kb, sqlite3_stmt *win, const char *expr, const struct filt *f,
-                      size_t limit, struct cands *c, struct idset *seen)
+		      size_t limit, struct cands *c, struct idset *seen)
 {
 	struct wrow *v = xreallocarray(NULL, RANK_WINDOW, sizeof *v);
 	int64_t hi = INT64_MAX;
@@ -598,7 +598,7 @@ static char *make_snippet(const char *text, const struct words *w, const struct 
 		best += shift;
 	}
 	const char *open = q->mark_open ? q->mark_open : "",
-	           *close = q->mark_close ? q->mark_close : "";
+		   *close = q->mark_close ? q->mark_close : "";
 	struct buf b = BUF_INIT(KB_TEXT_MAX);
 	if (best > 0)
 		buf_addstr(&b, "\xe2\x80\xa6");
@@ -654,8 +654,8 @@ static int search_list(struct kb *kb, const struct kb_query *q, size_t limit, st
 	struct filt f;
 	kb__filt_build(&f, q, 2);
 	char *sql = xasprintf("SELECT k.id FROM knowledge k WHERE 1%s"
-	                      " ORDER BY k.updated_ms DESC, k.id DESC LIMIT ?1",
-	                      f.sql.data);
+			      " ORDER BY k.updated_ms DESC, k.id DESC LIMIT ?1",
+			      f.sql.data);
 	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 	if (sqlite3_prepare_v2(kb->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -698,7 +698,7 @@ static int doc_freq(struct kb *kb, const struct words *w, size_t i, bool prefix,
  * weighted by how rare it is (what the any-word stages need); where every
  * word must match, the counts are left out, which saves counting. */
 static int prepare_window(struct kb *kb, const struct words *w, bool df, const struct filt *f,
-                          sqlite3_stmt **out)
+			  sqlite3_stmt **out)
 {
 	struct buf rank = BUF_INIT(KB_TEXT_MAX);
 	int r = 0;
@@ -716,10 +716,10 @@ static int prepare_window(struct kb *kb, const struct words *w, bool df, const s
 	 * ranked; the filters are evaluated, not applied, so that the window's
 	 * lowest rowid is known even when they drop every row. */
 	char *sql = xasprintf("SELECT w.id, w.r, k.superseded_by, k.confidence, k.updated_ms,"
-	                      " (1%s) FROM (SELECT rowid AS id, %s AS r FROM knowledge_fts"
-	                      " WHERE knowledge_fts MATCH ?1 AND rowid<?2 ORDER BY rowid DESC"
-	                      " LIMIT %d) w JOIN knowledge k ON k.id=w.id",
-	                      f->sql.data, rank.data, RANK_WINDOW);
+			      " (1%s) FROM (SELECT rowid AS id, %s AS r FROM knowledge_fts"
+			      " WHERE knowledge_fts MATCH ?1 AND rowid<?2 ORDER BY rowid DESC"
+			      " LIMIT %d) w JOIN knowledge k ON k.id=w.id",
+			      f->sql.data, rank.data, RANK_WINDOW);
 	if (sqlite3_prepare_v2(kb->db, sql, -1, out, NULL) != SQLITE_OK)
 		r = kb__sqlerr(kb, "cannot search");
 	free(sql);

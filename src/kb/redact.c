@@ -311,17 +311,17 @@ static void compile_rules(void)
 	for (size_t i = 0; i < N_RULES; i++) {
 		if (rules[i].icase && upper_outside_brackets(rules[i].re)) {
 			fprintf(stderr,
-			        "cairn: redaction rule %zu (%s) is case-insensitive but "
-			        "has an upper-case letter outside [...]\n",
-			        i, rules[i].kind);
+				"cairn: redaction rule %zu (%s) is case-insensitive but "
+				"has an upper-case letter outside [...]\n",
+				i, rules[i].kind);
 			abort();
 		}
 		for (const char *a = rules[i].anchors; rules[i].icase && a && *a; a++)
 			if (*a >= 'A' && *a <= 'Z') {
 				fprintf(stderr,
-				        "cairn: redaction rule %zu (%s) is case-insensitive but "
-				        "has an upper-case anchor\n",
-				        i, rules[i].kind);
+					"cairn: redaction rule %zu (%s) is case-insensitive but "
+					"has an upper-case anchor\n",
+					i, rules[i].kind);
 				abort();
 			}
 		int r = regcomp(&compiled[i], rules[i].re, REG_EXTENDED);
@@ -329,15 +329,15 @@ static void compile_rules(void)
 			char msg[256];
 			regerror(r, &compiled[i], msg, sizeof msg);
 			fprintf(stderr, "cairn: redaction rule %zu (%s) is broken: %s\n", i,
-			        rules[i].kind, msg);
+				rules[i].kind, msg);
 			abort();
 		}
 		for (int g = 0; g < RULE_GROUPS; g++)
 			if (rules[i].groups[g] > compiled[i].re_nsub ||
 			    rules[i].groups[g] >= MAX_GROUPS) {
 				fprintf(stderr,
-				        "cairn: redaction rule %zu (%s) names group %d of %zu\n", i,
-				        rules[i].kind, rules[i].groups[g], compiled[i].re_nsub);
+					"cairn: redaction rule %zu (%s) names group %d of %zu\n", i,
+					rules[i].kind, rules[i].groups[g], compiled[i].re_nsub);
 				abort();
 			}
 	}
@@ -508,8 +508,8 @@ static bool context_before(const char *text, size_t pos, const char *words, cons
  * (unless it is no secret, see below) and returns true with the match's
  * start in *match_start and the secret's end in *secret_end. */
 static bool search_rule(size_t i, const char *text, const char *in, size_t len, size_t from,
-                        const struct markers *ms, struct spans *s, size_t *match_start,
-                        size_t *secret_end)
+			const struct markers *ms, struct spans *s, size_t *match_start,
+			size_t *secret_end)
 {
 	const struct rule *r = &rules[i];
 	regmatch_t m[MAX_GROUPS];
@@ -557,7 +557,7 @@ static bool search_rule(size_t i, const char *text, const char *in, size_t len, 
  * and adds it to s. The rule searches in, which is text or its lower-cased
  * copy; ms lists the markers already in text. */
 static void find_rule(size_t i, const char *text, const char *in, size_t len,
-                      const struct markers *ms, struct spans *s)
+		      const struct markers *ms, struct spans *s)
 {
 	size_t pos = 0, start, b;
 	while (pos < len && search_rule(i, text, in, len, pos, ms, s, &start, &b)) {
@@ -620,7 +620,7 @@ static char *redact_pass(const char *text, size_t len, size_t *out_len, unsigned
 			continue;
 		s.v[kp.n] = s.v[j];
 		maxend[kp.n] =
-		    kp.n > 0 && maxend[kp.n - 1] > s.v[j].end ? maxend[kp.n - 1] : s.v[j].end;
+			kp.n > 0 && maxend[kp.n - 1] > s.v[j].end ? maxend[kp.n - 1] : s.v[j].end;
 		kp.n++;
 	}
 	free(maxend);
@@ -816,11 +816,13 @@ unsigned redact_json(json_t *v)
 	if (json_is_object(v)) {
 		const char *key;
 		json_t *x;
-		json_object_foreach(v, key, x) n += redact_json(x);
+		json_object_foreach(v, key, x)
+			n += redact_json(x);
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *x;
-		json_array_foreach(v, i, x) n += redact_json(x);
+		json_array_foreach(v, i, x)
+			n += redact_json(x);
 	}
 	return n;
 }

@@ -161,11 +161,11 @@ static size_t clean(const unsigned char *in, size_t n, char *out)
 			    cp == 0x2032)
 				out[o++] = '\'';
 			else if (cp == 0x201c || cp == 0x201d || cp == 0x201e || cp == 0x201f ||
-			         cp == 0x2033)
+				 cp == 0x2033)
 				out[o++] = '"';
 			else if (cp < 0xa0 || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200b) ||
-			         cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
-			         cp == 0x3000 || cp == 0xfeff)
+				 cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+				 cp == 0x3000 || cp == 0xfeff)
 				out[o++] = ' '; /* C1 controls, Unicode spaces, BOM */
 			else {
 				memcpy(out + o, in + i, len);
@@ -325,11 +325,11 @@ static size_t match_datetime(const struct scan *t, size_t i)
 /* Units of a duration written right after its number (12ms, 1m30s) and,
  * longer ones only, after a blank (2 seconds). */
 static const char *const glued_units[] = {
-    "ns", "us", "\xc2\xb5s", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs",
+	"ns", "us", "\xc2\xb5s", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs",
 };
 static const char *const spaced_units[] = {
-    "ns",      "us",  "\xc2\xb5s", "ms",     "s",       "sec",  "secs",  "second",
-    "seconds", "min", "mins",      "minute", "minutes", "hour", "hours",
+	"ns",      "us",  "\xc2\xb5s", "ms",     "s",       "sec",  "secs",  "second",
+	"seconds", "min", "mins",      "minute", "minutes", "hour", "hours",
 };
 
 static bool in_list(const char *p, size_t n, const char *const *list, size_t count)
@@ -390,7 +390,7 @@ static enum numkind match_number(const struct scan *t, size_t i, size_t *end)
 		if (u == e)
 			break;
 		if (!in_list(t->s + e, u - e, glued_units,
-		             sizeof glued_units / sizeof glued_units[0])) {
+			     sizeof glued_units / sizeof glued_units[0])) {
 			*end = skip_word(t, u);
 			return NUM_NONE;
 		}
@@ -416,7 +416,7 @@ static enum numkind match_number(const struct scan *t, size_t i, size_t *end)
 		size_t u = skip_unit(t, w);
 		if (u > w && ends_run(t, u) &&
 		    in_list(t->s + w, u - w, spaced_units,
-		            sizeof spaced_units / sizeof spaced_units[0])) {
+			    sizeof spaced_units / sizeof spaced_units[0])) {
 			*end = u;
 			return NUM_TIME;
 		}
@@ -506,23 +506,23 @@ static size_t match_url(const struct scan *t, size_t i)
  * that are rarely also the name of a member or method ("obj.log", "x.a")
  * are listed. */
 static const char *const extensions[] = {
-    "c",   "h",     "C",    "H",     "cc",     "cpp",   "cxx",    "hpp",  "hh",   "hxx",
-    "ipp", "inl",   "tcc",  "cu",    "cuh",    "m4",    "py",     "pyi",  "pyx",  "pxd",
-    "pyc", "ipynb", "java", "kt",    "kts",    "scala", "groovy", "go",   "rs",   "rlib",
-    "js",  "mjs",   "cjs",  "ts",    "tsx",    "jsx",   "vue",    "rb",   "php",  "cs",
-    "fs",  "swift", "dart", "lua",   "pl",     "hs",    "ex",     "exs",  "erl",  "clj",
-    "zig", "nim",   "o",    "obj",   "so",     "dylib", "dll",    "lib",  "exe",  "class",
-    "jar", "war",   "wasm", "json",  "yaml",   "yml",   "toml",   "xml",  "html", "htm",
-    "css", "scss",  "md",   "rst",   "txt",    "csv",   "sh",     "bash", "zsh",  "fish",
-    "ps1", "bat",   "mk",   "cmake", "gradle", "ini",   "cfg",    "conf", "sql",  "proto",
-    "ld",  "lds",   "asm",  "patch", "diff",
+	"c",   "h",     "C",    "H",     "cc",     "cpp",   "cxx",    "hpp",  "hh",   "hxx",
+	"ipp", "inl",   "tcc",  "cu",    "cuh",    "m4",    "py",     "pyi",  "pyx",  "pxd",
+	"pyc", "ipynb", "java", "kt",    "kts",    "scala", "groovy", "go",   "rs",   "rlib",
+	"js",  "mjs",   "cjs",  "ts",    "tsx",    "jsx",   "vue",    "rb",   "php",  "cs",
+	"fs",  "swift", "dart", "lua",   "pl",     "hs",    "ex",     "exs",  "erl",  "clj",
+	"zig", "nim",   "o",    "obj",   "so",     "dylib", "dll",    "lib",  "exe",  "class",
+	"jar", "war",   "wasm", "json",  "yaml",   "yml",   "toml",   "xml",  "html", "htm",
+	"css", "scss",  "md",   "rst",   "txt",    "csv",   "sh",     "bash", "zsh",  "fish",
+	"ps1", "bat",   "mk",   "cmake", "gradle", "ini",   "cfg",    "conf", "sql",  "proto",
+	"ld",  "lds",   "asm",  "patch", "diff",
 };
 
 /* Build files that have no extension but are named in messages like files
  * ("Makefile:12: *** missing separator"). */
 static const char *const bare_file_names[] = {
-    "Makefile",    "makefile",    "GNUmakefile", "Dockerfile", "Containerfile",
-    "Jenkinsfile", "Vagrantfile", "Gemfile",     "Rakefile",   "Kbuild",
+	"Makefile",    "makefile",    "GNUmakefile", "Dockerfile", "Containerfile",
+	"Jenkinsfile", "Vagrantfile", "Gemfile",     "Rakefile",   "Kbuild",
 };
 
 /* True if s[0..n) is a file name with a known extension, or a build file
@@ -543,7 +543,7 @@ static bool is_file_name(const char *s, size_t n)
 	for (const char *p = s; p < dot; p++)
 		alnum |= is_alnum((unsigned char)*p);
 	return alnum && in_list(dot + 1, (size_t)(s + n - dot - 1), extensions,
-	                        sizeof extensions / sizeof extensions[0]);
+				sizeof extensions / sizeof extensions[0]);
 }
 
 static size_t count_alnum(const char *s, size_t n, bool digits)
@@ -625,8 +625,8 @@ static bool starts_with(const char *s, size_t n, const char *p)
 static bool is_tmp_path(const char *s, size_t n)
 {
 	static const char *const roots[] = {
-	    "/tmp/",         "/var/tmp/", "/dev/shm/", "/var/folders/", "/private/var/folders/",
-	    "/private/tmp/",
+		"/tmp/",         "/var/tmp/", "/dev/shm/", "/var/folders/", "/private/var/folders/",
+		"/private/tmp/",
 	};
 	for (size_t k = 0; k < sizeof roots / sizeof roots[0]; k++)
 		if (starts_with(s, n, roots[k]))
@@ -857,8 +857,8 @@ static size_t cut_point(const char *s, size_t n, size_t max, bool *clean_cut)
 static size_t drop_hint(const char *s, size_t n)
 {
 	static const char *const leads[] = {
-	    "; did you mean ",  "; did you mean: ", ". Did you mean ",
-	    ". Did you mean: ", ", did you mean ",  "? Did you mean "};
+		"; did you mean ",  "; did you mean: ", ". Did you mean ",
+		". Did you mean: ", ", did you mean ",  "? Did you mean "};
 	for (;;) {
 		while (n > 0 && s[n - 1] == ' ')
 			n--;
@@ -940,7 +940,7 @@ static void general_form(const char *ex, char out[SIGNATURE_MAX])
 		for (size_t k = n; k > 0; k--) {
 			size_t j = k - 1;
 			bool closes = ex[j] == quotes[q] &&
-			              (j + 1 == n || !is_word((unsigned char)ex[j + 1]));
+				      (j + 1 == n || !is_word((unsigned char)ex[j + 1]));
 			close[q][j] = closes ? (uint16_t)j : close[q][j + 1];
 		}
 	}

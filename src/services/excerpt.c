@@ -177,7 +177,7 @@ static size_t skip_escape(const char *p, size_t n, size_t i)
 		while (j < n && (unsigned char)p[j] >= 0x20 && (unsigned char)p[j] <= 0x2f)
 			j++;
 		return j < n && (unsigned char)p[j] >= 0x40 && (unsigned char)p[j] <= 0x7e ? j + 1
-		                                                                           : j;
+											   : j;
 	}
 	if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
 		/* OSC (hyperlinks, titles) and other strings end at BEL or ST. */
@@ -228,12 +228,12 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 static const char lower[256] = {
 #define L4(c) (char)(c), (char)((c) + 1), (char)((c) + 2), (char)((c) + 3)
 #define L16(c) L4(c), L4((c) + 4), L4((c) + 8), L4((c) + 12)
-    L16(0x00), L16(0x10), L16(0x20), L16(0x30), '@',       'a',       'b',       'c',
-    'd',       'e',       'f',       'g',       'h',       'i',       'j',       'k',
-    'l',       'm',       'n',       'o',       'p',       'q',       'r',       's',
-    't',       'u',       'v',       'w',       'x',       'y',       'z',       '[',
-    '\\',      ']',       '^',       '_',       L16(0x60), L16(0x70), L16(0x80), L16(0x90),
-    L16(0xa0), L16(0xb0), L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
+	L16(0x00), L16(0x10), L16(0x20), L16(0x30), '@',       'a',       'b',       'c',
+	'd',       'e',       'f',       'g',       'h',       'i',       'j',       'k',
+	'l',       'm',       'n',       'o',       'p',       'q',       'r',       's',
+	't',       'u',       'v',       'w',       'x',       'y',       'z',       '[',
+	'\\',      ']',       '^',       '_',       L16(0x60), L16(0x70), L16(0x80), L16(0x90),
+	L16(0xa0), L16(0xb0), L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
 #undef L16
 #undef L4
 };
@@ -317,14 +317,14 @@ static size_t clean_text(const char *log, const struct cur *c, char *out, char *
 
 /* Letters and digits, by byte: is_alnum() is the hottest test of all. */
 static const bool alnum[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
-    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+	['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static bool is_alnum(char ch)
@@ -354,23 +354,23 @@ static const struct word {
 	signed char score;
 	bool outcome; /* names a test or build outcome, as in a tally */
 } words[] = {
-    {"abort", 4, 0},     {"aborted", 5, 0},    {"aborting", 5, 0},     {"actual", 2, 0},
-    {"assert", 4, 0},    {"assertion", 5, 0},  {"assertions", 0, 1},   {"broken", 2, 1},
-    {"canceled", 0, 1},  {"cancelled", 0, 1},  {"cannot", 4, 0},       {"crash", 4, 0},
-    {"crashed", 5, 0},   {"denied", 4, 0},     {"error", 6, 1},        {"errored", 5, 0},
-    {"errors", 4, 1},    {"examples", 0, 1},   {"exception", 5, 0},    {"exceptions", 3, 0},
-    {"expected", 3, 0},  {"fail", 5, 1},       {"failed", 6, 1},       {"failing", 4, 1},
-    {"fails", 4, 0},     {"failure", 5, 1},    {"failures", 4, 1},     {"fatal", 7, 0},
-    {"ignored", 0, 1},   {"illegal", 4, 0},    {"incomplete", 0, 1},   {"inconclusive", 0, 1},
-    {"invalid", 3, 0},   {"killed", 4, 0},     {"mismatch", 3, 0},     {"missing", 2, 0},
-    {"ok", -1, 1},       {"panic", 6, 0},      {"panicked", 7, 0},     {"pass", -1, 1},
-    {"passed", -2, 1},   {"passing", -2, 1},   {"pending", 0, 1},      {"refused", 3, 0},
-    {"run", 0, 1},       {"segfault", 7, 0},   {"segmentation", 6, 0}, {"skipped", -1, 1},
-    {"succeeded", 0, 1}, {"success", -3, 0},   {"successful", -3, 0},  {"successfully", -3, 0},
-    {"test", 0, 1},      {"tests", 0, 1},      {"timeout", 3, 0},      {"todo", 0, 1},
-    {"total", 0, 1},     {"unable", 4, 0},     {"undefined", 3, 0},    {"unexpected", 3, 0},
-    {"unknown", 2, 0},   {"unresolved", 4, 0}, {"unsatisfied", 3, 0},  {"violation", 3, 0},
-    {"warning", 1, 0},   {"warnings", 0, 1},
+	{"abort", 4, 0},     {"aborted", 5, 0},    {"aborting", 5, 0},     {"actual", 2, 0},
+	{"assert", 4, 0},    {"assertion", 5, 0},  {"assertions", 0, 1},   {"broken", 2, 1},
+	{"canceled", 0, 1},  {"cancelled", 0, 1},  {"cannot", 4, 0},       {"crash", 4, 0},
+	{"crashed", 5, 0},   {"denied", 4, 0},     {"error", 6, 1},        {"errored", 5, 0},
+	{"errors", 4, 1},    {"examples", 0, 1},   {"exception", 5, 0},    {"exceptions", 3, 0},
+	{"expected", 3, 0},  {"fail", 5, 1},       {"failed", 6, 1},       {"failing", 4, 1},
+	{"fails", 4, 0},     {"failure", 5, 1},    {"failures", 4, 1},     {"fatal", 7, 0},
+	{"ignored", 0, 1},   {"illegal", 4, 0},    {"incomplete", 0, 1},   {"inconclusive", 0, 1},
+	{"invalid", 3, 0},   {"killed", 4, 0},     {"mismatch", 3, 0},     {"missing", 2, 0},
+	{"ok", -1, 1},       {"panic", 6, 0},      {"panicked", 7, 0},     {"pass", -1, 1},
+	{"passed", -2, 1},   {"passing", -2, 1},   {"pending", 0, 1},      {"refused", 3, 0},
+	{"run", 0, 1},       {"segfault", 7, 0},   {"segmentation", 6, 0}, {"skipped", -1, 1},
+	{"succeeded", 0, 1}, {"success", -3, 0},   {"successful", -3, 0},  {"successfully", -3, 0},
+	{"test", 0, 1},      {"tests", 0, 1},      {"timeout", 3, 0},      {"todo", 0, 1},
+	{"total", 0, 1},     {"unable", 4, 0},     {"undefined", 3, 0},    {"unexpected", 3, 0},
+	{"unknown", 2, 0},   {"unresolved", 4, 0}, {"unsatisfied", 3, 0},  {"violation", 3, 0},
+	{"warning", 1, 0},   {"warnings", 0, 1},
 };
 
 #define NWORDS (sizeof words / sizeof words[0])
@@ -389,80 +389,80 @@ static const struct pattern {
 	unsigned char kind;
 	signed char score;
 } patterns[] = {
-    {"not found", P_TROUBLE, 4},
-    {"no such file", P_TROUBLE, 5},
-    {"could not", P_TROUBLE, 4},
-    {"couldn't", P_TROUBLE, 4},
-    {"can't", P_TROUBLE, 4},
-    {"does not exist", P_TROUBLE, 4},
-    {"is not defined", P_TROUBLE, 4},
-    {"non-zero", P_TROUBLE, 3},
-    {"nonzero", P_TROUBLE, 3},
-    {"but was", P_TROUBLE, 3},
-    {"but got", P_TROUBLE, 3},
-    {"to equal", P_TROUBLE, 3},
-    {"timed out", P_TROUBLE, 3},
-    {"out of memory", P_TROUBLE, 5},
-    {"core dumped", P_TROUBLE, 6},
-    {"npm err!", P_TROUBLE, 5},
-    {"stack trace", P_TROUBLE, 2},
+	{"not found", P_TROUBLE, 4},
+	{"no such file", P_TROUBLE, 5},
+	{"could not", P_TROUBLE, 4},
+	{"couldn't", P_TROUBLE, 4},
+	{"can't", P_TROUBLE, 4},
+	{"does not exist", P_TROUBLE, 4},
+	{"is not defined", P_TROUBLE, 4},
+	{"non-zero", P_TROUBLE, 3},
+	{"nonzero", P_TROUBLE, 3},
+	{"but was", P_TROUBLE, 3},
+	{"but got", P_TROUBLE, 3},
+	{"to equal", P_TROUBLE, 3},
+	{"timed out", P_TROUBLE, 3},
+	{"out of memory", P_TROUBLE, 5},
+	{"core dumped", P_TROUBLE, 6},
+	{"npm err!", P_TROUBLE, 5},
+	{"stack trace", P_TROUBLE, 2},
 
-    {"for more information", P_BOILER, 0},
-    {"re-run", P_BOILER, 0},
-    {"rerun ", P_BOILER, 0},
-    {"to see the full", P_BOILER, 0},
-    {"run with --", P_BOILER, 0},
-    {"for documentation", P_BOILER, 0},
-    {"complete log of this run", P_BOILER, 0},
-    {"additional logging", P_BOILER, 0},
-    {"[help", P_BOILER, 0},
-    {"probably not a problem with", P_BOILER, 0},
-    {"get more help", P_BOILER, 0},
-    {"please report", P_BOILER, 0},
-    {"report this error", P_BOILER, 0},
+	{"for more information", P_BOILER, 0},
+	{"re-run", P_BOILER, 0},
+	{"rerun ", P_BOILER, 0},
+	{"to see the full", P_BOILER, 0},
+	{"run with --", P_BOILER, 0},
+	{"for documentation", P_BOILER, 0},
+	{"complete log of this run", P_BOILER, 0},
+	{"additional logging", P_BOILER, 0},
+	{"[help", P_BOILER, 0},
+	{"probably not a problem with", P_BOILER, 0},
+	{"get more help", P_BOILER, 0},
+	{"please report", P_BOILER, 0},
+	{"report this error", P_BOILER, 0},
 
-    {"failed to execute goal", P_WRAPPER, 0},
-    {"there are test failures", P_WRAPPER, 0},
-    {"there were failing tests", P_WRAPPER, 0},
-    {"build failed", P_WRAPPER, 0},
-    {"build failure", P_WRAPPER, 0},
-    {"execution failed for task", P_WRAPPER, 0},
-    {"tests failed", P_WRAPPER, 0},
-    {"test failed", P_WRAPPER, 0},
-    {"command failed", P_WRAPPER, 0},
-    {"non-zero exit", P_WRAPPER, 0},
-    {"returned non-zero", P_WRAPPER, 0},
-    {"elifecycle", P_WRAPPER, 0},
-    {"npm err! errno", P_WRAPPER, 0},
-    {"npm err! failed at", P_WRAPPER, 0},
-    {"see above", P_WRAPPER, 0},
-    {"see the report", P_WRAPPER, 0},
-    {"for details", P_WRAPPER, 0},
-    {"tests completed", P_WRAPPER, 0},
-    {"test result", P_WRAPPER, 0},
-    {"tests run:", P_WRAPPER, 0},
-    {"errored after", P_WRAPPER, 0},
-    {"job failed", P_WRAPPER, 0},
-    {"make: ***", P_WRAPPER, 0},
-    {"make[", P_WRAPPER, 0},
-    {"recipe for target", P_WRAPPER, 0},
-    {"build stopped", P_WRAPPER, 0},
-    {"compilation terminated", P_WRAPPER, 0},
-    {"exception is:", P_WRAPPER, 0},
-    {"what went wrong", P_WRAPPER, 0},
-    {"failed with an exception", P_WRAPPER, 0},
-    {"subprocess-exited-with-error", P_WRAPPER, 0},
-    {"failed with exit", P_WRAPPER, 0},
-    {"tests unsuccessful", P_WRAPPER, 0},
-    {"failed tests:", P_WRAPPER, 0},
-    {"tests in error:", P_WRAPPER, 0},
+	{"failed to execute goal", P_WRAPPER, 0},
+	{"there are test failures", P_WRAPPER, 0},
+	{"there were failing tests", P_WRAPPER, 0},
+	{"build failed", P_WRAPPER, 0},
+	{"build failure", P_WRAPPER, 0},
+	{"execution failed for task", P_WRAPPER, 0},
+	{"tests failed", P_WRAPPER, 0},
+	{"test failed", P_WRAPPER, 0},
+	{"command failed", P_WRAPPER, 0},
+	{"non-zero exit", P_WRAPPER, 0},
+	{"returned non-zero", P_WRAPPER, 0},
+	{"elifecycle", P_WRAPPER, 0},
+	{"npm err! errno", P_WRAPPER, 0},
+	{"npm err! failed at", P_WRAPPER, 0},
+	{"see above", P_WRAPPER, 0},
+	{"see the report", P_WRAPPER, 0},
+	{"for details", P_WRAPPER, 0},
+	{"tests completed", P_WRAPPER, 0},
+	{"test result", P_WRAPPER, 0},
+	{"tests run:", P_WRAPPER, 0},
+	{"errored after", P_WRAPPER, 0},
+	{"job failed", P_WRAPPER, 0},
+	{"make: ***", P_WRAPPER, 0},
+	{"make[", P_WRAPPER, 0},
+	{"recipe for target", P_WRAPPER, 0},
+	{"build stopped", P_WRAPPER, 0},
+	{"compilation terminated", P_WRAPPER, 0},
+	{"exception is:", P_WRAPPER, 0},
+	{"what went wrong", P_WRAPPER, 0},
+	{"failed with an exception", P_WRAPPER, 0},
+	{"subprocess-exited-with-error", P_WRAPPER, 0},
+	{"failed with exit", P_WRAPPER, 0},
+	{"tests unsuccessful", P_WRAPPER, 0},
+	{"failed tests:", P_WRAPPER, 0},
+	{"tests in error:", P_WRAPPER, 0},
 
-    {"process completed with exit code", P_END, 0},
+	{"process completed with exit code", P_END, 0},
 
-    {"exited with", P_EXIT, 0},
-    {"exit code", P_EXIT, 0},
-    {"exit status", P_EXIT, 0},
-    {"returned", P_EXIT, 0},
+	{"exited with", P_EXIT, 0},
+	{"exit code", P_EXIT, 0},
+	{"exit status", P_EXIT, 0},
+	{"returned", P_EXIT, 0},
 };
 
 #define NPATTERNS (sizeof patterns / sizeof patterns[0])
@@ -620,7 +620,7 @@ static bool is_frame(const char *t)
 static const char *after_tag(const char *t)
 {
 	static const char *const levels[] = {
-	    "info", "error", "err", "warn", "warning", "debug", "trace", "fatal", "notice",
+		"info", "error", "err", "warn", "warning", "debug", "trace", "fatal", "notice",
 	};
 	const char *p = t;
 
@@ -707,7 +707,7 @@ static bool phrases_at(const char *low, size_t n, size_t q, struct info *in, int
 
 	if (ch >= 'a' && ch <= 'z' &&
 	    !(c2 >= 'a' && c2 <= 'z' ? pat_pairs[ch - 'a'] & (1u << (c2 - 'a'))
-	                             : pat_pairs[ch - 'a'] == UINT32_MAX))
+				     : pat_pairs[ch - 'a'] == UINT32_MAX))
 		return false;
 	for (unsigned k = pat_start[ch]; k < pat_start[ch + 1]; k++) {
 		const struct pattern *pt;
@@ -822,13 +822,13 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 		if (wn == 2 && low[i] == 'a' && low[i + 1] == 't') {
 			saw_at = true;
 		} else if (saw_at && wn == 4 && !memcmp(low + i, "line", 4) && j + 1 < tn &&
-		           t[j] == ' ' && is_digit(t[j + 1])) {
+			   t[j] == ' ' && is_digit(t[j + 1])) {
 			place = true; /* "at /x/y.pl line 12", "at line 69" */
 		}
 		if (exception_name(t + i, wn)) {
 			sc = 7 + (j >= tn || t[j] == ':' ? 2 : 0);
 		} else if (wn >= 2 && wn < sizeof w && low[i] >= 'a' && low[i] <= 'z' &&
-		           (word_shapes[low[i] - 'a'] & (1u << wn)) && !word_in_name(t, tn, i, j)) {
+			   (word_shapes[low[i] - 'a'] & (1u << wn)) && !word_in_name(t, tn, i, j)) {
 			memcpy(w, low + i, wn);
 			w[wn] = '\0';
 			hit = word_find(w, wn);
@@ -848,7 +848,7 @@ static void analyse(const char *s, const char *ls, size_t n, struct info *in)
 				 * "x *** FAILED ***", "x <<< FAILURE!". */
 				size_t e = j;
 				while (e < tn && (t[e] == ' ' || t[e] == '*' || t[e] == '!' ||
-				                  t[e] == '.' || t[e] == ':' || t[e] == ']'))
+						  t[e] == '.' || t[e] == ':' || t[e] == ']'))
 					e++;
 				bool fails = !memcmp(w, "fail", 4);
 				sc += 3 + (fails && (first || e == tn) ? W_VERDICT : 0);
@@ -1249,7 +1249,7 @@ static const struct mark *mark_at(const struct scan *s, size_t k)
  * end marker (a setup step that succeeded quietly, or no CI markers at
  * all). *later counts the failing sections that end after it. */
 static unsigned section_end(const struct scan *s, const size_t *fails_from, size_t line,
-                            size_t *later)
+			    size_t *later)
 {
 	size_t lo = 0, hi = s->nmark;
 	unsigned f;
@@ -1266,10 +1266,10 @@ static unsigned section_end(const struct scan *s, const size_t *fails_from, size
 	if (lo == s->nmark) {
 		/* After the last marker: past the end of the build when some
 		 * command has failed before. */
-		return s->nmark > 0 &&
-		               (fails_from[0] > 0 || (mark_at(s, s->nmark - 1)->flags & F_DONE))
-		           ? F_DONE
-		           : 0;
+		return s->nmark > 0 && (fails_from[0] > 0 ||
+					(mark_at(s, s->nmark - 1)->flags & F_DONE))
+			       ? F_DONE
+			       : 0;
 	}
 	f = mark_at(s, lo)->flags;
 	if (f & F_CMD)
@@ -1392,7 +1392,7 @@ static void cur_last(const char *log, size_t len, size_t total, struct cur *c)
 }
 
 int excerpt_select(const char *log, size_t len, const struct diag_list *diags, size_t max_lines,
-                   struct excerpt *out)
+		   struct excerpt *out)
 {
 	struct scan s = {0};
 	struct picks p = {0};

@@ -81,7 +81,7 @@ struct excerpt {
  * empty, with method "log", after any failure. Does not block (beyond the
  * first call building the table index). */
 int excerpt_select(const char *log, size_t len, const struct diag_list *diags, size_t max_lines,
-                   struct excerpt *out);
+		   struct excerpt *out);
 
 /* Frees the lines and leaves ex empty (method "log"); safe to call twice
  * and on a zeroed struct. */

@@ -232,8 +232,7 @@ static void publish_outputs(struct svc *s, int64_t seq, json_t *out)
 	json_t *e;
 	char src[80];
 	snprintf(src, sizeof src, "cairn/%s", s->def->name);
-	json_array_foreach(out, k, e)
-	{
+	json_array_foreach(out, k, e) {
 		if (!json_is_object(e)) {
 			log_error("service %s: output %zu for seq %lld is not an object; dropped",
 				  s->def->name, k, (long long)seq);
@@ -293,7 +292,8 @@ static void work_cb(uv_work_t *w)
 {
 	struct svc *s = w->data;
 	if (s->w_save >= 0)
-		s->w_save_rc = store_checkpoint_set(s->db, s->def->name, s->w_save, clock_wall_ms());
+		s->w_save_rc =
+			store_checkpoint_set(s->db, s->def->name, s->w_save, clock_wall_ms());
 	struct job *j = s->running;
 	if (!j)
 		return;
@@ -304,7 +304,8 @@ static void work_cb(uv_work_t *w)
 	}
 	s->w_out = json_array();
 	cairn_err_clear(&s->w_err);
-	s->w_rc = s->def->handle(s->state, j->seq, j->blob->data, j->blob->len, s->w_out, &s->w_err);
+	s->w_rc =
+		s->def->handle(s->state, j->seq, j->blob->data, j->blob->len, s->w_out, &s->w_err);
 	s->w_ns = clock_mono_ns() - t0;
 }
 
@@ -338,7 +339,8 @@ static void after_cb(uv_work_t *w, int status)
 				s->fail_count = 1;
 			}
 			char why[600];
-			snprintf(why, sizeof why, "%s", *s->w_err.msg ? s->w_err.msg : err_str(s->w_rc));
+			snprintf(why, sizeof why, "%s",
+				 *s->w_err.msg ? s->w_err.msg : err_str(s->w_rc));
 			if (s->fail_count >= SKIP_AFTER)
 				s->skip_seq = j->seq;
 			/* Fail first, then free the job: freeing it makes room in
@@ -459,8 +461,7 @@ static void sink_failed(struct bus_sub *bs, const char *msg)
 }
 
 static const struct bus_sink service_sink = {
-	.event = sink_event,
-	.failed = sink_failed,
+	.event = sink_event, .failed = sink_failed,
 	/* no .gap: an overflow is replayed from the log */
 };
 
@@ -495,8 +496,7 @@ static void svc_fail(struct svc *s, int64_t seq, const char *why)
 	char at[40] = "";
 	if (seq)
 		snprintf(at, sizeof at, " at seq %lld", (long long)seq);
-	log_warn("service %s failed%s: %s; restarting in %u s", s->def->name, at, why,
-		 wait / 1000);
+	log_warn("service %s failed%s: %s; restarting in %u s", s->def->name, at, why, wait / 1000);
 	json_t *data = json_pack("{s:s,s:I,s:I}", "error", why, "retry_ms", (json_int_t)wait,
 				 "restarts", (json_int_t)s->restarts);
 	if (seq)
@@ -558,8 +558,9 @@ static void svc_start(struct svc *s)
 	/* A restart is news; the daemon's own start is not (it would add an
 	 * event per service to the log at every start). */
 	if (s->restarts)
-		emit(s, "started", json_pack("{s:I,s:I}", "checkpoint", (json_int_t)s->checkpoint,
-					     "restarts", (json_int_t)s->restarts));
+		emit(s, "started",
+		     json_pack("{s:I,s:I}", "checkpoint", (json_int_t)s->checkpoint, "restarts",
+			       (json_int_t)s->restarts));
 	s->sub = bus_subscribe(h->bus, &o, &service_sink, s);
 	log_info("service %s started at seq %lld", s->def->name, (long long)s->checkpoint + 1);
 }
@@ -662,13 +663,13 @@ void host_status(struct host *h, json_t *reply)
 	for (size_t i = 0; i < h->n; i++) {
 		struct svc *s = &h->svcs[i];
 		int64_t lag = committed > s->checkpoint ? committed - s->checkpoint : 0;
-		json_t *o = json_pack(
-			"{s:s,s:I,s:I,s:f,s:I,s:b,s:I,s:I,s:I,s:I,s:f}", "state", state_names[s->st],
-			"checkpoint", (json_int_t)s->checkpoint, "lag_events", (json_int_t)lag,
-			"lag_s", lag_seconds(s), "queued", (json_int_t)s->queued, "running",
-			s->running != NULL, "done", (json_int_t)s->done, "failed",
-			(json_int_t)s->failed, "skipped", (json_int_t)s->skipped, "restarts",
-			(json_int_t)s->restarts, "last_ms", s->last_ms);
+		json_t *o = json_pack("{s:s,s:I,s:I,s:f,s:I,s:b,s:I,s:I,s:I,s:I,s:f}", "state",
+				      state_names[s->st], "checkpoint", (json_int_t)s->checkpoint,
+				      "lag_events", (json_int_t)lag, "lag_s", lag_seconds(s),
+				      "queued", (json_int_t)s->queued, "running",
+				      s->running != NULL, "done", (json_int_t)s->done, "failed",
+				      (json_int_t)s->failed, "skipped", (json_int_t)s->skipped,
+				      "restarts", (json_int_t)s->restarts, "last_ms", s->last_ms);
 		json_object_set_new(o, "last_error",
 				    *s->last_error ? json_string(s->last_error) : json_null());
 		if (s->st == SVC_BACKOFF) {

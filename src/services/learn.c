@@ -19,7 +19,7 @@ struct fchange {
 	char *path;
 	char *before, *after; /* NULL: missing (or unknown when !known) */
 	size_t blen, alen;
-	bool known;           /* we know the before side */
+	bool known; /* we know the before side */
 };
 
 struct fchanges {
@@ -117,9 +117,9 @@ static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
 	opts.context_lines = 1;
 	/* libgit2 adds the a/ and b/ prefixes itself. */
 	char *a = xstrdup(c->path), *b = xstrdup(c->path);
-	if (git_patch_from_buffers(&patch, c->before, c->before ? c->blen : 0,
-				   c->before ? a : NULL, c->after, c->after ? c->alen : 0,
-				   c->after ? b : NULL, &opts) != 0) {
+	if (git_patch_from_buffers(&patch, c->before, c->before ? c->blen : 0, c->before ? a : NULL,
+				   c->after, c->after ? c->alen : 0, c->after ? b : NULL,
+				   &opts) != 0) {
 		free(a);
 		free(b);
 		return;
@@ -145,7 +145,8 @@ static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
 		}
 	}
 	char shape[FIXSHAPE_MAX];
-	if (fixshape_compute(removed.data, removed.len, added.data, added.len, shape, sizeof shape) == 0 &&
+	if (fixshape_compute(removed.data, removed.len, added.data, added.len, shape,
+			     sizeof shape) == 0 &&
 	    shape[0]) {
 		if (key->len)
 			add_cut(key, " ; ", 3);
@@ -174,11 +175,12 @@ static void resolve(sqlite3 *db, const char *scope, const char *target, int64_t 
 		    const char *fixed_id, int64_t entry)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE failures SET resolved_seq = ?3,"
-			       " fixed_by = CASE WHEN event_id = ?4 AND ?5 > 0 THEN ?5 ELSE fixed_by END"
-			       " WHERE target = ?1 AND project = ?2 AND seq < ?3 AND resolved_seq IS NULL",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "UPDATE failures SET resolved_seq = ?3,"
+		    " fixed_by = CASE WHEN event_id = ?4 AND ?5 > 0 THEN ?5 ELSE fixed_by END"
+		    " WHERE target = ?1 AND project = ?2 AND seq < ?3 AND resolved_seq IS NULL",
+		    -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -307,13 +309,14 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	char more[32] = "";
 	if (ch.n > 1)
 		snprintf(more, sizeof more, " and %zu more", ch.n - 1);
-	char *title = key.len && key.len <= 40
-			      ? xasprintf("%s: changed %s%s (%s)", shortmsg, ch.v[0].path, more, key.data)
-			      : xasprintf("%s: changed %s%s", shortmsg, ch.v[0].path, more);
-	char *commit = tc.commit_subject ? xasprintf("Commit: %s\n", tc.commit_subject)
-					 : xstrdup("");
-	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed in %s (target %s).\n%s%s",
-			       msg, files.data, commit, took, p->target, diff.len ? "\n" : "",
+	char *title =
+		key.len && key.len <= 40
+			? xasprintf("%s: changed %s%s (%s)", shortmsg, ch.v[0].path, more, key.data)
+			: xasprintf("%s: changed %s%s", shortmsg, ch.v[0].path, more);
+	char *commit =
+		tc.commit_subject ? xasprintf("Commit: %s\n", tc.commit_subject) : xstrdup("");
+	char *body = xasprintf("Error: %s\nChanged: %s\n%sFixed in %s (target %s).\n%s%s", msg,
+			       files.data, commit, took, p->target, diff.len ? "\n" : "",
 			       diff.len ? diff.data : "");
 	struct kb_learned l = {
 		.signature = sig,
@@ -334,12 +337,12 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 		json_t *fl = json_array();
 		for (size_t i = 0; i < ch.n; i++)
 			json_array_append_new(fl, json_string(ch.v[i].path));
-		*learned = json_pack("{s:I,s:s,s:b,s:s?,s:o,s:s?,s:I,s:s,s:s?,s:s?}", "id",
-				     (json_int_t)id, "title", title, "recurred", recurred,
-				     "signature", sig, "files", fl, "fix_key",
-				     key.len ? key.data : NULL, "took_ms",
-				     (json_int_t)(p->time_ms - fms), "failure_id", fid, "pass_id",
-				     p->event_id, "commit", tc.commit_subject);
+		*learned =
+			json_pack("{s:I,s:s,s:b,s:s?,s:o,s:s?,s:I,s:s,s:s?,s:s?}", "id",
+				  (json_int_t)id, "title", title, "recurred", recurred, "signature",
+				  sig, "files", fl, "fix_key", key.len ? key.data : NULL, "took_ms",
+				  (json_int_t)(p->time_ms - fms), "failure_id", fid, "pass_id",
+				  p->event_id, "commit", tc.commit_subject);
 		r = 1;
 	}
 	free(title);

@@ -49,8 +49,8 @@ struct service_env {
 };
 
 struct service_def {
-	const char *name;               /* [a-z0-9_]: status key, checkpoint key, event source */
-	const char *const *patterns;    /* NULL-terminated; valid NATS patterns */
+	const char *name;            /* [a-z0-9_]: status key, checkpoint key, event source */
+	const char *const *patterns; /* NULL-terminated; valid NATS patterns */
 	/* Loop thread. Makes the service's state. Returns 0, 1 if the
 	 * service is off by configuration (not an error), or a negative code
 	 * with the reason in err (retried with backoff). */

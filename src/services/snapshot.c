@@ -31,8 +31,8 @@
 /* The longest "F ..." line. */
 #define HEAD_MAX 64
 /* The most a snapshot file can hold, from the limits above. */
-#define SNAPSHOT_BYTES_MAX                                                                    \
-	(sizeof MAGIC - 1 +                                                                   \
+#define SNAPSHOT_BYTES_MAX                                                                         \
+	(sizeof MAGIC - 1 +                                                                        \
 	 TRIAGE_SNAPSHOT_FILES * 2 * (HEAD_MAX + PATH_MAX_LEN + TRIAGE_SNAPSHOT_MAX + 1))
 
 static bool seen_path(char **v, size_t n, const char *p)

@@ -153,8 +153,10 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 	f->dirty = json_object_get(json_object_get(data, "git"), "dirty");
 	if (f->dirty && !json_is_array(f->dirty))
 		f->dirty = NULL;
-	f->snapshot = json_string_value(json_object_get(json_object_get(data, "output"), "snapshot"));
-	const char *path = json_string_value(json_object_get(json_object_get(data, "output"), "path"));
+	f->snapshot =
+		json_string_value(json_object_get(json_object_get(data, "output"), "snapshot"));
+	const char *path =
+		json_string_value(json_object_get(json_object_get(data, "output"), "path"));
 	if (!path)
 		path = json_string_value(json_object_get(data, "log_path"));
 	if (path) {
@@ -202,8 +204,8 @@ static const struct diag *primary_diag(const struct diag_list *dl)
 
 static bool has_error_word(const char *s)
 {
-	static const char *const words[] = {"error", "Error", "ERROR", "failed", "FAILED",
-					    "Failed", "fatal", "FATAL", "Fatal", "exception",
+	static const char *const words[] = {"error",     "Error", "ERROR",  "failed", "FAILED",
+					    "Failed",    "fatal", "FATAL",  "Fatal",  "exception",
 					    "Exception", "panic", "assert", "Assert"};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
 		if (strstr(s, words[i]))
@@ -394,15 +396,17 @@ static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
 			      h->reason ? h->reason : "similar text", "confidence", e->confidence,
 			      "uses", (json_int_t)e->uses, "state", e->state, "files",
 			      lines_array(e->files));
-	json_object_set_new(o, "body", e->body ? json_stringn(e->body, bl > 2048 ? 2048 : bl)
-					       : json_string(""));
+	json_object_set_new(o, "body",
+			    e->body ? json_stringn(e->body, bl > 2048 ? 2048 : bl)
+				    : json_string(""));
 	if (h->matched)
 		json_object_set_new(o, "matched", json_string(h->matched));
 	if (e->fix_key && *e->fix_key) {
 		json_object_set_new(o, "fix_key", json_string(e->fix_key));
-		json_object_set_new(o, "applies", json_string(appl == 2   ? "yes"
-							      : appl == 1 ? "unknown"
-									  : "no"));
+		json_object_set_new(o, "applies",
+				    json_string(appl == 2   ? "yes"
+						: appl == 1 ? "unknown"
+							    : "no"));
 	}
 	if (e->sources)
 		json_object_set_new(o, "sources", json_loads(e->sources, 0, NULL));
@@ -449,12 +453,12 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 
 struct suspect {
 	char *path;
-	int tier;            /* 3 named in an error, 2 included, 1 same directory, 0 changed */
-	char *why;           /* the relation, readable */
-	int64_t changed_ms;  /* last change seen */
-	int64_t seq;         /* of the last change event, to order changes in one batch */
-	int events;          /* how many change events */
-	const char *source;  /* "file events", "git", "working tree" */
+	int tier;           /* 3 named in an error, 2 included, 1 same directory, 0 changed */
+	char *why;          /* the relation, readable */
+	int64_t changed_ms; /* last change seen */
+	int64_t seq;        /* of the last change event, to order changes in one batch */
+	int events;         /* how many change events */
+	const char *source; /* "file events", "git", "working tree" */
 };
 
 struct suspects {
@@ -593,8 +597,7 @@ static int add_git_change(void *ctx, const struct store_q_event *row)
 	const json_t *data = json_object_get(ev, "data");
 	size_t i;
 	const json_t *fe;
-	json_array_foreach(json_object_get(data, "files"), i, fe)
-	{
+	json_array_foreach(json_object_get(data, "files"), i, fe) {
 		const char *p = json_string_value(json_object_get(fe, "path"));
 		if (p)
 			triage__changes_add(out, p, row->time_ms, 1, "git");
@@ -615,8 +618,10 @@ void triage__changes(sqlite3 *db, const char *project, int64_t from_seq, int64_t
 	memset(out, 0, sizeof *out);
 	if (!db || !project)
 		return;
-	const struct store_q_window w = {.project = project, .after_seq = from_seq,
-					 .until_seq = to_seq, .since_ms = from_ms,
+	const struct store_q_window w = {.project = project,
+					 .after_seq = from_seq,
+					 .until_seq = to_seq,
+					 .since_ms = from_ms,
 					 .until_ms = until_ms};
 	/* File events, one row per path; then commits, checkouts and merges.
 	 * A query that fails leaves fewer suspects, not a failed report. */
@@ -677,8 +682,8 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	if (pass_seq) {
 		char ts[TIMEFMT_RFC3339_LEN + 1];
 		timefmt_rfc3339(ts, pass_ms);
-		*since = json_pack("{s:I,s:s,s:s?}", "seq", (json_int_t)pass_seq, "time", ts,
-				   "id", pass.id);
+		*since = json_pack("{s:I,s:s,s:s?}", "seq", (json_int_t)pass_seq, "time", ts, "id",
+				   pass.id);
 	} else {
 		*since = json_null();
 	}
@@ -698,8 +703,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	 * the errors name, if they were edited after the last pass. */
 	size_t i;
 	const json_t *dj;
-	json_array_foreach(f->dirty, i, dj)
-	{
+	json_array_foreach(f->dirty, i, dj) {
 		const char *p = json_string_value(dj);
 		if (!p || !root)
 			continue;
@@ -717,8 +721,9 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	 * is, not what is wrong: it counts only when nothing else names a file. */
 	bool tool_named = false;
 	for (size_t k = 0; k < dl->n; k++)
-		tool_named |= (dl->v[k].severity == SEV_ERROR || dl->v[k].severity == SEV_CRITICAL) &&
-			      dl->v[k].file && !is_driver(dl->v[k].tool);
+		tool_named |=
+			(dl->v[k].severity == SEV_ERROR || dl->v[k].severity == SEV_CRITICAL) &&
+			dl->v[k].file && !is_driver(dl->v[k].tool);
 	for (size_t k = 0; k < dl->n && ndf < 8; k++) {
 		const struct diag *d = &dl->v[k];
 		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file ||
@@ -783,8 +788,9 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		if (k < max) {
 			char ts[TIMEFMT_RFC3339_LEN + 1];
 			json_t *o = json_pack("{s:s,s:s,s:s,s:i}", "path", x->path, "relation",
-					      x->why ? x->why : (pass_seq ? "changed since the last pass"
-									  : "changed recently"),
+					      x->why ? x->why
+						     : (pass_seq ? "changed since the last pass"
+								 : "changed recently"),
 					      "source", x->source ? x->source : "working tree",
 					      "events", x->events);
 			if (x->changed_ms) {
@@ -893,8 +899,9 @@ static json_t *excerpt_json(const struct excerpt *ex)
 	for (size_t i = 0; i < ex->n; i++) {
 		const char *e = strchr(p, '\n');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		json_array_append_new(lines, json_pack("{s:I,s:s%}", "line",
-						       (json_int_t)(ex->v[i].line + 1), "text", p, n));
+		json_array_append_new(lines,
+				      json_pack("{s:I,s:s%}", "line",
+						(json_int_t)(ex->v[i].line + 1), "text", p, n));
 		p = e ? e + 1 : p + n;
 	}
 	free(red);
@@ -920,8 +927,8 @@ static int64_t signature_seen(sqlite3 *db, const char *sig, int64_t *first_ms)
 		return 0;
 	sqlite3_stmt *st;
 	int64_t n = 0;
-	if (sqlite3_prepare_v2(db, "SELECT count, first_ms FROM signatures WHERE sig = ?1", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT count, first_ms FROM signatures WHERE sig = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, sig, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -972,8 +979,8 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	if (message) {
 		text = xstrdup(message);
 		for (size_t i = 0; i < dl.n && i < 5; i++) {
-			if (&dl.v[i] == pd || (dl.v[i].severity != SEV_ERROR &&
-					       dl.v[i].severity != SEV_CRITICAL))
+			if (&dl.v[i] == pd ||
+			    (dl.v[i].severity != SEV_ERROR && dl.v[i].severity != SEV_CRITICAL))
 				continue;
 			char *t = xasprintf("%s\n%s", text, dl.v[i].message);
 			free(text);
@@ -1038,7 +1045,8 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 		bool dup = false;
 		size_t k;
 		const json_t *fj;
-		json_array_foreach(files, k, fj) dup |= strcmp(json_string_value(fj), df) == 0;
+		json_array_foreach(files, k, fj)
+			dup |= strcmp(json_string_value(fj), df) == 0;
 		if (!dup)
 			json_array_append_new(files, json_string(df));
 	}
@@ -1126,10 +1134,11 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return CAIRN_E_STORE;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT OR IGNORE INTO failures(event_id,seq,project,target,signature,"
-			       "sig_general,message,time_ms,report_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "INSERT OR IGNORE INTO failures(event_id,seq,project,target,signature,"
+		    "sig_general,message,time_ms,report_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+		    -1, &st, NULL) != SQLITE_OK)
 		goto out_rollback;
 	sqlite3_bind_text(st, 1, f->event_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, f->seq);
@@ -1155,8 +1164,8 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 				       -1, &st, NULL) != SQLITE_OK)
 			goto out_rollback;
 		size_t slen;
-		char *sdata = f->snapshot ? triage__read_file(f->snapshot, 64 << 20, &slen, NULL)
-					  : NULL;
+		char *sdata =
+			f->snapshot ? triage__read_file(f->snapshot, 64 << 20, &slen, NULL) : NULL;
 		if (sdata) {
 			struct snap_ins si = {.st = st, .failure_id = f->event_id};
 			int pr = triage_snapshot_parse(sdata, slen, snap_insert, &si);
@@ -1171,8 +1180,7 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 		size_t i;
 		const json_t *dj;
 		json_array_foreach(json_object_get(json_object_get(report, "diagnostics"), "files"),
-				   i, dj)
-		{
+				   i, dj) {
 			if (nsnap >= TRIAGE_SNAPSHOT_FILES)
 				break;
 			char *rel = triage__rel_path(root, f->cwd, json_string_value(dj));
@@ -1180,14 +1188,13 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			free(rel);
 			nsnap++;
 		}
-		json_array_foreach(f->dirty, i, dj)
-		{
+		json_array_foreach(f->dirty, i, dj) {
 			if (nsnap >= TRIAGE_SNAPSHOT_FILES * 2)
 				break;
 			snapshot_one(st, f->event_id, root, json_string_value(dj));
 			nsnap++;
 		}
-out_snapshots:
+	out_snapshots:
 		sqlite3_finalize(st);
 		st = NULL;
 	}

@@ -8,7 +8,6 @@
 
 struct sqlite3;
 
-
 /* The scope "the same target" is meant in: the project, else the cwd. */
 const char *triage__scope(const char *project, const char *cwd);
 

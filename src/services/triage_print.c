@@ -36,8 +36,7 @@ void triage_print(FILE *out, const json_t *rep, bool color)
 		json_int_t prev = -1;
 		size_t i;
 		const json_t *l;
-		json_array_foreach(lines, i, l)
-		{
+		json_array_foreach(lines, i, l) {
 			json_int_t n = json_integer_value(json_object_get(l, "line"));
 			if (prev >= 0 && n != prev + 1)
 				fprintf(out, "  %s%6s │%s\n", D, "…", R);
@@ -51,18 +50,17 @@ void triage_print(FILE *out, const json_t *rep, bool color)
 		fprintf(out, "\n%sKnown fixes%s\n", B, R);
 		size_t i;
 		const json_t *f;
-		json_array_foreach(fixes, i, f)
-		{
+		json_array_foreach(fixes, i, f) {
 			bool learned = json_is_true(json_object_get(f, "learned"));
-			fprintf(out, "  %zu. %s%s%s  %s[%s #%lld%s, %s, confidence %.2f]%s\n", i + 1, B,
-				str(f, "title"), R, D, str(f, "kind"),
+			fprintf(out, "  %zu. %s%s%s  %s[%s #%lld%s, %s, confidence %.2f]%s\n",
+				i + 1, B, str(f, "title"), R, D, str(f, "kind"),
 				(long long)json_integer_value(json_object_get(f, "id")),
 				learned ? ", learned" : "", str(f, "reason"),
 				json_real_value(json_object_get(f, "confidence")), R);
 			const char *applies = str(f, "applies");
 			if (*applies && strcmp(applies, "unknown") != 0)
-				fprintf(out, "     %sapplies to the failing line: %s%s\n", D, applies,
-					R);
+				fprintf(out, "     %sapplies to the failing line: %s%s\n", D,
+					applies, R);
 			/* The first lines of the body, the diff of a learned fix included. */
 			const char *b = str(f, "body");
 			int shown = 0;
@@ -91,17 +89,18 @@ void triage_print(FILE *out, const json_t *rep, bool color)
 				B, R, D, R);
 		size_t i;
 		const json_t *s;
-		json_array_foreach(sus, i, s)
-		{
+		json_array_foreach(sus, i, s) {
 			fprintf(out, "  %zu. %s  %s— %s%s%s%s%s\n", i + 1, str(s, "path"), D,
-				str(s, "relation"), *str(s, "changed") ? ", " : "", str(s, "changed"),
-				R, "");
+				str(s, "relation"), *str(s, "changed") ? ", " : "",
+				str(s, "changed"), R, "");
 		}
 	}
 	const json_t *sig = json_object_get(rep, "signature");
 	if (json_is_object(sig))
 		fprintf(out, "\n%ssignature: %s%s\n", D, str(sig, "exact"), R);
 	if (json_is_true(json_object_get(rep, "log_missing")))
-		fprintf(out, "%sthe run's output could not be read; the report is based on the event alone%s\n",
+		fprintf(out,
+			"%sthe run's output could not be read; the report is based on the event "
+			"alone%s\n",
 			D, R);
 }

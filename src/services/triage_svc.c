@@ -31,13 +31,15 @@
 
 struct triage_svc {
 	size_t excerpt_lines;
-	sqlite3 *db;     /* its own connection; only handle() uses it */
+	sqlite3 *db; /* its own connection; only handle() uses it */
 	struct kb *kb;
 	uint64_t reports, learned; /* atomics: written by handle(), read by status() */
 };
 
 static const char *const triage_patterns[] = {
-	OUTCOME_FAILED_TYPES, OUTCOME_PASSED_TYPES, NULL,
+	OUTCOME_FAILED_TYPES,
+	OUTCOME_PASSED_TYPES,
+	NULL,
 };
 
 static int triage_start(const struct service_env *env, void **state, struct cairn_err *err)
@@ -70,20 +72,22 @@ static void triage_free(void *state)
 static void triage_status(void *state, json_t *o)
 {
 	struct triage_svc *ts = state;
-	json_object_set_new(o, "reports",
-			    json_integer((json_int_t)__atomic_load_n(&ts->reports, __ATOMIC_RELAXED)));
-	json_object_set_new(o, "learned",
-			    json_integer((json_int_t)__atomic_load_n(&ts->learned, __ATOMIC_RELAXED)));
+	json_object_set_new(
+		o, "reports",
+		json_integer((json_int_t)__atomic_load_n(&ts->reports, __ATOMIC_RELAXED)));
+	json_object_set_new(
+		o, "learned",
+		json_integer((json_int_t)__atomic_load_n(&ts->learned, __ATOMIC_RELAXED)));
 }
 
 /* ---- handle(): on the pool ---- */
 
 static json_t *report_event(const struct triage_failure *f, json_t *report, const char *id)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s*,s:s,s:o}", "type", "triage.report",
-			       "source", "cairn/triage", "id", id, "subject", f->target,
-			       "correlationid", f->event_id, "project", f->project, "severity",
-			       "notice", "data", report);
+	json_t *ev =
+		json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s*,s:s,s:o}", "type", "triage.report", "source",
+			  "cairn/triage", "id", id, "subject", f->target, "correlationid",
+			  f->event_id, "project", f->project, "severity", "notice", "data", report);
 	return ev;
 }
 
@@ -111,7 +115,7 @@ static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json
 	json_t *rep = report_event(&f, report, rid);
 	if ((r = triage_record_failure(&cx, &f, report, rid, now)) < 0) {
 		cairn_err_set(err, r, "", "cannot remember failure %s for learning: %s", f.event_id,
-			 sqlite3_errmsg(ts->db));
+			      sqlite3_errmsg(ts->db));
 		json_decref(rep);
 		free(logbuf);
 		return r;
@@ -123,7 +127,7 @@ static int run_triage(struct triage_svc *ts, int64_t seq, const json_t *ev, json
 }
 
 static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_t *out,
-		      struct cairn_err *err)
+		     struct cairn_err *err)
 {
 	const json_t *data = json_object_get(ev, "data");
 	struct triage_pass p = {
@@ -146,8 +150,8 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 	json_t *learned = NULL;
 	int r = triage_learn(&cx, &p, clock_wall_ms(), &learned);
 	if (r < 0) {
-		cairn_err_set(err, r, "", "learning after %s: %s: %s", p.event_id ? p.event_id : "?",
-			 err_str(r), sqlite3_errmsg(ts->db));
+		cairn_err_set(err, r, "", "learning after %s: %s: %s",
+			      p.event_id ? p.event_id : "?", err_str(r), sqlite3_errmsg(ts->db));
 		return r;
 	}
 	if (r == 0)
@@ -160,8 +164,8 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 	json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s*,s:s*,s:s*,s:o}", "type",
 					     recurred ? "kb.updated" : "kb.added", "source",
 					     "cairn/learn", "id", id, "subject", p.target,
-					     "correlationid", p.event_id, "project", p.project, "data",
-					     learned));
+					     "correlationid", p.event_id, "project", p.project,
+					     "data", learned));
 	__atomic_add_fetch(&ts->learned, 1, __ATOMIC_RELAXED);
 	return 0;
 }

@@ -107,7 +107,7 @@ char *diag_text_dup(const char *s, size_t n, size_t cap)
 			if ((cb & 0xc0) != 0x80)
 				ok = false;
 			else if (j == 1 && ((b == 0xe0 && cb < 0xa0) || (b == 0xed && cb > 0x9f) ||
-			                    (b == 0xf0 && cb < 0x90) || (b == 0xf4 && cb > 0x8f)))
+					    (b == 0xf0 && cb < 0x90) || (b == 0xf4 && cb > 0x8f)))
 				ok = false;
 		}
 		if (!ok)
@@ -235,7 +235,7 @@ static void split_lines(struct diag_ctx *c, const char *log, size_t len)
 /* ---- building the list -------------------------------------------------- */
 
 int diag_add(struct diag_ctx *c, const char *tool, const char *file, size_t flen, int line, int col,
-             enum event_severity sev, const char *msg, size_t mlen, size_t at)
+	     enum event_severity sev, const char *msg, size_t mlen, size_t at)
 {
 	struct diag d = {0};
 	size_t bytes;
@@ -283,7 +283,7 @@ int diag_add(struct diag_ctx *c, const char *tool, const char *file, size_t flen
 }
 
 int diag_add_s(struct diag_ctx *c, const char *tool, const char *file, size_t flen, int line,
-               int col, enum event_severity sev, const char *msg, size_t at)
+	       int col, enum event_severity sev, const char *msg, size_t at)
 {
 	return diag_add(c, tool, file, flen, line, col, sev, msg, strlen(msg), at);
 }
@@ -450,8 +450,8 @@ void diag_defer_fail(struct diag_ctx *c, const char *tool, const char *key, size
 size_t diag_named(char *buf, size_t cap, const char *name, size_t nn, const char *text, size_t tn)
 {
 	return clampw(snprintf(buf, cap, "%.*s: %.*s", (int)(nn > cap ? cap : nn), name,
-	                       (int)(tn > cap ? cap : tn), text),
-	              cap);
+			       (int)(tn > cap ? cap : tn), text),
+		      cap);
 }
 
 /* ---- places and words several tool families share ----------------------- */
@@ -525,8 +525,9 @@ const char *diag_severity_word(const char *s, enum event_severity *sev)
 		const char *w;
 		enum event_severity sev;
 	} words[] = {
-	    {"fatal error: ", SEV_CRITICAL}, {"error: ", SEV_ERROR},   {"warning: ", SEV_WARNING},
-	    {"note: ", SEV_NOTICE},          {"remark: ", SEV_NOTICE},
+		{"fatal error: ", SEV_CRITICAL}, {"error: ", SEV_ERROR},
+		{"warning: ", SEV_WARNING},      {"note: ", SEV_NOTICE},
+		{"remark: ", SEV_NOTICE},
 	};
 	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
 		if (has_prefix(s, words[k].w)) {
@@ -568,23 +569,23 @@ static const struct parser {
 	const char *hints; /* command words that make it go first */
 	parse_fn fn;
 } parsers[] = {
-    {" cmake ", diag_parse_cmake},
-    {" ninja cmake ", diag_parse_ninja},
-    {" make gmake ", diag_parse_make},
-    {" mvn mvnw mvnd ", diag_parse_maven},
-    {" ld ", diag_parse_ld},
-    {" javac ", diag_parse_javac},
-    {" gcc cc clang g++ c++ clang++ ", diag_parse_cc},
-    {" cargo rustc ", diag_parse_rust},
-    {" cargo ", diag_parse_cargo_test},
-    {" go ", diag_parse_gotest},
-    {" go ", diag_parse_go},
-    {" pytest py.test pytest-3 ", diag_parse_pytest},
-    {" python python3 ", diag_parse_pytrace},
-    {" node ", diag_parse_node_tap},
-    {" node ", diag_parse_node_spec},
-    {" jest npx ", diag_parse_jest},
-    {" ctest ", diag_parse_ctest},
+	{" cmake ", diag_parse_cmake},
+	{" ninja cmake ", diag_parse_ninja},
+	{" make gmake ", diag_parse_make},
+	{" mvn mvnw mvnd ", diag_parse_maven},
+	{" ld ", diag_parse_ld},
+	{" javac ", diag_parse_javac},
+	{" gcc cc clang g++ c++ clang++ ", diag_parse_cc},
+	{" cargo rustc ", diag_parse_rust},
+	{" cargo ", diag_parse_cargo_test},
+	{" go ", diag_parse_gotest},
+	{" go ", diag_parse_go},
+	{" pytest py.test pytest-3 ", diag_parse_pytest},
+	{" python python3 ", diag_parse_pytrace},
+	{" node ", diag_parse_node_tap},
+	{" node ", diag_parse_node_spec},
+	{" jest npx ", diag_parse_jest},
+	{" ctest ", diag_parse_ctest},
 };
 
 #define NPARSERS (sizeof parsers / sizeof parsers[0])
@@ -670,7 +671,7 @@ static void finish(struct diag_ctx *c, struct diag_list *out)
 		char msg[DIAG_MAX_TEXT + 1];
 		if (!has_key_or_child(c, d->tool, d->key)) {
 			size_t m =
-			    clampw(snprintf(msg, sizeof msg, "%s failed", d->key), sizeof msg);
+				clampw(snprintf(msg, sizeof msg, "%s failed", d->key), sizeof msg);
 			int idx = diag_add(c, d->tool, NULL, 0, 0, 0, SEV_ERROR, msg, m, d->line);
 			diag_set_key(c, idx, d->key, strlen(d->key));
 		}
@@ -828,10 +829,10 @@ static bool word_in(const char *w, size_t n, const char *const *set)
 static void runner_word(struct runner_state *r, const char *raw, size_t rn, const char *w, size_t n)
 {
 	static const char *const wrappers[] = {"env",  "time",    "sudo",   "nice",    "nohup",
-	                                       "exec", "command", "stdbuf", "ionice",  "xvfb-run",
-	                                       "npx",  "bunx",    "pnpx",   "timeout", NULL};
+					       "exec", "command", "stdbuf", "ionice",  "xvfb-run",
+					       "npx",  "bunx",    "pnpx",   "timeout", NULL};
 	static const char *const runners[] = {"uv",     "poetry", "pipenv", "hatch", "pdm", "rye",
-	                                      "bundle", "pnpm",   "npm",    "yarn",  "bun", NULL};
+					      "bundle", "pnpm",   "npm",    "yarn",  "bun", NULL};
 	static const char *const subs[] = {"run", "exec", "x", NULL};
 
 	if (r->found)
@@ -877,12 +878,12 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 	if (!strcmp(r->argv0, "go") && r->pos == 1 && name_is(raw, rn, "test"))
 		r->found = "go test";
 	else if (!strcmp(r->argv0, "cargo") && r->pos == 1 &&
-	         (name_is(raw, rn, "test") || name_is(raw, rn, "t") || name_is(raw, rn, "nextest")))
+		 (name_is(raw, rn, "test") || name_is(raw, rn, "t") || name_is(raw, rn, "nextest")))
 		r->found = "cargo test";
 	else if ((!strcmp(r->argv0, "mvn") || !strcmp(r->argv0, "mvnw") ||
-	          !strcmp(r->argv0, "mvnd")) &&
-	         (name_is(raw, rn, "test") || name_is(raw, rn, "verify") ||
-	          name_is(raw, rn, "surefire:test")))
+		  !strcmp(r->argv0, "mvnd")) &&
+		 (name_is(raw, rn, "test") || name_is(raw, rn, "verify") ||
+		  name_is(raw, rn, "surefire:test")))
 		r->found = "maven surefire";
 }
 

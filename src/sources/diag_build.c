@@ -54,7 +54,7 @@ static void make_error(struct diag_ctx *c, size_t i, const char *p)
 		}
 		size_t used = (size_t)(close + 2 - p);
 		size_t m = diag_named(msg, sizeof msg, target, strlen(target), close + 2,
-		                      n > used ? n - used : 0);
+				      n > used ? n - used : 0);
 		diag_add(c, "make", file, flen, line, 0, SEV_ERROR, msg, m, i);
 		return;
 	}
@@ -151,9 +151,9 @@ size_t diag_parse_cmake(struct diag_ctx *c, size_t i)
 		const char *w;
 		enum event_severity sev;
 	} kinds[] = {
-	    {"Deprecation Error", SEV_ERROR}, {"Deprecation Warning", SEV_WARNING},
-	    {"Warning (dev)", SEV_WARNING},   {"Error", SEV_ERROR},
-	    {"Warning", SEV_WARNING},
+		{"Deprecation Error", SEV_ERROR}, {"Deprecation Warning", SEV_WARNING},
+		{"Warning (dev)", SEV_WARNING},   {"Error", SEV_ERROR},
+		{"Warning", SEV_WARNING},
 	};
 	const char *s = c->l[i].s, *p, *file = NULL, *text = NULL;
 	enum event_severity sev = SEV_ERROR;

@@ -75,7 +75,7 @@ static const char *driver_tool(const char *s, const char **after)
 static bool cc_spaced_loc(const char *s, struct diag_loc *lc)
 {
 	static const char *const marks[] = {
-	    ": error: ", ": warning: ", ": note: ", ": fatal error: "};
+		": error: ", ": warning: ", ": note: ", ": fatal error: "};
 	const char *m = NULL;
 
 	if (is_space(*s))
@@ -120,7 +120,7 @@ static size_t cc_follow(struct diag_ctx *c, size_t j, int idx)
 		if (is_gutter(s) || diag_is_caret(s)) {
 			after = true;
 		} else if (k + 1 < c->n && diag_is_caret(c->l[k + 1].s) && !is_blank(s) &&
-		           !diag_parse_loc(s, false, &lc) && !is_scope_line(s)) {
+			   !diag_parse_loc(s, false, &lc) && !is_scope_line(s)) {
 			diag_note_line(c, idx, k, true);
 			k++;
 			after = true;
@@ -191,7 +191,7 @@ size_t diag_parse_cc(struct diag_ctx *c, size_t i)
 	}
 	tool = cc_tool(c);
 	idx = diag_add_s(c, tool, lc.file, lc.flen, lc.line, lc.col, sev, msg,
-	                 ctx_adj ? c->pend_a : i);
+			 ctx_adj ? c->pend_a : i);
 	if (ctx_adj)
 		for (k = c->pend_a; k < c->pend_b; k++)
 			diag_note_line(c, idx, k, false);
@@ -298,7 +298,7 @@ size_t diag_parse_ld(struct diag_ctx *c, size_t i)
 		m += 2;
 		semi = strstr(m, "; ");
 		idx = diag_add(c, "ld", file, flen, line, 0, SEV_ERROR, m,
-		               semi ? (size_t)(semi - m) : strlen(m), i);
+			       semi ? (size_t)(semi - m) : strlen(m), i);
 		if (in_run)
 			diag_note_line(c, idx, c->ld_ctx, false);
 		if (semi)

@@ -14,12 +14,12 @@ static int trouble_word(const char *w, size_t n, enum event_severity *sev)
 		const char *w;
 		enum event_severity sev;
 	} words[] = {
-	    {"error", SEV_ERROR},     {"errors", SEV_ERROR},    {"fatal", SEV_CRITICAL},
-	    {"failed", SEV_ERROR},    {"failure", SEV_ERROR},   {"failures", SEV_ERROR},
-	    {"fail", SEV_ERROR},      {"exception", SEV_ERROR}, {"traceback", SEV_ERROR},
-	    {"panic", SEV_ERROR},     {"panicked", SEV_ERROR},  {"segfault", SEV_CRITICAL},
-	    {"aborted", SEV_ERROR},   {"cannot", SEV_ERROR},    {"denied", SEV_ERROR},
-	    {"undefined", SEV_ERROR}, {"warning", SEV_WARNING},
+		{"error", SEV_ERROR},     {"errors", SEV_ERROR},    {"fatal", SEV_CRITICAL},
+		{"failed", SEV_ERROR},    {"failure", SEV_ERROR},   {"failures", SEV_ERROR},
+		{"fail", SEV_ERROR},      {"exception", SEV_ERROR}, {"traceback", SEV_ERROR},
+		{"panic", SEV_ERROR},     {"panicked", SEV_ERROR},  {"segfault", SEV_CRITICAL},
+		{"aborted", SEV_ERROR},   {"cannot", SEV_ERROR},    {"denied", SEV_ERROR},
+		{"undefined", SEV_ERROR}, {"warning", SEV_WARNING},
 	};
 	char low[16];
 
@@ -70,9 +70,9 @@ size_t diag_parse_generic(struct diag_ctx *c, size_t i)
 		if (trouble_word(w, wn, &ws)) {
 			const char *after = skip_ws(w + wn);
 			bool negated = prev && ((prevn == 1 && prev[0] == '0') ||
-			                        (prevn == 2 && !strncasecmp(prev, "no", 2)) ||
-			                        (prevn == 4 && !strncasecmp(prev, "zero", 4)) ||
-			                        (prevn == 7 && !strncasecmp(prev, "without", 7)));
+						(prevn == 2 && !strncasecmp(prev, "no", 2)) ||
+						(prevn == 4 && !strncasecmp(prev, "zero", 4)) ||
+						(prevn == 7 && !strncasecmp(prev, "without", 7)));
 			if ((*after == ':' || *after == '=') && skip_ws(after + 1)[0] == '0' &&
 			    !is_digit(skip_ws(after + 1)[1]))
 				negated = true;
@@ -97,6 +97,6 @@ size_t diag_parse_generic(struct diag_ctx *c, size_t i)
 		}
 	}
 	diag_add_s(c, "generic", have ? lc.file : NULL, have ? lc.flen : 0, have ? lc.line : 0,
-	           have ? lc.col : 0, sev, t, i);
+		   have ? lc.col : 0, sev, t, i);
 	return 1;
 }

@@ -46,9 +46,9 @@ static size_t go_trace(struct diag_ctx *c, size_t k, int idx, struct diag_loc *w
 				diag_note_n(c, idx, f, fn, false);
 			}
 		} else if (!(is_blank(t) || has_prefix(t, "goroutine ") ||
-		             has_prefix(t, "created by ") ||
-		             (strchr(t, '(') && ends_with(t, ")")) || ends_with(t, "(...)") ||
-		             has_prefix(t, "[signal ") || has_prefix(t, "panic: "))) {
+			     has_prefix(t, "created by ") ||
+			     (strchr(t, '(') && ends_with(t, ")")) || ends_with(t, "(...)") ||
+			     has_prefix(t, "[signal ") || has_prefix(t, "panic: "))) {
 			break;
 		}
 		k++;
@@ -76,7 +76,7 @@ size_t diag_parse_gotest(struct diag_ctx *c, size_t i)
 		const char *name = t + 10;
 		size_t nn = strcspn(name, " ");
 		snprintf(c->go_test, sizeof c->go_test, "%.*s",
-		         (int)(nn > DIAG_NAME_MAX ? DIAG_NAME_MAX : nn), name);
+			 (int)(nn > DIAG_NAME_MAX ? DIAG_NAME_MAX : nn), name);
 		c->go_seen = true;
 		if (t[4] == 'F')
 			diag_defer_fail(c, "go test", name, nn, i);
@@ -98,11 +98,11 @@ size_t diag_parse_gotest(struct diag_ctx *c, size_t i)
 			return 0;
 		if (c->go_seen && c->go_test[0])
 			m = diag_named(msg, sizeof msg, c->go_test, strlen(c->go_test), s,
-			               c->l[i].n);
+				       c->l[i].n);
 		else
 			m = clampw(snprintf(msg, sizeof msg, "%s", s), sizeof msg);
-		idx =
-		    diag_add(c, c->go_seen ? "go test" : "go", NULL, 0, 0, 0, SEV_ERROR, msg, m, i);
+		idx = diag_add(c, c->go_seen ? "go test" : "go", NULL, 0, 0, 0, SEV_ERROR, msg, m,
+			       i);
 		k = go_trace(c, i + 1, idx, &where);
 		if (idx >= 0 && where.file) {
 			c->v[idx].file = diag_text_dup(where.file, where.flen, DIAG_MAX_TEXT);
@@ -120,8 +120,8 @@ size_t diag_parse_gotest(struct diag_ctx *c, size_t i)
 		return 0;
 	/* "    calc_test.go:7: Add(1, 2) = 4, want 3" from t.Errorf. */
 	m = c->go_test[0] ? diag_named(msg, sizeof msg, c->go_test, strlen(c->go_test), lc.rest + 1,
-	                               strlen(lc.rest + 1))
-	                  : clampw(snprintf(msg, sizeof msg, "%s", lc.rest + 1), sizeof msg);
+				       strlen(lc.rest + 1))
+			  : clampw(snprintf(msg, sizeof msg, "%s", lc.rest + 1), sizeof msg);
 	idx = diag_add(c, "go test", lc.file, lc.flen, lc.line, 0, SEV_ERROR, msg, m, i);
 	diag_set_key(c, idx, c->go_test, strlen(c->go_test));
 	for (k = i + 1; k < c->n; k++) {

@@ -183,9 +183,9 @@ size_t diag_named(char *buf, size_t cap, const char *name, size_t nn, const char
 /* Adds a diagnostic starting at log line at; returns its index, or DIAG_NONE
  * when it repeats one already kept or a cap is reached. */
 int diag_add(struct diag_ctx *c, const char *tool, const char *file, size_t flen, int line, int col,
-             enum event_severity sev, const char *msg, size_t mlen, size_t at);
+	     enum event_severity sev, const char *msg, size_t mlen, size_t at);
 int diag_add_s(struct diag_ctx *c, const char *tool, const char *file, size_t flen, int line,
-               int col, enum event_severity sev, const char *msg, size_t at);
+	       int col, enum event_severity sev, const char *msg, size_t at);
 
 /* Adds a note to diagnostic idx; keep_indent keeps leading blanks, which
  * caret lines need to point anywhere. */

@@ -112,11 +112,11 @@ size_t diag_parse_node_tap(struct diag_ctx *c, size_t i)
 					err_a = j + 1;
 					for (err_b = err_a;
 					     err_b < c->n && (indent_of(c->l[err_b].s) > yind ||
-					                      is_blank(c->l[err_b].s));
+							      is_blank(c->l[err_b].s));
 					     err_b++)
 						if (!first[0] && !is_blank(c->l[err_b].s))
 							snprintf(first, sizeof first, "%s",
-							         skip_ws(c->l[err_b].s));
+								 skip_ws(c->l[err_b].s));
 				} else {
 					yaml_scalar(e, first, sizeof first);
 				}
@@ -132,15 +132,15 @@ size_t diag_parse_node_tap(struct diag_ctx *c, size_t i)
 	if (!got && loc[0] && diag_parse_tail_loc(loc, strlen(loc), &lc))
 		where = lc, got = true;
 	size_t tl = errname[0]
-	                ? clampw(snprintf(text, sizeof text, "%s: %s", errname,
-	                                  first[0] ? first : "failed"),
-	                         sizeof text)
-	                : clampw(snprintf(text, sizeof text, "%s", first[0] ? first : "failed"),
-	                         sizeof text);
+			    ? clampw(snprintf(text, sizeof text, "%s: %s", errname,
+					      first[0] ? first : "failed"),
+				     sizeof text)
+			    : clampw(snprintf(text, sizeof text, "%s", first[0] ? first : "failed"),
+				     sizeof text);
 	size_t m = diag_named(msg, sizeof msg, name, nn, text, tl);
 	idx = diag_add(c, c->tap_seen || c->node_hint ? "node --test" : "tap",
-	               got ? where.file : NULL, got ? where.flen : 0, where.line, where.col,
-	               SEV_ERROR, msg, m, i);
+		       got ? where.file : NULL, got ? where.flen : 0, where.line, where.col,
+		       SEV_ERROR, msg, m, i);
 	diag_set_key(c, idx, name, nn);
 	bool skipped = false;
 	size_t base = 0;
@@ -162,7 +162,7 @@ size_t diag_parse_node_tap(struct diag_ctx *c, size_t i)
  * the lines indented deeper than the title. Fills the header (first line),
  * notes (up to the stack) and the first user frame; returns the block end. */
 static size_t failure_block(struct diag_ctx *c, size_t i, size_t ind, const char **header,
-                            struct diag_loc *where, bool *got, size_t *notes_a, size_t *notes_b)
+			    struct diag_loc *where, bool *got, size_t *notes_a, size_t *notes_b)
 {
 	size_t j;
 	bool stack = false;
@@ -249,7 +249,7 @@ size_t diag_parse_node_spec(struct diag_ctx *c, size_t i)
 		return j - i;
 	size_t m = diag_named(msg, sizeof msg, name, nn, header, strlen(header));
 	idx = diag_add(c, "node --test", got ? where.file : NULL, got ? where.flen : 0, where.line,
-	               where.col, SEV_ERROR, msg, m, i);
+		       where.col, SEV_ERROR, msg, m, i);
 	diag_set_key(c, idx, name, nn);
 	block_notes(c, idx, a, b, (size_t)(header - c->l[a - 1].s));
 	diag_span(c, idx, j);
@@ -295,8 +295,8 @@ size_t diag_parse_jest(struct diag_ctx *c, size_t i)
 		return 1;
 	}
 	if (c->jest_seen && (has_prefix(s, "Test Suites: ") || has_prefix(s, "Tests: ") ||
-	                     has_prefix(s, "Snapshots: ") || has_prefix(s, "Time: ") ||
-	                     has_prefix(s, "Ran all test suites")))
+			     has_prefix(s, "Snapshots: ") || has_prefix(s, "Time: ") ||
+			     has_prefix(s, "Ran all test suites")))
 		return 1;
 	if (!has_prefix(t, BULLET " "))
 		return 0;
@@ -315,13 +315,13 @@ size_t diag_parse_jest(struct diag_ctx *c, size_t i)
 		got = true;
 	}
 	size_t kn = clampw(snprintf(key, sizeof key, "%s\x1f%.*s", c->jest_file,
-	                            (int)(tn > DIAG_NAME_MAX ? DIAG_NAME_MAX : tn), title),
-	                   sizeof key);
+				    (int)(tn > DIAG_NAME_MAX ? DIAG_NAME_MAX : tn), title),
+			   sizeof key);
 	if (diag_find_key(c, "jest", key, kn) >= 0)
 		return j - i;
 	size_t m = diag_named(msg, sizeof msg, title, tn, header, strlen(header));
 	idx = diag_add(c, "jest", got ? where.file : NULL, got ? where.flen : 0, where.line,
-	               where.col, SEV_ERROR, msg, m, i);
+		       where.col, SEV_ERROR, msg, m, i);
 	diag_set_key(c, idx, key, kn);
 	block_notes(c, idx, a, b, (size_t)(header - c->l[a - 1].s));
 	diag_span(c, idx, j);

@@ -74,17 +74,17 @@ static bool maven_place(const char *p, struct diag_loc *lc)
 static bool maven_boilerplate(const char *p)
 {
 	static const char *const noise[] = {
-	    "-> [Help",
-	    "To see the full stack trace",
-	    "Re-run Maven using",
-	    "For more information about the errors",
-	    "[Help ",
-	    "Please refer to ",
-	    "COMPILATION ERROR",
-	    "COMPILATION WARNING",
-	    "There are test failures",
-	    "After correcting the problems",
-	    "Crash detected",
+		"-> [Help",
+		"To see the full stack trace",
+		"Re-run Maven using",
+		"For more information about the errors",
+		"[Help ",
+		"Please refer to ",
+		"COMPILATION ERROR",
+		"COMPILATION WARNING",
+		"There are test failures",
+		"After correcting the problems",
+		"Crash detected",
 	};
 	if (is_blank(p))
 		return true;
@@ -139,8 +139,8 @@ static size_t maven_test(struct diag_ctx *c, size_t i, const char *p)
 	kn = (size_t)(kend - klass);
 	snprintf(cls, sizeof cls, "%.*s.java", (int)(kn < 200 ? kn : 200), klass);
 	size_t klen = clampw(snprintf(key, sizeof key, "%.*s.%.*s", (int)(kn < 120 ? kn : 120),
-	                              klass, (int)(mn < 120 ? mn : 120), method),
-	                     sizeof key);
+				      klass, (int)(mn < 120 ? mn : 120), method),
+			     sizeof key);
 
 	for (j = i + 1; j < c->n; j++) {
 		const char *t = c->l[j].s;
@@ -200,7 +200,7 @@ size_t diag_parse_maven(struct diag_ctx *c, size_t i)
 		char msg[DIAG_MAX_TEXT + 1];
 		const char *why = skip_ws(r);
 		size_t m = diag_named(msg, sizeof msg, t, kn, *why ? why : "failed",
-		                      *why ? strlen(why) : 6);
+				      *why ? strlen(why) : 6);
 		idx = diag_add(c, "maven", NULL, 0, 0, 0, SEV_ERROR, msg, m, i);
 		diag_set_key(c, idx, t, kn);
 		return 1;
@@ -214,7 +214,7 @@ size_t diag_parse_maven(struct diag_ctx *c, size_t i)
 				diag_note_line(c, idx, k, false);
 			else if (has_prefix(t, "[ERROR]   ") || has_prefix(t, "[WARNING]   "))
 				diag_note_n(c, idx, t + (t[1] == 'E' ? 8 : 10),
-				            c->l[k].n - (t[1] == 'E' ? 8 : 10), false);
+					    c->l[k].n - (t[1] == 'E' ? 8 : 10), false);
 			else
 				break;
 		}

@@ -36,7 +36,7 @@ static const char *banner(const char *s, size_t n, char *buf, size_t cap)
 static size_t pytest_key(const char *s, size_t n, char *out, size_t cap)
 {
 	static const char *const pre[] = {"ERROR at setup of ", "ERROR at teardown of ",
-	                                  "ERROR collecting "};
+					  "ERROR collecting "};
 	const char *sep = memmem(s, n, "::", 2);
 	size_t o = 0;
 
@@ -106,7 +106,7 @@ static size_t pytest_block(struct diag_ctx *c, size_t i)
 	}
 	m = diag_named(msg, sizeof msg, key, keyn, etext, elen);
 	idx = diag_add(c, "pytest", lastloc.file, lastloc.flen, lastloc.line, 0, SEV_ERROR, msg, m,
-	               i);
+		       i);
 	diag_set_key(c, idx, key, keyn);
 	bool skipped_first = false;
 	for (k = i + 1; k < j; k++) {
@@ -156,7 +156,7 @@ size_t diag_parse_pytest(struct diag_ctx *c, size_t i)
 		/* --tb=line: "/path/test_x.py:5: assert 4 == 3" */
 		if (diag_parse_loc(s, false, &lc) && loc_ext(&lc, ".py") && !is_blank(lc.rest)) {
 			diag_add_s(c, "pytest", lc.file, lc.flen, lc.line, 0, SEV_ERROR, lc.rest,
-			           i);
+				   i);
 			return 1;
 		}
 		return 0;
@@ -178,7 +178,7 @@ size_t diag_parse_pytest(struct diag_ctx *c, size_t i)
 			const char *old = c->v[idx].message;
 			if (strncmp(old, key, keyn) == 0 && old[keyn] == ':' && idn != keyn) {
 				size_t m = diag_named(msg, sizeof msg, id, idn, old + keyn + 2,
-				                      strlen(old + keyn + 2));
+						      strlen(old + keyn + 2));
 				diag_set_message(c, idx, msg, m);
 			}
 			return 1;
@@ -186,7 +186,7 @@ size_t diag_parse_pytest(struct diag_ctx *c, size_t i)
 		const char *sep = memmem(id, idn, "::", 2);
 		size_t m = diag_named(msg, sizeof msg, id, idn, why, strlen(why));
 		idx = diag_add(c, "pytest", id, sep ? (size_t)(sep - id) : idn, 0, 0, SEV_ERROR,
-		               msg, m, i);
+			       msg, m, i);
 		diag_set_key(c, idx, key, keyn);
 		return 1;
 	}
@@ -195,7 +195,7 @@ size_t diag_parse_pytest(struct diag_ctx *c, size_t i)
 		    !is_blank(lc.rest)) {
 			size_t k, ind = indent_of(s);
 			idx = diag_add_s(c, "pytest", lc.file, lc.flen, lc.line, 0, SEV_WARNING,
-			                 lc.rest, i);
+					 lc.rest, i);
 			for (k = i + 1;
 			     k < c->n && indent_of(c->l[k].s) > ind && !is_blank(c->l[k].s); k++)
 				diag_note_line(c, idx, k, false);

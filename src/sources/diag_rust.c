@@ -28,7 +28,7 @@ size_t diag_parse_rust(struct diag_ctx *c, size_t i)
 		p = s + 7;
 	} else {
 		if (c->rust_hint && (has_prefix(s, "For more information about") ||
-		                     has_prefix(s, "Some errors have detailed explanations")))
+				     has_prefix(s, "Some errors have detailed explanations")))
 			return 1;
 		return 0;
 	}
@@ -59,8 +59,8 @@ size_t diag_parse_rust(struct diag_ctx *c, size_t i)
 	size_t m = strlen(p);
 	if (code) {
 		m = clampw(snprintf(msg, sizeof msg, "%s [%.*s]", p,
-		                    (int)(codelen < 64 ? codelen : 64), code),
-		           sizeof msg);
+				    (int)(codelen < 64 ? codelen : 64), code),
+			   sizeof msg);
 		p = msg;
 	}
 	idx = diag_add(c, tool, lc.file, lc.flen, lc.line, lc.col, sev, p, m, i);
@@ -131,9 +131,9 @@ size_t diag_parse_cargo_test(struct diag_ctx *c, size_t i)
 	if (!text)
 		text = "panicked", tlen = 8;
 	size_t m = c->rust_tests ? diag_named(msg, sizeof msg, name, nn, text, tlen)
-	                         : clampw(snprintf(msg, sizeof msg, "panicked: %.*s",
-	                                           (int)(tlen > 900 ? 900 : tlen), text),
-	                                  sizeof msg);
+				 : clampw(snprintf(msg, sizeof msg, "panicked: %.*s",
+						   (int)(tlen > 900 ? 900 : tlen), text),
+					  sizeof msg);
 	idx = diag_add(c, tool, lc.file, lc.flen, lc.line, lc.col, SEV_ERROR, msg, m, i);
 	diag_set_key(c, idx, name, nn);
 	for (; k < c->n; k++) {

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DIR_MASK                                                                            \
-	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | \
+#define DIR_MASK                                                                                   \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |        \
 	 IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR)
 #define GIT_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define MAX_RENAMES 4096
@@ -61,12 +61,12 @@ struct walk_item {
 struct project {
 	struct project *next;
 	struct fswatch *fw;
-	char *root;   /* canonical: absolute, no symlinks, no "." or ".." */
-	char **excl;  /* rel paths of cairn's own directories under root */
+	char *root;  /* canonical: absolute, no symlinks, no "." or ".." */
+	char **excl; /* rel paths of cairn's own directories under root */
 	size_t n_excl;
-	git_repository *repo; /* NULL outside a git work tree */
-	struct strmap snap;    /* rel path -> struct entry */
-	struct strmap pending; /* rel path -> (void *)1 */
+	git_repository *repo;    /* NULL outside a git work tree */
+	struct strmap snap;      /* rel path -> struct entry */
+	struct strmap pending;   /* rel path -> (void *)1 */
 	struct strmap unwatched; /* rel dir -> (void *)1: watch limit hit */
 	struct rename renames[MAX_RENAMES];
 	size_t n_renames;
@@ -77,11 +77,11 @@ struct project {
 	uint64_t git_busy_since_ns;
 	bool held_by_git; /* pending changes accumulated during a git operation */
 	bool limit_warned;
-	bool settle_warned; /* a call on settle failed; logged once until one works */
-	bool flush_due;     /* settle could not start: on_walk() flushes instead */
+	bool settle_warned;     /* a call on settle failed; logged once until one works */
+	bool flush_due;         /* settle could not start: on_walk() flushes instead */
 	bool limit_is_max_dirs; /* the cap reached was watch.max_dirs, not the kernel's */
 	size_t n_dirs;
-	size_t n_skipped; /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
+	size_t n_skipped;      /* directories beyond MAX_UNWATCHED: neither watched nor rescanned */
 	size_t n_walked_files; /* files found by walks (for fs.overflow) */
 	bool closing;
 	/* The walk: directories still to read (a stack) and the one being read,
@@ -92,10 +92,10 @@ struct project {
 	size_t walk_n, walk_cap;
 	DIR *cur;
 	struct walk_item cur_item;
-	bool adding;           /* the first walk is not done */
+	bool adding; /* the first walk is not done */
 	uint64_t add_start_ns;
-	bool overflow_rescan;  /* the walk is an overflow rescan: summarise at its end */
-	bool overflow_flush;   /* the next flush ends the overflow rescan */
+	bool overflow_rescan; /* the walk is an overflow rescan: summarise at its end */
+	bool overflow_flush;  /* the next flush ends the overflow rescan */
 	uint64_t overflow_start_ns;
 	/* The flush in progress (flush_on): the pending set it took, compared a
 	 * slice at a time by flush_step(). */
@@ -103,9 +103,9 @@ struct project {
 	struct strmap flushing;
 	size_t flush_it;
 	struct flush_counts fc;
-	bool flush_git;       /* it holds what git changed: fs.batch first */
-	bool flush_overflow;  /* it ends an overflow rescan: fs.overflow after */
-	json_t *held;         /* flush_git: its events, emitted after fs.batch */
+	bool flush_git;      /* it holds what git changed: fs.batch first */
+	bool flush_overflow; /* it ends an overflow rescan: fs.overflow after */
+	json_t *held;        /* flush_git: its events, emitted after fs.batch */
 };
 
 struct dirwatch {
@@ -115,7 +115,7 @@ struct dirwatch {
 
 /* One of cairn's own directories (or files): never watched. */
 struct own_path {
-	char *path; /* canonical when it exists, else as given */
+	char *path;        /* canonical when it exists, else as given */
 	uint64_t dev, ino; /* when it exists (else both 0) */
 };
 
@@ -129,8 +129,8 @@ struct fswatch {
 	uv_idle_t walker;
 	bool walker_on;
 	bool walker_warned; /* a call on walker failed; logged once until one works */
-	json_t *outq;   /* events for emit, in order */
-	size_t outq_i;  /* the next one to hand over */
+	json_t *outq;       /* events for emit, in order */
+	size_t outq_i;      /* the next one to hand over */
 	fswatch_emit_fn emit;
 	void *ctx;
 	int fd;
@@ -428,10 +428,11 @@ static void walker_start(struct fswatch *fw)
 	if (r) {
 		/* The work stays queued; the next walker_start() tries again. */
 		if (!fw->walker_warned)
-			log_error("fswatch: cannot start the handle that walks trees, compares "
-				  "changes and hands file events over: %s; that work waits until it "
-				  "can be started (tried again at the next change)",
-				  uv_strerror(r));
+			log_error(
+				"fswatch: cannot start the handle that walks trees, compares "
+				"changes and hands file events over: %s; that work waits until it "
+				"can be started (tried again at the next change)",
+				uv_strerror(r));
 		fw->walker_warned = true;
 		return;
 	}
@@ -551,7 +552,8 @@ static void flush_finish(struct project *p)
 		     NULL);
 		size_t i;
 		json_t *ev;
-		json_array_foreach(p->held, i, ev) json_array_append(p->fw->outq, ev);
+		json_array_foreach(p->held, i, ev)
+			json_array_append(p->fw->outq, ev);
 		json_array_clear(p->held);
 		p->flush_git = false;
 	}
@@ -658,12 +660,12 @@ static void warn_limit(struct project *p)
 			 "instead: %s",
 			 what, strmap_len(&p->unwatched), p->root,
 			 (unsigned long long)fw->cfg.retry_ms, fix);
-	json_t *d = json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "limit",
-			      p->limit_is_max_dirs ? "watch.max_dirs" : "fs.inotify.max_user_watches",
-			      "max_user_watches", (json_int_t)limit, "unwatched_dirs",
-			      (json_int_t)strmap_len(&p->unwatched), "skipped_dirs",
-			      (json_int_t)p->n_skipped, "rescan_ms", (json_int_t)fw->cfg.retry_ms,
-			      "fix", fix);
+	json_t *d = json_pack(
+		"{s:s,s:I,s:I,s:I,s:I,s:s}", "limit",
+		p->limit_is_max_dirs ? "watch.max_dirs" : "fs.inotify.max_user_watches",
+		"max_user_watches", (json_int_t)limit, "unwatched_dirs",
+		(json_int_t)strmap_len(&p->unwatched), "skipped_dirs", (json_int_t)p->n_skipped,
+		"rescan_ms", (json_int_t)fw->cfg.retry_ms, "fix", fix);
 	if (p->limit_is_max_dirs)
 		json_object_set_new(d, "max_dirs", json_integer((json_int_t)fw->cfg.max_dirs));
 	emit(p, "fs.watch_limit", NULL, d, "warning");
@@ -728,8 +730,8 @@ static void on_retry(uv_timer_t *t)
 				mark_pending(p, child);
 				struct entry e;
 				/* A new subdirectory here is walked (and watched) whole. */
-				if (stat_entry(p, child, &e) && e.dir && !strmap_get(&p->snap, child) &&
-				    !is_ignored(p, child, true))
+				if (stat_entry(p, child, &e) && e.dir &&
+				    !strmap_get(&p->snap, child) && !is_ignored(p, child, true))
 					scan_tree(p, child, SCAN_PENDING);
 				free(child);
 			}
@@ -816,7 +818,8 @@ static void handle_event(struct fswatch *fw, const struct inotify_event *ie)
 	if (dir && (ie->mask & (IN_DELETE | IN_MOVED_FROM)))
 		mark_subtree(p, rel);
 	if ((ie->mask & IN_MOVED_FROM) && p->n_renames < MAX_RENAMES) {
-		p->renames[p->n_renames++] = (struct rename){.cookie = ie->cookie, .from = xstrdup(rel)};
+		p->renames[p->n_renames++] =
+			(struct rename){.cookie = ie->cookie, .from = xstrdup(rel)};
 	} else if (ie->mask & IN_MOVED_TO) {
 		for (size_t i = 0; i < p->n_renames; i++)
 			if (p->renames[i].cookie == ie->cookie && !p->renames[i].to) {
@@ -1080,8 +1083,7 @@ static struct project *find_project(const struct fswatch *fw, const char *path)
 	return NULL;
 }
 
-int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf,
-		size_t errlen)
+int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf, size_t errlen)
 {
 	int r;
 	*root_out = NULL;

@@ -63,8 +63,8 @@ typedef void (*fswatch_emit_fn)(void *ctx, json_t *event);
  * not available, or when a libuv handle it needs cannot be made or started
  * (*err is then libuv's code, logged with what failed); handles already made
  * are closed, so the loop must run once more to free them. */
-struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
-			    fswatch_emit_fn emit, void *ctx, int *err);
+struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg, fswatch_emit_fn emit,
+			    void *ctx, int *err);
 
 /* Starts watching the tree at path (an absolute path to a directory; it is
  * canonicalised with realpath()). The walk starts now and covers at least
@@ -81,8 +81,7 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
  *   a negative libuv code (-errno) with a reason in errbuf, also logged:
  *            the project's timer could not be made; nothing is kept.
  * *root_out is NULL on errors; the caller frees it. */
-int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf,
-		size_t errlen);
+int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *errbuf, size_t errlen);
 /* Stops watching the tree at path (canonicalised like fswatch_add(); a
  * removed directory is matched by its lexically normalised path). Returns 0
  * with *root_out set to the canonical root (caller frees), or

@@ -59,8 +59,8 @@ int gitinfo_read(const char *path, size_t max_dirty, struct gitinfo *gi)
 		gi->dirty = xcalloc(keep + 1, sizeof *gi->dirty);
 		for (size_t i = 0; i < cnt && gi->n_dirty < keep; i++) {
 			const git_status_entry *e = git_status_byindex(st, i);
-			const git_diff_delta *d = e->index_to_workdir ? e->index_to_workdir
-								      : e->head_to_index;
+			const git_diff_delta *d =
+				e->index_to_workdir ? e->index_to_workdir : e->head_to_index;
 			if (!d)
 				continue;
 			const char *p = d->new_file.path ? d->new_file.path : d->old_file.path;

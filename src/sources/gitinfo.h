@@ -9,10 +9,10 @@
 #include <stddef.h>
 
 struct gitinfo {
-	char *workdir;  /* absolute, without a trailing '/' */
-	char *branch;   /* short name, or NULL when HEAD is detached */
-	char head[41];  /* hex, or "" in a repository with no commit yet */
-	char **dirty;   /* paths relative to workdir, changed or untracked */
+	char *workdir; /* absolute, without a trailing '/' */
+	char *branch;  /* short name, or NULL when HEAD is detached */
+	char head[41]; /* hex, or "" in a repository with no commit yet */
+	char **dirty;  /* paths relative to workdir, changed or untracked */
 	size_t n_dirty;
 	bool dirty_truncated; /* more than max_dirty were found */
 };

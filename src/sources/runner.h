@@ -33,8 +33,8 @@ uint64_t capture_total(const struct capture *c);
 void capture_release(struct capture *c);
 
 struct runner_result {
-	int exit_code;   /* valid when signal == 0 */
-	int signal;      /* the signal that ended the command, or 0 */
+	int exit_code; /* valid when signal == 0 */
+	int signal;    /* the signal that ended the command, or 0 */
 	bool core_dumped;
 	int64_t duration_ms;
 	bool used_pty;

@@ -122,7 +122,8 @@ int store_q_last_failure(sqlite3 *db, const char *project, struct store_q_event 
 	const char *sql = project ? "SELECT " EVENT_COLS " FROM events WHERE project = ?1"
 				    " AND type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1"
 				  : "SELECT " EVENT_COLS " FROM events"
-				    " WHERE type IN " OUTCOME_FAILED_SQL " ORDER BY seq DESC LIMIT 1";
+				    " WHERE type IN " OUTCOME_FAILED_SQL
+				    " ORDER BY seq DESC LIMIT 1";
 	if (prepare(db, sql, &st))
 		return CAIRN_E_STORE;
 	if (project)
@@ -182,8 +183,8 @@ static void bind_window(sqlite3_stmt *st, const struct store_q_window *w)
 #define WINDOW_SQL                                                                                 \
 	" WHERE project = ?1 AND seq > ?2 AND seq <= ?3 AND time_ms >= ?4 AND time_ms < ?5"
 
-int store_q_file_changes(sqlite3 *db, const struct store_q_window *w, int limit,
-			 store_q_path_fn fn, void *ctx)
+int store_q_file_changes(sqlite3 *db, const struct store_q_window *w, int limit, store_q_path_fn fn,
+			 void *ctx)
 {
 	sqlite3_stmt *st;
 	if (prepare(db,
@@ -209,8 +210,8 @@ int store_q_file_changes(sqlite3 *db, const struct store_q_window *w, int limit,
 	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }
 
-int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit,
-		       store_q_event_fn fn, void *ctx)
+int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit, store_q_event_fn fn,
+		       void *ctx)
 {
 	sqlite3_stmt *st;
 	if (prepare(db,
@@ -222,7 +223,6 @@ int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit,
 	sqlite3_bind_int(st, 6, limit);
 	return each_event(st, fn, ctx);
 }
-
 
 /* ---- checking ---- */
 
@@ -269,11 +269,12 @@ int store_checkpoint_get(sqlite3 *db, const char *name, int64_t *seq)
 int store_checkpoint_set(sqlite3 *db, const char *name, int64_t seq, int64_t now_ms)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO service_checkpoints(name, seq, time_ms) VALUES (?1, ?2, ?3)"
-			       " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq,"
-			       " time_ms = excluded.time_ms",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "INSERT INTO service_checkpoints(name, seq, time_ms) VALUES (?1, ?2, ?3)"
+		    " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq,"
+		    " time_ms = excluded.time_ms",
+		    -1, &st, NULL) != SQLITE_OK)
 		return CAIRN_E_STORE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, seq);

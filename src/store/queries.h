@@ -66,8 +66,8 @@ int store_q_report_for(struct sqlite3 *db, const char *failure_id, struct store_
  * seq < before_seq (before_seq <= 0: no bound), in project; or, when project
  * is NULL, among runs outside any project whose data.cwd is cwd. A NULL
  * target matches nothing. */
-int store_q_last_pass(struct sqlite3 *db, const char *project, const char *cwd,
-		      const char *target, int64_t before_seq, struct store_q_event *out);
+int store_q_last_pass(struct sqlite3 *db, const char *project, const char *cwd, const char *target,
+		      int64_t before_seq, struct store_q_event *out);
 
 /* The window the change queries look at: events of project with
  * after_seq < seq <= until_seq and since_ms <= time_ms < until_ms;

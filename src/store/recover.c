@@ -42,9 +42,10 @@ int store_check_file(const char *path, struct store_check *out, struct cairn_err
 		out->integrity[0] = '\0';
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			const char *t = (const char *)sqlite3_column_text(s, 0);
-			len += (size_t)snprintf(out->integrity + len,
-						len < sizeof out->integrity ? sizeof out->integrity - len : 0,
-						"%s%s", len ? "; " : "", t ? t : "?");
+			len += (size_t)snprintf(
+				out->integrity + len,
+				len < sizeof out->integrity ? sizeof out->integrity - len : 0,
+				"%s%s", len ? "; " : "", t ? t : "?");
 			if (len >= sizeof out->integrity)
 				break;
 		}
@@ -64,7 +65,8 @@ int store_check_file(const char *path, struct store_check *out, struct cairn_err
 		{"SELECT count(*) FROM events", offsetof(struct store_check, events)},
 		{"SELECT min(seq) FROM events", offsetof(struct store_check, first_seq)},
 		{"SELECT max(seq) FROM events", offsetof(struct store_check, last_seq)},
-		{"SELECT value FROM meta WHERE key='last_seq'", offsetof(struct store_check, high_water)},
+		{"SELECT value FROM meta WHERE key='last_seq'",
+		 offsetof(struct store_check, high_water)},
 		{"SELECT count(*) FROM knowledge", offsetof(struct store_check, knowledge)},
 	};
 	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
@@ -80,7 +82,9 @@ int store_check_file(const char *path, struct store_check *out, struct cairn_err
 		}
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
-			*slot = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+			*slot = sqlite3_column_type(s, 0) == SQLITE_NULL
+					? 0
+					: sqlite3_column_int64(s, 0);
 		else if (rc != SQLITE_DONE)
 			out->ok = false;
 		sqlite3_finalize(s);
@@ -359,8 +363,9 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 	sqlite3_finalize(s);
 	s = NULL;
 	rep->high_water = hw;
-	if (sqlite3_prepare_v2(dst, "INSERT INTO meta(key,value) VALUES('last_seq',?1)"
-				    " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+	if (sqlite3_prepare_v2(dst,
+			       "INSERT INTO meta(key,value) VALUES('last_seq',?1)"
+			       " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
 			       -1, &s, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(s, 1, hw);
 		sqlite3_step(s);

@@ -68,9 +68,11 @@ static const char *const migrations[] = {
 	" hash TEXT NOT NULL);"
 	"CREATE UNIQUE INDEX knowledge_hash ON knowledge(hash);"
 	"CREATE INDEX knowledge_sig ON knowledge(signature) WHERE signature IS NOT NULL;"
-	"CREATE INDEX knowledge_sig_general ON knowledge(sig_general) WHERE sig_general IS NOT NULL;"
+	"CREATE INDEX knowledge_sig_general ON knowledge(sig_general) WHERE sig_general IS NOT "
+	"NULL;"
 	"CREATE INDEX knowledge_updated ON knowledge(updated_ms);"
-	"CREATE INDEX knowledge_forgotten ON knowledge(forgotten_ms) WHERE forgotten_ms IS NOT NULL;"
+	"CREATE INDEX knowledge_forgotten ON knowledge(forgotten_ms) WHERE forgotten_ms IS NOT "
+	"NULL;"
 	"CREATE VIRTUAL TABLE knowledge_fts USING fts5(title, tags, body, files,"
 	" content='knowledge', content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
 	"CREATE TRIGGER knowledge_ai AFTER INSERT ON knowledge BEGIN"
@@ -138,7 +140,7 @@ struct store {
 	bool stopping;
 	bool stop_soon; /* a stop is coming: do not retry a full disk for long */
 	bool retention_wanted;
-	bool sync_full; /* the write connection's current synchronous mode */
+	bool sync_full;       /* the write connection's current synchronous mode */
 	int health_err;       /* 0, or why the writer cannot write now (CAIRN_E_FULL...) */
 	char health_msg[300]; /* what to tell publishers and `status` */
 	/* The writer thread's own: */
@@ -210,8 +212,8 @@ out_sqlerr:
 /* Reads one integer from sql's first row into *out (dflt when the row is
  * missing or NULL). Returns 0 or CAIRN_E_STORE with the reason in errbuf:
  * a read that fails is never mistaken for "nothing there". */
-static int query_int_checked(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,
-			     char *errbuf, size_t errlen)
+static int query_int_checked(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, char *errbuf,
+			     size_t errlen)
 {
 	sqlite3_stmt *st;
 	*out = dflt;
@@ -242,8 +244,7 @@ static int64_t query_int(sqlite3 *db, const char *sql, int64_t dflt)
 static int open_conn(const char *path, bool readonly, sqlite3 **out, char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int flags = readonly ? SQLITE_OPEN_READONLY
-			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	flags |= SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		snprintf(errbuf, errlen, "cannot open database '%s': %s", path,
@@ -263,11 +264,11 @@ static int db_open(const char *path, bool readonly, sqlite3 **out, char *errbuf,
 	*out = NULL;
 	if ((r = open_conn(path, readonly, &db, errbuf, errlen)))
 		return r;
-	if (!readonly &&
-	    ((r = exec_sql(db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-			       " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-			   errbuf, errlen)) ||
-	     (r = migrate(db, errbuf, errlen)))) {
+	if (!readonly && ((r = exec_sql(db,
+					"PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+					" PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+					errbuf, errlen)) ||
+			  (r = migrate(db, errbuf, errlen)))) {
 		sqlite3_close(db);
 		return r;
 	}
@@ -285,9 +286,9 @@ int store_db_open(const char *path, bool readonly, sqlite3 **out, struct cairn_e
 }
 
 /* What a damaged database is told to do. */
-#define DAMAGED_HINT                                                                       \
-	"; the daemon will not write to it, so no acknowledged event is lost: run "        \
-	"'cairn doctor' to see what is readable and 'cairn doctor --recover' to rebuild "  \
+#define DAMAGED_HINT                                                                               \
+	"; the daemon will not write to it, so no acknowledged event is lost: run "                \
+	"'cairn doctor' to see what is readable and 'cairn doctor --recover' to rebuild "          \
 	"the log from it (docs/doctor.md)"
 
 /* Writes "the database 'PATH' STATE (WHY)" and the way out into errbuf; WHY
@@ -354,7 +355,7 @@ static int read_last_seq(struct store *st, char *errbuf, size_t errlen)
  * that cannot be opened, with the way out. Returns CAIRN_E_CORRUPT. */
 static int cannot_open(struct store *st, char *errbuf, size_t errlen)
 {
-	char why[sizeof ((struct cairn_err *)0)->msg]; /* errbuf's size */
+	char why[sizeof((struct cairn_err *)0)->msg]; /* errbuf's size */
 	snprintf(why, sizeof why, "%s", errbuf);
 	damaged_msg(errbuf, errlen, st->path, "cannot be opened", why);
 	return CAIRN_E_CORRUPT;
@@ -381,8 +382,10 @@ static int open_store(const struct store_config *cfg, struct store **out, char *
 	 * before WAL mode), or SQLite ignores it; it lets retention shrink the
 	 * file. WAL with synchronous=FULL: a COMMIT returns only after the WAL is
 	 * fsynced. */
-	if ((r = exec_sql(st->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				  " PRAGMA foreign_keys=ON;",
+	if ((r = exec_sql(st->db,
+			  "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA "
+			  "synchronous=FULL;"
+			  " PRAGMA foreign_keys=ON;",
 			  errbuf, errlen))) {
 		r = cannot_open(st, errbuf, errlen);
 		goto out_free;
@@ -510,7 +513,8 @@ static void apply_retention(struct store *st, int64_t last)
 			/* Remove the oldest share proportional to the excess, at least 1%. */
 			int64_t drop = n * (used - st->cfg.retention_bytes) / used + n / 100 + 1;
 			snprintf(sql, sizeof sql,
-				 "DELETE FROM events WHERE seq < (SELECT min(seq) FROM events) + %lld",
+				 "DELETE FROM events WHERE seq < (SELECT min(seq) FROM events) + "
+				 "%lld",
 				 (long long)drop);
 			if (exec_sql(st->db, sql, NULL, 0))
 				break;
@@ -711,7 +715,8 @@ static void write_batch(struct store *st, struct store_pub *batch)
 				durable |= p->durable;
 			if (durable != st->sync_full) {
 				exec_sql(st->db,
-					 durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+					 durable ? "PRAGMA synchronous=FULL"
+						 : "PRAGMA synchronous=NORMAL",
 					 NULL, 0);
 				st->sync_full = durable;
 			}
@@ -734,7 +739,8 @@ static void write_batch(struct store *st, struct store_pub *batch)
 			if (err == CAIRN_E_CORRUPT) {
 				st->broken = true;
 				snprintf(msg, sizeof msg,
-					 "the database is damaged or disagrees with the sequencer (%s); "
+					 "the database is damaged or disagrees with the sequencer "
+					 "(%s); "
 					 "no more events will be written: stop the daemon and run "
 					 "'cairn doctor'",
 					 sqlite3_errstr(rc));
@@ -751,7 +757,8 @@ static void write_batch(struct store *st, struct store_pub *batch)
 			for (tail = batch; tail->next; tail = tail->next)
 				n++;
 			if (st->gave_up)
-				log_error("store: stopping with the disk still full: %zu more events (seq "
+				log_error("store: stopping with the disk still full: %zu more "
+					  "events (seq "
 					  "%lld..%lld) are lost",
 					  n, (long long)batch->seq, (long long)tail->seq);
 			hand_back(st, batch, tail, err);
@@ -782,7 +789,6 @@ static void write_batch(struct store *st, struct store_pub *batch)
 		}
 	}
 }
-
 
 static void *writer_main(void *arg)
 {

@@ -42,25 +42,25 @@ struct store;
 struct sqlite3;
 
 struct store_config {
-	const char *path;          /* database file */
-	size_t batch_max;          /* most publishes per transaction */
-	size_t event_max_bytes;    /* cap on an encoded envelope */
-	int64_t retention_age_ms;  /* 0: keep forever */
-	int64_t retention_bytes;   /* 0: no size cap */
-	int64_t reserve_bytes;     /* disk kept in reserve for a full disk; 0: none */
-	bool check_at_open;        /* run PRAGMA quick_check before writing */
+	const char *path;         /* database file */
+	size_t batch_max;         /* most publishes per transaction */
+	size_t event_max_bytes;   /* cap on an encoded envelope */
+	int64_t retention_age_ms; /* 0: keep forever */
+	int64_t retention_bytes;  /* 0: no size cap */
+	int64_t reserve_bytes;    /* disk kept in reserve for a full disk; 0: none */
+	bool check_at_open;       /* run PRAGMA quick_check before writing */
 };
 
 /* One publish travelling loop -> writer -> loop. Submit in seq order. */
 struct store_pub {
 	struct store_pub *next;
-	struct event *ev;      /* owned */
-	char *json;            /* owned: the encoded envelope, seq included */
+	struct event *ev; /* owned */
+	char *json;       /* owned: the encoded envelope, seq included */
 	size_t json_len;
-	int64_t seq;           /* assigned by the submitter */
-	int err;               /* set by the writer: 0, or CAIRN_E_STORE (lost) */
-	bool durable;          /* someone waits for this one to be fsynced */
-	void *ctx;             /* the submitter's */
+	int64_t seq;  /* assigned by the submitter */
+	int err;      /* set by the writer: 0, or CAIRN_E_STORE (lost) */
+	bool durable; /* someone waits for this one to be fsynced */
+	void *ctx;    /* the submitter's */
 };
 
 enum store_out_kind {
@@ -123,8 +123,8 @@ void store_request_stop(struct store *st);
  * to be taken. Idempotent. */
 void store_stop(struct store *st);
 
-/* Stops the writer (as store_stop()), then closes every connection and frees st. Output not yet taken is freed
- * (pubs included). NULL is a no-op. */
+/* Stops the writer (as store_stop()), then closes every connection and frees st. Output not yet
+ * taken is freed (pubs included). NULL is a no-op. */
 void store_close(struct store *st);
 
 /* The writer's health: 0 when it writes, CAIRN_E_FULL while the disk is
@@ -151,13 +151,13 @@ int store_lookup(struct store *st, const char *source, const char *id, int64_t *
 /* ---- reading (blocking; any thread; uses a pooled read connection) ---- */
 
 struct store_query {
-	const char *pattern;   /* NULL means ">" */
-	int64_t since_seq;     /* inclusive; 0 = unbounded */
-	int64_t until_seq;     /* inclusive; 0 = unbounded */
-	int64_t since_ms;      /* inclusive; INT64_MIN = unbounded */
-	int64_t until_ms;      /* exclusive; INT64_MAX = unbounded */
-	const char *project;   /* NULL = any */
-	size_t limit;          /* rows wanted */
+	const char *pattern; /* NULL means ">" */
+	int64_t since_seq;   /* inclusive; 0 = unbounded */
+	int64_t until_seq;   /* inclusive; 0 = unbounded */
+	int64_t since_ms;    /* inclusive; INT64_MIN = unbounded */
+	int64_t until_ms;    /* exclusive; INT64_MAX = unbounded */
+	const char *project; /* NULL = any */
+	size_t limit;        /* rows wanted */
 	bool desc;
 };
 
@@ -166,8 +166,7 @@ void store_query_init(struct store_query *q);
 
 /* Called per matching row; return non-zero to stop. json is valid only
  * during the call. */
-typedef int (*store_row_fn)(void *ctx, int64_t seq, const char *type, const char *json,
-			    size_t len);
+typedef int (*store_row_fn)(void *ctx, int64_t seq, const char *type, const char *json, size_t len);
 
 /* Runs q, calling fn for up to q->limit matching rows. *more (may be NULL)
  * says whether another row matched beyond the limit. Returns 0 or
@@ -187,11 +186,11 @@ int store_stats(struct store *st, struct store_stats *out);
 
 /* What store_check_file() found. Counts are -1 when they could not be read. */
 struct store_check {
-	bool opened;          /* the file opened as a database */
-	bool ok;              /* integrity ok and every count read */
-	bool gaps;            /* events has holes between first and last seq */
-	char integrity[512];  /* "ok", or integrity_check's first findings */
-	int64_t schema;       /* user_version */
+	bool opened;         /* the file opened as a database */
+	bool ok;             /* integrity ok and every count read */
+	bool gaps;           /* events has holes between first and last seq */
+	char integrity[512]; /* "ok", or integrity_check's first findings */
+	int64_t schema;      /* user_version */
 	int64_t events, first_seq, last_seq, high_water, knowledge;
 };
 
@@ -204,11 +203,11 @@ int store_check_file(const char *path, struct store_check *out, struct cairn_err
 
 struct store_recover_table {
 	const char *table;
-	int64_t rows;      /* salvaged */
-	int64_t expected;  /* keys found by any path (rowid tables), else rows */
+	int64_t rows;             /* salvaged */
+	int64_t expected;         /* keys found by any path (rowid tables), else rows */
 	int64_t min_key, max_key; /* of the rows salvaged */
 	int64_t max_seen;         /* the largest key any path still showed */
-	bool partial;      /* some rows could not be read */
+	bool partial;             /* some rows could not be read */
 };
 
 struct store_recover_report {

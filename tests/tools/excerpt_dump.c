@@ -84,8 +84,8 @@ int main(int argc, char **argv)
 	lines = json_array();
 	for (size_t k = 0; k < ex.n; k++)
 		json_array_append_new(lines,
-		                      json_pack("{s:I, s:s}", "line", (json_int_t)ex.v[k].line,
-		                                "text", ex.v[k].text));
+				      json_pack("{s:I, s:s}", "line", (json_int_t)ex.v[k].line,
+						"text", ex.v[k].text));
 	root = json_pack("{s:{s:s, s:o}}", "excerpt", "method", ex.method, "lines", lines);
 	if (!root || json_dumpf(root, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF) {
 		fprintf(stderr, "excerpt_dump: cannot write the result\n");

@@ -266,10 +266,10 @@ static void test_read_fd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_empty),        cmocka_unit_test(test_growth),
-	    cmocka_unit_test(test_cap),          cmocka_unit_test(test_addf),
-	    cmocka_unit_test(test_detach_reset), cmocka_unit_test(test_setlen),
-	    cmocka_unit_test(test_read_fd),
+		cmocka_unit_test(test_empty),        cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_cap),          cmocka_unit_test(test_addf),
+		cmocka_unit_test(test_detach_reset), cmocka_unit_test(test_setlen),
+		cmocka_unit_test(test_read_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,9 +82,10 @@ static void test_error_without_rid_is_the_answer(void **state)
 	struct pair *p = *state;
 	/* A reply to another request and a push are skipped; the rid-less
 	 * error is ours. */
-	answer(p->peer, "{\"ok\":true,\"rid\":99}\n"
-			"{\"sub\":\"1\",\"event\":{}}\n"
-			"{\"ok\":false,\"error\":{\"code\":\"line_too_long\",\"message\":\"m\"}}\n");
+	answer(p->peer,
+	       "{\"ok\":true,\"rid\":99}\n"
+	       "{\"sub\":\"1\",\"event\":{}}\n"
+	       "{\"ok\":false,\"error\":{\"code\":\"line_too_long\",\"message\":\"m\"}}\n");
 	json_t *reply = NULL;
 	assert_int_equal(client_request(&p->cl, json_pack("{s:s}", "op", "status"), &reply), 0);
 	assert_non_null(reply);

@@ -48,9 +48,15 @@ static void test_rfc3339(void **state)
 	assert_string_equal(buf, "2026-11-27T21:08:43.123Z");
 	assert_int_equal(timefmt_parse_rfc3339("1970-01-01T00:00:00Z", &ms), 0);
 	assert_int_equal(ms, 0);
-	const char *bad[] = {"2026-11-27", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-			     "2026-11-27T21:08:43", "2026-11-27T25:00:00Z", "2026-11-27T21:08:43.Z",
-			     "2026-11-27T21:08:43Zjunk", "", "now"};
+	const char *bad[] = {"2026-11-27",
+			     "2026-13-01T00:00:00Z",
+			     "2026-02-30T00:00:00Z",
+			     "2026-11-27T21:08:43",
+			     "2026-11-27T25:00:00Z",
+			     "2026-11-27T21:08:43.Z",
+			     "2026-11-27T21:08:43Zjunk",
+			     "",
+			     "now"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(timefmt_parse_rfc3339(bad[i], &ms), CAIRN_E_PARSE);
 }
@@ -132,10 +138,11 @@ static void test_sha256_vectors(void **state)
 /* Every code has a wire name of its own, and the names map back. */
 static void test_err_wire(void **state)
 {
-	const char *protocol[] = {"bad_json",	"bad_request", "unknown_op",	  "invalid_event",
-				  "event_too_large", "invalid_pattern", "line_too_long", "version",
-				  "not_found",	"exists",      "unavailable",	  "disk_full",
-				  "busy",	"forbidden"};
+	const char *protocol[] = {"bad_json",      "bad_request",     "unknown_op",
+				  "invalid_event", "event_too_large", "invalid_pattern",
+				  "line_too_long", "version",         "not_found",
+				  "exists",        "unavailable",     "disk_full",
+				  "busy",          "forbidden"};
 	for (size_t i = 0; i < err_ncodes; i++) {
 		int c = err_codes[i];
 		const char *w = err_wire(c);
@@ -159,8 +166,9 @@ static void test_err_wire(void **state)
 	assert_int_equal(err_from_wire(NULL), 0);
 
 	struct cairn_err e;
-	assert_int_equal(cairn_err_set(&e, CAIRN_E_BADEVENT, "type", "field '%s': %s", "type", "bad"),
-			 CAIRN_E_BADEVENT);
+	assert_int_equal(
+		cairn_err_set(&e, CAIRN_E_BADEVENT, "type", "field '%s': %s", "type", "bad"),
+		CAIRN_E_BADEVENT);
 	assert_int_equal(e.code, CAIRN_E_BADEVENT);
 	assert_string_equal(e.field, "type");
 	assert_string_equal(e.msg, "field 'type': bad");

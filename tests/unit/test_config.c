@@ -101,7 +101,7 @@ static void test_own_path(void **state)
 	static const char *cases[][2] = {
 		{"/home/u/.config/cairn/config", "/home/u/.config/cairn"},
 		{"/etc/cairn/config", "/etc/cairn"},
-		{"/home/u/cairn.ini", "/home/u/cairn.ini"},    /* not the whole home */
+		{"/home/u/cairn.ini", "/home/u/cairn.ini"}, /* not the whole home */
 		{"/home/u/src/app/config", "/home/u/src/app/config"},
 		{"/home/u/notcairn/config", "/home/u/notcairn/config"},
 		{"/config", "/config"},

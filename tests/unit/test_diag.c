@@ -79,8 +79,8 @@ static void dump_list(const char *name, const struct diag_list *l)
 	for (size_t k = 0; k < l->n; k++) {
 		const struct diag *d = &l->v[k];
 		fprintf(stderr, "  [%zu] %s\t%s\t%d\t%d\t%s\t%s (log line %zu+%zu)\n", k, d->tool,
-		        d->file ? d->file : "-", d->line, d->col, event_severity_name(d->severity),
-		        d->message, d->log_line, d->log_lines);
+			d->file ? d->file : "-", d->line, d->col, event_severity_name(d->severity),
+			d->message, d->log_line, d->log_lines);
 		for (size_t j = 0; j < d->n_notes; j++)
 			fprintf(stderr, "        note: %s\n", d->notes[j]);
 	}
@@ -130,20 +130,20 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 			const char *want = strcmp(f[1], "-") ? f[1] : NULL;
 			if (!(r == want || (r && want && !strcmp(r, want)))) {
 				fprintf(stderr, "%s/%s: runner is %s, expected %s\n", tool, name,
-				        r ? r : "none", f[1]);
+					r ? r : "none", f[1]);
 				bad++;
 			}
 		} else if (!strcmp(f[0], "count") && nf == 2) {
 			if (l.n != (size_t)atoi(f[1])) {
 				fprintf(stderr, "%s/%s: %zu diagnostics, expected %s\n", tool, name,
-				        l.n, f[1]);
+					l.n, f[1]);
 				bad++;
 			}
 		} else if (!strcmp(f[0], "none") && nf == 2) {
 			for (size_t k = 0; k < l.n; k++) {
 				if (strstr(l.v[k].message, f[1])) {
 					fprintf(stderr, "%s/%s: [%zu] should not say '%s'\n", tool,
-					        name, k, f[1]);
+						name, k, f[1]);
 					bad++;
 				}
 			}
@@ -154,8 +154,8 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 			checked++;
 			if (!found) {
 				fprintf(stderr, "%s/%s: nothing matches: %s %s %s %s %s '%s'%s%s\n",
-				        tool, name, f[1], f[2], f[3], f[4], f[5], f[6],
-				        nf == 8 ? " note " : "", nf == 8 ? f[7] : "");
+					tool, name, f[1], f[2], f[3], f[4], f[5], f[6],
+					nf == 8 ? " note " : "", nf == 8 ? f[7] : "");
 				bad++;
 			}
 		} else {
@@ -191,7 +191,7 @@ static size_t list_dir(const char *dir, char ***out)
 
 	if (!d)
 		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",
-		         dir, strerror(errno));
+			 dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -236,7 +236,7 @@ static void test_fixtures(void **state)
 	free(tools);
 	free(dir);
 	fprintf(stderr, "diag fixtures: %d logs, %d diagnostics checked, %d failures\n", logs,
-	        checks, failures);
+		checks, failures);
 	assert_true(logs >= MIN_LOGS);
 	assert_true(checks >= MIN_DIAG_CHECKS);
 	assert_int_equal(failures, 0);
@@ -271,7 +271,7 @@ static void test_runners(void **state)
 		const char *got = diag_detect_runner(cmd, log, loglen);
 		if (!(got == want || (got && want && !strcmp(got, want)))) {
 			fprintf(stderr, "runner of '%s' with log %s: %s, expected %s\n", f[0], f[1],
-			        got ? got : "none", f[2]);
+				got ? got : "none", f[2]);
 			failures++;
 		}
 		cases++;
@@ -294,14 +294,14 @@ static int extract(const char *log, const char *cmd, struct diag_list *l)
 static void test_ansi_stripped(void **state)
 {
 	const char *log =
-	    "\x1b[32m[ 10%]\x1b[0m building\r[ 50%] building\r\n"
-	    "\x1b[01m\x1b[Ka.c:3:7:\x1b[m\x1b[K \x1b[01;35m\x1b[Kwarning: \x1b[m\x1b[Kunused "
-	    "variable \xe2\x80\x98\x1b[01m\x1b[Kx\x1b[m\x1b[K\xe2\x80\x99 "
-	    "[\x1b[01;35m\x1b[K\x1b]8;;https://gcc.gnu.org/onlinedocs/gcc/"
-	    "Warning-Options.html#index-Wunused-variable\x1b\\-Wunused-variable\x1b]8;;\x1b\\"
-	    "\x1b[m\x1b[K]\r\n"
-	    "    3 |   int \x1b[01;35m\x1b[Kx\x1b[m\x1b[K;\r\n"
-	    "      |       \x1b[01;35m\x1b[K^\x1b[m\x1b[K\r\n";
+		"\x1b[32m[ 10%]\x1b[0m building\r[ 50%] building\r\n"
+		"\x1b[01m\x1b[Ka.c:3:7:\x1b[m\x1b[K \x1b[01;35m\x1b[Kwarning: \x1b[m\x1b[Kunused "
+		"variable \xe2\x80\x98\x1b[01m\x1b[Kx\x1b[m\x1b[K\xe2\x80\x99 "
+		"[\x1b[01;35m\x1b[K\x1b]8;;https://gcc.gnu.org/onlinedocs/gcc/"
+		"Warning-Options.html#index-Wunused-variable\x1b\\-Wunused-variable\x1b]8;;\x1b\\"
+		"\x1b[m\x1b[K]\r\n"
+		"    3 |   int \x1b[01;35m\x1b[Kx\x1b[m\x1b[K;\r\n"
+		"      |       \x1b[01;35m\x1b[K^\x1b[m\x1b[K\r\n";
 	struct diag_list l;
 
 	assert_int_equal(extract(log, "make", &l), 0);
@@ -312,7 +312,7 @@ static void test_ansi_stripped(void **state)
 	assert_int_equal(l.v[0].col, 7);
 	assert_int_equal(l.v[0].severity, SEV_WARNING);
 	assert_string_equal(l.v[0].message,
-	                    "unused variable \xe2\x80\x98x\xe2\x80\x99 [-Wunused-variable]");
+			    "unused variable \xe2\x80\x98x\xe2\x80\x99 [-Wunused-variable]");
 	assert_int_equal(l.v[0].log_line, 1);
 	assert_int_equal(l.v[0].log_lines, 3);
 	assert_int_equal(l.v[0].n_notes, 2);
@@ -330,13 +330,13 @@ static void test_large_noise(void **state)
 {
 	const size_t size = 20u << 20;
 	static const char *const lines[] = {
-	    "[ 42%%] Building C object src/CMakeFiles/app.dir/module_%05u.c.o\n",
-	    "   Compiling crate_%u v0.1.0\n",
-	    "test tests::case_%u ... ok\n",
-	    "ok  \texample.com/pkg%u\t0.012s\n",
-	    "PASS src/file%u.test.js\n",
-	    "-- Looking for header_%u.h - found\n",
-	    "Downloading https://example.invalid/pkg-%u.tar.gz 100%% |#######|\n",
+		"[ 42%%] Building C object src/CMakeFiles/app.dir/module_%05u.c.o\n",
+		"   Compiling crate_%u v0.1.0\n",
+		"test tests::case_%u ... ok\n",
+		"ok  \texample.com/pkg%u\t0.012s\n",
+		"PASS src/file%u.test.js\n",
+		"-- Looking for header_%u.h - found\n",
+		"Downloading https://example.invalid/pkg-%u.tar.gz 100%% |#######|\n",
 	};
 	char *log = xmalloc(size + 128);
 	size_t n = 0;
@@ -355,8 +355,8 @@ static void test_large_noise(void **state)
 	assert_int_equal(diag_extract(log, size, "make -j8", &l), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "diag: 20 MiB of noise took %.0f ms, %zu diagnostics\n",
-	        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-	        l.n);
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+		l.n);
 	assert_int_equal(l.n, 0);
 	diag_list_release(&l);
 
@@ -364,12 +364,12 @@ static void test_large_noise(void **state)
 	n = 0;
 	for (k = 0; n < size; k++)
 		n += (size_t)snprintf(log + n, 128, "src/f%u.c:%u:1: error: broken %u\n", k % 97, k,
-		                      k);
+				      k);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(diag_extract(log, size, NULL, &l), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "diag: 20 MiB of errors took %.0f ms\n",
-	        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	assert_int_equal(l.n, DIAG_MAX);
 	assert_string_equal(l.v[0].message, "broken 0");
 	diag_list_release(&l);
@@ -425,7 +425,7 @@ static void test_caps(void **state)
 static void test_odd_bytes(void **state)
 {
 	static const char log[] = "m.c:4:2: error: bad \xff\xfe byte \0 here\n"
-	                          "\xed\xa0\x80 surrogate: error: \xc0\xaf\n";
+				  "\xed\xa0\x80 surrogate: error: \xc0\xaf\n";
 	struct diag_list l;
 
 	assert_int_equal(diag_extract(log, sizeof log - 1, NULL, &l), 0);
@@ -469,7 +469,7 @@ static void test_edges(void **state)
 	diag_list_release(&l);
 	/* A path with blanks in it. */
 	assert_int_equal(
-	    extract("/home/u/My Project/a.c:3:5: warning: unused [-Wunused]\n", NULL, &l), 0);
+		extract("/home/u/My Project/a.c:3:5: warning: unused [-Wunused]\n", NULL, &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].file, "/home/u/My Project/a.c");
 	assert_int_equal(l.v[0].line, 3);
@@ -482,10 +482,10 @@ static void test_edges(void **state)
 	diag_list_release(&l);
 	/* go test: t.Log output of a test that then passed is not a failure. */
 	assert_int_equal(extract("=== RUN   TestA\n    a_test.go:5: just logging\n"
-	                         "--- PASS: TestA (0.00s)\n=== RUN   TestB\n"
-	                         "    b_test.go:9: wrong\n--- FAIL: TestB (0.00s)\nFAIL\n",
-	                         "go test -v ./...", &l),
-	                 0);
+				 "--- PASS: TestA (0.00s)\n=== RUN   TestB\n"
+				 "    b_test.go:9: wrong\n--- FAIL: TestB (0.00s)\nFAIL\n",
+				 "go test -v ./...", &l),
+			 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].message, "TestB: wrong");
 	diag_list_release(&l);
@@ -497,7 +497,7 @@ static void test_edges(void **state)
 	diag_list_release(&l);
 	/* Old-style Rust panic. */
 	assert_int_equal(
-	    extract("thread 'main' panicked at 'boom', src/main.rs:4:5\n", "cargo run", &l), 0);
+		extract("thread 'main' panicked at 'boom', src/main.rs:4:5\n", "cargo run", &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].tool, "rust");
 	assert_string_equal(l.v[0].file, "src/main.rs");
@@ -505,9 +505,9 @@ static void test_edges(void **state)
 	diag_list_release(&l);
 	/* lld. */
 	assert_int_equal(extract("ld.lld: error: undefined symbol: foo\n"
-	                         ">>> referenced by main.c:6\n>>>               main.o:(main)\n",
-	                         NULL, &l),
-	                 0);
+				 ">>> referenced by main.c:6\n>>>               main.o:(main)\n",
+				 NULL, &l),
+			 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].tool, "ld");
 	assert_string_equal(l.v[0].file, "main.c");
@@ -516,7 +516,7 @@ static void test_edges(void **state)
 	diag_list_release(&l);
 	/* The generic fallback finds a place and ignores "0 errors". */
 	assert_int_equal(extract("building\nERROR: config.yaml:12: bad key\n0 errors\n", NULL, &l),
-	                 0);
+			 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].tool, "generic");
 	assert_string_equal(l.v[0].file, "config.yaml");
@@ -529,12 +529,12 @@ static void test_edges(void **state)
 static void test_overlaps(void **state)
 {
 	static const char *const logs[] = {
-	    "---- stdout ----\n",
-	    "running 1 test\ntest ... FAILED\n",
-	    "make: *** [a]  Stop.\n",
-	    "\xe2\x9c\x96 x (1ms)\n  Err: y\n  at \n",
-	    "  \xe2\x97\x8f t\n    msg\n    at \n",
-	    "not ok 1 - t\n  ---\n  stack: |-\n    at \n  ...\n",
+		"---- stdout ----\n",
+		"running 1 test\ntest ... FAILED\n",
+		"make: *** [a]  Stop.\n",
+		"\xe2\x9c\x96 x (1ms)\n  Err: y\n  at \n",
+		"  \xe2\x97\x8f t\n    msg\n    at \n",
+		"not ok 1 - t\n  ---\n  stack: |-\n    at \n  ...\n",
 	};
 	struct diag_list l;
 
@@ -549,10 +549,10 @@ static void test_overlaps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
-	    cmocka_unit_test(test_ansi_stripped), cmocka_unit_test(test_large_noise),
-	    cmocka_unit_test(test_caps),          cmocka_unit_test(test_odd_bytes),
-	    cmocka_unit_test(test_edges),         cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
+		cmocka_unit_test(test_ansi_stripped), cmocka_unit_test(test_large_noise),
+		cmocka_unit_test(test_caps),          cmocka_unit_test(test_odd_bytes),
+		cmocka_unit_test(test_edges),         cmocka_unit_test(test_overlaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

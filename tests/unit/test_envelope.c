@@ -82,7 +82,7 @@ static void free_list(struct dirent **names, int n)
 /* Parses text in mode, failing the test with the file name and the error if
  * it is refused. */
 static struct event *must_parse(const char *what, const char *text, size_t len,
-                                enum event_parse_mode mode)
+				enum event_parse_mode mode)
 {
 	struct event *ev = NULL;
 	struct cairn_err err;
@@ -117,7 +117,7 @@ static void test_valid_files(void **state)
 		enc2 = event_encode(ev2, &len2);
 		if (strcmp(enc1, enc2) != 0)
 			fail_msg("%s: round trip changed the encoding:\n  %s\n  %s", path, enc1,
-			         enc2);
+				 enc2);
 
 		/* As the daemon stores it: defaults filled, seq assigned; the
 		 * stored form must parse in stored mode to the same bytes. */
@@ -157,7 +157,7 @@ static void test_invalid_files(void **state)
 		int r, want = CAIRN_E_INVALID, k;
 
 		snprintf(path, sizeof path, "%s/%.*s.expect", dir,
-		         (int)strlen(names[i]->d_name) - 5, names[i]->d_name);
+			 (int)strlen(names[i]->d_name) - 5, names[i]->d_name);
 		expect = read_file(path, &elen);
 		code_s[0] = '\0';
 		k = sscanf(expect, "%15s %79s %15s", mode_s, field, code_s);
@@ -183,11 +183,12 @@ static void test_invalid_files(void **state)
 		memset(&err, 0, sizeof err);
 		r = event_parse(text, len, EVENT_DEFAULT_MAX_BYTES, mode, &ev, &err);
 		if (r != want)
-			fail_msg("%s: got %d (%s), want %d; %s", path, r, err_str(r), want, err.msg);
+			fail_msg("%s: got %d (%s), want %d; %s", path, r, err_str(r), want,
+				 err.msg);
 		assert_null(ev);
 		if (strcmp(err.field, field) != 0)
 			fail_msg("%s: error names field '%s', want '%s'; %s", path, err.field,
-			         field, err.msg);
+				 field, err.msg);
 		if (err.msg[0] == '\0')
 			fail_msg("%s: error has no rule", path);
 		if (err.code != r)
@@ -242,7 +243,7 @@ static void test_fill_defaults(void **state)
 static void test_time_ms(void **state)
 {
 	static const char text[] =
-	    "{\"source\":\"me\",\"type\":\"a\",\"time\":\"1970-01-01T01:00:01.5+01:00\"}";
+		"{\"source\":\"me\",\"type\":\"a\",\"time\":\"1970-01-01T01:00:01.5+01:00\"}";
 	struct event *ev = must_parse("time", text, strlen(text), EVENT_PUBLISH);
 
 	assert_string_equal(ev->time, "1970-01-01T01:00:01.5+01:00");
@@ -273,18 +274,18 @@ static void test_max_bytes(void **state)
 static void test_malformed(void **state)
 {
 	static const char *const cases[] = {
-	    "",
-	    "   ",
-	    "{",
-	    "}",
-	    "{\"source\":}",
-	    "{\"source\":\"me\",}",
-	    "{} x",
-	    "{'a':1}",
-	    "{\"source\":\"me\",\"type\":\"a\"}}",
-	    "nul",
-	    "{\"a\":1e99999}",
-	    "{\"a\":99999999999999999999}",
+		"",
+		"   ",
+		"{",
+		"}",
+		"{\"source\":}",
+		"{\"source\":\"me\",}",
+		"{} x",
+		"{'a':1}",
+		"{\"source\":\"me\",\"type\":\"a\"}}",
+		"nul",
+		"{\"a\":1e99999}",
+		"{\"a\":99999999999999999999}",
 	};
 	struct event *ev;
 	struct cairn_err err;
@@ -302,7 +303,7 @@ static void test_malformed(void **state)
 	/* A NUL byte outside a string is malformed too. */
 	static const char nul[] = "{\"source\":\"me\",\"type\":\"a\"}\0";
 	assert_int_equal(event_parse(nul, sizeof nul - 1, 1024, EVENT_PUBLISH, &ev, &err),
-	                 CAIRN_E_PARSE);
+			 CAIRN_E_PARSE);
 }
 
 /* The buffer need not be NUL-terminated: only len bytes are read. */
@@ -331,7 +332,7 @@ static void test_error_names_the_field(void **state)
 	static const char text[] = "{\"source\":\"me\",\"type\":\"Build\"}";
 	struct event *ev;
 	assert_int_equal(event_parse(text, strlen(text), 1024, EVENT_PUBLISH, &ev, &err),
-	                 CAIRN_E_INVALID);
+			 CAIRN_E_INVALID);
 	const char *line = err.msg;
 	assert_string_equal(err.field, "type");
 	assert_int_equal(err.code, CAIRN_E_INVALID);
@@ -346,29 +347,29 @@ static void test_rule_sentences(void **state)
 		enum event_parse_mode mode;
 		const char *field, *rule;
 	} cases[] = {
-	    {"{\"source\":\"me\",\"type\":\"a\",\"seq\":1}", EVENT_PUBLISH, "seq",
-	     "seq is assigned by the daemon; leave it out"},
-	    {"{\"source\":\"me\",\"type\":\"a\",\"data_base64\":\"\"}", EVENT_PUBLISH,
-	     "data_base64", "binary data is not supported"},
-	    {"{\"source\":\"me\",\"type\":\"a..b\"}", EVENT_PUBLISH, "type", "no empty token"},
-	    {"{\"source\":\"me\",\"type\":\"a\",\"specversion\":\"0.3\"}", EVENT_PUBLISH,
-	     "specversion", "must be \"1.0\""},
-	    {"{\"source\":\"me\",\"type\":\"a\",\"x\":{}}", EVENT_PUBLISH, "x",
-	     "must be a string, number or boolean"},
-	    {"{\"source\":\"me\"}", EVENT_PUBLISH, "type", "is required"},
-	    {"[]", EVENT_PUBLISH, "", "must be a JSON object"},
+		{"{\"source\":\"me\",\"type\":\"a\",\"seq\":1}", EVENT_PUBLISH, "seq",
+		 "seq is assigned by the daemon; leave it out"},
+		{"{\"source\":\"me\",\"type\":\"a\",\"data_base64\":\"\"}", EVENT_PUBLISH,
+		 "data_base64", "binary data is not supported"},
+		{"{\"source\":\"me\",\"type\":\"a..b\"}", EVENT_PUBLISH, "type", "no empty token"},
+		{"{\"source\":\"me\",\"type\":\"a\",\"specversion\":\"0.3\"}", EVENT_PUBLISH,
+		 "specversion", "must be \"1.0\""},
+		{"{\"source\":\"me\",\"type\":\"a\",\"x\":{}}", EVENT_PUBLISH, "x",
+		 "must be a string, number or boolean"},
+		{"{\"source\":\"me\"}", EVENT_PUBLISH, "type", "is required"},
+		{"[]", EVENT_PUBLISH, "", "must be a JSON object"},
 	};
 	struct event *ev;
 	struct cairn_err err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int r = event_parse(cases[i].text, strlen(cases[i].text), 1024, cases[i].mode, &ev,
-		                    &err);
+				    &err);
 		assert_int_equal(r, CAIRN_E_INVALID);
 		assert_string_equal(err.field, cases[i].field);
 		if (!strstr(err.msg, cases[i].rule))
 			fail_msg("%s: rule '%s' does not say '%s'", cases[i].text, err.msg,
-			         cases[i].rule);
+				 cases[i].rule);
 	}
 }
 
@@ -380,17 +381,17 @@ static void test_embedded_nul(void **state)
 	static const struct {
 		const char *name, *value;
 	} attrs[] = {
-	    {"id", "i"},
-	    {"source", "me"},
-	    {"type", "a.b"},
-	    {"subject", "s"},
-	    {"time", "2026-11-27T21:08:43Z"},
-	    {"project", "/p"},
-	    {"session", "s"},
-	    {"correlationid", "c"},
-	    {"specversion", "1.0"},
-	    {"severity", "error"},
-	    {"datacontenttype", "text/plain"},
+		{"id", "i"},
+		{"source", "me"},
+		{"type", "a.b"},
+		{"subject", "s"},
+		{"time", "2026-11-27T21:08:43Z"},
+		{"project", "/p"},
+		{"session", "s"},
+		{"correlationid", "c"},
+		{"specversion", "1.0"},
+		{"severity", "error"},
+		{"datacontenttype", "text/plain"},
 	};
 	struct event *ev;
 	struct cairn_err err;
@@ -427,7 +428,7 @@ static void test_embedded_nul(void **state)
 	json_object_set_new(obj, "data", json_pack("[{s:i}]", "ok", 1));
 	json_object_set_new(json_array_get(json_object_get(obj, "data"), 0), "ok", json_true());
 	json_object_setn_new(json_array_get(json_object_get(obj, "data"), 0), "a\0b", 3,
-	                     json_null());
+			     json_null());
 	assert_int_equal(event_from_json(obj, EVENT_PUBLISH, &ev, &err), CAIRN_E_INVALID);
 	assert_string_equal(err.field, "data");
 	json_object_del(obj, "data");
@@ -442,7 +443,7 @@ static void test_embedded_nul(void **state)
 static void test_from_json_leaves_obj(void **state)
 {
 	json_t *obj = json_pack("{s:s, s:s, s:{s:i}, s:b}", "source", "me", "type", "a", "data",
-	                        "k", 1, "flag", 1);
+				"k", 1, "flag", 1);
 	json_t *copy = json_deep_copy(obj);
 	struct event *ev;
 	struct cairn_err err;
@@ -462,17 +463,17 @@ static void test_from_json_leaves_obj(void **state)
 static void test_encode_order(void **state)
 {
 	static const char text[] =
-	    "{\"zz\":1,\"severity\":\"info\",\"correlationid\":\"c\",\"session\":\"s\","
-	    "\"project\":\"/p\",\"data\":{\"b\":1,\"a\":[true,null]},"
-	    "\"datacontenttype\":\"application/json\",\"time\":\"2026-11-27T21:08:43Z\","
-	    "\"subject\":\"x y\",\"type\":\"t.u\",\"source\":\"me\",\"id\":\"i\","
-	    "\"specversion\":\"1.0\",\"seq\":9,\"ab\":\"v\"}";
+		"{\"zz\":1,\"severity\":\"info\",\"correlationid\":\"c\",\"session\":\"s\","
+		"\"project\":\"/p\",\"data\":{\"b\":1,\"a\":[true,null]},"
+		"\"datacontenttype\":\"application/json\",\"time\":\"2026-11-27T21:08:43Z\","
+		"\"subject\":\"x y\",\"type\":\"t.u\",\"source\":\"me\",\"id\":\"i\","
+		"\"specversion\":\"1.0\",\"seq\":9,\"ab\":\"v\"}";
 	static const char want[] =
-	    "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"me\",\"type\":\"t.u\","
-	    "\"subject\":\"x y\",\"time\":\"2026-11-27T21:08:43Z\","
-	    "\"datacontenttype\":\"application/json\",\"data\":{\"b\":1,\"a\":[true,null]},"
-	    "\"seq\":9,\"project\":\"/p\",\"session\":\"s\",\"correlationid\":\"c\","
-	    "\"severity\":\"info\",\"zz\":1,\"ab\":\"v\"}";
+		"{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"me\",\"type\":\"t.u\","
+		"\"subject\":\"x y\",\"time\":\"2026-11-27T21:08:43Z\","
+		"\"datacontenttype\":\"application/json\",\"data\":{\"b\":1,\"a\":[true,null]},"
+		"\"seq\":9,\"project\":\"/p\",\"session\":\"s\",\"correlationid\":\"c\","
+		"\"severity\":\"info\",\"zz\":1,\"ab\":\"v\"}";
 	struct event *ev = must_parse("order", text, strlen(text), EVENT_STORED);
 	size_t len;
 	char *enc = event_encode(ev, &len);
@@ -494,10 +495,10 @@ static void test_encode_order(void **state)
 static void test_encode_hand_built(void **state)
 {
 	struct event ev = {
-	    .source = "me",
-	    .type = "a",
-	    .subject = "caf\xe9",
-	    .severity = SEV_CRITICAL,
+		.source = "me",
+		.type = "a",
+		.subject = "caf\xe9",
+		.severity = SEV_CRITICAL,
 	};
 	char *enc = event_encode(&ev, NULL);
 	struct event *back = must_parse(enc, enc, strlen(enc), EVENT_PUBLISH);
@@ -529,7 +530,7 @@ static void test_severity_names(void **state)
 static void test_extensions_kept(void **state)
 {
 	static const char text[] =
-	    "{\"source\":\"me\",\"type\":\"a\",\"n\":1.5,\"b\":false,\"s\":\"v\"}";
+		"{\"source\":\"me\",\"type\":\"a\",\"n\":1.5,\"b\":false,\"s\":\"v\"}";
 	struct event *ev = must_parse("ext", text, strlen(text), EVENT_PUBLISH);
 
 	assert_non_null(ev->extensions);
@@ -549,21 +550,21 @@ static void test_extensions_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid_files),
-	    cmocka_unit_test(test_invalid_files),
-	    cmocka_unit_test(test_fill_defaults),
-	    cmocka_unit_test(test_time_ms),
-	    cmocka_unit_test(test_max_bytes),
-	    cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_parse_uses_len),
-	    cmocka_unit_test(test_error_names_the_field),
-	    cmocka_unit_test(test_rule_sentences),
-	    cmocka_unit_test(test_embedded_nul),
-	    cmocka_unit_test(test_from_json_leaves_obj),
-	    cmocka_unit_test(test_encode_order),
-	    cmocka_unit_test(test_encode_hand_built),
-	    cmocka_unit_test(test_severity_names),
-	    cmocka_unit_test(test_extensions_kept),
+		cmocka_unit_test(test_valid_files),
+		cmocka_unit_test(test_invalid_files),
+		cmocka_unit_test(test_fill_defaults),
+		cmocka_unit_test(test_time_ms),
+		cmocka_unit_test(test_max_bytes),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_parse_uses_len),
+		cmocka_unit_test(test_error_names_the_field),
+		cmocka_unit_test(test_rule_sentences),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_from_json_leaves_obj),
+		cmocka_unit_test(test_encode_order),
+		cmocka_unit_test(test_encode_hand_built),
+		cmocka_unit_test(test_severity_names),
+		cmocka_unit_test(test_extensions_kept),
 	};
 	return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
 }

@@ -64,7 +64,7 @@ static bool utf8_valid(const char *s)
 static void dump(const char *name, const struct excerpt *ex)
 {
 	fprintf(stderr, "%s: method %s, %zu of %zu lines:\n", name, ex->method, ex->n,
-	        ex->total_lines);
+		ex->total_lines);
 	for (size_t k = 0; k < ex->n; k++)
 		fprintf(stderr, "  %5zu  %s\n", ex->v[k].line, ex->v[k].text);
 }
@@ -86,24 +86,24 @@ static int check_invariants(const char *name, const struct excerpt *ex, size_t b
 		const char *t = ex->v[k].text;
 		if (k > 0 && ex->v[k].line <= ex->v[k - 1].line) {
 			fprintf(stderr, "%s: line %zu after line %zu\n", name, ex->v[k].line,
-			        ex->v[k - 1].line);
+				ex->v[k - 1].line);
 			bad++;
 		}
 		if (ex->v[k].line >= ex->total_lines) {
 			fprintf(stderr, "%s: line %zu of %zu\n", name, ex->v[k].line,
-			        ex->total_lines);
+				ex->total_lines);
 			bad++;
 		}
 		if (!t || strlen(t) > EXCERPT_MAX_TEXT || !utf8_valid(t)) {
 			fprintf(stderr, "%s: line %zu: text missing, too long or not UTF-8\n", name,
-			        ex->v[k].line);
+				ex->v[k].line);
 			bad++;
 			continue;
 		}
 		for (const char *p = t; *p; p++) {
 			if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
 				fprintf(stderr, "%s: line %zu holds control byte 0x%02x\n", name,
-				        ex->v[k].line, (unsigned char)*p);
+					ex->v[k].line, (unsigned char)*p);
 				bad++;
 				break;
 			}
@@ -184,7 +184,7 @@ static int check_case(const char *dir, const char *name, int *failures)
 		if (!strcmp(line, "method")) {
 			if (strcmp(ex.method, arg)) {
 				fprintf(stderr, "%s: method %s, expected %s\n", name, ex.method,
-				        arg);
+					arg);
 				bad++;
 			}
 		} else if (!strcmp(line, "count")) {
@@ -197,7 +197,7 @@ static int check_case(const char *dir, const char *name, int *failures)
 			const char *got = text_of(&ex, strtoul(arg, NULL, 10));
 			if (!got || strcmp(got, want)) {
 				fprintf(stderr, "%s: line %s is '%s', expected '%s'\n", name, arg,
-				        got ? got : "(not in the excerpt)", want);
+					got ? got : "(not in the excerpt)", want);
 				bad++;
 			}
 		} else if (!strcmp(line, "has")) {
@@ -244,7 +244,7 @@ static void test_fixtures(void **state)
 	(void)state;
 	if (!d)
 		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",
-		         dir, strerror(errno));
+			 dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 		if (len > 4 && !strcmp(e->d_name + len - 4, ".log")) {
@@ -263,7 +263,7 @@ static void test_fixtures(void **state)
 	free(dir);
 	if (cases < MIN_CASES)
 		fail_msg("only %d fixtures under tests/data/excerpt (expected at least %d)", cases,
-		         MIN_CASES);
+			 MIN_CASES);
 	if (failures)
 		fail_msg("%d expectations failed (details above)", failures);
 }
@@ -275,9 +275,9 @@ static char *many_errors(size_t n, size_t *len)
 	char *s = xmalloc(cap);
 	for (size_t k = 0; k < n; k++)
 		o += (size_t)snprintf(s + o, cap - o,
-		                      "src/f%zu.c:%zu:5: error: expected ';' before 'return'\n"
-		                      "   %zu |     x = 1\n      |          ^\n",
-		                      k % 7, k + 1, k + 1);
+				      "src/f%zu.c:%zu:5: error: expected ';' before 'return'\n"
+				      "   %zu |     x = 1\n      |          ^\n",
+				      k % 7, k + 1, k + 1);
 	*len = o;
 	return s;
 }
@@ -287,13 +287,13 @@ static void test_budget(void **state)
 	static const struct {
 		size_t ask, want;
 	} cases[] = {
-	    {0, EXCERPT_DEFAULT_LINES},
-	    {1, 1},
-	    {7, 7},
-	    {50, 50},
-	    {EXCERPT_MAX_LINES, EXCERPT_MAX_LINES},
-	    {EXCERPT_MAX_LINES + 1, EXCERPT_MAX_LINES},
-	    {SIZE_MAX, EXCERPT_MAX_LINES},
+		{0, EXCERPT_DEFAULT_LINES},
+		{1, 1},
+		{7, 7},
+		{50, 50},
+		{EXCERPT_MAX_LINES, EXCERPT_MAX_LINES},
+		{EXCERPT_MAX_LINES + 1, EXCERPT_MAX_LINES},
+		{SIZE_MAX, EXCERPT_MAX_LINES},
 	};
 	size_t len;
 	char *log = many_errors(600, &len); /* 1800 lines */
@@ -306,7 +306,8 @@ static void test_budget(void **state)
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		for (int with = 0; with < 2; with++) {
 			assert_int_equal(
-			    excerpt_select(log, len, with ? &diags : NULL, cases[k].ask, &ex), 0);
+				excerpt_select(log, len, with ? &diags : NULL, cases[k].ask, &ex),
+				0);
 			assert_int_equal(ex.total_lines, 1800);
 			/* The budget is never exceeded and, the log being
 			 * longer, always used. */
@@ -314,7 +315,7 @@ static void test_budget(void **state)
 			    check_invariants("budget", &ex, cases[k].want)) {
 				dump("budget", &ex);
 				fail_msg("asked for %zu lines, got %zu (expected %zu)",
-				         cases[k].ask, ex.n, cases[k].want);
+					 cases[k].ask, ex.n, cases[k].want);
 			}
 			if (with)
 				assert_string_equal(ex.method, "diagnostics");
@@ -331,21 +332,21 @@ static void test_budget(void **state)
 static void test_cleanup(void **state)
 {
 	static const char log[] = "\x1b[1;31merror\x1b[0m: red and bold\r\n"
-	                          "Downloading 10%\rDownloading 55%\r\x1b[KDownloading 100%\r\n"
-	                          "see \x1b]8;;https://example.org/x\x07the docs\x1b]8;;\x07 now\n"
-	                          "\x1b(Bcharset\tand a tab\n"
-	                          "bad \xff\xfe bytes \xc0\xaf overlong \xed\xa0\x80 surrogate\n"
-	                          "bell\a and nul\0 and del\x7f gone\n"
-	                          "\x1b[31munterminated colour\n";
+				  "Downloading 10%\rDownloading 55%\r\x1b[KDownloading 100%\r\n"
+				  "see \x1b]8;;https://example.org/x\x07the docs\x1b]8;;\x07 now\n"
+				  "\x1b(Bcharset\tand a tab\n"
+				  "bad \xff\xfe bytes \xc0\xaf overlong \xed\xa0\x80 surrogate\n"
+				  "bell\a and nul\0 and del\x7f gone\n"
+				  "\x1b[31munterminated colour\n";
 	struct excerpt ex;
 	const char *want[] = {
-	    "error: red and bold",
-	    "Downloading 100%",
-	    "see the docs now",
-	    "charset\tand a tab",
-	    "bad ?? bytes ?? overlong ??? surrogate",
-	    "bell and nul and del gone",
-	    "unterminated colour",
+		"error: red and bold",
+		"Downloading 100%",
+		"see the docs now",
+		"charset\tand a tab",
+		"bad ?? bytes ?? overlong ??? surrogate",
+		"bell and nul and del gone",
+		"unterminated colour",
 	};
 
 	(void)state;
@@ -513,8 +514,11 @@ static void test_diags_elsewhere(void **state)
 	/* Diagnostics that point past the log (from another log, or a log
 	 * that was cut) are ignored, not trusted. */
 	static const char log[] = "one\ntwo\nthree\n";
-	struct diag d = {
-	    .tool = "gcc", .message = "x", .severity = SEV_ERROR, .log_line = 40, .log_lines = 5};
+	struct diag d = {.tool = "gcc",
+			 .message = "x",
+			 .severity = SEV_ERROR,
+			 .log_line = 40,
+			 .log_lines = 5};
 	struct diag_list l = {.v = &d, .n = 1};
 	struct excerpt ex;
 
@@ -528,15 +532,15 @@ static void test_diags_elsewhere(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures),
-	    cmocka_unit_test(test_budget),
-	    cmocka_unit_test(test_cleanup),
-	    cmocka_unit_test(test_long_line_cut),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_invalid),
-	    cmocka_unit_test(test_mib_without_newline),
-	    cmocka_unit_test(test_binary_junk),
-	    cmocka_unit_test(test_diags_elsewhere),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_long_line_cut),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_mib_without_newline),
+		cmocka_unit_test(test_binary_junk),
+		cmocka_unit_test(test_diags_elsewhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,8 +43,8 @@ static int load_cases(void **state)
 	FILE *f = fopen(all.path, "r");
 	if (!f) {
 		fprintf(stderr,
-		        "cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
-		        all.path, strerror(errno));
+			"cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
+			all.path, strerror(errno));
 		return -1;
 	}
 	char *line = NULL;
@@ -62,7 +62,7 @@ static int load_cases(void **state)
 		char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
 		if (!t2 || strchr(t2 + 1, '\t')) {
 			fprintf(stderr, "%s:%d: expected BEFORE <TAB> AFTER <TAB> KEY\n", all.path,
-			        lineno);
+				lineno);
 			r = -1;
 			break;
 		}
@@ -113,9 +113,9 @@ static void test_cases(void **state)
 		int r = fixshape_compute(c->before, c->blen, c->after, c->alen, key, sizeof key);
 		if (r != 0 || strcmp(key, c->key) != 0) {
 			fprintf(stderr,
-			        "%s:%d: wrong key\n  before:   %s\n  after:    %s\n"
-			        "  expected: \"%s\"\n  got:      \"%s\" (returned %d)\n",
-			        all.path, c->lineno, c->before, c->after, c->key, key, r);
+				"%s:%d: wrong key\n  before:   %s\n  after:    %s\n"
+				"  expected: \"%s\"\n  got:      \"%s\" (returned %d)\n",
+				all.path, c->lineno, c->before, c->after, c->key, key, r);
 			failures++;
 		}
 	}
@@ -131,7 +131,8 @@ static void test_cut(void **state)
 	static const char after[] = "a == b, c == d, e == f,";
 	char full[FIXSHAPE_MAX];
 	assert_int_equal(
-	    fixshape_compute(before, strlen(before), after, strlen(after), full, sizeof full), 0);
+		fixshape_compute(before, strlen(before), after, strlen(after), full, sizeof full),
+		0);
 	assert_string_equal(full, "- = - ; - = - ; - = - ; + == + , + == + , + == + ,");
 	/* ends[k]: the length of the first k items. */
 	size_t ends[32] = {0}, items = 0, spaces = 0;
@@ -143,7 +144,8 @@ static void test_cut(void **state)
 		char buf[FIXSHAPE_MAX];
 		memset(buf, 'x', sizeof buf);
 		assert_int_equal(
-		    fixshape_compute(before, strlen(before), after, strlen(after), buf, outlen), 0);
+			fixshape_compute(before, strlen(before), after, strlen(after), buf, outlen),
+			0);
 		if (outlen == 0) {
 			assert_int_equal(buf[0], 'x');
 			continue;
@@ -209,9 +211,9 @@ static void test_odd_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_case_count), cmocka_unit_test(test_cases),
-	    cmocka_unit_test(test_cut),        cmocka_unit_test(test_too_big),
-	    cmocka_unit_test(test_odd_input),
+		cmocka_unit_test(test_case_count), cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_cut),        cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_odd_input),
 	};
 	return cmocka_run_group_tests_name("fixshape", tests, load_cases, free_cases);
 }

@@ -146,7 +146,7 @@ static void maybe_block(int64_t seq)
 }
 
 static int slow_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 struct cairn_err *err)
+		       struct cairn_err *err)
 {
 	maybe_block(seq);
 	struct timespec ts = {0, 2 * 1000 * 1000};
@@ -169,7 +169,7 @@ static int gate_start(const struct service_env *env, void **state, struct cairn_
 }
 
 static int gate_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 struct cairn_err *err)
+		       struct cairn_err *err)
 {
 	struct svc_state *s = state;
 	struct store_q_event ev = {0};
@@ -187,7 +187,7 @@ static int gate_handle(void *state, int64_t seq, const char *json, size_t len, j
 /* echo, block: one output per input. block waits for the test on
  * rec.block_seq. */
 static int echo_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 struct cairn_err *err)
+		       struct cairn_err *err)
 {
 	json_array_append_new(out, json_pack("{s:s,s:{s:I}}", "type", "echo.done", "data", "in",
 					     (json_int_t)seq));
@@ -195,7 +195,7 @@ static int echo_handle(void *state, int64_t seq, const char *json, size_t len, j
 }
 
 static int block_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 struct cairn_err *err)
+			struct cairn_err *err)
 {
 	maybe_block(seq);
 	return echo_handle(state, seq, json, len, out, err);
@@ -203,7 +203,7 @@ static int block_handle(void *state, int64_t seq, const char *json, size_t len, 
 
 /* flaky: the first rec.fail_first calls fail. */
 static int flaky_handle(void *state, int64_t seq, const char *json, size_t len, json_t *out,
-			 struct cairn_err *err)
+			struct cairn_err *err)
 {
 	pthread_mutex_lock(&rec.mu);
 	unsigned call = ++rec.calls;
@@ -382,8 +382,8 @@ static void pub_done(struct bus_pub *bp, int err)
 
 static int64_t publish(struct fx *f, const char *type, int i)
 {
-	json_t *o = json_pack("{s:s,s:s,s:{s:i}}", "type", type, "source", "test/host", "data", "i",
-			      i);
+	json_t *o =
+		json_pack("{s:s,s:s,s:{s:i}}", "type", type, "source", "test/host", "data", "i", i);
 	struct event *ev = NULL;
 	struct cairn_err ve;
 	assert_int_equal(event_from_json(o, EVENT_PUBLISH, &ev, &ve), 0);
@@ -858,8 +858,8 @@ static void test_failure_and_backoff(void **state)
 	assert_true(json_integer_value(json_object_get(o, "restarts")) >= 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "skipped")), 0);
 	assert_int_equal(json_integer_value(json_object_get(o, "done")), 1);
-	assert_non_null(strstr(json_string_value(json_object_get(o, "last_error")),
-			       "failing on purpose"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(o, "last_error")), "failing on purpose"));
 	json_decref(o);
 
 	sqlite3 *db = db_open_ro(&f);

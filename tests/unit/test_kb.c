@@ -78,14 +78,14 @@ static int teardown(void **state)
 
 /* Adds an entry; fails the test unless it was stored as a new one. */
 static int64_t add(struct kb *kb, const char *kind, const char *title, const char *body,
-                   const char *tags, const char *files, const char *project, int64_t now)
+		   const char *tags, const char *files, const char *project, int64_t now)
 {
 	struct kb_entry in = {.kind = kind,
-	                      .title = (char *)title,
-	                      .body = (char *)body,
-	                      .tags = (char *)tags,
-	                      .files = (char *)files,
-	                      .project = (char *)project};
+			      .title = (char *)title,
+			      .body = (char *)body,
+			      .tags = (char *)tags,
+			      .files = (char *)files,
+			      .project = (char *)project};
 	int64_t id = 0;
 	bool dup = true;
 	int r = kb_add(kb, &in, now, &id, &dup);
@@ -95,14 +95,14 @@ static int64_t add(struct kb *kb, const char *kind, const char *title, const cha
 }
 
 static int64_t add_fix(struct kb *kb, const char *kind, const char *title, const char *sig,
-                       const char *general, const char *project, int64_t now)
+		       const char *general, const char *project, int64_t now)
 {
 	struct kb_entry in = {.kind = kind,
-	                      .title = (char *)title,
-	                      .body = (char *)"fix body",
-	                      .project = (char *)project,
-	                      .signature = (char *)sig,
-	                      .sig_general = (char *)general};
+			      .title = (char *)title,
+			      .body = (char *)"fix body",
+			      .project = (char *)project,
+			      .signature = (char *)sig,
+			      .sig_general = (char *)general};
 	int64_t id = 0;
 	bool dup = true;
 	int r = kb_add(kb, &in, now, &id, &dup);
@@ -120,7 +120,7 @@ static void get(struct kb *kb, int64_t id, struct kb_entry *e)
 
 /* The ids of a search, as a space-separated string of names from names[]. */
 static char *search_ids(struct kb *kb, const struct kb_query *q, int64_t *ids, char **names,
-                        size_t n_names)
+			size_t n_names)
 {
 	struct kb_results res;
 	int r = kb_search(kb, q, &res);
@@ -185,7 +185,7 @@ static char *expand(const char *spec)
 		char *s = xstrdup("");
 		for (unsigned i = 0; i < n; i++) {
 			char *t = xasprintf("%s%s%s%u", s, i ? (tags ? " " : "\n") : "",
-			                    tags ? "t" : "src/f", i);
+					    tags ? "t" : "src/f", i);
 			free(s);
 			s = t;
 		}
@@ -303,7 +303,7 @@ static void test_ranking_cases(void **state)
 		} else if (strcmp(fl[0], "entry") == 0) {
 			if (nf < 6 || n_names >= 64)
 				fail_msg("%s:%d: entry needs NAME KIND TITLE TAGS BODY", path,
-				         lineno);
+					 lineno);
 			char files[512] = "", val[64];
 			if (nf > 6 && strcmp(fl[6], "-"))
 				for (char *p = fl[6], *o = files; *p; p++, o++)
@@ -315,11 +315,11 @@ static void test_ranking_cases(void **state)
 			char project[256] = "";
 			has_opt(opts, "project", project, sizeof project);
 			struct kb_entry e = {.kind = fl[2],
-			                     .title = fl[3],
-			                     .tags = strcmp(fl[4], "-") ? fl[4] : (char *)"",
-			                     .body = strcmp(fl[5], "-") ? fl[5] : (char *)"",
-			                     .files = files,
-			                     .project = project[0] ? project : NULL};
+					     .title = fl[3],
+					     .tags = strcmp(fl[4], "-") ? fl[4] : (char *)"",
+					     .body = strcmp(fl[5], "-") ? fl[5] : (char *)"",
+					     .files = files,
+					     .project = project[0] ? project : NULL};
 			if (has_opt(opts, "confidence", val, sizeof val))
 				e.confidence = atof(val);
 			int64_t id;
@@ -382,8 +382,8 @@ static void test_ranking_cases(void **state)
 			}
 			if (strcmp(want, gotbuf) != 0) {
 				fprintf(stderr, "%s:%d: search '%s'%s%s: expected %s, got %s\n",
-				        path, lineno, fl[1], opts ? " " : "", opts ? opts : "",
-				        fl[2], got);
+					path, lineno, fl[1], opts ? " " : "", opts ? opts : "",
+					fl[2], got);
 				failures++;
 			}
 			free(got);
@@ -452,16 +452,17 @@ static void test_field_cases(void **state)
 		if (!ok) {
 			if (r != CAIRN_E_INVALID || !strstr(kb_errmsg(f->kb), expect)) {
 				fprintf(stderr,
-				        "%s:%d: expected CAIRN_E_INVALID with '%s', got %d '%s'\n",
-				        path, lineno, expect, r, r ? kb_errmsg(f->kb) : "");
+					"%s:%d: expected CAIRN_E_INVALID with '%s', got %d '%s'\n",
+					path, lineno, expect, r, r ? kb_errmsg(f->kb) : "");
 				failures++;
 			} else if (kb_error(f->kb)->code != r ||
-			           (!kb_error(f->kb)->field[0] &&
-			            strncmp(kb_errmsg(f->kb), "field", 5) != 0 &&
-			            strchr(kb_errmsg(f->kb), ':'))) {
+				   (!kb_error(f->kb)->field[0] &&
+				    strncmp(kb_errmsg(f->kb), "field", 5) != 0 &&
+				    strchr(kb_errmsg(f->kb), ':'))) {
 				/* An error "name: rule" names its field. */
-				fprintf(stderr, "%s:%d: code %d, field '%s' for '%s'\n", path, lineno,
-				        kb_error(f->kb)->code, kb_error(f->kb)->field, kb_errmsg(f->kb));
+				fprintf(stderr, "%s:%d: code %d, field '%s' for '%s'\n", path,
+					lineno, kb_error(f->kb)->code, kb_error(f->kb)->field,
+					kb_errmsg(f->kb));
 				failures++;
 			}
 		} else if (r) {
@@ -471,15 +472,15 @@ static void test_field_cases(void **state)
 			struct kb_entry got;
 			get(f->kb, id, &got);
 			const char *stored = strcmp(field, "title") == 0     ? got.title
-			                     : strcmp(field, "body") == 0    ? got.body
-			                     : strcmp(field, "tags") == 0    ? got.tags
-			                     : strcmp(field, "files") == 0   ? got.files
-			                     : strcmp(field, "project") == 0 ? got.project
-			                     : strcmp(field, "sources") == 0 ? got.sources
-			                                                     : got.kind;
+					     : strcmp(field, "body") == 0    ? got.body
+					     : strcmp(field, "tags") == 0    ? got.tags
+					     : strcmp(field, "files") == 0   ? got.files
+					     : strcmp(field, "project") == 0 ? got.project
+					     : strcmp(field, "sources") == 0 ? got.sources
+									     : got.kind;
 			if (strcmp(stored ? stored : "", expect) != 0) {
 				fprintf(stderr, "%s:%d: stored '%.80s', expected '%.80s'\n", path,
-				        lineno, stored ? stored : "(null)", expect);
+					lineno, stored ? stored : "(null)", expect);
 				failures++;
 			}
 			kb_entry_release(&got);
@@ -502,11 +503,11 @@ static void test_dedup(void **state)
 {
 	struct kb *kb = ((struct fx *)*state)->kb;
 	int64_t a = add(kb, "decision", "Use WAL mode", "Readers never block\nthe writer.", "db",
-	                NULL, NULL, T0);
+			NULL, NULL, T0);
 	struct kb_entry in = {.kind = "decision",
-	                      .title = "  Use   WAL mode ",
-	                      .body = "Readers never block the\twriter.  \n",
-	                      .tags = "other tags"};
+			      .title = "  Use   WAL mode ",
+			      .body = "Readers never block the\twriter.  \n",
+			      .tags = "other tags"};
 	int64_t id = 0;
 	bool dup = false;
 	assert_int_equal(kb_add(kb, &in, T0 + 5, &id, &dup), 0);
@@ -538,8 +539,10 @@ static void test_dedup(void **state)
 	int64_t f1 = add_fix(kb, "fix", "Add the include", "sig-a", NULL, NULL, T0);
 	int64_t f2 = add_fix(kb, "fix", "Add the include", "sig-b", NULL, NULL, T0);
 	assert_true(f1 != f2);
-	struct kb_entry fx = {
-	    .kind = "fix", .title = "Add the include", .body = "fix body", .signature = "sig-a"};
+	struct kb_entry fx = {.kind = "fix",
+			      .title = "Add the include",
+			      .body = "fix body",
+			      .signature = "sig-a"};
 	assert_int_equal(kb_add(kb, &fx, T0, &id, &dup), 0);
 	assert_true(dup);
 	assert_int_equal(id, f1);
@@ -564,11 +567,11 @@ static void test_update(void **state)
 	assert_non_null(strstr(kb_errmsg(kb), "identical to entry"));
 	/* A real edit: redacted, re-hashed, searchable under the new words. */
 	struct kb_edit real = {.kind = "mistake",
-	                       .body = "export API_TOKEN=hunter2 broke the deploy",
-	                       .tags = "deploy, secrets",
-	                       .files = "deploy.sh",
-	                       .set_project = true,
-	                       .project = "/p/app"};
+			       .body = "export API_TOKEN=hunter2 broke the deploy",
+			       .tags = "deploy, secrets",
+			       .files = "deploy.sh",
+			       .set_project = true,
+			       .project = "/p/app"};
 	assert_int_equal(kb_update(kb, a, &real, T0 + 3, &changed), 0);
 	assert_true(changed);
 	assert_int_equal(kb_redactions(kb), 1);
@@ -749,11 +752,11 @@ static void test_confirm_reject(void **state)
 {
 	struct kb *kb = ((struct fx *)*state)->kb;
 	struct kb_entry in = {.kind = "fix",
-	                      .title = "Clear the cache",
-	                      .body = "rm -rf .cache",
-	                      .signature = "sig-c",
-	                      .state = "candidate",
-	                      .confidence = 0.4};
+			      .title = "Clear the cache",
+			      .body = "rm -rf .cache",
+			      .signature = "sig-c",
+			      .state = "candidate",
+			      .confidence = 0.4};
 	int64_t id;
 	bool dup;
 	assert_int_equal(kb_add(kb, &in, T0, &id, &dup), 0);
@@ -818,8 +821,8 @@ static void test_fixes_for_tiers(void **state)
 	int64_t g1 = add_fix(kb, "pattern", "Headers go first", "E1 other names", "E1", NULL, T0);
 	/* Tier 3 (similar text). */
 	struct kb_entry t = {.kind = "fix",
-	                     .title = "Implicit declaration of printf",
-	                     .body = "gcc says implicit declaration; add the include"};
+			     .title = "Implicit declaration of printf",
+			     .body = "gcc says implicit declaration; add the include"};
 	int64_t t1, ignored;
 	bool dup;
 	assert_int_equal(kb_add(kb, &t, T0, &t1, &dup), 0);
@@ -835,10 +838,10 @@ static void test_fixes_for_tiers(void **state)
 	struct kb_fix_hit *h;
 	size_t n;
 	assert_int_equal(kb_fixes_for(kb, "E1 exact", "E1",
-	                              "src/a.c:3:5: error: implicit declaration of function "
-	                              "'printf' <path> 42",
-	                              "/p/app", 10, &h, &n),
-	                 0);
+				      "src/a.c:3:5: error: implicit declaration of function "
+				      "'printf' <path> 42",
+				      "/p/app", 10, &h, &n),
+			 0);
 	assert_int_equal(n, 5);
 	assert_int_equal(h[0].e.id, s2);
 	assert_string_equal(h[0].reason, "same error");
@@ -914,14 +917,14 @@ static void test_learn_fix(void **state)
 {
 	struct kb *kb = ((struct fx *)*state)->kb;
 	struct kb_learned l = {.signature = "E5 exact",
-	                       .sig_general = "E5",
-	                       .fix_key = "add include",
-	                       .title = "undefined printf: changed src/a.c",
-	                       .body = "Changed src/a.c\nexport TOKEN=abc123",
-	                       .files = "src/a.c",
-	                       .project = "/p/app",
-	                       .failure_id = "ev-fail-1",
-	                       .pass_id = "ev-pass-1"};
+			       .sig_general = "E5",
+			       .fix_key = "add include",
+			       .title = "undefined printf: changed src/a.c",
+			       .body = "Changed src/a.c\nexport TOKEN=abc123",
+			       .files = "src/a.c",
+			       .project = "/p/app",
+			       .failure_id = "ev-fail-1",
+			       .pass_id = "ev-pass-1"};
 	int64_t id = 0, id2 = 0;
 	bool rec = true;
 	assert_int_equal(kb_learn_fix(kb, &l, T0, &id, &rec), 0);
@@ -1025,17 +1028,17 @@ static int64_t sig_count(struct fx *f, const char *sig, char *example, size_t le
 	int64_t c = -1;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_prepare_v2(db,
-	                       "SELECT count, example, first_ms, last_ms FROM signatures "
-	                       "WHERE sig=?1",
-	                       -1, &st, NULL),
-	    SQLITE_OK);
+		sqlite3_prepare_v2(db,
+				   "SELECT count, example, first_ms, last_ms FROM signatures "
+				   "WHERE sig=?1",
+				   -1, &st, NULL),
+		SQLITE_OK);
 	sqlite3_bind_text(st, 1, sig, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		c = sqlite3_column_int64(st, 0);
 		snprintf(example, len, "%s|%lld|%lld", sqlite3_column_text(st, 1),
-		         (long long)sqlite3_column_int64(st, 2),
-		         (long long)sqlite3_column_int64(st, 3));
+			 (long long)sqlite3_column_int64(st, 2),
+			 (long long)sqlite3_column_int64(st, 3));
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -1052,7 +1055,7 @@ static void test_note_signature(void **state)
 	assert_int_equal(sig_count(f, "S1", ex, sizeof ex), 3);
 	char want[128];
 	snprintf(want, sizeof want, "first example PGPASSWORD=[REDACTED:env-secret]|%lld|%lld", T0,
-	         T0 + 5);
+		 T0 + 5);
 	assert_string_equal(ex, want);
 	assert_int_equal(kb_note_signature(f->kb, "", NULL, NULL, T0), CAIRN_E_INVALID);
 }
@@ -1101,7 +1104,7 @@ static void test_export_import_roundtrip(void **state)
 	struct fx *f = *state;
 	struct kb *kb = f->kb;
 	int64_t a = add(kb, "decision", "Use \"quotes\" and\\backslashes", "Line one\nline two\t✓",
-	                "db wal", "src/store.c\nsrc/kb/kb.c", "/p/app", T0);
+			"db wal", "src/store.c\nsrc/kb/kb.c", "/p/app", T0);
 	int64_t b = add(kb, "fix", "Replacement", "", NULL, NULL, NULL, T0 + 1);
 	int64_t c = add_fix(kb, "fix", "Learned", "sig x", "sig", NULL, T0 + 2);
 	assert_int_equal(kb_supersede(kb, a, b, T0 + 3), 0);
@@ -1218,10 +1221,10 @@ static void test_import_mixed(void **state)
 		if (strcmp(fl[0], "stats") == 0) {
 			char got[256];
 			snprintf(got, sizeof got,
-			         "lines=%zu imported=%zu updated=%zu unchanged=%zu duplicates=%zu "
-			         "bad=%zu unresolved=%zu",
-			         st.lines, st.imported, st.updated, st.unchanged, st.duplicates,
-			         st.bad, st.unresolved);
+				 "lines=%zu imported=%zu updated=%zu unchanged=%zu duplicates=%zu "
+				 "bad=%zu unresolved=%zu",
+				 st.lines, st.imported, st.updated, st.unchanged, st.duplicates,
+				 st.bad, st.unresolved);
 			if (strcmp(got, fl[1]) != 0) {
 				fprintf(stderr, "%s: stats %s, expected %s\n", epath, got, fl[1]);
 				failures++;
@@ -1239,14 +1242,14 @@ static void test_import_mixed(void **state)
 			if (rep.skipped[i] != (strcmp(fl[1], "skipped") == 0) ||
 			    !strstr(rep.msg[i], fl[2])) {
 				fprintf(stderr, "line %zu: reported %s '%s', expected %s '%s'\n",
-				        lineno, rep.skipped[i] ? "skipped" : "warning", rep.msg[i],
-				        fl[1], fl[2]);
+					lineno, rep.skipped[i] ? "skipped" : "warning", rep.msg[i],
+					fl[1], fl[2]);
 				failures++;
 			}
 		}
 		if (!found) {
 			fprintf(stderr, "line %zu: expected a report '%s', got none\n", lineno,
-			        fl[2]);
+				fl[2]);
 			failures++;
 		}
 	}
@@ -1280,12 +1283,12 @@ static void test_import_limits(void **state)
 	size_t big = KB_LINE_MAX + 100;
 	char *text = xmalloc(big + 200);
 	size_t k =
-	    (size_t)sprintf(text, "{\"uid\":\"01JD0000000000000000000001\",\"kind\":\"note\","
-	                          "\"title\":\"big\",\"body\":\"");
+		(size_t)sprintf(text, "{\"uid\":\"01JD0000000000000000000001\",\"kind\":\"note\","
+				      "\"title\":\"big\",\"body\":\"");
 	memset(text + k, 'x', big - k);
 	k = big;
 	k += (size_t)sprintf(text + k, "\"}\r\n{\"uid\":\"01JD0000000000000000000002\",\"kind\":"
-	                               "\"note\",\"title\":\"crlf\"}\r\n");
+				       "\"note\",\"title\":\"crlf\"}\r\n");
 	FILE *in = fmemopen(text, k, "r");
 	struct reported rep = {0};
 	struct kb_import_stats st;
@@ -1307,14 +1310,14 @@ static void test_import_limits(void **state)
 	FILE *mem = open_memstream(&s.p, &s.n);
 	for (int i = 0; i < 2500; i++)
 		fprintf(mem,
-		        "{\"uid\":\"01JE%022d\",\"kind\":\"note\",\"title\":\"bulk entry %d\","
-		        "\"tags\":[\"bulk\"]}\n",
-		        i, i);
+			"{\"uid\":\"01JE%022d\",\"kind\":\"note\",\"title\":\"bulk entry %d\","
+			"\"tags\":[\"bulk\"]}\n",
+			i, i);
 	/* The same uid later in the file with a newer time replaces it. */
 	fprintf(mem,
-	        "{\"uid\":\"01JE%022d\",\"kind\":\"note\",\"title\":\"bulk entry 7 edited\","
-	        "\"updated\":\"2031-01-01T00:00:00Z\"}\n",
-	        7);
+		"{\"uid\":\"01JE%022d\",\"kind\":\"note\",\"title\":\"bulk entry 7 edited\","
+		"\"updated\":\"2031-01-01T00:00:00Z\"}\n",
+		7);
 	fclose(mem);
 	assert_int_equal(import_string(kb, s.p, &st), 0);
 	assert_int_equal(st.imported, 2500);
@@ -1340,10 +1343,10 @@ static void test_search_windows(void **state)
 	FILE *mem = open_memstream(&p, &n);
 	for (int i = 0; i < 5000; i++)
 		fprintf(mem,
-		        "{\"uid\":\"01JF%022d\",\"kind\":\"%s\",\"title\":\"%s %d\",\"body\":\"the "
-		        "common word is here %d\",\"tags\":[\"%s\"]}\n",
-		        i, i == 3 ? "fix" : "note", i == 10 ? "common title" : "entry", i, i,
-		        i < 3 ? "rare" : "bulk");
+			"{\"uid\":\"01JF%022d\",\"kind\":\"%s\",\"title\":\"%s %d\",\"body\":\"the "
+			"common word is here %d\",\"tags\":[\"%s\"]}\n",
+			i, i == 3 ? "fix" : "note", i == 10 ? "common title" : "entry", i, i,
+			i < 3 ? "rare" : "bulk");
 	fclose(mem);
 	struct kb_import_stats st;
 	assert_int_equal(import_string(kb, p, &st), 0);
@@ -1410,14 +1413,14 @@ static void test_entry_json(void **state)
 	char *s = json_dumps(o, JSON_COMPACT);
 	char want[1024];
 	snprintf(
-	    want, sizeof want,
-	    "{\"id\":%lld,\"uid\":\"%s\",\"kind\":\"fix\",\"title\":\"Json\",\"body\":\"body\","
-	    "\"tags\":[\"a\",\"b\"],\"files\":[\"x.c\",\"y.c\"],\"project\":\"/p\","
-	    "\"created\":\"2025-11-24T16:00:00.000Z\",\"updated\":\"2025-11-24T16:00:00.000Z\","
-	    "\"superseded_by\":null,\"superseded_by_id\":null,\"uses\":0,\"last_used\":null,"
-	    "\"confidence\":0.5,\"state\":\"active\",\"forgotten\":null,\"signature\":null,"
-	    "\"sig_general\":null,\"fix_key\":null,\"sources\":[]}",
-	    (long long)id, e.uid);
+		want, sizeof want,
+		"{\"id\":%lld,\"uid\":\"%s\",\"kind\":\"fix\",\"title\":\"Json\",\"body\":\"body\","
+		"\"tags\":[\"a\",\"b\"],\"files\":[\"x.c\",\"y.c\"],\"project\":\"/p\","
+		"\"created\":\"2025-11-24T16:00:00.000Z\",\"updated\":\"2025-11-24T16:00:00.000Z\","
+		"\"superseded_by\":null,\"superseded_by_id\":null,\"uses\":0,\"last_used\":null,"
+		"\"confidence\":0.5,\"state\":\"active\",\"forgotten\":null,\"signature\":null,"
+		"\"sig_general\":null,\"fix_key\":null,\"sources\":[]}",
+		(long long)id, e.uid);
 	assert_string_equal(s, want);
 	free(s);
 	json_decref(o);
@@ -1469,7 +1472,7 @@ static void test_redaction_cases(void **state)
 			get(kb, id, &got);
 			if (strcmp(got.body, want) != 0 || kb_redactions(kb) == 0) {
 				fprintf(stderr, "%s:%d: stored body '%s', expected '%s'\n", path,
-				        lineno, got.body, want);
+					lineno, got.body, want);
 				failures++;
 			}
 			kb_entry_release(&got);
@@ -1485,7 +1488,7 @@ static void test_redaction_cases(void **state)
 				if (strstr(got.title, "[REDACTED:") == NULL ||
 				    strstr(got.files, "[REDACTED:") == NULL) {
 					fprintf(stderr, "%s:%d: title/files kept a secret: '%s'\n",
-					        path, lineno, got.title);
+						path, lineno, got.title);
 					failures++;
 				}
 				kb_entry_release(&got);
@@ -1504,14 +1507,13 @@ static void test_redaction_cases(void **state)
 		fail_msg("%d of %d redaction cases failed (see above)", failures, cases);
 	/* Imported text is redacted as well. */
 	struct kb_import_stats st;
-	assert_int_equal(
-	    import_string(
-	        kb,
-	        "{\"uid\":\"01JD0000000000000000000005\",\"kind\":\"note\","
-	        "\"title\":\"curl -u admin:hunter2 https://x\","
-	        "\"body\":\"export GITHUB_TOKEN=ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d\"}\n",
-	        &st),
-	    0);
+	assert_int_equal(import_string(kb,
+				       "{\"uid\":\"01JD0000000000000000000005\",\"kind\":\"note\","
+				       "\"title\":\"curl -u admin:hunter2 https://x\","
+				       "\"body\":\"export "
+				       "GITHUB_TOKEN=ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d\"}\n",
+				       &st),
+			 0);
 	struct kb_entry got;
 	assert_int_equal(kb_get_uid(kb, "01JD0000000000000000000005", &got), 0);
 	assert_null(strstr(got.body, "ghp_"));
@@ -1553,35 +1555,34 @@ static void test_readonly_and_open_db(void **state)
 	assert_non_null(strstr(err.msg, "migration 2"));
 	assert_int_equal(err.code, CAIRN_E_VERSION);
 	sqlite3_close(db);
-	assert_int_equal(kb_open("/nonexistent/dir/x.db", false, 0, &kb2, &err),
-	                 CAIRN_E_STORE);
+	assert_int_equal(kb_open("/nonexistent/dir/x.db", false, 0, &kb2, &err), CAIRN_E_STORE);
 	assert_int_equal(err.code, CAIRN_E_STORE);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_ranking_cases, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_field_cases, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_update, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_supersede_rules, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_forget_purge, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_purge_rewires, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_confirm_reject, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fixes_for_tiers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fixes_for_superseded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_learn_fix, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_note_signature, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_export_import_roundtrip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_mixed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_limits, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_search_windows, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_snippets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_entry_json, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_redaction_cases, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_readonly_and_open_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranking_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_field_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supersede_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_rewires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confirm_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixes_for_tiers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixes_for_superseded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_learn_fix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_note_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_import_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_mixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snippets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redaction_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_and_open_db, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,7 @@ static void test_sql_and_c_agree(void **state)
 
 static void test_other_types(void **state)
 {
-	static const char *const no[] = {"build.failedx", "build", "failed", "lint.failed",
+	static const char *const no[] = {"build.failedx",  "build",         "failed", "lint.failed",
 					 "build.failed.x", "triage.report", ""};
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
 		assert_false(outcome_is_failure(no[i]));

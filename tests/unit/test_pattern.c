@@ -44,7 +44,7 @@ static void case_file_open(struct case_file *cf, const char *name)
 	cf->f = fopen(cf->path, "r");
 	if (!cf->f)
 		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",
-		         cf->path, strerror(errno));
+			 cf->path, strerror(errno));
 }
 
 static void case_file_close(struct case_file *cf)
@@ -106,25 +106,25 @@ static void test_match_file(void **state)
 		cases++;
 		if (!pattern_valid(pat, &why)) {
 			print_error("%s:%d: pattern '%s' rejected: %s\n", cf.path, cl.lineno, pat,
-			            why);
+				    why);
 			failures++;
 			continue;
 		}
 		if (!type_valid(type, &why)) {
 			print_error("%s:%d: type '%s' rejected: %s\n", cf.path, cl.lineno, type,
-			            why);
+				    why);
 			failures++;
 			continue;
 		}
 		if (pattern_match(pat, type) != want) {
 			print_error("%s:%d: '%s' vs '%s': got %s, want %s\n", cf.path, cl.lineno,
-			            pat, type, want ? "no" : "yes", want ? "yes" : "no");
+				    pat, type, want ? "no" : "yes", want ? "yes" : "no");
 			failures++;
 		}
 		/* Every type is also a pattern that matches exactly itself. */
 		if (!pattern_valid(type, NULL) || !pattern_match(type, type)) {
 			print_error("%s:%d: type '%s' does not match itself as a pattern\n",
-			            cf.path, cl.lineno, type);
+				    cf.path, cl.lineno, type);
 			failures++;
 		}
 	}
@@ -154,19 +154,19 @@ static void test_invalid_file(void **state)
 		bool ok = is_pat ? pattern_valid(s, &why) : type_valid(s, &why);
 		if (ok) {
 			print_error("%s:%d: %s '%s' was accepted\n", cf.path, cl.lineno,
-			            cl.fields[0], s);
+				    cl.fields[0], s);
 			failures++;
 			continue;
 		}
 		if (!why_ok(why)) {
 			print_error("%s:%d: '%s': bad why sentence '%s'\n", cf.path, cl.lineno, s,
-			            why ? why : "(null)");
+				    why ? why : "(null)");
 			failures++;
 		}
 		/* Types are a subset of patterns: a bad pattern is a bad type too. */
 		if (is_pat && type_valid(s, NULL)) {
 			print_error("%s:%d: '%s' is a bad pattern but a valid type\n", cf.path,
-			            cl.lineno, s);
+				    cl.lineno, s);
 			failures++;
 		}
 	}
@@ -273,9 +273,9 @@ static void test_why_names_rule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_match_file),     cmocka_unit_test(test_invalid_file),
-	    cmocka_unit_test(test_empty_and_null), cmocka_unit_test(test_length_limit),
-	    cmocka_unit_test(test_why_names_rule),
+		cmocka_unit_test(test_match_file),     cmocka_unit_test(test_invalid_file),
+		cmocka_unit_test(test_empty_and_null), cmocka_unit_test(test_length_limit),
+		cmocka_unit_test(test_why_names_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

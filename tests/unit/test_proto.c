@@ -104,8 +104,7 @@ static json_t *expected_rid(const char *line, size_t len)
 	return rid;
 }
 
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status",
-				       "watch"};
+static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status", "watch"};
 
 /* What every successfully parsed request must hold, whatever the line. */
 static bool req_consistent(const struct proto_req *req, const char *line, size_t len)
@@ -149,7 +148,7 @@ static void test_request_file(void **state)
 	FILE *f = fopen(path, "r");
 	if (!f)
 		fail_msg("cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory",
-		         path, strerror(errno));
+			 path, strerror(errno));
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -165,7 +164,7 @@ static void test_request_file(void **state)
 		char code[32], field[64];
 		if (!tab || sscanf(buf, "%31s %63s", code, field) != 2 || strchr(field, '\t')) {
 			print_error("%s:%d: expected 'CODE FIELD<TAB>REQUEST-LINE'\n", path,
-			            lineno);
+				    lineno);
 			failures++;
 			continue;
 		}
@@ -182,11 +181,11 @@ static void test_request_file(void **state)
 			n_ok++;
 			if (r != 0) {
 				print_error("%s:%d: refused (%s %s: %s), want ok\n", path, lineno,
-				            err_wire(err.code), err.field, err.msg);
+					    err_wire(err.code), err.field, err.msg);
 				failures++;
 			} else if (!req_consistent(&req, line, len)) {
 				print_error("%s:%d: parsed request does not match the line\n", path,
-				            lineno);
+					    lineno);
 				failures++;
 			} else {
 				size_t rlen;
@@ -204,18 +203,17 @@ static void test_request_file(void **state)
 				failures++;
 			} else if (r != err.code) {
 				print_error("%s:%d: returned %d, err.code %d\n", path, lineno, r,
-				            err.code);
+					    err.code);
 				failures++;
 			} else if (strcmp(err_wire(err.code), code) != 0 ||
-			           strcmp(err.field, want_field) != 0) {
+				   strcmp(err.field, want_field) != 0) {
 				print_error("%s:%d: got %s '%s' (%s), want %s '%s'\n", path, lineno,
-				            err_wire(err.code), err.field, err.msg,
-				            code, want_field);
+					    err_wire(err.code), err.field, err.msg, code,
+					    want_field);
 				failures++;
-			} else if (!err.msg[0] ||
-			           (err.msg[0] >= 'A' && err.msg[0] <= 'Z')) {
+			} else if (!err.msg[0] || (err.msg[0] >= 'A' && err.msg[0] <= 'Z')) {
 				print_error("%s:%d: message must be a lower-case sentence: '%s'\n",
-				            path, lineno, err.msg);
+					    path, lineno, err.msg);
 				failures++;
 			} else {
 				check_error_line(req.rid, &err);
@@ -226,7 +224,7 @@ static void test_request_file(void **state)
 		if ((want_rid == NULL) != (req.rid == NULL) ||
 		    (want_rid && !json_equal(want_rid, req.rid))) {
 			print_error("%s:%d: req.rid is %s, want %s\n", path, lineno,
-			            req.rid ? "set" : "NULL", want_rid ? "set" : "NULL");
+				    req.rid ? "set" : "NULL", want_rid ? "set" : "NULL");
 			failures++;
 		}
 		json_decref(want_rid);
@@ -263,18 +261,18 @@ static void test_pub_values(void **state)
 		const char *ack;
 		enum proto_ack want;
 	} acks[] = {
-	    {"", ACK_ACCEPTED},
-	    {",\"ack\":\"none\"", ACK_NONE},
-	    {",\"ack\":\"accepted\"", ACK_ACCEPTED},
-	    {",\"ack\":\"durable\"", ACK_DURABLE},
+		{"", ACK_ACCEPTED},
+		{",\"ack\":\"none\"", ACK_NONE},
+		{",\"ack\":\"accepted\"", ACK_ACCEPTED},
+		{",\"ack\":\"durable\"", ACK_DURABLE},
 	};
 	struct proto_req req;
 
 	for (size_t i = 0; i < sizeof acks / sizeof acks[0]; i++) {
 		char *line =
-		    xasprintf("{\"op\":\"pub\",\"rid\":\"p\"%s,\"event\":{\"source\":\"cli\","
-		              "\"type\":\"build.failed\",\"data\":{\"exit\":2}}}",
-		              acks[i].ack);
+			xasprintf("{\"op\":\"pub\",\"rid\":\"p\"%s,\"event\":{\"source\":\"cli\","
+				  "\"type\":\"build.failed\",\"data\":{\"exit\":2}}}",
+				  acks[i].ack);
 		parse_ok(line, &req);
 		assert_int_equal(req.op, OP_PUB);
 		assert_int_equal(req.ack, acks[i].want);
@@ -310,7 +308,7 @@ static void test_sub_values(void **state)
 	proto_req_release(&req);
 
 	parse_ok("{\"op\":\"sub\",\"pattern\":\">\",\"from\":\"2026-11-27T21:08:43.5+02:00\"}",
-	         &req);
+		 &req);
 	assert_int_equal(req.from.kind, POS_TIME);
 	assert_int_equal(req.from.ms, 1795806523500);
 	proto_req_release(&req);
@@ -341,9 +339,9 @@ static void test_query_values(void **state)
 	proto_req_release(&req);
 
 	parse_ok("{\"op\":\"query\",\"rid\":3,\"pattern\":\"build.>\",\"since\":\"2026-11-27T00:00:"
-	         "00Z\","
-	         "\"until\":120,\"project\":\"/home/u/app\",\"limit\":10000,\"order\":\"desc\"}",
-	         &req);
+		 "00Z\","
+		 "\"until\":120,\"project\":\"/home/u/app\",\"limit\":10000,\"order\":\"desc\"}",
+		 &req);
 	assert_string_equal(req.pattern, "build.>");
 	assert_int_equal(req.since.kind, POS_TIME);
 	assert_int_equal(req.since.ms, 1795737600000);
@@ -356,8 +354,8 @@ static void test_query_values(void **state)
 	proto_req_release(&req);
 
 	parse_ok("{\"op\":\"query\",\"since\":5,\"until\":\"2026-11-27T00:00:00Z\",\"limit\":1,"
-	         "\"order\":\"asc\"}",
-	         &req);
+		 "\"order\":\"asc\"}",
+		 &req);
 	assert_int_equal(req.since.kind, POS_SEQ);
 	assert_int_equal(req.since.seq, 5);
 	assert_int_equal(req.until.kind, POS_TIME);
@@ -371,17 +369,18 @@ static void test_query_values(void **state)
 static void test_rid_on_error(void **state)
 {
 	static const char *const lines[] = {
-	    "{\"rid\":7,\"op\":\"nope\"}",
-	    "{\"rid\":7}",
-	    "{\"rid\":7,\"op\":5}",
-	    "{\"rid\":7,\"op\":\"status\",\"extra\":true}",
-	    "{\"rid\":7,\"op\":\"hello\",\"versions\":[]}",
-	    "{\"rid\":7,\"op\":\"pub\",\"event\":{\"source\":\"me\",\"type\":\"Build\"}}",
-	    "{\"rid\":7,\"op\":\"pub\",\"ack\":\"x\",\"event\":{\"source\":\"m\",\"type\":\"a\"}}",
-	    "{\"rid\":7,\"op\":\"sub\",\"pattern\":\"a..b\"}",
-	    "{\"rid\":7,\"op\":\"unsub\"}",
-	    "{\"rid\":7,\"op\":\"query\",\"limit\":0}",
-	    "{\"op\":\"query\",\"since\":\"now\",\"rid\":7}",
+		"{\"rid\":7,\"op\":\"nope\"}",
+		"{\"rid\":7}",
+		"{\"rid\":7,\"op\":5}",
+		"{\"rid\":7,\"op\":\"status\",\"extra\":true}",
+		"{\"rid\":7,\"op\":\"hello\",\"versions\":[]}",
+		"{\"rid\":7,\"op\":\"pub\",\"event\":{\"source\":\"me\",\"type\":\"Build\"}}",
+		"{\"rid\":7,\"op\":\"pub\",\"ack\":\"x\",\"event\":{\"source\":\"m\",\"type\":"
+		"\"a\"}}",
+		"{\"rid\":7,\"op\":\"sub\",\"pattern\":\"a..b\"}",
+		"{\"rid\":7,\"op\":\"unsub\"}",
+		"{\"rid\":7,\"op\":\"query\",\"limit\":0}",
+		"{\"op\":\"query\",\"since\":\"now\",\"rid\":7}",
 	};
 	struct proto_req req;
 	struct cairn_err err;
@@ -421,11 +420,11 @@ static void test_position_messages(void **state)
 		const char *line, *field;
 		bool now;
 	} cases[] = {
-	    {"{\"op\":\"sub\",\"pattern\":\">\",\"from\":-1}", "from", true},
-	    {"{\"op\":\"sub\",\"pattern\":\">\",\"from\":\"then\"}", "from", true},
-	    {"{\"op\":\"query\",\"since\":-1}", "since", false},
-	    {"{\"op\":\"query\",\"since\":\"now\"}", "since", false},
-	    {"{\"op\":\"query\",\"until\":-5}", "until", false},
+		{"{\"op\":\"sub\",\"pattern\":\">\",\"from\":-1}", "from", true},
+		{"{\"op\":\"sub\",\"pattern\":\">\",\"from\":\"then\"}", "from", true},
+		{"{\"op\":\"query\",\"since\":-1}", "since", false},
+		{"{\"op\":\"query\",\"since\":\"now\"}", "since", false},
+		{"{\"op\":\"query\",\"until\":-5}", "until", false},
 	};
 	struct proto_req req;
 	struct cairn_err err;
@@ -447,7 +446,7 @@ static void test_position_messages(void **state)
 static void test_raw_bytes(void **state)
 {
 	static const char bad_utf8[] = "{\"op\":\"st\xff\xfe"
-	                               "atus\"}";
+				       "atus\"}";
 	static const char nul[] = "{\"op\":\"status\"}\0";
 	static const char nul_inside[] = "{\"op\":\"sta\0tus\"}";
 	struct proto_req req;
@@ -476,20 +475,20 @@ static void test_error_line(void **state)
 	cairn_err_set(&err, CAIRN_E_BADEVENT, "type", "field '%s': %s", "type", "bad \"token\"");
 	char *line = proto_error_line(rid, &err, &len);
 	assert_string_equal(line, "{\"rid\":7,\"ok\":false,\"error\":{\"code\":\"invalid_event\","
-	                          "\"field\":\"type\",\"message\":\"field 'type': bad "
-	                          "\\\"token\\\"\"}}\n");
+				  "\"field\":\"type\",\"message\":\"field 'type': bad "
+				  "\\\"token\\\"\"}}\n");
 	check_error_line(rid, &err);
 	free(line);
 	json_decref(rid);
 
 	/* No field, no rid: neither key appears. */
 	cairn_err_set(&err, CAIRN_E_LINE_TOOLONG, NULL, "line of %zu bytes is over the cap of %d",
-	              (size_t)2000000, 1114112);
+		      (size_t)2000000, 1114112);
 	assert_string_equal(err.field, "");
 	line = proto_error_line(NULL, &err, NULL);
 	assert_string_equal(line, "{\"ok\":false,\"error\":{\"code\":\"line_too_long\","
-	                          "\"message\":\"line of 2000000 bytes is over the cap of "
-	                          "1114112\"}}\n");
+				  "\"message\":\"line of 2000000 bytes is over the cap of "
+				  "1114112\"}}\n");
 	free(line);
 	check_error_line(NULL, &err);
 
@@ -574,7 +573,7 @@ static void test_error_reply_round_trip(void **state)
 	/* A code this cairn does not know is kept in the message. */
 	struct cairn_err got;
 	json_t *reply = json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", "brand_new",
-	                          "message", "m");
+				  "message", "m");
 	assert_int_equal(client_reply_err(reply, &got), CAIRN_E_PROTO);
 	assert_string_equal(got.msg, "brand_new: m");
 	json_decref(reply);
@@ -586,9 +585,9 @@ static void test_ok_line(void **state)
 	size_t len;
 
 	char *line = proto_ok_line(
-	    rid, json_pack("{s:i, s:s, s:b}", "seq", 42, "id", "01J", "duplicate", 0), &len);
+		rid, json_pack("{s:i, s:s, s:b}", "seq", 42, "id", "01J", "duplicate", 0), &len);
 	assert_string_equal(line, "{\"rid\":\"r-1\",\"ok\":true,\"seq\":42,\"id\":\"01J\","
-	                          "\"duplicate\":false}\n");
+				  "\"duplicate\":false}\n");
 	json_t *o = parse_reply(line, len);
 	check_rid(o, rid);
 	json_decref(o);
@@ -749,7 +748,7 @@ static void test_linebuf_huge_line(void **state)
 			assert_int_equal(linebuf_feed(&lb, in + i, k, collect, &g), k);
 			if (lb.cap > lb.max + 1)
 				fail_msg("linebuf holds %zu bytes after %zu fed (max %zu)", lb.cap,
-				         i + k, lb.max);
+					 i + k, lb.max);
 		}
 		assert_int_equal(g.n, 3);
 		assert_line(&g, 0, "first", 5);
@@ -814,7 +813,8 @@ static void test_scan_rid(void **state)
 	} cases[] = {
 		{"{\"rid\":\"a1\",\"op\":\"pub\",\"event\":{\"data\":\"xxxx", "a1", 0, true},
 		{"{\"op\":\"status\", \"rid\" : 42,,}", NULL, 42, true},
-		{"{\"event\":{\"rid\":7}}", NULL, 7, true}, /* first "rid": wins, as a client puts it first */
+		{"{\"event\":{\"rid\":7}}", NULL, 7,
+		 true}, /* first "rid": wins, as a client puts it first */
 		{"{\"op\":\"status\"}", NULL, 0, false},
 		{"{\"rid\":{\"a\":1}}", NULL, 0, false},
 		{"{\"rid\":\"unterminated", NULL, 0, false},
@@ -842,15 +842,24 @@ static void test_scan_rid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_file),      cmocka_unit_test(test_hello_values),
-	    cmocka_unit_test(test_pub_values),        cmocka_unit_test(test_sub_values),
-	    cmocka_unit_test(test_unsub_values),      cmocka_unit_test(test_query_values),
-	    cmocka_unit_test(test_rid_on_error),      cmocka_unit_test(test_position_messages),
-	    cmocka_unit_test(test_raw_bytes),         cmocka_unit_test(test_error_line),
-	    cmocka_unit_test(test_error_reply_round_trip),
-	    cmocka_unit_test(test_error_line_utf8),   cmocka_unit_test(test_ok_line),
-	    cmocka_unit_test(test_linebuf_chunks),    cmocka_unit_test(test_linebuf_max), cmocka_unit_test(test_scan_rid),
-	    cmocka_unit_test(test_linebuf_huge_line), cmocka_unit_test(test_linebuf_stop),
+		cmocka_unit_test(test_request_file),
+		cmocka_unit_test(test_hello_values),
+		cmocka_unit_test(test_pub_values),
+		cmocka_unit_test(test_sub_values),
+		cmocka_unit_test(test_unsub_values),
+		cmocka_unit_test(test_query_values),
+		cmocka_unit_test(test_rid_on_error),
+		cmocka_unit_test(test_position_messages),
+		cmocka_unit_test(test_raw_bytes),
+		cmocka_unit_test(test_error_line),
+		cmocka_unit_test(test_error_reply_round_trip),
+		cmocka_unit_test(test_error_line_utf8),
+		cmocka_unit_test(test_ok_line),
+		cmocka_unit_test(test_linebuf_chunks),
+		cmocka_unit_test(test_linebuf_max),
+		cmocka_unit_test(test_scan_rid),
+		cmocka_unit_test(test_linebuf_huge_line),
+		cmocka_unit_test(test_linebuf_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,30 +46,42 @@ static const struct {
 } LOG[] = {
 	/* 1 */ {1000, "{\"source\":\"t\",\"id\":\"P1\",\"type\":\"build.passed\","
 		       "\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
-	/* 2 */ {2000, "{\"source\":\"t\",\"id\":\"C1\",\"type\":\"file.changed\","
-		       "\"project\":\"/p\",\"data\":{\"path\":\"a.c\"}}"},
-	/* 3 */ {3000, "{\"source\":\"t\",\"id\":\"C2\",\"type\":\"file.changed\","
-		       "\"project\":\"/p\",\"data\":{\"path\":\"a.c\"}}"},
-	/* 4 */ {3500, "{\"source\":\"t\",\"id\":\"C3\",\"type\":\"file.created\","
-		       "\"project\":\"/p\",\"subject\":\"b.c\"}"},
-	/* 5 */ {4000, "{\"source\":\"t\",\"id\":\"G1\",\"type\":\"git.commit\",\"project\":\"/p\","
-		       "\"data\":{\"subject\":\"fix\",\"files\":[{\"path\":\"c.c\"}]}}"},
-	/* 6 */ {5000, "{\"source\":\"t\",\"id\":\"F1\",\"type\":\"build.failed\","
-		       "\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
-	/* 7 */ {5100, "{\"source\":\"t\",\"id\":\"R1\",\"type\":\"triage.report\","
-		       "\"project\":\"/p\",\"correlationid\":\"F1\"}"},
-	/* 8 */ {6000, "{\"source\":\"t\",\"id\":\"F2\",\"type\":\"test.failed\","
-		       "\"data\":{\"target\":\"t\",\"cwd\":\"/tmp/x\"}}"},
-	/* 9 */ {7000, "{\"source\":\"t\",\"id\":\"P2\",\"type\":\"test.passed\","
-		       "\"data\":{\"target\":\"t\",\"cwd\":\"/tmp/x\"}}"},
-	/* 10 */ {7500, "{\"source\":\"t\",\"id\":\"R0\",\"type\":\"triage.report\","
-			"\"project\":\"/q\",\"correlationid\":\"F3\"}"},
-	/* 11 */ {8000, "{\"source\":\"t\",\"id\":\"F3\",\"type\":\"ci.run.failed\","
-			"\"project\":\"/q\"}"},
-	/* 12 */ {8100, "{\"source\":\"t\",\"id\":\"C4\",\"type\":\"file.changed\","
-			"\"project\":\"/q\",\"data\":{\"path\":\"z\"}}"},
-	/* 13 */ {9000, "{\"source\":\"t\",\"id\":\"P3\",\"type\":\"build.passed\","
-			"\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
+	/* 2 */
+	{2000, "{\"source\":\"t\",\"id\":\"C1\",\"type\":\"file.changed\","
+	       "\"project\":\"/p\",\"data\":{\"path\":\"a.c\"}}"},
+	/* 3 */
+	{3000, "{\"source\":\"t\",\"id\":\"C2\",\"type\":\"file.changed\","
+	       "\"project\":\"/p\",\"data\":{\"path\":\"a.c\"}}"},
+	/* 4 */
+	{3500, "{\"source\":\"t\",\"id\":\"C3\",\"type\":\"file.created\","
+	       "\"project\":\"/p\",\"subject\":\"b.c\"}"},
+	/* 5 */
+	{4000, "{\"source\":\"t\",\"id\":\"G1\",\"type\":\"git.commit\",\"project\":\"/p\","
+	       "\"data\":{\"subject\":\"fix\",\"files\":[{\"path\":\"c.c\"}]}}"},
+	/* 6 */
+	{5000, "{\"source\":\"t\",\"id\":\"F1\",\"type\":\"build.failed\","
+	       "\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
+	/* 7 */
+	{5100, "{\"source\":\"t\",\"id\":\"R1\",\"type\":\"triage.report\","
+	       "\"project\":\"/p\",\"correlationid\":\"F1\"}"},
+	/* 8 */
+	{6000, "{\"source\":\"t\",\"id\":\"F2\",\"type\":\"test.failed\","
+	       "\"data\":{\"target\":\"t\",\"cwd\":\"/tmp/x\"}}"},
+	/* 9 */
+	{7000, "{\"source\":\"t\",\"id\":\"P2\",\"type\":\"test.passed\","
+	       "\"data\":{\"target\":\"t\",\"cwd\":\"/tmp/x\"}}"},
+	/* 10 */
+	{7500, "{\"source\":\"t\",\"id\":\"R0\",\"type\":\"triage.report\","
+	       "\"project\":\"/q\",\"correlationid\":\"F3\"}"},
+	/* 11 */
+	{8000, "{\"source\":\"t\",\"id\":\"F3\",\"type\":\"ci.run.failed\","
+	       "\"project\":\"/q\"}"},
+	/* 12 */
+	{8100, "{\"source\":\"t\",\"id\":\"C4\",\"type\":\"file.changed\","
+	       "\"project\":\"/q\",\"data\":{\"path\":\"z\"}}"},
+	/* 13 */
+	{9000, "{\"source\":\"t\",\"id\":\"P3\",\"type\":\"build.passed\","
+	       "\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
 };
 #define NLOG ((int64_t)(sizeof LOG / sizeof LOG[0]))
 
@@ -248,8 +260,7 @@ struct paths {
 	int n, stop_after;
 };
 
-static int collect_path(void *ctx, const char *name, int64_t last_ms, int events,
-			int64_t last_seq)
+static int collect_path(void *ctx, const char *name, int64_t last_ms, int events, int64_t last_seq)
 {
 	struct paths *p = ctx;
 	assert_true(p->n < 8);
@@ -404,9 +415,9 @@ static void test_seq_gaps(void **state)
 	 * hole. Runs last, as it changes the log. */
 	struct cairn_err err;
 	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	assert_int_equal(sqlite3_exec(db, "DELETE FROM events WHERE seq IN (3, 4, 7, 13)", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "DELETE FROM events WHERE seq IN (3, 4, 7, 13)", NULL, NULL, NULL),
+		SQLITE_OK);
 	assert_int_equal(store_q_seq_gaps(db, collect_gap, &g), 0);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.first[0], 3);
@@ -461,14 +472,10 @@ int main(void)
 		return 1;
 	snprintf(path, sizeof path, "%s/cairn.db", dir);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_by_seq),
-		cmocka_unit_test(test_outcome_by_id),
-		cmocka_unit_test(test_last_failure),
-		cmocka_unit_test(test_report_for),
-		cmocka_unit_test(test_last_pass),
-		cmocka_unit_test(test_file_changes),
-		cmocka_unit_test(test_git_events),
-		cmocka_unit_test(test_seq_gaps),
+		cmocka_unit_test(test_event_by_seq),    cmocka_unit_test(test_outcome_by_id),
+		cmocka_unit_test(test_last_failure),    cmocka_unit_test(test_report_for),
+		cmocka_unit_test(test_last_pass),       cmocka_unit_test(test_file_changes),
+		cmocka_unit_test(test_git_events),      cmocka_unit_test(test_seq_gaps),
 		cmocka_unit_test(test_no_events_table),
 	};
 	int r = cmocka_run_group_tests(tests, write_log, NULL);

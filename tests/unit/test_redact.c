@@ -49,8 +49,8 @@ static int load_cases(void **state)
 	FILE *f = fopen(all.path, "r");
 	if (!f) {
 		fprintf(stderr,
-		        "cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
-		        all.path, strerror(errno));
+			"cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
+			all.path, strerror(errno));
 		return -1;
 	}
 	char *line = NULL;
@@ -66,7 +66,7 @@ static int load_cases(void **state)
 		char *tab = strchr(line, '\t');
 		if (!tab) {
 			fprintf(stderr, "%s:%d: no tab between input and expected output\n",
-			        all.path, lineno);
+				all.path, lineno);
 			free(line);
 			fclose(f);
 			return -1;
@@ -81,7 +81,7 @@ static int load_cases(void **state)
 			unsigned long c = strtoul(tab2 + 1, &end, 10);
 			if (end == tab2 + 1 || *end) {
 				fprintf(stderr, "%s:%d: bad count '%s'\n", all.path, lineno,
-				        tab2 + 1);
+					tab2 + 1);
 				free(line);
 				fclose(f);
 				return -1;
@@ -131,7 +131,7 @@ static void test_case_counts(void **state)
 {
 	if (all.positive < MIN_POSITIVE || all.negative < MIN_NEGATIVE)
 		fail_msg("%s has %zu positive and %zu negative cases; expected at least %d and %d",
-		         all.path, all.positive, all.negative, MIN_POSITIVE, MIN_NEGATIVE);
+			 all.path, all.positive, all.negative, MIN_POSITIVE, MIN_NEGATIVE);
 }
 
 /* Every case: the output, the count, and that the output is a fixed point. */
@@ -146,21 +146,21 @@ static void test_cases(void **state)
 		assert_non_null(got);
 		if (len != c->out_len || memcmp(got, c->out, len) != 0 || k != c->count) {
 			fprintf(stderr,
-			        "%s:%d: %s case\n  input:    %s\n  expected: %s (%u redactions)\n"
-			        "  got:      %s (%u redactions)\n",
-			        all.path, c->lineno, c->negative ? "negative" : "positive", c->in,
-			        c->out, c->count, got, k);
+				"%s:%d: %s case\n  input:    %s\n  expected: %s (%u redactions)\n"
+				"  got:      %s (%u redactions)\n",
+				all.path, c->lineno, c->negative ? "negative" : "positive", c->in,
+				c->out, c->count, got, k);
 			failures++;
 		} else {
 			size_t len2;
 			unsigned k2;
 			char *again = redact(got, len, &len2, &k2);
 			if (len2 != len || memcmp(again, got, len) != 0 || k2 != 0) {
-				fprintf(
-				    stderr,
-				    "%s:%d: the output is not a fixed point\n  once:  %s\n  twice: "
-				    "%s (%u more)\n",
-				    all.path, c->lineno, got, again, k2);
+				fprintf(stderr,
+					"%s:%d: the output is not a fixed point\n  once:  %s\n  "
+					"twice: "
+					"%s (%u more)\n",
+					all.path, c->lineno, got, again, k2);
 				failures++;
 			}
 			free(again);
@@ -182,7 +182,7 @@ static void test_every_kind_has_a_case(void **state)
 		bool found = false;
 		for (size_t j = 0; j < all.n && !found; j++)
 			found = !all.v[j].negative && memmem(all.v[j].out, all.v[j].out_len, marker,
-			                                     strlen(marker)) != NULL;
+							     strlen(marker)) != NULL;
 		if (!found) {
 			fprintf(stderr, "no positive case in %s produces %s\n", all.path, marker);
 			missing++;
@@ -214,7 +214,7 @@ static void test_bytes(void **state)
 {
 	static const char in[] = "a\0b export TOKEN=s3cr3t \xff\xfe password=\xc3\xa9t\xc3\xa9 \0";
 	static const char want[] = "a\0b export TOKEN=[REDACTED:env-secret] \xff\xfe "
-	                           "password=[REDACTED:password] \0";
+				   "password=[REDACTED:password] \0";
 	size_t len;
 	unsigned k;
 	char *out = redact(in, sizeof in - 1, &len, &k);
@@ -265,13 +265,13 @@ static void test_repeated_secrets(void **state)
 		const char *unit;
 		unsigned per_unit;
 	} shapes[] = {
-	    {"export TOKEN=x ", 1},
-	    {"https://u:p@h/ ", 1},
-	    {"Authorization: Bearer abc ", 1},
-	    {"-----BEGIN PRIVATE KEY-----\nMIIabcdefghijklmnopqrstuvwxyz\n", 1},
-	    {"eyJ", 0},
-	    {"a.", 0},
-	    {"curl -u ", 0},
+		{"export TOKEN=x ", 1},
+		{"https://u:p@h/ ", 1},
+		{"Authorization: Bearer abc ", 1},
+		{"-----BEGIN PRIVATE KEY-----\nMIIabcdefghijklmnopqrstuvwxyz\n", 1},
+		{"eyJ", 0},
+		{"a.", 0},
+		{"curl -u ", 0},
 	};
 	size_t n = 64 * 1024;
 	char *buf = xmalloc(n);
@@ -316,8 +316,8 @@ static void test_text_in_pieces(void **state)
 	size_t in_n = 0, in_cap = 0, want_n = 0, want_cap = 0;
 	unsigned want_k = 0;
 	static const char key[] =
-	    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAtestkeymaterial\n"
-	    "abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAtestkeymaterial\n"
+		"abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
 	static const char key_red[] = "[REDACTED:private-key]\n";
 	size_t filler = 0;
 	while (in_n < 3 * REDACT_MAX_INPUT) {
@@ -325,10 +325,10 @@ static void test_text_in_pieces(void **state)
 		 * every offset relative to the pieces. */
 		char line[200];
 		int ll = snprintf(line, sizeof line, "gcc -c -O2 -o build/f%zu.o src/f%zu.c %.*s\n",
-		                  filler, filler, (int)(filler % 97),
-		                  "-Wall -Wextra -Werror -Wshadow "
-		                  "-Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wundef "
-		                  "-Wpointer-arith");
+				  filler, filler, (int)(filler % 97),
+				  "-Wall -Wextra -Werror -Wshadow "
+				  "-Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wundef "
+				  "-Wpointer-arith");
 		put(&in, &in_n, &in_cap, line, (size_t)ll);
 		put(&want, &want_n, &want_cap, line, (size_t)ll);
 		filler++;
@@ -359,8 +359,8 @@ static void test_text_in_pieces(void **state)
 			i++;
 		size_t from = i > 80 ? i - 80 : 0;
 		fail_msg("redact_text differs from redact() line by line at byte %zu:\n"
-		         "  expected: %.160s\n  got:      %.160s",
-		         i, want + from, out + from);
+			 "  expected: %.160s\n  got:      %.160s",
+			 i, want + from, out + from);
 	}
 	assert_int_equal(k, want_k);
 	free(out);
@@ -434,15 +434,15 @@ int main(void)
 {
 	/* test_threads runs first so that the rules compile under contention. */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_threads),
-	    cmocka_unit_test(test_case_counts),
-	    cmocka_unit_test(test_cases),
-	    cmocka_unit_test(test_every_kind_has_a_case),
-	    cmocka_unit_test(test_empty_and_null_outputs),
-	    cmocka_unit_test(test_bytes),
-	    cmocka_unit_test(test_cap),
-	    cmocka_unit_test(test_repeated_secrets),
-	    cmocka_unit_test(test_text_in_pieces),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_case_counts),
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_every_kind_has_a_case),
+		cmocka_unit_test(test_empty_and_null_outputs),
+		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_repeated_secrets),
+		cmocka_unit_test(test_text_in_pieces),
 	};
 	return cmocka_run_group_tests_name("redact", tests, load_cases, free_cases);
 }

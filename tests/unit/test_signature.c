@@ -28,8 +28,8 @@ static const struct {
 	const char *header;
 	enum kind kind;
 } headers[] = {
-    {"same exact:", SAME_EXACT}, {"same general:", SAME_GENERAL}, {"differ:", DIFFER},
-    {"exact:", EXPECT_EXACT},    {"general:", EXPECT_GENERAL},
+	{"same exact:", SAME_EXACT}, {"same general:", SAME_GENERAL}, {"differ:", DIFFER},
+	{"exact:", EXPECT_EXACT},    {"general:", EXPECT_GENERAL},
 };
 
 struct scase {
@@ -108,8 +108,8 @@ static int load_cases(void **state)
 	FILE *f = fopen(all.path, "r");
 	if (!f) {
 		fprintf(stderr,
-		        "cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
-		        all.path, strerror(errno));
+			"cannot open '%s': %s; set CAIRN_TEST_DATA to the tests/data directory\n",
+			all.path, strerror(errno));
 		return -1;
 	}
 	char *line = NULL;
@@ -125,8 +125,8 @@ static int load_cases(void **state)
 				break;
 		if (h == sizeof headers / sizeof headers[0]) {
 			fprintf(stderr,
-			        "%s:%d: expected a case header (same exact:, differ:, ...)\n",
-			        all.path, lineno);
+				"%s:%d: expected a case header (same exact:, differ:, ...)\n",
+				all.path, lineno);
 			r = -1;
 			goto out_close;
 		}
@@ -143,7 +143,7 @@ static int load_cases(void **state)
 		for (int k = 0; k < 2; k++) {
 			if (!read_line(f, &line, &cap, &lineno)) {
 				fprintf(stderr, "%s:%d: the case has fewer than two lines\n",
-				        all.path, c->lineno);
+					all.path, c->lineno);
 				r = -1;
 				goto out_close;
 			}
@@ -188,18 +188,18 @@ static void test_case_counts(void **state)
 {
 	if (all.match < MIN_MATCH || all.differ < MIN_DIFFER)
 		fail_msg("%s has %zu matching and %zu differing pairs; expected at least %d and %d",
-		         all.path, all.match, all.differ, MIN_MATCH, MIN_DIFFER);
+			 all.path, all.match, all.differ, MIN_MATCH, MIN_DIFFER);
 }
 
 /* Prints the two messages of a failed case and their signatures. */
 static void report(const struct scase *c, const struct signature *sa, const struct signature *sb,
-                   const char *what)
+		   const char *what)
 {
 	fprintf(stderr, "%s:%d: %s: %s\n  message:  %s\n  exact:    %s\n  general:  %s\n", all.path,
-	        c->lineno, c->why, what, c->a, sa->exact, sa->general);
+		c->lineno, c->why, what, c->a, sa->exact, sa->general);
 	if (sb)
 		fprintf(stderr, "  message:  %s\n  exact:    %s\n  general:  %s\n", c->b, sb->exact,
-		        sb->general);
+			sb->general);
 	else
 		fprintf(stderr, "  expected: %s\n", c->b);
 }
@@ -212,7 +212,7 @@ static bool fixed_point(const struct scase *c, const struct signature *s)
 	if (strcmp(again.exact, s->exact) == 0)
 		return true;
 	fprintf(stderr, "%s:%d: the exact form is not a fixed point\n  once:  %s\n  twice: %s\n",
-	        all.path, c->lineno, s->exact, again.exact);
+		all.path, c->lineno, s->exact, again.exact);
 	return false;
 }
 
@@ -281,7 +281,7 @@ static void test_cases(void **state)
 static void test_empty(void **state)
 {
 	static const char *const inputs[] = {
-	    "", "   \t\n", "error:", "  fatal error:  ", "\x1b[31m\x1b[0m", "a.c:3:1: error:"};
+		"", "   \t\n", "error:", "  fatal error:  ", "\x1b[31m\x1b[0m", "a.c:3:1: error:"};
 	struct signature s;
 	memset(&s, 'x', sizeof s);
 	signature_from_message(NULL, 0, &s);
@@ -314,13 +314,13 @@ static void test_invalid_utf8(void **state)
 	static const struct {
 		const char *in, *exact;
 	} cases[] = {
-	    {"bad \xff byte", "bad ? byte"},
-	    {"cut \xe2\x80", "cut ??"},
-	    {"overlong \xc0\xaf slash", "overlong ?? slash"},
-	    {"surrogate \xed\xa0\x80 here", "surrogate ??? here"},
-	    {"caf\xc3\xa9 ok \xe2\x9c\x93", "caf\xc3\xa9 ok \xe2\x9c\x93"},
-	    {"\xe2\x80\x98x\xe2\x80\x99 and \xe2\x80\x9cy\xe2\x80\x9d", "'x' and \"y\""},
-	    {"nbsp\xc2\xa0here", "nbsp here"},
+		{"bad \xff byte", "bad ? byte"},
+		{"cut \xe2\x80", "cut ??"},
+		{"overlong \xc0\xaf slash", "overlong ?? slash"},
+		{"surrogate \xed\xa0\x80 here", "surrogate ??? here"},
+		{"caf\xc3\xa9 ok \xe2\x9c\x93", "caf\xc3\xa9 ok \xe2\x9c\x93"},
+		{"\xe2\x80\x98x\xe2\x80\x99 and \xe2\x80\x9cy\xe2\x80\x9d", "'x' and \"y\""},
+		{"nbsp\xc2\xa0here", "nbsp here"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct signature s;
@@ -439,7 +439,7 @@ static void test_threads(void **state)
 	pthread_t t[8];
 	for (size_t i = 0; i < 8; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, signature_thread, &all.v[i % all.n]),
-		                 0);
+				 0);
 	for (size_t i = 0; i < 8; i++) {
 		void *r;
 		assert_int_equal(pthread_join(t[i], &r), 0);
@@ -450,10 +450,10 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_case_counts),     cmocka_unit_test(test_cases),
-	    cmocka_unit_test(test_empty),           cmocka_unit_test(test_length_not_nul),
-	    cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_caps),
-	    cmocka_unit_test(test_cut_fixed_point), cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_case_counts),     cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_empty),           cmocka_unit_test(test_length_not_nul),
+		cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_cut_fixed_point), cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests_name("signature", tests, load_cases, free_cases);
 }

@@ -53,8 +53,11 @@ static struct store_pub *make_pub(const char *source, const char *id, const char
 
 static struct store *open_store(int64_t age_ms, int64_t bytes)
 {
-	struct store_config cfg = {.path = path, .batch_max = 64, .event_max_bytes = 4096,
-				   .retention_age_ms = age_ms, .retention_bytes = bytes};
+	struct store_config cfg = {.path = path,
+				   .batch_max = 64,
+				   .event_max_bytes = 4096,
+				   .retention_age_ms = age_ms,
+				   .retention_bytes = bytes};
 	struct store *st = NULL;
 	struct cairn_err err;
 	int r = store_open(&cfg, &st, &err);

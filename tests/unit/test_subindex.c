@@ -304,7 +304,7 @@ static size_t cross_check(const struct subindex *idx, const struct sub *subs, ch
 		for (size_t v = 0; v < NVALUES; v++) {
 			if (got.counts[v] != want[v])
 				fail_msg("type '%s': value %zu reported %u times, want %u",
-				         types[t], v, got.counts[v], want[v]);
+					 types[t], v, got.counts[v], want[v]);
 		}
 		total += got.calls;
 	}
@@ -364,13 +364,13 @@ static void test_random_cross_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_add_match_remove),
-	    cmocka_unit_test(test_invalid_pattern),
-	    cmocka_unit_test(test_duplicates),
-	    cmocka_unit_test(test_value_under_two_patterns),
-	    cmocka_unit_test(test_remove_missing),
-	    cmocka_unit_test(test_many_siblings),
-	    cmocka_unit_test(test_random_cross_check),
+		cmocka_unit_test(test_add_match_remove),
+		cmocka_unit_test(test_invalid_pattern),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_value_under_two_patterns),
+		cmocka_unit_test(test_remove_missing),
+		cmocka_unit_test(test_many_siblings),
+		cmocka_unit_test(test_random_cross_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

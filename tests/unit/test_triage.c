@@ -64,8 +64,8 @@ static void test_rel_path(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *got = triage__rel_path(cases[i].root, cases[i].cwd, cases[i].file);
 		if (strcmp(got, cases[i].want) != 0)
-			fail_msg("case %zu: %s + %s: want %s, got %s", i, cases[i].cwd, cases[i].file,
-				 cases[i].want, got);
+			fail_msg("case %zu: %s + %s: want %s, got %s", i, cases[i].cwd,
+				 cases[i].file, cases[i].want, got);
 		free(got);
 	}
 	assert_null(triage__rel_path("/p", "/p", ""));
@@ -141,8 +141,10 @@ static const char GCC_LOG[] =
 static void test_report_without_database(void **state)
 {
 	struct triage_ctx cx = {0};
-	struct triage_failure f = {.cwd = "/nonexistent", .target = "make all",
-				   .log = GCC_LOG, .log_len = strlen(GCC_LOG)};
+	struct triage_failure f = {.cwd = "/nonexistent",
+				   .target = "make all",
+				   .log = GCC_LOG,
+				   .log_len = strlen(GCC_LOG)};
 	json_t *rep = NULL;
 	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
 	const json_t *sig = json_object_get(rep, "signature");
@@ -151,9 +153,9 @@ static void test_report_without_database(void **state)
 	assert_string_equal(json_string_value(json_object_get(sig, "general")),
 			    "'<id>' undeclared (first use in this function)");
 	assert_string_equal(json_string_value(json_object_get(sig, "file")), "src/net/conn.c");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "diagnostics"),
-							    "errors")),
-			 1); /* make's echo does not count twice */
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(rep, "diagnostics"), "errors")),
+		1); /* make's echo does not count twice */
 	const char *summary = json_string_value(json_object_get(rep, "summary"));
 	assert_non_null(strstr(summary, "make all failed with 1 error"));
 	assert_non_null(strstr(summary, "src/net/conn.c:42"));
@@ -192,22 +194,22 @@ static void test_secrets_never_reach_the_signature(void **state)
 	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
 	struct triage_ctx cx = {.db = db, .kb = kb};
 	static const char *const logs[] = {
-	    /* The token in a diagnostic: the primary one, and another. */
-	    "deploy.c:3:1: error: bad credentials for " TOKEN "\n"
-	    "deploy.c:4:1: error: retry with " TOKEN " failed\n",
-	    /* No diagnostics: the message comes from the log's wording. */
-	    "pushing release\nfatal: authentication failed, token " TOKEN " was revoked\n",
+		/* The token in a diagnostic: the primary one, and another. */
+		"deploy.c:3:1: error: bad credentials for " TOKEN "\n"
+		"deploy.c:4:1: error: retry with " TOKEN " failed\n",
+		/* No diagnostics: the message comes from the log's wording. */
+		"pushing release\nfatal: authentication failed, token " TOKEN " was revoked\n",
 	};
 	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
 		char *id = xasprintf("01M8FW000000000000000000%02zu", i);
 		struct triage_failure f = {.event_id = id,
-		                           .seq = (int64_t)i + 1,
-		                           .time_ms = 1000,
-		                           .cwd = dir,
-		                           .target = "deploy",
-		                           .command = "sh deploy.sh",
-		                           .log = logs[i],
-		                           .log_len = strlen(logs[i])};
+					   .seq = (int64_t)i + 1,
+					   .time_ms = 1000,
+					   .cwd = dir,
+					   .target = "deploy",
+					   .command = "sh deploy.sh",
+					   .log = logs[i],
+					   .log_len = strlen(logs[i])};
 		json_t *rep = NULL;
 		assert_int_equal(triage_analyze(&cx, &f, NULL, 1000, &rep), 0);
 		const json_t *sig = json_object_get(rep, "signature");
@@ -224,10 +226,11 @@ static void test_secrets_never_reach_the_signature(void **state)
 	}
 	/* Nothing stored holds it either. */
 	static const char *const queries[] = {
-	    "SELECT count(*) FROM failures WHERE instr(coalesce(signature,'') ||"
-	    " coalesce(sig_general,'') || coalesce(message,''), 'ghp_') > 0",
-	    "SELECT count(*) FROM failures WHERE instr(signature, '[REDACTED:github-token]') = 0",
-	    "SELECT count(*) FROM signatures WHERE instr(sig, 'ghp_') > 0",
+		"SELECT count(*) FROM failures WHERE instr(coalesce(signature,'') ||"
+		" coalesce(sig_general,'') || coalesce(message,''), 'ghp_') > 0",
+		"SELECT count(*) FROM failures WHERE instr(signature, '[REDACTED:github-token]') = "
+		"0",
+		"SELECT count(*) FROM signatures WHERE instr(sig, 'ghp_') > 0",
 	};
 	for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
 		sqlite3_stmt *st;
@@ -245,10 +248,14 @@ static void test_secrets_never_reach_the_signature(void **state)
 }
 
 static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char *key,
-                     const char *title)
+		     const char *title)
 {
-	struct kb_learned l = {.signature = sig, .sig_general = gen, .fix_key = key,
-			       .title = title, .body = "diff", .files = "a.c",
+	struct kb_learned l = {.signature = sig,
+			       .sig_general = gen,
+			       .fix_key = key,
+			       .title = title,
+			       .body = "diff",
+			       .files = "a.c",
 			       .failure_id = "01M8FW00000000000000000001",
 			       .pass_id = "01M8FW00000000000000000002"};
 	int64_t id = 0;
@@ -269,8 +276,8 @@ static void test_known_fixes_ranked(void **state)
 	const char *exact = "'sockfd' undeclared (first use in this function)";
 	const char *gen = "'<id>' undeclared (first use in this function)";
 	/* Seen with other names, many times. */
-	int64_t often = learn(kb, "'fd' undeclared (first use in this function)", gen,
-			      "- ID + ID", "rename to the declared name");
+	int64_t often = learn(kb, "'fd' undeclared (first use in this function)", gen, "- ID + ID",
+			      "rename to the declared name");
 	for (int k = 0; k < 6; k++)
 		learn(kb, "'fd' undeclared (first use in this function)", gen, "- ID + ID",
 		      "rename to the declared name");
@@ -281,15 +288,16 @@ static void test_known_fixes_ranked(void **state)
 	      "add the semicolon");
 
 	struct triage_ctx cx = {.db = db, .kb = kb};
-	struct triage_failure f = {.cwd = dir, .target = "make all", .log = GCC_LOG,
-				   .log_len = strlen(GCC_LOG)};
+	struct triage_failure f = {
+		.cwd = dir, .target = "make all", .log = GCC_LOG, .log_len = strlen(GCC_LOG)};
 	json_t *rep = NULL;
 	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
 	const json_t *fixes = json_object_get(rep, "fixes");
 	assert_true(json_array_size(fixes) >= 2);
 	/* The fix seen 7 times with other names outranks the one seen once
 	 * with this name; both match on the signature. */
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")), often);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")),
+			 often);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 1), "id")), once);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(fixes, 1), "reason")),
 			    "same error");
@@ -327,9 +335,13 @@ static void test_learn_from_fail_then_pass(void **state)
 	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1\n\treturn x;\n}\n");
 	const char *log = "a.c: In function 'f':\n"
 			  "a.c:4:9: error: expected ',' or ';' before 'return'\n";
-	struct triage_failure f = {.event_id = "01M8FW00000000000000000010", .seq = 5,
-				   .time_ms = 10000, .cwd = dir, .target = "cc",
-				   .log = log, .log_len = strlen(log)};
+	struct triage_failure f = {.event_id = "01M8FW00000000000000000010",
+				   .seq = 5,
+				   .time_ms = 10000,
+				   .cwd = dir,
+				   .target = "cc",
+				   .log = log,
+				   .log_len = strlen(log)};
 	json_t *rep = NULL;
 	assert_int_equal(triage_analyze(&cx, &f, NULL, 10000, &rep), 0);
 	assert_int_equal(triage_record_failure(&cx, &f, rep, "01M8FW00000000000000000011", 10000),
@@ -337,8 +349,11 @@ static void test_learn_from_fail_then_pass(void **state)
 	json_decref(rep);
 	/* The fix. */
 	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1;\n\treturn x;\n}\n");
-	struct triage_pass p = {.event_id = "01M8FW00000000000000000012", .seq = 9,
-				.time_ms = 70000, .cwd = dir, .target = "cc"};
+	struct triage_pass p = {.event_id = "01M8FW00000000000000000012",
+				.seq = 9,
+				.time_ms = 70000,
+				.cwd = dir,
+				.target = "cc"};
 	json_t *learned = NULL;
 	assert_int_equal(triage_learn(&cx, &p, 70000, &learned), 1);
 	assert_string_equal(json_string_value(json_object_get(learned, "fix_key")), "+ ;");
