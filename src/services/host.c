@@ -25,8 +25,10 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
-#define SAVE_DELAY_MS 2000 /* a moved checkpoint is written at most this late */
-#define SKIP_AFTER 3       /* failures in a row on one event before it is skipped */
+/* A moved checkpoint is written at most this late when no job carries it.
+ * A checkpoint lost to a crash costs a longer catch-up, never an event. */
+#define SAVE_DELAY_MS 5000
+#define SKIP_AFTER 3 /* failures in a row on one event before it is skipped */
 
 enum svc_state { SVC_OFF, SVC_RUNNING, SVC_BACKOFF, SVC_STOPPED };
 static const char *const state_names[] = {"off", "running", "backoff", "stopped"};
@@ -597,6 +599,11 @@ struct host *host_new(uv_loop_t *loop, struct bus *bus, const struct config *cfg
 		struct cairn_err err;
 		cairn_err_clear(&err);
 		int r = store_db_open(cfg->db_path, false, &s->db, &err);
+		/* Checkpoints need no fsync of their own: one that is lost only
+		 * means reading a stretch of the log again. */
+		if (r == 0 &&
+		    sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+			log_warn("service %s: %s", s->def->name, sqlite3_errmsg(s->db));
 		if (r == 0)
 			r = store_checkpoint_get(s->db, s->def->name, &s->checkpoint);
 		if (r == 0) {
