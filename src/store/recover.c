@@ -316,6 +316,20 @@ out:
 	free(cols);
 }
 
+/* Whether db's schema names the table; true when that cannot be read (the
+ * salvage then tries, and says what it could not copy). */
+static bool has_table(sqlite3 *db, const char *table)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return true;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc != SQLITE_DONE;
+}
+
 int store_recover(const char *damaged, const char *out_path, struct store_recover_report *rep,
 		  struct cairn_err *err)
 {
@@ -341,11 +355,15 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 	sqlite3_exec(dst, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL, NULL);
 	static const struct {
 		const char *table, *key; /* key NULL: WITHOUT ROWID */
+		bool since3;             /* added by migration 3: absent from older files */
 	} tables[] = {
-		{"events", "seq"},  {"knowledge", "id"}, {"signatures", NULL},
-		{"failures", NULL}, {"snapshots", NULL},
+		{"events", "seq", false},    {"knowledge", "id", false},
+		{"signatures", NULL, false}, {"failures", NULL, false},
+		{"snapshots", NULL, false},  {"service_checkpoints", NULL, true},
 	};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		if (tables[i].since3 && !has_table(src, tables[i].table))
+			continue;
 		struct store_recover_table *tr = &rep->tables[rep->n_tables++];
 		tr->table = tables[i].table;
 		if (tables[i].key)

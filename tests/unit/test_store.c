@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "event/envelope.h"
+#include "store/queries.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -224,6 +225,56 @@ static void test_newer_schema_refused(void **state)
 	assert_non_null(strstr(err.msg, "upgrade cairn"));
 }
 
+/* The services' checkpoints (migration 3) are salvaged with the log, and
+ * a file from before migration 3 (no such table) recovers without a word
+ * about them. */
+static void test_recover_keeps_checkpoints(void **state)
+{
+	unlink(path);
+	struct store *st = open_store(0, 0);
+	store_close(st);
+	sqlite3 *db;
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
+	assert_int_equal(store_checkpoint_set(db, "triage", 42, 1000), 0);
+	assert_int_equal(store_checkpoint_set(db, "counter", 7, 1000), 0);
+	assert_int_equal(store_checkpoint_set(db, "triage", 43, 2000), 0);
+	sqlite3_close(db);
+
+	char out[300];
+	snprintf(out, sizeof out, "%s/recovered.db", dir);
+	unlink(out);
+	struct store_recover_report rep;
+	assert_int_equal(store_recover(path, out, &rep, &err), 0);
+	bool listed = false;
+	for (size_t i = 0; i < rep.n_tables; i++)
+		if (strcmp(rep.tables[i].table, "service_checkpoints") == 0) {
+			listed = true;
+			assert_int_equal(rep.tables[i].rows, 2);
+			assert_false(rep.tables[i].partial);
+		}
+	assert_true(listed);
+	assert_int_equal(store_db_open(out, true, &db, &err), 0);
+	int64_t seq = 0;
+	assert_int_equal(store_checkpoint_get(db, "triage", &seq), 0);
+	assert_int_equal(seq, 43);
+	assert_int_equal(store_checkpoint_get(db, "counter", &seq), 0);
+	assert_int_equal(seq, 7);
+	assert_int_equal(store_checkpoint_get(db, "nobody", &seq), CAIRN_E_NOTFOUND);
+	sqlite3_close(db);
+
+	/* An older file: no checkpoints table, and none is reported. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE service_checkpoints", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	unlink(out);
+	assert_int_equal(store_recover(path, out, &rep, &err), 0);
+	for (size_t i = 0; i < rep.n_tables; i++)
+		assert_string_not_equal(rep.tables[i].table, "service_checkpoints");
+	unlink(out);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -233,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_commit_lookup_and_query),
 		cmocka_unit_test(test_retention_by_age_keeps_seq),
 		cmocka_unit_test(test_newer_schema_refused),
+		cmocka_unit_test(test_recover_keeps_checkpoints),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[300];
