@@ -3,7 +3,8 @@
  * counter.counted per tick, with the tick's seq, so that a test can check
  * that every tick was handled exactly once and in order. Off unless
  * CAIRN_TEST_COUNTER is set: "ok" counts, "fail" fails every call,
- * "fail-start" cannot start. CAIRN_TEST_SLOW=counter:MS slows it down
+ * "fail-start" cannot start, "big" returns outputs of 16 KiB (over a small
+ * [limits] event_bytes: they cannot be logged). CAIRN_TEST_SLOW=counter:MS slows it down
  * (host.c). */
 #ifdef CAIRN_TEST_BUILD
 #include "services/service.h"
@@ -16,7 +17,7 @@
 #include <string.h>
 
 struct counter {
-	bool fail;
+	bool fail, big;
 	uint64_t count; /* atomic: handle() writes, status() reads */
 };
 
@@ -33,6 +34,7 @@ static int counter_start(const struct service_env *env, void **state, struct cai
 	}
 	struct counter *c = xcalloc(1, sizeof *c);
 	c->fail = strcmp(mode, "fail") == 0;
+	c->big = strcmp(mode, "big") == 0;
 	*state = c;
 	return 0;
 }
@@ -46,8 +48,14 @@ static int counter_handle(void *state, int64_t seq, const char *json, size_t len
 				     "failing on purpose (CAIRN_TEST_COUNTER=fail)");
 	}
 	uint64_t n = __atomic_add_fetch(&c->count, 1, __ATOMIC_RELAXED);
-	json_array_append_new(out, json_pack("{s:s,s:{s:I,s:I}}", "type", "counter.counted", "data",
-					     "seq", (json_int_t)seq, "n", (json_int_t)n));
+	json_t *o = json_pack("{s:s,s:{s:I,s:I}}", "type", "counter.counted", "data", "seq",
+			      (json_int_t)seq, "n", (json_int_t)n);
+	if (c->big) {
+		static char pad[16 * 1024 + 1];
+		memset(pad, 'x', sizeof pad - 1);
+		json_object_set_new(json_object_get(o, "data"), "pad", json_string(pad));
+	}
+	json_array_append_new(out, o);
 	return 0;
 }
 

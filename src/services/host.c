@@ -47,6 +47,7 @@ struct pending {
 	uint64_t gen;
 	unsigned outstanding; /* outputs not yet answered (+1 while publishing) */
 	int err;
+	bool skipped; /* passed over after SKIP_AFTER failures: no recovery */
 };
 
 struct svc;
@@ -175,6 +176,22 @@ static void checkpoint_moved(struct svc *s)
 
 /* Finished jobs whose outputs are all answered, oldest first: the
  * checkpoint passes them (if they belong to the current generation). */
+/* A failure at seq (of handle() or of logging its outputs): counted, and
+ * the event is marked for skipping once it failed SKIP_AFTER times in a
+ * row. */
+static void note_failure(struct svc *s, int64_t seq)
+{
+	s->failed++;
+	if (s->fail_seq == seq) {
+		s->fail_count++;
+	} else {
+		s->fail_seq = seq;
+		s->fail_count = 1;
+	}
+	if (s->fail_count >= SKIP_AFTER)
+		s->skip_seq = seq;
+}
+
 static void pending_advance(struct svc *s);
 
 static void svc_fail(struct svc *s, int64_t seq, const char *why);
@@ -187,17 +204,29 @@ static void pending_advance(struct svc *s)
 		if (!s->pend_head)
 			s->pend_tail = NULL;
 		if (pd->gen == s->gen && s->st == SVC_RUNNING) {
+			int64_t seq = pd->seq;
 			if (pd->err) {
 				char why[200];
 				snprintf(why, sizeof why, "its output could not be logged (%s)",
 					 err_str(pd->err));
-				int64_t seq = pd->seq;
 				free(pd);
+				note_failure(s, seq);
 				svc_fail(s, seq, why);
 				continue;
 			}
-			if (pd->seq > s->checkpoint)
-				s->checkpoint = pd->seq;
+			if (seq > s->checkpoint)
+				s->checkpoint = seq;
+			/* Recovered: an event at or past the one that failed is
+			 * handled and its outputs are logged. */
+			if (s->failed_since_ok && !pd->skipped && seq >= s->fail_seq) {
+				s->failed_since_ok = false;
+				s->backoff_ms = BACKOFF_MIN_MS;
+				s->fail_count = 0;
+				log_info("service %s recovered", s->def->name);
+				emit(s, "recovered",
+				     json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "restarts",
+					       (json_int_t)s->restarts));
+			}
 		}
 		free(pd);
 	}
@@ -218,11 +247,12 @@ static void out_done(struct bus_pub *bp, int err)
 
 /* Publishes a finished job's outputs (takes out) and queues its pending
  * entry. */
-static void publish_outputs(struct svc *s, int64_t seq, json_t *out)
+static void publish_outputs(struct svc *s, int64_t seq, json_t *out, bool skipped)
 {
 	struct host *h = s->h;
 	struct pending *pd = xcalloc(1, sizeof *pd);
 	pd->seq = seq;
+	pd->skipped = skipped;
 	pd->gen = s->gen;
 	pd->outstanding = 1; /* held while publishing: done may come at once */
 	if (s->pend_tail)
@@ -317,8 +347,12 @@ static void after_cb(uv_work_t *w, int status)
 {
 	struct svc *s = w->data;
 	struct job *j = s->running;
+	json_t *out = s->w_out;
+	s->w_out = NULL;
 	s->running = NULL;
-	s->busy = false;
+	/* busy stays set until the end: what this publishes fans out at once,
+	 * possibly to s itself, and must not start s's next job while this
+	 * one's results are still being handled. */
 	if (s->w_save >= 0) {
 		if (status == 0 && s->w_save_rc == 0)
 			s->saved = s->w_save;
@@ -330,48 +364,26 @@ static void after_cb(uv_work_t *w, int status)
 	if (j) {
 		bool current = s->run_gen == s->gen && s->st == SVC_RUNNING && !s->h->stopping;
 		if (!current || status != 0) {
-			json_decref(s->w_out);
+			json_decref(out);
 		} else if (s->w_rc < 0) {
-			json_decref(s->w_out);
-			s->failed++;
-			if (s->fail_seq == j->seq) {
-				s->fail_count++;
-			} else {
-				s->fail_seq = j->seq;
-				s->fail_count = 1;
-			}
+			json_decref(out);
+			note_failure(s, j->seq);
 			char why[600];
 			snprintf(why, sizeof why, "%s",
 				 *s->w_err.msg ? s->w_err.msg : err_str(s->w_rc));
-			if (s->fail_count >= SKIP_AFTER)
-				s->skip_seq = j->seq;
 			/* Fail first, then free the job: freeing it makes room in
-			 * the subscription's queue, and a subscription still live
-			 * or replaying would deliver the next event at once and
-			 * start it (busy is already false) in the failed
-			 * generation, whose w_out the end of this function would
-			 * then clobber. svc_fail() unsubscribes, so it cannot. */
+			 * the subscription's queue, which a live or replaying
+			 * subscription would fill at once in the failed
+			 * generation. svc_fail() unsubscribes, so it cannot. */
 			svc_fail(s, j->seq, why);
-			job_free(j);
-			j = NULL;
 		} else {
 			s->done++;
 			s->last_ms = (double)s->w_ns / 1e6;
-			if (s->failed_since_ok) {
-				s->failed_since_ok = false;
-				s->backoff_ms = BACKOFF_MIN_MS;
-				s->fail_count = 0;
-				log_info("service %s recovered", s->def->name);
-				emit(s, "recovered",
-				     json_pack("{s:I,s:I}", "seq", (json_int_t)j->seq, "restarts",
-					       (json_int_t)s->restarts));
-			}
-			publish_outputs(s, j->seq, s->w_out);
+			publish_outputs(s, j->seq, out, false);
 		}
-		s->w_out = NULL;
-		if (j)
-			job_free(j);
+		job_free(j);
 	}
+	s->busy = false;
 	if (s->restart_wanted) {
 		s->restart_wanted = false;
 		svc_restart(s);
@@ -417,7 +429,7 @@ static void maybe_run(struct svc *s)
 				 s->def->name, (long long)j->seq, SKIP_AFTER, s->last_error);
 			s->skip_seq = 0;
 			s->fail_count = 0;
-			publish_outputs(s, j->seq, json_array());
+			publish_outputs(s, j->seq, json_array(), true);
 			job_free(j);
 			continue;
 		}

@@ -188,5 +188,33 @@ def burst_of_500_failures_gets_500_reports():
         d.cleanup()
 
 
+@T.test
+def output_that_cannot_be_logged_is_skipped_after_three_tries():
+    # Every output is over [limits] event_bytes: each try fails at the
+    # output stage. The backoff must keep doubling (no "recovered" in
+    # between) and the event must be skipped after three failures, not
+    # retried forever.
+    d = Daemon(env={"CAIRN_TEST_COUNTER": "big", "CAIRN_LIMITS_EVENT_BYTES": "8192"})
+    try:
+        with d.conn() as c:
+            c.pub(ev("counter.tick"), ack="durable")
+        st = wait_until("the tick skipped",
+                        lambda: (lambda s: s if s["skipped"] >= 1 and s["state"] == "running"
+                                 else None)(service(d, "counter")), timeout=40, d=d)
+        eq(st["failed"], 3, "failures before the skip")
+        with d.conn() as c:
+            fails = c.query_all(pattern="service.failed")
+            eq([f["data"]["retry_ms"] for f in fails], [1000, 2000, 4000], "backoff doubles")
+            check(fails[-1]["data"].get("skipping") is True, "the last one says it skips")
+            check("could not be logged" in fails[0]["data"]["error"],
+                  "the reason: %s" % short(fails[0]["data"]))
+            eq(c.query_all(pattern="service.recovered"), [], "no recovery claimed")
+        time.sleep(1.5)
+        eq(service(d, "counter")["failed"], 3, "no further tries")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
 if __name__ == "__main__":
     T.main()
