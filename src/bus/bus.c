@@ -356,22 +356,28 @@ static void replay_done(uv_work_t *w, int status)
 	bool ok = status == 0 && rr->err == 0 && !cancelled;
 	/* The queue's bound holds for a page too: what does not fit is read
 	 * again once the sink has made room (bus_sub_done()). */
-	bool full = false;
+	/* Delivery stops at the queue's bound (the rest is read again once the
+	 * sink has made room: bus_sub_done()), and when the sink moved s
+	 * meanwhile (a bus_sub_done() from inside deliver() may have stepped
+	 * the replay on, rewound it or started a read). */
+	bool stopped = false;
 	for (size_t i = 0; i < rr->n; i++) {
-		if (ok && !full && !s->dead && s->state == SUB_REPLAY &&
+		if (ok && !stopped && !s->dead && s->state == SUB_REPLAY && !s->read_pending &&
 		    rr->seqs[i] >= s->min_seq && rr->seqs[i] >= s->next_seq) {
 			if (sub_has_room(s, rr->rows[i]->len)) {
+				s->next_seq = rr->seqs[i] + 1; /* before: deliver() may step on */
 				deliver(s, rr->rows[i], rr->seqs[i]);
-				s->next_seq = rr->seqs[i] + 1;
 			} else {
-				full = true;
+				stopped = true;
 			}
+		} else if (ok && (s->dead || s->state != SUB_REPLAY || s->read_pending)) {
+			stopped = true;
 		}
 		bus_blob_unref(rr->rows[i]);
 	}
-	if (ok && !full && !rr->more && s->state == SUB_REPLAY && s->next_seq <= rr->to)
+	if (ok && !stopped && !rr->more && s->state == SUB_REPLAY && s->next_seq <= rr->to)
 		s->next_seq = rr->to + 1;
-	else if (ok && !full && rr->n == 0 && rr->more && s->next_seq < rr->from)
+	else if (ok && !stopped && rr->n == 0 && rr->more && s->next_seq < rr->from)
 		s->next_seq = rr->from; /* a page of other types only */
 	if (!ok && !s->dead && !cancelled) {
 		char msg[200];
@@ -383,8 +389,8 @@ static void replay_done(uv_work_t *w, int status)
 			s->sink->failed(s, msg);
 		bus_unsubscribe(s);
 		bus_sub_unref(s);
-	} else if (!s->dead && !b->stopping && !full) {
-		replay_step(s); /* (when full, bus_sub_done() goes on) */
+	} else if (!s->dead && !b->stopping && !stopped) {
+		replay_step(s); /* (when stopped, bus_sub_done() or the sink goes on) */
 	}
 	bus_sub_unref(s);
 	replay_read_free(rr);
@@ -469,6 +475,8 @@ static void replay_cancel(struct bus_sub *s)
 static void replay_step(struct bus_sub *s)
 {
 	struct bus *b = s->bus;
+	if (b->stopping)
+		return; /* a shutdown does not wait for replays */
 	while (s->state == SUB_REPLAY && !s->read_pending && !s->dead) {
 		if (s->next_seq > b->last_seq) {
 			go_live(s);
@@ -484,10 +492,12 @@ static void replay_step(struct bus_sub *s)
 						return; /* resumed from bus_sub_done() */
 					s->next_seq = e->seq + 1;
 					deliver(s, e->json, e->seq);
-					/* The sink may have rewound or dropped s. */
+					/* The sink may have rewound or dropped s, or
+					 * stepped it on (a bus_sub_done() from inside):
+					 * the index is taken again from next_seq. */
 					if (s->state != SUB_REPLAY || s->read_pending)
 						return;
-					continue;
+					break;
 				}
 				s->next_seq = e->seq + 1;
 			}

@@ -643,12 +643,13 @@ static void do_sub(struct conn *c, struct proto_req *req)
 	s->name = xstrdup(name);
 	s->prefix = xasprintf("{\"sub\":\"%s\",\"event\":", s->name);
 	s->prefix_len = strlen(s->prefix);
-	s->next = c->subs;
-	c->subs = s;
-	sv->n_subs++;
 	/* The answer goes first: a replay may deliver from the ring at once. */
 	reply_ok(c, req->rid,
 		 json_pack("{s:s,s:I}", "sub", s->name, "seq", (json_int_t)bus_last_seq(sv->bus)));
+	if (c->closing) { /* the answer was over the hard output limit */
+		sink_free(s);
+		return;
+	}
 	const char *pats[] = {req->pattern};
 	struct bus_sub_opts o = {.name = s->name, .patterns = pats, .n_patterns = 1};
 	switch (req->from.kind) {
@@ -667,7 +668,18 @@ static void do_sub(struct conn *c, struct proto_req *req)
 		s->replaying = true;
 		c->n_replaying++;
 	}
-	s->bs = bus_subscribe(sv->bus, &o, &socket_sink, s);
+	/* Linked into the connection only once subscribed: a close meanwhile
+	 * (a write over the hard output limit) finds no half-made one. */
+	struct bus_sub *bs = bus_subscribe(sv->bus, &o, &socket_sink, s);
+	if (c->closing) {
+		csub_unlink(s); /* its replay count */
+		bus_unsubscribe(bs);
+		return;
+	}
+	s->bs = bs;
+	s->next = c->subs;
+	c->subs = s;
+	sv->n_subs++;
 }
 
 static void do_unsub(struct conn *c, struct proto_req *req)

@@ -559,12 +559,11 @@ static void svc_start(struct svc *s)
 		svc_fail(s, 0, why);
 		return;
 	}
-	const char *pats[16];
 	size_t n = 0;
-	for (; s->def->patterns[n] && n < 16; n++)
-		pats[n] = s->def->patterns[n];
+	while (s->def->patterns[n])
+		n++;
 	struct bus_sub_opts o = {.name = s->def->name,
-				 .patterns = pats,
+				 .patterns = s->def->patterns,
 				 .n_patterns = n,
 				 .from = BUS_FROM_SEQ,
 				 .from_seq = s->checkpoint + 1,
@@ -620,6 +619,15 @@ struct host *host_new(uv_loop_t *loop, struct bus *bus, const struct config *cfg
 			r = store_checkpoint_get(s->db, s->def->name, &s->checkpoint);
 		if (r == 0) {
 			s->saved = s->checkpoint;
+			if (s->checkpoint > bus_last_seq(bus)) {
+				/* The log lost its end (cairn doctor --recover): the
+				 * seqs past it will be new events. */
+				log_warn("service %s: its checkpoint (seq %lld) is past the end of "
+					 "the log (seq %lld); going on from the end",
+					 s->def->name, (long long)s->checkpoint,
+					 (long long)bus_last_seq(bus));
+				s->checkpoint = bus_last_seq(bus);
+			}
 		} else if (r == CAIRN_E_NOTFOUND) {
 			/* The first start: from the end of the log, not its whole
 			 * history. */
