@@ -171,14 +171,18 @@ static void format_took(char *out, size_t n, int64_t ms)
 		snprintf(out, n, "%.1f h", (double)ms / 3600000);
 }
 
+/* Marks the target's open failures resolved by the pass; the one the fix
+ * was learned from keeps the entry and what was published (learned, a JSON
+ * text, or NULL). */
 static void resolve(sqlite3 *db, const char *scope, const char *target, int64_t pass_seq,
-		    const char *fixed_id, int64_t entry)
+		    const char *fixed_id, int64_t entry, const char *learned)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(
 		    db,
 		    "UPDATE failures SET resolved_seq = ?3,"
-		    " fixed_by = CASE WHEN event_id = ?4 AND ?5 > 0 THEN ?5 ELSE fixed_by END"
+		    " fixed_by = CASE WHEN event_id = ?4 AND ?5 > 0 THEN ?5 ELSE fixed_by END,"
+		    " learned = CASE WHEN event_id = ?4 THEN ?6 ELSE learned END"
 		    " WHERE target = ?1 AND project = ?2 AND seq < ?3 AND resolved_seq IS NULL",
 		    -1, &st, NULL) != SQLITE_OK)
 		return;
@@ -187,8 +191,39 @@ static void resolve(sqlite3 *db, const char *scope, const char *target, int64_t 
 	sqlite3_bind_int64(st, 3, pass_seq);
 	sqlite3_bind_text(st, 4, fixed_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, entry);
+	if (learned)
+		sqlite3_bind_text(st, 6, learned, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
+}
+
+/* What this pass already learned, if it resolved a failure before (the
+ * daemon stopped after learning, before its event was logged): 1 with
+ * *learned, 0 if it did not, or CAIRN_E_STORE. */
+static int learned_before(sqlite3 *db, const char *scope, const char *target, int64_t pass_seq,
+			  json_t **learned)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT learned FROM failures WHERE target = ?1 AND project = ?2"
+			       " AND resolved_seq = ?3 AND learned IS NOT NULL LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, pass_seq);
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW) {
+		*learned = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		r = *learned ? 1 : 0;
+	} else if (rc != SQLITE_DONE) {
+		r = CAIRN_E_STORE;
+	}
+	sqlite3_finalize(st);
+	return r;
 }
 
 int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now_ms,
@@ -199,6 +234,9 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	if (!cx->db || !p->target || !scope)
 		return 0;
 	sqlite3 *db = cx->db;
+	int prior = p->seq > 0 ? learned_before(db, scope, p->target, p->seq, learned) : 0;
+	if (prior)
+		return prior; /* the same event again, or the error */
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db,
 			       "SELECT event_id, seq, signature, sig_general, message, time_ms"
@@ -288,7 +326,7 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	if (ch.n == 0 || (!sig && !gen)) {
 		/* Passed with nothing we can see changed (flaky, or an outside
 		 * cause), or nothing to key a fix on. */
-		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, 0);
+		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, 0, NULL);
 		goto out;
 	}
 	qsort(ch.v, ch.n, sizeof *ch.v, fc_cmp);
@@ -333,7 +371,6 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	bool recurred = false;
 	r = kb_learn_fix(cx->kb, &l, now_ms, &id, &recurred);
 	if (r == 0) {
-		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, id);
 		json_t *fl = json_array();
 		for (size_t i = 0; i < ch.n; i++)
 			json_array_append_new(fl, json_string(ch.v[i].path));
@@ -343,6 +380,9 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 				  sig, "files", fl, "fix_key", key.len ? key.data : NULL, "took_ms",
 				  (json_int_t)(p->time_ms - fms), "failure_id", fid, "pass_id",
 				  p->event_id, "commit", tc.commit_subject);
+		char *text = json_dumps(*learned, JSON_COMPACT);
+		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, id, text);
+		free(text);
 		r = 1;
 	}
 	free(title);

@@ -10,7 +10,7 @@
  * functions share nothing; a struct triage_ctx is used by one thread at a
  * time.
  *
- * Tables it keeps (schema in src/store/store.c, migration 2):
+ * Tables it keeps (schema in src/store/store.c, migrations 2 and 4):
  *
  *   failures   event_id TEXT PK   the build.failed / test.failed / ci.run.failed
  *              seq, time_ms       where and when it happened
@@ -23,6 +23,9 @@
  *              report_id          the triage.report's event id
  *              resolved_seq       the pass that ended it (NULL while open)
  *              fixed_by           the fix entry learned from it, if any
+ *              learned            what that learning published (JSON), so
+ *                                 that learning again for the same pass
+ *                                 publishes the same (migration 4)
  *   snapshots  (failure_id, path) the content of the files the failure named
  *              content            (and of the dirty files) when it happened,
  *                                 at most TRIAGE_SNAPSHOT_MAX bytes each: the
@@ -129,7 +132,9 @@ struct triage_pass {
  * (kb_learn_fix()). Open failures of that target are marked resolved either
  * way. Returns 1 with *learned set (a new reference: {id, uid, title,
  * recurred, signature, files, fix_key, took_ms, failure_id}) when a fix was
- * recorded, 0 when there was nothing to learn, or a negative code. */
+ * recorded, 0 when there was nothing to learn, or a negative code. Run
+ * again for a pass that already resolved a failure, it returns what it
+ * returned then (the service host may run a job twice after a crash). */
 int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now_ms,
 		 json_t **learned);
 

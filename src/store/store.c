@@ -118,6 +118,10 @@ static const char *const migrations[] = {
 	" name TEXT PRIMARY KEY,"
 	" seq INTEGER NOT NULL,"
 	" time_ms INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 4: the fix learned when a pass resolved a failure, as published, so
+	 * that learning again for the same pass (after a crash) publishes the
+	 * same event (src/services/learn.c). */
+	"ALTER TABLE failures ADD COLUMN learned TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

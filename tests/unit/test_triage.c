@@ -361,6 +361,13 @@ static void test_learn_from_fail_then_pass(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(learned, "files"), 0)),
 			    "a.c");
 	int64_t id = json_integer_value(json_object_get(learned, "id"));
+	/* The same pass again (the daemon died before its event was logged):
+	 * the same fix, as published the first time, not a recurrence. */
+	json_t *again = NULL;
+	assert_int_equal(triage_learn(&cx, &p, 75000, &again), 1);
+	assert_true(json_equal(again, learned));
+	assert_false(json_is_true(json_object_get(again, "recurred")));
+	json_decref(again);
 	json_decref(learned);
 	struct kb_entry e;
 	assert_int_equal(kb_get(kb, id, &e), 0);
