@@ -26,7 +26,8 @@
  * Migration 2 adds knowledge (+ knowledge_fts, kept in step by triggers),
  * signatures, failures and snapshots: their layout is drawn in
  * src/kb/kb.h and src/services/triage.h. Migration 3 adds
- * service_checkpoints (src/store/queries.h).
+ * service_checkpoints (src/store/queries.h), migration 4 failures.learned
+ * (src/services/triage.h).
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
