@@ -4,12 +4,14 @@
 #include <stddef.h>
 
 extern const struct service_def triage_service;
+extern const struct service_def predict_service;
 #ifdef CAIRN_TEST_BUILD
 extern const struct service_def counter_service;
 #endif
 
 const struct service_def *const services[] = {
 	&triage_service,
+	&predict_service,
 #ifdef CAIRN_TEST_BUILD
 	&counter_service, /* tests/integration/test_services.py; off unless CAIRN_TEST_COUNTER */
 #endif

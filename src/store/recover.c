@@ -355,14 +355,16 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 	sqlite3_exec(dst, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL, NULL);
 	static const struct {
 		const char *table, *key; /* key NULL: WITHOUT ROWID */
-		bool since3;             /* added by migration 3: absent from older files */
+		bool optional;           /* added by a later migration: absent from older files */
 	} tables[] = {
-		{"events", "seq", false},    {"knowledge", "id", false},
-		{"signatures", NULL, false}, {"failures", NULL, false},
-		{"snapshots", NULL, false},  {"service_checkpoints", NULL, true},
+		{"events", "seq", false},        {"knowledge", "id", false},
+		{"signatures", NULL, false},     {"failures", NULL, false},
+		{"snapshots", NULL, false},      {"service_checkpoints", NULL, true},
+		{"file_changes", NULL, true},    {"cochange", NULL, true},
+		{"predict_learned", "id", true},
 	};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-		if (tables[i].since3 && !has_table(src, tables[i].table))
+		if (tables[i].optional && !has_table(src, tables[i].table))
 			continue;
 		struct store_recover_table *tr = &rep->tables[rep->n_tables++];
 		tr->table = tables[i].table;

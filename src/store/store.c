@@ -122,6 +122,17 @@ static const char *const migrations[] = {
 	 * that learning again for the same pass (after a crash) publishes the
 	 * same event (src/services/learn.c). */
 	"ALTER TABLE failures ADD COLUMN learned TEXT;",
+	/* 5: the file prediction model (src/services/predict.c). */
+	"CREATE TABLE file_changes("
+	" project TEXT NOT NULL, path TEXT NOT NULL,"
+	" n INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(project, path)) WITHOUT ROWID;"
+	"CREATE TABLE cochange("
+	" project TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,"
+	" n INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(project, a, b)) WITHOUT ROWID;"
+	"CREATE TABLE predict_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
