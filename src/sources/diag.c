@@ -489,13 +489,12 @@ bool diag_parse_loc(const char *s, bool at_end, struct diag_loc *lc)
 	return false;
 }
 
-bool diag_parse_tail_loc(const char *s, size_t n, struct diag_loc *lc)
+bool diag_loc_numbers(const char *s, size_t *end, struct diag_loc *lc)
 {
-	size_t e = n, d;
+	size_t e = *end;
 	int nums[2], k = 0;
-
 	while (k < 2) {
-		d = e;
+		size_t d = e;
 		while (d > 0 && is_digit(s[d - 1]))
 			d--;
 		if (d == e || e - d > 9 || d == 0 || s[d - 1] != ':')
@@ -506,6 +505,17 @@ bool diag_parse_tail_loc(const char *s, size_t n, struct diag_loc *lc)
 	}
 	if (k == 0)
 		return false;
+	lc->line = k == 2 ? nums[1] : nums[0];
+	lc->col = k == 2 ? nums[0] : 0;
+	*end = e;
+	return true;
+}
+
+bool diag_parse_tail_loc(const char *s, size_t n, struct diag_loc *lc)
+{
+	size_t e = n;
+	if (!diag_loc_numbers(s, &e, lc))
+		return false;
 	size_t b = e;
 	while (b > 0 && !is_space(s[b - 1]) && s[b - 1] != '(')
 		b--;
@@ -513,8 +523,6 @@ bool diag_parse_tail_loc(const char *s, size_t n, struct diag_loc *lc)
 		return false;
 	lc->file = s + b;
 	lc->flen = e - b;
-	lc->line = k == 2 ? nums[1] : nums[0];
-	lc->col = k == 2 ? nums[0] : 0;
 	lc->rest = s + n;
 	return true;
 }

@@ -85,23 +85,13 @@ static bool cc_spaced_loc(const char *s, struct diag_loc *lc)
 	if (!m)
 		return false;
 	size_t e = (size_t)(m - s);
-	int nums[2], k = 0;
-	while (k < 2) {
-		size_t d = e;
-		while (d > 0 && is_digit(s[d - 1]))
-			d--;
-		if (d == e || e - d > 9 || d == 0 || s[d - 1] != ':')
-			break;
-		const char *p = s + d;
-		nums[k++] = parse_num(&p);
-		e = d - 1;
-	}
-	if (k == 0 || e == 0)
+	struct diag_loc n;
+	if (!diag_loc_numbers(s, &e, &n) || e == 0)
 		return false;
 	lc->file = s;
 	lc->flen = e;
-	lc->line = k == 2 ? nums[1] : nums[0];
-	lc->col = k == 2 ? nums[0] : 0;
+	lc->line = n.line;
+	lc->col = n.col;
 	lc->rest = m + 1;
 	return true;
 }

@@ -235,6 +235,10 @@ bool diag_parse_loc(const char *s, bool at_end, struct diag_loc *lc);
 /* Parses "...PATH:LINE:COL" or "...PATH:LINE" at the end of s[0..n) (as in a
  * stack frame); the path starts after the last blank or '('. */
 bool diag_parse_tail_loc(const char *s, size_t n, struct diag_loc *lc);
+/* The ":LINE" or ":LINE:COL" that ends s[0..*end): sets lc->line and
+ * lc->col (0 without one) and moves *end back to where the numbers start
+ * (the colon before them). False if s[0..*end) ends with no such number. */
+bool diag_loc_numbers(const char *s, size_t *end, struct diag_loc *lc);
 
 static inline bool loc_ext(const struct diag_loc *lc, const char *ext)
 {
