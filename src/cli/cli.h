@@ -25,7 +25,8 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
-	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict;
+	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict,
+	cli_session;
 /* `cairn hook git ...` and `cairn hook shell ...`: run with argv[0] "git"/"shell". */
 extern const struct cli_cmd cli_hook_git, cli_hook_shell;
 
@@ -42,6 +43,7 @@ int cmd_hook(int argc, char **argv, const struct config *cfg);
 int cmd_kb(int argc, char **argv, const struct config *cfg);
 int cmd_why(int argc, char **argv, const struct config *cfg);
 int cmd_predict(int argc, char **argv, const struct config *cfg);
+int cmd_session(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
 int cmd_doctor(int argc, char **argv, const struct config *cfg);
 int hook_git(int argc, char **argv, const struct config *cfg);
@@ -62,6 +64,12 @@ int cli_wants_help(int argc, char **argv);
  * one the message does not already name, then on a second line what to do
  * when the code has a standard remedy the message does not already give. */
 void cli_print_err(const char *prog, const struct cairn_err *e);
+
+/* The project a command means: opt (--project DIR, resolved; an absolute
+ * path that no longer exists is taken as is), else the git top level of the
+ * current directory, else NULL. Returns 0 with *out (free it), or -1 after
+ * printing why on stderr, prefixed with prog. */
+int cli_project(const char *opt, const char *prog, char **out);
 
 /* Prints one event readably: local time, seq, type, subject, data summary. */
 void cli_print_event(FILE *out, const json_t *ev);

@@ -4,6 +4,13 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/timefmt.h"
+#include "common/xalloc.h"
+#include "sources/gitinfo.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -145,4 +152,28 @@ void cli_print_err(const char *prog, const struct cairn_err *e)
 	for (size_t i = 0; i < sizeof remedies / sizeof remedies[0]; i++)
 		if (remedies[i].code == e->code && !strstr(msg, remedies[i].skip))
 			fprintf(stderr, "%s: %s\n", prog, remedies[i].todo);
+}
+
+int cli_project(const char *opt, const char *prog, char **out)
+{
+	*out = NULL;
+	if (opt) {
+		char *p = realpath(opt, NULL);
+		if (!p && opt[0] != '/') {
+			fprintf(stderr, "%s: cannot resolve --project '%s': %s\n", prog, opt,
+				strerror(errno));
+			return -1;
+		}
+		*out = p ? p : xstrdup(opt);
+	} else {
+		char cwd[PATH_MAX];
+		struct gitinfo gi = {0};
+		if (getcwd(cwd, sizeof cwd) && gitinfo_read(cwd, 0, &gi) == 0 && gi.workdir)
+			*out = realpath(gi.workdir, NULL);
+		gitinfo_release(&gi);
+	}
+	size_t l = *out ? strlen(*out) : 0;
+	if (l > 1 && (*out)[l - 1] == '/')
+		(*out)[l - 1] = '\0';
+	return 0;
 }

@@ -56,6 +56,7 @@ static const struct setting settings[] = {
 	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1", 0},
 	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30", 0},
 	{"services", "queue_events", K_COUNT, OFF(service_queue), "256", 1},
+	{"session", "gap", K_AGE, OFF(session_gap_ms), "30m", 1000},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -130,6 +131,10 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 		} else if (timefmt_parse_duration(v, &n)) {
 			snprintf(why, whylen,
 				 "must be a duration such as 30d, 12h or 0 (keep forever)");
+			return CAIRN_E_INVALID;
+		}
+		if (s->min && n < s->min) {
+			snprintf(why, whylen, "must be at least %llds", (long long)(s->min / 1000));
 			return CAIRN_E_INVALID;
 		}
 		*(int64_t *)(base + s->off) = n;
@@ -325,7 +330,7 @@ void config_print(const struct config *cfg, FILE *out)
 		case K_AGE:
 		case K_SIZE:
 		case K_COUNT:
-			if (s->off == OFF(retention_bytes) || s->off == OFF(retention_age_ms) ||
+			if (s->kind == K_AGE || s->off == OFF(retention_bytes) ||
 			    s->off == OFF(reserve_bytes))
 				fprintf(out, "%s = %lld%s\n", s->key,
 					(long long)*(const int64_t *)(base + s->off),

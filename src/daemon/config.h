@@ -48,6 +48,7 @@ struct config {
 	size_t show_triage;        /* [runner] show_triage: 0 or 1 */
 	size_t kb_forget_days;     /* [kb] forget_days */
 	size_t service_queue;      /* [services] queue_events */
+	int64_t session_gap_ms;    /* [session] gap */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

@@ -133,6 +133,26 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(project, a, b)) WITHOUT ROWID;"
 	"CREATE TABLE predict_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" seq INTEGER NOT NULL);",
+	/* 6: sessions (src/services/session.c). */
+	"CREATE TABLE sessions("
+	" id INTEGER PRIMARY KEY,"
+	" project TEXT NOT NULL,"
+	" agent TEXT, agent_session TEXT,"
+	" note TEXT, end_note TEXT, ended_by TEXT,"
+	" start_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, end_ms INTEGER,"
+	" start_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+	" events INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX sessions_project ON sessions(project, id);"
+	"CREATE INDEX sessions_open ON sessions(id) WHERE end_ms IS NULL;"
+	"CREATE TABLE session_items("
+	" session INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+	" kind TEXT NOT NULL, key TEXT NOT NULL,"
+	" n INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+	" state TEXT, text TEXT,"
+	" PRIMARY KEY(session, kind, key)) WITHOUT ROWID;"
+	"CREATE TABLE session_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL);"
+	"CREATE TABLE session_outbox(seq INTEGER PRIMARY KEY, out TEXT NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
