@@ -26,7 +26,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
 	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict,
-	cli_session;
+	cli_session, cli_brief;
 /* `cairn hook git ...` and `cairn hook shell ...`: run with argv[0] "git"/"shell". */
 extern const struct cli_cmd cli_hook_git, cli_hook_shell;
 
@@ -44,6 +44,7 @@ int cmd_kb(int argc, char **argv, const struct config *cfg);
 int cmd_why(int argc, char **argv, const struct config *cfg);
 int cmd_predict(int argc, char **argv, const struct config *cfg);
 int cmd_session(int argc, char **argv, const struct config *cfg);
+int cmd_brief(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
 int cmd_doctor(int argc, char **argv, const struct config *cfg);
 int hook_git(int argc, char **argv, const struct config *cfg);

@@ -287,7 +287,8 @@ int predict_files(sqlite3 *db, const char *project, const char *const *given, si
 		predict_items_free(v, n);
 		return r;
 	}
-	qsort(v, n, sizeof *v, item_cmp);
+	if (n)
+		qsort(v, n, sizeof *v, item_cmp);
 	while (n > limit) {
 		n--;
 		free(v[n].path);
