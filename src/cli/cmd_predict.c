@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "services/predict.h"
+#include "services/session.h"
 #include "services/triage_int.h"
 #include "sources/gitinfo.h"
 #include "store/store.h"
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 const struct cli_cmd cli_predict = {
-	"predict", "files --given PATH [--given PATH]... [--project DIR] [--limit N] [--json]",
+	"predict", "files [--given PATH]... [--project DIR] [--limit N] [--json]",
 	"Lists the files most likely to change together with the given ones, best first,\n"
 	"from the commits the daemon has seen (git.commit events of `cairn hooks install`),\n"
 	"each with why (\"changed together with X in 14 of 17 commits\").\n"
@@ -30,9 +31,11 @@ const struct cli_cmd cli_predict = {
 	"  --project DIR  the project (default: the git top level of the current directory)\n"
 	"  --limit N      at most N files (default 10, at most 1000)\n"
 	"  --json         print {\"predictions\": [{\"path\", \"score\", \"reason\"}]}\n"
-	"Not yet: predicting without --given (from the current session's focus) and\n"
-	"`cairn predict command`.\n",
+	"Without --given: from the focus of the project's latest session (its files\n"
+	"changed most). Not yet: `cairn predict command`.\n",
 	cmd_predict, false};
+
+#define FOCUS_FILES 3 /* files of the session's focus predicted from */
 
 static const struct option predict_opts[] = {
 	{"given", required_argument, NULL, 'g'},
@@ -80,13 +83,8 @@ int cmd_predict(int argc, char **argv, const struct config *cfg)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc || n_given == 0) {
-		fprintf(stderr,
-			optind < argc ? "cairn predict files: unexpected '%s'\n"
-				      : "cairn predict files: give --given PATH (predicting "
-					"from the current session's focus is not yet "
-					"there)\n",
-			optind < argc ? argv[optind] : "");
+	if (optind < argc) {
+		fprintf(stderr, "cairn predict files: unexpected '%s'\n", argv[optind]);
 		free(given);
 		return EXIT_USAGE;
 	}
@@ -139,6 +137,34 @@ int cmd_predict(int argc, char **argv, const struct config *cfg)
 		cli_print_err("cairn predict", &err);
 		rc = EXIT_IO;
 		goto out;
+	}
+	if (n_given == 0) {
+		/* The focus of the project's latest session: its files changed
+		 * most. */
+		free(rel);
+		rel = NULL;
+		int64_t sid = 0;
+		if (session_focus(db, root, FOCUS_FILES, &rel, &n_given, &sid, &err) < 0) {
+			cli_print_err("cairn predict", &err);
+			sqlite3_close(db);
+			rc = EXIT_IO;
+			goto out;
+		}
+		if (n_given == 0) {
+			fprintf(stderr,
+				"cairn predict files: no session in %s has changed a file yet; "
+				"give --given PATH\n",
+				root);
+			sqlite3_close(db);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (!json) {
+			printf("from the focus of session %lld:", (long long)sid);
+			for (size_t i = 0; i < n_given; i++)
+				printf(" %s", rel[i]);
+			putchar('\n');
+		}
 	}
 	struct predict_item *v;
 	size_t n;

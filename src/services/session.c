@@ -784,3 +784,41 @@ json_t *session_record(struct sqlite3 *db, const struct session_rec *r, size_t l
 	}
 	return o;
 }
+
+int session_focus(struct sqlite3 *db, const char *project, size_t max, char ***paths,
+		  size_t *n_paths, int64_t *id, struct cairn_err *err)
+{
+	*paths = NULL;
+	*n_paths = 0;
+	*id = 0;
+	sqlite3_stmt *st;
+	/* The latest sessions first; the first with a file wins. */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT i.session, i.key FROM sessions s JOIN session_items i"
+			       " ON i.session = s.id AND i.kind = 'file'"
+			       " WHERE s.project = ?1 AND s.id = (SELECT max(s2.id) FROM sessions"
+			       " s2 JOIN session_items i2 ON i2.session = s2.id AND"
+			       " i2.kind = 'file' WHERE s2.project = ?1)"
+			       " ORDER BY i.n DESC, i.last_ms DESC LIMIT ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return q_err(db, err);
+	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	char **v = xcalloc(max ? max : 1, sizeof *v);
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		*id = sqlite3_column_int64(st, 0);
+		v[n++] = xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		return q_err(db, err);
+	}
+	*paths = v;
+	*n_paths = n;
+	return 0;
+}

@@ -82,6 +82,13 @@ int session_is_over(const struct session_rec *r, int64_t gap_ms, int64_t now_ms)
 json_t *session_record(struct sqlite3 *db, const struct session_rec *r, size_t limit,
 		       struct cairn_err *err);
 
+/* The focus of project's latest session that changed a file: its files
+ * changed most, at most max, into *paths (n_paths; free each and the
+ * array), and its id into *id. Returns 0 (*n_paths 0: no such session) or
+ * CAIRN_E_STORE. */
+int session_focus(struct sqlite3 *db, const char *project, size_t max, char ***paths,
+		  size_t *n_paths, int64_t *id, struct cairn_err *err);
+
 /* The session's JSON fields alone (no items). */
 json_t *session_fields(const struct session_rec *r);
 

@@ -208,6 +208,39 @@ def agent_sessions_are_their_own():
 
 
 @T.test
+def predict_files_without_given_uses_the_session_focus():
+    d = Daemon()
+    try:
+        p = os.path.realpath(os.path.join(d.tmp, "proj"))
+        os.makedirs(p)
+        rc, out, err = d.cli(["predict", "files", "--project", p])
+        eq(rc, 2, "no session yet (%s)" % short(out))
+        check("give --given" in err, short(err))
+        now = int(time.time()) - 300
+        # History, in an earlier session; the current one edits a.c.
+        old = now - 7200
+        evs = [e("git.commit", p, old + i, source="cairn/git", hash="%040x" % i,
+                 files=[{"path": "a.c"}, {"path": "a.h"}]) for i in range(3)]
+        evs += [e("git.commit", p, old + 5, source="cairn/git", hash="f" * 40,
+                  files=[{"path": "b.c"}, {"path": "b.h"}])]
+        evs += [e("file.changed", p, now + 10 + i, source="cairn/fswatch", path="a.c")
+                for i in range(3)]
+        with d.conn() as c:
+            pub_pipelined(c, evs, ack="durable")
+
+        def predicted():
+            rc, out, err = d.cli(["predict", "files", "--project", p, "--json"])
+            return rc == 0 and json.loads(out)["predictions"]
+        got = wait_for(predicted, "a prediction from the focus")
+        eq(got[0]["path"], "a.h", "predicted from the session's focus (a.c): %s" % short(got))
+        rc, out, err = d.cli(["predict", "files", "--project", p])
+        check(out.startswith("from the focus of session "), short(out))
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@T.test
 def gap_setting_is_checked():
     d = Daemon(env={"CAIRN_SESSION_GAP": "0"}, start=False)
     try:
