@@ -81,8 +81,8 @@ def usage_errors_say_what_is_missing():
     d = Daemon()
     try:
         rc, out, err = predict(d, "--project", d.tmp)
-        eq(rc, 2, "without --given")
-        check("--given" in err and "not yet" in err, "says what to do: %s" % short(err))
+        eq(rc, 2, "without --given and no session yet")
+        check("--given" in err and "no session" in err, "says what to do: %s" % short(err))
         rc, out, err = d.cli(["predict", "command"])
         eq(rc, 2, "predict command")
         check("not yet" in err, "says it is not there yet: %s" % short(err))
