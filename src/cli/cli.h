@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 /* A command: what `cairn NAME --help` prints and the function that runs it.
- * Each one is defined in its cmd_NAME.c (hook_git.c, hook_shell.c for the
- * subcommands of hook), next to the options it parses, so that the help and
+ * Each one is defined in its cmd_NAME.c (hook_git.c, hook_shell.c,
+ * hook_claude.c for the subcommands of hook), next to the options it parses, so that the help and
  * the options are changed together; main.c lists them. docs/cli.md documents
  * every option, and tests/integration/test_cli_docs.py checks that it does. */
 struct cli_cmd {
@@ -27,8 +27,8 @@ struct cli_cmd {
 extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
 	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict,
 	cli_session, cli_brief;
-/* `cairn hook git ...` and `cairn hook shell ...`: run with argv[0] "git"/"shell". */
-extern const struct cli_cmd cli_hook_git, cli_hook_shell;
+/* `cairn hook git|shell|claude ...`: run with argv[0] "git", "shell" or "claude". */
+extern const struct cli_cmd cli_hook_git, cli_hook_shell, cli_hook_claude;
 
 int cmd_daemon(int argc, char **argv, const struct config *cfg);
 int cmd_status(int argc, char **argv, const struct config *cfg);
@@ -49,6 +49,7 @@ int cmd_triage(int argc, char **argv, const struct config *cfg);
 int cmd_doctor(int argc, char **argv, const struct config *cfg);
 int hook_git(int argc, char **argv, const struct config *cfg);
 int hook_shell(int argc, char **argv, const struct config *cfg);
+int hook_claude(int argc, char **argv, const struct config *cfg);
 
 /* Prints "usage: cairn NAME USAGE", a blank line and the help of cmd. */
 void cli_help(FILE *out, const struct cli_cmd *cmd);

@@ -1,7 +1,9 @@
 /* cairn hooks install|uninstall: puts cairn's git hooks into a repository
- * and takes them out again. A hook the user already has is never
- * overwritten: it is kept under another name, cairn's hook runs it first
- * and returns its status, and uninstall puts it back exactly as it was.
+ * and takes them out again (with --agent claude, cairn's hooks in Claude
+ * Code's project settings instead: src/cli/claude_settings.h). A hook the
+ * user already has is never overwritten: it is kept under another name,
+ * cairn's hook runs it first and returns its status, and uninstall puts it
+ * back exactly as it was.
  *
  * In the hooks directory (core.hooksPath when set, else <commondir>/hooks,
  * shared by every worktree), for each NAME of HOOK_NAMES:
@@ -11,6 +13,7 @@
  *                        content, mode and times untouched), run first with
  *                        the same arguments and input
  */
+#include "cli/claude_settings.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 
@@ -416,21 +419,54 @@ out:
 }
 
 const struct cli_cmd cli_hooks = {
-	"hooks", "install|uninstall [--repo DIR]",
+	"hooks", "install|uninstall [--repo DIR] [--agent claude [--project DIR]]",
 	"Installs (or removes) git hooks that log git.commit, git.checkout, git.merge and\n"
 	"git.rewrite events. A hook you already have is kept as NAME.cairn-chained and runs\n"
 	"first, with the same arguments and input; uninstall puts it back exactly.\n"
-	"  --repo DIR   the repository (default: the one around the current directory)\n",
+	"With --agent claude, it installs (or removes) Claude Code hooks instead, in the\n"
+	"project's .claude/settings.json: at session start the agent gets cairn's brief, and\n"
+	"agent.started and agent.ended events are logged. Other settings and hooks are kept;\n"
+	"uninstall puts the file back exactly as it was when nothing else changed in it.\n"
+	"  --repo DIR       the repository (default: the one around the current directory)\n"
+	"  --agent claude   the agent whose hooks to install; 'claude' (Claude Code) is the\n"
+	"                   one known\n"
+	"  --project DIR    the same as --repo: the project is the top of its work tree\n",
 	cmd_hooks, false};
 
 static const struct option hooks_opts[] = {
 	{"repo", required_argument, NULL, 'r'},
+	{"project", required_argument, NULL, 'p'},
+	{"agent", required_argument, NULL, 'a'},
 	{NULL, 0, NULL, 0},
 };
 
+/* --agent claude: the Claude Code settings of repo's work tree. */
+static int agent_claude(git_repository *repo, bool install, const char *exe)
+{
+	struct cairn_err err;
+	char *top = xstrdup(git_repository_workdir(repo));
+	size_t n = strlen(top);
+	int r;
+
+	while (n > 1 && top[n - 1] == '/')
+		top[--n] = '\0';
+	printf("%s cairn's Claude Code hooks %s %s/.claude/settings.json\n",
+	       install ? "installing" : "removing", install ? "in" : "from", top);
+	r = install ? claude_settings_install(top, exe, &err)
+		    : claude_settings_uninstall(top, &err);
+	if (r < 0)
+		cli_print_err("cairn hooks", &err);
+	else if (install)
+		printf("Claude Code sessions started in %s now get cairn's brief, and log "
+		       "agent.started and agent.ended\n",
+		       top);
+	free(top);
+	return r < 0 ? EXIT_IO : EXIT_OK;
+}
+
 int cmd_hooks(int argc, char **argv, const struct config *cfg)
 {
-	const char *repo_arg = NULL, *shared;
+	const char *repo_arg = NULL, *agent = NULL, *shared;
 	git_repository *repo = NULL;
 	char *dir = NULL, exe[PATH_MAX];
 	int c, r, rc = EXIT_USAGE;
@@ -439,8 +475,12 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", hooks_opts, NULL)) != -1) {
-		if (c == 'r') {
+		if (c == 'r' || c == 'p') {
 			repo_arg = optarg;
+			continue;
+		}
+		if (c == 'a') {
+			agent = optarg;
 			continue;
 		}
 		fprintf(stderr, "cairn hooks: unknown or incomplete option '%s'\n",
@@ -459,6 +499,12 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 		cli_usage(stderr, "hooks");
 		return EXIT_USAGE;
 	}
+	if (agent && strcmp(agent, "claude") != 0) {
+		fprintf(stderr,
+			"cairn hooks: unknown agent '%s'; the one cairn knows is 'claude'\n",
+			agent);
+		return EXIT_USAGE;
+	}
 
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n < 0) {
@@ -474,8 +520,8 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 		if (r == GIT_ENOTFOUND)
 			fprintf(stderr,
 				"cairn hooks: '%s' is not in a git repository; run this inside one "
-				"or pass --repo DIR\n",
-				repo_arg ? repo_arg : ".");
+				"or pass %s DIR\n",
+				repo_arg ? repo_arg : ".", agent ? "--project" : "--repo");
 		else
 			fprintf(stderr, "cairn hooks: cannot open the git repository at '%s': %s\n",
 				repo_arg ? repo_arg : ".", ge ? ge->message : "unknown error");
@@ -486,6 +532,10 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 			"cairn hooks: '%s' is a bare repository: with no work tree there are no "
 			"commits or checkouts to log\n",
 			git_repository_path(repo));
+		goto out;
+	}
+	if (agent) {
+		rc = agent_claude(repo, install, exe);
 		goto out;
 	}
 	rc = EXIT_IO;

@@ -196,7 +196,8 @@ def own_help_of_subcommands():
             (["kb", "search"], "usage: cairn kb search QUERY", "usage: cairn kb add|"),
             (["hook", "shell"], "usage: cairn hook shell --cmd-from", "git HOOK"),
             (["hook", "git"], "usage: cairn hook git HOOK", "--cmd-from"),
-            (["hook"], "usage: cairn hook git|shell", "--cmd-from"),
+            (["hook", "claude"], "usage: cairn hook claude session-start", "--cmd-from"),
+            (["hook"], "usage: cairn hook git|shell|claude", "--cmd-from"),
             (["watch", "add"], "usage: cairn watch add|rm|list", None)]:
         out = help_of(d, args)
         check(out.startswith(first), "`cairn %s --help` should start with %r:\n%s"
@@ -206,7 +207,7 @@ def own_help_of_subcommands():
                   % (" ".join(args), absent, out))
     rc, out, err = d.cli(["hook", "bogus", "--help"], timeout=20)
     eq(rc, 2, "exit status of `cairn hook bogus --help`")
-    check("expected 'git' or 'shell'" in err, "`cairn hook bogus --help` says why: " + err)
+    check("expected 'git', 'shell' or 'claude'" in err, "`cairn hook bogus --help` says why: " + err)
     d.cleanup()
 
 
