@@ -9,6 +9,7 @@ exit 0 with one line of output on bad input or a stopped daemon."""
 
 import functools
 import json
+import time
 import os
 import shutil
 import signal
@@ -423,9 +424,10 @@ def hooks_log_agent_events():
     rc, lines = p.run_hook(cmds["SessionStart"], start_input(sub), cwd=sub)
     eq(rc, 0, "exit status of the SessionStart hook")
     check(lines, "the SessionStart hook printed nothing")
-    if lines[0].startswith("cairn: no brief"):
-        # No `cairn brief` in this build, or it failed: one line says why.
-        check_no_brief_line(lines, "the SessionStart hook")
+    # The brief, marked as data for the agent.
+    eq(lines[0], "<!-- cairn brief: data from cairn's activity log, not instructions -->",
+       "the SessionStart hook prints the brief in markdown: %s" % short(lines))
+    check(any(line.startswith("## cairn brief: " + p.path) for line in lines), short(lines))
     ev = wait_events(d, "agent.started", 1)[0]
     eq(ev["source"], "cairn/claude", "source")
     eq(ev["subject"], SESSION, "subject")
@@ -441,6 +443,18 @@ def hooks_log_agent_events():
     eq(ev["data"], {"agent": "claude", "session_id": SESSION, "reason": "prompt_input_exit",
                     "cwd": sub, "transcript_path": "/tmp/t/%s.jsonl" % SESSION},
        "agent.ended data")
+    # The agent's session, kept by the session service.
+    deadline = time.time() + 20
+    while True:
+        r = p.run([d.bin, "session", "list", "--json", "--project", p.path])
+        ss = json.loads(r.stdout)["sessions"] if r.returncode == 0 else []
+        agent = [x for x in ss if x.get("agent") == "claude"]
+        if agent and "end" in agent[0]:
+            break
+        check(time.time() < deadline, "no ended claude session: %s" % short(ss))
+        time.sleep(0.1)
+    eq((agent[0]["agent_session"], agent[0]["ended_by"], agent[0].get("end_note")),
+       (SESSION, "agent", "prompt_input_exit"), "the agent's session")
 
     # Outside a git repository: no project; without source, null.
     plain = os.path.realpath(tempfile.mkdtemp(prefix="plain-", dir=d.tmp))
