@@ -859,12 +859,11 @@ int brief_write(struct sqlite3 *db, const struct brief_opts *o, FILE *out, struc
 			"cairn has seen no work in this project yet. To start:",
 			"1. keep the daemon running: 'cairn daemon'",
 			"2. log commits and branch changes: 'cairn hooks install'",
-			"3. run builds and tests through cairn, to triage failures and learn "
-			"fixes: "
-			"'cairn run -- make'",
+			("3. run builds and tests through cairn, to triage failures and learn "
+			 "fixes: 'cairn run -- make'"),
 			"4. log shell commands: eval \"$(cairn shell-init bash)\"",
-			"5. record decisions and mistakes as you go: 'cairn kb add decision "
-			"\"...\"'",
+			("5. record decisions and mistakes as you go: 'cairn kb add decision "
+			 "\"...\"'"),
 		};
 		for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
 			add(&b, P_WHERE, PR_ALERT, json_pack("{s:s}", "kind", "first_steps"), "%s",
