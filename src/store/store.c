@@ -133,6 +133,15 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(project, a, b)) WITHOUT ROWID;"
 	"CREATE TABLE predict_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" seq INTEGER NOT NULL);",
+	/* 6: the command prediction model (src/services/cmdpredict.h). */
+	"CREATE TABLE cmd_ctx("
+	" ctx TEXT PRIMARY KEY, n INTEGER NOT NULL, d INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE cmd_next("
+	" ctx TEXT NOT NULL, next TEXT NOT NULL,"
+	" w REAL NOT NULL, at INTEGER NOT NULL, n INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(ctx, next)) WITHOUT ROWID;"
+	"CREATE TABLE cmd_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL, w1 TEXT, w2 TEXT, line TEXT, time_ms INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

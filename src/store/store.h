@@ -212,7 +212,7 @@ struct store_recover_table {
 };
 
 struct store_recover_report {
-	struct store_recover_table tables[12]; /* events first */
+	struct store_recover_table tables[16]; /* events first */
 	size_t n_tables;
 	int64_t high_water; /* the last seq the new file continues after */
 };
