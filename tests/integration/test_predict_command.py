@@ -66,7 +66,8 @@ def learned_once_and_kept_across_a_kill():
         got = predict(d)
         eq(got[0]["command"], "make -j4", "first prediction, with its usual whole line")
         eq(got[0]["reason"], "followed './a.out' then 'vi' 4 of 4 times", "why")
-        check(0 < got[0]["score"] <= 1.2, "a score: %s" % got[0])
+        # The orders' shares sum to at most 1; skip row 0.2, recency 0.1.
+        check(0 < got[0]["score"] <= 1.3, "a score: %s" % got[0])
         eq(sorted(got[0].keys()), ["command", "reason", "score"], "keys")
         # After a command given.
         got = predict(d, "--after", "make", "--limit", "2")
