@@ -27,11 +27,23 @@ struct model_table {
 	const char *keys[4];   /* text columns, project first; NULL-terminated */
 	const char *counts[4]; /* integer columns merged by max */
 	const char *times[4];  /* integer columns (ms) merged by max */
+	const char *reals[2];  /* real columns (global models only) */
+	/* The user's, not a project's (no project column): exported with every
+	 * project, and imported only into an empty model, since two models of
+	 * decayed weights do not merge row by row (src/services/cmdpredict.h). */
+	bool global;
 };
 
 static const struct model_table models[] = {
-	{"file_changes", {"project", "path", NULL}, {"n", NULL}, {"last_ms", NULL}},
-	{"cochange", {"project", "a", "b", NULL}, {"n", NULL}, {"last_ms", NULL}},
+	{"file_changes", {"project", "path", NULL}, {"n", NULL}, {"last_ms", NULL}, {NULL}, false},
+	{"cochange", {"project", "a", "b", NULL}, {"n", NULL}, {"last_ms", NULL}, {NULL}, false},
+	{"cmd_ctx", {"ctx", NULL}, {"n", "d", NULL}, {NULL}, {NULL}, true},
+	{"cmd_next",
+	 {"ctx", "next", NULL},
+	 {"at", "n", NULL},
+	 {"last_ms", NULL},
+	 {"w", NULL},
+	 true},
 };
 #define N_MODELS (sizeof models / sizeof models[0])
 
@@ -70,6 +82,7 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 	switch (sqlite3_column_type(st, i)) {
 	case SQLITE_NULL: return json_null();
 	case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
 	default: return json_string((const char *)sqlite3_column_text(st, i));
 	}
 }
@@ -168,6 +181,8 @@ static size_t cols_of(const struct model_table *m, const char **cols)
 		cols[n++] = m->counts[i];
 	for (size_t i = 0; m->times[i]; i++)
 		cols[n++] = m->times[i];
+	for (size_t i = 0; m->reals[i]; i++)
+		cols[n++] = m->reals[i];
 	return n;
 }
 
@@ -182,12 +197,12 @@ static int export_models(struct sqlite3 *db, const char *project, FILE *out,
 		for (size_t i = 0; i < nc; i++)
 			l += (size_t)snprintf(sql + l, sizeof sql - l, "%s%s", i ? ", " : "",
 					      cols[i]);
-		snprintf(sql + l, sizeof sql - l, " FROM %s WHERE ?1 IS NULL OR project = ?1",
-			 models[m].name);
+		snprintf(sql + l, sizeof sql - l, " FROM %s%s", models[m].name,
+			 models[m].global ? "" : " WHERE ?1 IS NULL OR project = ?1");
 		sqlite3_stmt *q;
 		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 			return store_fail(db, err);
-		if (project)
+		if (project && !models[m].global)
 			sqlite3_bind_text(q, 1, project, -1, SQLITE_STATIC);
 		int rc, r = 0;
 		while (!r && (rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -337,9 +352,21 @@ static int check_model(const json_t *rec, struct cairn_err *err)
 	size_t nc = cols_of(m, cols);
 	if ((k = unknown_key(row, cols, nc)))
 		return fail(err, CAIRN_E_PARSE, "%s: unknown column '%s'", m->name, k);
+	size_t nk = 0, nr = 0;
+	while (m->keys[nk])
+		nk++;
+	while (m->reals[nr])
+		nr++;
 	for (size_t i = 0; i < nc; i++) {
 		const json_t *v = json_object_get(row, cols[i]);
-		bool key = i < 4 && m->keys[i] && cols[i] == m->keys[i];
+		bool key = i < nk;
+		if (i >= nc - nr) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1e15)
+				return fail(err, CAIRN_E_PARSE, "%s: column '%s' must be a number",
+					    m->name, cols[i]);
+			continue;
+		}
 		if (key ? !is_text(v, TEXT_MAX, false) || json_string_length(v) == 0
 			: !is_ms(v, false))
 			return fail(err, CAIRN_E_PARSE,
@@ -347,7 +374,7 @@ static int check_model(const json_t *rec, struct cairn_err *err)
 				    "type",
 				    m->name, cols[i]);
 	}
-	if (json_string_value(json_object_get(row, "project"))[0] != '/')
+	if (!m->global && json_string_value(json_object_get(row, "project"))[0] != '/')
 		return fail(err, CAIRN_E_PARSE, "%s: 'project' must be an absolute path", m->name);
 	return 0;
 }
@@ -418,7 +445,8 @@ struct importer {
 	const char *as_project;
 	struct memory_stats *st;
 	sqlite3_stmt *find, *ins, *item;
-	FILE *kb_lines; /* knowledge entries, handed to kb_import() at the end */
+	FILE *kb_lines;    /* knowledge entries, handed to kb_import() at the end */
+	bool global_empty; /* the user's models are empty here: they are imported */
 };
 
 /* The project a record is imported under. */
@@ -503,8 +531,15 @@ static int import_model(struct importer *im, const json_t *rec)
 {
 	const struct model_table *m = model_named(opt_str(rec, "table"));
 	const json_t *row = json_object_get(rec, "row");
+	if (m->global && !im->global_empty) {
+		im->st->skipped++;
+		return 0;
+	}
 	const char *cols[12];
 	size_t nc = cols_of(m, cols);
+	size_t nr = 0;
+	while (m->reals[nr])
+		nr++;
 	char sql[1024];
 	size_t l = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s(", m->name);
 	for (size_t i = 0; i < nc; i++)
@@ -527,9 +562,11 @@ static int import_model(struct importer *im, const json_t *rec)
 		return CAIRN_E_STORE;
 	for (size_t i = 0; i < nc; i++) {
 		const json_t *v = json_object_get(row, cols[i]);
-		if (i == 0)
+		if (i == 0 && !m->global)
 			sqlite3_bind_text(st, 1, project_for(im, json_string_value(v)), -1,
 					  SQLITE_TRANSIENT);
+		else if (i >= nc - nr)
+			sqlite3_bind_double(st, (int)i + 1, json_number_value(v));
 		else if (i < nk)
 			sqlite3_bind_text(st, (int)i + 1, json_string_value(v), -1,
 					  SQLITE_TRANSIENT);
@@ -601,6 +638,21 @@ int memory_import(struct sqlite3 *db, struct kb *kb, FILE *in, const char *as_pr
 		    -1, &im.item, NULL) != SQLITE_OK) {
 		r = store_fail(db, err);
 		goto out;
+	} /* The user's models are imported only into empty ones. */
+	im.global_empty = true;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		if (!models[m].global)
+			continue;
+		char sql[128];
+		snprintf(sql, sizeof sql, "SELECT 1 FROM %s LIMIT 1", models[m].name);
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+			r = store_fail(db, err);
+			goto out;
+		}
+		if (sqlite3_step(q) == SQLITE_ROW)
+			im.global_empty = false;
+		sqlite3_finalize(q);
 	}
 	char *line = NULL;
 	size_t cap = 0, lineno = 0, in_tx = 0;

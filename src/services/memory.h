@@ -10,14 +10,20 @@
  *   {"record":"session","session":{...},"items":[...]}  a session and what
  *                                                       happened in it
  *   {"record":"model","table":T,"row":{...}}            a row of a prediction
- *                                                       model's table
+ *                                                       model's table: the
+ *                                                       project's file model,
+ *                                                       and the user's command
+ *                                                       model (with every
+ *                                                       project's export)
  *
  * Import is strict (jansson, at most MEMORY_LINE_MAX bytes a line, unknown
  * records, fields and tables refused with the line number) and changes
  * nothing when a file is imported twice: knowledge merges by uid as `cairn
  * kb import` does; a session already present (same project, start and
  * agent session) is skipped, a new one is added as ended; a model row
- * already present keeps the larger of each count and the later time. A
+ * already present keeps the larger of each count and the later time; the
+ * command model (decayed weights, which do not merge row by row) is
+ * imported only into an empty one, else skipped. A
  * project can be imported under another path (a clone elsewhere, another
  * machine): every record's project is rewritten. */
 #ifndef CAIRN_MEMORY_H

@@ -363,8 +363,12 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 		{"file_changes", NULL, true},    {"cochange", NULL, true},
 		{"predict_learned", "id", true}, {"sessions", "id", true},
 		{"session_items", NULL, true},   {"session_learned", "id", true},
-		{"session_outbox", "seq", true},
+		{"session_outbox", "seq", true}, {"cmd_ctx", NULL, true},
+		{"cmd_next", NULL, true},        {"cmd_learned", "id", true},
 	};
+	_Static_assert(sizeof tables / sizeof tables[0] <=
+			       sizeof rep->tables / sizeof rep->tables[0],
+		       "store_recover_report.tables must hold every table");
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		if (tables[i].optional && !has_table(src, tables[i].table))
 			continue;

@@ -153,6 +153,15 @@ static const char *const migrations[] = {
 	"CREATE TABLE session_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" seq INTEGER NOT NULL);"
 	"CREATE TABLE session_outbox(seq INTEGER PRIMARY KEY, out TEXT NOT NULL);",
+	/* 7: the command prediction model (src/services/cmdpredict.h). */
+	"CREATE TABLE cmd_ctx("
+	" ctx TEXT PRIMARY KEY, n INTEGER NOT NULL, d INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE cmd_next("
+	" ctx TEXT NOT NULL, next TEXT NOT NULL,"
+	" w REAL NOT NULL, at INTEGER NOT NULL, n INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(ctx, next)) WITHOUT ROWID;"
+	"CREATE TABLE cmd_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL, w1 TEXT, w2 TEXT, line TEXT, time_ms INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -49,6 +49,9 @@ def a_project_moves_to_another_machine():
         evs = [e("git.commit", p, t + i, source="cairn/git", hash="%040x" % i,
                  subject="c%d" % i, files=[{"path": "a.c"}, {"path": "a.h"}])
                for i in range(3)]
+        for i, cmd in enumerate(["make", "./a.out"] * 3):
+            evs.append(ev("shell.command", source="cairn/shell", time=at(t + 50 + i),
+                          data={"command": cmd, "exit": 0, "cwd": p}))
         evs += [e("file.changed", p, t + 100, source="cairn/fswatch", path="a.c"),
                 e("file.changed", p, t + 3 * 3600, source="cairn/fswatch", path="b.c")]
         with a.conn() as c:
@@ -84,6 +87,11 @@ def a_project_moves_to_another_machine():
         eq(json.loads(out)["predictions"][0]["path"], "a.h", "the model moved")
         rc, out, err = b.cli(["kb", "list", "--project", q, "--json"])
         check("Keep a.c table-driven" in out, "the knowledge moved: %s" % short(out))
+
+        # The user's command model came along (into an empty one).
+        rc, out, err = b.cli(["predict", "command", "--after", "make", "--json"])
+        eq(rc, 0, "predict command on the imported model (%s)" % short(err))
+        eq(json.loads(out)["predictions"][0]["command"], "./a.out", "the command model moved")
 
         # Twice: nothing changes.
         rc, out, err = b.cli(["import", path, "--project", q])
