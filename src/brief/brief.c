@@ -6,6 +6,7 @@
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kb/redact.h"
+#include "services/cmdpredict.h"
 #include "services/predict.h"
 #include "services/session.h"
 #include "sources/gitinfo.h"
@@ -36,6 +37,7 @@ enum {
 	PR_KNOWN = 6,     /* knowledge about the focus */
 	PR_DIRTY = 7,     /* uncommitted files */
 	PR_NEXT_FILE = 8, /* predicted files */
+	PR_NEXT_CMD = 8,  /* predicted commands */
 	PR_COMMITS = 9,   /* commits since */
 	PR_TARGETS = 10,  /* targets of the last session and their state */
 	PR_KB_SINCE = 11, /* knowledge added or superseded since */
@@ -62,7 +64,7 @@ struct brief {
 	char *focus[FOCUS_MAX];
 	size_t n_focus;
 	char *error; /* first store error */
-	bool has_sessions, has_model;
+	bool has_sessions, has_model, has_cmd_model;
 };
 
 static bool has_table(struct sqlite3 *db, const char *name)
@@ -573,6 +575,28 @@ static void next_files(struct brief *b)
 	predict_items_free(v, n);
 }
 
+/* The commands likely next, after the last ones learned (the user's model:
+ * shell commands carry no project). */
+static void next_commands(struct brief *b)
+{
+	if (!b->has_cmd_model)
+		return;
+	struct cmdpredict_item *v;
+	size_t n;
+	struct cairn_err err;
+	if (cmdpredict_query(b->db, NULL, 0, 3, &v, &n, &err)) {
+		if (!b->error)
+			b->error = xstrdup(err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		add(b, P_NEXT, PR_NEXT_CMD,
+		    json_pack("{s:s,s:s,s:f,s:s}", "kind", "command", "command", v[i].command,
+			      "score", v[i].score, "reason", v[i].reason),
+		    "Likely next command: %s (%s)", v[i].command, v[i].reason);
+	cmdpredict_items_free(v, n);
+}
+
 /* An FTS5 phrase for path: the path in double quotes, quotes doubled. */
 static char *fts_phrase(const char *path)
 {
@@ -818,6 +842,7 @@ int brief_write(struct sqlite3 *db, const struct brief_opts *o, FILE *out, struc
 	 * what it lacks is left out. */
 	b.has_sessions = has_table(db, "sessions");
 	b.has_model = has_table(db, "cochange");
+	b.has_cmd_model = has_table(db, "cmd_ctx");
 	struct session_rec *last = NULL;
 	size_t n_last = 0;
 	if (b.has_sessions && session_list(db, o->project, 0, 2, &last, &n_last, err)) {
@@ -847,6 +872,7 @@ int brief_write(struct sqlite3 *db, const struct brief_opts *o, FILE *out, struc
 		where_dirty(&b);
 	since_part(&b, since_seq(&b, since_ms));
 	next_files(&b);
+	next_commands(&b);
 	next_knowledge(&b);
 	session_recs_free(last, n_last);
 

@@ -1,5 +1,6 @@
 /* Table-driven settings: defaults, INI file (libinih), environment overrides. */
 #include "daemon/config.h"
+#include "services/service.h"
 
 #include "common/err.h"
 #include "common/timefmt.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL, K_BOOL };
+enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL, K_BOOL, K_NAMES };
 
 /* min: the smallest value that still lets the daemon work (0: no floor).
  * A limit set below it is refused at start instead of making every request
@@ -56,6 +57,7 @@ static const struct setting settings[] = {
 	{"runner", "show_triage", K_COUNT, OFF(show_triage), "1", 0},
 	{"kb", "forget_days", K_COUNT, OFF(kb_forget_days), "30", 0},
 	{"services", "queue_events", K_COUNT, OFF(service_queue), "256", 1},
+	{"services", "off", K_NAMES, OFF(services_off), "", 0},
 	{"session", "gap", K_AGE, OFF(session_gap_ms), "30m", 1000},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -94,6 +96,31 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			snprintf(why, whylen, "must be an absolute path");
 			return CAIRN_E_INVALID;
 		}
+		free(*slot);
+		*slot = xstrdup(v);
+		return 0;
+	}
+	case K_NAMES: {
+		/* Names of services, comma-separated: each must be one of
+		 * services[] (src/services/registry.c). */
+		char *copy = xstrdup(v);
+		char *save = NULL;
+		for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+			bool known = false;
+			for (size_t i = 0; services[i] && !known; i++)
+				known = strcmp(services[i]->name, w) == 0;
+			if (!known) {
+				size_t l = (size_t)snprintf(
+					why, whylen, "names no service '%s'; the services are", w);
+				for (size_t i = 0; services[i] && l < whylen; i++)
+					l += (size_t)snprintf(why + l, whylen - l, "%s %s",
+							      i ? "," : "", services[i]->name);
+				free(copy);
+				return CAIRN_E_INVALID;
+			}
+		}
+		free(copy);
+		char **slot = (char **)(base + s->off);
 		free(*slot);
 		*slot = xstrdup(v);
 		return 0;
@@ -300,6 +327,7 @@ void config_release(struct config *cfg)
 	free(cfg->socket_path);
 	free(cfg->lock_path);
 	free(cfg->db_path);
+	free(cfg->services_off);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -317,6 +345,7 @@ void config_print(const struct config *cfg, FILE *out)
 		const char *base = (const char *)cfg;
 		switch (s->kind) {
 		case K_PATH:
+		case K_NAMES:
 			fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off));
 			break;
 		case K_BOOL:

@@ -49,6 +49,7 @@ struct config {
 	size_t kb_forget_days;     /* [kb] forget_days */
 	size_t service_queue;      /* [services] queue_events */
 	int64_t session_gap_ms;    /* [session] gap */
+	char *services_off;        /* [services] off: names, comma-separated */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

@@ -108,6 +108,19 @@ struct host {
 	unsigned slow_ms;
 };
 
+bool service_named_in(const char *name, const char *list)
+{
+	size_t l = strlen(name);
+	for (const char *p = list; p && *p;) {
+		p += strspn(p, ", ");
+		size_t w = strcspn(p, ", ");
+		if (w == l && strncmp(p, name, l) == 0)
+			return true;
+		p += w;
+	}
+	return false;
+}
+
 void service_output_id(char *buf, size_t n, const char *name, int64_t seq, unsigned k)
 {
 	snprintf(buf, n, "%s-%lld-%u", name, (long long)seq, k);
@@ -544,6 +557,11 @@ static void svc_start(struct svc *s)
 	struct service_env env = {.cfg = h->cfg};
 	struct cairn_err err;
 	cairn_err_clear(&err);
+	if (service_named_in(s->def->name, h->cfg->services_off)) {
+		s->st = SVC_OFF;
+		log_info("service %s is off ([services] off)", s->def->name);
+		return;
+	}
 	int r = s->def->start(&env, &s->state, &err);
 	if (r == 1) {
 		s->st = SVC_OFF;

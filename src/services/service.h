@@ -40,6 +40,7 @@
 #include "daemon/config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,10 @@ struct service_def {
  * ("NAME-SEQ-K"), for a handle() that must know it before it is published
  * (to record it, say). Any thread. */
 void service_output_id(char *buf, size_t n, const char *name, int64_t seq, unsigned k);
+
+/* True when name is one of the comma-separated names of list ([services]
+ * off). */
+bool service_named_in(const char *name, const char *list);
 
 /* Every service the daemon hosts, NULL-terminated (registry.c). */
 extern const struct service_def *const services[];

@@ -75,6 +75,12 @@ def scripted(d):
           command="make", exit=2, cwd=p, git={"branch": "main"}),
         e("git.commit", p, t + 300, source="cairn/git", hash="44" * 20, branch="main",
           subject="WIP parser", files=[{"path": "src/parse.c"}]),
+        ev("shell.command", source="cairn/shell", time=at(t + 200),
+           data={"command": "make", "exit": 2, "cwd": p}),
+        ev("shell.command", source="cairn/shell", time=at(t + 210),
+           data={"command": "vi src/parse.c", "exit": 0, "cwd": p}),
+        ev("shell.command", source="cairn/shell", time=at(t + 220),
+           data={"command": "make", "exit": 2, "cwd": p}),
         # Activity elsewhere after the gap ends it.
         e("file.changed", q, t + 3600, source="cairn/fswatch", path="x"),
         # Since: a teammate's commit (with a secret in it) and a merge, in a
@@ -126,6 +132,7 @@ def three_parts_from_a_scripted_history():
                 "What is likely next",
                 "Likely next file: src/parse.h (changed together with src/parse.c in 2 of 2",
                 "Known decision about src/parse.c: Parse with a table, not a switch",
+                "Likely next command: vi",  # after make came vi
                 # Found through the entry it superseded, which named parse.c.
                 "Known mistake about src/parse.c: The lexer must not allocate per token",
         ):

@@ -51,12 +51,14 @@ def watch(d, repo):
 
 
 def settle(d, after, quiet=0.4, timeout=20):
-    """Events with seq > after, once none has arrived for `quiet` seconds."""
+    """Events with seq > after, once none has arrived for `quiet` seconds;
+    the session service's session.* events about them are left out."""
     deadline = time.time() + timeout
     last_n, last_change = -1, time.time()
     while time.time() < deadline:
         with d.conn() as c:
-            evs = c.query_all(since=after + 1)
+            evs = [e for e in c.query_all(since=after + 1)
+                   if not e["type"].startswith("session.")]
         if len(evs) != last_n:
             last_n, last_change = len(evs), time.time()
         elif time.time() - last_change >= quiet:
