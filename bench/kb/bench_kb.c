@@ -549,7 +549,7 @@ int main(int argc, char **argv)
 			size_t j = i * (g.n_sigs / nfix);
 			t = now_ms();
 			if (kb_fixes_for(kb, g.sigs[j], NULL, g.texts[j], "/home/dev/src/project7",
-			                 10, &h, &nh)) {
+			                 10, 0, &h, &nh)) {
 				fprintf(stderr, "bench_kb: fixes_for: %s\n", kb_errmsg(kb));
 				return 1;
 			}

@@ -1,6 +1,6 @@
 /* cairn kb: add, show, edit, search, list, supersede, forget, confirm, reject,
- * export and import knowledge entries. Works on the database directly (no
- * daemon needed) and publishes a kb.* event after each change. */
+ * stale, export and import knowledge entries. Works on the database directly
+ * (no daemon needed) and publishes a kb.* event after each change. */
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/publish.h"
@@ -45,6 +45,7 @@ enum {
 	O_SHOWN = 1u << 10, /* --forgotten, --rejected */
 	O_UNDO = 1u << 11,
 	O_CLEAR = 1u << 12, /* --no-tags, --no-files */
+	O_DAYS = 1u << 13,
 };
 
 /* One verb: its options and arguments, and what `cairn kb VERB --help` prints. The
@@ -92,7 +93,8 @@ static const struct verb verbs[] = {
 	 "  --json            print JSON\n",
 	 O_JSON | O_BODY | O_TAG | O_FILE | O_SCOPE, 2, 2},
 	{"show", "ID [--json]",
-	 "Prints the whole entry: every field and the body.\n" ID_HELP "  --json   print JSON\n",
+	 "Prints the whole entry: every field and the body. Opening an entry counts as a use\n"
+	 "of it (docs/kb.md).\n" ID_HELP "  --json   print JSON\n",
 	 O_JSON, 1, 1},
 	{"edit",
 	 "ID [--title T] [--body T | --body-file F|-] [--kind K] [--tag T]... [--no-tags] "
@@ -144,6 +146,16 @@ static const struct verb verbs[] = {
 	 "Never suggests the entry as a fix again (confirming it undoes that).\n" ID_HELP
 	 "  --json   print JSON\n",
 	 O_JSON, 1, 1},
+	{"stale", "[--days N] [--project DIR | --global | --all] [--limit N] [--json]",
+	 "Lists the entries that look stale, most idle first, each with every reason:\n"
+	 "never used, or not used, for more than N days; superseded but not forgotten; a\n"
+	 "candidate fix never confirmed in N days; naming a file no longer in its project.\n"
+	 "Forgotten and rejected entries are left out.\n"
+	 "Default scope: this project's entries and global ones.\n"
+	 "  --days N        idle for more than N days is stale (default 90)\n" SCOPE_HELP
+	 "  --limit N       at most N entries (default 20); -n N is the same\n"
+	 "  --json          print one JSON object: {\"stale\": [...], \"total\": N}\n",
+	 O_JSON | O_SCOPE | O_ALL | O_LIMIT | O_DAYS, 0, 0},
 	{"export",
 	 "[FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all] [--since T] "
 	 "[--until T] [--json]",
@@ -161,7 +173,7 @@ static const struct verb verbs[] = {
 
 /* `cairn kb --help`: every verb in short (each one's own help is above). */
 const struct cli_cmd cli_kb = {
-	"kb", "add|show|edit|search|list|supersede|forget|confirm|reject|export|import ...",
+	"kb", "add|show|edit|search|list|supersede|forget|confirm|reject|stale|export|import ...",
 	"The knowledge base: decisions, mistakes, patterns, fixes and notes, found again by\n"
 	"full-text search (docs/kb.md). Works without a daemon; each change is published as a\n"
 	"kb.* event. ID is the number shown (12 or #12) or the entry's uid.\n"
@@ -180,6 +192,9 @@ const struct cli_cmd cli_kb = {
 	"  forget ID | --undo ID             hide an entry; undo within [kb] forget_days\n"
 	"  confirm ID                        vouch for an entry: confidence up, state active\n"
 	"  reject ID                         never suggest it as a fix again\n"
+	"  stale [--days N] [--project DIR | --global | --all] [--limit N]\n"
+	"        entries unused for N days (90), superseded, unconfirmed or naming\n"
+	"        a missing file, each with why\n"
 	"  export [FILE|-] [--kind K] [--tag T] [--project DIR | --global | --all]\n"
 	"        [--since T] [--until T]     JSON Lines; every entry unless filtered\n"
 	"  import FILE|-                     idempotent; bad lines are reported and skipped\n"
@@ -200,7 +215,7 @@ struct args {
 	char *tags;  /* space-separated, from every --tag */
 	char *files; /* newline-separated, from every --file */
 	int ntags, nfiles;
-	long limit;
+	long limit, days;
 	unsigned used;
 };
 
@@ -258,6 +273,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"undo", no_argument, NULL, 'U'},
 		{"no-tags", no_argument, NULL, '1'},
 		{"no-files", no_argument, NULL, '2'},
+		{"days", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *verb = a->verb->name;
@@ -298,6 +314,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (*end || errno || a->limit < 1 || a->limit > KB_LIMIT_MAX)
 				return usage_error(verb, "--limit must be a number from 1 to %d",
 						   KB_LIMIT_MAX);
+			break;
+		case 'D':
+			bit = O_DAYS;
+			errno = 0;
+			a->days = strtol(optarg, &end, 10);
+			if (*end || errno || a->days < 1 || a->days > 36500)
+				return usage_error(verb, "--days must be a number from 1 to 36500");
 			break;
 		case 'F': bit = O_SHOWN, a->forgotten = true; break;
 		case 'R': bit = O_SHOWN, a->rejected = true; break;
@@ -731,6 +754,13 @@ static int do_show(const struct config *cfg, struct args *a)
 	else
 		print_full(kb, &e);
 	kb_entry_release(&e);
+	/* Opening an entry is a use of it (docs/kb.md). The entry is printed
+	 * first, as it was; a use that cannot be counted (a busy or read-only
+	 * database) does not fail the show. */
+	fflush(stdout);
+	if ((r = kb_mark_used(kb, id, clock_wall_ms())) < 0)
+		log_debug("cairn kb show: the use of %lld was not counted: %s", (long long)id,
+			  kb_errmsg(kb));
 out:
 	kb_close(kb);
 	return rc;
@@ -1156,6 +1186,127 @@ out:
 	return rc;
 }
 
+/* ---- stale ---- */
+
+static json_t *json_text_or(const char *s)
+{
+	json_t *v = s ? json_string(s) : json_null();
+	return v ? v : json_string("?");
+}
+
+static json_t *json_time_or_null(int64_t ms)
+{
+	char t[TIMEFMT_RFC3339_LEN + 1];
+	if (!ms)
+		return json_null();
+	timefmt_rfc3339(t, ms);
+	return json_string(t);
+}
+
+static json_t *stale_json(const struct kb_stale_entry *s)
+{
+	json_t *reasons = json_array();
+	for (size_t i = 0; i < s->n_reasons; i++) {
+		const struct kb_stale_reason *r = &s->reasons[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "code", json_string(r->code));
+		json_object_set_new(o, "text", json_text_or(r->text));
+		if (r->ref)
+			json_object_set_new(o, "superseded_by", json_integer(r->ref));
+		if (r->file)
+			json_object_set_new(o, "file", json_text_or(r->file));
+		json_array_append_new(reasons, o);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(s->id));
+	json_object_set_new(o, "uid", json_string(s->uid));
+	json_object_set_new(o, "kind", json_string(s->kind));
+	json_object_set_new(o, "title", json_text_or(s->title));
+	json_object_set_new(o, "project", json_text_or(s->project));
+	json_object_set_new(o, "uses", json_integer(s->uses));
+	json_object_set_new(o, "last_used", json_time_or_null(s->last_used_ms));
+	json_object_set_new(o, "created", json_time_or_null(s->created_ms));
+	json_object_set_new(o, "idle_days", json_integer(s->idle_days));
+	json_object_set_new(o, "reasons", reasons);
+	return o;
+}
+
+static void print_stale(const struct kb_stale_entry *s, const struct style *st)
+{
+	char scope[PATH_MAX];
+	scope_name(scope, sizeof scope, s->project);
+	printf("#%-5lld %-8s %s%s%s  (%s; used %lld time%s)\n", (long long)s->id, s->kind, st->bold,
+	       s->title, st->plain, scope, (long long)s->uses, s->uses == 1 ? "" : "s");
+	for (size_t i = 0; i < s->n_reasons; i++)
+		printf("       - %s\n", s->reasons[i].text);
+	putchar('\n');
+}
+
+static int do_stale(const struct config *cfg, struct args *a)
+{
+	struct kb *kb;
+	bool bad = false;
+	struct kb_stale_query q = {.days = a->days ? a->days : KB_IDLE_DAYS,
+				   .limit = a->limit ? (size_t)a->limit : 20,
+				   .now_ms = clock_wall_ms()};
+	char *project = NULL;
+	int rc;
+	if (a->all) {
+		q.scope = KB_SCOPE_ALL;
+	} else if (a->global) {
+		q.scope = KB_SCOPE_GLOBAL;
+	} else {
+		project = scope_project(a, &bad);
+		if (bad)
+			return EXIT_USAGE;
+		q.scope = project ? KB_SCOPE_PROJECT : KB_SCOPE_ALL;
+		q.project = project;
+	}
+	if ((rc = open_kb(cfg, &kb)))
+		goto out;
+	struct kb_stale_list l;
+	int r = kb_stale(kb, &q, &l);
+	if (r) {
+		rc = kb_failed(kb, "stale", r);
+		goto out_kb;
+	}
+	if (a->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(arr, stale_json(&l.v[i]));
+		print_json(json_pack("{s:o,s:I,s:I}", "stale", arr, "total", (json_int_t)l.total,
+				     "days", (json_int_t)q.days));
+	} else if (!l.n) {
+		printf("no stale entries: none unused for more than %lld day%s, superseded, "
+		       "unconfirmed\nor naming a file that is gone\n",
+		       (long long)q.days, q.days == 1 ? "" : "s");
+	} else {
+		struct style st = out_style();
+		for (size_t i = 0; i < l.n; i++)
+			print_stale(&l.v[i], &st);
+		if (l.total > l.n)
+			printf("%zu of %zu stale entries shown ('--limit N' shows more).\n", l.n,
+			       l.total);
+		else
+			printf("%zu stale entr%s.\n", l.total, l.total == 1 ? "y" : "ies");
+		bool files = false;
+		for (size_t i = 0; i < l.n; i++)
+			for (size_t j = 0; j < l.v[i].n_reasons; j++)
+				files |= l.v[i].reasons[j].file != NULL;
+		printf("Forget an entry with 'cairn kb forget ID'; if it still holds, confirm it "
+		       "with\n'cairn kb confirm ID'%s\n",
+		       files ? ", and point it at the files of now with\n'cairn kb edit ID --file "
+			       "PATH...'."
+			     : ".");
+	}
+	kb_stale_list_release(&l);
+out_kb:
+	kb_close(kb);
+out:
+	free(project);
+	return rc;
+}
+
 /* ---- export, import ---- */
 
 static int do_export(const struct config *cfg, struct args *a)
@@ -1323,6 +1474,8 @@ int cmd_kb(int argc, char **argv, const struct config *cfg)
 		rc = do_export(cfg, &a);
 	else if (strcmp(name, "import") == 0)
 		rc = do_import(cfg, &a);
+	else if (strcmp(name, "stale") == 0)
+		rc = do_stale(cfg, &a);
 	else
 		rc = do_state(cfg, &a);
 out:

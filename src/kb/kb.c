@@ -47,10 +47,10 @@ const char *kb_state_parse(const char *s)
 
 /* ---- statements ---- */
 
-/* How kb_fixes_for() orders the entries of one tier. */
+/* How kb_fixes_for() orders the entries of one tier (?4: now). */
 #define FIX_ORDER                                                                                  \
-	" ORDER BY (k.superseded_by IS NOT NULL), k.confidence DESC, k.uses DESC, k.updated_ms "   \
-	"DESC, k.id DESC"
+	" ORDER BY (k.superseded_by IS NOT NULL), k.confidence - " IDLE_PENALTY_SQL(               \
+		"?4") " DESC, k.uses DESC, k.updated_ms DESC, k.id DESC"
 
 /* The SQL of enum stmt_id (kb_int.h), prepared on first use by kb__stmt(). */
 static const char *const stmt_sql[N_STMTS] = {
@@ -81,7 +81,8 @@ static const char *const stmt_sql[N_STMTS] = {
 		" uses=uses+1, last_used_ms=?2, updated_ms=?2 WHERE id=?1",
 	[S_REJECT] = "UPDATE knowledge SET state='rejected', updated_ms=?2 WHERE id=?1 AND "
 		     "state!='rejected'",
-	[S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=?2 WHERE id=?1",
+	[S_USED] = "UPDATE knowledge SET uses=uses+1, last_used_ms=max(coalesce(last_used_ms,0),?2)"
+		   " WHERE id=?1",
 	[S_UID_LOOKUP] = "SELECT id, updated_ms FROM knowledge WHERE uid=?1",
 	[S_PURGE_COUNT] = "SELECT count(*) FROM knowledge WHERE forgotten_ms IS NOT NULL AND "
 			  "forgotten_ms < ?1",
@@ -103,8 +104,9 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_LEARN_GEN] = "SELECT id FROM knowledge WHERE sig_general=?1 AND fix_key=?2 AND project "
 			"IS ?3 AND forgotten_ms IS NULL ORDER BY (superseded_by IS NOT NULL), "
 			"updated_ms DESC, id DESC LIMIT 1",
-	[S_RECUR] = "UPDATE knowledge SET uses=uses+1, confidence=?2, sources=?3, updated_ms=?4,"
-		    " body=?5, hash=?6 WHERE id=?1",
+	[S_RECUR] =
+		"UPDATE knowledge SET uses=uses+1, last_used_ms=max(coalesce(last_used_ms,0),?4),"
+		" confidence=?2, sources=?3, updated_ms=?4, body=?5, hash=?6 WHERE id=?1",
 	[S_FIX_SIG] =
 		"SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER
 		" LIMIT ?3",

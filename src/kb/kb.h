@@ -240,9 +240,33 @@ int kb_confirm(struct kb *kb, int64_t id, int64_t now_ms);
  * kb_learn_fix() leaves it rejected. kb_confirm() undoes it. */
 int kb_reject(struct kb *kb, int64_t id, int64_t now_ms);
 
-/* Notes a use (shown to the user and followed): uses + 1, last_used = now_ms.
- * Does not change updated_ms. */
+/* Notes a use: uses + 1, last_used = now_ms (or stays, if it is later:
+ * last_used never goes back). Does not change updated_ms. What counts as a
+ * use is docs/kb.md's to say: a person opening the entry (`cairn kb show`),
+ * confirming it (kb_confirm() counts it itself), and the triage service
+ * offering it as a known fix in a report. Returns 0, CAIRN_E_NOTFOUND or
+ * CAIRN_E_STORE. */
 int kb_mark_used(struct kb *kb, int64_t id, int64_t now_ms);
+
+/* ---- idleness ---- */
+
+#define KB_DAY_MS (24LL * 3600 * 1000)
+/* Idle this many days, an entry has lost all that idleness takes off its
+ * rank, and kb_stale() calls it stale (unless told another threshold). */
+#define KB_IDLE_DAYS 90
+
+/* Whole days from the entry's last use (last_used_ms), or, never used
+ * (last_used_ms 0), from its creation, to now_ms; 0 when that lies in the
+ * future. Pure; any thread. */
+int64_t kb_idle_days(int64_t last_used_ms, int64_t created_ms, int64_t now_ms);
+
+/* What idleness takes off an entry's confidence where entries are ranked
+ * for a person or an agent (the ties of kb_search(), kb_fixes_for() within
+ * a tier, the fixes of a triage report): idle_days / 300, at most 0.3 (from
+ * KB_IDLE_DAYS on), the brief's rule (docs/brief.md). An entry used or
+ * added today loses nothing, so entries of the same day keep their order.
+ * Pure; any thread. */
+double kb_idle_penalty(int64_t idle_days);
 
 /* ---- search ---- */
 
@@ -263,13 +287,14 @@ struct kb_query {
 	bool include_forgotten; /* also forgotten entries */
 	bool include_rejected;  /* also rejected entries */
 	size_t limit;           /* 0 = 20; at most KB_LIMIT_MAX */
+	int64_t now_ms;         /* the time idleness is measured at; 0 = now */
 	/* Markers around each hit in snippets, e.g. "\x02" and "\x03" for a
 	 * terminal or "[" and "]"; NULL = "". */
 	const char *mark_open, *mark_close;
 };
 
 /* Sets q to: no text, every kind, every scope, no filter, limit 20, no
- * markers. */
+ * markers, idleness measured now (clock_wall_ms()). */
 void kb_query_init(struct kb_query *q);
 
 struct kb_result {
@@ -288,7 +313,8 @@ struct kb_results {
  * ranking: results come in stages (every word whole in title or tags; every
  * word whole anywhere; the same with words of 4 bytes or more as prefixes;
  * then, to fill the limit, any word), each ranked by BM25 with weights
- * title 10, tags 5, files 2, body 1 (ties: confidence, then recency), over
+ * title 10, tags 5, files 2, body 1 (ties: confidence less the idleness
+ * penalty at q->now_ms (kb_idle_penalty()), then recency), over
  * the newest 300 matches first; superseded entries after every other one
  * and never before their replacement. Query syntax in the text is taken
  * literally, never as FTS syntax. A list is ordered by updated_ms, newest
@@ -359,15 +385,18 @@ struct kb_fix_hit {
  * matches add up to at most 1000; the best `limit` by bm25 are kept) among
  * kinds fix, mistake,
  * pattern; each entry at most once (its best tier). Within a tier:
- * non-superseded first, then confidence desc, uses desc, updated desc.
+ * non-superseded first, then confidence less the idleness penalty at now_ms
+ * (kb_idle_penalty(); now_ms 0 = now) desc, uses desc, updated desc.
  * A superseded hit pulls in the entry that replaced it (when that is
  * eligible) just before it, with the same reason. Excludes rejected and
  * forgotten entries. project: entries of that project or global (NULL:
  * global only). sig, general and text may each be NULL. limit 0 = 10.
- * *out (free with kb_fix_hits_free()) gets *n hits. Returns 0 or
- * CAIRN_E_STORE. */
+ * Offering a fix is not a use: the caller marks the ones it shows
+ * (kb_mark_used()). *out (free with kb_fix_hits_free()) gets *n hits.
+ * Returns 0 or CAIRN_E_STORE. */
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n);
+		 const char *project, size_t limit, int64_t now_ms, struct kb_fix_hit **out,
+		 size_t *n);
 void kb_fix_hits_free(struct kb_fix_hit *v, size_t n);
 
 /* A fix the learner saw: the failure with signature (and sig_general) went
@@ -380,10 +409,11 @@ struct kb_learned {
 };
 
 /* Records a learned fix as a `fix` entry in state candidate (confidence 0.4,
- * uses 1, sources [failure_id, pass_id]). If a non-forgotten entry with the
- * same signature (or, failing that, same sig_general) and the same non-empty
- * fix_key exists in the same project scope (same project, or both global),
- * it recurs instead: uses++, confidence c += (1-c)*0.25 (not for a rejected
+ * uses 1 and last_used now_ms: the fix was just used; sources [failure_id,
+ * pass_id]). If a non-forgotten entry with the same signature (or, failing
+ * that, same sig_general) and the same non-empty fix_key exists in the same
+ * project scope (same project, or both global), it recurs instead: uses++,
+ * last_used = now_ms (unless later), confidence c += (1-c)*0.25 (not for a rejected
  * entry, which stays rejected), the event ids appended to sources (the last
  * 50 kept), updated_ms = now, body replaced by the newer one (unless that
  * would duplicate another entry); *recurred = true. Text is redacted first;
@@ -393,6 +423,67 @@ struct kb_learned {
  * CAIRN_E_STORE. */
 int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int64_t *id,
 		 bool *recurred);
+
+/* ---- memory hygiene: stale entries ---- */
+
+struct kb_stale_query {
+	enum kb_scope scope;
+	const char *project; /* for KB_SCOPE_PROJECT (NULL: as global) */
+	int64_t days;        /* idle longer than this is stale; <= 0: KB_IDLE_DAYS */
+	size_t limit;        /* 0 = 20; at most KB_LIMIT_MAX */
+	int64_t now_ms;      /* the time staleness is measured at; 0 = now */
+};
+
+/* One reason an entry looks stale. */
+struct kb_stale_reason {
+	const char *code; /* static: see kb_stale() */
+	char *text;       /* for a person, e.g. "not used for 120 days" */
+	int64_t ref;      /* "superseded": the id of the replacement; else 0 */
+	char *file;       /* "missing-file": the path as the entry names it; else NULL */
+};
+
+struct kb_stale_entry {
+	int64_t id;
+	char uid[ULID_LEN + 1];
+	const char *kind; /* static */
+	char *title;
+	char *project; /* NULL = global */
+	int64_t uses, last_used_ms, created_ms;
+	int64_t idle_days; /* kb_idle_days() at now_ms */
+	struct kb_stale_reason *reasons;
+	size_t n_reasons; /* >= 1 */
+};
+
+struct kb_stale_list {
+	struct kb_stale_entry *v;
+	size_t n;     /* entries in v (at most the limit) */
+	size_t total; /* stale entries found, before the limit */
+};
+
+/* Lists the entries in q's scope (as kb_search()'s) that are neither
+ * forgotten nor rejected and look stale at q->now_ms, each with every
+ * reason that applies, in this order:
+ *   "never-used"   uses 0 and added more than q->days ago;
+ *   "unused"       last used more than q->days ago (or, with uses but no
+ *                  time of use, e.g. imported, added more than q->days ago);
+ *   "superseded"   superseded by another entry (ref), but not forgotten;
+ *   "unconfirmed"  a candidate (a learned fix) added more than q->days ago
+ *                  and never confirmed;
+ *   "missing-file" of a project whose directory exists, it names a file
+ *                  (a relative path) that stat() does not find there; one
+ *                  reason per file, of at most KB_STALE_FILES_MAX files per
+ *                  entry (a file that cannot be checked, EACCES say, is not
+ *                  reported).
+ * Most stale first: the longest idle (kb_idle_days()), then the most
+ * reasons, then the lower id. Two queries, none per entry: a scan that
+ * counts every candidate's reasons, then the rows of the entries listed,
+ * read again by id to make their reasons' texts; one stat() per distinct
+ * path. *out (release with
+ * kb_stale_list_release()) gets the first q->limit. Returns 0 or
+ * CAIRN_E_STORE. Blocking: reads the database and the file system. */
+#define KB_STALE_FILES_MAX 50
+int kb_stale(struct kb *kb, const struct kb_stale_query *q, struct kb_stale_list *out);
+void kb_stale_list_release(struct kb_stale_list *l);
 
 /* Upserts the signatures table: count++, last_ms = now_ms, first_ms on
  * insert, example (redacted, cut to 4 KiB) and general kept from the first.

@@ -5,6 +5,7 @@
 #include "kb/kb_int.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
@@ -93,14 +94,20 @@ static char *matched_words(const struct kb_entry *e, const struct words *w, size
 	return b.len ? buf_detach(&b, NULL) : NULL;
 }
 
+/* A hit with its rank within the tier: confidence less idleness. */
+struct keyed_hit {
+	struct kb_fix_hit h;
+	double standing;
+};
+
 static int fix_cmp(const void *a, const void *b)
 {
-	const struct kb_entry *x = &((const struct kb_fix_hit *)a)->e;
-	const struct kb_entry *y = &((const struct kb_fix_hit *)b)->e;
+	const struct keyed_hit *kx = a, *ky = b;
+	const struct kb_entry *x = &kx->h.e, *y = &ky->h.e;
 	if ((x->superseded_by != 0) != (y->superseded_by != 0))
 		return x->superseded_by ? 1 : -1;
-	if (x->confidence != y->confidence)
-		return x->confidence > y->confidence ? -1 : 1;
+	if (kx->standing != ky->standing)
+		return kx->standing > ky->standing ? -1 : 1;
 	if (x->uses != y->uses)
 		return x->uses > y->uses ? -1 : 1;
 	if (x->updated_ms != y->updated_ms)
@@ -222,7 +229,8 @@ static int chain_head(struct kb *kb, int64_t id, int64_t *head)
 }
 
 int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char *text,
-		 const char *project, size_t limit, struct kb_fix_hit **out, size_t *n)
+		 const char *project, size_t limit, int64_t now_ms, struct kb_fix_hit **out,
+		 size_t *n)
 {
 	struct hits h = {0};
 	struct idset seen = {0};
@@ -236,6 +244,8 @@ int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char
 		limit = 10;
 	if (limit > KB_LIMIT_MAX)
 		limit = KB_LIMIT_MAX;
+	if (!now_ms)
+		now_ms = clock_wall_ms();
 	/* Stored signatures are redacted: compare like with like. */
 	if (sig && *sig && strlen(sig) <= KB_SIG_MAX) {
 		rsig = xstrdup(sig);
@@ -258,6 +268,7 @@ int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char
 		kb__bind_text(st, 1, keys[t]);
 		kb__bind_text(st, 2, project);
 		sqlite3_bind_int64(st, 3, (int64_t)(limit + seen.n));
+		sqlite3_bind_int64(st, 4, now_ms);
 		if ((r = tier_ids(kb, st, t, &h, &seen, limit)))
 			goto out;
 	}
@@ -280,10 +291,18 @@ int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char
 	/* Tier 3 came ranked by bm25; within the tier the contract orders it
 	 * like the others. */
 	if (h.n > first_text) {
-		struct kb_fix_hit *tmp = xreallocarray(NULL, h.n - first_text, sizeof *tmp);
-		memcpy(tmp, h.v + first_text, (h.n - first_text) * sizeof *tmp);
-		qsort(tmp, h.n - first_text, sizeof *tmp, fix_cmp);
-		memcpy(h.v + first_text, tmp, (h.n - first_text) * sizeof *tmp);
+		size_t m = h.n - first_text;
+		struct keyed_hit *tmp = xreallocarray(NULL, m, sizeof *tmp);
+		for (size_t i = 0; i < m; i++) {
+			const struct kb_entry *e = &h.v[first_text + i].e;
+			tmp[i].h = h.v[first_text + i];
+			tmp[i].standing = e->confidence -
+					  kb_idle_penalty(kb_idle_days(e->last_used_ms,
+								       e->created_ms, now_ms));
+		}
+		qsort(tmp, m, sizeof *tmp, fix_cmp);
+		for (size_t i = 0; i < m; i++)
+			h.v[first_text + i] = tmp[i].h;
 		free(tmp);
 	}
 	/* A superseded hit: its replacement goes just before it, with its reason. */
@@ -489,6 +508,7 @@ int kb_learn_fix(struct kb *kb, const struct kb_learned *l, int64_t now_ms, int6
 				.created_ms = now_ms,
 				.updated_ms = now_ms,
 				.uses = 1,
+				.last_used_ms = now_ms,
 				.confidence = LEARN_CONFIDENCE,
 				.state = "candidate",
 			};

@@ -12,6 +12,8 @@
  *   kb_jsonl.c   kb_export() and kb_import() (JSON Lines)
  *   kb_fix.c     the triage service's part: kb_fixes_for(), kb_learn_fix(),
  *                kb_note_signature()
+ *   kb_stale.c   memory hygiene: idleness (kb_idle_days(), kb_idle_penalty())
+ *                and the stale entries (kb_stale())
  *
  * Names shared between these files start with kb__ (functions) or are
  * defined here; everything else in them is static. Errors are negative
@@ -85,6 +87,12 @@ enum stmt_id {
 	"k.superseded_by,(SELECT s.uid FROM knowledge s WHERE s.id=k.superseded_by),k.uses,"       \
 	"k.last_used_ms,k.confidence,k.state,k.forgotten_ms,k.signature,k.sig_general,k.fix_key,"  \
 	"k.sources"
+
+/* kb_idle_penalty() of entry k in SQL, now being the SQL of the time (a
+ * parameter): whole days idle (integer division, as kb_idle_days()), at
+ * most KB_IDLE_DAYS, over 300. The two must agree (tests/unit/test_kb.c). */
+#define IDLE_PENALTY_SQL(now)                                                                      \
+	"(min(max((" now " - coalesce(k.last_used_ms, k.created_ms)) / 86400000, 0), 90) / 300.0)"
 
 /* The entries kb_fixes_for() may return (alias k, ?2 the project). */
 #define FIX_ELIGIBLE                                                                               \

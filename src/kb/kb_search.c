@@ -6,6 +6,7 @@
 #include "kb/kb_int.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 
@@ -391,8 +392,9 @@ static void cands_push(struct cands *c, const struct cand *x)
 /* A window's row as the window query returns it. */
 struct wrow {
 	int64_t id, sup, updated;
-	double score, confidence;
-	bool ok; /* passes the filters */
+	double score;
+	double standing; /* confidence less the idleness penalty */
+	bool ok;         /* passes the filters */
 };
 
 static int wrow_cmp(const void *a, const void *b)
@@ -402,8 +404,8 @@ static int wrow_cmp(const void *a, const void *b)
 		return x->sup ? 1 : -1;
 	if (x->score != y->score)
 		return x->score > y->score ? -1 : 1;
-	if (x->confidence != y->confidence)
-		return x->confidence > y->confidence ? -1 : 1;
+	if (x->standing != y->standing)
+		return x->standing > y->standing ? -1 : 1;
 	if (x->updated != y->updated)
 		return x->updated > y->updated ? -1 : 1;
 	return x->id > y->id ? -1 : x->id < y->id;
@@ -414,10 +416,11 @@ static int wrow_cmp(const void *a, const void *b)
  * superseded or the matches run out. win is the window query: ?1 expr, ?2
  * the rowid to start below; it returns the window's RANK_WINDOW newest
  * matches (id, score, superseded_by, confidence, updated_ms, passes the
- * filters), filters bound from ?3. Returns 1 when the limit was reached, 0
- * when not, or CAIRN_E_STORE. */
+ * filters, last_used_ms, created_ms), filters bound from ?3. Idleness is
+ * measured at now_ms. Returns 1 when the limit was reached, 0 when not, or
+ * CAIRN_E_STORE. */
 static int rank_stage(struct kb *kb, sqlite3_stmt *win, const char *expr, const struct filt *f,
-		      size_t limit, struct cands *c, struct idset *seen)
+		      size_t limit, int64_t now_ms, struct cands *c, struct idset *seen)
 {
 	struct wrow *v = xreallocarray(NULL, RANK_WINDOW, sizeof *v);
 	int64_t hi = INT64_MAX;
@@ -436,9 +439,12 @@ static int rank_stage(struct kb *kb, sqlite3_stmt *win, const char *expr, const 
 			w->id = sqlite3_column_int64(win, 0);
 			w->score = sqlite3_column_double(win, 1);
 			w->sup = sqlite3_column_int64(win, 2);
-			w->confidence = sqlite3_column_double(win, 3);
 			w->updated = sqlite3_column_int64(win, 4);
 			w->ok = sqlite3_column_int(win, 5) != 0;
+			w->standing =
+				sqlite3_column_double(win, 3) -
+				kb_idle_penalty(kb_idle_days(sqlite3_column_int64(win, 6),
+							     sqlite3_column_int64(win, 7), now_ms));
 			if (w->id < lowest)
 				lowest = w->id;
 		}
@@ -716,7 +722,8 @@ static int prepare_window(struct kb *kb, const struct words *w, bool df, const s
 	 * ranked; the filters are evaluated, not applied, so that the window's
 	 * lowest rowid is known even when they drop every row. */
 	char *sql = xasprintf("SELECT w.id, w.r, k.superseded_by, k.confidence, k.updated_ms,"
-			      " (1%s) FROM (SELECT rowid AS id, %s AS r FROM knowledge_fts"
+			      " (1%s), k.last_used_ms, k.created_ms FROM (SELECT rowid AS id, %s "
+			      "AS r FROM knowledge_fts"
 			      " WHERE knowledge_fts MATCH ?1 AND rowid<?2 ORDER BY rowid DESC"
 			      " LIMIT %d) w JOIN knowledge k ON k.id=w.id",
 			      f->sql.data, rank.data, RANK_WINDOW);
@@ -742,6 +749,7 @@ int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out)
 	size_t limit = q->limit ? q->limit : 20;
 	if (limit > KB_LIMIT_MAX)
 		limit = KB_LIMIT_MAX;
+	int64_t now_ms = q->now_ms ? q->now_ms : clock_wall_ms();
 	kb__split_words(q->text, false, &w);
 	if (w.n == 0) {
 		if ((r = search_list(kb, q, limit, &c)))
@@ -773,7 +781,8 @@ int kb_search(struct kb *kb, const struct kb_query *q, struct kb_results *out)
 			int which = s >= 4;
 			if (!win[which] && (r = prepare_window(kb, &w, which, &f, &win[which])))
 				goto out;
-			if ((r = rank_stage(kb, win[which], expr[s], &f, limit, &c, &seen)) < 0)
+			if ((r = rank_stage(kb, win[which], expr[s], &f, limit, now_ms, &c,
+					    &seen)) < 0)
 				goto out;
 			if (r == 1)
 				break;

@@ -4,6 +4,7 @@
 #include "services/triage.h"
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/headtail.h"
 #include "common/log.h"
@@ -416,16 +417,18 @@ static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
 
 static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 			  const struct signature *sig, const char *text, const char *line_shape,
-			  size_t max, int *err)
+			  size_t max, int64_t now_ms, int *err)
 {
 	json_t *arr = json_array();
 	if (!cx->kb || (!sig->exact[0] && !text))
 		return arr;
+	if (!now_ms)
+		now_ms = clock_wall_ms();
 	struct kb_fix_hit *hits = NULL;
 	size_t n = 0;
 	int r = kb_fixes_for(cx->kb, sig->exact[0] ? sig->exact : NULL,
 			     sig->general[0] ? sig->general : NULL, text,
-			     triage__scope(f->project, f->cwd), 50, &hits, &n);
+			     triage__scope(f->project, f->cwd), 50, now_ms, &hits, &n);
 	if (r < 0) {
 		*err = r;
 		return arr;
@@ -438,7 +441,12 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 		 * that are there" is too common (an '=' on the line) to outrank a
 		 * fix seen many more times. */
 		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
-		rk[i].score = hits[i].e.confidence + (rk[i].tier == 3 ? EXACT_BONUS : 0);
+		/* An entry nobody used for long sinks (kb_idle_penalty()). */
+		const struct kb_entry *e = &hits[i].e;
+		rk[i].score =
+			e->confidence -
+			kb_idle_penalty(kb_idle_days(e->last_used_ms, e->created_ms, now_ms)) +
+			(rk[i].tier == 3 ? EXACT_BONUS : 0);
 		rk[i].order = i;
 	}
 	qsort(rk, n, sizeof *rk, ranked_cmp);
@@ -988,7 +996,7 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 		}
 	}
 	char *line_shape = source_shape(root, f->cwd, pd);
-	json_t *fixes = find_fixes(cx, f, &sig, text, line_shape, max_fixes, &err);
+	json_t *fixes = find_fixes(cx, f, &sig, text, line_shape, max_fixes, now_ms, &err);
 	free(line_shape);
 	free(text);
 
@@ -1060,7 +1068,6 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	json_object_set_new(rep, "since_pass", since);
 	if (!f->log)
 		json_object_set_new(rep, "log_missing", json_true());
-	(void)now_ms;
 
 	excerpt_release(&ex);
 	diag_list_release(&dl);
@@ -1120,6 +1127,22 @@ static int snap_insert(void *ctx, const char *path, const char *content, size_t 
 	return 0;
 }
 
+/* Counts a use of each known fix the report offers (kb_mark_used()). A
+ * failed count is not a failed triage: it is logged at debug level. */
+static void mark_fixes_used(struct triage_ctx *cx, const json_t *report, int64_t when)
+{
+	size_t i;
+	const json_t *fx;
+	if (!cx->kb)
+		return;
+	json_array_foreach(json_object_get(report, "fixes"), i, fx) {
+		json_int_t id = json_integer_value(json_object_get(fx, "id"));
+		if (id > 0 && kb_mark_used(cx->kb, id, when) < 0)
+			log_debug("triage: cannot count a use of knowledge entry %lld: %s",
+				  (long long)id, kb_errmsg(cx->kb));
+	}
+}
+
 int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			  const json_t *report, const char *report_id, int64_t now_ms)
 {
@@ -1157,6 +1180,10 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 		goto out_rollback;
 	if (!inserted) /* seen before (a redelivered event): nothing more to do */
 		goto out_commit;
+	/* The fixes offered are used once per failure: counted in the
+	 * transaction that records it, so a rerun of the job (after a crash,
+	 * a redelivered event) finds the row and counts nothing again. */
+	mark_fixes_used(cx, report, f->time_ms ? f->time_ms : now_ms);
 	if (root) {
 		if (sqlite3_prepare_v2(db,
 				       "INSERT OR IGNORE INTO snapshots(failure_id,path,content)"

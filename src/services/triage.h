@@ -55,7 +55,7 @@ enum {
  * suspects, nothing recorded): `cairn triage FILE` without a database. */
 struct triage_ctx {
 	struct sqlite3 *db; /* the event log and the triage tables */
-	struct kb *kb;      /* the knowledge base (on the same database) */
+	struct kb *kb;      /* the knowledge base: kb_open_db() of db */
 };
 
 /* What failed. Strings are borrowed. */
@@ -101,7 +101,9 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
  * f->command are redacted first (redact_text(), src/kb/redact.h), and
  * everything is computed from the redacted text, so no secret they held
  * reaches the report, its signature, or what triage_record_failure()
- * stores from it. The report's "failure" object is redacted too. Returns
+ * stores from it. The report's "failure" object is redacted too. now_ms is
+ * the time the idleness of known fixes is measured at (kb_idle_penalty():
+ * fixes nobody used for long rank lower; 0 = now). Returns
  * 0, or a negative code only for a database failure (the report is still
  * made, without the parts that needed it, and *report is set). */
 int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
@@ -110,7 +112,10 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 /* Remembers f for learning: a failures row (with the report's signature and
  * report_id, which may be NULL) and snapshots of the files the report's
  * diagnostics name and of f->dirty. Also counts the signature in the
- * signatures table. Needs cx->db and f->event_id. Returns 0 or
+ * signatures table, and a use (kb_mark_used(), at f->time_ms or now_ms) of
+ * each known fix the report offers: in the transaction that adds the
+ * failures row and only when that row is new, so recording the same failure
+ * again counts nothing twice. Needs cx->db and f->event_id. Returns 0 or
  * CAIRN_E_STORE. */
 int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			  const json_t *report, const char *report_id, int64_t now_ms);

@@ -384,5 +384,110 @@ def bold_on_a_terminal():
     d.cleanup()
 
 
+@T.test
+def stale_entries_and_uses():
+    """`cairn kb stale` lists what looks stale, with why; opening an entry
+    (`kb show`, human or --json) and confirming it are uses, and a used
+    entry leaves the list."""
+    d = Daemon(start=False)
+    proj = os.path.realpath(os.path.join(d.tmp, "proj"))
+    os.makedirs(os.path.join(proj, "src"))
+    open(os.path.join(proj, "src", "kept.c"), "w").close()
+    old = "2025-01-02T03:04:05.000Z"
+    lines = [
+        # 1: never used since it was added (long ago).
+        {"uid": "01JD0000000000000000000011", "kind": "decision", "title": "Use WAL mode",
+         "created": old},
+        # 2: used, but long ago; a candidate never confirmed; superseded by 5.
+        {"uid": "01JD0000000000000000000012", "kind": "fix", "title": "Old linker fix",
+         "created": old, "uses": 2, "last_used": "2025-02-01T00:00:00.000Z",
+         "state": "candidate"},
+        # 3: a project's entry naming a file that is gone (and one that is not).
+        {"uid": "01JD0000000000000000000013", "kind": "mistake", "title": "Names files",
+         "project": proj, "files": ["src/kept.c", "src/gone.c"],
+         "created": "2099-01-01T00:00:00.000Z"},
+        # 4: forgotten long ago: never listed.
+        {"uid": "01JD0000000000000000000014", "kind": "note", "title": "Forgotten",
+         "created": old, "forgotten": "2099-01-01T00:00:00.000Z"},
+    ]
+    path = os.path.join(d.tmp, "in.jsonl")
+    with open(path, "w") as f:
+        for o in lines:
+            f.write(json.dumps(o) + "\n")
+    ok(d, ["kb", "import", path])
+    ok(d, ["kb", "add", "fix", "New linker fix", "--global"])  # 5
+    ok(d, ["kb", "supersede", "2", "5"])
+
+    o = json.loads(ok(d, ["kb", "stale", "--all", "--json"]))
+    got = {e["id"]: [r["code"] for r in e["reasons"]] for e in o["stale"]}
+    eq(got, {1: ["never-used"], 2: ["unused", "superseded", "unconfirmed"], 3: ["missing-file"]},
+       "stale entries and their reasons")
+    eq([e["id"] for e in o["stale"]], [1, 2, 3], "most idle first")
+    eq(o["total"], 3, "total")
+    e1, e2, e3 = o["stale"]
+    for k in ("id", "uid", "kind", "title", "project", "uses", "last_used", "created", "reasons"):
+        check(k in e1, "kb stale --json lacks %r: %s" % (k, e1))
+    eq((e1["uid"], e1["kind"], e1["title"], e1["project"], e1["uses"], e1["last_used"],
+        e1["created"]),
+       ("01JD0000000000000000000011", "decision", "Use WAL mode", None, 0, None, old),
+       "fields of a stale entry")
+    check(e1["reasons"][0]["text"].startswith("never used in ")
+          and e1["reasons"][0]["text"].endswith(" days since it was added"),
+          "never-used text: %s" % e1["reasons"][0])
+    check(e2["reasons"][0]["text"].startswith("not used for "), "unused: %s" % e2["reasons"])
+    eq(e2["reasons"][1]["text"], "superseded by #5 (New linker fix) but not forgotten",
+       "superseded text")
+    check(e2["reasons"][2]["text"].startswith("a candidate fix never confirmed in "),
+          "unconfirmed: %s" % e2["reasons"])
+    eq(e3["reasons"][0]["text"], "names src/gone.c, which is no longer in the project",
+       "missing-file text")
+    eq(e3["project"], proj, "project of a stale entry")
+
+    # Human output: every reason, and what to do next.
+    out = ok(d, ["kb", "stale", "--all"])
+    for want in ("#1", "Use WAL mode", "- never used in", "- superseded by #5 (New linker fix)",
+                 "- names src/gone.c, which is no longer in the project",
+                 "3 stale entries.", "cairn kb forget ID", "cairn kb confirm ID",
+                 "cairn kb edit ID --file"):
+        check(want in out, "kb stale should print %r:\n%s" % (want, out))
+    # Scope, --days and --limit.
+    eq([e["id"] for e in json.loads(ok(d, ["kb", "stale", "--global", "--json"]))["stale"]],
+       [1, 2], "kb stale --global")
+    eq([e["id"] for e in json.loads(ok(d, ["kb", "stale", "--project", proj,
+                                             "--json"]))["stale"]],
+       [1, 2, 3], "kb stale --project: the project's and global ones")
+    o = json.loads(ok(d, ["kb", "stale", "--all", "--json", "--limit", "1"]))
+    eq(([e["id"] for e in o["stale"]], o["total"]), ([1], 3), "kb stale --limit")
+    out = ok(d, ["kb", "stale", "--all", "--limit", "1"])
+    check("1 of 3 stale entries shown" in out, "a cut list says so: %s" % out)
+    o = json.loads(ok(d, ["kb", "stale", "--all", "--json", "--days", "36500"]))
+    eq({e["id"]: [r["code"] for r in e["reasons"]] for e in o["stale"]},
+       {2: ["superseded"], 3: ["missing-file"]}, "kb stale --days 36500: only timeless reasons")
+    fails(d, ["kb", "stale", "--days", "0"], 2, "--days must be")
+    fails(d, ["kb", "stale", "--days", "x"], 2, "--days must be")
+    fails(d, ["kb", "list", "--days", "3"], 2, "does not apply to 'list'")
+    fails(d, ["kb", "stale", "extra"], 2, "too many arguments")
+
+    # Opening an entry is a use: human or --json, every time.
+    e = json.loads(ok(d, ["kb", "show", "1", "--json"]))
+    eq(e["uses"], 0, "kb show prints the entry as it was before this use")
+    e = json.loads(ok(d, ["kb", "show", "1", "--json"]))
+    eq(e["uses"], 1, "uses after one kb show")
+    check(e["last_used"] is not None, "last_used is set by kb show: %s" % e)
+    ok(d, ["kb", "show", "#1"])
+    eq(json.loads(ok(d, ["kb", "show", "1", "--json"]))["uses"], 3, "uses after three shows")
+    # Confirming is a use too: the candidate is neither unused nor unconfirmed now.
+    ok(d, ["kb", "confirm", "2"])
+    o = json.loads(ok(d, ["kb", "stale", "--all", "--json"]))
+    got = {x["id"]: [r["code"] for r in x["reasons"]] for x in o["stale"]}
+    eq(got, {2: ["superseded"], 3: ["missing-file"]}, "used entries leave the stale list")
+    ok(d, ["kb", "forget", "2"])
+    ok(d, ["kb", "edit", "3", "--file", os.path.join(proj, "src", "kept.c")])
+    out = ok(d, ["kb", "stale", "--all"])
+    check(out.startswith("no stale entries"), "nothing stale: %s" % out)
+    eq(json.loads(ok(d, ["kb", "stale", "--all", "--json"]))["stale"], [], "--json, none")
+    d.cleanup()
+
+
 if __name__ == "__main__":
     T.main()

@@ -240,6 +240,10 @@ def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
         entry = json.loads(out)
         check(entry["confidence"] > old_conf, "confidence rose: %s -> %s" %
               (old_conf, entry["confidence"]))
+        # Uses (docs/kb.md): learned, opened with kb show, then offered in the
+        # second report and recurring.
+        eq(top["uses"], 2, "uses when the second report offered it (learned, opened)")
+        eq(entry["uses"], 4, "uses after the report offered it and the fix recurred")
 
         # 5. Rejected: it is not offered again.
         rc, out, err = d.cli(["kb", "reject", str(fix_id)])

@@ -330,6 +330,8 @@ static void test_ranking_cases(void **state)
 				assert_int_equal(kb_forget(f->kb, id, now), 0);
 			if (has_opt(opts, "rejected", NULL, 0))
 				assert_int_equal(kb_reject(f->kb, id, now), 0);
+			if (has_opt(opts, "used", val, sizeof val))
+				assert_int_equal(kb_mark_used(f->kb, id, T0 - atoll(val) * MIN), 0);
 			names[n_names] = xstrdup(fl[1]);
 			ids[n_names++] = id;
 		} else if (strcmp(fl[0], "supersede") == 0) {
@@ -351,6 +353,7 @@ static void test_ranking_cases(void **state)
 			struct kb_query q;
 			char val[256], project[256];
 			kb_query_init(&q);
+			q.now_ms = T0;
 			q.text = fl[1];
 			if (has_opt(opts, "kind", val, sizeof val))
 				q.kinds = kb_kind_bit(val);
@@ -701,7 +704,7 @@ static void test_forget_purge(void **state)
 	assert_int_equal(kb_forget(kb, c, T0), 0);
 	struct kb_fix_hit *hits;
 	size_t n;
-	assert_int_equal(kb_fixes_for(kb, "sig-f", NULL, NULL, NULL, 10, &hits, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "sig-f", NULL, NULL, NULL, 10, T0, &hits, &n), 0);
 	assert_int_equal(n, 0);
 	kb_fix_hits_free(hits, n);
 	/* Purge: only what was forgotten before the cut. a -> b, then b is purged. */
@@ -782,14 +785,15 @@ static void test_confirm_reject(void **state)
 
 	struct kb_fix_hit *hits;
 	size_t n;
-	assert_int_equal(kb_fixes_for(kb, "sig-c", NULL, "cache", NULL, 10, &hits, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "sig-c", NULL, "cache", NULL, 10, T0, &hits, &n), 0);
 	assert_int_equal(n, 1);
 	kb_fix_hits_free(hits, n);
 	assert_int_equal(kb_reject(kb, id, T0 + 3), 0);
 	get(kb, id, &e);
 	assert_string_equal(e.state, "rejected");
 	kb_entry_release(&e);
-	assert_int_equal(kb_fixes_for(kb, "sig-c", NULL, "clear cache", NULL, 10, &hits, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "sig-c", NULL, "clear cache", NULL, 10, T0, &hits, &n),
+			 0);
 	assert_int_equal(n, 0);
 	kb_fix_hits_free(hits, n);
 	assert_int_equal(count_hits(kb, "cache", false), 0);
@@ -840,7 +844,7 @@ static void test_fixes_for_tiers(void **state)
 	assert_int_equal(kb_fixes_for(kb, "E1 exact", "E1",
 				      "src/a.c:3:5: error: implicit declaration of function "
 				      "'printf' <path> 42",
-				      "/p/app", 10, &h, &n),
+				      "/p/app", 10, T0, &h, &n),
 			 0);
 	assert_int_equal(n, 5);
 	assert_int_equal(h[0].e.id, s2);
@@ -862,18 +866,18 @@ static void test_fixes_for_tiers(void **state)
 		assert_true(h[i - 1].score >= h[i].score);
 	kb_fix_hits_free(h, n);
 	/* No project: global entries only. */
-	assert_int_equal(kb_fixes_for(kb, "E1 exact", NULL, NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E1 exact", NULL, NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 2);
 	kb_fix_hits_free(h, n);
 	/* The limit. */
-	assert_int_equal(kb_fixes_for(kb, "E1 exact", "E1", "printf", "/p/app", 2, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E1 exact", "E1", "printf", "/p/app", 2, T0, &h, &n), 0);
 	assert_int_equal(n, 2);
 	kb_fix_hits_free(h, n);
 	/* Nothing known. */
-	assert_int_equal(kb_fixes_for(kb, "nope", "nope", "zzz qqq", NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "nope", "nope", "zzz qqq", NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 0);
 	kb_fix_hits_free(h, n);
-	assert_int_equal(kb_fixes_for(kb, NULL, NULL, NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, NULL, NULL, NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 0);
 	kb_fix_hits_free(h, n);
 }
@@ -889,7 +893,7 @@ static void test_fixes_for_superseded(void **state)
 	assert_int_equal(kb_supersede(kb, old, repl, T0), 0);
 	struct kb_fix_hit *h;
 	size_t n;
-	assert_int_equal(kb_fixes_for(kb, "E2", NULL, NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E2", NULL, NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(h[0].e.id, other);
 	assert_int_equal(h[1].e.id, repl);
@@ -900,7 +904,7 @@ static void test_fixes_for_superseded(void **state)
 	int64_t g = add_fix(kb, "fix", "General fix", "E3 variant", "E3", NULL, T0);
 	int64_t s = add_fix(kb, "fix", "Specific fix", "E3", "E3", NULL, T0);
 	assert_int_equal(kb_supersede(kb, s, g, T0), 0);
-	assert_int_equal(kb_fixes_for(kb, "E3", "E3", NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E3", "E3", NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(h[0].e.id, g);
 	assert_string_equal(h[0].reason, "same error");
@@ -908,7 +912,7 @@ static void test_fixes_for_superseded(void **state)
 	kb_fix_hits_free(h, n);
 	/* A rejected replacement is not pulled in. */
 	assert_int_equal(kb_reject(kb, repl, T0), 0);
-	assert_int_equal(kb_fixes_for(kb, "E2", NULL, NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E2", NULL, NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 2);
 	kb_fix_hits_free(h, n);
 }
@@ -935,6 +939,7 @@ static void test_learn_fix(void **state)
 	assert_string_equal(e.state, "candidate");
 	assert_float_equal(e.confidence, 0.4, 1e-9);
 	assert_int_equal(e.uses, 1);
+	assert_int_equal(e.last_used_ms, T0); /* the use it was learned from */
 	assert_string_equal(e.sources, "[\"ev-fail-1\",\"ev-pass-1\"]");
 	assert_string_equal(e.body, "Changed src/a.c\nexport TOKEN=[REDACTED:env-secret]");
 	kb_entry_release(&e);
@@ -948,6 +953,7 @@ static void test_learn_fix(void **state)
 	get(kb, id, &e);
 	assert_float_equal(e.confidence, 0.55, 1e-9);
 	assert_int_equal(e.uses, 2);
+	assert_int_equal(e.last_used_ms, T0 + 10);
 	assert_int_equal(e.updated_ms, T0 + 10);
 	assert_string_equal(e.body, "Changed src/a.c again");
 	assert_string_equal(e.sources, "[\"ev-fail-1\",\"ev-pass-1\",\"ev-fail-2\",\"ev-pass-2\"]");
@@ -1015,7 +1021,7 @@ static void test_learn_fix(void **state)
 	/* Learned fixes are found for their signature. */
 	struct kb_fix_hit *h;
 	size_t n;
-	assert_int_equal(kb_fixes_for(kb, "E6", NULL, NULL, NULL, 10, &h, &n), 0);
+	assert_int_equal(kb_fixes_for(kb, "E6", NULL, NULL, NULL, 10, T0, &h, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(h[0].e.id, e6);
 	kb_fix_hits_free(h, n);

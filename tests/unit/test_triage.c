@@ -321,6 +321,61 @@ static void test_known_fixes_ranked(void **state)
 	free(dir);
 }
 
+/* The known fixes a report offers are used, once per failure: recording
+ * the same failure again (a rerun after a crash) counts nothing more. */
+static void test_offered_fixes_are_used_once(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	const char *gen = "'<id>' undeclared (first use in this function)";
+	int64_t id = learn(kb, "'sockfd' undeclared (first use in this function)", gen,
+			   "+ int ID ;", "declare it");
+	struct triage_ctx cx = {.db = db, .kb = kb};
+	struct triage_failure f = {.event_id = "01M8FW00000000000000000020",
+				   .seq = 3,
+				   .time_ms = 5000,
+				   .cwd = dir,
+				   .target = "make all",
+				   .log = GCC_LOG,
+				   .log_len = strlen(GCC_LOG)};
+	struct kb_entry e;
+	for (int run = 0; run < 2; run++) {
+		json_t *rep = NULL;
+		assert_int_equal(triage_analyze(&cx, &f, NULL, 5000, &rep), 0);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_array_get(json_object_get(rep, "fixes"), 0), "id")),
+				 id);
+		assert_int_equal(triage_record_failure(&cx, &f, rep, NULL, 5000), 0);
+		json_decref(rep);
+		assert_int_equal(kb_get(kb, id, &e), 0);
+		assert_int_equal(e.uses, 2); /* learned (1), offered (1) */
+		assert_int_equal(e.last_used_ms, 5000);
+		kb_entry_release(&e);
+	}
+	/* Another failure offers it again: another use. */
+	f.event_id = "01M8FW00000000000000000021";
+	f.seq = 4;
+	f.time_ms = 6000;
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 6000, &rep), 0);
+	assert_int_equal(triage_record_failure(&cx, &f, rep, NULL, 6000), 0);
+	json_decref(rep);
+	assert_int_equal(kb_get(kb, id, &e), 0);
+	assert_int_equal(e.uses, 3);
+	assert_int_equal(e.last_used_ms, 6000);
+	kb_entry_release(&e);
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
 static void test_learn_from_fail_then_pass(void **state)
 {
 	char *dir = tmpdir();
@@ -395,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_report_without_database),
 		cmocka_unit_test(test_secrets_never_reach_the_signature),
 		cmocka_unit_test(test_known_fixes_ranked),
+		cmocka_unit_test(test_offered_fixes_are_used_once),
 		cmocka_unit_test(test_learn_from_fail_then_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
