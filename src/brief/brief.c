@@ -5,6 +5,7 @@
 
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "kb/kb.h"
 #include "kb/redact.h"
 #include "services/cmdpredict.h"
 #include "services/predict.h"
@@ -707,18 +708,15 @@ static void next_knowledge(struct brief *b)
 						v = xreallocarray(v, cap, sizeof *v);
 					}
 					int64_t uses = sqlite3_column_int64(one, 3);
-					int64_t used = sqlite3_column_type(one, 4) == SQLITE_NULL
-							       ? sqlite3_column_int64(one, 5)
-							       : sqlite3_column_int64(one, 4);
 					double conf = sqlite3_column_double(one, 6);
-					/* Confidence, then use, then recency of
-					 * use: an entry never used for months sinks
-					 * (docs/brief.md). */
-					double idle_days =
-						(double)(b->o->now_ms - used) / 86400000.0;
+					/* Confidence, then use, less idleness: an
+					 * entry nobody used for months sinks (the
+					 * kb's own rule, kb_idle_penalty()). */
+					int64_t idle = kb_idle_days(sqlite3_column_int64(one, 4),
+								    sqlite3_column_int64(one, 5),
+								    b->o->now_ms);
 					double score = conf + 0.1 * log1p((double)uses) -
-						       (idle_days > 90 ? 0.3 : idle_days / 300.0) +
-						       (f == 0 ? 0.05 : 0);
+						       kb_idle_penalty(idle) + (f == 0 ? 0.05 : 0);
 					v[n++] = (struct known){
 						id,
 						xstrdup((const char *)sqlite3_column_text(one, 0)),
