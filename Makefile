@@ -93,7 +93,7 @@ FUZZ_SECONDS ?= 15
 
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/fuzz/libcairn.a: $(FUZZ_OBJS)
 	@rm -f $@
