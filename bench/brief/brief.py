@@ -520,7 +520,10 @@ def fill(db_path, P, p_files, n_events, n_knowledge, seed, now_ms, words):
     fw = [1.0 / (i + 1) for i in range(len(focus))]
     for i in range(260):
         t = st_last + 10000 + i * step + r.randint(0, step // 2)
-        if i == 259:
+        if i == 258:  # the build passes at the end (no build failure left open)...
+            w.outcome_ev(s_last, t, "build", "make", False, focus, branch, head[0])
+            continue
+        if i == 259:  # ...and the tests fail
             t = end_last
             w.outcome_ev(s_last, t, "test", "make check", True, focus, branch, head[0])
             continue
@@ -554,6 +557,9 @@ def fill(db_path, P, p_files, n_events, n_knowledge, seed, now_ms, words):
                           "head": head[0]}, g.ulid(now_ms - 3 * MIN), sev="error"))
     w.outcome_ev(s_now, now_ms - 2 * MIN, "build", "make", False, focus, branch, head[0])
     w.file_ev(s_now, now_ms - 90 * 1000, focus[0])
+    if len(s_now["events"]) >= 5:
+        raise SystemExit("brief.py: the new session has %d events; the brief would show it "
+                         "as where you were" % len(s_now["events"]))
 
     # Knowledge: imports make up the rest of n_knowledge.
     imports = [now_ms - 300 * DAY, now_ms - 200 * DAY, now_ms - 60 * DAY]
@@ -957,7 +963,7 @@ def main():
         if a.show:
             for line in md.rstrip("\n").split("\n"):
                 print("  md| " + line)
-        missing = [h for h in ("Where you were", "Still failing", "Focus:",
+        missing = [h for h in ("Where you were", "Last session:", "Still failing", "Focus:",
                                "What happened since", "What is likely next",
                                "Likely next file", "Known ") if h not in text]
         if missing:
