@@ -247,19 +247,36 @@ static void where_session(struct brief *b, const struct session_rec *r)
 	json_decref(rec);
 }
 
-static char *triage_gist(struct sqlite3 *db, const char *failure_id)
+/* The summary of the triage report on failure_id. The failures row names
+ * its report (report_id, "triage-SEQ-0" from cairn/triage): one probe of
+ * events_source_id. Without it, the latest report correlated to the
+ * failure, found by walking back through every report logged since: long
+ * for a failure still open from months ago. */
+static char *triage_gist(struct sqlite3 *db, const char *failure_id, const char *report_id)
 {
-	struct store_q_event rep = {0};
-	char *gist = NULL;
-	if (store_q_report_for(db, failure_id, &rep) == 1) {
-		json_t *e = json_loadb(rep.envelope, rep.envelope_len, 0, NULL);
-		const char *sum =
-			json_string_value(json_object_get(json_object_get(e, "data"), "summary"));
-		if (sum)
-			gist = xstrdup(sum);
-		json_decref(e);
+	json_t *e = NULL;
+	if (report_id) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(
+			    db,
+			    "SELECT envelope FROM events WHERE source = 'cairn/triage'"
+			    " AND id = ?1 AND type = 'triage.report' AND correlationid = ?2",
+			    -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, report_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, failure_id, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+			sqlite3_finalize(st);
+		}
+	} else {
+		struct store_q_event rep = {0};
+		if (store_q_report_for(db, failure_id, &rep) == 1)
+			e = json_loadb(rep.envelope, rep.envelope_len, 0, NULL);
+		store_q_event_release(&rep);
 	}
-	store_q_event_release(&rep);
+	const char *sum = json_string_value(json_object_get(json_object_get(e, "data"), "summary"));
+	char *gist = sum ? xstrdup(sum) : NULL;
+	json_decref(e);
 	return gist;
 }
 
@@ -268,7 +285,7 @@ static void where_failing(struct brief *b)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(b->db,
-			       "SELECT event_id, target, message, time_ms FROM failures"
+			       "SELECT event_id, target, message, time_ms, report_id FROM failures"
 			       " WHERE project = ?1 AND resolved_seq IS NULL ORDER BY seq DESC"
 			       " LIMIT 50",
 			       -1, &st, NULL) != SQLITE_OK) {
@@ -284,6 +301,7 @@ static void where_failing(struct brief *b)
 		const char *target = (const char *)sqlite3_column_text(st, 1);
 		const char *msg = (const char *)sqlite3_column_text(st, 2);
 		int64_t ms = sqlite3_column_int64(st, 3);
+		const char *report_id = (const char *)sqlite3_column_text(st, 4);
 		if (!target)
 			continue;
 		bool dup = false;
@@ -292,7 +310,7 @@ static void where_failing(struct brief *b)
 		if (dup)
 			continue;
 		seen[n_seen++] = xstrdup(target);
-		char *gist = id ? triage_gist(b->db, id) : NULL;
+		char *gist = id ? triage_gist(b->db, id, report_id) : NULL;
 		char when[24];
 		ago(when, sizeof when, b->o->now_ms, ms);
 		json_t *j = json_pack("{s:s,s:s,s:o}", "kind", "failing", "target", target, "time",

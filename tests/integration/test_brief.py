@@ -137,6 +137,11 @@ def three_parts_from_a_scripted_history():
                 "Known mistake about src/parse.c: The lexer must not allocate per token",
         ):
             check(want in out, "%r not in the brief:\n%s" % (want, out))
+        # The failure's line is the gist of its triage report (found by the
+        # report's id in the failures row).
+        failing = [x for x in out.split("\n") if "Still failing: make" in x]
+        check(failing and "make failed" in failing[0],
+              "the open failure shows its triage summary:\n" + out)
         check("Old lexer note" not in out, "a superseded entry is never shown:\n" + out)
         check("Unrelated" not in out, "an entry about no file in focus:\n" + out)
         check(SECRET not in out and "[REDACTED" in out, "the token is redacted:\n" + out)
