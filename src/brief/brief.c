@@ -685,7 +685,8 @@ static void next_knowledge(struct brief *b)
 	sqlite3_stmt *st, *next, *one;
 	if (sqlite3_prepare_v2(b->db,
 			       "SELECT k.id FROM knowledge_fts JOIN knowledge k ON k.id = "
-			       "knowledge_fts.rowid WHERE knowledge_fts MATCH ?1 LIMIT 200",
+			       "knowledge_fts.rowid WHERE knowledge_fts MATCH ?1"
+			       " ORDER BY knowledge_fts.rowid DESC LIMIT 200",
 			       -1, &st, NULL) != SQLITE_OK) {
 		store_error(b);
 		return;

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <getopt.h>
+#include <git2.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ const struct cli_cmd cli_brief = {
 	"  --budget TOKENS    at most this many tokens (default 1500; 3 bytes a token)\n"
 	"  --format F         text (default), markdown (for an AI agent's context) or json\n",
 	cmd_brief, false};
+
+static int brief_run(struct brief_opts *o, const char *project_opt, const struct config *cfg);
 
 static const struct option brief_opts[] = {
 	{"project", required_argument, NULL, 'p'},
@@ -96,6 +99,17 @@ int cmd_brief(int argc, char **argv, const struct config *cfg)
 		fprintf(stderr, "cairn brief: unexpected '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	/* One start of libgit2 for the whole brief (finding the project, then
+	 * its uncommitted files): each start parses the system's certificates. */
+	git_libgit2_init();
+	int rc = brief_run(&o, project_opt, cfg);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+static int brief_run(struct brief_opts *po, const char *project_opt, const struct config *cfg)
+{
+	struct brief_opts o = *po;
 	char *project = NULL;
 	if (cli_project(project_opt, "cairn brief", &project))
 		return EXIT_USAGE;

@@ -162,6 +162,9 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(ctx, next)) WITHOUT ROWID;"
 	"CREATE TABLE cmd_learned(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" seq INTEGER NOT NULL, w1 TEXT, w2 TEXT, line TEXT, time_ms INTEGER NOT NULL);",
+	/* 8: a project's open failures at once (the brief, src/brief/brief.c),
+	 * not a scan of every failure. */
+	"CREATE INDEX failures_open ON failures(project, seq) WHERE resolved_seq IS NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -27,7 +27,10 @@
  * signatures, failures and snapshots: their layout is drawn in
  * src/kb/kb.h and src/services/triage.h. Migration 3 adds
  * service_checkpoints (src/store/queries.h), migration 4 failures.learned
- * (src/services/triage.h).
+ * (src/services/triage.h), 5 the file prediction model
+ * (src/services/predict.h), 6 sessions (src/services/session.h), 7 the
+ * command prediction model (src/services/cmdpredict.h), 8 an index of open
+ * failures per project (src/brief/brief.c).
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
