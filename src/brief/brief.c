@@ -14,6 +14,7 @@
 #include "store/queries.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -332,30 +333,45 @@ static void where_failing(struct brief *b)
 		free(seen[i]);
 }
 
-static void where_dirty(struct brief *b)
+/* The work tree's status, read on a thread of its own while the database
+ * is read: walking a large tree costs as much as the rest of the brief. */
+struct dirty_job {
+	const char *project;
+	struct gitinfo gi;
+	int rc;
+};
+
+static void *dirty_main(void *arg)
 {
-	struct gitinfo gi = {0};
-	if (gitinfo_read(b->o->project, 20, &gi) == 0 && gi.n_dirty) {
+	struct dirty_job *j = arg;
+	j->rc = gitinfo_read(j->project, 20, &j->gi);
+	return NULL;
+}
+
+static void where_dirty(struct brief *b, struct dirty_job *j)
+{
+	struct gitinfo *gi = &j->gi;
+	if (j->rc == 0 && gi->n_dirty) {
 		char line[1024];
 		size_t len = 0, shown = 0;
 		json_t *files = json_array();
-		for (size_t i = 0; i < gi.n_dirty; i++) {
-			json_array_append_new(files, json_string(gi.dirty[i]));
+		for (size_t i = 0; i < gi->n_dirty; i++) {
+			json_array_append_new(files, json_string(gi->dirty[i]));
 			if (len < 300) {
 				len += (size_t)snprintf(line + len, sizeof line - len, "%s%s",
-							i ? ", " : "", gi.dirty[i]);
+							i ? ", " : "", gi->dirty[i]);
 				shown++;
 			}
 		}
 		char more[48] = "";
-		if (shown < gi.n_dirty || gi.dirty_truncated)
+		if (shown < gi->n_dirty || gi->dirty_truncated)
 			snprintf(more, sizeof more, " (and %s more)",
-				 gi.dirty_truncated ? "many" : "some");
+				 gi->dirty_truncated ? "many" : "some");
 		add(b, P_WHERE, PR_DIRTY,
 		    json_pack("{s:s,s:o}", "kind", "uncommitted", "files", files),
 		    "Uncommitted: %s%s", line, more);
 	}
-	gitinfo_release(&gi);
+	gitinfo_release(gi);
 }
 
 /* ---- what happened since ---- */
@@ -837,6 +853,11 @@ static size_t fit(struct brief *b, size_t budget, const char *since, size_t *dro
 int brief_write(struct sqlite3 *db, const struct brief_opts *o, FILE *out, struct cairn_err *err)
 {
 	struct brief b = {.db = db, .o = o};
+	struct dirty_job dj = {.project = o->project, .rc = -1};
+	pthread_t dt;
+	bool threaded = o->read_git && pthread_create(&dt, NULL, dirty_main, &dj) == 0;
+	if (o->read_git && !threaded)
+		dirty_main(&dj);
 	size_t budget = o->budget ? o->budget : BRIEF_BUDGET_DEFAULT;
 	char now_s[40];
 	local_time(now_s, sizeof now_s, o->now_ms, true);
@@ -885,12 +906,15 @@ int brief_write(struct sqlite3 *db, const struct brief_opts *o, FILE *out, struc
 		since_ms = o->now_ms - 7 * 86400000LL;
 	}
 	where_failing(&b);
-	if (o->read_git)
-		where_dirty(&b);
+
 	since_part(&b, since_seq(&b, since_ms));
 	next_files(&b);
 	next_commands(&b);
 	next_knowledge(&b);
+	if (threaded)
+		pthread_join(dt, NULL);
+	if (o->read_git)
+		where_dirty(&b, &dj);
 	session_recs_free(last, n_last);
 
 	size_t real = 0;
