@@ -85,7 +85,7 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 		const char *state = json_string_value(json_object_get(sv, "state"));
 		if (state && strcmp(state, "off") == 0)
 			continue;
-		printf("service  %-8s %s, checkpoint %lld, behind %lld events (%.1f s), queued "
+		printf("service  %-10s %s, checkpoint %lld, behind %lld events (%.1f s), queued "
 		       "%lld, "
 		       "done %lld, failed %lld",
 		       name, state ? state : "?",
