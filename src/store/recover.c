@@ -361,7 +361,8 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 		{"signatures", NULL, false},     {"failures", NULL, false},
 		{"snapshots", NULL, false},      {"service_checkpoints", NULL, true},
 		{"file_changes", NULL, true},    {"cochange", NULL, true},
-		{"predict_learned", "id", true},
+		{"predict_learned", "id", true}, {"predict_projects", NULL, true},
+		{"predict_bursts", NULL, true},
 	};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		if (tables[i].optional && !has_table(src, tables[i].table))
