@@ -12,9 +12,17 @@ the commit. Printed beside it, from the same walk: the pair-count baseline
   P@10   right suggestions / suggestions, over queries with any suggestion
   R@10   right suggestions / the rest of the commit, over all queries
 
+Then, unless --no-speed, a second run per history: the whole history
+published at once into a new daemon, timed until the prediction service has
+learned it all, and the query time on that model, both in process
+(predict_files() through tests/tools/predict_time: `make
+build/rel/tools/predict_time`) and as `cairn predict files` processes,
+beside `cairn --version` (what starting any cairn process costs).
+
 Usage: files.py --cairn BUILD/rel/cairn [HISTORY.jsonl[.xz]...] [--test 2000] [--seed 1]
+                [--tools DIR] [--no-speed]
 (default: ../shared/data/histories/curl.jsonl.xz and git.jsonl.xz, relative to the
-repository; curl is the one the ranking was looked at against, git is held out).
+repository; curl is the one the ranking was tuned on, git is held out).
 """
 import argparse
 import collections
@@ -166,6 +174,12 @@ def speed(a, history):
             subprocess.run([a.cairn, "predict", "files", "--given", g, "--project", proj,
                             "--json"], env=d.env(), capture_output=True, timeout=60)
             t_cli.append(time.time() - q0)
+        # The floor of any `cairn` command: starting the process.
+        t_start = []
+        for _ in range(100):
+            q0 = time.time()
+            subprocess.run([a.cairn, "--version"], env=d.env(), capture_output=True, timeout=60)
+            t_start.append(time.time() - q0)
         d.stop()
     finally:
         d.cleanup()
@@ -179,6 +193,8 @@ def speed(a, history):
         print("  predict_files() in process: %s not run (%s)" % (tool, out.stderr.strip()))
     print("  `cairn predict files` (a new process each), %d queries: p50 %.1f ms, p95 %.1f ms"
           % (len(t_cli), 1000 * pct(t_cli, 0.5), 1000 * pct(t_cli, 0.95)))
+    print("  `cairn --version` (process start alone), 100 runs: p50 %.1f ms, p95 %.1f ms"
+          % (1000 * pct(t_start, 0.5), 1000 * pct(t_start, 0.95)))
 
 
 def run(a, history):

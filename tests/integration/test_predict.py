@@ -202,6 +202,56 @@ def edit_bursts_are_learned_once_and_kept():
 
 
 @T.test
+def model_of_migration_5_carries_over():
+    """A database whose model was learned before migration 6 (counts only)
+    is migrated when the daemon starts: the counts are kept, the reasons
+    say the same, and the next commits are learned on top."""
+    import sqlite3
+    d = Daemon()
+    try:
+        proj = os.path.realpath(os.path.join(d.tmp, "proj"))
+        os.makedirs(proj)
+        d.stop()
+        # Back to the schema of migration 5, with a model in it.
+        db = sqlite3.connect(d.db_path)
+        db.executescript("""
+            DROP TABLE predict_projects; DROP TABLE predict_bursts;
+            DROP INDEX file_changes_no;
+            ALTER TABLE file_changes DROP COLUMN e; ALTER TABLE file_changes DROP COLUMN w;
+            ALTER TABLE file_changes DROP COLUMN no; ALTER TABLE cochange DROP COLUMN e;
+            ALTER TABLE cochange DROP COLUMN ws; ALTER TABLE cochange DROP COLUMN a_at;
+            PRAGMA user_version = 5;""")
+        for path, n in (("m.c", 4), ("m.h", 3), ("n.c", 1)):
+            db.execute("INSERT INTO file_changes(project, path, n, last_ms) VALUES (?,?,?,?)",
+                       (proj, path, n, 1700000000000))
+        for a, b, n in (("m.c", "m.h", 3), ("m.h", "m.c", 3), ("m.c", "n.c", 1),
+                        ("n.c", "m.c", 1)):
+            db.execute("INSERT INTO cochange(project, a, b, n, last_ms) VALUES (?,?,?,?,?)",
+                       (proj, a, b, n, 1700000000000))
+        db.commit()
+        db.close()
+        d.start()
+        rc, out, err = predict(d, "--given", "m.c", "--project", proj, "--json")
+        eq(rc, 0, "predict files after the migration (%s)" % short(err))
+        got = json.loads(out)["predictions"]
+        eq([(p["path"], p["reason"]) for p in got],
+           [("m.h", "changed together with m.c in 3 of 4 commits"),
+            ("n.c", "changed together with m.c in 1 of 4 commits")], "carried over")
+        with d.conn() as c:
+            pub_pipelined(c, [commit(proj, ["m.c", "n.c"], 1700000100)], ack="durable")
+        wait_learned(d, commits=1)
+        rc, out, err = predict(d, "--given", "m.c", "--project", proj, "--json")
+        got = json.loads(out)["predictions"]
+        eq(sorted((p["path"], p["reason"]) for p in got),
+           [("m.h", "changed together with m.c in 3 of 5 commits"),
+            ("n.c", "changed together with m.c in 2 of 5 commits; changed in the last commit")],
+           "learned on top")
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+@T.test
 def usage_errors_say_what_is_missing():
     d = Daemon()
     try:
