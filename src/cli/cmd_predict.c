@@ -172,8 +172,8 @@ int cmd_predict(int argc, char **argv, const struct config *cfg)
 	} else {
 		json_decref(list);
 		if (n == 0)
-			printf("no prediction: the daemon has learned no commit or edit of this "
-			       "project yet\n");
+			printf("no prediction: no file of this project has changed with the given "
+			       "ones, nor in its last commits, in what the daemon has learned\n");
 	}
 	predict_items_free(v, n);
 out:

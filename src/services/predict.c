@@ -843,7 +843,8 @@ int predict_files(sqlite3 *db, const char *project, const char *const *given, si
 	}
 	for (size_t i = 0; i < c.n; i++)
 		c.v[i].score = total > 0 ? c.sum[i] / total : 0;
-	qsort(c.v, c.n, sizeof *c.v, item_cmp);
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof *c.v, item_cmp);
 	while (c.n > limit) {
 		c.n--;
 		free(c.v[c.n].path);
