@@ -31,8 +31,10 @@ const struct cli_cmd cli_predict = {
 	"  cairn predict command [--after COMMAND]... [--limit N] [--json] [--batch]\n"
 	"\n"
 	"files: lists the files most likely to change together with the given ones, best first,\n"
-	"from the commits the daemon has seen (git.commit events of `cairn hooks install`),\n"
-	"each with why (\"changed together with X in 14 of 17 commits\").\n"
+	"from the commits the daemon has seen (git.commit events of `cairn hooks install`)\n"
+	"and the files edited together (file.changed events of `cairn watch add`), each\n"
+	"with why (\"changed together with X in 14 of 17 commits\"); the score is the\n"
+	"model's probability that the file is the next one (docs/services.md).\n"
 	"  --given PATH   a file in focus (repeatable), relative to the project or the\n"
 	"                 current directory, or absolute\n"
 	"  --project DIR  the project (default: the git top level of the current directory)\n"
@@ -334,9 +336,8 @@ int cmd_predict(int argc, char **argv, const struct config *cfg)
 	sqlite3_close(db);
 	json_t *list = json_array();
 	for (size_t i = 0; i < n; i++) {
-		char reason[PATH_MAX + 80];
-		snprintf(reason, sizeof reason, "changed together with %s in %lld of %lld commits",
-			 v[i].with, (long long)v[i].with_n, (long long)v[i].of_n);
+		char reason[PATH_MAX + 160];
+		predict_item_reason(&v[i], reason, sizeof reason);
 		if (json)
 			json_array_append_new(list,
 					      json_pack("{s:s,s:f,s:s}", "path", v[i].path, "score",
@@ -353,8 +354,8 @@ int cmd_predict(int argc, char **argv, const struct config *cfg)
 	} else {
 		json_decref(list);
 		if (n == 0)
-			printf("no prediction: none of the given files has changed with another in "
-			       "a commit the daemon has seen\n");
+			printf("no prediction: no file of this project has changed with the given "
+			       "ones, nor in its last commits, in what the daemon has learned\n");
 	}
 	predict_items_free(v, n);
 out:

@@ -27,7 +27,9 @@ struct model_table {
 	const char *keys[4];   /* text columns, project first; NULL-terminated */
 	const char *counts[4]; /* integer columns merged by max */
 	const char *times[4];  /* integer columns (ms) merged by max */
-	const char *reals[2];  /* real columns (global models only) */
+			       /* (the edit burst in progress, predict_bursts, is
+				* not memory: it is left out) */
+	const char *reals[2];  /* real columns, merged by max (global: not merged) */
 	/* The user's, not a project's (no project column): exported with every
 	 * project, and imported only into an empty model, since two models of
 	 * decayed weights do not merge row by row (src/services/cmdpredict.h). */
@@ -35,8 +37,26 @@ struct model_table {
 };
 
 static const struct model_table models[] = {
-	{"file_changes", {"project", "path", NULL}, {"n", NULL}, {"last_ms", NULL}, {NULL}, false},
-	{"cochange", {"project", "a", "b", NULL}, {"n", NULL}, {"last_ms", NULL}, {NULL}, false},
+	/* The file model (src/services/predict.h): counts per project; `no`
+	 * and `a_at` count the project's commits (predict_projects.commits). */
+	{"predict_projects",
+	 {"project", NULL},
+	 {"commits", NULL},
+	 {"t0_ms", "last_ms"},
+	 {NULL},
+	 false},
+	{"file_changes",
+	 {"project", "path", NULL},
+	 {"n", "e", "no", NULL},
+	 {"last_ms", NULL},
+	 {"w", NULL},
+	 false},
+	{"cochange",
+	 {"project", "a", "b", NULL},
+	 {"n", "e", "a_at", NULL},
+	 {"last_ms", NULL},
+	 {"ws", NULL},
+	 false},
 	{"cmd_ctx", {"ctx", NULL}, {"n", "d", NULL}, {NULL}, {NULL}, true},
 	{"cmd_next",
 	 {"ctx", "next", NULL},

@@ -357,14 +357,15 @@ int store_recover(const char *damaged, const char *out_path, struct store_recove
 		const char *table, *key; /* key NULL: WITHOUT ROWID */
 		bool optional;           /* added by a later migration: absent from older files */
 	} tables[] = {
-		{"events", "seq", false},        {"knowledge", "id", false},
-		{"signatures", NULL, false},     {"failures", NULL, false},
-		{"snapshots", NULL, false},      {"service_checkpoints", NULL, true},
-		{"file_changes", NULL, true},    {"cochange", NULL, true},
-		{"predict_learned", "id", true}, {"sessions", "id", true},
-		{"session_items", NULL, true},   {"session_learned", "id", true},
-		{"session_outbox", "seq", true}, {"cmd_ctx", NULL, true},
-		{"cmd_next", NULL, true},        {"cmd_learned", "id", true},
+		{"events", "seq", false},         {"knowledge", "id", false},
+		{"signatures", NULL, false},      {"failures", NULL, false},
+		{"snapshots", NULL, false},       {"service_checkpoints", NULL, true},
+		{"file_changes", NULL, true},     {"cochange", NULL, true},
+		{"predict_learned", "id", true},  {"sessions", "id", true},
+		{"session_items", NULL, true},    {"session_learned", "id", true},
+		{"session_outbox", "seq", true},  {"cmd_ctx", NULL, true},
+		{"cmd_next", NULL, true},         {"cmd_learned", "id", true},
+		{"predict_projects", NULL, true}, {"predict_bursts", NULL, true},
 	};
 	_Static_assert(sizeof tables / sizeof tables[0] <=
 			       sizeof rep->tables / sizeof rep->tables[0],

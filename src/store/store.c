@@ -165,6 +165,31 @@ static const char *const migrations[] = {
 	/* 8: a project's open failures at once (the brief, src/brief/brief.c),
 	 * not a scan of every failure. */
 	"CREATE INDEX failures_open ON failures(project, seq) WHERE resolved_seq IS NULL;",
+	/* 9: the file prediction model, second version (src/services/predict.h):
+	 * edit bursts (e), activity (w), commit numbers (no), size-weighted
+	 * support (ws), the last common commit (a_at), each project's clock
+	 * and its open edit burst. A model learned before keeps its counts;
+	 * its new columns start as if every change had been a commit of two
+	 * files at the latest time seen, and nothing counts as recent until
+	 * the next commit. */
+	"ALTER TABLE file_changes ADD COLUMN e INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE file_changes ADD COLUMN w REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE file_changes ADD COLUMN no INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE cochange ADD COLUMN e INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE cochange ADD COLUMN ws REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE cochange ADD COLUMN a_at INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE file_changes SET w = n;"
+	"UPDATE cochange SET ws = n, a_at = coalesce((SELECT f.n FROM file_changes f"
+	" WHERE f.project = cochange.project AND f.path = cochange.a), 0);"
+	"CREATE INDEX file_changes_no ON file_changes(project, no);"
+	"CREATE TABLE predict_projects(project TEXT PRIMARY KEY,"
+	" commits INTEGER NOT NULL, t0_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL) WITHOUT "
+	"ROWID;"
+	"INSERT INTO predict_projects(project, commits, t0_ms, last_ms)"
+	" SELECT project, 0, max(last_ms), max(last_ms) FROM file_changes GROUP BY project;"
+	"CREATE TABLE predict_bursts(project TEXT PRIMARY KEY,"
+	" first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, files TEXT NOT NULL,"
+	" skip INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -30,7 +30,8 @@
  * (src/services/triage.h), 5 the file prediction model
  * (src/services/predict.h), 6 sessions (src/services/session.h), 7 the
  * command prediction model (src/services/cmdpredict.h), 8 an index of open
- * failures per project (src/brief/brief.c).
+ * failures per project (src/brief/brief.c), 9 the file prediction model's
+ * second version (src/services/predict.h).
  */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H

@@ -120,7 +120,8 @@ def bad_files_are_refused_with_the_line():
         header = {"record": "header", "format": "cairn-memory", "version": 1,
                   "created": "2026-12-03T00:00:00.000Z", "project": "/p"}
         good = {"record": "model", "table": "cochange",
-                "row": {"project": "/p", "a": "x", "b": "y", "n": 2, "last_ms": 5}}
+                "row": {"project": "/p", "a": "x", "b": "y", "n": 2, "e": 0, "a_at": 1,
+                        "last_ms": 5, "ws": 1.5}}
         with open(bad, "w") as f:
             f.write(json.dumps(header) + "\n")
             f.write(json.dumps(good) + "\n")
