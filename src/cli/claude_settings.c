@@ -3,6 +3,7 @@
  * rules (what is cairn's, what is kept beside the file, how it is written)
  * are in claude_settings.h. */
 #include "cli/claude_settings.h"
+#include "cli/cli.h"
 
 #include "common/xalloc.h"
 
@@ -191,30 +192,9 @@ int claude_settings_parse(const char *text, size_t len, json_t **root, struct ca
 	return 0;
 }
 
-/* Quotes s for /bin/sh: 'it'\''s'. Caller frees. */
-static char *sh_quote(const char *s)
-{
-	size_t n = 2;
-	for (const char *p = s; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	char *out = xmalloc(n + 1), *o = out;
-	*o++ = '\'';
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return out;
-}
-
 char *claude_settings_command(const char *cairn_path, const char *event)
 {
-	char *q = sh_quote(cairn_path);
+	char *q = cli_sh_quote(cairn_path);
 	/* "|| true": even a missing binary or a configuration cairn cannot load
 	 * (which exits 2 before the hook runs) must not fail the agent's hook. */
 	char *s = xasprintf("%s hook claude %s || true", q, event);

@@ -75,6 +75,10 @@ void cli_print_err(const char *prog, const struct cairn_err *e);
  * printing why on stderr, prefixed with prog. */
 int cli_project(const char *opt, const char *prog, char **out);
 
+/* s quoted for /bin/sh ('it'\''s'), for the commands the hooks install.
+ * Caller frees. */
+char *cli_sh_quote(const char *s);
+
 /* Prints one event readably: local time, seq, type, subject, data summary. */
 void cli_print_event(FILE *out, const json_t *ev);
 

@@ -42,27 +42,6 @@ static const char *const HOOK_NAMES[] = {"post-commit", "post-checkout", "post-m
 /* No hook of ours is this large; a larger file is the user's. */
 #define HOOK_READ_MAX (64u * 1024)
 
-/* Quotes s for /bin/sh: 'it'\''s'. Caller frees. */
-static char *sh_quote(const char *s)
-{
-	size_t n = 2;
-	for (const char *p = s; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	char *out = xmalloc(n + 1), *o = out;
-	*o++ = '\'';
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return out;
-}
-
 /* The script installed as hook name, calling the cairn binary at
  * cairn_path. Only post-rewrite has input (one line per rewritten commit),
  * which both the chained hook and cairn need: the script keeps it in a
@@ -70,7 +49,7 @@ static char *sh_quote(const char *s)
  * Whatever cairn does, the script's status is the chained hook's. */
 static char *hook_script(const char *name, const char *cairn_path)
 {
-	char *q = sh_quote(cairn_path);
+	char *q = cli_sh_quote(cairn_path);
 	bool input = strcmp(name, "post-rewrite") == 0;
 	char *s = xasprintf(
 		"#!/bin/sh\n" HOOK_MARKER " installed by 'cairn hooks install'; 'cairn hooks "

@@ -177,3 +177,23 @@ int cli_project(const char *opt, const char *prog, char **out)
 		(*out)[l - 1] = '\0';
 	return 0;
 }
+
+char *cli_sh_quote(const char *s)
+{
+	size_t n = 2;
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	char *out = xmalloc(n + 1), *o = out;
+	*o++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}

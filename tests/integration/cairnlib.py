@@ -578,6 +578,31 @@ def ev(type_, source="test", **kw):
     return e
 
 
+def at(t):
+    """Seconds since the epoch as an event's RFC 3339 time (whole seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+
+def timed_event(type_, project, t, source="cairn/test", **data):
+    """An event at time t (seconds since the epoch), of project (or none),
+    with data."""
+    kw = {"time": at(t), "data": data}
+    if project:
+        kw["project"] = project
+    return ev(type_, source=source, **kw)
+
+
+def wait_for(fn, what, timeout=30):
+    """fn()'s first true value, polled every 0.1 s; fails after timeout."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        check(time.time() < deadline, "timed out waiting for " + what)
+        time.sleep(0.1)
+
+
 def pub_pipelined(conn, events, ack="accepted", window=128, rid_prefix="p"):
     """Publishes events keeping up to `window` in flight; returns the
     replies in order. Pushed messages read meanwhile land in conn.pushed."""

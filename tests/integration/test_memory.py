@@ -9,27 +9,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairnlib import Daemon, Suite, check, eq, ev, pub_pipelined, short  # noqa: E402
+from cairnlib import (Daemon, Suite, at, check, eq, ev,  # noqa: E402
+                      pub_pipelined, short, timed_event, wait_for)
 
 T = Suite(per_test_timeout=180)
 
 
-def at(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
 
+e = timed_event
 
-def e(type_, project, t, source="cairn/test", **data):
-    return ev(type_, source=source, project=project, time=at(t), data=data)
-
-
-def wait_for(fn, what, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        check(time.time() < deadline, "timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def sessions(d, p):

@@ -9,7 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairnlib import Daemon, Suite, check, eq, ev, pub_pipelined, short  # noqa: E402
+from cairnlib import (Daemon, Suite, at, check, eq, ev,  # noqa: E402
+                      pub_pipelined, short, timed_event, wait_for)
 
 T = Suite(per_test_timeout=120)
 
@@ -19,15 +20,8 @@ T = Suite(per_test_timeout=120)
 T0 = int(time.time()) - 800 - 31 * 60 - 60
 
 
-def at(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
 
-
-def e(type_, project, t, source="cairn/test", **data):
-    kw = {"time": at(t), "data": data}
-    if project:
-        kw["project"] = project
-    return ev(type_, source=source, **kw)
+e = timed_event
 
 
 def session_events(d, since=0):
@@ -47,15 +41,6 @@ def show(d, *args):
     eq(rc, 0, "session show (%s)" % short(err))
     return json.loads(out)
 
-
-def wait_for(fn, what, timeout=20):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        check(time.time() < deadline, "timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 @T.test
