@@ -11,12 +11,14 @@
  * the gap too if its end never arrives. Activity in a project goes to every
  * session open there.
  *
- * Activity is any event with a project (shell.command: the known project
- * its cwd is in) except what cairn says about it (triage.*, service.*,
- * session.*, fs.*). Each event's own time is used, so a replayed history
- * makes the sessions it made when it happened. A session that went quiet
- * is ended by the next event after the gap, of any project; its end is the
- * time of its last activity.
+ * Activity is an event of work with a project: file.*, git.*, build.*,
+ * test.*, ci.*, kb.*, agent.* and shell.command (which carries no project:
+ * the known project its cwd is in). What cairn says about the work
+ * (triage.*, service.*, session.*, fs.*) and other kinds are not. Each
+ * event's own time is used, so a replayed history makes the sessions it
+ * made when it happened. A session that went quiet is ended by the next
+ * activity after the gap, in any project; its end is the time of its last
+ * activity.
  *
  * Model (migration 6):
  *   sessions       one row per session: project, agent, span, seqs, counts
