@@ -248,40 +248,9 @@ static void where_session(struct brief *b, const struct session_rec *r)
 	json_decref(rec);
 }
 
-/* The summary of the triage report on failure_id. The failures row names
- * its report (report_id, "triage-SEQ-0" from cairn/triage): one probe of
- * events_source_id. Without it, the latest report correlated to the
- * failure, found by walking back through every report logged since: long
- * for a failure still open from months ago. */
-static char *triage_gist(struct sqlite3 *db, const char *failure_id, const char *report_id)
-{
-	json_t *e = NULL;
-	if (report_id) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(
-			    db,
-			    "SELECT envelope FROM events WHERE source = 'cairn/triage'"
-			    " AND id = ?1 AND type = 'triage.report' AND correlationid = ?2",
-			    -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, report_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, failure_id, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-			sqlite3_finalize(st);
-		}
-	} else {
-		struct store_q_event rep = {0};
-		if (store_q_report_for(db, failure_id, &rep) == 1)
-			e = json_loadb(rep.envelope, rep.envelope_len, 0, NULL);
-		store_q_event_release(&rep);
-	}
-	const char *sum = json_string_value(json_object_get(json_object_get(e, "data"), "summary"));
-	char *gist = sum ? xstrdup(sum) : NULL;
-	json_decref(e);
-	return gist;
-}
-
-/* Failures not resolved by a later pass, the latest per target. */
+/* Failures not resolved by a later pass, the latest per target, with the
+ * gist of the report the failures row names (report_id: one index probe,
+ * not a walk back through every report since a failure open for months). */
 static void where_failing(struct brief *b)
 {
 	sqlite3_stmt *st;
@@ -311,7 +280,7 @@ static void where_failing(struct brief *b)
 		if (dup)
 			continue;
 		seen[n_seen++] = xstrdup(target);
-		char *gist = id ? triage_gist(b->db, id, report_id) : NULL;
+		char *gist = id ? session_failure_gist(b->db, id, report_id) : NULL;
 		char when[24];
 		ago(when, sizeof when, b->o->now_ms, ms);
 		json_t *j = json_pack("{s:s,s:s,s:o}", "kind", "failing", "target", target, "time",
@@ -378,43 +347,31 @@ static void where_dirty(struct brief *b, struct dirty_job *j)
 
 typedef void (*since_fn)(struct brief *b, void *ctx, const json_t *ev, int64_t seq, int64_t ms);
 
+struct since_call {
+	struct brief *b;
+	since_fn fn;
+	void *ctx;
+};
+
+static int since_row(void *arg, const struct store_q_event *ev)
+{
+	struct since_call *c = arg;
+	json_t *e = json_loadb(ev->envelope, ev->envelope_len, 0, NULL);
+	if (e)
+		c->fn(c->b, c->ctx, e, ev->seq, ev->time_ms);
+	json_decref(e);
+	return 0;
+}
+
 /* Events of type (or, with a trailing '.', of every type under it) in the
  * project after seq since, newest first. */
 static void since_query(struct brief *b, const char *type, int64_t since, size_t limit, since_fn fn,
 			void *ctx)
 {
-	sqlite3_stmt *st;
-	size_t tl = strlen(type);
-	bool prefix = type[tl - 1] == '.';
-	char hi[64];
-	snprintf(hi, sizeof hi, "%s\xff", type);
-	if (sqlite3_prepare_v2(b->db,
-			       prefix ? "SELECT envelope, seq, time_ms FROM events"
-					" WHERE type > ?1 AND type < ?2 AND seq > ?4"
-					" AND project = ?3 ORDER BY seq DESC LIMIT ?5"
-				      : "SELECT envelope, seq, time_ms FROM events"
-					" WHERE type = ?1 AND seq > ?4 AND project = ?3"
-					" ORDER BY seq DESC LIMIT ?5",
-			       -1, &st, NULL) != SQLITE_OK) {
+	struct since_call c = {b, fn, ctx};
+	if (store_q_project_events(b->db, type, b->o->project, since, (int64_t)limit, since_row,
+				   &c))
 		store_error(b);
-		return;
-	}
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	if (prefix)
-		sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, b->o->project, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, since);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-		if (ev)
-			fn(b, ctx, ev, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
-		json_decref(ev);
-	}
-	if (rc != SQLITE_DONE)
-		store_error(b);
-	sqlite3_finalize(st);
 }
 
 #define DATA_STR(ev, k) json_string_value(json_object_get(json_object_get((ev), "data"), (k)))
@@ -561,18 +518,11 @@ static void since_part(struct brief *b, int64_t since)
  * disagree, which moves the bound by those events only). One index probe. */
 static int64_t since_seq(struct brief *b, int64_t ms)
 {
-	sqlite3_stmt *st;
-	int64_t seq = INT64_MAX;
-	if (sqlite3_prepare_v2(b->db,
-			       "SELECT seq FROM events WHERE time_ms > ?1 ORDER BY time_ms LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK) {
+	int64_t seq;
+	if (store_q_seq_before_time(b->db, ms, &seq)) {
 		store_error(b);
 		return 0;
 	}
-	sqlite3_bind_int64(st, 1, ms);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		seq = sqlite3_column_int64(st, 0) - 1;
-	sqlite3_finalize(st);
 	return seq;
 }
 

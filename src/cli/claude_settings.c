@@ -5,6 +5,7 @@
 #include "cli/claude_settings.h"
 #include "cli/cli.h"
 
+#include "common/io.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -489,7 +490,6 @@ static int write_replace(const char *dir, const char *path, const char *data, si
 {
 	char *tmp = xasprintf("%s/.settings.json.cairn-XXXXXX", dir);
 	int fd = mkostemp(tmp, O_CLOEXEC), r = 0;
-	size_t off = 0;
 
 	if (fd < 0) {
 		r = cairn_err_set(err, -errno, "", "cannot create a file in '%s': %s", dir,
@@ -497,14 +497,8 @@ static int write_replace(const char *dir, const char *path, const char *data, si
 		free(tmp);
 		return r;
 	}
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto out_fail;
-		off += (size_t)w;
-	}
+	if (io_write_all(fd, data, len) < 0) /* errno says why */
+		goto out_fail;
 	if (fchmod(fd, mode) < 0 || (times && futimens(fd, times) < 0) || fsync(fd) < 0)
 		goto out_fail;
 	if (close(fd) < 0) {

@@ -691,12 +691,13 @@ json_t *session_fields(const struct session_rec *r)
 	return o;
 }
 
-/* The triage report's summary for failure event id, or NULL. */
-static char *triage_gist(struct sqlite3 *db, const char *failure_id)
+char *session_failure_gist(struct sqlite3 *db, const char *failure_id, const char *report_id)
 {
 	struct store_q_event rep = {0};
+	int found = report_id ? store_q_report_by_id(db, report_id, failure_id, &rep)
+			      : store_q_report_for(db, failure_id, &rep);
 	char *gist = NULL;
-	if (store_q_report_for(db, failure_id, &rep) == 1) {
+	if (found == 1) {
 		json_t *e = json_loadb(rep.envelope, rep.envelope_len, 0, NULL);
 		const char *sum =
 			json_string_value(json_object_get(json_object_get(e, "data"), "summary"));
@@ -763,7 +764,7 @@ json_t *session_record(struct sqlite3 *db, const struct session_rec *r, size_t l
 					      last);
 				if (state && strcmp(state, "failed") == 0 && text) {
 					json_object_set_new(e, "failure", json_string(text));
-					char *gist = triage_gist(db, text);
+					char *gist = session_failure_gist(db, text, NULL);
 					if (gist)
 						json_object_set_new(e, "gist", json_string(gist));
 					free(gist);

@@ -91,6 +91,11 @@ json_t *session_record(struct sqlite3 *db, const struct session_rec *r, size_t l
 int session_focus(struct sqlite3 *db, const char *project, size_t max, char ***paths,
 		  size_t *n_paths, int64_t *id, struct cairn_err *err);
 
+/* The summary of the triage report of failure failure_id (its event id),
+ * found by report_id when known (the failures row's), or NULL. Returns a
+ * malloc'd string. */
+char *session_failure_gist(struct sqlite3 *db, const char *failure_id, const char *report_id);
+
 /* The session's JSON fields alone (no items). */
 json_t *session_fields(const struct session_rec *r);
 

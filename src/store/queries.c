@@ -6,6 +6,9 @@
 #include "event/outcome.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +145,61 @@ int store_q_report_for(sqlite3 *db, const char *failure_id, struct store_q_event
 		return CAIRN_E_STORE;
 	sqlite3_bind_text(st, 1, failure_id, -1, SQLITE_STATIC);
 	return one_event(st, out);
+}
+
+int store_q_report_by_id(sqlite3 *db, const char *report_id, const char *failure_id,
+			 struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM events WHERE source = 'cairn/triage' AND id = ?1"
+		    " AND type = 'triage.report' AND correlationid = ?2",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, report_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, failure_id, -1, SQLITE_STATIC);
+	return one_event(st, out);
+}
+
+/* ---- what the brief reads ---- */
+
+int store_q_project_events(sqlite3 *db, const char *type, const char *project, int64_t after_seq,
+			   int64_t limit, store_q_event_fn fn, void *ctx)
+{
+	size_t tl = strlen(type);
+	bool prefix = tl > 0 && type[tl - 1] == '.';
+	char hi[256];
+	snprintf(hi, sizeof hi, "%s\xff", type);
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    prefix ? "SELECT " EVENT_COLS " FROM events WHERE type > ?1 AND type < ?2"
+			     " AND seq > ?4 AND project = ?3 ORDER BY seq DESC LIMIT ?5"
+			   : "SELECT " EVENT_COLS " FROM events WHERE type = ?1 AND seq > ?4"
+			     " AND project = ?3 ORDER BY seq DESC LIMIT ?5",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	if (prefix)
+		sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, project, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, after_seq);
+	sqlite3_bind_int64(st, 5, limit);
+	return each_event(st, fn, ctx);
+}
+
+int store_q_seq_before_time(sqlite3 *db, int64_t ms, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	*seq = INT64_MAX;
+	if (prepare(db, "SELECT seq FROM events WHERE time_ms > ?1 ORDER BY time_ms LIMIT 1", &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_int64(st, 1, ms);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0) - 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
 }
 
 /* ---- triage and learning ---- */

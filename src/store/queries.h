@@ -60,6 +60,12 @@ int store_q_last_failure(struct sqlite3 *db, const char *project, struct store_q
  * failure_id (its correlationid). */
 int store_q_report_for(struct sqlite3 *db, const char *failure_id, struct store_q_event *out);
 
+/* The triage.report whose event id is report_id (the failures row keeps
+ * it), if it is the report of failure_id: one index probe, where
+ * store_q_report_for() walks back through the reports logged since. */
+int store_q_report_by_id(struct sqlite3 *db, const char *report_id, const char *failure_id,
+			 struct store_q_event *out);
+
 /* ---- what the triage service and the learner read ---- */
 
 /* The last pass (OUTCOME_PASSED_SQL) of target (data.target) with
@@ -68,6 +74,19 @@ int store_q_report_for(struct sqlite3 *db, const char *failure_id, struct store_
  * target matches nothing. */
 int store_q_last_pass(struct sqlite3 *db, const char *project, const char *cwd, const char *target,
 		      int64_t before_seq, struct store_q_event *out);
+
+/* ---- what the brief reads (src/brief/brief.c) ---- */
+
+/* Events of type (or, when type ends with '.', of every type under it) of
+ * project with seq > after_seq, newest first, at most limit, through the
+ * events_type index. */
+int store_q_project_events(struct sqlite3 *db, const char *type, const char *project,
+			   int64_t after_seq, int64_t limit, store_q_event_fn fn, void *ctx);
+
+/* The seq before the first event later than ms (events' own times; the log
+ * is in time order but for clocks that disagree), INT64_MAX when none is
+ * later, into *seq: one probe of events_time. Returns 0 or CAIRN_E_STORE. */
+int store_q_seq_before_time(struct sqlite3 *db, int64_t ms, int64_t *seq);
 
 /* The window the change queries look at: events of project with
  * after_seq < seq <= until_seq and since_ms <= time_ms < until_ms;
