@@ -11,7 +11,6 @@
 #include "store/store.h"
 
 #include <getopt.h>
-#include <git2.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,12 +98,11 @@ int cmd_brief(int argc, char **argv, const struct config *cfg)
 		fprintf(stderr, "cairn brief: unexpected '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	/* One start of libgit2 for the whole brief (finding the project, then
-	 * its uncommitted files): each start parses the system's certificates. */
-	git_libgit2_init();
-	int rc = brief_run(&o, project_opt, cfg);
-	git_libgit2_shutdown();
-	return rc;
+	/* libgit2 is started once, by the thread that reads the uncommitted
+	 * files (src/brief/brief.c), so that its start (it parses the system's
+	 * certificates) runs beside the database reads; the project is found
+	 * without it (cli_project()). */
+	return brief_run(&o, project_opt, cfg);
 }
 
 static int brief_run(struct brief_opts *po, const char *project_opt, const struct config *cfg)

@@ -22,6 +22,13 @@
 
 /* Migrations: index i brings the schema from user_version i to i + 1. Never
  * edit one that has shipped; append a new one. */
+/* A knowledge row's files (newline-separated paths) as a JSON array, or '[]'
+ * when that is not valid JSON; ROW is "new" or a table alias. */
+#define KF_JSON(row)                                                                               \
+	"(SELECT CASE WHEN json_valid(a) THEN a ELSE '[]' END FROM (SELECT '[\"' ||"               \
+	" replace(replace(replace(" row ".files, '\\', '\\\\'), '\"', '\\\"'), char(10),"          \
+	" '\",\"') || '\"]' AS a))"
+
 static const char *const migrations[] = {
 	/* 1: the event log. */
 	"CREATE TABLE events("
@@ -190,6 +197,32 @@ static const char *const migrations[] = {
 	"CREATE TABLE predict_bursts(project TEXT PRIMARY KEY,"
 	" first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, files TEXT NOT NULL,"
 	" skip INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	/* 10: which knowledge entries name a file, exactly (the brief's
+	 * "known ... about FILE", src/brief/brief.c), instead of a phrase query
+	 * of the full-text index whose tokens ("src", "c") are in most
+	 * entries. Kept by triggers, like knowledge_fts. A path holds no
+	 * control character (src/kb/kb_prep.c), so the newline-separated list
+	 * becomes a JSON array by escaping '\' and '"'; a value that still
+	 * is not valid JSON (a damaged row being salvaged) indexes nothing
+	 * rather than failing the write. */
+	"CREATE TABLE knowledge_files(path TEXT NOT NULL, id INTEGER NOT NULL,"
+	" PRIMARY KEY(path, id)) WITHOUT ROWID;"
+	"CREATE INDEX knowledge_files_id ON knowledge_files(id);"
+	"CREATE TRIGGER knowledge_files_ai AFTER INSERT ON knowledge BEGIN"
+	" INSERT OR IGNORE INTO knowledge_files(path, id)"
+	" SELECT value, new.id FROM json_each(" KF_JSON(
+		"new") ") WHERE value != ''; END;"
+		       "CREATE TRIGGER knowledge_files_ad AFTER DELETE ON knowledge BEGIN"
+		       " DELETE FROM knowledge_files WHERE id = old.id; END;"
+		       "CREATE TRIGGER knowledge_files_au AFTER UPDATE OF files ON knowledge BEGIN"
+		       " DELETE FROM knowledge_files WHERE id = old.id;"
+		       " INSERT OR IGNORE INTO knowledge_files(path, id)"
+		       " SELECT value, new.id FROM json_each(" KF_JSON(
+			       "new") ") WHERE value != ''; END;"
+				      "INSERT OR IGNORE INTO knowledge_files(path, id)"
+				      " SELECT j.value, k.id FROM knowledge k, json_each(" KF_JSON(
+					      "k") ") j"
+						   " WHERE k.files != '' AND j.value != '';",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -636,6 +636,64 @@ static void test_resolve(void **state)
 	kb_entry_release(&e);
 }
 
+/* knowledge_files (migration 10) names each entry's files exactly, through
+ * every way an entry's files change: added, edited, forgotten and purged. */
+static char *files_index(const char *path)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "SELECT coalesce(group_concat(path || '@' || id, ' '), '')"
+				   " FROM (SELECT path, id FROM knowledge_files"
+				   " ORDER BY path, id)",
+				   -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	char *out = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static void test_files_index(void **state)
+{
+	struct fx *f = *state;
+	struct kb *kb = f->kb;
+	int64_t a = add(kb, "decision", "Quote paths", "", NULL,
+			"src/a.c\nsrc/\"odd\\name\".c\ndocs/\xc3\xa9t\xc3\xa9.md", NULL, T0);
+	int64_t b = add(kb, "note", "No files", "", NULL, NULL, NULL, T0);
+	int64_t c = add(kb, "mistake", "Shares a file", "", NULL, "src/a.c", NULL, T0);
+	(void)b;
+	char want[256];
+	snprintf(
+		want, sizeof want,
+		"docs/\xc3\xa9t\xc3\xa9.md@%lld src/\"odd\\name\".c@%lld src/a.c@%lld src/a.c@%lld",
+		(long long)a, (long long)a, (long long)a, (long long)c);
+	char *got = files_index(f->path);
+	assert_string_equal(got, want);
+	free(got);
+	/* An edit of the files replaces the entry's rows, and only its. */
+	struct kb_edit ed = {.files = "src/b.c"};
+	bool changed = false;
+	assert_int_equal(kb_update(kb, a, &ed, T0 + 1, &changed), 0);
+	assert_true(changed);
+	snprintf(want, sizeof want, "src/a.c@%lld src/b.c@%lld", (long long)c, (long long)a);
+	got = files_index(f->path);
+	assert_string_equal(got, want);
+	free(got);
+	/* A purged entry leaves nothing behind. */
+	assert_int_equal(kb_forget(kb, c, T0 + 2), 0);
+	size_t purged = 0;
+	assert_int_equal(kb_purge(kb, T0 + 3, &purged), 0);
+	assert_int_equal(purged, 1);
+	snprintf(want, sizeof want, "src/b.c@%lld", (long long)a);
+	got = files_index(f->path);
+	assert_string_equal(got, want);
+	free(got);
+}
+
 /* ---- supersede, forget, purge ---- */
 
 static void test_supersede_rules(void **state)
@@ -1573,6 +1631,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supersede_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_rewires, setup, teardown),
