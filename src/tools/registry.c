@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 /* One declaration per tool, in its own file. */
-extern const struct tool tool_search_knowledge;
+extern const struct tool tool_search_knowledge, tool_record_knowledge, tool_get_brief,
+	tool_last_failure, tool_predict_next;
 
 static const struct tool *const tools[] = {
-	&tool_search_knowledge,
+	&tool_get_brief,    &tool_last_failure,     &tool_search_knowledge,
+	&tool_predict_next, &tool_record_knowledge,
 };
 #define N_TOOLS (sizeof tools / sizeof tools[0])
 

@@ -1,0 +1,106 @@
+/* record_knowledge: adds a decision, mistake, pattern or note to the
+ * knowledge base (what `cairn kb add` does), and tells the daemon. */
+#include "common/buf.h"
+#include "kb/kb.h"
+#include "tools/tools.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A JSON array of strings joined with sep (a new string). */
+static char *joined(const json_t *arr, char sep)
+{
+	struct buf b = BUF_INIT(KB_BODY_MAX);
+	size_t i;
+	const json_t *v;
+	json_array_foreach(arr, i, v) {
+		if (i)
+			buf_addch(&b, sep);
+		buf_addstr(&b, json_string_value(v));
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int run(struct tool_ctx *c, const json_t *args, json_t **result, struct cairn_err *err)
+{
+	struct kb *kb = tool_ctx_kb(c, err);
+	if (!kb)
+		return err->code;
+	bool global = json_is_true(json_object_get(args, "global"));
+	const char *project = global ? NULL : tool_project(c, args);
+	char *tags = joined(json_object_get(args, "tags"), ' ');
+	char *files = joined(json_object_get(args, "files"), '\n');
+	struct kb_entry in = {
+		.kind = tool_arg_str(args, "kind", NULL),
+		.title = (char *)tool_arg_str(args, "title", ""),
+		.body = (char *)tool_arg_str(args, "body", ""),
+		.tags = tags,
+		.files = files,
+		.project = (char *)project,
+	};
+	int64_t id = 0;
+	bool dup = false;
+	int r = kb_add(kb, &in, c->now_ms, &id, &dup);
+	free(tags);
+	free(files);
+	if (r) {
+		const struct cairn_err *ke = kb_error(kb);
+		return cairn_err_set(err, r, ke->field, "record_knowledge: %s", ke->msg);
+	}
+	struct kb_entry e;
+	if ((r = kb_get(kb, id, &e)))
+		return cairn_err_set(err, r, "", "record_knowledge: %s", kb_errmsg(kb));
+	if (c->publish && !dup) {
+		json_t *ev =
+			json_pack("{s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "type", "kb.added", "source",
+				  "cairn/kb", "subject", e.uid, "data", "id", (json_int_t)e.id,
+				  "uid", e.uid, "kind", e.kind, "title", e.title);
+		if (e.project)
+			json_object_set_new(ev, "project", json_string(e.project));
+		c->publish(c->pctx, ev);
+	}
+	*result = json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)e.id, "uid", e.uid, "kind",
+			    e.kind, "title", e.title, "duplicate", dup);
+	if (e.project)
+		json_object_set_new(*result, "project", json_string(e.project));
+	kb_entry_release(&e);
+	return 0;
+}
+
+const struct tool tool_record_knowledge = {
+	.name = "record_knowledge",
+	.title = "Record knowledge",
+	.description =
+		"Adds an entry to the project's knowledge base so that later sessions (yours, a "
+		"person's, another agent's) find it: a decision (what was chosen and why), a "
+		"mistake (what went wrong, so it is not repeated), a pattern (how things are done "
+		"here) or a note. Give a one-line title and, in body, the reasons. Secrets are "
+		"redacted. Recording the same entry twice stores it once (duplicate is true).",
+	.input_schema =
+		"{\"type\":\"object\",\"required\":[\"kind\",\"title\"],\"properties\":{"
+		"\"kind\":{\"type\":\"string\",\"enum\":[\"decision\",\"mistake\",\"pattern\","
+		"\"note\"]},"
+		"\"title\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"description\":"
+		"\"One line.\"},"
+		"\"body\":{\"type\":\"string\",\"maxLength\":16000,\"description\":\"Why, how, "
+		"what to do instead.\"},"
+		"\"tags\":{\"type\":\"array\",\"maxItems\":32,\"items\":{\"type\":\"string\","
+		"\"minLength\":1,\"maxLength\":64}},"
+		"\"files\":{\"type\":\"array\",\"maxItems\":100,\"items\":{\"type\":\"string\","
+		"\"minLength\":1,\"maxLength\":1024},\"description\":\"Paths it concerns, "
+		"relative to the project.\"},"
+		"\"project\":{\"type\":\"string\",\"maxLength\":4096,\"description\":\"Absolute "
+		"path of the project; default: the caller's.\"},"
+		"\"global\":{\"type\":\"boolean\",\"description\":\"For every project.\"}},"
+		"\"additionalProperties\":false}",
+	.output_schema =
+		"{\"type\":\"object\",\"required\":[\"id\",\"uid\",\"kind\",\"title\","
+		"\"duplicate\"],"
+		"\"properties\":{\"id\":{\"type\":\"integer\"},\"uid\":{\"type\":\"string\"},"
+		"\"kind\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},"
+		"\"duplicate\":{\"type\":\"boolean\"},\"project\":{\"type\":\"string\"}}}",
+	.read_only = false,
+	.destructive = false,
+	.idempotent = true,
+	.run = run,
+};
