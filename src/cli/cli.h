@@ -26,7 +26,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
 	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict,
-	cli_session, cli_brief, cli_export, cli_import;
+	cli_session, cli_brief, cli_export, cli_import, cli_mcp;
 /* `cairn hook git|shell|claude ...`: run with argv[0] "git", "shell" or "claude". */
 extern const struct cli_cmd cli_hook_git, cli_hook_shell, cli_hook_claude;
 
@@ -47,11 +47,21 @@ int cmd_session(int argc, char **argv, const struct config *cfg);
 int cmd_brief(int argc, char **argv, const struct config *cfg);
 int cmd_export(int argc, char **argv, const struct config *cfg);
 int cmd_import(int argc, char **argv, const struct config *cfg);
+int cmd_mcp(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);
 int cmd_doctor(int argc, char **argv, const struct config *cfg);
 int hook_git(int argc, char **argv, const struct config *cfg);
 int hook_shell(int argc, char **argv, const struct config *cfg);
 int hook_claude(int argc, char **argv, const struct config *cfg);
+
+struct tool_ctx;
+/* Fills c for a command that calls tools (src/tools/tools.h): the project
+ * (project_opt, else the work tree of the current directory; *project_out
+ * holds it, free it after tool_ctx_release()), now, whether the daemon
+ * answers, and publishing through it. Returns 0, or -1 after printing why
+ * (prefixed with prog). */
+int cli_tool_ctx_init(struct tool_ctx *c, const struct config *cfg, const char *project_opt,
+		      const char *prog, char **project_out);
 
 /* Prints "usage: cairn NAME USAGE", a blank line and the help of cmd. */
 void cli_help(FILE *out, const struct cli_cmd *cmd);

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -477,15 +478,7 @@ static int open_kb(const struct config *cfg, struct kb **kb)
 	/* "applied migration" notes are for the daemon's log, not the terminal. */
 	log_set_level(LOG_WARN);
 	/* The data directory may not exist yet when no daemon ever ran. */
-	char *dir = xstrdup(cfg->data_dir);
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(dir, 0700);
-			*p = '/';
-		}
-	mkdir(dir, 0700);
-	free(dir);
+	io_mkdirs(cfg->data_dir, 0700);
 	int r = kb_open(cfg->db_path, false, (int64_t)cfg->kb_forget_days * DAY_MS, kb, &err);
 	if (r) {
 		cli_print_err("cairn kb: cannot open the knowledge base", &err);

@@ -4,6 +4,7 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "kb/kb.h"
@@ -58,15 +59,7 @@ static int open_both(const struct config *cfg, const char *prog, bool write, sql
 		return EXIT_REFUSED;
 	}
 	if (write) {
-		char *dir = xstrdup(cfg->data_dir);
-		for (char *p = dir + 1; *p; p++)
-			if (*p == '/') {
-				*p = '\0';
-				mkdir(dir, 0700);
-				*p = '/';
-			}
-		mkdir(dir, 0700);
-		free(dir);
+		io_mkdirs(cfg->data_dir, 0700);
 	}
 	if (store_db_open(cfg->db_path, !write, db, &err)) {
 		cli_print_err(prog, &err);

@@ -4,6 +4,7 @@
 #include "cli/client.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "common/spool.h"
 #include "common/timefmt.h"
 #include "common/ulid.h"
@@ -83,15 +84,7 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 		char *json = event_encode(ev, &len);
 		char *dir = xasprintf("%s/spool", cfg->data_dir);
 		/* The data dir may not exist yet if no daemon ever ran. */
-		char *parent = xstrdup(cfg->data_dir);
-		for (char *p = parent + 1; *p; p++)
-			if (*p == '/') {
-				*p = '\0';
-				mkdir(parent, 0700);
-				*p = '/';
-			}
-		mkdir(parent, 0700);
-		free(parent);
+		io_mkdirs(cfg->data_dir, 0700);
 		r = spool_write(dir, json, len);
 		if (r)
 			say_lost(dir, r);

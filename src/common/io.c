@@ -1,8 +1,11 @@
 /* Write-all loop with EINTR and EAGAIN handling. */
 #include "common/io.h"
+#include "common/xalloc.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int io_write_all(int fd, const void *buf, size_t n)
@@ -24,4 +27,23 @@ int io_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int io_mkdirs(const char *dir, unsigned mode)
+{
+	char *d = xstrdup(dir);
+	int r = 0;
+	for (char *p = d + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(d, (mode_t)mode) < 0 && errno != EEXIST && !r)
+				r = -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	free(d);
+	return r;
 }

@@ -9,4 +9,9 @@
  * any thread. */
 int io_write_all(int fd, const void *p, size_t n);
 
+/* Makes directory dir and its missing parents, each with mode (like
+ * mkdir -p). Returns 0 (also when it exists) or -errno of the first
+ * mkdir that failed for another reason than EEXIST. */
+int io_mkdirs(const char *dir, unsigned mode);
+
 #endif

@@ -3,6 +3,7 @@
 #include "tools/tools.h"
 
 #include "common/clock.h"
+#include "common/io.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "daemon/config.h"
@@ -159,6 +160,9 @@ struct kb *tool_ctx_kb(struct tool_ctx *c, struct cairn_err *err)
 	if (c->kb)
 		return c->kb;
 	const char *path = c->db_path ? c->db_path : c->cfg->db_path;
+	/* No daemon ever ran: the data directory may not exist yet. */
+	if (!c->db_path)
+		io_mkdirs(c->cfg->data_dir, 0700);
 	int64_t forget = c->cfg ? (int64_t)c->cfg->kb_forget_days * 86400000 : 0;
 	if (kb_open(path, false, forget, &c->kb, err))
 		return NULL;
