@@ -665,8 +665,9 @@ static bool stopword(const char *w)
 
 /* The topic of a knowledge question: quoted text, else a path or a
  * signature-like token, else the text after a colon, else the words that
- * are not cues. Into buf; false when nothing is left. */
-static bool find_topic(const char *q, const struct words *ws, char *buf, size_t len)
+ * are neither stop words nor cues of the family asked. Into buf; false when nothing is left. */
+static bool find_topic(const char *q, const struct words *ws, enum ask_family fam, char *buf,
+		       size_t len)
 {
 	if (find_quoted(q, buf, len))
 		return true;
@@ -688,7 +689,8 @@ static bool find_topic(const char *q, const struct words *ws, char *buf, size_t 
 		bool cue = false;
 		for (size_t c = 0; c < sizeof cues / sizeof cues[0] && !cue; c++)
 			cue = strchr(cues[c].phrase, ' ') == NULL && cues[c].w >= 1.5 &&
-			      cues[c].f != ASK_SEARCH && strcmp(cues[c].phrase, ws->raw[i]) == 0;
+			      cues[c].f == fam && fam != ASK_SEARCH &&
+			      strcmp(cues[c].phrase, ws->raw[i]) == 0;
 		if (cue)
 			continue;
 		l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? " " : "", ws->raw[i]);
@@ -1011,7 +1013,7 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 	case ASK_DECIDED:
 	case ASK_MISTAKES:
 	case ASK_SEARCH:
-		if (find_topic(q, ws, topic, sizeof topic))
+		if (find_topic(q, ws, best, topic, sizeof topic))
 			json_object_set_new(args, "query", json_string(topic));
 		if (best != ASK_SEARCH)
 			json_object_set_new(args, "kind",
