@@ -784,7 +784,7 @@ static bool find_target(const char *q, char *buf, size_t len)
 {
 	char quoted[256];
 	if (find_quoted(q, quoted, sizeof quoted) && strlen(quoted) < len) {
-		snprintf(buf, len, "%s", quoted);
+		memcpy(buf, quoted, strlen(quoted) + 1);
 		return true;
 	}
 	static const char *const tools[] = {"make ",  "ninja ", "cargo ", "npm ",
@@ -887,7 +887,8 @@ static bool record_intent(const char *q, json_t *args)
 		return false;
 	json_object_set_new(args, "kind", json_string(kind ? kind : "note"));
 	json_object_set_new(args, "title", json_string(title));
-	if (strlen(text) > tl)
+	/* A text too long for a title is kept whole in the body. */
+	if (strlen(text) > sizeof title - 1)
 		json_object_set_new(args, "body", json_string(text));
 	return true;
 }
