@@ -69,8 +69,9 @@ enum {
 	/* the name is already taken (a subscription on the connection). Wire:
 	 * exists (protocol) */
 	CAIRN_E_EXISTS = -(CAIRN_E_BASE + 20),
-	/* the daemon cannot serve this now (its store failed, or it is shutting
-	 * down); retry later. Wire: unavailable (protocol) */
+	/* the daemon cannot serve this now (its store failed, it is shutting
+	 * down, or a dependency's circuit breaker is open: src/breaker/
+	 * breaker.h); retry later. Wire: unavailable (protocol) */
 	CAIRN_E_UNAVAIL = -(CAIRN_E_BASE + 21),
 };
 
