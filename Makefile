@@ -1,7 +1,7 @@
 # cairn build. `make run` starts the daemon; `make check` runs every test.
 # Both install missing Debian packages first (scripts/deps.sh).
 
-PKGS       := libuv jansson sqlite3 inih libsystemd libgit2
+PKGS       := libuv jansson sqlite3 inih libsystemd libgit2 libcurl
 CC         ?= cc
 BUILD      := build
 VERSION    := 0.1.0

@@ -6,7 +6,7 @@ set -eu
 
 # Build and run.
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev libjansson-dev \
-libinih-dev libsystemd-dev libgit2-dev"
+libinih-dev libsystemd-dev libgit2-dev libcurl4-openssl-dev"
 # Tests: unit tests, sanitizers, fuzzers (clang's libFuzzer), integration,
 # the format check (clang-format).
 PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 git zsh"
