@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL, K_BOOL, K_NAMES };
+enum kind { K_PATH, K_SIZE, K_COUNT, K_AGE, K_LEVEL, K_BOOL, K_NAMES, K_URL, K_TEXT };
 
 /* min: the smallest value that still lets the daemon work (0: no floor).
  * A limit set below it is refused at start instead of making every request
@@ -59,6 +59,11 @@ static const struct setting settings[] = {
 	{"services", "queue_events", K_COUNT, OFF(service_queue), "256", 1},
 	{"services", "off", K_NAMES, OFF(services_off), "", 0},
 	{"session", "gap", K_AGE, OFF(session_gap_ms), "30m", 1000},
+	{"model", "url", K_URL, OFF(model_url), "", 0},
+	{"model", "name", K_TEXT, OFF(model_name), "default", 0},
+	{"model", "deadline", K_AGE, OFF(model_deadline_ms), "30s", 1000},
+	{"model", "connect_timeout", K_AGE, OFF(model_connect_ms), "2s", 100},
+	{"model", "workers", K_COUNT, OFF(model_workers), "2", 1},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -98,6 +103,33 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 		}
 		free(*slot);
 		*slot = xstrdup(v);
+		return 0;
+	}
+	case K_URL:
+	case K_TEXT: {
+		/* A model server's base URL: http or https, no spaces; or a name
+		 * of printable ASCII. */
+		size_t l = strlen(v);
+		bool ok = l < 512;
+		for (size_t i = 0; ok && i < l; i++)
+			ok = v[i] > ' ' && v[i] < 0x7f;
+		if (ok && s->kind == K_URL && *v)
+			ok = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
+		if (!ok) {
+			snprintf(why, whylen, "%s",
+				 s->kind == K_URL ? "must be an http:// or https:// URL such as "
+						    "http://127.0.0.1:11434/v1, or empty"
+						  : "must be a name of printable characters without "
+						    "spaces, under 512 bytes");
+			return CAIRN_E_INVALID;
+		}
+		char **slot = (char **)(base + s->off);
+		free(*slot);
+		*slot = xstrdup(v);
+		/* The base URL without a trailing '/'. */
+		size_t sl = strlen(*slot);
+		while (s->kind == K_URL && sl && (*slot)[sl - 1] == '/')
+			(*slot)[--sl] = '\0';
 		return 0;
 	}
 	case K_NAMES: {
@@ -328,6 +360,8 @@ void config_release(struct config *cfg)
 	free(cfg->lock_path);
 	free(cfg->db_path);
 	free(cfg->services_off);
+	free(cfg->model_url);
+	free(cfg->model_name);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -346,6 +380,8 @@ void config_print(const struct config *cfg, FILE *out)
 		switch (s->kind) {
 		case K_PATH:
 		case K_NAMES:
+		case K_URL:
+		case K_TEXT:
 			fprintf(out, "%s = %s\n", s->key, *(char *const *)(base + s->off));
 			break;
 		case K_BOOL:

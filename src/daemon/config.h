@@ -50,6 +50,11 @@ struct config {
 	size_t service_queue;      /* [services] queue_events */
 	int64_t session_gap_ms;    /* [session] gap */
 	char *services_off;        /* [services] off: names, comma-separated */
+	char *model_url;           /* [model] url: "" = no model server */
+	char *model_name;          /* [model] name */
+	int64_t model_deadline_ms; /* [model] deadline: per question */
+	int64_t model_connect_ms;  /* [model] connect_timeout */
+	size_t model_workers;      /* [model] workers: questions asked at once */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable
