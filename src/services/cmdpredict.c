@@ -26,6 +26,15 @@
 #define WEIGHT_SKIP 0.2
 #define BONUS_LAST 0.05 /* the last command again */
 #define BONUS_PREV 0.10 /* the one before it again */
+/* The list after the first: each candidate's score plus DIV_ORDER0 x its
+ * order-0 probability plus DIV_RECENT x DIV_GAMMA^r / (the sum over the
+ * ranks) when it is the r-th most recently run distinct command (r <
+ * DIV_RECENT_N): recent and frequent commands are the usual misses of
+ * the model's own second to fifth choices. */
+#define DIV_ORDER0 0.2
+#define DIV_RECENT 0.2
+#define DIV_GAMMA 0.8
+#define DIV_RECENT_N 10
 /* A whole line is shown for its word when it is at least this share of
  * the word's recent uses and was typed at least twice. */
 #define LINE_SHARE 0.5
@@ -380,6 +389,8 @@ struct cand {
 	double score, best; /* total; the largest part */
 	enum part part;
 	int64_t n, of, last_ms; /* the best part's counts and time */
+	double p0;              /* its order-0 probability */
+	int64_t at0;            /* when it was last run: the order-0 row's count then, or -1 */
 };
 
 struct query {
@@ -394,6 +405,7 @@ static struct cand *cand_get(struct query *q, const char *word)
 	if (!c) {
 		c = xcalloc(1, sizeof *c);
 		c->best = -1;
+		c->at0 = -1;
 		strmap_put(&q->idx, word, c);
 	}
 	return c;
@@ -442,8 +454,13 @@ static int add_row(struct query *q, const char *ctx, int64_t n_row, double alpha
 		double w = sqlite3_column_double(q->ents, 1);
 		int64_t at = sqlite3_column_int64(q->ents, 2);
 		double p = w * pow(alpha, (double)(n_row - at)) / total;
-		cand_add(cand_get(q, next), weight * p, part, sqlite3_column_int64(q->ents, 3),
-			 n_row, sqlite3_column_int64(q->ents, 4));
+		struct cand *c = cand_get(q, next);
+		cand_add(c, weight * p, part, sqlite3_column_int64(q->ents, 3), n_row,
+			 sqlite3_column_int64(q->ents, 4));
+		if (part == PART_ORDER0) {
+			c->p0 = p;
+			c->at0 = at;
+		}
 	}
 	sqlite3_reset(q->ents);
 	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
@@ -494,14 +511,60 @@ static char *reason_of(const struct cand *c, const char *w1, const char *w2)
 	return xasprintf("%lld of the %lld commands learned", (long long)c->n, (long long)c->of);
 }
 
-static int item_cmp(const void *a, const void *b)
+/* An item being ranked: key is what it is sorted by (the score, then the
+ * score of the list after the first). */
+struct ranked {
+	struct cmdpredict_item it;
+	const struct cand *c;
+	double key;
+};
+
+static int ranked_cmp(const void *a, const void *b)
 {
-	const struct cmdpredict_item *x = a, *y = b;
-	if (x->score != y->score)
-		return x->score < y->score ? 1 : -1;
-	if (x->last_ms != y->last_ms)
-		return x->last_ms < y->last_ms ? 1 : -1;
-	return strcmp(x->word, y->word);
+	const struct ranked *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	if (x->it.last_ms != y->it.last_ms)
+		return x->it.last_ms < y->it.last_ms ? 1 : -1;
+	return strcmp(x->it.word, y->it.word);
+}
+
+static int recent_cmp(const void *a, const void *b)
+{
+	const struct ranked *const *x = a, *const *y = b;
+	int64_t p = (*x)->c->at0, q = (*y)->c->at0;
+	return p != q ? (p < q ? 1 : -1) : strcmp((*x)->it.word, (*y)->it.word);
+}
+
+/* Ranks v[0..n): the best by score first, then the rest by the score of
+ * the list after the first (DIV_ORDER0, DIV_RECENT). */
+static void rank_items(struct ranked *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i].key = v[i].it.score;
+	qsort(v, n, sizeof *v, ranked_cmp);
+	if (n < 3)
+		return;
+	for (size_t i = 1; i < n; i++)
+		v[i].key = v[i].it.score + DIV_ORDER0 * v[i].c->p0;
+	/* The recently run: the candidates with the latest order-0 count. */
+	struct ranked **by = xcalloc(n, sizeof *by);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].c->at0 >= 0)
+			by[m++] = &v[i];
+	qsort(by, m, sizeof *by, recent_cmp);
+	if (m > DIV_RECENT_N)
+		m = DIV_RECENT_N;
+	double z = 0, g = 1;
+	for (size_t r = 0; r < m; r++, g *= DIV_GAMMA)
+		z += g;
+	g = 1;
+	for (size_t r = 0; r < m; r++, g *= DIV_GAMMA)
+		if (by[r] != &v[0])
+			by[r]->key += DIV_RECENT * g / z;
+	free(by);
+	qsort(v + 1, n - 1, sizeof *v, ranked_cmp);
 }
 
 static bool has_table(sqlite3 *db, const char *name)
@@ -607,24 +670,27 @@ int cmdpredict_query(sqlite3 *db, const char *const *after, size_t n_after, size
 	if (*w2)
 		cand_add(cand_get(&q, w2), BONUS_PREV, PART_PREV, 0, 0, 0);
 
-	size_t it = 0;
+	size_t it = 0, n_all = 0;
 	const char *word;
 	void *val;
-	v = xcalloc(strmap_len(&q.idx), sizeof *v);
+	struct ranked *all = xcalloc(strmap_len(&q.idx), sizeof *all);
 	while (strmap_next(&q.idx, &it, &word, &val)) {
 		const struct cand *c = val;
-		v[n].word = xstrdup(word);
-		v[n].score = c->score;
-		v[n].last_ms = c->last_ms;
-		v[n].reason = reason_of(c, w1, w2);
-		n++;
+		all[n_all].it.word = (char *)word; /* the map's key: copied if kept */
+		all[n_all].it.score = c->score;
+		all[n_all].it.last_ms = c->last_ms;
+		all[n_all].c = c;
+		n_all++;
 	}
-	qsort(v, n, sizeof *v, item_cmp);
-	while (n > limit) {
-		n--;
-		free(v[n].word);
-		free(v[n].reason);
+	rank_items(all, n_all);
+	n = n_all < limit ? n_all : limit;
+	v = xcalloc(n ? n : 1, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = all[i].it;
+		v[i].word = xstrdup(all[i].it.word);
+		v[i].reason = reason_of(all[i].c, w1, w2);
 	}
+	free(all);
 	for (size_t i = 0; i < n; i++) {
 		v[i].command = usual_line(&q, v[i].word);
 		if (!v[i].command)
