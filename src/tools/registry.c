@@ -18,9 +18,14 @@
 
 /* One declaration per tool, in its own file. */
 extern const struct tool tool_search_knowledge;
+extern const struct tool tool_session_state;
+extern const struct tool tool_recent_activity;
+extern const struct tool tool_project_state;
+extern const struct tool tool_explain_event;
 
 static const struct tool *const tools[] = {
-	&tool_search_knowledge,
+	&tool_search_knowledge, &tool_session_state, &tool_recent_activity,
+	&tool_project_state,    &tool_explain_event,
 };
 #define N_TOOLS (sizeof tools / sizeof tools[0])
 
@@ -218,6 +223,11 @@ const char *tool_project(struct tool_ctx *c, const json_t *args)
 	if (l > 1 && c->project_buf[l - 1] == '/')
 		c->project_buf[l - 1] = '\0';
 	return c->project_buf;
+}
+
+int64_t tool_session_gap_ms(const struct tool_ctx *c)
+{
+	return c->cfg ? c->cfg->session_gap_ms : 30 * 60 * 1000;
 }
 
 int tool_arg_since(struct tool_ctx *c, const json_t *args, int64_t *ms, struct cairn_err *err)
