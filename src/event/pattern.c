@@ -122,3 +122,22 @@ bool pattern_match(const char *pat, const char *type)
 		t++;
 	}
 }
+
+size_t pattern_literal_prefix(const char *pat, bool *exact)
+{
+	size_t len = 0;
+	const char *p = pat;
+	*exact = true;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t tlen = dot ? (size_t)(dot - p) : strlen(p);
+		if ((tlen == 1 && (*p == '*' || *p == '>'))) {
+			*exact = false;
+			return len;
+		}
+		if (!dot)
+			return strlen(pat);
+		len = (size_t)(dot - pat) + 1;
+		p = dot + 1;
+	}
+}

@@ -10,6 +10,7 @@
 #define CAIRN_PATTERN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PATTERN_MAX 255
 
@@ -20,5 +21,10 @@ bool type_valid(const char *s, const char **why);
 bool pattern_valid(const char *s, const char **why);
 /* True if the valid pattern pat matches the valid type. */
 bool pattern_match(const char *pat, const char *type);
+/* The length of the valid pattern pat's literal token prefix, before its
+ * first wildcard token ("build." for "build.>", "" for "*.x", the whole
+ * pattern when it has no wildcard), and in *exact whether it has none: what
+ * a query over an index of types can seek to. */
+size_t pattern_literal_prefix(const char *pat, bool *exact);
 
 #endif

@@ -34,8 +34,15 @@ int gitinfo_read(const char *path, size_t max_dirty, struct gitinfo *gi)
 		if (git_reference_is_branch(head))
 			gi->branch = xstrdup(git_reference_shorthand(head));
 		const git_oid *oid = git_reference_target(head);
-		if (oid)
+		if (oid) {
 			git_oid_tostr(gi->head, sizeof gi->head, oid);
+			git_commit *commit = NULL;
+			if (git_commit_lookup(&commit, repo, oid) == 0) {
+				const char *sum = git_commit_summary(commit);
+				gi->head_subject = sum ? xstrdup(sum) : NULL;
+				git_commit_free(commit);
+			}
+		}
 		git_reference_free(head);
 	} else if (hr == GIT_EUNBORNBRANCH) {
 		/* No commit yet: HEAD still names the branch to be. */
@@ -68,6 +75,7 @@ int gitinfo_read(const char *path, size_t max_dirty, struct gitinfo *gi)
 				gi->dirty[gi->n_dirty++] = xstrdup(p);
 		}
 		gi->dirty_truncated = cnt > keep;
+		gi->dirty_total = cnt;
 		git_status_list_free(st);
 	}
 out_repo:
@@ -81,6 +89,7 @@ void gitinfo_release(struct gitinfo *gi)
 {
 	free(gi->workdir);
 	free(gi->branch);
+	free(gi->head_subject);
 	for (size_t i = 0; i < gi->n_dirty; i++)
 		free(gi->dirty[i]);
 	free(gi->dirty);

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "event/outcome.h"
+#include "event/pattern.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -279,6 +280,232 @@ int store_q_git_events(sqlite3 *db, const struct store_q_window *w, int limit, s
 		return CAIRN_E_STORE;
 	bind_window(st, w);
 	sqlite3_bind_int(st, 6, limit);
+	return each_event(st, fn, ctx);
+}
+
+/* ---- what the tools read ---- */
+
+int store_q_event_by_id(sqlite3 *db, const char *id, struct store_q_event *out)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	/* Each step of s seeks the next source in events_source_id: a few
+	 * probes, where "WHERE id = ?" alone would read the whole table. */
+	if (prepare(db,
+		    "WITH RECURSIVE s(src) AS (SELECT min(source) FROM events UNION ALL"
+		    " SELECT (SELECT min(source) FROM events WHERE source > s.src) FROM s"
+		    " WHERE s.src IS NOT NULL)"
+		    " SELECT " EVENT_COLS " FROM events WHERE source IN (SELECT src FROM s)"
+		    " AND id = ?1 ORDER BY seq DESC LIMIT 1",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return one_event(st, out);
+}
+
+/* Hands on the rows pattern_match() accepts, at most limit. */
+struct match_call {
+	const char *pattern;
+	int64_t left;
+	store_q_event_fn fn;
+	void *ctx;
+};
+
+static int match_row(void *arg, const struct store_q_event *ev)
+{
+	struct match_call *m = arg;
+	if (!ev->type || !pattern_match(m->pattern, ev->type))
+		return 0;
+	if (m->fn(m->ctx, ev))
+		return 1;
+	return --m->left <= 0;
+}
+
+/* The most types one query walks one by one; a pattern matching more is
+ * read in one statement instead. */
+#define WALK_TYPES_MAX 64
+
+/* The types logged that the pattern matches, at most WALK_TYPES_MAX + 1,
+ * into types (each freed by the caller): a seek of events_type per
+ * distinct type within the pattern's literal prefix, rather than a read of
+ * its rows. */
+static int matching_types(sqlite3 *db, const char *pat, size_t plen, char **types, size_t *n)
+{
+	*n = 0;
+	char lo[PATTERN_MAX + 2], hi[PATTERN_MAX + 2];
+	memcpy(lo, pat, plen);
+	lo[plen] = '\0';
+	if (plen) {
+		memcpy(hi, pat, plen);
+		hi[plen - 1] = '.' + 1;
+		hi[plen] = '\0';
+	} else {
+		strcpy(hi, "~"); /* above every type: tokens are [a-z0-9_-] */
+	}
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "WITH RECURSIVE t(type) AS (SELECT (SELECT min(type) FROM events"
+		    " WHERE type >= ?1 AND type < ?2) UNION ALL SELECT (SELECT min(type)"
+		    " FROM events WHERE type > t.type AND type < ?2) FROM t"
+		    " WHERE t.type IS NOT NULL) SELECT type FROM t WHERE type IS NOT NULL",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (!t || !pattern_match(pat, t))
+			continue;
+		types[(*n)++] = xstrdup(t);
+		if (*n > WALK_TYPES_MAX) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : CAIRN_E_STORE;
+}
+
+/* Walks events_type once per type, newest first, and merges the walks by
+ * seq: each walk reads only its type's rows, and stops with the limit. */
+static int walk_types(sqlite3 *db, char **types, size_t n, const char *project, int64_t after_seq,
+		      int64_t limit, store_q_event_fn fn, void *ctx)
+{
+	sqlite3_stmt *st[WALK_TYPES_MAX];
+	bool live[WALK_TYPES_MAX];
+	int r = 0;
+	size_t ready = 0;
+	for (; ready < n; ready++) {
+		if (prepare(db,
+			    project ? "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
+				      " AND seq > ?2 AND +project = ?3 ORDER BY seq DESC LIMIT ?4"
+				    : "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
+				      " AND seq > ?2 ORDER BY seq DESC LIMIT ?4",
+			    &st[ready])) {
+			r = CAIRN_E_STORE;
+			goto out;
+		}
+		sqlite3_bind_text(st[ready], 1, types[ready], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st[ready], 2, after_seq);
+		if (project)
+			sqlite3_bind_text(st[ready], 3, project, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st[ready], 4, limit);
+		int rc = sqlite3_step(st[ready]);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			ready++;
+			r = CAIRN_E_STORE;
+			goto out;
+		}
+		live[ready] = rc == SQLITE_ROW;
+	}
+	for (int64_t left = limit; left > 0; left--) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (live[i] && (best == n || sqlite3_column_int64(st[i], 0) >
+							     sqlite3_column_int64(st[best], 0)))
+				best = i;
+		if (best == n)
+			break;
+		struct store_q_event v;
+		event_view(st[best], &v);
+		if (fn(ctx, &v))
+			break;
+		int rc = sqlite3_step(st[best]);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = CAIRN_E_STORE;
+			break;
+		}
+		live[best] = rc == SQLITE_ROW;
+	}
+out:
+	for (size_t i = 0; i < ready; i++)
+		sqlite3_finalize(st[i]);
+	return r;
+}
+
+int store_q_recent_events(sqlite3 *db, const char *pattern, const char *project, int64_t after_seq,
+			  int64_t limit, store_q_event_fn fn, void *ctx)
+{
+	const char *pat = pattern ? pattern : ">";
+	if (limit <= 0)
+		return 0;
+	bool exact;
+	size_t plen = pattern_literal_prefix(pat, &exact);
+	if (strcmp(pat, ">") != 0) {
+		char *types[WALK_TYPES_MAX + 1];
+		size_t n = 0;
+		int r = 0;
+		if (exact)
+			types[n++] = xstrdup(pat);
+		else
+			r = matching_types(db, pat, plen, types, &n);
+		if (!r && n <= WALK_TYPES_MAX)
+			r = walk_types(db, types, n, project, after_seq, limit, fn, ctx);
+		for (size_t i = 0; i < n; i++)
+			free(types[i]);
+		if (r || n <= WALK_TYPES_MAX)
+			return r;
+	}
+	/* Everything (">"), or a pattern matching too many types to walk
+	 * each: one statement over events_project with a project, else the
+	 * type range ("x.>" is ["x.", "x/") exactly) or the primary key. A
+	 * '*' needs the GLOB ("*" -> "*", "x.>" -> "x.*"), whose '*' also
+	 * spans dots, and then pattern_match(). Type tokens hold no GLOB
+	 * metacharacters. */
+	bool star = strchr(pat, '*') != NULL;
+	char glob[PATTERN_MAX + 2] = "";
+	if (star) {
+		size_t gl = 0;
+		for (const char *p = pat; *p && gl + 2 < sizeof glob; p++)
+			glob[gl++] = *p == '>' ? '*' : *p;
+		glob[gl] = '\0';
+	}
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "SELECT " EVENT_COLS " FROM events WHERE seq > ?1%s%s%s ORDER BY seq DESC%s",
+		 project ? " AND project = ?2" : "", plen ? " AND type >= ?3 AND type < ?4" : "",
+		 star ? " AND type GLOB ?5" : "", star ? "" : " LIMIT ?6");
+	sqlite3_stmt *st;
+	if (prepare(db, sql, &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_int64(st, 1, after_seq);
+	if (project)
+		sqlite3_bind_text(st, 2, project, -1, SQLITE_STATIC);
+	char hi[PATTERN_MAX + 2];
+	if (plen) {
+		/* Types with the prefix "a.b." sort in ["a.b.", "a.b/"). */
+		memcpy(hi, pat, plen);
+		hi[plen - 1] = '.' + 1;
+		hi[plen] = '\0';
+		sqlite3_bind_text(st, 3, pat, (int)plen, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, hi, -1, SQLITE_STATIC);
+	}
+	if (star) {
+		sqlite3_bind_text(st, 5, glob, -1, SQLITE_STATIC);
+		struct match_call m = {pat, limit, fn, ctx};
+		return each_event(st, match_row, &m);
+	}
+	sqlite3_bind_int64(st, 6, limit);
+	return each_event(st, fn, ctx);
+}
+
+int store_q_correlated(sqlite3 *db, int64_t seq, const char *id, const char *corr, int64_t window,
+		       int64_t limit, store_q_event_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	if (prepare(db,
+		    "SELECT " EVENT_COLS " FROM events WHERE seq >= ?1 - ?4 AND seq <= ?1 + ?4"
+		    " AND seq != ?1 AND (correlationid = ?2 OR (?3 IS NOT NULL AND"
+		    " (correlationid = ?3 OR id = ?3))) ORDER BY seq LIMIT ?5",
+		    &st))
+		return CAIRN_E_STORE;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (corr)
+		sqlite3_bind_text(st, 3, corr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, window);
+	sqlite3_bind_int64(st, 5, limit);
 	return each_event(st, fn, ctx);
 }
 

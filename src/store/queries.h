@@ -115,6 +115,37 @@ int store_q_file_changes(struct sqlite3 *db, const struct store_q_window *w, int
 int store_q_git_events(struct sqlite3 *db, const struct store_q_window *w, int limit,
 		       store_q_event_fn fn, void *ctx);
 
+/* ---- what the tools read (src/tools/) ---- */
+
+/* The event whose id is id, of any source (the latest when two sources
+ * used the same id): the sources are found by skipping through the
+ * events_source_id index, then one probe of it per source. */
+int store_q_event_by_id(struct sqlite3 *db, const char *id, struct store_q_event *out);
+
+/* Events whose type matches the valid pattern (event/pattern.h; NULL: ">")
+ * of project (NULL: any, events outside projects included) with
+ * seq > after_seq, newest first, at most limit. A pattern other than ">"
+ * is turned into the types logged that it matches (a seek of events_type
+ * per distinct type under its literal prefix), each walked newest first on
+ * events_type (the project checked on each row: a type is usually rarer
+ * than a project's events), the walks merged by seq: so a pattern that
+ * matches nothing recent reads nothing. ">" walks events_project with a
+ * project, else the primary key; so does a pattern matching more than 64
+ * types (narrowed in SQL by the type range and a GLOB, then by
+ * pattern_match()). */
+int store_q_recent_events(struct sqlite3 *db, const char *pattern, const char *project,
+			  int64_t after_seq, int64_t limit, store_q_event_fn fn, void *ctx);
+
+/* The events correlated with the event at seq whose id is id and whose
+ * correlationid is corr (NULL: none), in seq order, at most limit: those
+ * sharing its correlationid, the one its correlationid names, and those
+ * whose correlationid is its id; the event itself excluded. No index
+ * covers correlationid: only the window events either side of seq are
+ * read (a primary key range), so a relation logged farther away is not
+ * found. */
+int store_q_correlated(struct sqlite3 *db, int64_t seq, const char *id, const char *corr,
+		       int64_t window, int64_t limit, store_q_event_fn fn, void *ctx);
+
 /* ---- checking (`cairn doctor`) ---- */
 
 /* Called per hole; return non-zero to stop. */

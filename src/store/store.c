@@ -1122,33 +1122,12 @@ void store_query_init(struct store_query *q)
 	q->limit = 100;
 }
 
-/* The literal token prefix of a pattern, before its first wildcard ("build."
- * for "build.>", "" for "*.x"), and whether the pattern has no wildcard. */
-static size_t literal_prefix(const char *pat, bool *exact)
-{
-	size_t len = 0;
-	const char *p = pat;
-	*exact = true;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t tlen = dot ? (size_t)(dot - p) : strlen(p);
-		if ((tlen == 1 && (*p == '*' || *p == '>'))) {
-			*exact = false;
-			return len;
-		}
-		if (!dot)
-			return strlen(pat);
-		len = (size_t)(dot - pat) + 1;
-		p = dot + 1;
-	}
-}
-
 int store_query(struct store *st, const struct store_query *q, store_row_fn fn, void *ctx,
 		bool *more)
 {
 	const char *pat = q->pattern ? q->pattern : ">";
 	bool exact;
-	size_t plen = literal_prefix(pat, &exact);
+	size_t plen = pattern_literal_prefix(pat, &exact);
 	/* A wildcard pattern is also given to SQL as a GLOB ("*.failed" ->
 	 * "*.failed", "a.*.c" -> "a.*.c", "x.>" -> "x.*"): GLOB's * also spans
 	 * dots, so it selects a superset that pattern_match() then narrows, but

@@ -18,12 +18,16 @@
 #include <unistd.h>
 
 /* One declaration per tool, in its own file. */
-extern const struct tool tool_search_knowledge, tool_record_knowledge, tool_get_brief,
-	tool_last_failure, tool_predict_next;
+extern const struct tool tool_get_brief, tool_session_state, tool_last_failure,
+	tool_search_knowledge, tool_recent_activity, tool_predict_next, tool_project_state,
+	tool_explain_event, tool_record_knowledge;
 
+/* The order of tools/list: the session's start first, the one that acts
+ * last. */
 static const struct tool *const tools[] = {
-	&tool_get_brief,    &tool_last_failure,     &tool_search_knowledge,
-	&tool_predict_next, &tool_record_knowledge,
+	&tool_get_brief,        &tool_session_state,   &tool_last_failure,
+	&tool_search_knowledge, &tool_recent_activity, &tool_predict_next,
+	&tool_project_state,    &tool_explain_event,   &tool_record_knowledge,
 };
 #define N_TOOLS (sizeof tools / sizeof tools[0])
 
@@ -224,6 +228,11 @@ const char *tool_project(struct tool_ctx *c, const json_t *args)
 	if (l > 1 && c->project_buf[l - 1] == '/')
 		c->project_buf[l - 1] = '\0';
 	return c->project_buf;
+}
+
+int64_t tool_session_gap_ms(const struct tool_ctx *c)
+{
+	return c->cfg ? c->cfg->session_gap_ms : 30 * 60 * 1000;
 }
 
 int tool_arg_since(struct tool_ctx *c, const json_t *args, int64_t *ms, struct cairn_err *err)

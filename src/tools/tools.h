@@ -33,13 +33,15 @@
 struct sqlite3;
 struct config;
 struct kb;
+struct store_q_event;
 
 /* The largest result a tool may return, as compact JSON. */
 #define TOOL_RESULT_MAX (64 * 1024)
 
 /* What a tool runs with. The caller fills cfg, project and now_ms; db, kb
  * are opened on first use by tool_ctx_db() / tool_ctx_kb() and closed by
- * tool_ctx_release(). */
+ * tool_ctx_release(). cfg may be NULL when db_path is set (tests): no tool
+ * reads it then but for defaults. */
 struct tool_ctx {
 	const struct config *cfg;
 	/* The project a question is about when its arguments name none:
@@ -56,6 +58,10 @@ struct tool_ctx {
 	void *pctx;
 	/* Test builds: a database path instead of cfg's. */
 	const char *db_path;
+	/* The circuit breakers' states, for project_state: an array of
+	 * objects, borrowed (the tool copies it); NULL when the caller has
+	 * none. */
+	json_t *breakers;
 
 	struct sqlite3 *db; /* read-only, opened lazily */
 	struct kb *kb;      /* writable, opened lazily */
@@ -123,8 +129,43 @@ int64_t tool_arg_int(const json_t *args, const char *key, int64_t def);
  * canonical when it exists), else c->project. NULL when neither. The
  * result is owned by c until tool_ctx_release(). */
 const char *tool_project(struct tool_ctx *c, const json_t *args);
+/* The session gap (cfg's [session] gap; 30 minutes without a cfg). */
+int64_t tool_session_gap_ms(const struct tool_ctx *c);
 /* Parses args' "since" ("30m", "2h", "7d", an RFC 3339 time, or a Unix
  * time in ms) into ms; 0 when absent. CAIRN_E_INVALID when malformed. */
 int tool_arg_since(struct tool_ctx *c, const json_t *args, int64_t *ms, struct cairn_err *err);
+
+/* ---- bounded results (src/tools/results.c) ----
+ *
+ * What a tool copies into its result from the log, the knowledge base or a
+ * repository is as long as what was logged there; these bound it. */
+
+/* The longest one-line summary of an event, in bytes. */
+#define TOOL_SUMMARY_MAX 200
+
+/* A new JSON string of s's first len bytes, cut to at most max bytes on a
+ * UTF-8 boundary with "…" (3 bytes) appended after a cut; bytes that are
+ * not UTF-8 (a path or a commit subject from git) become '?', so the
+ * result is never NULL. */
+json_t *tool_strn(const char *s, size_t len, size_t max);
+/* tool_strn() of a NUL-terminated s; json null when s is NULL. */
+json_t *tool_str(const char *s, size_t max);
+
+/* Cuts, in place, every string in v longer than max_str bytes (as
+ * tool_strn() does) and every array or object with more than max_items
+ * members (the first kept). Returns true when anything was cut. */
+bool tool_json_trim(json_t *v, size_t max_str, size_t max_items);
+
+/* One line about an event's data, at most TOOL_SUMMARY_MAX bytes and no
+ * control characters: a commit's subject and file count, a run's target,
+ * outcome and exit status, a shell command, a file's path, a report's
+ * summary; for other types the subject and the first scalar fields. env is
+ * the parsed envelope. A new string. */
+json_t *tool_event_summary(const json_t *env);
+
+/* The short form of a row of the log that lists of events hold: seq, id,
+ * time (RFC 3339), type, source, project (when it has one) and summary.
+ * NULL when the envelope does not parse (the log holds valid ones). */
+json_t *tool_event_item(const struct store_q_event *ev);
 
 #endif
