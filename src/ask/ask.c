@@ -58,6 +58,9 @@ static json_t *call(struct tool_ctx *c, struct ask_answer *a, const char *name, 
 
 /* ---- composing: one function per tool's result ---- */
 
+static void say_generic(struct buf *b, const json_t *v, int depth, const char *key);
+static void collect_sources(const json_t *v, json_t *sources, int depth);
+
 static void say_entries(struct buf *b, const json_t *res, json_t *sources, const char *what)
 {
 	const json_t *entries = json_object_get(res, "entries");
@@ -160,6 +163,185 @@ static void say_predictions(struct buf *b, const json_t *res)
 		buf_addstr(b, "No command prediction yet: it learns from the shell hook's commands "
 			      "('cairn shell-init').\n");
 	}
+}
+
+/* "2026-12-03T16:05:02.320Z" as "2026-12-03 16:05" (UTC, as stored). */
+static void short_time(char *out, size_t n, const char *iso)
+{
+	if (strlen(iso) >= 16)
+		snprintf(out, n, "%.10s %.5s", iso, iso + 11);
+	else
+		snprintf(out, n, "%s", iso);
+}
+
+static void say_session(struct buf *b, const json_t *res, json_t *sources)
+{
+	char t0[32], t1[32];
+	short_time(t0, sizeof t0, str(res, "start"));
+	short_time(t1, sizeof t1, str(res, "last_activity"));
+	bool open = json_is_true(json_object_get(res, "open"));
+	buf_addf(b, "%s session in %s: %s to %s UTC, %lld events%s.\n",
+		 open ? "Your current" : "Your last", str(res, "project"), t0, t1,
+		 (long long)json_integer_value(json_object_get(res, "events")),
+		 *str(res, "agent") ? " (an agent's)" : "");
+	if (*str(res, "note"))
+		buf_addf(b, "Note: %s\n", str(res, "note"));
+	size_t i;
+	const json_t *x;
+	if (json_array_size(json_object_get(res, "files"))) {
+		buf_addstr(b, "Files you worked on most:");
+		json_array_foreach(json_object_get(res, "files"), i, x)
+			buf_addf(b, "%s %s (%lld)", i ? "," : "", str(x, "path"),
+				 (long long)json_integer_value(json_object_get(x, "n")));
+		buf_addch(b, '\n');
+	}
+	if (json_array_size(json_object_get(res, "branches"))) {
+		buf_addstr(b, "Branch:");
+		json_array_foreach(json_object_get(res, "branches"), i, x)
+			buf_addf(b, "%s %s", i ? "," : "",
+				 json_string_value(x) ? json_string_value(x) : "");
+		buf_addch(b, '\n');
+	}
+	json_array_foreach(json_object_get(res, "targets"), i, x) {
+		if (i >= LIST_SHOWN)
+			break;
+		buf_addf(b, "Built: %s, %s\n", str(x, "target"), str(x, "state"));
+	}
+	json_array_foreach(json_object_get(res, "failing"), i, x) {
+		buf_addf(b, "Still failing: %s%s%s\n",
+			 json_is_string(x) ? json_string_value(x) : str(x, "target"),
+			 *str(x, "gist") ? ": " : "", str(x, "gist"));
+	}
+	json_array_foreach(json_object_get(res, "commits"), i, x) {
+		if (i >= 3)
+			break;
+		buf_addf(b, "Commit %.10s %s\n", str(x, "hash"), str(x, "subject"));
+	}
+	json_array_foreach(json_object_get(res, "knowledge"), i, x) {
+		if (i >= 3)
+			break;
+		buf_addf(b, "Knowledge %s: %s\n", str(x, "what"), str(x, "title"));
+	}
+	json_array_foreach(json_object_get(res, "commands"), i, x) {
+		if (i >= 3)
+			break;
+		buf_addf(b, "Ran: %s\n",
+			 json_is_string(x) ? json_string_value(x) : str(x, "command"));
+	}
+	collect_sources(res, sources, 0);
+}
+
+static void say_project(struct buf *b, const json_t *res, json_t *sources)
+{
+	const json_t *git = json_object_get(res, "git");
+	if (json_is_object(git)) {
+		json_int_t dirty = json_integer_value(json_object_get(git, "dirty_count"));
+		buf_addf(b, "On branch %s at %.10s (%s); %s.\n", str(git, "branch"),
+			 str(git, "head"), str(git, "head_subject"),
+			 dirty ? "uncommitted changes" : "the work tree is clean");
+		size_t i;
+		const json_t *f;
+		if (dirty) {
+			buf_addstr(b, "Uncommitted:");
+			json_array_foreach(json_object_get(git, "dirty"), i, f) {
+				if (i >= 8)
+					break;
+				buf_addf(b, "%s %s", i ? "," : "",
+					 json_is_string(f) ? json_string_value(f) : str(f, "path"));
+			}
+			if (dirty > 8)
+				buf_addf(b, " (%lld in all)", (long long)dirty);
+			buf_addch(b, '\n');
+		}
+	} else if (*str(res, "git_note")) {
+		buf_addf(b, "%s\n", str(res, "git_note"));
+	}
+	json_int_t open = json_integer_value(json_object_get(res, "open_failures"));
+	if (open)
+		buf_addf(b, "%lld failure%s still open:\n", (long long)open, open == 1 ? "" : "s");
+	else
+		buf_addstr(b, "Nothing is failing.\n");
+	size_t i;
+	const json_t *x;
+	json_array_foreach(json_object_get(res, "failing"), i, x)
+		buf_addf(b, "  %s: %s\n", str(x, "target"),
+			 *str(x, "gist") ? str(x, "gist") : str(x, "message"));
+	json_array_foreach(json_object_get(res, "targets"), i, x) {
+		if (i >= 8)
+			break;
+		char t[32];
+		short_time(t, sizeof t, str(x, "time"));
+		buf_addf(b, "  %s: %s (%s UTC)\n", str(x, "target"), str(x, "state"), t);
+	}
+	buf_addf(b, "The cairn daemon is %s.\n",
+		 json_is_true(json_object_get(res, "daemon_running"))
+			 ? "running"
+			 : "not running: nothing new is recorded (start it with 'cairn daemon')");
+	json_array_foreach(json_object_get(res, "breakers"), i, x)
+		buf_addf(b, "Breaker %s: %s%s%s\n", str(x, "name"), str(x, "state"),
+			 *str(x, "last_error") ? ", last error: " : "", str(x, "last_error"));
+	collect_sources(res, sources, 0);
+}
+
+static void say_activity(struct buf *b, const json_t *res, json_t *sources)
+{
+	const json_t *evs = json_object_get(res, "events");
+	if (!json_array_size(evs)) {
+		buf_addstr(b, "Nothing was recorded in that time.\n");
+		return;
+	}
+	size_t i;
+	const json_t *e;
+	json_array_foreach(evs, i, e) {
+		if (i >= 15) {
+			buf_addf(b, "  (and more: cairn log)\n");
+			break;
+		}
+		char t[32];
+		short_time(t, sizeof t, str(e, "time"));
+		buf_addf(b, "  %s  %-14s %s\n", t, str(e, "type"), str(e, "summary"));
+		add_source(sources, "seq:%lld",
+			   (long long)json_integer_value(json_object_get(e, "seq")));
+	}
+	if (json_is_true(json_object_get(res, "more")) && json_array_size(evs) <= 15)
+		buf_addstr(b, "  (and more: cairn log)\n");
+}
+
+static void say_event(struct buf *b, const json_t *res, json_t *sources)
+{
+	const json_t *ev = json_object_get(res, "event");
+	char t[32];
+	short_time(t, sizeof t, str(ev, "time"));
+	buf_addf(b, "Event %lld, %s from %s at %s UTC%s%s.\n",
+		 (long long)json_integer_value(json_object_get(ev, "seq")), str(ev, "type"),
+		 str(ev, "source"), t, *str(ev, "project") ? " in " : "", str(ev, "project"));
+	add_source(sources, "event:%s", str(ev, "id"));
+	const json_t *data = json_object_get(ev, "data");
+	if (json_is_object(data)) {
+		buf_addstr(b, "Data:\n");
+		say_generic(b, data, 1, NULL);
+	}
+	const json_t *f = json_object_get(res, "failure");
+	if (json_is_object(f)) {
+		const json_t *rep = json_object_get(f, "report");
+		if (json_is_object(rep) && *str(rep, "summary"))
+			buf_addf(b, "Triage: %s\n", str(rep, "summary"));
+		buf_addf(b, "%s\n",
+			 json_is_true(json_object_get(f, "resolved"))
+				 ? "It was resolved by a later pass."
+				 : "It is not resolved yet.");
+	}
+	size_t i;
+	const json_t *k;
+	json_array_foreach(json_object_get(res, "knowledge"), i, k) {
+		buf_addf(b, "Knowledge from it: #%lld %s\n",
+			 (long long)json_integer_value(json_object_get(k, "id")), str(k, "title"));
+		add_source(sources, "kb:%lld",
+			   (long long)json_integer_value(json_object_get(k, "id")));
+	}
+	if (json_array_size(json_object_get(res, "related")))
+		buf_addf(b, "%zu related events (the same correlation id).\n",
+			 json_array_size(json_object_get(res, "related")));
 }
 
 /* A generic rendering of any result: its scalar fields, then the first
@@ -317,6 +499,10 @@ int ask_deterministic(struct tool_ctx *c, const char *question, struct ask_answe
 			break;
 		}
 		case ASK_BRIEF: buf_addstr(&b, str(res, "brief")); break;
+		case ASK_WHAT_DOING: say_session(&b, res, out->sources); break;
+		case ASK_HEALTH: say_project(&b, res, out->sources); break;
+		case ASK_CHANGED: say_activity(&b, res, out->sources); break;
+		case ASK_EXPLAIN: say_event(&b, res, out->sources); break;
 		default:
 			say_generic(&b, res, 0, NULL);
 			collect_sources(res, out->sources, 0);
