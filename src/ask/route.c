@@ -693,7 +693,16 @@ static bool find_topic(const char *q, const struct words *ws, enum ask_family fa
 			      strcmp(cues[c].phrase, ws->raw[i]) == 0;
 		if (cue)
 			continue;
-		l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? " " : "", ws->raw[i]);
+		/* A plural as its singular: the search matches words of 4 bytes
+		 * or more as prefixes, so "warning" finds "warnings" too, while
+		 * "warnings" would miss "warning". */
+		char w[WORD_LEN];
+		snprintf(w, sizeof w, "%s", ws->raw[i]);
+		size_t wl = strlen(w);
+		if (wl > 4 && w[wl - 1] == 's' && w[wl - 2] != 's' && w[wl - 2] != 'u' &&
+		    isalpha((unsigned char)w[wl - 2]))
+			w[wl - 1] = '\0';
+		l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? " " : "", w);
 		if (l >= len - 1)
 			break;
 	}
