@@ -517,10 +517,14 @@ int ask_deterministic(struct tool_ctx *c, const char *question, struct ask_answe
 
 json_t *ask_answer_json(const struct ask_answer *a)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:O,s:O}", "answer", a->answer ? a->answer : "",
-			      "reasoner", a->reasoner ? a->reasoner : "deterministic", "family",
-			      ask_family_name(a->family), "tool_calls", a->tool_calls, "sources",
-			      a->sources);
+	bool det = !a->reasoner || strcmp(a->reasoner, "deterministic") == 0;
+	json_t *o = json_pack("{s:s,s:s}", "answer", a->answer ? a->answer : "", "reasoner",
+			      det ? "deterministic" : a->reasoner);
+	/* The family is the router's: only the deterministic reasoner has one. */
+	if (det)
+		json_object_set_new(o, "family", json_string(ask_family_name(a->family)));
+	json_object_set(o, "tool_calls", a->tool_calls ? a->tool_calls : json_array());
+	json_object_set(o, "sources", a->sources ? a->sources : json_array());
 	if (a->fallback_reason)
 		json_object_set_new(o, "fallback_reason", json_string(a->fallback_reason));
 	return o;

@@ -38,6 +38,28 @@ struct ask_answer {
 int ask_deterministic(struct tool_ctx *c, const char *question, struct ask_answer *out,
 		      struct cairn_err *err);
 
+struct model_config;
+struct breaker;
+
+/* The longest the model reasoner goes on: model calls per question. */
+#define ASK_MODEL_CALLS_MAX 6
+
+/* Answers question with the model reasoner: the model at mc plans calls of
+ * the read-only tools (the acting ones are not offered: nothing a model
+ * writes acts without the user's confirmation), each validated before it
+ * runs (a tool the model invents is answered with the list of tools;
+ * arguments that break the schema get one repair round that shows the
+ * model the error), at most ASK_MODEL_CALLS_MAX model calls, stopped by a
+ * repeated identical call and by deadline_ns (clock_mono_ns() time). Every
+ * model call goes through breaker b. Tool results go to the model marked
+ * as data. Returns 0 with *out (reasoner "model"), or a negative code with
+ * err->msg the reason to fall back (the breaker is open, the server
+ * failed, the model looped or gave no answer); out then holds the tool
+ * calls made so far. Release out in both cases. */
+int ask_model(struct tool_ctx *c, const struct model_config *mc, struct breaker *b,
+	      const char *question, uint64_t deadline_ns, struct ask_answer *out,
+	      struct cairn_err *err);
+
 /* The answer as the JSON of `cairn ask --json`: {"answer", "reasoner",
  * "family", "tool_calls", "sources", "fallback_reason"?}. A new object. */
 json_t *ask_answer_json(const struct ask_answer *a);

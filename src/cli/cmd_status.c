@@ -106,6 +106,28 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 		if (last)
 			printf("         last error: %s\n", last);
 	}
+	/* Each dependency's breaker: its state, last error and when it is
+	 * tried next (docs/breaker.md). */
+	size_t bi;
+	const json_t *br;
+	json_array_foreach(json_object_get(reply, "breakers"), bi, br) {
+		const char *bs = json_string_value(json_object_get(br, "state"));
+		printf("breaker  %-10s %s", json_string_value(json_object_get(br, "name")),
+		       bs ? bs : "?");
+		const char *url = json_string_value(json_object_get(br, "url"));
+		if (url)
+			printf(" (%s)", url);
+		long long cf = json_integer_value(json_object_get(br, "consecutive_failures"));
+		if (cf)
+			printf(", %lld failures in a row", cf);
+		const json_t *nt = json_object_get(br, "next_try_in_ms");
+		if (json_is_integer(nt))
+			printf(", next try in %.1f s", (double)json_integer_value(nt) / 1000);
+		printf("\n");
+		const char *le = json_string_value(json_object_get(br, "last_error"));
+		if (le)
+			printf("         last error: %s\n", le);
+	}
 	const json_t *health = json_object_get(reply, "store_health");
 	if (health)
 		printf("store    CANNOT WRITE (%s): %s\n",

@@ -23,6 +23,22 @@ static int publish(void *pctx, json_t *event)
 	return r < 0 ? r : 0;
 }
 
+/* The breakers' states from the daemon's status (project_state). */
+static json_t *get_breakers(void *pctx)
+{
+	const struct config *cfg = pctx;
+	struct client cl;
+	if (client_connect_quiet(&cl, cfg))
+		return NULL;
+	json_t *reply = NULL, *out = NULL;
+	if (client_request(&cl, json_pack("{s:s}", "op", "status"), &reply) == 0 &&
+	    json_is_array(json_object_get(reply, "breakers")))
+		out = json_incref(json_object_get(reply, "breakers"));
+	json_decref(reply);
+	client_close(&cl);
+	return out;
+}
+
 int cli_tool_ctx_init(struct tool_ctx *c, const struct config *cfg, const char *project_opt,
 		      const char *prog, char **project_out)
 {
@@ -38,6 +54,7 @@ int cli_tool_ctx_init(struct tool_ctx *c, const struct config *cfg, const char *
 		client_close(&cl);
 	else
 		c->daemon_down = true;
+	c->get_breakers = get_breakers;
 	c->publish = publish;
 	c->pctx = (void *)cfg;
 	return 0;

@@ -6,6 +6,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "ask/askd.h"
 #include "bus/bus.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct bus *bus;
 	struct server *srv;
 	struct host *host;
+	struct askd *askd; /* NULL: no model server configured */
 	uv_fs_event_t spool_watch;
 	bool spool_watch_on;
 	char *spool_dir;
@@ -282,6 +284,28 @@ static void status_request(void *ctx, json_t *reply)
 	json_object_set_new(reply, "spool",
 			    json_pack("{s:I}", "imported", (json_int_t)d->n_spooled));
 	host_status(d->host, reply);
+	if (d->askd)
+		askd_status(d->askd, reply);
+	else
+		json_object_set_new(reply, "breakers", json_array());
+}
+
+/* An `ask` request (struct server_hooks.ask): the model, behind its
+ * breaker. */
+static void ask_request(void *ctx, const struct proto_req *req,
+			void (*done)(void *token, json_t *reply, const struct cairn_err *e),
+			void *token)
+{
+	struct daemon *d = ctx;
+	if (!d->askd || d->stopping) {
+		struct cairn_err e;
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "",
+			      d->stopping ? "the daemon is stopping"
+					  : "no model server is configured ([model] url)");
+		done(token, NULL, &e);
+		return;
+	}
+	askd_ask(d->askd, req->question, req->project, done, token);
 }
 
 /* ---- start, signals, shutdown ---- */
@@ -296,6 +320,7 @@ static void finish_shutdown(struct daemon *d)
 	if (d->stopped)
 		return;
 	d->stopped = true;
+	askd_stop(d->askd);
 	if (d->fw) {
 		fswatch_flush(d->fw); /* pending file events go into the last commit */
 		fswatch_free(d->fw);
@@ -560,7 +585,10 @@ int daemon_run(const struct config *cfg)
 	    (r = uv_signal_start(&d.sigterm, on_signal, SIGTERM)) < 0)
 		log_error("cannot catch SIGINT/SIGTERM: %s; stop the daemon with SIGKILL",
 			  uv_strerror(r));
-	struct server_hooks sh = {.ctx = &d, .watch = watch_request, .status = status_request};
+	struct server_hooks sh = {.ctx = &d,
+				  .watch = watch_request,
+				  .status = status_request,
+				  .ask = ask_request};
 	if ((r = server_new(&d.loop, cfg, d.bus, &sh, &d.srv))) {
 		d.stopping = true;
 		bus_stop(d.bus);
@@ -572,6 +600,8 @@ int daemon_run(const struct config *cfg)
 	/* Before the spool: failures spooled while no daemon ran reach the
 	 * services like live ones. */
 	d.host = host_new(&d.loop, d.bus, cfg, services);
+	if (cfg->model_url && *cfg->model_url && askd_new(&d.loop, cfg, publish_local, &d, &d.askd))
+		log_warn("cairn ask will answer without the model server");
 	spool_scan(&d);
 	start_watcher(&d);
 	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
@@ -588,6 +618,7 @@ out_loop:
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("the event loop closed with handles still open");
 	host_free(d.host);
+	askd_free(d.askd);
 	server_free(d.srv);
 	int64_t last = d.bus ? bus_last_seq(d.bus) : 0;
 	bus_free(d.bus);

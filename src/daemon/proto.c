@@ -117,6 +117,7 @@ void proto_req_release(struct proto_req *req)
 	free(req->project);
 	free(req->action);
 	free(req->path);
+	free(req->question);
 	memset(req, 0, sizeof *req);
 }
 
@@ -129,8 +130,10 @@ static const char *const allowed[][8] = {
 	[OP_QUERY] = {"pattern", "since", "until", "project", "limit", "order", NULL},
 	[OP_STATUS] = {NULL},
 	[OP_WATCH] = {"action", "path", NULL},
+	[OP_ASK] = {"question", "project", NULL},
 };
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status", "watch"};
+static const char *const op_names[] = {"hello", "pub",    "sub",   "unsub",
+				       "query", "status", "watch", "ask"};
 
 static int bad(struct cairn_err *err, const char *field, const char *fmt, const char *a)
 {
@@ -307,6 +310,18 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 		}
 		return 0;
 	case OP_STATUS: return 0;
+	case OP_ASK:
+		if (!json_object_get(obj, "question"))
+			return bad(err, "question", "field '%s' is required", "question");
+		if ((r = get_string(obj, "question", PROTO_QUESTION_MAX, &req->question, err)))
+			return r;
+		if (!*req->question)
+			return bad(err, "question", "field '%s' must not be empty", "question");
+		if ((r = get_string(obj, "project", 4096, &req->project, err)))
+			return r;
+		if (req->project && req->project[0] != '/')
+			return bad(err, "project", "field '%s' must be an absolute path", "project");
+		return 0;
 	case OP_WATCH:
 		if (!json_object_get(obj, "action"))
 			return bad(err, "action", "field '%s' is required", "action");
@@ -366,8 +381,8 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 	if (i == sizeof op_names / sizeof op_names[0]) {
 		r = cairn_err_set(
 			err, CAIRN_E_UNKNOWN_OP, "op",
-			"unknown op '%.64s'; expected hello, pub, sub, unsub, query, status "
-			"or watch",
+			"unknown op '%.64s'; expected hello, pub, sub, unsub, query, status, "
+			"watch or ask",
 			json_string_value(op));
 		goto out_free;
 	}

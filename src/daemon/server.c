@@ -918,6 +918,49 @@ static void do_status(struct conn *c, struct proto_req *req)
 	}
 }
 
+struct ask_req {
+	struct conn *conn;
+	json_t *rid;
+};
+
+static void ask_done(void *token, json_t *reply, const struct cairn_err *e)
+{
+	struct ask_req *ar = token;
+	struct conn *c = ar->conn;
+	if (!c->closing) {
+		if (reply)
+			reply_ok(c, ar->rid, reply);
+		else
+			reply_error(c, ar->rid, e);
+	} else {
+		json_decref(reply);
+	}
+	json_decref(ar->rid);
+	free(ar);
+	conn_op_done(c, true);
+	conn_unref(c);
+}
+
+static void do_ask(struct conn *c, struct proto_req *req)
+{
+	struct server *sv = c->sv;
+	if (!sv->hooks.ask) {
+		struct cairn_err e;
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "",
+			      "no model server is configured ([model] url, docs/config.md); cairn "
+			      "ask answers with the deterministic reasoner");
+		reply_error(c, req->rid, &e);
+		return;
+	}
+	struct ask_req *ar = xcalloc(1, sizeof *ar);
+	ar->conn = c;
+	c->refs++;
+	conn_op_start(c, true);
+	ar->rid = req->rid;
+	req->rid = NULL;
+	sv->hooks.ask(sv->hooks.ctx, req, ask_done, ar);
+}
+
 static void do_watch(struct conn *c, struct proto_req *req)
 {
 	struct server *sv = c->sv;
@@ -977,6 +1020,7 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	case OP_QUERY: do_query(c, &req); break;
 	case OP_STATUS: do_status(c, &req); break;
 	case OP_WATCH: do_watch(c, &req); break;
+	case OP_ASK: do_ask(c, &req); break;
 	}
 	proto_req_release(&req);
 	/* Stop at this line when the connection was paused or closed by it;

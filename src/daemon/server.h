@@ -26,6 +26,12 @@ struct server_hooks {
 	/* Adds the daemon's own members (services, spool, ...) to a status
 	 * reply. */
 	void (*status)(void *ctx, json_t *reply);
+	/* An `ask` request (req->question, req->project): answered later, on
+	 * the loop thread, by done(token, reply, e) with either reply (the
+	 * "ok" object's members, stolen) or e. NULL: asking is unavailable. */
+	void (*ask)(void *ctx, const struct proto_req *req,
+		    void (*done)(void *token, json_t *reply, const struct cairn_err *e),
+		    void *token);
 };
 
 /* Listens on cfg->socket_path (a stale socket file is removed: the caller

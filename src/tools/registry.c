@@ -192,6 +192,8 @@ void tool_ctx_release(struct tool_ctx *c)
 	if (c->db)
 		sqlite3_close(c->db);
 	free(c->project_buf);
+	json_decref(c->breakers);
+	c->breakers = NULL;
 	c->kb = NULL;
 	c->kb_ro = NULL;
 	c->db = NULL;

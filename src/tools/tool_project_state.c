@@ -227,6 +227,8 @@ static int run(struct tool_ctx *c, const json_t *args, json_t **result, struct c
 	}
 	const char *note;
 	json_t *git = git_json(project, &note);
+	if (!c->breakers && c->get_breakers)
+		c->breakers = c->get_breakers(c->pctx);
 	json_t *breakers = c->breakers ? json_deep_copy(c->breakers) : json_array();
 	if (!json_is_array(breakers)) {
 		json_decref(breakers);

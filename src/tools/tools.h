@@ -59,9 +59,12 @@ struct tool_ctx {
 	/* Test builds: a database path instead of cfg's. */
 	const char *db_path;
 	/* The circuit breakers' states, for project_state: an array of
-	 * objects, borrowed (the tool copies it); NULL when the caller has
-	 * none. */
+	 * objects, owned (tool_ctx_release() drops it); NULL when the caller
+	 * has none. */
 	json_t *breakers;
+	/* Or, when breakers is NULL, how to get them (a new array, or NULL),
+	 * asked only by the tools that show them; pctx is passed. */
+	json_t *(*get_breakers)(void *pctx);
 
 	struct sqlite3 *db; /* read-only, opened lazily */
 	struct kb *kb;      /* writable, opened lazily */
