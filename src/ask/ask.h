@@ -23,8 +23,8 @@
 struct tool_ctx;
 
 struct ask_answer {
-	char *answer;          /* plain text, lines separated by '\n' */
-	const char *reasoner;  /* "deterministic" or "model" (static) */
+	char *answer;         /* plain text, lines separated by '\n' */
+	const char *reasoner; /* "deterministic" or "model" (static) */
 	enum ask_family family;
 	json_t *tool_calls;    /* [{"tool", "arguments", "ms", "ok"}] */
 	json_t *sources;       /* ["kb:12", "event:01J...", ...] */

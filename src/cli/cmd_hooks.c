@@ -1,6 +1,7 @@
 /* cairn hooks install|uninstall: puts cairn's git hooks into a repository
  * and takes them out again (with --agent claude, cairn's hooks in Claude
- * Code's project settings instead: src/cli/claude_settings.h). A hook the
+ * Code's project settings and its MCP server in the project's .mcp.json
+ * instead: src/cli/claude_json.h). A hook the
  * user already has is never overwritten: it is kept under another name,
  * cairn's hook runs it first and returns its status, and uninstall puts it
  * back exactly as it was.
@@ -13,6 +14,7 @@
  *                        content, mode and times untouched), run first with
  *                        the same arguments and input
  */
+#include "cli/claude_mcp.h"
 #include "cli/claude_settings.h"
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -404,8 +406,10 @@ const struct cli_cmd cli_hooks = {
 	"first, with the same arguments and input; uninstall puts it back exactly.\n"
 	"With --agent claude, it installs (or removes) Claude Code hooks instead, in the\n"
 	"project's .claude/settings.json: at session start the agent gets cairn's brief, and\n"
-	"agent.started and agent.ended events are logged. Other settings and hooks are kept;\n"
-	"uninstall puts the file back exactly as it was when nothing else changed in it.\n"
+	"agent.started and agent.ended events are logged. It also registers 'cairn mcp' as\n"
+	"the MCP server \"cairn\" in the project's .mcp.json (a server of that name that is\n"
+	"not cairn's is left alone). Other settings, hooks and servers are kept; uninstall\n"
+	"puts each file back exactly as it was when nothing else changed in it.\n"
 	"  --repo DIR       the repository (default: the one around the current directory)\n"
 	"  --agent claude   the agent whose hooks to install; 'claude' (Claude Code) is the\n"
 	"                   one known\n"
@@ -419,7 +423,9 @@ static const struct option hooks_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* --agent claude: the Claude Code settings of repo's work tree. */
+/* --agent claude: the Claude Code settings and the MCP configuration of
+ * repo's work tree, settings first (the MCP edit asks which binary the
+ * hooks call). */
 static int agent_claude(git_repository *repo, bool install, const char *exe)
 {
 	struct cairn_err err;
@@ -429,16 +435,30 @@ static int agent_claude(git_repository *repo, bool install, const char *exe)
 
 	while (n > 1 && top[n - 1] == '/')
 		top[--n] = '\0';
-	printf("%s cairn's Claude Code hooks %s %s/.claude/settings.json\n",
+	char *dir = xasprintf("%s/.claude", top);
+	struct claude_json_edit *edits[2];
+	edits[0] = claude_json_edit_new(&claude_settings_kind, exe, dir, "settings.json");
+	struct claude_mcp_ctx mcp = {exe, edits[0]};
+	edits[1] = claude_json_edit_new(&claude_mcp_kind, &mcp, top, ".mcp.json");
+	printf("%s cairn's Claude Code hooks and MCP server %s %s (.claude/settings.json, "
+	       ".mcp.json)\n",
 	       install ? "installing" : "removing", install ? "in" : "from", top);
-	r = install ? claude_settings_install(top, exe, &err)
-		    : claude_settings_uninstall(top, &err);
+	r = install ? claude_json_install(edits, 2, exe, "cairn hooks", &err)
+		    : claude_json_uninstall(edits, 2, &err);
 	if (r < 0)
 		cli_print_err("cairn hooks", &err);
+	else if (install && claude_json_edit_installed(edits[1]))
+		printf("Claude Code sessions started in %s now get cairn's brief and its MCP "
+		       "tools, and log agent.started and agent.ended (Claude Code asks once "
+		       "before it starts a server of .mcp.json: approve \"cairn\")\n",
+		       top);
 	else if (install)
 		printf("Claude Code sessions started in %s now get cairn's brief, and log "
 		       "agent.started and agent.ended\n",
 		       top);
+	claude_json_edit_free(edits[1]);
+	claude_json_edit_free(edits[0]);
+	free(dir);
 	free(top);
 	return r < 0 ? EXIT_IO : EXIT_OK;
 }

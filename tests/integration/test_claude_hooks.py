@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """cairn's Claude Code hooks: `cairn hooks install|uninstall --agent claude` on
 real settings files (none yet; one with other tools' hooks and settings; odd
-layouts; a file changed after install), byte-for-byte restore on uninstall,
-and the installed commands, read back from the file and run as Claude Code
+layouts; a file changed after install), byte-for-byte restore on uninstall;
+the same for cairn's MCP server in the project's .mcp.json (other servers
+kept, a "cairn" server that is not cairn's left alone, a file it cannot use
+refused with both files untouched, a failure while writing one file undone
+in the other); and the installed commands, read back from the file and run as Claude Code
 runs them (sh -c, the hook's JSON on stdin): agent.started and agent.ended in
 the log with the daemon up, spooled and delivered later with it down, and
 exit 0 with one line of output on bad input or a stopped daemon."""
@@ -71,24 +74,26 @@ class Project:
         self.run(["git", "init", "-q", "-b", "main"])
         self.claude = os.path.join(self.path, ".claude")
         self.settings = os.path.join(self.claude, "settings.json")
+        self.mcp = os.path.join(self.path, ".mcp.json")
 
-    def env(self):
+    def env(self, extra=None):
         e = self.d.env()
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
             e[k] = e[k] + ":log_path=" + os.path.join(self.d.tmp, "san-report")
         e["GIT_CONFIG_NOSYSTEM"] = "1"
         e["GIT_CONFIG_GLOBAL"] = os.devnull
+        e.update(extra or {})
         return e
 
-    def run(self, argv, input=None, cwd=None, timeout=60):
+    def run(self, argv, input=None, cwd=None, timeout=60, env=None):
         try:
-            return subprocess.run(argv, cwd=cwd or self.path, env=self.env(), input=input,
+            return subprocess.run(argv, cwd=cwd or self.path, env=self.env(env), input=input,
                                   capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise TestFailure("`%s` did not finish within %ds" % (" ".join(argv), timeout))
 
-    def cairn(self, *args, binary=None, rc=0):
-        r = self.run([binary or self.d.bin] + list(args))
+    def cairn(self, *args, binary=None, rc=0, env=None):
+        r = self.run([binary or self.d.bin] + list(args), env=env)
         out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
         if rc is not None:
             eq(r.returncode, rc, "exit status of `cairn %s` (stdout: %s, stderr: %s)"
@@ -110,6 +115,18 @@ class Project:
     def read_settings(self):
         with open(self.settings, "rb") as f:
             return f.read()
+
+    def write_mcp(self, data, mode=0o644):
+        with open(self.mcp, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        os.chmod(self.mcp, mode)
+
+    def read_mcp(self):
+        with open(self.mcp, "rb") as f:
+            return f.read()
+
+    def mcp_servers(self):
+        return json.loads(self.read_mcp())["mcpServers"]
 
     def commands(self):
         """{event: command} of cairn's entries, read back from the file."""
@@ -177,6 +194,15 @@ def our_group(binary, event):
         return {"matcher": MATCHER,
                 "hooks": [{"type": "command", "command": cmd, "timeout": 15}]}
     return {"hooks": [{"type": "command", "command": cmd, "timeout": 5}]}
+
+
+def our_server(binary):
+    return {"type": "stdio", "command": binary, "args": ["mcp"], "env": {}}
+
+
+def lines_of(out, label):
+    """The lines of install's or uninstall's output about one file."""
+    return [line for line in out.splitlines() if line.startswith("  %-14s " % label)]
 
 
 def events(d, pattern="agent.>"):
@@ -369,10 +395,15 @@ def reinstall_with_another_binary_updates():
     p.install(binary=copy)
     eq(p.commands()["SessionStart"], our_group(copy, "session-start")["hooks"][0]["command"],
        "the command calls the copy, quoted")
+    eq(p.mcp_servers(), {"cairn": our_server(copy)}, "the MCP server runs the copy")
     out = p.install()
     check("updated" in out, "install with another binary: " + out)
     eq(p.commands()["SessionEnd"], our_group(d.bin, "session-end")["hooks"][0]["command"],
        "the command calls the new binary")
+    # The copy is not named cairn: its server is known as cairn's because
+    # cairn's hooks called it.
+    check("updated" in "".join(lines_of(out, "claude mcp")), "the MCP server updated: " + out)
+    eq(p.mcp_servers(), {"cairn": our_server(d.bin)}, "the MCP server runs the new binary")
     p.uninstall()
     eq(snapshot(p.path), before, "the project after uninstall")
 
@@ -407,6 +438,276 @@ def refuses_what_it_cannot_edit_safely():
     plain = tempfile.mkdtemp(prefix="plain-", dir=d.tmp)
     out, err = p.cairn("hooks", "install", "--agent", "claude", "--project", plain, rc=2)
     check("not in a git repository" in err and "--project" in err, "not a repository: " + err)
+
+
+# --------------------------------------------------------------------------
+# cairn's MCP server in .mcp.json
+
+# Another tool's .mcp.json: tabs, CRLF, no final line end, another server
+# and a key of its own before mcpServers.
+MCP_EXISTING = (b'{\r\n\t"$schema": "https://example.com/mcp.schema.json",\r\n'
+                b'\t"mcpServers": {\r\n'
+                b'\t\t"github": {"type": "http", "url": "https://api.example.com/mcp/"},\r\n'
+                b'\t\t"db": {\r\n\t\t\t"command": "npx",\r\n'
+                b'\t\t\t"args": ["-y", "@example/db-mcp", "--ro"],\r\n'
+                b'\t\t\t"env": {"DB_URL": "${DB_URL}"}\r\n\t\t}\r\n\t}\r\n}')
+
+
+def initialize(p, server):
+    """Starts server as Claude Code would (its command and args, in the project)
+    and returns its answer to initialize."""
+    req = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+           "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                      "clientInfo": {"name": "test", "version": "1"}}}
+    r = p.run([server["command"]] + server["args"], input=(json.dumps(req) + "\n").encode())
+    eq(r.returncode, 0, "exit status of the MCP server (stderr: %s)" % short(r.stderr))
+    return json.loads(r.stdout.decode().splitlines()[0])
+
+
+@claudetest
+def mcp_server_registered_in_a_new_mcp_json():
+    d = Daemon(start=False)
+    p = Project(d)
+    before = snapshot(p.path)
+    out = p.install()
+    eq(len(lines_of(out, "claude mcp")), 1, "one line about .mcp.json: " + out)
+    check(p.mcp + " (a new file)" in lines_of(out, "claude mcp")[0], "install output: " + out)
+    check("MCP tools" in out, "the last line names the tools: " + out)
+    eq(json.loads(p.read_mcp()), {"mcpServers": {"cairn": our_server(d.bin)}}, ".mcp.json")
+    eq(p.read_mcp(), json.dumps({"mcpServers": {"cairn": our_server(d.bin)}}, indent=2)
+       .encode() + b"\n", "a new .mcp.json is laid out as Claude Code writes it")
+    eq(stat.S_IMODE(os.stat(p.mcp).st_mode), 0o644, "mode of the new file (umask 022)")
+    eq(sorted(f for f in os.listdir(p.path) if f.startswith(".mcp")),
+       [".mcp.json", ".mcp.json.cairn-none"], "the new file and its record")
+    res = initialize(p, p.mcp_servers()["cairn"])
+    eq(res.get("result", {}).get("serverInfo", {}).get("name"), "cairn",
+       "the registered command is cairn's MCP server: %s" % short(res))
+
+    snap = snapshot(p.path)
+    out = p.install()
+    check("already installed" in "".join(lines_of(out, "claude mcp")), "second install: " + out)
+    eq(snapshot(p.path), snap, "the project after a second install")
+
+    out = p.uninstall()
+    check(p.mcp + " (install had created it)" in "".join(lines_of(out, "claude mcp")),
+          "uninstall output: " + out)
+    eq(snapshot(p.path), before, "the project after uninstall: no .mcp.json, no record")
+    out = p.uninstall()
+    check("not installed" in "".join(lines_of(out, "claude mcp")), "second uninstall: " + out)
+    eq(snapshot(p.path), before, "the project after a second uninstall")
+
+
+@claudetest
+def mcp_json_with_other_servers_kept_and_restored_exactly():
+    d = Daemon(start=False)
+    p = Project(d)
+    p.write_mcp(MCP_EXISTING, mode=0o600)
+    os.utime(p.mcp, ns=(1_600_000_000_000_000_000, 1_600_000_000_987_654_321))
+    ino = os.stat(p.mcp).st_ino
+    before = snapshot(p.path)
+    orig = json.loads(MCP_EXISTING)
+
+    out = p.install()
+    check(".mcp.json.cairn-orig" in "".join(lines_of(out, "claude mcp")), "install: " + out)
+    text = p.read_mcp()
+    s = json.loads(text)
+    eq(list(s), ["$schema", "mcpServers"], "top-level keys, in order")
+    eq(s["$schema"], orig["$schema"], "the other key is kept")
+    eq(list(s["mcpServers"]), ["github", "db", "cairn"], "servers, in order")
+    for k in ("github", "db"):
+        eq(s["mcpServers"][k], orig["mcpServers"][k], "server %s is kept" % k)
+    eq(s["mcpServers"]["cairn"], our_server(d.bin), "cairn's server")
+    eq(text.count(b"\n"), text.count(b"\r\n"), "every line ends with CRLF")
+    check(b'\r\n\t"mcpServers": {\r\n\t\t"github": {\r\n\t\t\t"type"' in text,
+          "indented with tabs:\n%r" % text)
+    check(not text.endswith(b"\n"), "no final line end, as before")
+    eq(stat.S_IMODE(os.stat(p.mcp).st_mode), 0o600, "mode of the edited file")
+    eq(os.stat(p.mcp + ".cairn-orig").st_ino, ino, "the original is kept as it was (its inode)")
+
+    snap = snapshot(p.path)
+    out = p.install()
+    check("already installed" in "".join(lines_of(out, "claude mcp")), "second install: " + out)
+    eq(snapshot(p.path), snap, "the project after a second install")
+
+    out = p.uninstall()
+    check("back exactly" in "".join(lines_of(out, "claude mcp")), "uninstall output: " + out)
+    eq(snapshot(p.path), before, "the project after uninstall: bytes, mode and times")
+    eq(p.read_mcp(), MCP_EXISTING, ".mcp.json, byte for byte")
+    eq(os.stat(p.mcp).st_ino, ino, "the same inode")
+
+
+@claudetest
+def mcp_json_changed_after_install_keeps_the_users_part():
+    d = Daemon(start=False)
+    p = Project(d)
+    p.write_mcp(MCP_EXISTING)
+    p.install()
+    s = json.loads(p.read_mcp())
+    s["mcpServers"]["later"] = {"command": "later-mcp"}
+    p.write_mcp(json.dumps(s, indent=4))
+    out = p.uninstall()
+    check("changed since install" in "".join(lines_of(out, "claude mcp")), "uninstall: " + out)
+    want = json.loads(MCP_EXISTING)
+    want["mcpServers"]["later"] = {"command": "later-mcp"}
+    eq(json.loads(p.read_mcp()), want, ".mcp.json without cairn's server")
+    check(p.read_mcp().startswith(b'{\n    "$schema"'), "written in its current layout")
+    eq(sorted(f for f in os.listdir(p.path) if f.startswith(".mcp")), [".mcp.json"],
+       "no record is left")
+
+    # No file before install; the user added a server meanwhile.
+    p2 = Project(d)
+    p2.install()
+    s = json.loads(p2.read_mcp())
+    s["mcpServers"]["mine"] = {"command": "mine"}
+    p2.write_mcp(json.dumps(s))
+    p2.uninstall()
+    eq(json.loads(p2.read_mcp()), {"mcpServers": {"mine": {"command": "mine"}}},
+       "the user's server is kept")
+    eq(sorted(f for f in os.listdir(p2.path) if f.startswith(".mcp")), [".mcp.json"],
+       "no record is left")
+
+
+@claudetest
+def mcp_moved_binary_is_updated_in_place():
+    d = Daemon(start=False)
+    p = Project(d)
+    # An entry an earlier cairn made, in the middle of the servers.
+    old = {"type": "stdio", "command": "/old/place/cairn", "args": ["mcp"], "env": {}}
+    p.write_mcp(json.dumps({"mcpServers": {"a": {"command": "a"}, "cairn": old,
+                                           "b": {"command": "b"}}}, indent=2) + "\n")
+    out = p.install()
+    line = "".join(lines_of(out, "claude mcp"))
+    check("updated" in line and d.bin in line, "install over an old entry: " + out)
+    eq(list(p.mcp_servers()), ["a", "cairn", "b"], "cairn's server keeps its place")
+    eq(p.mcp_servers()["cairn"], our_server(d.bin), "and runs this binary")
+    eq(sorted(f for f in os.listdir(p.path) if f.startswith(".mcp")), [".mcp.json"],
+       "no record: the file held cairn's server before this install")
+    # An entry of cairn's with other keys added is cairn's too.
+    p.write_mcp(json.dumps({"mcpServers": {"cairn": dict(old, timeout=5)}}))
+    out = p.install()
+    check("updated" in "".join(lines_of(out, "claude mcp")), "install: " + out)
+    eq(p.mcp_servers(), {"cairn": our_server(d.bin)}, "cairn's server, as install writes it")
+    out = p.uninstall()
+    check("changed since install" in "".join(lines_of(out, "claude mcp")), "uninstall: " + out)
+    eq(json.loads(p.read_mcp()), {}, "cairn's server is gone")
+
+
+@claudetest
+def foreign_cairn_server_is_left_alone():
+    d = Daemon(start=False)
+    cases = [
+        ("npx", {"command": "npx", "args": ["-y", "cairn-mcp"]}, "it runs 'npx'"),
+        ("http", {"type": "http", "url": "https://cairn.example.com/mcp"}, "not a stdio"),
+        ("other args", {"command": "/usr/bin/cairn", "args": ["serve"]}, "/usr/bin/cairn"),
+        ("not an object", "cairn", "not a stdio"),
+    ]
+    for name, server, says in cases:
+        p = Project(d, name="foreign")
+        p.write_mcp(json.dumps({"mcpServers": {"cairn": server}}, indent=2) + "\n")
+        before = snapshot(p.path)
+        out, err = p.cairn("hooks", "install", "--agent", "claude")
+        check(p.mcp in err and "not cairn's" in err and says in err,
+              "%s: stderr names the file and the server: %s" % (name, err))
+        check("rename or remove that server" in err, "%s: says what to do: %s" % (name, err))
+        eq(lines_of(out, "claude mcp"), [], "%s: no line about .mcp.json on stdout" % name)
+        check("installed" in "".join(lines_of(out, "claude")), "%s: hooks installed" % name)
+        check("MCP" not in out.splitlines()[-1], "%s: the last line promises no tools" % name)
+        after = snapshot(p.path)
+        for f in before:
+            eq(after.get(f), before[f], "%s: %s is untouched" % (name, f))
+        check(not any(f.startswith(".mcp.json.") for f in os.listdir(p.path)),
+              "%s: no record beside .mcp.json" % name)
+        p.commands()  # the hooks are there
+
+        out, err = p.cairn("hooks", "install", "--agent", "claude")
+        check("not cairn's" in err, "%s: a second install says so again" % name)
+        out = p.uninstall()
+        check("not cairn's; left alone" in "".join(lines_of(out, "claude mcp")),
+              "%s: uninstall output: %s" % (name, out))
+        eq(snapshot(p.path), before, "%s: the project after uninstall" % name)
+
+
+@claudetest
+def unusable_mcp_json_changes_nothing():
+    d = Daemon(start=False)
+    cases = [
+        ("not JSON", b'{"mcpServers": {', "not valid JSON"),
+        ("an array", b'[{"mcpServers": {}}]\n', "not a JSON object"),
+        ("a string", b'"cairn"', "not a JSON object"),
+        ("mcpServers an array", b'{"mcpServers": []}', '"mcpServers" is not an object'),
+        ("duplicate keys", b'{"mcpServers": {}, "mcpServers": {}}', "duplicate"),
+        ("too large", b'{"x": "' + b"y" * (1024 * 1024) + b'"}', "larger than"),
+    ]
+    for with_settings in (False, True):
+        for name, data, says in cases:
+            what = "%s, %s settings.json" % (name, "with" if with_settings else "no")
+            p = Project(d, name="bad")
+            if with_settings:
+                p.write_settings(EXISTING)
+            p.write_mcp(data)
+            before = snapshot(p.path)
+            out, err = p.cairn("hooks", "install", "--agent", "claude", rc=4)
+            check(says in err and p.mcp in err and "fix it" in err,
+                  "%s: the error names the file, what is wrong and what to do: %s"
+                  % (what, err))
+            eq(snapshot(p.path), before, "%s: nothing changed, in either file" % what)
+    p = Project(d, name="link")
+    with open(os.path.join(p.path, "real.json"), "w") as f:
+        f.write("{}\n")
+    os.symlink("real.json", p.mcp)
+    before = snapshot(p.path)
+    out, err = p.cairn("hooks", "install", "--agent", "claude", rc=4)
+    check("symbolic link" in err and p.mcp in err, "a symlinked .mcp.json: " + err)
+    eq(snapshot(p.path), before, "symlink: nothing changed")
+
+    # Uninstall with a .mcp.json broken since install changes nothing either.
+    p = Project(d)
+    p.write_settings(EXISTING)
+    p.install()
+    p.write_mcp(b'{"mcpServers": ')
+    before = snapshot(p.path)
+    out, err = p.cairn("hooks", "uninstall", "--agent", "claude", rc=4)
+    check("not valid JSON" in err and p.mcp in err, "uninstall with a broken file: " + err)
+    eq(snapshot(p.path), before, "uninstall: nothing changed, in either file")
+
+
+@claudetest
+def a_failed_write_leaves_both_files_as_they_were():
+    # CAIRN_TEST_CLAUDE_FAIL (test builds only) makes one step fail for one
+    # file: "stage", writing its new text beside it, or "commit", renaming
+    # that into place (settings.json is renamed first, then .mcp.json).
+    d = Daemon(start=False)
+    cases = [
+        ("nothing before, stage", None, None, "stage:.mcp.json"),
+        ("nothing before, commit", None, None, "commit:.mcp.json"),
+        ("both files before, commit", EXISTING, MCP_EXISTING, "commit:.mcp.json"),
+        ("settings only, stage settings", EXISTING, None, "stage:settings.json"),
+        ("update, commit", "reinstall", None, "commit:.mcp.json"),
+    ]
+    for name, settings, mcp, fail in cases:
+        p = Project(d, name="fail")
+        if settings == "reinstall":
+            copy = os.path.join(d.tmp, "older", "cairn")
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            shutil.copy2(d.bin, copy)
+            p.install(binary=copy)
+            os.utime(p.settings, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+        elif settings:
+            p.write_settings(settings, mode=0o640)
+            os.utime(p.settings, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+        if mcp:
+            p.write_mcp(mcp)
+        before = snapshot(p.path)
+        out, err = p.cairn("hooks", "install", "--agent", "claude", rc=4,
+                           env={"CAIRN_TEST_CLAUDE_FAIL": fail})
+        check("cannot write" in err, "%s: the error says what failed: %s" % (name, err))
+        eq(snapshot(p.path), before, "%s: both files as they were (bytes, mode, times)" % name)
+        eq(lines_of(out, "claude") + lines_of(out, "claude mcp"), [],
+           "%s: no line claims a change: %s" % (name, out))
+        # And it works once the cause is gone.
+        p.install()
+        p.commands()
+        eq(p.mcp_servers()["cairn"], our_server(d.bin), "%s: then installed" % name)
 
 
 # --------------------------------------------------------------------------
