@@ -48,13 +48,13 @@ struct askd {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *queue, *queue_tail; /* guarded by mu */
-	size_t queued;                  /* asks in queue; guarded by mu */
-	struct job *done, *done_tail;   /* guarded by mu */
+	struct job *queue, *queue_tail;   /* guarded by mu */
+	size_t queued;                    /* asks in queue; guarded by mu */
+	struct job *done, *done_tail;     /* guarded by mu */
 	struct trans *trans, *trans_tail; /* guarded by mu */
-	bool probe_in_flight;           /* guarded by mu */
-	bool stopping;                  /* guarded by mu */
-	atomic_int cancel;              /* read by the model client */
+	bool probe_in_flight;             /* guarded by mu */
+	bool stopping;                    /* guarded by mu */
+	atomic_int cancel;                /* read by the model client */
 
 	pthread_t workers[WORKERS_MAX];
 	size_t n_workers;
@@ -206,8 +206,10 @@ static void on_async(uv_async_t *h)
 		free(tr);
 		tr = n;
 	}
+	bool probed = false;
 	while (done) {
 		struct job *n = done->next;
+		probed |= done->kind == JOB_PROBE;
 		if (done->kind == JOB_ASK) {
 			json_t *reply = done->reply;
 			done->reply = NULL;
@@ -215,6 +217,18 @@ static void on_async(uv_async_t *h)
 		}
 		free_job(done);
 		done = n;
+	}
+	/* A closed breaker whose last call failed is probed again at once
+	 * until it trips or a call succeeds: a dead server opens it within
+	 * milliseconds (a refused connection) or a few probe timeouts (a
+	 * silent one), not after the next questions. */
+	if (probed) {
+		struct breaker_status st;
+		breaker_status(a->breaker, &st);
+		if (st.state == BREAKER_CLOSED && st.consecutive_failures > 0) {
+			want_probe(a);
+			return;
+		}
 	}
 	arm_probe(a);
 }
@@ -275,8 +289,8 @@ static void on_transition(void *ctx, const struct breaker_transition *t)
 	uv_async_send(&a->async);
 }
 
-int askd_new(uv_loop_t *loop, const struct config *cfg,
-	     void (*publish)(void *ctx, json_t *event), void *pctx, struct askd **out)
+int askd_new(uv_loop_t *loop, const struct config *cfg, void (*publish)(void *ctx, json_t *event),
+	     void *pctx, struct askd **out)
 {
 	*out = NULL;
 	struct askd *a = xcalloc(1, sizeof *a);

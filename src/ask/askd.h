@@ -39,8 +39,8 @@ struct cairn_err;
 /* Starts the workers and the probe timer for cfg's [model]. publish (on
  * the loop thread) takes an event object (breaker.*). Returns 0, or a
  * negative code after logging why. */
-int askd_new(uv_loop_t *loop, const struct config *cfg,
-	     void (*publish)(void *ctx, json_t *event), void *pctx, struct askd **out);
+int askd_new(uv_loop_t *loop, const struct config *cfg, void (*publish)(void *ctx, json_t *event),
+	     void *pctx, struct askd **out);
 
 /* Asks question about project (may be NULL). done is called once, on the
  * loop thread, with reply (the "ok" object's members, stolen: {"answer":

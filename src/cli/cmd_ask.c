@@ -101,13 +101,12 @@ static void print_text(const json_t *a)
 	const char *fb = json_string_value(json_object_get(a, "fallback_reason"));
 	if (fb)
 		printf("%s-- answered without the model: %s%s\n", D, fb, R);
-	printf("%s-- %s reasoner; tools:", D,
-	       json_string_value(json_object_get(a, "reasoner")));
+	printf("%s-- %s reasoner; tools:", D, json_string_value(json_object_get(a, "reasoner")));
 	size_t i;
 	const json_t *t;
 	json_array_foreach(json_object_get(a, "tool_calls"), i, t) {
-		char *args =
-			json_dumps(json_object_get(t, "arguments"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *args = json_dumps(json_object_get(t, "arguments"),
+					JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%s %s(%s) %.1f ms", i ? "," : "",
 		       json_string_value(json_object_get(t, "tool")), args ? args : "",
 		       json_number_value(json_object_get(t, "ms")));
@@ -149,8 +148,9 @@ int cmd_ask(int argc, char **argv, const struct config *cfg)
 		return EXIT_USAGE;
 	}
 	if (model && (!cfg->model_url || !*cfg->model_url)) {
-		fprintf(stderr, "cairn ask: --model %s: no model server is configured; set [model] "
-				"url in the config (docs/config.md), or ask without --model\n",
+		fprintf(stderr,
+			"cairn ask: --model %s: no model server is configured; set [model] "
+			"url in the config (docs/config.md), or ask without --model\n",
 			model);
 		return EXIT_USAGE;
 	}

@@ -117,10 +117,11 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			ok = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
 		if (!ok) {
 			snprintf(why, whylen, "%s",
-				 s->kind == K_URL ? "must be an http:// or https:// URL such as "
-						    "http://127.0.0.1:11434/v1, or empty"
-						  : "must be a name of printable characters without "
-						    "spaces, under 512 bytes");
+				 s->kind == K_URL
+					 ? "must be an http:// or https:// URL such as "
+					   "http://127.0.0.1:11434/v1, or empty"
+					 : "must be a name of printable characters without "
+					   "spaces, under 512 bytes");
 			return CAIRN_E_INVALID;
 		}
 		char **slot = (char **)(base + s->off);

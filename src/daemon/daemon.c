@@ -585,10 +585,8 @@ int daemon_run(const struct config *cfg)
 	    (r = uv_signal_start(&d.sigterm, on_signal, SIGTERM)) < 0)
 		log_error("cannot catch SIGINT/SIGTERM: %s; stop the daemon with SIGKILL",
 			  uv_strerror(r));
-	struct server_hooks sh = {.ctx = &d,
-				  .watch = watch_request,
-				  .status = status_request,
-				  .ask = ask_request};
+	struct server_hooks sh = {
+		.ctx = &d, .watch = watch_request, .status = status_request, .ask = ask_request};
 	if ((r = server_new(&d.loop, cfg, d.bus, &sh, &d.srv))) {
 		d.stopping = true;
 		bus_stop(d.bus);

@@ -320,7 +320,8 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 		if ((r = get_string(obj, "project", 4096, &req->project, err)))
 			return r;
 		if (req->project && req->project[0] != '/')
-			return bad(err, "project", "field '%s' must be an absolute path", "project");
+			return bad(err, "project", "field '%s' must be an absolute path",
+				   "project");
 		return 0;
 	case OP_WATCH:
 		if (!json_object_get(obj, "action"))

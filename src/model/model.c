@@ -632,6 +632,8 @@ struct xfer {
 	struct buf body; /* the response body, at most max_body */
 	bool toobig;     /* the body went past max_body */
 	bool slow;       /* cut: too slow to finish by the deadline */
+	bool cancelled;  /* cut: cfg->cancel was set */
+	const atomic_int *cancel;
 	uint64_t deadline_ns;
 	uint64_t start_ns;
 	uint64_t first_ns;   /* when body bytes were first seen; 0: not yet */
@@ -666,6 +668,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	uint64_t now = clock_mono_ns();
 	(void)ultotal, (void)ulnow;
 
+	if (x->cancel && atomic_load(x->cancel)) {
+		x->cancelled = true;
+		return 1;
+	}
 	x->got = dlnow;
 	x->total = dltotal;
 	if (dlnow <= 0)
@@ -877,6 +883,12 @@ static int transfer_result(CURL *h, CURLcode rc, const char *errbuf, const struc
 				     "deadline (%zu bytes in %llu ms)",
 				     t->shown, x->body.len, spent_ms);
 	case CURLE_ABORTED_BY_CALLBACK:
+		if (x->cancelled)
+			return cairn_err_set(
+				err, -ECANCELED, "",
+				"the call to the model server at %s was cancelled (the "
+				"daemon is stopping)",
+				t->shown);
 		if (x->slow) {
 			if (x->total > 0)
 				return cairn_err_set(
@@ -965,6 +977,7 @@ static int http_request(const struct model_config *cfg, const struct target *t, 
 				     curl_easy_strerror(curl_init_result));
 	x->start_ns = clock_mono_ns();
 	x->deadline_ns = deadline_ns;
+	x->cancel = cfg->cancel;
 	if (x->start_ns >= deadline_ns)
 		return cairn_err_set(err, -ETIMEDOUT, "",
 				     "the deadline passed before the request to the model server "

@@ -75,6 +75,7 @@
 #include "common/err.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,10 @@ struct model_config {
 	const char *name;        /* model name sent as "model" */
 	long connect_timeout_ms; /* <= 0: MODEL_CONNECT_TIMEOUT_DEFAULT_MS */
 	size_t max_body;         /* response cap in bytes; 0: MODEL_BODY_MAX_DEFAULT */
+	/* When not NULL and set (non-zero) by another thread, a call under way
+	 * ends (-ECANCELED) at libcurl's next progress check, within about a
+	 * second: the daemon's stop. */
+	const atomic_int *cancel;
 };
 
 /* One tool call of a reply. */
