@@ -20,7 +20,7 @@ const struct cli_cmd cli_mcp = {
 	"on stdin and stdout (newline-delimited JSON-RPC; logs on stderr). Speaks the\n"
 	"initialize handshake (protocol 2025-11-25, 2025-06-18) and the stateless\n"
 	"2026-07-28 requests (server/discover, _meta on every request). An MCP client\n"
-	"starts it; 'cairn hooks install --agent claude' registers it in .mcp.json, and\n"
+	"starts it; installing the Claude Code hooks registers it in .mcp.json, and\n"
 	"docs/mcp.md says how to add it to other clients.\n"
 	"  --project DIR   the project tools answer about when a call names none\n"
 	"                  (default: the git top level of the current directory)\n",

@@ -104,7 +104,8 @@ static json_t *expected_rid(const char *line, size_t len)
 	return rid;
 }
 
-static const char *const op_names[] = {"hello", "pub", "sub", "unsub", "query", "status", "watch"};
+static const char *const op_names[] = {"hello", "pub",    "sub",   "unsub",
+				       "query", "status", "watch", "ask"};
 
 /* What every successfully parsed request must hold, whatever the line. */
 static bool req_consistent(const struct proto_req *req, const char *line, size_t len)
@@ -125,6 +126,11 @@ static bool req_consistent(const struct proto_req *req, const char *line, size_t
 	case OP_WATCH:
 		ok = ok && req->action &&
 		     (strcmp(req->action, "list") == 0 || (req->path && req->path[0] == '/'));
+		break;
+	case OP_ASK:
+		ok = ok && req->question && req->question[0] &&
+		     strlen(req->question) <= PROTO_QUESTION_MAX &&
+		     (!req->project || req->project[0] == '/');
 		break;
 	}
 	json_decref(o);
