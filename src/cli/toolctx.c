@@ -23,6 +23,30 @@ static int publish(void *pctx, json_t *event)
 	return r < 0 ? r : 0;
 }
 
+/* record_knowledge through the daemon's `record` op. */
+static int record(void *pctx, const json_t *entry, json_t **result, struct cairn_err *err)
+{
+	const struct config *cfg = pctx;
+	struct client cl;
+	if (client_connect_quiet(&cl, cfg))
+		return CAIRN_E_DOWN;
+	json_t *reply = NULL;
+	int r = client_request(&cl, json_pack("{s:s,s:O}", "op", "record", "entry", entry), &reply);
+	if (r == 0 && json_is_true(json_object_get(reply, "ok"))) {
+		json_object_del(reply, "ok");
+		json_object_del(reply, "rid");
+		*result = json_incref(reply);
+	} else if (r == 0) {
+		r = client_reply_err(reply, err);
+	} else {
+		r = cairn_err_set(err, r, "", "the daemon did not answer the record request (%s)",
+				  err_str(r));
+	}
+	json_decref(reply);
+	client_close(&cl);
+	return r;
+}
+
 /* The breakers' states from the daemon's status (project_state). */
 static json_t *get_breakers(void *pctx)
 {
@@ -55,6 +79,7 @@ int cli_tool_ctx_init(struct tool_ctx *c, const struct config *cfg, const char *
 	else
 		c->daemon_down = true;
 	c->get_breakers = get_breakers;
+	c->record = record;
 	c->publish = publish;
 	c->pctx = (void *)cfg;
 	return 0;

@@ -7,6 +7,7 @@
 #include "daemon/daemon.h"
 
 #include "ask/askd.h"
+#include "kb/kb.h"
 #include "bus/bus.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,11 @@ struct daemon {
 	struct server *srv;
 	struct host *host;
 	struct askd *askd; /* NULL: no model server configured */
+	/* The knowledge base of `record` requests: one connection, opened at
+	 * the first, used by one pool job at a time. */
+	pthread_mutex_t kb_mu;
+	struct kb *kb;
+	uint64_t n_recorded; /* record requests answered with an entry (loop) */
 	uv_fs_event_t spool_watch;
 	bool spool_watch_on;
 	char *spool_dir;
@@ -283,11 +290,117 @@ static void status_request(void *ctx, json_t *reply)
 	struct daemon *d = ctx;
 	json_object_set_new(reply, "spool",
 			    json_pack("{s:I}", "imported", (json_int_t)d->n_spooled));
+	json_object_set_new(reply, "recorded", json_integer((json_int_t)d->n_recorded));
 	host_status(d->host, reply);
 	if (d->askd)
 		askd_status(d->askd, reply);
 	else
 		json_object_set_new(reply, "breakers", json_array());
+}
+
+/* A `record` request (struct server_hooks.record): the entry added by the
+ * daemon, so that every writer (the MCP servers of several agents, `cairn
+ * ask`) goes through one connection, and the kb.added event is the
+ * daemon's. */
+struct record_job {
+	uv_work_t work;
+	struct daemon *d;
+	json_t *entry;
+	void (*done)(void *token, json_t *reply, const struct cairn_err *e);
+	void *token;
+	json_t *reply; /* {"id", "uid", "kind", "title", "duplicate", "project"?} */
+	json_t *event; /* kb.added, unless a duplicate */
+	struct cairn_err err;
+};
+
+static const char *entry_str(const json_t *e, const char *k)
+{
+	return json_string_value(json_object_get(e, k));
+}
+
+static void record_work(uv_work_t *w)
+{
+	struct record_job *j = (struct record_job *)w;
+	struct daemon *d = j->d;
+	pthread_mutex_lock(&d->kb_mu);
+	if (!d->kb && kb_open(d->cfg->db_path, false, (int64_t)d->cfg->kb_forget_days * 86400000,
+			      &d->kb, &j->err)) {
+		pthread_mutex_unlock(&d->kb_mu);
+		return;
+	}
+	struct kb_entry in = {
+		.kind = entry_str(j->entry, "kind"),
+		.title = (char *)entry_str(j->entry, "title"),
+		.body = (char *)entry_str(j->entry, "body"),
+		.tags = (char *)entry_str(j->entry, "tags"),
+		.files = (char *)entry_str(j->entry, "files"),
+		.project = (char *)entry_str(j->entry, "project"),
+	};
+	int64_t id = 0;
+	bool dup = false;
+	int r = kb_add(d->kb, &in, clock_wall_ms(), &id, &dup);
+	struct kb_entry e;
+	if (r == 0)
+		r = kb_get(d->kb, id, &e);
+	if (r) {
+		const struct cairn_err *ke = kb_error(d->kb);
+		cairn_err_set(&j->err, r, ke->field, "%s", ke->msg);
+		pthread_mutex_unlock(&d->kb_mu);
+		return;
+	}
+	pthread_mutex_unlock(&d->kb_mu);
+	j->reply = json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)e.id, "uid", e.uid, "kind",
+			     e.kind, "title", e.title, "duplicate", dup);
+	if (e.project)
+		json_object_set_new(j->reply, "project", json_string(e.project));
+	if (!dup) {
+		j->event =
+			json_pack("{s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "type", "kb.added", "source",
+				  "cairn/kb", "subject", e.uid, "data", "id", (json_int_t)e.id,
+				  "uid", e.uid, "kind", e.kind, "title", e.title);
+		if (e.project)
+			json_object_set_new(j->event, "project", json_string(e.project));
+	}
+	kb_entry_release(&e);
+}
+
+static void record_done(uv_work_t *w, int status)
+{
+	struct record_job *j = (struct record_job *)w;
+	if (j->event && !j->d->stopping)
+		publish_local(j->d, j->event);
+	else
+		json_decref(j->event);
+	if (j->reply) {
+		j->d->n_recorded++;
+		j->done(j->token, j->reply, NULL);
+	} else {
+		if (!j->err.code)
+			cairn_err_set(&j->err, CAIRN_E_STORE, "",
+				      "the entry could not be recorded (%s)",
+				      status ? uv_strerror(status) : "unknown");
+		j->done(j->token, NULL, &j->err);
+	}
+	json_decref(j->entry);
+	free(j);
+}
+
+static void record_request(void *ctx, const struct proto_req *req,
+			   void (*done)(void *token, json_t *reply, const struct cairn_err *e),
+			   void *token)
+{
+	struct daemon *d = ctx;
+	struct record_job *j = xcalloc(1, sizeof *j);
+	j->d = d;
+	j->entry = json_incref(req->entry);
+	j->done = done;
+	j->token = token;
+	int r = uv_queue_work(&d->loop, &j->work, record_work, record_done);
+	if (r < 0) {
+		cairn_err_set(&j->err, CAIRN_E_UNAVAIL, "", "cannot queue the request: %s",
+			      uv_strerror(r));
+		record_done(&j->work, r);
+	}
 }
 
 /* An `ask` request (struct server_hooks.ask): the model, behind its
@@ -527,6 +640,7 @@ int daemon_run(const struct config *cfg)
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
 	d.lock_fd = -1;
+	pthread_mutex_init(&d.kb_mu, NULL);
 	log_set_level(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	/* Memory goes back to the system when clients let go of it: large
@@ -585,8 +699,11 @@ int daemon_run(const struct config *cfg)
 	    (r = uv_signal_start(&d.sigterm, on_signal, SIGTERM)) < 0)
 		log_error("cannot catch SIGINT/SIGTERM: %s; stop the daemon with SIGKILL",
 			  uv_strerror(r));
-	struct server_hooks sh = {
-		.ctx = &d, .watch = watch_request, .status = status_request, .ask = ask_request};
+	struct server_hooks sh = {.ctx = &d,
+				  .watch = watch_request,
+				  .status = status_request,
+				  .ask = ask_request,
+				  .record = record_request};
 	if ((r = server_new(&d.loop, cfg, d.bus, &sh, &d.srv))) {
 		d.stopping = true;
 		bus_stop(d.bus);
@@ -617,6 +734,8 @@ out_loop:
 		log_warn("the event loop closed with handles still open");
 	host_free(d.host);
 	askd_free(d.askd);
+	kb_close(d.kb);
+	pthread_mutex_destroy(&d.kb_mu);
 	server_free(d.srv);
 	int64_t last = d.bus ? bus_last_seq(d.bus) : 0;
 	bus_free(d.bus);

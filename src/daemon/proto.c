@@ -118,6 +118,7 @@ void proto_req_release(struct proto_req *req)
 	free(req->action);
 	free(req->path);
 	free(req->question);
+	json_decref(req->entry);
 	memset(req, 0, sizeof *req);
 }
 
@@ -131,9 +132,10 @@ static const char *const allowed[][8] = {
 	[OP_STATUS] = {NULL},
 	[OP_WATCH] = {"action", "path", NULL},
 	[OP_ASK] = {"question", "project", NULL},
+	[OP_RECORD] = {"entry", NULL},
 };
-static const char *const op_names[] = {"hello", "pub",    "sub",   "unsub",
-				       "query", "status", "watch", "ask"};
+static const char *const op_names[] = {"hello",  "pub",   "sub", "unsub", "query",
+				       "status", "watch", "ask", "record"};
 
 static int bad(struct cairn_err *err, const char *field, const char *fmt, const char *a)
 {
@@ -323,6 +325,31 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 			return bad(err, "project", "field '%s' must be an absolute path",
 				   "project");
 		return 0;
+	case OP_RECORD: {
+		/* The entry's fields are checked by the knowledge base itself
+		 * (kb_add()), which names the one at fault. */
+		v = json_object_get(obj, "entry");
+		if (!v)
+			return bad(err, "entry", "field '%s' is required", "entry");
+		if (!json_is_object(v))
+			return bad(err, "entry", "field '%s' must be an object", "entry");
+		const char *k;
+		const json_t *x;
+		json_object_foreach((json_t *)v, k, x) {
+			if (strcmp(k, "kind") && strcmp(k, "title") && strcmp(k, "body") &&
+			    strcmp(k, "tags") && strcmp(k, "files") && strcmp(k, "project"))
+				return cairn_err_set(
+					err, CAIRN_E_PROTO, "entry",
+					"unknown field 'entry.%.64s'; an entry has kind, "
+					"title, body, tags, files and project",
+					k);
+			if (!json_is_string(x) && !(strcmp(k, "project") == 0 && json_is_null(x)))
+				return cairn_err_set(err, CAIRN_E_PROTO, "entry",
+						     "field 'entry.%.64s' must be a string", k);
+		}
+		req->entry = json_incref((json_t *)v);
+		return 0;
+	}
 	case OP_WATCH:
 		if (!json_object_get(obj, "action"))
 			return bad(err, "action", "field '%s' is required", "action");
@@ -383,7 +410,7 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 		r = cairn_err_set(
 			err, CAIRN_E_UNKNOWN_OP, "op",
 			"unknown op '%.64s'; expected hello, pub, sub, unsub, query, status, "
-			"watch or ask",
+			"watch, ask or record",
 			json_string_value(op));
 		goto out_free;
 	}

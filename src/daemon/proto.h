@@ -64,7 +64,17 @@ json_t *proto_scan_rid(const char *head, size_t len);
 
 /* ---- requests ---- */
 
-enum proto_op { OP_HELLO, OP_PUB, OP_SUB, OP_UNSUB, OP_QUERY, OP_STATUS, OP_WATCH, OP_ASK };
+enum proto_op {
+	OP_HELLO,
+	OP_PUB,
+	OP_SUB,
+	OP_UNSUB,
+	OP_QUERY,
+	OP_STATUS,
+	OP_WATCH,
+	OP_ASK,
+	OP_RECORD
+};
 enum proto_ack { ACK_NONE, ACK_ACCEPTED, ACK_DURABLE };
 /* A position in the log: "now", a seq, or a time. */
 enum proto_pos_kind { POS_NONE, POS_NOW, POS_SEQ, POS_TIME };
@@ -95,6 +105,7 @@ struct proto_req {
 	char *action;                  /* watch: "add", "rm" or "list" */
 	char *path;                    /* watch: an absolute directory */
 	char *question;                /* ask: 1 .. PROTO_QUESTION_MAX bytes */
+	json_t *entry;                 /* record: an object (owned) */
 };
 
 /* The longest question of an `ask` request, in bytes. */

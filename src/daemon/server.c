@@ -961,6 +961,24 @@ static void do_ask(struct conn *c, struct proto_req *req)
 	sv->hooks.ask(sv->hooks.ctx, req, ask_done, ar);
 }
 
+static void do_record(struct conn *c, struct proto_req *req)
+{
+	struct server *sv = c->sv;
+	if (!sv->hooks.record) {
+		struct cairn_err e;
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "recording is not available here");
+		reply_error(c, req->rid, &e);
+		return;
+	}
+	struct ask_req *ar = xcalloc(1, sizeof *ar);
+	ar->conn = c;
+	c->refs++;
+	conn_op_start(c, true);
+	ar->rid = req->rid;
+	req->rid = NULL;
+	sv->hooks.record(sv->hooks.ctx, req, ask_done, ar);
+}
+
 static void do_watch(struct conn *c, struct proto_req *req)
 {
 	struct server *sv = c->sv;
@@ -1021,6 +1039,7 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	case OP_STATUS: do_status(c, &req); break;
 	case OP_WATCH: do_watch(c, &req); break;
 	case OP_ASK: do_ask(c, &req); break;
+	case OP_RECORD: do_record(c, &req); break;
 	}
 	proto_req_release(&req);
 	/* Stop at this line when the connection was paused or closed by it;

@@ -32,6 +32,11 @@ struct server_hooks {
 	void (*ask)(void *ctx, const struct proto_req *req,
 		    void (*done)(void *token, json_t *reply, const struct cairn_err *e),
 		    void *token);
+	/* A `record` request (req->entry): the entry added to the knowledge
+	 * base by the daemon, answered later as ask is. */
+	void (*record)(void *ctx, const struct proto_req *req,
+		       void (*done)(void *token, json_t *reply, const struct cairn_err *e),
+		       void *token);
 };
 
 /* Listens on cfg->socket_path (a stale socket file is removed: the caller

@@ -23,13 +23,38 @@ static char *joined(const json_t *arr, char sep)
 
 static int run(struct tool_ctx *c, const json_t *args, json_t **result, struct cairn_err *err)
 {
-	struct kb *kb = tool_ctx_kb(c, err);
-	if (!kb)
-		return err->code;
 	bool global = json_is_true(json_object_get(args, "global"));
 	const char *project = global ? NULL : tool_project(c, args);
 	char *tags = joined(json_object_get(args, "tags"), ' ');
 	char *files = joined(json_object_get(args, "files"), '\n');
+	/* Through the daemon when it runs: one writer for every caller. */
+	if (c->record) {
+		json_t *entry =
+			json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", tool_arg_str(args, "kind", ""),
+				  "title", tool_arg_str(args, "title", ""), "body",
+				  tool_arg_str(args, "body", ""), "tags", tags, "files", files);
+		if (project)
+			json_object_set_new(entry, "project", json_string(project));
+		int r = c->record(c->pctx, entry, result, err);
+		json_decref(entry);
+		if (r != CAIRN_E_DOWN) {
+			free(tags);
+			free(files);
+			if (r && strncmp(err->msg, "record_knowledge", 16) != 0) {
+				char msg[sizeof err->msg], field[sizeof err->field];
+				memcpy(msg, err->msg, sizeof msg);
+				memcpy(field, err->field, sizeof field);
+				cairn_err_set(err, r, field, "record_knowledge: %.400s", msg);
+			}
+			return r;
+		}
+	}
+	struct kb *kb = tool_ctx_kb(c, err);
+	if (!kb) {
+		free(tags);
+		free(files);
+		return err->code;
+	}
 	struct kb_entry in = {
 		.kind = tool_arg_str(args, "kind", NULL),
 		.title = (char *)tool_arg_str(args, "title", ""),

@@ -55,6 +55,14 @@ struct tool_ctx {
 	 * NULL: nothing is published. Returns 0 or a negative code; the
 	 * tool's own work stands either way. */
 	int (*publish)(void *pctx, json_t *event);
+	/* How record_knowledge asks the daemon to add an entry (the `record`
+	 * op, so that every writer goes through it): entry holds kind, title,
+	 * body, tags (blank-separated), files (newline-separated), project
+	 * (borrowed). Returns 0 with *result (the entry: id, uid, kind,
+	 * title, duplicate, project?), CAIRN_E_DOWN when no daemon answers
+	 * (the tool then writes the database itself and publishes), or another
+	 * code with err. NULL: always write directly. */
+	int (*record)(void *pctx, const json_t *entry, json_t **result, struct cairn_err *err);
 	void *pctx;
 	/* Test builds: a database path instead of cfg's. */
 	const char *db_path;

@@ -181,8 +181,10 @@ def several_servers_write_at_once():
         eq(rc, 0, "kb list: " + short(err))
         titles = [json.loads(l)["title"] for l in out.splitlines() if l.strip()]
         eq(len([t for t in titles if t.startswith("note ")]), n_proc * n_each, "entries in the kb")
-        # Each record told the daemon (kb.added), once.
+        # Each went through the daemon (its record op), which told the
+        # log (kb.added), once each.
         c = d.conn()
+        eq(c.status().get("recorded"), n_proc * n_each, "entries recorded by the daemon")
         evs = c.query_all(pattern="kb.added")
         eq(len(evs), n_proc * n_each, "kb.added events")
         c.close()

@@ -104,8 +104,8 @@ static json_t *expected_rid(const char *line, size_t len)
 	return rid;
 }
 
-static const char *const op_names[] = {"hello", "pub",    "sub",   "unsub",
-				       "query", "status", "watch", "ask"};
+static const char *const op_names[] = {"hello",  "pub",   "sub", "unsub", "query",
+				       "status", "watch", "ask", "record"};
 
 /* What every successfully parsed request must hold, whatever the line. */
 static bool req_consistent(const struct proto_req *req, const char *line, size_t len)
@@ -132,6 +132,7 @@ static bool req_consistent(const struct proto_req *req, const char *line, size_t
 		     strlen(req->question) <= PROTO_QUESTION_MAX &&
 		     (!req->project || req->project[0] == '/');
 		break;
+	case OP_RECORD: ok = ok && json_is_object(req->entry); break;
 	}
 	json_decref(o);
 	return ok;
