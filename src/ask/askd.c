@@ -306,6 +306,9 @@ int askd_new(uv_loop_t *loop, const struct config *cfg, void (*publish)(void *ct
 	pthread_cond_init(&a->cv, NULL);
 	struct breaker_config bc = breaker_config_default();
 	bc.label = "model server";
+	/* A call that takes three quarters of the deadline counts as a
+	 * failure: a server that slow leaves no time for a second call. */
+	bc.slow_ms = (uint32_t)(cfg->model_deadline_ms * 3 / 4);
 	struct cairn_err e;
 	if (breaker_new("model", &bc, on_transition, a, &a->breaker, &e)) {
 		log_error("cannot make the model server's breaker: %s", e.msg);
@@ -317,6 +320,12 @@ int askd_new(uv_loop_t *loop, const struct config *cfg, void (*publish)(void *ct
 	uv_timer_init(loop, &a->probe_timer);
 	a->probe_timer.data = a;
 	a->handles_open = true;
+	/* The operator's override ([model] breaker). */
+	if (strcmp(cfg->model_breaker, "open") == 0)
+		breaker_force_open(a->breaker, "[model] breaker = open in the config");
+	else if (strcmp(cfg->model_breaker, "off") == 0)
+		breaker_disable(a->breaker, "[model] breaker = off in the config");
+
 	size_t n = cfg->model_workers < WORKERS_MAX ? cfg->model_workers : WORKERS_MAX;
 	for (size_t i = 0; i < n; i++) {
 		if (pthread_create(&a->workers[i], NULL, worker_main, a) != 0) {

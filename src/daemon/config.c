@@ -64,6 +64,7 @@ static const struct setting settings[] = {
 	{"model", "deadline", K_AGE, OFF(model_deadline_ms), "30s", 1000},
 	{"model", "connect_timeout", K_AGE, OFF(model_connect_ms), "2s", 100},
 	{"model", "workers", K_COUNT, OFF(model_workers), "2", 1},
+	{"model", "breaker", K_TEXT, OFF(model_breaker), "auto", 0},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -115,6 +116,13 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			ok = v[i] > ' ' && v[i] < 0x7f;
 		if (ok && s->kind == K_URL && *v)
 			ok = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
+		if (s->off == OFF(model_breaker) && strcmp(v, "auto") && strcmp(v, "open") &&
+		    strcmp(v, "off")) {
+			snprintf(why, whylen,
+				 "must be auto (the breaker trips and recovers by itself), open "
+				 "(never call the model server) or off (always call it)");
+			return CAIRN_E_INVALID;
+		}
 		if (!ok) {
 			snprintf(why, whylen, "%s",
 				 s->kind == K_URL
@@ -363,6 +371,7 @@ void config_release(struct config *cfg)
 	free(cfg->services_off);
 	free(cfg->model_url);
 	free(cfg->model_name);
+	free(cfg->model_breaker);
 	memset(cfg, 0, sizeof *cfg);
 }
 

@@ -55,6 +55,7 @@ struct config {
 	int64_t model_deadline_ms; /* [model] deadline: per question */
 	int64_t model_connect_ms;  /* [model] connect_timeout */
 	size_t model_workers;      /* [model] workers: questions asked at once */
+	char *model_breaker;       /* [model] breaker: auto, open or off */
 };
 
 /* Fills cfg from defaults, file and environment. On failure (an unreadable

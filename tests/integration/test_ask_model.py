@@ -241,6 +241,32 @@ def a_dead_server_opens_the_breaker_and_its_return_closes_it():
             d.cleanup()
 
 
+@T.test
+def the_operator_can_force_it_open_or_off():
+    with FakeModel() as m:
+        d = daemon(m, CAIRN_MODEL_BREAKER="open")
+        try:
+            eq(breaker(d)["state"], "forced_open", "[model] breaker = open")
+            a, _ = ask(d, "anything?")
+            eq(a["reasoner"], "deterministic", "never calls the server")
+            check("forced open" in a["fallback_reason"], short(a))
+            eq(len(m.requests), 0, "no request reached the server")
+            d.stop()
+        finally:
+            d.cleanup()
+        m.set_mode("refuse")
+        d = daemon(m, CAIRN_MODEL_BREAKER="off")
+        try:
+            for _ in range(5):
+                a, _ = ask(d, "anything?")
+                eq(a["reasoner"], "deterministic", "the fallback answers")
+            eq(breaker(d)["state"], "disabled", "[model] breaker = off never trips")
+            d.stop()
+        finally:
+            m.set_mode("ok")
+            d.cleanup()
+
+
 @T.test(timeout=240)
 def a_flapping_server_keeps_everything_answering():
     with FakeModel() as m:
