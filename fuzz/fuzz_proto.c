@@ -57,6 +57,12 @@ static json_t *ok_reply(const struct proto_req *req)
 	case OP_QUERY: return json_pack("{s:[], s:b}", "events", "more", req->desc);
 	case OP_WATCH:
 		return json_pack("{s:[{s:s}]}", "watches", "path", req->path ? req->path : "/");
+	case OP_ASK:
+		return json_pack("{s:{s:s,s:s,s:[]}}", "answer", "answer", req->question,
+				 "reasoner", "model", "tool_calls");
+	case OP_RECORD:
+		return json_pack("{s:i,s:O}", "id", 1, "entry",
+				 req->entry ? req->entry : json_null());
 	case OP_UNSUB:
 	case OP_STATUS: break;
 	}

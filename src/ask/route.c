@@ -582,13 +582,15 @@ static bool find_seq(const struct words *ws, const char *q, long long *seq)
 		if ((strcmp(ws->raw[i], "seq") == 0 || strcmp(ws->raw[i], "event") == 0 ||
 		     strcmp(ws->raw[i], "sequence") == 0) &&
 		    strspn(ws->raw[i + 1], "0123456789") == strlen(ws->raw[i + 1]) &&
-		    strlen(ws->raw[i + 1]) < 16) {
+		    strlen(ws->raw[i + 1]) < 16 && atoll(ws->raw[i + 1]) > 0) {
 			*seq = atoll(ws->raw[i + 1]);
 			return true;
 		}
 	}
+	/* "#882": a seq of at most 15 digits, not 0. */
 	const char *h = strchr(q, '#');
-	if (h && isdigit((unsigned char)h[1])) {
+	if (h && isdigit((unsigned char)h[1]) && strspn(h + 1, "0123456789") < 16 &&
+	    atoll(h + 1) > 0) {
 		*seq = atoll(h + 1);
 		return true;
 	}
@@ -938,11 +940,45 @@ static void cue_split(const char *phrase, struct cue_stem *out)
 		memcpy(out->w[i], ws.w[i], WORD_LEN);
 }
 
+/* Replaces each byte of s that is not part of a valid UTF-8 sequence with
+ * '?', and each control character with a space: what the question gives
+ * the tools' arguments must be text. */
+static void clean_text(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = *p < 0x80             ? 1
+			   : (*p & 0xE0) == 0xC0 ? 2
+			   : (*p & 0xF0) == 0xE0 ? 3
+			   : (*p & 0xF8) == 0xF0 ? 4
+						 : 0;
+		bool ok = n > 0;
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		if (ok && n == 2)
+			ok = *p >= 0xC2;
+		if (ok && n == 3)
+			ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
+		if (ok && n == 4)
+			ok = *p <= 0xF4 && !(*p == 0xF0 && p[1] < 0x90) &&
+			     !(*p == 0xF4 && p[1] >= 0x90);
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			*p = ' ';
+		p += n;
+	}
+}
+
 void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 {
 	memset(out, 0, sizeof *out);
 	char q[ASK_QUESTION_MAX + 1];
 	snprintf(q, sizeof q, "%s", question ? question : "");
+	/* Cut at ASK_QUESTION_MAX, a sequence may be split: cleaned too. */
+	clean_text(q);
 	struct words *ws = xmalloc(sizeof *ws);
 	split(q, ws);
 	double score[ASK_N_FAMILIES] = {0};
@@ -1053,7 +1089,42 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 					    json_string(files ? "files" : "commands"));
 		break;
 	}
-	case ASK_RECORD: json_object_update(args, rec); break;
+	case ASK_RECORD:
+		if (json_object_get(rec, "title")) {
+			json_object_update(args, rec);
+		} else {
+			/* "we capped payloads at 1MB, write that down": the text
+			 * without the instruction is the note. */
+			char title[201];
+			snprintf(title, sizeof title, "%s", skip_agent(q));
+			static const char *const tails[] = {"write that down", "write this down",
+							    "jot that down",   "jot this down",
+							    "note to self",    "for the record"};
+			for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+				char *t = strcasestr(title, tails[k]);
+				if (t)
+					memmove(t, t + strlen(tails[k]),
+						strlen(t + strlen(tails[k])) + 1);
+			}
+			size_t tl = strlen(title);
+			while (tl && strchr(" ,.;:-!", title[tl - 1]))
+				title[--tl] = '\0';
+			char *start = title;
+			while (*start && strchr(" ,.;:-", *start))
+				start++;
+			bool printable = false;
+			for (char *c = start; *c && !printable; c++)
+				printable = (unsigned char)*c > ' ';
+			if (printable) {
+				json_object_set_new(args, "kind", json_string("note"));
+				json_object_set_new(args, "title", json_string(start));
+			} else {
+				best = ASK_SEARCH;
+				out->family = best;
+				out->tool = families[best].tool;
+			}
+		}
+		break;
 	case ASK_EXPLAIN:
 		if (has_ulid)
 			json_object_set_new(args, "id", json_string(ulid));

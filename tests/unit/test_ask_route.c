@@ -5,6 +5,8 @@
  * tests/tools/ask_route and docs/ask.md). */
 #include "ask/route.h"
 #include "common/clock.h"
+#include "tools/schema.h"
+#include "tools/tools.h"
 #include "testdata.h"
 
 #include <setjmp.h>
@@ -122,6 +124,8 @@ static void test_hostile(void **state)
 	char big[ASK_QUESTION_MAX * 2];
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
+	/* Some found by fuzz_ask_route: a record with nothing before the
+	 * instruction, invalid UTF-8 in a title, seq 0. */
 	const char *qs[] = {big,
 			    "\"",
 			    "'''",
@@ -134,12 +138,25 @@ static void test_hostile(void **state)
 			    ":::",
 			    "\xff\xfe",
 			    "last",
-			    "past 999999999 days"};
+			    "past 999999999 days",
+			    ", write that down",
+			    "add a mistake: I pushed \xff\xff with -Werror",
+			    "what does event 0 mean",
+			    "explain #0",
+			    "note: \x01\x02"};
 	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
 		struct ask_route r;
 		ask_route(qs[i], now_ms(), &r);
 		assert_non_null(r.tool);
 		assert_true(json_is_object(r.args));
+		/* What the router reads must be what its tool accepts. */
+		const struct tool *t = tool_find(r.tool);
+		assert_non_null(t);
+		struct cairn_err e;
+		if (schema_validate(tool_input_schema(t), r.args, &e)) {
+			char *a = json_dumps(r.args, JSON_COMPACT);
+			fail_msg("question %zu: %s %s: %s", i, r.tool, a, e.msg);
+		}
 		ask_route_release(&r);
 	}
 }
