@@ -273,8 +273,9 @@ def a_flapping_server_keeps_everything_answering():
         d = daemon(m)
         try:
             wait_state(d, "closed")
+            # A server that flaps every 2 s for a minute.
             m.set_mode("flap", period=2.0)
-            end = time.monotonic() + 20
+            end = time.monotonic() + 60
             answered = 0
             while time.monotonic() < end:
                 a, dt = ask(d, "what's next?")
@@ -282,7 +283,7 @@ def a_flapping_server_keeps_everything_answering():
                       "an answer within the deadline (%.1f s)" % dt)
                 answered += 1
                 time.sleep(0.2)
-            check(answered >= 5, "%d questions answered" % answered)
+            check(answered >= 15, "%d questions answered" % answered)
             m.set_mode("ok")
             wait_state(d, "closed", timeout=30)
             with d.conn() as c:
