@@ -454,6 +454,79 @@ static const struct cue {
 	{ASK_EXPLAIN, "envelope", 2.5},
 	{ASK_EXPLAIN, "raw event", 3},
 	{ASK_EXPLAIN, "correlation", 1.5},
+	{ASK_WHY_FAILED, "complaining", 2.5},
+	{ASK_WHY_FAILED, "complaint", 2.5},
+	{ASK_WHY_FAILED, "choked", 2.5},
+	{ASK_WHY_FAILED, "choke", 2},
+	{ASK_WHY_FAILED, "borked", 2.5},
+	{ASK_WHY_FAILED, "unhappy", 2},
+	{ASK_WHY_FAILED, "exploded", 2.5},
+	{ASK_WHY_FAILED, "made the most recent build fail", 2},
+	{ASK_HOW_FIXED, "go away", 3},
+	{ASK_HOW_FIXED, "cure", 3},
+	{ASK_HOW_FIXED, "get it working", 2.5},
+	{ASK_HOW_FIXED, "passing again", 3},
+	{ASK_HOW_FIXED, "working again", 3},
+	{ASK_HOW_FIXED, "looks familiar", 3},
+	{ASK_HOW_FIXED, "what did we do", 2.5},
+	{ASK_HOW_FIXED, "how did we get", 2},
+	{ASK_HOW_FIXED, "sorted", 2.5},
+	{ASK_MISTAKES, "screwups", 4},
+	{ASK_MISTAKES, "screwup", 4},
+	{ASK_MISTAKES, "screw", 3},
+	{ASK_MISTAKES, "tripped", 3},
+	{ASK_MISTAKES, "went sideways", 4},
+	{ASK_MISTAKES, "hard way", 4},
+	{ASK_MISTAKES, "get wrong", 3},
+	{ASK_MISTAKES, "got wrong", 3},
+	{ASK_MISTAKES, "don't repeat", 2},
+	{ASK_DECIDED, "thinking behind", 4},
+	{ASK_DECIDED, "justification", 4},
+	{ASK_DECIDED, "conclusion", 3},
+	{ASK_DECIDED, "choice", 3},
+	{ASK_DECIDED, "whose idea", 3},
+	{ASK_DECIDED, "argument for", 3},
+	{ASK_DECIDED, "dropped", 2},
+	{ASK_DECIDED, "remind me why we", 2},
+	{ASK_WHAT_DOING, "train of thought", 4},
+	{ASK_WHAT_DOING, "focused on", 3},
+	{ASK_WHAT_DOING, "my focus", 3},
+	{ASK_WHAT_DOING, "had going on", 3},
+	{ASK_WHAT_DOING, "in flight", 3},
+	{ASK_WHAT_DOING, "half-finished", 3},
+	{ASK_WHAT_DOING, "was debugging", 3},
+	{ASK_WHAT_DOING, "i was", 2},
+	{ASK_NEXT, "co-edited", 3},
+	{ASK_NEXT, "co-change", 3},
+	{ASK_NEXT, "now what", 3},
+	{ASK_NEXT, "tends to follow", 3},
+	{ASK_NEXT, "usual step", 3},
+	{ASK_NEXT, "step after", 2.5},
+	{ASK_CHANGED, "committed", 2},
+	{ASK_CHANGED, "on leave", 2},
+	{ASK_CHANGED, "weekend", 2.5},
+	{ASK_CHANGED, "go in", 2},
+	{ASK_CHANGED, "ran", 1.5},
+	{ASK_HEALTH, "unpushed", 4},
+	{ASK_HEALTH, "currently", 2},
+	{ASK_HEALTH, "at the moment", 1.5},
+	{ASK_HEALTH, "in progress", 1},
+	{ASK_HEALTH, "is everything", 2},
+	{ASK_SEARCH, "dig up", 3},
+	{ASK_SEARCH, "any info", 3},
+	{ASK_SEARCH, "anything stored", 3},
+	{ASK_SEARCH, "stored about", 3},
+	{ASK_SEARCH, "we've got on", 3},
+	{ASK_SEARCH, "whatever we've got", 3},
+	{ASK_BRIEF, "synopsis", 4},
+	{ASK_BRIEF, "gist", 3},
+	{ASK_BRIEF, "lay of the land", 4},
+	{ASK_BRIEF, "onboarding", 3},
+	{ASK_BRIEF, "current standing", 3},
+	{ASK_BRIEF, "where we stand", 3},
+	{ASK_HEALTH, "merge in progress", 3},
+	{ASK_CHANGED, "=events", 1.5},
+	{ASK_HEALTH, "rebase in progress", 3},
 };
 
 /* ---- words ---- */
@@ -589,7 +662,8 @@ static bool find_seq(const struct words *ws, const char *q, long long *seq)
 	}
 	/* "#882": a seq of at most 15 digits, not 0. */
 	const char *h = strchr(q, '#');
-	if (h && isdigit((unsigned char)h[1]) && strspn(h + 1, "0123456789") < 16 &&
+	bool about_events = strcasestr(q, "event") || strcasestr(q, "seq");
+	if (h && about_events && isdigit((unsigned char)h[1]) && strspn(h + 1, "0123456789") < 16 &&
 	    atoll(h + 1) > 0) {
 		*seq = atoll(h + 1);
 		return true;
@@ -833,82 +907,184 @@ static const char *skip_agent(const char *q)
 	return q;
 }
 
-static const char *const record_verbs[] = {"remember", "note", "jot",      "record",
-					   "log",      "save", "store",    "add",
-					   "write",    "keep", "memorize", "noting"};
+static const char *const record_verbs[] = {
+	"remember", "remeber", "note", "jot",      "record",   "log",     "save",     "store",
+	"add",      "write",   "keep", "memorize", "memorise", "capture", "document", "noting"};
 
-/* Whether the question is an instruction to record; the entry's kind and
- * title into the arguments. */
+static bool is_record_verb(const char *w, size_t n)
+{
+	for (size_t i = 0; i < sizeof record_verbs / sizeof record_verbs[0]; i++)
+		if (strlen(record_verbs[i]) == n && strncasecmp(w, record_verbs[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* The entry's kind named in s[0..n): decision, mistake, pattern or note. */
+static const char *kind_in(const char *s, size_t n)
+{
+	static const char *const kinds[] = {"decision", "mistake", "pattern", "note"};
+	char buf[256];
+	snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf - 1 ? n : sizeof buf - 1), s);
+	for (size_t k = 0; k < 4; k++)
+		if (strcasestr(buf, kinds[k]))
+			return kinds[k];
+	return NULL;
+}
+
+/* Sets the arguments of a record: kind and title (one line, at most 200
+ * bytes; a longer text is kept whole in the body). False when the text is
+ * empty. */
+static bool record_args(json_t *args, const char *kind, const char *text, size_t len)
+{
+	while (len && strchr(" \t", *text))
+		text++, len--;
+	while (len && strchr(" .!,;-", text[len - 1]))
+		len--;
+	if (!len)
+		return false;
+	char title[201];
+	snprintf(title, sizeof title, "%.*s", (int)(len < 200 ? len : 200), text);
+	json_object_set_new(args, "kind", json_string(kind ? kind : "note"));
+	json_object_set_new(args, "title", json_string(title));
+	if (len > 200) {
+		char *body = xasprintf("%.*s", (int)len, text);
+		json_object_set_new(args, "body", json_string(body));
+		free(body);
+	}
+	return true;
+}
+
+/* Whether the question is an instruction to record, in one of the ways
+ * people give one; the entry's kind and title into the arguments:
+ *
+ *   VERB ...: TEXT, VERB that TEXT     remember that X; note: X; log a mistake: X
+ *   LEAD: TEXT (the lead names a verb) mistake to record: X; I want to save a note: X
+ *   TEXT, INSTRUCTION                  X, write that down; X - save that; X. log it
+ *   don't let me forget (that) TEXT; keep a record that TEXT; for the record, TEXT */
 static bool record_intent(const char *q, json_t *args)
 {
 	const char *s = skip_agent(q);
-	char first[24];
+	/* Politeness before the verb. */
+	static const char *const polite[] = {"please ", "pls ", "can you ", "could you ",
+					     "kindly "};
+	for (size_t i = 0; i < sizeof polite / sizeof polite[0]; i++)
+		if (strncasecmp(s, polite[i], strlen(polite[i])) == 0)
+			s += strlen(polite[i]);
 	size_t n = 0;
-	while (isalpha((unsigned char)s[n]) && n < sizeof first - 1) {
-		first[n] = (char)tolower((unsigned char)s[n]);
+	while (isalpha((unsigned char)s[n]))
 		n++;
-	}
-	first[n] = '\0';
-	bool verb = false;
-	for (size_t i = 0; i < sizeof record_verbs / sizeof record_verbs[0] && !verb; i++)
-		verb = strcmp(first, record_verbs[i]) == 0;
-	/* "remember the ..." or "note: ..." or "note to self" */
-	if (!verb)
-		return false;
-	if (strcmp(first, "remember") == 0 && strncasecmp(s, "remember me", 11) == 0)
-		return false;
-	/* The kind, if named before the text. */
-	static const char *const kinds[] = {"decision", "mistake", "pattern", "note"};
 	const char *colon = strchr(s, ':');
-	const char *lead_end = colon ? colon : s + strlen(s);
-	const char *kind = NULL;
-	for (size_t k = 0; k < 4 && !kind; k++) {
-		const char *p = strcasestr(s, kinds[k]);
-		if (p && p < lead_end + 1)
-			kind = kinds[k];
+	/* "don't let me forget", "keep a record that", "for the record". */
+	static const char *const leads[] = {
+		"make a note that ",    "make a note: ",       "don't let me forget that ",
+		"don't let me forget ", "keep a record that ", "keep in mind that ",
+		"for the record, ",     "for the record "};
+	for (size_t i = 0; i < sizeof leads / sizeof leads[0]; i++)
+		if (strncasecmp(s, leads[i], strlen(leads[i])) == 0) {
+			const char *t = s + strlen(leads[i]);
+			const char *cut = strcasestr(t, ", put it in");
+			return record_args(args, NULL, t, cut ? (size_t)(cut - t) : strlen(t));
+		}
+	/* A leading verb. "remember me" and "log of ..." are not records. */
+	if (n && is_record_verb(s, n)) {
+		const char *after = s + n;
+		while (*after == ' ')
+			after++;
+		bool noun = (n == 3 && strncasecmp(s, "log", 3) == 0 &&
+			     (strncasecmp(after, "of ", 3) == 0 ||
+			      strncasecmp(after, "for ", 4) == 0 || *after == '\0')) ||
+			    strncasecmp(after, "me ", 3) == 0 || strncasecmp(after, "me?", 3) == 0;
+		if (!noun) {
+			const char *lead_end = colon ? colon : s + strlen(s);
+			const char *kind = kind_in(s, (size_t)(lead_end - s));
+			if (!kind && n == 4 && strncasecmp(s, "note", 4) == 0)
+				kind = "note";
+			const char *text;
+			if (colon)
+				text = colon + 1;
+			else if ((text = strcasestr(s, " that ")))
+				text += 6;
+			else if ((text = strcasestr(s, " - ")))
+				text += 3;
+			else
+				text = after;
+			if (colon && kind && strlen(colon + 1) == 0)
+				return false;
+			/* A kind word right after the verb ("log a mistake X")
+			 * is not part of the text. */
+			const char *t = text;
+			static const char *const skip[] = {"a ", "an ", "this ", "the ", "it: "};
+			if (t == after)
+				for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+					if (strncasecmp(t, skip[i], strlen(skip[i])) == 0)
+						t += strlen(skip[i]);
+			size_t len = strlen(t);
+			const char *tail = strcasestr(t, ", write that down");
+			if (tail)
+				len = (size_t)(tail - t);
+			return record_args(args, kind, t, len);
+		}
 	}
-	if (!kind && strcmp(first, "note") == 0)
-		kind = "note";
-	/* The text: after the colon, else after "that", else after the verb
-	 * phrase. */
-	const char *text = NULL;
-	if (colon)
-		text = colon + 1;
-	else if ((text = strcasestr(s, " that ")))
-		text += 6;
-	else if ((text = strcasestr(s, " - ")))
-		text += 3;
-	else
-		text = s + n;
-	while (*text == ' ')
-		text++;
-	char title[201];
-	snprintf(title, sizeof title, "%s", text);
-	/* One line; no trailing "write that down". */
-	for (char *p = title; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	char *tail = strcasestr(title, ", write that down");
-	if (tail)
-		*tail = '\0';
-	size_t tl = strlen(title);
-	while (tl && strchr(" .", title[tl - 1]))
-		title[--tl] = '\0';
-	if (!tl)
-		return false;
-	json_object_set_new(args, "kind", json_string(kind ? kind : "note"));
-	json_object_set_new(args, "title", json_string(title));
-	/* A text too long for a title is kept whole in the body. */
-	if (strlen(text) > sizeof title - 1)
-		json_object_set_new(args, "body", json_string(text));
-	return true;
+	/* "LEAD: TEXT" where the lead (a few words) asks to record. */
+	if (colon && colon - s < 60) {
+		bool verb = false;
+		for (const char *w = s; w < colon && !verb;) {
+			while (w < colon && !isalpha((unsigned char)*w))
+				w++;
+			size_t wl = 0;
+			while (w + wl < colon && isalpha((unsigned char)w[wl]))
+				wl++;
+			verb = wl && is_record_verb(w, wl);
+			w += wl;
+		}
+		if (verb || strncasecmp(s, "fyi", 3) == 0)
+			return record_args(args, kind_in(s, (size_t)(colon - s)), colon + 1,
+					   strlen(colon + 1));
+	}
+	/* "TEXT, INSTRUCTION" at the end. */
+	static const char *const tails[] = {"write that down",  "write this down",
+					    "write it down",    "log it",
+					    "log that",         "log this",
+					    "save that",        "save this",
+					    "save it",          "note that",
+					    "note it",          "remember that",
+					    "remember this",    "remember it",
+					    "keep that",        "jot that down",
+					    "jot it down",      "record that",
+					    "record it",        "put it in the knowledge base",
+					    "put it in the kb", "add it to the knowledge base",
+					    "add it to the kb"};
+	size_t ql = strlen(s);
+	size_t end = ql;
+	while (end && strchr(" .!", s[end - 1]))
+		end--;
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		size_t tl = strlen(tails[i]);
+		if (end < tl + 2 || strncasecmp(s + end - tl, tails[i], tl) != 0)
+			continue;
+		const char *before = s + end - tl;
+		/* What precedes the instruction: a separator, then the text. */
+		size_t len = (size_t)(before - s);
+		while (len && strchr(" ,.;-", s[len - 1]))
+			len--;
+		if (len == (size_t)(before - s))
+			continue; /* no separator: "what did I note that ..." */
+		const char *lead_colon = memchr(s, ':', len);
+		const char *kind = lead_colon ? kind_in(s, (size_t)(lead_colon - s)) : NULL;
+		const char *text = lead_colon && kind ? lead_colon + 1 : s;
+		return record_args(args, kind, text, (size_t)(s + len - text));
+	}
+	return false;
 }
 
 /* ---- routing ---- */
 
+/* A cue as words: stems, or the words as written for a phrase that starts
+ * with '=' ("=events": the plural only). */
 struct cue_stem {
 	char w[6][WORD_LEN];
 	size_t n;
+	bool exact;
 };
 
 static bool phrase_at(const struct words *ws, size_t i, const struct cue_stem *c)
@@ -916,14 +1092,14 @@ static bool phrase_at(const struct words *ws, size_t i, const struct cue_stem *c
 	if (i + c->n > ws->n)
 		return false;
 	for (size_t k = 0; k < c->n; k++)
-		if (strcmp(ws->w[i + k], c->w[k]) != 0)
+		if (strcmp(c->exact ? ws->raw[i + k] : ws->w[i + k], c->w[k]) != 0)
 			return false;
 	return true;
 }
 
 static bool same_phrase(const struct cue_stem *a, const struct cue_stem *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || a->exact != b->exact)
 		return false;
 	for (size_t k = 0; k < a->n; k++)
 		if (strcmp(a->w[k], b->w[k]) != 0)
@@ -934,10 +1110,11 @@ static bool same_phrase(const struct cue_stem *a, const struct cue_stem *b)
 static void cue_split(const char *phrase, struct cue_stem *out)
 {
 	struct words ws;
-	split(phrase, &ws);
+	out->exact = phrase[0] == '=';
+	split(phrase + out->exact, &ws);
 	out->n = ws.n < 6 ? ws.n : 6;
 	for (size_t i = 0; i < out->n; i++)
-		memcpy(out->w[i], ws.w[i], WORD_LEN);
+		memcpy(out->w[i], out->exact ? ws.raw[i] : ws.w[i], WORD_LEN);
 }
 
 /* Replaces each byte of s that is not part of a valid UTF-8 sequence with
@@ -1023,6 +1200,25 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 	if (has_type)
 		score[ASK_EXPLAIN] += 2;
 	const char *s = skip_agent(q);
+	/* "did X land / get merged / go in": about what happened. */
+	if (!strncasecmp(s, "did ", 4) || !strncasecmp(s, "has ", 4) || !strncasecmp(s, "was ", 4))
+		for (size_t i = 0; i < ws->n; i++)
+			if (!strcmp(ws->w[i], "land") || !strcmp(ws->w[i], "merg") ||
+			    !strcmp(ws->raw[i], "merged") || !strcmp(ws->raw[i], "pushed") ||
+			    (!strcmp(ws->raw[i], "go") && i + 1 < ws->n &&
+			     !strcmp(ws->raw[i + 1], "in"))) {
+				score[ASK_CHANGED] += 2;
+				break;
+			}
+	/* A window of time ("since monday", "the last 15 min", "past 2
+	 * hours") asks what happened in it. */
+	for (size_t i = 0; i + 1 < ws->n; i++)
+		if (!strcmp(ws->raw[i], "since") ||
+		    ((!strcmp(ws->raw[i], "last") || !strcmp(ws->raw[i], "past")) &&
+		     isdigit((unsigned char)ws->raw[i + 1][0]))) {
+			score[ASK_CHANGED] += 1.5;
+			break;
+		}
 	/* A yes/no question about a state ("is the build green", "are there
 	 * uncommitted changes") asks for the state. */
 	if (!strncasecmp(s, "is ", 3) || !strncasecmp(s, "are ", 4) || !strncasecmp(s, "am ", 3))
