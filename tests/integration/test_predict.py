@@ -220,6 +220,8 @@ def model_of_migration_5_carries_over():
             DROP TABLE cmd_learned; DROP INDEX failures_open;
             DROP TABLE predict_projects; DROP TABLE predict_bursts;
             DROP INDEX file_changes_no;
+            DROP TRIGGER knowledge_files_ai; DROP TRIGGER knowledge_files_ad;
+            DROP TRIGGER knowledge_files_au; DROP TABLE knowledge_files;
             ALTER TABLE file_changes DROP COLUMN e; ALTER TABLE file_changes DROP COLUMN w;
             ALTER TABLE file_changes DROP COLUMN no; ALTER TABLE cochange DROP COLUMN e;
             ALTER TABLE cochange DROP COLUMN ws; ALTER TABLE cochange DROP COLUMN a_at;
