@@ -362,6 +362,7 @@ class Bench:
             time.sleep(0.5)
             self.wait_settled(c)
             res["before"] = self.fds_threads(d.pid)
+            res["rss0_kib"] = rss_kib(d.pid)
             b0 = self.br(c)
             kinds = [FM.fault("http_500"), FM.fault("http_503_loading"),
                      FM.fault("malformed_json"), FM.fault("truncated_json"),
@@ -828,10 +829,10 @@ def report_5(B, q):
     note("daemon-level: %d asks over the socket in %.1f s (%d answered by the model, %d "
          "fallback after a fault, %d refused by the breaker, %d errors); breaker totals: %d "
          "failures, %d calls, %d probes, %d transitions, %s at the end; peak threads %d; "
-         "RSS after %d KiB%s"
+         "RSS %d -> %d KiB%s"
          % (c["asks"], fr["seconds"], c["answer"], c["fallback"], c["refused"], c["error"],
             fr["failures"], fr["calls"], fr["probes"], fr["transitions"], fr["state"],
-            fr["peak_threads"], fr["rss_kib"],
+            fr["peak_threads"], fr["rss0_kib"], fr["rss_kib"],
             "; ERRORS: %s" % fr["errors"][:3] if fr["errors"] else ""))
     cf = B.client_faults(target)
     failed = sum(v for k, v in cf["codes"].items() if k != "ok")
