@@ -21,12 +21,15 @@ const struct cli_cmd cli_ask = {
 	"the same tools an AI agent gets over MCP: why did the build fail, how did we fix\n"
 	"this before, what was I doing, what did we decide about X, what is next, what\n"
 	"changed since yesterday, is everything healthy, or a search. Prints the answer,\n"
-	"the tools it called (with their arguments and time) and its sources. Without a\n"
-	"model the deterministic reasoner answers (docs/ask.md).\n"
+	"the tools it called (with their arguments and time) and its sources. With a\n"
+	"model server configured ([model] url) the daemon asks it, behind a circuit\n"
+	"breaker; without one, or when it fails, the deterministic reasoner answers and\n"
+	"says why (docs/ask.md).\n"
 	"  --json          {\"answer\", \"reasoner\", \"family\", \"tool_calls\": [{\"tool\",\n"
-	"                  \"arguments\", \"ms\"}], \"sources\"}\n"
-	"  --no-model      the deterministic reasoner (the default: no model reasoner yet)\n"
-	"  --model NAME    not yet: the model reasoner is not built\n"
+	"                  \"arguments\", \"ms\"}], \"sources\", \"fallback_reason\"}\n"
+	"  --no-model      the deterministic reasoner, even with a model server configured\n"
+	"  --model NAME    insist on the model server of [model] url (docs/config.md); NAME\n"
+	"                  must be its [model] name\n"
 	"  --project DIR   the project (default: the git top level of the current directory)\n",
 	cmd_ask, false};
 
