@@ -175,6 +175,15 @@ int cmd_ask(int argc, char **argv, const struct config *cfg)
 	size_t ql = strlen(question);
 	bool asked = !no_model && cfg->model_url && *cfg->model_url && ql &&
 		     strspn(question, " \t\r\n") < ql && ql <= ASK_QUESTION_MAX;
+	if (asked) {
+		/* An instruction to record is the person's own: it acts at once,
+		 * as typed, rather than through a model (which is never given
+		 * the tool that acts). */
+		struct ask_route r;
+		ask_route(question, ctx.now_ms, &r);
+		asked = r.family != ASK_RECORD;
+		ask_route_release(&r);
+	}
 	if (asked)
 		out = ask_daemon(cfg, question, project, &why);
 	if (!out) {

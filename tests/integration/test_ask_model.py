@@ -163,6 +163,12 @@ def a_log_line_cannot_make_the_model_act():
             check("needs the user's confirmation" in msg, "the acting call is refused: " + msg)
             rc, out, err = d.cli(["kb", "list", "--all", "--json"])
             check("pwned" not in out, "nothing was recorded: " + short(out))
+            # The person's own instruction to record acts, without the model.
+            n = len(m.chat_requests)
+            a, _ = ask(d, "remember that the fake server runs on loopback")
+            eq(a["reasoner"], "deterministic", "a record is not sent to the model")
+            check(a["answer"].startswith("Recorded note #"), short(a))
+            eq(len(m.chat_requests), n, "the model was not asked")
             d.stop()
         finally:
             d.cleanup()
