@@ -154,6 +154,13 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 	f->dirty = json_object_get(json_object_get(data, "git"), "dirty");
 	if (f->dirty && !json_is_array(f->dirty))
 		f->dirty = NULL;
+	const json_t *ex = json_object_get(data, "exit");
+	if (json_is_integer(ex)) {
+		f->has_exit = true;
+		f->exit_code = json_integer_value(ex);
+	}
+	f->signal = json_string_value(json_object_get(data, "signal"));
+	f->spawn_error = json_string_value(json_object_get(data, "error"));
 	f->snapshot =
 		json_string_value(json_object_get(json_object_get(data, "output"), "snapshot"));
 	const char *path =
@@ -884,6 +891,68 @@ static char *make_summary(const struct triage_failure *f, size_t errors, size_t 
 	return s;
 }
 
+/* Whether the last bytes of log (its last 4 KiB) hold needle. */
+static bool tail_has(const char *log, size_t len, const char *needle)
+{
+	if (!log)
+		return false;
+	size_t from = len > 4096 ? len - 4096 : 0;
+	return memmem(log + from, len - from, needle, strlen(needle)) != NULL;
+}
+
+const char *triage_not_code(const struct triage_failure *f, const char *log, size_t log_len,
+			    char *why, size_t len)
+{
+	const char *what = f->target ? f->target : "the run";
+	const char *sig = f->signal ? f->signal : "";
+	bool under_timeout = f->command && (strncmp(f->command, "timeout ", 8) == 0 ||
+					    strstr(f->command, " timeout ") != NULL);
+	if (!strcmp(sig, "INT") || (f->has_exit && f->exit_code == 130) ||
+	    tail_has(log, log_len, "] Interrupt") || tail_has(log, log_len, "KeyboardInterrupt")) {
+		snprintf(why, len,
+			 "%s was interrupted (Ctrl-C): not a failure of the code, so there is "
+			 "nothing to explain or learn.",
+			 what);
+		return "interrupted";
+	}
+	if (f->spawn_error || (f->has_exit && f->exit_code == 127) ||
+	    (f->has_exit && f->exit_code == 126 && tail_has(log, log_len, "ermission denied"))) {
+		/* The program named: the command's first word. */
+		char prog[128] = "";
+		if (f->command)
+			snprintf(prog, sizeof prog, "%.*s", (int)strcspn(f->command, " \t"),
+				 f->command);
+		snprintf(why, len,
+			 "%s could not run%s%s%s: %s; not a failure of the code: check the "
+			 "command's name and PATH, or that it is installed and executable.",
+			 what, *prog ? " (" : "", prog, *prog ? ")" : "",
+			 f->spawn_error        ? f->spawn_error
+			 : f->exit_code == 126 ? "permission denied"
+					       : "command not found (exit 127)");
+		return "not_found";
+	}
+	if ((f->has_exit && f->exit_code == 124 && under_timeout) || !strcmp(sig, "ALRM") ||
+	    (!strcmp(sig, "TERM") && under_timeout)) {
+		snprintf(why, len,
+			 "%s was stopped by a timeout: not a failure of the code as such; it ran "
+			 "out of time.",
+			 what);
+		return "timed_out";
+	}
+	if (!strcmp(sig, "KILL") || (f->has_exit && f->exit_code == 137)) {
+		snprintf(why, len,
+			 "%s was killed (SIGKILL: the out-of-memory killer, or kill -9): not a "
+			 "failure of the code as such; see 'journalctl -k' for an OOM kill.",
+			 what);
+		return "killed";
+	}
+	if (!strcmp(sig, "TERM") || (f->has_exit && f->exit_code == 143)) {
+		snprintf(why, len, "%s was terminated (SIGTERM): not a failure of the code.", what);
+		return "killed";
+	}
+	return NULL;
+}
+
 /* The excerpt as JSON, with secrets redacted (the report is stored). */
 static json_t *excerpt_json(const struct excerpt *ex)
 {
@@ -1068,6 +1137,21 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	json_object_set_new(rep, "since_pass", since);
 	if (!f->log)
 		json_object_set_new(rep, "log_missing", json_true());
+	/* Not a failure of the code: named for what it is, with no signature,
+	 * fix or suspect, and not recorded for learning
+	 * (triage_record_failure()). */
+	char nc_why[600];
+	const char *nc = triage_not_code(f, log, log_len, nc_why, sizeof nc_why);
+	if (nc) {
+		char *rw = redacted(nc_why);
+		json_object_set_new(rep, "summary", json_string(rw));
+		free(rw);
+		json_object_set_new(rep, "not_code", json_string(nc));
+		json_object_set_new(rep, "signature", json_null());
+		json_object_set_new(rep, "fixes", json_array());
+		json_object_set_new(rep, "suspects", json_array());
+		json_object_set_new(rep, "since_pass", json_null());
+	}
 
 	excerpt_release(&ex);
 	diag_list_release(&dl);
@@ -1147,6 +1231,9 @@ int triage_record_failure(struct triage_ctx *cx, const struct triage_failure *f,
 			  const json_t *report, const char *report_id, int64_t now_ms)
 {
 	if (!cx->db || !f->event_id)
+		return 0;
+	/* Interrupted, not found, killed: nothing to resolve or learn from. */
+	if (json_object_get(report, "not_code"))
 		return 0;
 	sqlite3 *db = cx->db;
 	const char *root = triage__scope(f->project, f->cwd);

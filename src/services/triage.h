@@ -73,7 +73,26 @@ struct triage_failure {
 	const char *snapshot; /* the runner's snapshot file (see below), or NULL */
 	const char *log;      /* the captured output (need not be NUL-terminated) */
 	size_t log_len;
+	/* How the run ended, when the runner said: its exit status, the
+	 * signal that ended it ("INT", "KILL"...), the error of a command that
+	 * could not be started. */
+	bool has_exit;
+	int64_t exit_code;
+	const char *signal;      /* or NULL */
+	const char *spawn_error; /* or NULL */
 };
+
+/* Whether f is not a failure of the code: interrupted (Ctrl-C: SIGINT, exit
+ * 130, make's "Interrupt"), a command that is not there (exit 127, or it
+ * could not be started), killed (SIGKILL, exit 137: the OOM killer or kill
+ * -9), stopped by a timeout (exit 124 under `timeout`, SIGTERM, SIGALRM).
+ * Returns the kind ("interrupted", "not_found", "killed", "timed_out") and
+ * a sentence saying so into why (at most len bytes), or NULL. Such a
+ * failure is named for what it is and neither explained by file changes
+ * nor learned from. log (len bytes, may be NULL) is searched only at its
+ * end. */
+const char *triage_not_code(const struct triage_failure *f, const char *log, size_t log_len,
+			    char *why, size_t len);
 
 struct triage_opts {
 	size_t max_lines;    /* excerpt budget; 0 = 50 */

@@ -453,5 +453,57 @@ def failures_without_a_report_are_triaged_at_start():
         d.cleanup()
 
 
+@T.test
+def failures_that_are_not_the_codes_are_named_and_not_learned():
+    """Ctrl-C, a command that is not there, a kill, a timeout: each report
+    says what happened, blames no file, offers no fix, and nothing is
+    recorded to learn from: the pass after it teaches nothing."""
+    import sqlite3
+    with Daemon() as d:
+        repo = make_project(d)
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        cases = [
+            ("int", ["sh", "-c", "echo building; kill -INT $$"], "interrupted"),
+            ("make-int", ["sh", "-c", "echo 'make: *** [Makefile:3: all] Interrupt'; exit 2"],
+             "interrupted"),
+            ("missing", ["no-such-command-for-cairn-xyz"], "not_found"),
+            ("e127", ["sh", "-c", "exit 127"], "not_found"),
+            ("kill", ["sh", "-c", "kill -KILL $$"], "killed"),
+            ("slow", ["timeout", "0.2", "sleep", "5"], "timed_out"),
+        ]
+        for target, cmd, kind in cases:
+            write(repo, "a.c", A_C + "/* %s */\n" % target)  # a change a suspect could name
+            settle(d)
+            r = subprocess.run([d.bin, "run", "--target", target, "--"] + cmd, cwd=repo,
+                               env=d.env(), capture_output=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            check(r.returncode != 0, "%s fails" % target)
+            rep = wait_event(d, "triage.report", lambda e, t=target: e.get("subject") == t,
+                             what="the report of %s" % target)["data"]
+            eq(rep.get("not_code"), kind, "%s: the kind (%s)" % (target, short(rep)))
+            eq(rep["suspects"], [], "%s: no file is blamed" % target)
+            eq(rep["fixes"], [], "%s: no fix is offered" % target)
+            check("not a failure of the code" in rep["summary"].lower(), rep["summary"])
+        # The same targets pass now: nothing is learned, nothing was open.
+        write(repo, "a.c", A_C)
+        settle(d)
+        for target, _, _ in cases:
+            r = subprocess.run([d.bin, "run", "--target", target, "--", "true"], cwd=repo,
+                               env=d.env(), capture_output=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            eq(r.returncode, 0, "%s passes" % target)
+        with d.conn() as c:
+            c.wait_committed()
+        time.sleep(1.0)
+        db = sqlite3.connect(d.db_path)
+        eq(db.execute("SELECT count(*) FROM failures").fetchone()[0], 0,
+           "none of them is recorded as a failure")
+        db.close()
+        with d.conn() as c:
+            learned = [e for e in c.query_all(pattern="kb.>") if e["data"].get("learned")]
+        eq(learned, [], "nothing is learned from them")
+
+
 if __name__ == "__main__":
     T.main()
