@@ -680,8 +680,108 @@ void triage__changes_release(struct triage_changes *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* ---- where each line of the log ran: make -C, ninja -C ---- */
+
+/* The directory a build tool said it was in, from a log line: make's
+ * "make[1]: Entering directory '/src/redis/src'" (any quote style, a
+ * translated "make" prefix kept simple) and ninja's "ninja: Entering
+ * directory `build'". Returns a new string, or NULL. *leave is set for
+ * make's "Leaving directory". */
+char *triage__entered_dir(const char *line, size_t n, bool *leave)
+{
+	*leave = false;
+	const char *p = memmem(line, n, "Entering directory ", 19);
+	size_t skip = 19;
+	if (!p) {
+		p = memmem(line, n, "Leaving directory ", 18);
+		skip = 18;
+		if (!p)
+			return NULL;
+		*leave = true;
+	}
+	/* Only from make or ninja: "make: ", "make[2]: ", "gmake[1]: ",
+	 * "ninja: " before it. */
+	size_t lead = (size_t)(p - line);
+	if (!(memmem(line, lead, "make", 4) || memmem(line, lead, "ninja", 5)))
+		return NULL;
+	const char *q = p + skip;
+	const char *end = line + n;
+	while (end > q && (end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	/* Quotes: '...', `...', "...", and the UTF-8 quotes ‘...’. */
+	if (end - q >= 2 && strchr("'`\"", *q))
+		q++;
+	else if (end - q >= 6 && (unsigned char)q[0] == 0xE2 && (unsigned char)q[1] == 0x80)
+		q += 3;
+	if (end > q && strchr("'`\"", end[-1]))
+		end--;
+	else if (end - q >= 3 && (unsigned char)end[-3] == 0xE2 && (unsigned char)end[-2] == 0x80)
+		end -= 3;
+	if (end <= q || end - q > 4096)
+		return NULL;
+	return xstrndup(q, (size_t)(end - q));
+}
+
+/* The directory each diagnostic's line ran in, when the log says (make's
+ * and ninja's "Entering directory"): dirs[k] for dl->v[k], NULL where the
+ * log says nothing (the run's own directory). A relative directory is taken
+ * from the one before it (ninja's `build' from where ninja ran). */
+static char **diag_dirs(const char *log, size_t len, const struct diag_list *dl, const char *cwd)
+{
+	char **dirs = xcalloc(dl->n ? dl->n : 1, sizeof *dirs);
+	if (!log || !dl->n)
+		return dirs;
+	/* A stack of directories: make nests, and says when it leaves. */
+	char *stack[32];
+	size_t depth = 0;
+	size_t line_no = 0, k = 0;
+	const char *p = log, *end = log + len;
+	while (p < end && k < dl->n) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		/* Every diagnostic that starts on this line gets the directory
+		 * in force before the line. */
+		while (k < dl->n && dl->v[k].log_line <= line_no) {
+			if (depth)
+				dirs[k] = xstrdup(stack[depth - 1]);
+			k++;
+		}
+		bool leave;
+		char *d = n > 19 ? triage__entered_dir(p, n, &leave) : NULL;
+		if (d && leave) {
+			if (depth)
+				free(stack[--depth]);
+			free(d);
+		} else if (d) {
+			if (d[0] != '/') {
+				const char *base = depth ? stack[depth - 1] : cwd;
+				char *abs = base ? xasprintf("%s/%s", base, d) : xstrdup(d);
+				free(d);
+				d = abs;
+			}
+			if (depth < sizeof stack / sizeof stack[0])
+				stack[depth++] = d;
+			else
+				free(d);
+		}
+		line_no++;
+		p = nl ? nl + 1 : end;
+	}
+	while (depth)
+		free(stack[--depth]);
+	return dirs;
+}
+
+static void dirs_free(char **dirs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
 static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure *f,
-			     const struct diag_list *dl, size_t max, json_t **since, int *err)
+			     const struct diag_list *dl, const char *log, size_t log_len,
+			     size_t max, json_t **since, int *err)
 {
 	const char *root = triage__scope(f->project, f->cwd);
 	struct suspects s = {0};
@@ -739,12 +839,15 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		tool_named |=
 			(dl->v[k].severity == SEV_ERROR || dl->v[k].severity == SEV_CRITICAL) &&
 			dl->v[k].file && !is_driver(dl->v[k].tool);
+	/* A relative path is relative to where the tool ran: `make -C src`
+	 * prints "t_set.c" for src/t_set.c. */
+	char **dirs = diag_dirs(log, log_len, dl, f->cwd);
 	for (size_t k = 0; k < dl->n && ndf < 8; k++) {
 		const struct diag *d = &dl->v[k];
 		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file ||
 		    (tool_named && is_driver(d->tool)))
 			continue;
-		char *rel = triage__rel_path(root, f->cwd, d->file);
+		char *rel = triage__rel_path(root, dirs[k] ? dirs[k] : f->cwd, d->file);
 		bool dup = false;
 		for (size_t j = 0; j < ndf; j++)
 			dup |= strcmp(df[j].rel, rel) == 0;
@@ -791,6 +894,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		}
 		free(xdir);
 	}
+	dirs_free(dirs, dl->n);
 	for (size_t j = 0; j < ndf; j++) {
 		free(df[j].rel);
 		free(df[j].includes);
@@ -1070,9 +1174,9 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 	free(text);
 
 	json_t *since = NULL;
-	json_t *suspects = cx->db && !o->no_suspects
-				   ? find_suspects(cx, f, &dl, max_suspects, &since, &err)
-				   : json_array();
+	json_t *suspects = cx->db && !o->no_suspects ? find_suspects(cx, f, &dl, log, log_len,
+								     max_suspects, &since, &err)
+						     : json_array();
 	if (!since)
 		since = json_null();
 

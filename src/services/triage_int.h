@@ -20,6 +20,11 @@ char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncat
  * absolute (lexically cleaned); NULL for NULL/empty. Caller frees. */
 char *triage__rel_path(const char *root, const char *cwd, const char *file);
 
+/* The directory a make or ninja log line says it enters ("make[1]:
+ * Entering directory '/x/src'", "ninja: Entering directory `build'") or,
+ * with *leave set, leaves; a new string, or NULL for any other line. */
+char *triage__entered_dir(const char *line, size_t n, bool *leave);
+
 /* Files changed in project between two seqs (file and git events). */
 struct triage_change {
 	char *path; /* relative to the project */

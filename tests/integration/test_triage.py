@@ -454,6 +454,43 @@ def failures_without_a_report_are_triaged_at_start():
 
 
 @T.test
+def make_dash_c_paths_are_resolved_so_the_file_in_the_error_is_first():
+    """redis builds with `make -C src`: the compiler names t_set.c relative
+    to src/, and the build touches src/release.c at every run. The file the
+    error is in must be the first suspect, found through make's "Entering
+    directory" lines."""
+    with Daemon() as d:
+        repo = os.path.realpath(os.path.join(d.tmp, "redisish"))
+        os.makedirs(os.path.join(repo, "src"))
+        files = {
+            "Makefile": "all:\n\t$(MAKE) -C src\n",
+            "src/Makefile": "all: release t_set.o\nrelease:\n\ttouch release.c\n"
+                            "%.o: %.c\n\tgcc -c -Wall -o $@ $<\n",
+            "src/t_set.c": "int sadd(int x)\n{\n\treturn x + 1;\n}\n",
+            "src/release.c": "const char *release = \"1\";\n",
+            ".gitignore": "*.o\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(repo, name), "w") as f:
+                f.write(text)
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "initial")
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        eq(cairn_run(d, repo, "make").returncode, 0, "the clean build")
+        settle(d)
+        write(repo, "src/t_set.c", "int sadd(int x)\n{\n\treturn x + 1\n}\n")
+        settle(d)
+        check(cairn_run(d, repo, "make").returncode != 0, "the broken build fails")
+        rep = report_for(d, last_failure(d))["data"]
+        check(rep["suspects"], "suspects: %s" % short(rep))
+        eq(rep["suspects"][0]["path"], "src/t_set.c", "the file in the error is first (%s)"
+           % short(rep["suspects"]))
+        eq(rep["suspects"][0]["relation"], "named in the error", "why")
+
+
+@T.test
 def failures_that_are_not_the_codes_are_named_and_not_learned():
     """Ctrl-C, a command that is not there, a kill, a timeout: each report
     says what happened, blames no file, offers no fix, and nothing is

@@ -90,6 +90,41 @@ static int collect(void *ctx, const char *path, const char *content, size_t len)
 	return 0;
 }
 
+/* make's and ninja's "Entering directory" lines, in the forms they print. */
+static void test_entered_dir(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line, *dir; /* dir NULL: not such a line */
+		bool leave;
+	} t[] = {
+		{"make[1]: Entering directory '/src/redis/src'", "/src/redis/src", false},
+		{"make[1]: Leaving directory '/src/redis/src'", "/src/redis/src", true},
+		{"make: Entering directory `/x/y'", "/x/y", false},
+		{"gmake[2]: Entering directory \"/a b/c\"\r", "/a b/c", false},
+		{"make[1]: Entering directory \xe2\x80\x98/u/src\xe2\x80\x99", "/u/src", false},
+		{"ninja: Entering directory `build'", "build", false},
+		{"echo Entering directory '/x'", NULL, false},
+		{"Entering directory '/x'", NULL, false},
+		{"make[1]: Entering directory ''", NULL, false},
+		{"cc -c a.c", NULL, false},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		bool leave = !t[i].leave;
+		char *d = triage__entered_dir(t[i].line, strlen(t[i].line), &leave);
+		if (!t[i].dir) {
+			if (d)
+				fail_msg("'%s': read '%s', expected nothing", t[i].line, d);
+			continue;
+		}
+		if (!d || strcmp(d, t[i].dir) != 0)
+			fail_msg("'%s': read '%s', expected '%s'", t[i].line, d ? d : "(nothing)",
+				 t[i].dir);
+		assert_int_equal(leave, t[i].leave);
+		free(d);
+	}
+}
+
 static void test_snapshot_round_trip(void **state)
 {
 	char *dir = tmpdir();
@@ -446,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rel_path),
+		cmocka_unit_test(test_entered_dir),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_report_without_database),
 		cmocka_unit_test(test_secrets_never_reach_the_signature),
