@@ -370,9 +370,15 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	struct client watch = {.fd = -1};
 	bool show = !passed && cfg->show_triage && isatty(STDERR_FILENO) &&
 		    triage_watch_start(&watch, cfg) == 0;
-	cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
+	int pr = cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
 	if (show)
 		triage_watch_finish(&watch, end_id, 2000);
+	else if (!passed && pr == PUBLISH_SPOOLED)
+		/* Said once, so nobody waits for a report that is not coming:
+		 * triage runs when the daemon starts and takes in the spool. */
+		fprintf(stderr,
+			"cairn: no daemon is running: the failure was spooled, not triaged; start "
+			"'cairn daemon' and 'cairn why' will show the report\n");
 
 	diag_list_release(&dl);
 	free(out_path);

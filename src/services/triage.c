@@ -943,6 +943,24 @@ static void count_diags(const struct diag_list *dl, size_t *errors, size_t *warn
 	*warnings = warn;
 }
 
+/* The full stop a sentence ending with s needs: none when s already ends
+ * with one (".", "?", "!", "…"), so that "did you mean 'robj'?" and "no
+ * makefile found." are not followed by another. */
+static const char *stop_after(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!n)
+		return ".";
+	if (strchr(".?!", s[n - 1]))
+		return "";
+	if (n >= 3 && (unsigned char)s[n - 3] == 0xE2 && (unsigned char)s[n - 2] == 0x80 &&
+	    (unsigned char)s[n - 1] == 0xA6)
+		return "";
+	return ".";
+}
+
 static char *make_summary(const struct triage_failure *f, size_t errors, size_t warnings,
 			  const struct diag *pd, const char *message, int64_t seen,
 			  const json_t *fixes, const json_t *suspects)
@@ -955,12 +973,12 @@ static char *make_summary(const struct triage_failure *f, size_t errors, size_t 
 			snprintf(place, sizeof place, " at %s:%d", pd->file, pd->line);
 		else if (pd->file)
 			snprintf(place, sizeof place, " in %s", pd->file);
-		s = xasprintf("%s failed with %zu error%s%s; the first%s: %s.", what, errors,
+		s = xasprintf("%s failed with %zu error%s%s; the first%s: %s%s", what, errors,
 			      errors == 1 ? "" : "s",
 			      warnings ? (warnings == 1 ? " and 1 warning" : " and warnings") : "",
-			      place, pd->message);
+			      place, pd->message, stop_after(pd->message));
 	} else if (message) {
-		s = xasprintf("%s failed; the log says: %s", what, message);
+		s = xasprintf("%s failed; the log says: %s%s", what, message, stop_after(message));
 	} else {
 		s = xasprintf("%s failed, and its output says nothing recognisable about why.",
 			      what);
@@ -978,9 +996,10 @@ static char *make_summary(const struct triage_failure *f, size_t errors, size_t 
 	}
 	const json_t *fx = json_array_get(fixes, 0);
 	if (fx) {
-		t = xasprintf("%s Known fix (%s): %s.", s,
-			      json_string_value(json_object_get(fx, "reason")),
-			      json_string_value(json_object_get(fx, "title")));
+		const char *title = json_string_value(json_object_get(fx, "title"));
+		t = xasprintf("%s Known fix (%s): %s%s", s,
+			      json_string_value(json_object_get(fx, "reason")), title,
+			      stop_after(title));
 		free(s);
 		s = t;
 	}

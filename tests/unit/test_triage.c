@@ -125,6 +125,31 @@ static void test_entered_dir(void **state)
 	}
 }
 
+/* A message that ends a sentence itself gets no second full stop. */
+static void test_summary_punctuation(void **state)
+{
+	(void)state;
+	static const char *const logs[] = {
+		"x.c: In function 'main':\nx.c:3:5: error: unknown type name 'robj'; did you mean "
+		"\xe2\x80\x98robj\xe2\x80\x99?\n",
+		"make: *** No targets specified and no makefile found.  Stop.\n",
+		"x.c:1:1: error: expected ';' before '}' token\n",
+	};
+	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+		struct triage_ctx cx = {0};
+		struct triage_failure f = {.cwd = "/nonexistent",
+					   .target = "make",
+					   .log = logs[i],
+					   .log_len = strlen(logs[i])};
+		json_t *rep = NULL;
+		assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+		const char *s = json_string_value(json_object_get(rep, "summary"));
+		if (strstr(s, "?.") || strstr(s, "..") || strstr(s, "!."))
+			fail_msg("doubled punctuation: %s", s);
+		json_decref(rep);
+	}
+}
+
 static void test_snapshot_round_trip(void **state)
 {
 	char *dir = tmpdir();
@@ -482,6 +507,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rel_path),
 		cmocka_unit_test(test_entered_dir),
+		cmocka_unit_test(test_summary_punctuation),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_report_without_database),
 		cmocka_unit_test(test_secrets_never_reach_the_signature),
