@@ -101,6 +101,20 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
 		const json_t *retry = json_object_get(sv, "retry_in_ms");
 		if (retry)
 			printf(", next try in %.1f s", (double)json_integer_value(retry) / 1000);
+		/* The service's own counters (triage: reports, learned). */
+		static const char *const common[] = {
+			"state",   "checkpoint", "lag_events", "lag_s",   "queued",
+			"running", "done",       "failed",     "skipped", "restarts",
+			"last_ms", "last_error", "retry_in_ms"};
+		const char *k;
+		const json_t *v;
+		json_object_foreach((json_t *)sv, k, v) {
+			bool known = false;
+			for (size_t i = 0; i < sizeof common / sizeof common[0] && !known; i++)
+				known = strcmp(k, common[i]) == 0;
+			if (!known && json_is_integer(v))
+				printf(", %s %lld", k, (long long)json_integer_value(v));
+		}
 		printf("\n");
 		const char *last = json_string_value(json_object_get(sv, "last_error"));
 		if (last)

@@ -540,6 +540,11 @@ def failures_that_are_not_the_codes_are_named_and_not_learned():
         with d.conn() as c:
             learned = [e for e in c.query_all(pattern="kb.>") if e["data"].get("learned")]
         eq(learned, [], "nothing is learned from them")
+        # cairn status shows the triage counts in its human output too.
+        rc, out, err = d.cli(["status"])
+        line = [l for l in out.splitlines() if l.startswith("service  triage")]
+        check(line and "reports %d" % len(cases) in line[0] and "learned 0" in line[0],
+              "triage's counts in status: %s" % short(out))
 
 
 if __name__ == "__main__":
