@@ -25,8 +25,8 @@ const struct cli_cmd cli_brief = {
 	"is likely next (predicted files, and the knowledge base's entries about the files\n"
 	"in focus). Filled by priority within the budget; a line is never cut.\n"
 	"  --project DIR      the project (default: the git top level of the current directory)\n"
-	"  --since WHEN       what happened since WHEN: an RFC 3339 time or a duration ago\n"
-	"                     (2h, 3d); default: since the last session\n"
+	"  --since WHEN       what happened since WHEN: an RFC 3339 time, a duration ago\n"
+	"                     (2h, 3d), today or yesterday; default: since the last session\n"
 	"  --budget TOKENS    at most this many tokens (default 1500; 3 bytes a token)\n"
 	"  --format F         text (default), markdown (for an AI agent's context) or json\n",
 	cmd_brief, false};
@@ -52,14 +52,14 @@ int cmd_brief(int argc, char **argv, const struct config *cfg)
 		case 'p': project_opt = optarg; break;
 		case 's': {
 			int64_t ms;
-			if (timefmt_parse_rfc3339(optarg, &ms) == 0) {
+			if (timefmt_parse_when(optarg, clock_wall_ms(), &ms) == 0) {
 				o.since_ms = ms;
-			} else if (timefmt_parse_duration(optarg, &ms) == 0) {
-				o.since_ms = clock_wall_ms() - ms;
 			} else {
 				fprintf(stderr,
 					"cairn brief: --since '%s' is not an RFC 3339 time "
-					"(2026-11-27T21:08:43Z) or a duration (90m, 2h, 3d)\n",
+					"(2026-11-27T21:08:43Z), a duration ago (90m, 2h, 3d), "
+					"today or "
+					"yesterday\n",
 					optarg);
 				return EXIT_USAGE;
 			}

@@ -72,7 +72,7 @@ struct verb {
 	"  --forgotten     include forgotten entries\n"                                            \
 	"  --rejected      include rejected entries\n"                                             \
 	"  --json          print JSON, one object per line\n"
-#define TIME_HELP "T is an RFC 3339 time or a duration ago (2h, 7d).\n"
+#define TIME_HELP "T is an RFC 3339 time, a duration ago (2h, 7d), today or yesterday.\n"
 #define ID_HELP "ID is the number shown (12 or #12) or the entry's uid.\n"
 #define EXIT_HELP                                                                                  \
 	"Exit status: 0 ok, 1 refused or failed (the message says why), 2 usage, 4 a file\n"       \
@@ -989,14 +989,11 @@ out:
 
 static int parse_when(const char *verb, const char *opt, const char *s, int64_t *ms)
 {
-	int64_t d;
-	if (timefmt_parse_rfc3339(s, ms) == 0)
+	if (timefmt_parse_when(s, clock_wall_ms(), ms) == 0)
 		return 0;
-	if (timefmt_parse_duration(s, &d) == 0) {
-		*ms = clock_wall_ms() - d;
-		return 0;
-	}
-	return usage_error(verb, "%s takes an RFC 3339 time or a duration ago (30m, 2d), not '%s'",
+	return usage_error(verb,
+			   "%s takes an RFC 3339 time, a duration ago (30m, 2d), today or "
+			   "yesterday, not '%s'",
 			   opt, s);
 }
 

@@ -26,7 +26,8 @@ const struct cli_cmd cli_log = {
 	"log", "[PATTERN] [--since X] [--until X] [--project DIR] [--limit N] [--json]",
 	"Prints logged events matching PATTERN (default '>'), oldest first. Without --since\n"
 	"it prints the last N events.\n"
-	"  --since X       from seq X (inclusive), an RFC 3339 time, or a duration ago\n"
+	"  --since X       from seq X (inclusive), an RFC 3339 time, a duration ago, today\n"
+	"                  or yesterday\n"
 	"  --until X       up to seq X (inclusive) or before a time or a duration ago\n"
 	"  --project DIR   only events of that project\n"
 	"  --limit N       at most N events (default 20; up to 10000 without --since);\n"

@@ -117,14 +117,14 @@ json_t *cli_parse_position(const char *opt, const char *s)
 	int64_t ms;
 	if (timefmt_parse_rfc3339(s, &ms) == 0)
 		return json_string(s);
-	if (timefmt_parse_duration(s, &ms) == 0) {
+	if (timefmt_parse_when(s, clock_wall_ms(), &ms) == 0) {
 		char buf[TIMEFMT_RFC3339_LEN + 1];
-		timefmt_rfc3339(buf, clock_wall_ms() - ms);
+		timefmt_rfc3339(buf, ms);
 		return json_string(buf);
 	}
 	fprintf(stderr,
-		"cairn: %s '%s' is not a seq, an RFC 3339 time (2026-11-27T21:08:43Z) or a "
-		"duration (90s, 10m, 2h, 1d)\n",
+		"cairn: %s '%s' is not a seq, an RFC 3339 time (2026-11-27T21:08:43Z), a "
+		"duration ago (90s, 10m, 2h, 1d), today or yesterday\n",
 		opt, s);
 	return NULL;
 }

@@ -128,3 +128,29 @@ int timefmt_parse_duration(const char *s, int64_t *ms)
 	*ms = v * unit;
 	return 0;
 }
+
+int timefmt_parse_when(const char *s, int64_t now_ms, int64_t *ms)
+{
+	int64_t d;
+	if (timefmt_parse_rfc3339(s, ms) == 0)
+		return 0;
+	if (timefmt_parse_duration(s, &d) == 0) {
+		*ms = now_ms - d;
+		return 0;
+	}
+	if (strcmp(s, "now") == 0) {
+		*ms = now_ms;
+		return 0;
+	}
+	int back = strcmp(s, "today") == 0 ? 0 : strcmp(s, "yesterday") == 0 ? 1 : -1;
+	if (back < 0)
+		return CAIRN_E_PARSE;
+	time_t t = (time_t)(now_ms / 1000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_mday -= back;
+	tm.tm_isdst = -1;
+	*ms = (int64_t)mktime(&tm) * 1000;
+	return 0;
+}

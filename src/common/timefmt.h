@@ -19,5 +19,10 @@ int timefmt_parse_rfc3339(const char *s, int64_t *ms);
 /* Parses a duration like "90s", "10m", "2h", "3d", "1w" (or "500ms") into ms.
  * Returns 0 or CAIRN_E_PARSE. */
 int timefmt_parse_duration(const char *s, int64_t *ms);
+/* Parses a moment as people give one on the command line, relative to
+ * now_ms: an RFC 3339 timestamp, a duration ago ("2h", "1d"), "now",
+ * "today" or "yesterday" (the start of that day in local time). Returns 0
+ * or CAIRN_E_PARSE. */
+int timefmt_parse_when(const char *s, int64_t now_ms, int64_t *ms);
 
 #endif

@@ -12,7 +12,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void test_ulid_valid_and_ordered(void **state)
 {
@@ -89,6 +91,31 @@ static void hex(const unsigned char d[SHA256_LEN], char out[2 * SHA256_LEN + 1])
  * padding needs a second block), the empty message, an 896-bit message (two
  * blocks, then a block of padding), and FIPS 180-2's one million 'a', fed
  * in pieces of uneven size. */
+/* Moments as the CLI takes them (--since): local days, durations ago. */
+static void test_when(void **state)
+{
+	(void)state;
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	/* 2026-12-03 15:00 in Berlin (14:00 UTC). */
+	int64_t now = 1796306400000LL;
+	int64_t ms;
+	assert_int_equal(timefmt_parse_when("today", now, &ms), 0);
+	assert_int_equal(ms, 1796252400000LL); /* 2026-12-03 00:00 in Berlin */
+	assert_int_equal(timefmt_parse_when("yesterday", now, &ms), 0);
+	assert_int_equal(ms, 1796252400000LL - 86400000LL);
+	assert_int_equal(timefmt_parse_when("1d", now, &ms), 0);
+	assert_int_equal(ms, now - 86400000LL);
+	assert_int_equal(timefmt_parse_when("now", now, &ms), 0);
+	assert_int_equal(ms, now);
+	assert_int_equal(timefmt_parse_when("2026-12-01T00:00:00Z", now, &ms), 0);
+	assert_int_equal(ms, 1796083200000LL);
+	assert_int_equal(timefmt_parse_when("tomorrow", now, &ms), CAIRN_E_PARSE);
+	assert_int_equal(timefmt_parse_when("", now, &ms), CAIRN_E_PARSE);
+	unsetenv("TZ");
+	tzset();
+}
+
 static void test_sha256_vectors(void **state)
 {
 	static const struct {
@@ -195,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_ulid_valid_and_ordered),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_when),
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_err_wire),
 	};
