@@ -26,7 +26,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_daemon, cli_status, cli_emit, cli_tail, cli_log, cli_watch, cli_run,
 	cli_why, cli_triage, cli_doctor, cli_hooks, cli_shell_init, cli_kb, cli_hook, cli_predict,
-	cli_session, cli_brief, cli_export, cli_import, cli_mcp, cli_ask;
+	cli_session, cli_brief, cli_export, cli_import, cli_mcp, cli_ask, cli_failures;
 /* `cairn hook git|shell|claude ...`: run with argv[0] "git", "shell" or "claude". */
 extern const struct cli_cmd cli_hook_git, cli_hook_shell, cli_hook_claude;
 
@@ -47,6 +47,7 @@ int cmd_session(int argc, char **argv, const struct config *cfg);
 int cmd_brief(int argc, char **argv, const struct config *cfg);
 int cmd_export(int argc, char **argv, const struct config *cfg);
 int cmd_import(int argc, char **argv, const struct config *cfg);
+int cmd_failures(int argc, char **argv, const struct config *cfg);
 int cmd_ask(int argc, char **argv, const struct config *cfg);
 int cmd_mcp(int argc, char **argv, const struct config *cfg);
 int cmd_triage(int argc, char **argv, const struct config *cfg);

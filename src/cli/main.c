@@ -10,10 +10,10 @@
 /* In the order `cairn --help` lists them. Each command's usage and help are in
  * its cmd_NAME.c, next to its options. */
 static const struct cli_cmd *const commands[] = {
-	&cli_daemon,  &cli_status, &cli_emit,  &cli_tail,       &cli_log,     &cli_watch,
-	&cli_run,     &cli_why,    &cli_ask,   &cli_brief,      &cli_predict, &cli_triage,
-	&cli_session, &cli_doctor, &cli_hooks, &cli_shell_init, &cli_kb,      &cli_export,
-	&cli_import,  &cli_mcp,    &cli_hook,
+	&cli_daemon, &cli_status,  &cli_emit,     &cli_tail,  &cli_log,        &cli_watch,
+	&cli_run,    &cli_why,     &cli_failures, &cli_ask,   &cli_brief,      &cli_predict,
+	&cli_triage, &cli_session, &cli_doctor,   &cli_hooks, &cli_shell_init, &cli_kb,
+	&cli_export, &cli_import,  &cli_mcp,      &cli_hook,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -90,6 +90,20 @@ def a_failure_its_fix_and_the_questions_about_them():
                 return [e for e in c.query_all(pattern="kb.>")
                         if e["data"].get("learned") is True]
         wait_for(learned, "a learned fix")
+        # cairn failures: the one failure, resolved by the pass, with its fix.
+        def resolved():
+            rc, out, err = d.cli(["failures", "--json", "--project", repo])
+            eq(rc, 0, "cairn failures (%s)" % short(err))
+            fs = json.loads(out)["failures"]
+            return fs if fs and fs[0]["state"] == "resolved" and "fix" in fs[0] else None
+        fs = wait_for(resolved, "the failure resolved with its fix")
+        eq(len(fs), 1, "one failure: %s" % short(fs))
+        eq(fs[0]["target"], "make", "its target")
+        check("expected" in fs[0]["message"], "its first error: %s" % short(fs[0]))
+        rc, out, err = d.cli(["failures", "--since", "today", "--project", repo])
+        check("resolved" in out and "fixed: #" in out, "the human line: " + out)
+        rc, out, err = d.cli(["failures", "--since", "tomorrow", "--project", repo])
+        eq(rc, 2, "a bad --since is refused")
         a = ask(d, repo, "how did we fix \"expected ';' before '}' token\" last time?")
         eq(a["family"], "how_fixed", "family")
         eq(a["tool_calls"][0]["arguments"].get("kind"), "fix", "the search is for fixes")
