@@ -5,6 +5,7 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "event/outcome.h"
 #include "services/triage.h"
@@ -19,6 +20,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Whether the failure of report has since passed: "Resolved by build.passed
+ * at TIME (seq N)" and the fix learned, from the failures table. */
+static void print_resolution(sqlite3 *db, const json_t *report)
+{
+	const char *fid =
+		json_string_value(json_object_get(json_object_get(report, "failure"), "id"));
+	sqlite3_stmt *st = NULL;
+	if (!fid || sqlite3_prepare_v2(db,
+				       "SELECT f.resolved_seq, f.fixed_by, k.title FROM failures f"
+				       " LEFT JOIN knowledge k ON k.id = f.fixed_by"
+				       " WHERE f.event_id = ?1",
+				       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_bind_text(st, 1, fid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0)) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		struct store_q_event pass = {0};
+		char when[TIMEFMT_RFC3339_LEN + 1] = "";
+		if (store_q_event_by_seq(db, seq, &pass) > 0)
+			timefmt_rfc3339(when, pass.time_ms);
+		printf("\nResolved: %s at %s (seq %lld)", pass.type ? pass.type : "a pass",
+		       *when ? when : "?", (long long)seq);
+		if (sqlite3_column_int64(st, 1) && sqlite3_column_text(st, 2))
+			printf("; fix learned: #%lld %s", (long long)sqlite3_column_int64(st, 1),
+			       (const char *)sqlite3_column_text(st, 2));
+		printf("\n");
+		store_q_event_release(&pass);
+	}
+	sqlite3_finalize(st);
+}
 
 /* The row's envelope as JSON (NULL if it does not parse); releases the row. */
 static json_t *take_envelope(struct store_q_event *row)
@@ -191,6 +225,7 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		free(s);
 	} else {
 		triage_print(stdout, json_object_get(report, "data"), isatty(STDOUT_FILENO));
+		print_resolution(db, json_object_get(report, "data"));
 	}
 	json_decref(report);
 out:

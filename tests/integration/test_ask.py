@@ -102,6 +102,10 @@ def a_failure_its_fix_and_the_questions_about_them():
         check("expected" in fs[0]["message"], "its first error: %s" % short(fs[0]))
         rc, out, err = d.cli(["failures", "--since", "today", "--project", repo])
         check("resolved" in out and "fixed: #" in out, "the human line: " + out)
+        # cairn why marks it resolved, and by what.
+        r = subprocess.run([d.bin, "why"], cwd=repo, env=d.env(), capture_output=True, text=True)
+        check("Resolved: build.passed" in r.stdout and "fix learned: #" in r.stdout,
+              "cairn why says it was resolved: " + r.stdout)
         rc, out, err = d.cli(["failures", "--since", "tomorrow", "--project", repo])
         eq(rc, 2, "a bad --since is refused")
         a = ask(d, repo, "how did we fix \"expected ';' before '}' token\" last time?")
