@@ -3,11 +3,17 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/timefmt.h"
+#include "event/pattern.h"
+#include "store/store.h"
 
 #include <getopt.h>
+#include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PAGE 1000
 
@@ -40,6 +46,93 @@ static const struct option log_opts[] = {
 	{"project", required_argument, NULL, 'p'}, {"limit", required_argument, NULL, 'n'},
 	{"json", no_argument, NULL, 'j'},          {NULL, 0, NULL, 0},
 };
+
+struct offline_rows {
+	json_t *events;
+};
+
+static int offline_row(void *ctx, int64_t seq, const char *type, const char *json, size_t len)
+{
+	struct offline_rows *o = ctx;
+	(void)seq, (void)type;
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	if (ev)
+		json_array_append_new(o->events, ev);
+	return 0;
+}
+
+/* A --since/--until position (a seq, or an RFC 3339 time) into q. */
+static void offline_pos(const json_t *pos, bool until, struct store_query *q)
+{
+	if (!pos)
+		return;
+	if (json_is_integer(pos)) {
+		if (until)
+			q->until_seq = json_integer_value(pos);
+		else
+			q->since_seq = json_integer_value(pos);
+		if (until && json_integer_value(pos) == 0)
+			q->until_ms = INT64_MIN;
+		return;
+	}
+	int64_t ms;
+	if (timefmt_parse_rfc3339(json_string_value(pos), &ms) == 0) {
+		if (until)
+			q->until_ms = ms;
+		else
+			q->since_ms = ms;
+	}
+}
+
+/* `cairn log` with no daemon: the same query on a read-only connection. */
+static int log_offline(const struct config *cfg, const char *pattern, const json_t *since,
+		       const json_t *until, const char *project, long long limit, int newest,
+		       int json)
+{
+	if (access(cfg->db_path, R_OK) != 0) {
+		fprintf(stderr,
+			"cairn log: no daemon is running and there is no event log at %s yet; "
+			"start one with 'cairn daemon'\n",
+			cfg->db_path);
+		return EXIT_DOWN;
+	}
+	const char *why = NULL;
+	if (!pattern_valid(pattern, &why)) {
+		fprintf(stderr, "cairn log: invalid pattern '%s': %s\n", pattern,
+			why ? why : "bad pattern");
+		return EXIT_USAGE;
+	}
+	sqlite3 *db = NULL;
+	struct cairn_err err;
+	if (store_db_open(cfg->db_path, true, &db, &err)) {
+		cli_print_err("cairn log", &err);
+		return EXIT_IO;
+	}
+	fprintf(stderr, "cairn log: no daemon is running: this is the log as it was last "
+			"written; events waiting in the spool appear once 'cairn daemon' runs\n");
+	struct store_query q;
+	store_query_init(&q);
+	q.pattern = pattern;
+	q.project = project;
+	q.limit = (size_t)limit;
+	q.desc = newest;
+	offline_pos(since, false, &q);
+	offline_pos(until, true, &q);
+	struct offline_rows o = {json_array()};
+	int r = store_query_db(db, &q, offline_row, &o, NULL);
+	int rc = EXIT_OK;
+	if (r) {
+		fprintf(stderr, "cairn log: cannot read the log: %s\n", sqlite3_errmsg(db));
+		rc = EXIT_IO;
+	} else {
+		size_t n = json_array_size(o.events);
+		for (size_t i = 0; i < n; i++)
+			print_one(json_array_get(o.events, newest ? n - 1 - i : i), json);
+	}
+	json_decref(o.events);
+	sqlite3_close(db);
+	return rc;
+}
 
 int cmd_log(int argc, char **argv, const struct config *cfg)
 {
@@ -91,8 +184,13 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 	}
 
 	struct client cl;
-	int r = client_connect(&cl, cfg);
-	if (r) {
+	int r = client_connect_quiet(&cl, cfg);
+	if (r == CAIRN_E_DOWN) {
+		/* No daemon: the log is read directly, as why and kb do. */
+		rc = log_offline(cfg, pattern, since, until, project, limit, newest, json);
+		goto out_free;
+	}
+	if (r && (r = client_connect(&cl, cfg))) { /* says why */
 		rc = r == CAIRN_E_DOWN ? EXIT_DOWN : EXIT_IO;
 		goto out_free;
 	}

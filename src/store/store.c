@@ -1125,6 +1125,20 @@ void store_query_init(struct store_query *q)
 int store_query(struct store *st, const struct store_query *q, store_row_fn fn, void *ctx,
 		bool *more)
 {
+	sqlite3 *db = reader_get(st);
+	if (!db) {
+		if (more)
+			*more = false;
+		return CAIRN_E_STORE;
+	}
+	int r = store_query_db(db, q, fn, ctx, more);
+	reader_put(st, db);
+	return r;
+}
+
+int store_query_db(struct sqlite3 *db, const struct store_query *q, store_row_fn fn, void *ctx,
+		   bool *more)
+{
 	const char *pat = q->pattern ? q->pattern : ">";
 	bool exact;
 	size_t plen = pattern_literal_prefix(pat, &exact);
@@ -1149,15 +1163,11 @@ int store_query(struct store *st, const struct store_query *q, store_row_fn fn, 
 		 *glob ? " AND type GLOB ?8" : "", q->desc ? "DESC" : "ASC");
 	if (more)
 		*more = false;
-	sqlite3 *db = reader_get(st);
-	if (!db)
-		return CAIRN_E_STORE;
 	sqlite3_stmt *s = NULL;
 	int r = 0;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
 		log_error("store: query failed: %s", sqlite3_errmsg(db));
-		r = CAIRN_E_STORE;
-		goto out_put;
+		return CAIRN_E_STORE;
 	}
 	sqlite3_bind_int64(s, 1, q->since_seq > 0 ? q->since_seq : 1);
 	sqlite3_bind_int64(s, 2, q->until_seq > 0 ? q->until_seq : INT64_MAX);
@@ -1200,8 +1210,6 @@ int store_query(struct store *st, const struct store_query *q, store_row_fn fn, 
 		r = CAIRN_E_STORE;
 	}
 	sqlite3_finalize(s);
-out_put:
-	reader_put(st, db);
 	return r;
 }
 

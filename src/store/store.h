@@ -179,6 +179,11 @@ typedef int (*store_row_fn)(void *ctx, int64_t seq, const char *type, const char
 int store_query(struct store *st, const struct store_query *q, store_row_fn fn, void *ctx,
 		bool *more);
 
+/* store_query() on a connection of the caller's own (store_db_open(),
+ * read-only is fine): `cairn log` with the daemon down. */
+int store_query_db(struct sqlite3 *db, const struct store_query *q, store_row_fn fn, void *ctx,
+		   bool *more);
+
 /* Seq of the first event whose time is >= ms; last_seq + 1 if none. */
 int store_seq_at_time(struct store *st, int64_t ms, int64_t *seq);
 
