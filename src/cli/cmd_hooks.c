@@ -44,6 +44,29 @@ static const char *const HOOK_NAMES[] = {"post-commit", "post-checkout", "post-m
 /* No hook of ours is this large; a larger file is the user's. */
 #define HOOK_READ_MAX (64u * 1024)
 
+/* The first executable "cairn" in the directories of PATH, as a path
+ * (absolute; not resolved through symlinks), or NULL. */
+static char *path_cairn(void)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	char *copy = xstrdup(path), *save = NULL;
+	char *found = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue; /* a relative PATH entry means nothing to git's hooks */
+		char *p = xasprintf("%s/cairn", d);
+		struct stat sb;
+		if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return found;
+}
+
 /* The script installed as hook name, calling the cairn binary at
  * cairn_path. Only post-rewrite has input (one line per rewritten commit),
  * which both the chained hook and cairn need: the script keeps it in a
@@ -548,12 +571,23 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	printf("%s cairn's git hooks %s %s\n", install ? "installing" : "removing",
 	       install ? "in" : "from", dir);
 	rc = EXIT_OK;
+	/* The hooks call the cairn on PATH when there is one (its path as
+	 * found, so a symlink such as /usr/local/bin/cairn survives rebuilding
+	 * or moving the binary behind it), else this binary. */
+	char *on_path = install ? path_cairn() : NULL;
+	const char *call = on_path ? on_path : exe;
+	if (install)
+		printf("the hooks call %s (%s)\n", call,
+		       on_path ? "the cairn on PATH"
+			       : "no cairn on PATH: install it there, or run 'cairn hooks install' "
+				 "again after moving this binary");
 	for (size_t i = 0; i < N_HOOKS; i++) {
-		r = install ? install_one(dir, HOOK_NAMES[i], exe)
+		r = install ? install_one(dir, HOOK_NAMES[i], call)
 			    : uninstall_one(dir, HOOK_NAMES[i]);
 		if (r != EXIT_OK)
 			rc = r;
 	}
+	free(on_path);
 	if (install && shared)
 		printf("note: core.hooksPath comes from %s git config, so every repository "
 		       "that uses it gets these hooks\n",

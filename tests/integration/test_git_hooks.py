@@ -698,6 +698,32 @@ def daemon_down_spools():
 
 
 @hooktest
+def hooks_call_the_cairn_on_path():
+    """A cairn on PATH at install time is what the hooks call (its path as
+    found, so a symlink survives rebuilding the binary behind it); the
+    install says which."""
+    d = Daemon(start=False)
+    r = Repo(d)
+    bindir = os.path.join(d.tmp, "on path")
+    os.makedirs(bindir)
+    link = os.path.join(bindir, "cairn")
+    os.symlink(d.bin, link)
+    env = r.env()
+    env["PATH"] = bindir + ":" + env.get("PATH", "")
+    p = subprocess.run([d.bin, "hooks", "install"], cwd=r.path, env=env, capture_output=True)
+    eq(p.returncode, 0, "install (%s)" % short(p.stderr))
+    out = p.stdout.decode()
+    check("the hooks call %s (the cairn on PATH)" % link in out, "says which: " + out)
+    with open(os.path.join(r.hooks_dir(), "post-commit"), "rb") as f:
+        data = f.read()
+    check(b"on path/cairn" in data and d.bin.encode() not in data,
+          "the hook calls the cairn on PATH: %s" % short(data))
+    # Without one on PATH: this binary, and the install says so.
+    out = install(r)
+    check("no cairn on PATH" in out, out)
+
+
+@hooktest
 def missing_binary_never_fails_git():
     d = Daemon(start=False)
     r = Repo(d)
