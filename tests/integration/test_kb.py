@@ -131,7 +131,7 @@ def without_daemon():
     fails(d, ["kb", "show", "99"], 1, "no entry 99")
     fails(d, ["kb", "show", "banana"], 2, "is not an entry id")
     fails(d, ["kb", "search", "x", "--limit", "0"], 2, "--limit must be")
-    fails(d, ["kb", "search", "x", "--since", "yesterday"], 2, "--since takes")
+    fails(d, ["kb", "search", "x", "--since", "tomorrow"], 2, "--since takes")
     fails(d, ["kb", "list", "--body", "x"], 2, "does not apply to 'list'")
     fails(d, ["kb", "supersede", "1", "1"], 1, "cannot supersede itself")
     fails(d, ["kb", "supersede", "1"], 2, "missing")
