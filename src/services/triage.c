@@ -726,9 +726,13 @@ char *triage__entered_dir(const char *line, size_t n, bool *leave)
  * and ninja's "Entering directory"): dirs[k] for dl->v[k], NULL where the
  * log says nothing (the run's own directory). A relative directory is taken
  * from the one before it (ninja's `build' from where ninja ran). */
-static char **diag_dirs(const char *log, size_t len, const struct diag_list *dl, const char *cwd)
+static char **diag_dirs(const char *log, size_t len, const struct diag_list *dl, const char *cwd,
+			char ***all, size_t *n_all)
 {
 	char **dirs = xcalloc(dl->n ? dl->n : 1, sizeof *dirs);
+	*all = NULL;
+	*n_all = 0;
+	size_t cap_all = 0;
 	if (!log || !dl->n)
 		return dirs;
 	/* A stack of directories: make nests, and says when it leaves. */
@@ -736,7 +740,7 @@ static char **diag_dirs(const char *log, size_t len, const struct diag_list *dl,
 	size_t depth = 0;
 	size_t line_no = 0, k = 0;
 	const char *p = log, *end = log + len;
-	while (p < end && k < dl->n) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		/* Every diagnostic that starts on this line gets the directory
@@ -758,6 +762,16 @@ static char **diag_dirs(const char *log, size_t len, const struct diag_list *dl,
 				char *abs = base ? xasprintf("%s/%s", base, d) : xstrdup(d);
 				free(d);
 				d = abs;
+			}
+			bool seen = false;
+			for (size_t i = 0; i < *n_all && !seen; i++)
+				seen = strcmp((*all)[i], d) == 0;
+			if (!seen && *n_all < 64) {
+				if (*n_all == cap_all) {
+					cap_all = cap_all ? 2 * cap_all : 8;
+					*all = xreallocarray(*all, cap_all, sizeof **all);
+				}
+				(*all)[(*n_all)++] = xstrdup(d);
 			}
 			if (depth < sizeof stack / sizeof stack[0])
 				stack[depth++] = d;
@@ -841,13 +855,34 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 			dl->v[k].file && !is_driver(dl->v[k].tool);
 	/* A relative path is relative to where the tool ran: `make -C src`
 	 * prints "t_set.c" for src/t_set.c. */
-	char **dirs = diag_dirs(log, log_len, dl, f->cwd);
+	char **all_dirs;
+	size_t n_all_dirs;
+	char **dirs = diag_dirs(log, log_len, dl, f->cwd, &all_dirs, &n_all_dirs);
 	for (size_t k = 0; k < dl->n && ndf < 8; k++) {
 		const struct diag *d = &dl->v[k];
 		if ((d->severity != SEV_ERROR && d->severity != SEV_CRITICAL) || !d->file ||
 		    (tool_named && is_driver(d->tool)))
 			continue;
-		char *rel = triage__rel_path(root, dirs[k] ? dirs[k] : f->cwd, d->file);
+		const char *base = dirs[k] ? dirs[k] : f->cwd;
+		/* stdout and stderr reach the log through two pipes, so make's
+		 * "Entering directory" may land after the error it explains:
+		 * when the file is not where the line's directory says, the
+		 * directories the log entered are tried, and the first that
+		 * holds it wins. */
+		if (d->file[0] != '/' && n_all_dirs) {
+			char *try = base ? xasprintf("%s/%s", base, d->file) : NULL;
+			bool there = try && access(try, F_OK) == 0;
+			free(try);
+			for (size_t a = 0; !there && a < n_all_dirs; a++) {
+				char *t2 = xasprintf("%s/%s", all_dirs[a], d->file);
+				if (access(t2, F_OK) == 0) {
+					base = all_dirs[a];
+					there = true;
+				}
+				free(t2);
+			}
+		}
+		char *rel = triage__rel_path(root, base, d->file);
 		bool dup = false;
 		for (size_t j = 0; j < ndf; j++)
 			dup |= strcmp(df[j].rel, rel) == 0;
@@ -895,6 +930,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		free(xdir);
 	}
 	dirs_free(dirs, dl->n);
+	dirs_free(all_dirs, n_all_dirs);
 	for (size_t j = 0; j < ndf; j++) {
 		free(df[j].rel);
 		free(df[j].includes);

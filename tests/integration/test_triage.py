@@ -488,6 +488,21 @@ def make_dash_c_paths_are_resolved_so_the_file_in_the_error_is_first():
         eq(rep["suspects"][0]["path"], "src/t_set.c", "the file in the error is first (%s)"
            % short(rep["suspects"]))
         eq(rep["suspects"][0]["relation"], "named in the error", "why")
+        # stdout and stderr come through two pipes: the error can land
+        # before make's "Entering directory". The directory is still found.
+        log = ("t_set.c:3:1: error: expected ';' before '}' token\n"
+               "make[1]: Entering directory '%s/src'\n"
+               "make[1]: *** [Makefile:4: t_set.o] Error 1\n"
+               "make[1]: Leaving directory '%s/src'\n" % (repo, repo))
+        with d.conn() as c:
+            c.pub({"type": "build.failed", "source": "test", "id": "reordered-1",
+                   "project": repo, "subject": "make2",
+                   "data": {"target": "make2", "cwd": repo, "exit": 2, "log": log}},
+                  ack="durable")
+        rep = wait_event(d, "triage.report", lambda e: e.get("subject") == "make2",
+                         what="the reordered log's report")["data"]
+        eq(rep["suspects"][0]["path"], "src/t_set.c", "reordered: the file in the error first")
+        eq(rep["suspects"][0]["relation"], "named in the error", "reordered: why")
 
 
 @T.test
