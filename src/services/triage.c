@@ -883,6 +883,28 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 			}
 		}
 		char *rel = triage__rel_path(root, base, d->file);
+		/* Still not there (a build that prints no "Entering directory":
+		 * make --no-print-directory, cmake, meson): the one changed file
+		 * whose path ends with the name the error gives. */
+		if (rel && rel[0] != '/' && root && d->file[0] != '/') {
+			char *abs = xasprintf("%s/%s", root, rel);
+			bool there = access(abs, F_OK) == 0;
+			free(abs);
+			const char *match = NULL;
+			size_t fl = strlen(d->file), matches = 0;
+			for (size_t m = 0; !there && m < s.n; m++) {
+				size_t pl = strlen(s.v[m].path);
+				if (pl > fl && s.v[m].path[pl - fl - 1] == '/' &&
+				    strcmp(s.v[m].path + pl - fl, d->file) == 0) {
+					match = s.v[m].path;
+					matches++;
+				}
+			}
+			if (matches == 1) {
+				free(rel);
+				rel = xstrdup(match);
+			}
+		}
 		bool dup = false;
 		for (size_t j = 0; j < ndf; j++)
 			dup |= strcmp(df[j].rel, rel) == 0;

@@ -81,7 +81,10 @@ def write(repo, name, text):
 
 
 def cairn_run(d, repo, *cmd):
-    r = subprocess.run([d.bin, "run", "--"] + list(cmd), cwd=repo, env=d.env(),
+    # As a person runs it: not under an outer make (`make check` exports
+    # MAKEFLAGS, which may hold --no-print-directory).
+    env = {k: v for k, v in d.env().items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    r = subprocess.run([d.bin, "run", "--"] + list(cmd), cwd=repo, env=env,
                        capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     return r
 
@@ -503,6 +506,20 @@ def make_dash_c_paths_are_resolved_so_the_file_in_the_error_is_first():
                          what="the reordered log's report")["data"]
         eq(rep["suspects"][0]["path"], "src/t_set.c", "reordered: the file in the error first")
         eq(rep["suspects"][0]["relation"], "named in the error", "reordered: why")
+        # A build that prints no "Entering directory" (make
+        # --no-print-directory, cmake, meson): the one changed file whose
+        # path ends with the name in the error.
+        log = ("t_set.c:3:1: error: expected ';' before '}' token\n"
+               "make: *** [Makefile:2: all] Error 2\n")
+        with d.conn() as c:
+            c.pub({"type": "build.failed", "source": "test", "id": "quiet-make-1",
+                   "project": repo, "subject": "make3",
+                   "data": {"target": "make3", "cwd": repo, "exit": 2, "log": log}},
+                  ack="durable")
+        rep = wait_event(d, "triage.report", lambda e: e.get("subject") == "make3",
+                         what="the quiet log's report")["data"]
+        eq(rep["suspects"][0]["path"], "src/t_set.c", "no directory lines: the file first")
+        eq(rep["suspects"][0]["relation"], "named in the error", "no directory lines: why")
 
 
 @T.test
