@@ -1027,9 +1027,12 @@ static char *make_summary(const struct triage_failure *f, size_t errors, size_t 
 	const char *what = f->target ? f->target : "The run";
 	if (pd) {
 		char place[600] = "";
-		if (pd->file && pd->line)
+		/* A message that starts with the file ("tests/x.py::test_y: ...")
+		 * says where already: the path is not given twice. */
+		bool named = pd->file && strncmp(pd->message, pd->file, strlen(pd->file)) == 0;
+		if (pd->file && pd->line && !named)
 			snprintf(place, sizeof place, " at %s:%d", pd->file, pd->line);
-		else if (pd->file)
+		else if (pd->file && !named)
 			snprintf(place, sizeof place, " in %s", pd->file);
 		s = xasprintf("%s failed with %zu error%s%s; the first%s: %s%s", what, errors,
 			      errors == 1 ? "" : "s",

@@ -125,7 +125,8 @@ static void test_entered_dir(void **state)
 	}
 }
 
-/* A message that ends a sentence itself gets no second full stop. */
+/* A message that ends a sentence itself gets no second full stop, and a
+ * message that names its file gets no second copy of the path. */
 static void test_summary_punctuation(void **state)
 {
 	(void)state;
@@ -134,6 +135,9 @@ static void test_summary_punctuation(void **state)
 		"\xe2\x80\x98robj\xe2\x80\x99?\n",
 		"make: *** No targets specified and no makefile found.  Stop.\n",
 		"x.c:1:1: error: expected ';' before '}' token\n",
+		"tests/x.py:5: in test_y\n    assert 1 == 2\nE   assert 1 == 2\n"
+		"=========================== short test summary info ============================\n"
+		"FAILED tests/x.py::test_y - assert 1 == 2\n",
 	};
 	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
 		struct triage_ctx cx = {0};
@@ -146,6 +150,10 @@ static void test_summary_punctuation(void **state)
 		const char *s = json_string_value(json_object_get(rep, "summary"));
 		if (strstr(s, "?.") || strstr(s, "..") || strstr(s, "!."))
 			fail_msg("doubled punctuation: %s", s);
+		/* No path given twice ("in tests/x.py: tests/x.py::test_y"). */
+		const char *t = strstr(s, "tests/x.py");
+		if (t && strstr(t + 1, "tests/x.py"))
+			fail_msg("a path given twice: %s", s);
 		json_decref(rep);
 	}
 }
