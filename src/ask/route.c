@@ -1,6 +1,7 @@
 /* The deterministic router; route.h is the manual. */
 #include "ask/route.h"
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <ctype.h>
@@ -1123,29 +1124,18 @@ static void cue_split(const char *phrase, struct cue_stem *out)
 static void clean_text(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
-	while (*p) {
-		size_t n = *p < 0x80             ? 1
-			   : (*p & 0xE0) == 0xC0 ? 2
-			   : (*p & 0xF0) == 0xE0 ? 3
-			   : (*p & 0xF8) == 0xF0 ? 4
-						 : 0;
-		bool ok = n > 0;
-		for (size_t i = 1; ok && i < n; i++)
-			ok = (p[i] & 0xC0) == 0x80;
-		if (ok && n == 2)
-			ok = *p >= 0xC2;
-		if (ok && n == 3)
-			ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
-		if (ok && n == 4)
-			ok = *p <= 0xF4 && !(*p == 0xF0 && p[1] < 0x90) &&
-			     !(*p == 0xF4 && p[1] >= 0x90);
-		if (!ok) {
+	size_t left = strlen(s);
+	while (left) {
+		size_t n = utf8_seq(p, left);
+		if (!n) {
 			*p++ = '?';
+			left--;
 			continue;
 		}
 		if (n == 1 && (*p < 0x20 || *p == 0x7f))
 			*p = ' ';
 		p += n;
+		left -= n;
 	}
 }
 

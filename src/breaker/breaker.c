@@ -4,6 +4,7 @@
  * the mutex released. */
 #include "breaker/breaker.h"
 
+#include "common/utf8.h"
 #include "common/clock.h"
 #include "common/xalloc.h"
 
@@ -95,36 +96,6 @@ static uint64_t since(uint64_t a, uint64_t b)
 static uint64_t ceil_s(uint64_t ns)
 {
 	return (ns + NS_PER_S - 1) / NS_PER_S;
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes, n >= 1), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid, as
- * jansson has them. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, cp = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, cp = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 /* Copies a text from outside (a server's error) for display and JSON: cut

@@ -152,9 +152,6 @@ static inline bool kb__is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes, n >= 1), or 0. */
-size_t kb__utf8_seq(const unsigned char *p, size_t n);
-
 /* A copy of s[0..n) with invalid UTF-8 bytes replaced by '?'. Caller frees. */
 char *kb__utf8_fix(const char *s, size_t n);
 

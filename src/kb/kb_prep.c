@@ -5,6 +5,7 @@
  * (kb_import() prepares lines on a thread of its own). */
 #include "kb/kb_int.h"
 
+#include "common/utf8.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/sha256.h"
@@ -23,38 +24,11 @@
 
 /* ---- UTF-8 ---- */
 
-size_t kb__utf8_seq(const unsigned char *p, size_t n)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t len;
-	uint32_t cp;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, cp = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, cp = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
-		size_t k = kb__utf8_seq(p + i, n - i);
+		size_t k = utf8_seq(p + i, n - i);
 		if (!k)
 			return false;
 		i += k;
@@ -67,7 +41,7 @@ char *kb__utf8_fix(const char *s, size_t n)
 	char *out = xstrndup(s, n);
 	unsigned char *p = (unsigned char *)out;
 	for (size_t i = 0; i < n;) {
-		size_t k = kb__utf8_seq(p + i, n - i);
+		size_t k = utf8_seq(p + i, n - i);
 		if (!k) {
 			p[i++] = '?';
 			continue;

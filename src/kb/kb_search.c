@@ -5,6 +5,7 @@
  * kb_jsonl.c the filters. */
 #include "kb/kb_int.h"
 
+#include "common/utf8.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -139,7 +140,7 @@ static bool cp_separates(uint32_t cp)
 static size_t cp_at(const char *p, size_t n, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)p;
-	size_t k = kb__utf8_seq(u, n);
+	size_t k = utf8_seq(u, n);
 	if (k == 1)
 		*cp = u[0];
 	else if (k == 2)

@@ -1,5 +1,6 @@
 /* Bounded pieces of the tools' results (tools.h): strings cut to a size and
  * made valid UTF-8, JSON trimmed in place, an event as one line. */
+#include "common/utf8.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "event/outcome.h"
@@ -13,35 +14,6 @@
 #include <string.h>
 
 #define ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
-
-/* The length of the UTF-8 sequence at p (n bytes left), or 0 when it is
- * not one (overlong forms and surrogates included). */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t len;
-	uint32_t cp;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, cp = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, cp = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* How many of s's len bytes fit in max without splitting a character. */
 static size_t cut_len(const char *s, size_t len, size_t max)
