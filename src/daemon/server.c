@@ -918,65 +918,52 @@ static void do_status(struct conn *c, struct proto_req *req)
 	}
 }
 
-struct ask_req {
+/* A request the daemon answers later, from another thread's work (ask,
+ * record): the connection is held until done() runs on the loop. */
+struct later_req {
 	struct conn *conn;
 	json_t *rid;
 };
 
-static void ask_done(void *token, json_t *reply, const struct cairn_err *e)
+typedef void (*later_hook)(void *ctx, const struct proto_req *req,
+			   void (*done)(void *token, json_t *reply, const struct cairn_err *e),
+			   void *token);
+
+static void later_done(void *token, json_t *reply, const struct cairn_err *e)
 {
-	struct ask_req *ar = token;
-	struct conn *c = ar->conn;
+	struct later_req *lr = token;
+	struct conn *c = lr->conn;
 	if (!c->closing) {
 		if (reply)
-			reply_ok(c, ar->rid, reply);
+			reply_ok(c, lr->rid, reply);
 		else
-			reply_error(c, ar->rid, e);
+			reply_error(c, lr->rid, e);
 	} else {
 		json_decref(reply);
 	}
-	json_decref(ar->rid);
-	free(ar);
+	json_decref(lr->rid);
+	free(lr);
 	conn_op_done(c, true);
 	conn_unref(c);
 }
 
-static void do_ask(struct conn *c, struct proto_req *req)
+/* Hands req to hook, or answers unavailable with why when there is none. */
+static void do_later(struct conn *c, struct proto_req *req, later_hook hook, const char *why)
 {
 	struct server *sv = c->sv;
-	if (!sv->hooks.ask) {
+	if (!hook) {
 		struct cairn_err e;
-		cairn_err_set(&e, CAIRN_E_UNAVAIL, "",
-			      "no model server is configured ([model] url, docs/config.md); cairn "
-			      "ask answers with the deterministic reasoner");
+		cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "%s", why);
 		reply_error(c, req->rid, &e);
 		return;
 	}
-	struct ask_req *ar = xcalloc(1, sizeof *ar);
-	ar->conn = c;
+	struct later_req *lr = xcalloc(1, sizeof *lr);
+	lr->conn = c;
 	c->refs++;
 	conn_op_start(c, true);
-	ar->rid = req->rid;
+	lr->rid = req->rid;
 	req->rid = NULL;
-	sv->hooks.ask(sv->hooks.ctx, req, ask_done, ar);
-}
-
-static void do_record(struct conn *c, struct proto_req *req)
-{
-	struct server *sv = c->sv;
-	if (!sv->hooks.record) {
-		struct cairn_err e;
-		cairn_err_set(&e, CAIRN_E_UNAVAIL, "", "recording is not available here");
-		reply_error(c, req->rid, &e);
-		return;
-	}
-	struct ask_req *ar = xcalloc(1, sizeof *ar);
-	ar->conn = c;
-	c->refs++;
-	conn_op_start(c, true);
-	ar->rid = req->rid;
-	req->rid = NULL;
-	sv->hooks.record(sv->hooks.ctx, req, ask_done, ar);
+	hook(sv->hooks.ctx, req, later_done, lr);
 }
 
 static void do_watch(struct conn *c, struct proto_req *req)
@@ -1038,8 +1025,14 @@ static int on_line(void *ctx, const char *line, size_t len, bool too_long)
 	case OP_QUERY: do_query(c, &req); break;
 	case OP_STATUS: do_status(c, &req); break;
 	case OP_WATCH: do_watch(c, &req); break;
-	case OP_ASK: do_ask(c, &req); break;
-	case OP_RECORD: do_record(c, &req); break;
+	case OP_ASK:
+		do_later(c, &req, c->sv->hooks.ask,
+			 "no model server is configured ([model] url, docs/config.md); cairn ask "
+			 "answers with the deterministic reasoner");
+		break;
+	case OP_RECORD:
+		do_later(c, &req, c->sv->hooks.record, "recording is not available here");
+		break;
 	}
 	proto_req_release(&req);
 	/* Stop at this line when the connection was paused or closed by it;
