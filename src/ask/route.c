@@ -5,6 +5,7 @@
 #include "common/xalloc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1118,6 +1119,26 @@ static void cue_split(const char *phrase, struct cue_stem *out)
 		memcpy(out->w[i], out->exact ? ws.raw[i] : ws.w[i], WORD_LEN);
 }
 
+/* The cues as words, split once; cue_same[c] is the first cue of the same
+ * family with the same words (c itself when none). */
+#define N_CUES (sizeof cues / sizeof cues[0])
+static struct cue_stem cue_stems[N_CUES];
+static size_t cue_same[N_CUES];
+static pthread_once_t cues_once = PTHREAD_ONCE_INIT;
+
+static void split_cues(void)
+{
+	for (size_t c = 0; c < N_CUES; c++) {
+		cue_split(cues[c].phrase, &cue_stems[c]);
+		cue_same[c] = c;
+		for (size_t d = 0; d < c; d++)
+			if (cues[d].f == cues[c].f && same_phrase(&cue_stems[d], &cue_stems[c])) {
+				cue_same[c] = d;
+				break;
+			}
+	}
+}
+
 /* Replaces each byte of s that is not part of a valid UTF-8 sequence with
  * '?', and each control character with a space: what the question gives
  * the tools' arguments must be text. */
@@ -1151,22 +1172,15 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 	double score[ASK_N_FAMILIES] = {0};
 	/* Each stemmed phrase counts once per family ("changed" and "changes"
 	 * are one cue), at the weight of its strongest spelling. */
-	static const size_t n_cues = sizeof cues / sizeof cues[0];
-	struct cue_stem *cs = xcalloc(n_cues, sizeof *cs);
-	double *got = xcalloc(n_cues, sizeof *got);
-	for (size_t c = 0; c < n_cues; c++) {
-		cue_split(cues[c].phrase, &cs[c]);
+	pthread_once(&cues_once, split_cues);
+	double got[N_CUES] = {0};
+	for (size_t c = 0; c < N_CUES; c++) {
 		bool hit = false;
-		for (size_t i = 0; cs[c].n && i < ws->n && !hit; i++)
-			hit = phrase_at(ws, i, &cs[c]);
+		for (size_t i = 0; cue_stems[c].n && i < ws->n && !hit; i++)
+			hit = phrase_at(ws, i, &cue_stems[c]);
 		if (!hit)
 			continue;
-		size_t same = c;
-		for (size_t d = 0; d < c; d++)
-			if (cues[d].f == cues[c].f && same_phrase(&cs[d], &cs[c])) {
-				same = d;
-				break;
-			}
+		size_t same = cue_same[c];
 		if (cues[c].w > got[same]) {
 			score[cues[c].f] += cues[c].w - got[same];
 			got[same] = cues[c].w;
@@ -1175,8 +1189,6 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 			fprintf(stderr, "  cue %s '%s' %.1f\n", families[cues[c].f].name,
 				cues[c].phrase, cues[c].w);
 	}
-	free(cs);
-	free(got);
 	/* What the question's shape says. */
 	char ulid[27], type[64];
 	long long seq = 0;
