@@ -516,24 +516,11 @@ static int kb_failed(struct kb *kb, const char *verb, int r)
 static void publish(const struct config *cfg, const char *type, const struct kb_entry *e,
 		    json_t *extra)
 {
-	json_t *data = json_object();
-	if (e) {
-		json_object_set_new(data, "id", json_integer(e->id));
-		json_object_set_new(data, "uid", json_string(e->uid));
-		json_object_set_new(data, "kind", json_string(e->kind));
-		json_object_set_new(data, "title", json_string(e->title));
-	}
+	json_t *ev = kb_change_event(type, e);
 	if (extra) {
-		json_object_update(data, extra);
+		json_object_update(json_object_get(ev, "data"), extra);
 		json_decref(extra);
 	}
-	char *t = xasprintf("kb.%s", type);
-	json_t *ev = json_pack("{s:s,s:s,s:o}", "type", t, "source", "cairn/kb", "data", data);
-	free(t);
-	if (e)
-		json_object_set_new(ev, "subject", json_string(e->uid));
-	if (e && e->project)
-		json_object_set_new(ev, "project", json_string(e->project));
 	int r = cli_publish(cfg, ev, PUBLISH_ACCEPTED, false, PUBLISH_TIMEOUT_MS, NULL, NULL);
 	if (r < 0)
 		fprintf(stderr,

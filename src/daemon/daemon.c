@@ -349,18 +349,9 @@ static void record_work(uv_work_t *w)
 		return;
 	}
 	pthread_mutex_unlock(&d->kb_mu);
-	j->reply = json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)e.id, "uid", e.uid, "kind",
-			     e.kind, "title", e.title, "duplicate", dup);
-	if (e.project)
-		json_object_set_new(j->reply, "project", json_string(e.project));
-	if (!dup) {
-		j->event =
-			json_pack("{s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "type", "kb.added", "source",
-				  "cairn/kb", "subject", e.uid, "data", "id", (json_int_t)e.id,
-				  "uid", e.uid, "kind", e.kind, "title", e.title);
-		if (e.project)
-			json_object_set_new(j->event, "project", json_string(e.project));
-	}
+	j->reply = kb_entry_added_json(&e, dup);
+	if (!dup)
+		j->event = kb_change_event("added", &e);
 	kb_entry_release(&e);
 }
 

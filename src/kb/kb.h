@@ -132,6 +132,16 @@ enum kb_json_flags {
  * first and "superseded_by_id" follows "superseded_by". Any thread. */
 json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags);
 
+/* The event that tells the log about a change of entry e: type "kb.WHAT"
+ * (what: "added", "updated"...), source cairn/kb, subject its uid, its
+ * project, and data {id, uid, kind, title}; with e NULL, data is {} (an
+ * import). A new reference. Any thread. */
+json_t *kb_change_event(const char *what, const struct kb_entry *e);
+
+/* The short form of an entry a writer answers with: {id, uid, kind, title,
+ * duplicate, project?}. A new reference. Any thread. */
+json_t *kb_entry_added_json(const struct kb_entry *e, bool duplicate);
+
 /* ---- opening ---- */
 
 /* Opens the database at db_path with store_db_open() (read-write opens create

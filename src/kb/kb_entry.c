@@ -558,3 +558,27 @@ json_t *kb_entry_to_json(const struct kb_entry *e, unsigned flags)
 		json_decref(src);
 	return o;
 }
+
+json_t *kb_change_event(const char *what, const struct kb_entry *e)
+{
+	json_t *data = e ? json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)e->id, "uid", e->uid,
+				     "kind", e->kind, "title", e->title)
+			 : json_object();
+	char type[64];
+	snprintf(type, sizeof type, "kb.%s", what);
+	json_t *ev = json_pack("{s:s,s:s,s:o}", "type", type, "source", "cairn/kb", "data", data);
+	if (e)
+		json_object_set_new(ev, "subject", json_string(e->uid));
+	if (e && e->project)
+		json_object_set_new(ev, "project", json_string(e->project));
+	return ev;
+}
+
+json_t *kb_entry_added_json(const struct kb_entry *e, bool duplicate)
+{
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)e->id, "uid", e->uid,
+			      "kind", e->kind, "title", e->title, "duplicate", duplicate);
+	if (e->project)
+		json_object_set_new(o, "project", json_string(e->project));
+	return o;
+}

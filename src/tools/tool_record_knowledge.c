@@ -75,19 +75,9 @@ static int run(struct tool_ctx *c, const json_t *args, json_t **result, struct c
 	struct kb_entry e;
 	if ((r = kb_get(kb, id, &e)))
 		return cairn_err_set(err, r, "", "record_knowledge: %s", kb_errmsg(kb));
-	if (c->publish && !dup) {
-		json_t *ev =
-			json_pack("{s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "type", "kb.added", "source",
-				  "cairn/kb", "subject", e.uid, "data", "id", (json_int_t)e.id,
-				  "uid", e.uid, "kind", e.kind, "title", e.title);
-		if (e.project)
-			json_object_set_new(ev, "project", json_string(e.project));
-		c->publish(c->pctx, ev);
-	}
-	*result = json_pack("{s:I,s:s,s:s,s:s,s:b}", "id", (json_int_t)e.id, "uid", e.uid, "kind",
-			    e.kind, "title", e.title, "duplicate", dup);
-	if (e.project)
-		json_object_set_new(*result, "project", json_string(e.project));
+	if (c->publish && !dup)
+		c->publish(c->pctx, kb_change_event("added", &e));
+	*result = kb_entry_added_json(&e, dup);
 	kb_entry_release(&e);
 	return 0;
 }
