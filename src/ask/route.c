@@ -933,6 +933,22 @@ static const char *kind_in(const char *s, size_t n)
 	return NULL;
 }
 
+/* A JSON string of text read from the question, cut before a sequence
+ * that a length limit split (the question itself is cleaned; a buffer cut
+ * at a byte count can still end inside a sequence, and json_string()
+ * refuses that). */
+static json_t *arg_text(const char *s)
+{
+	size_t n = 0, len = strlen(s);
+	while (n < len) {
+		size_t k = utf8_seq((const unsigned char *)s + n, len - n);
+		if (!k)
+			break;
+		n += k;
+	}
+	return json_stringn(s, n);
+}
+
 /* Sets the arguments of a record: kind and title (one line, at most 200
  * bytes; a longer text is kept whole in the body). False when the text is
  * empty. */
@@ -945,12 +961,12 @@ static bool record_args(json_t *args, const char *kind, const char *text, size_t
 	if (!len)
 		return false;
 	char title[201];
-	snprintf(title, sizeof title, "%.*s", (int)(len < 200 ? len : 200), text);
+	snprintf(title, sizeof title, "%.*s", (int)utf8_cut(text, len, 200), text);
 	json_object_set_new(args, "kind", json_string(kind ? kind : "note"));
-	json_object_set_new(args, "title", json_string(title));
+	json_object_set_new(args, "title", arg_text(title));
 	if (len > 200) {
 		char *body = xasprintf("%.*s", (int)len, text);
-		json_object_set_new(args, "body", json_string(body));
+		json_object_set_new(args, "body", arg_text(body));
 		free(body);
 	}
 	return true;
@@ -1251,14 +1267,14 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 	switch (best) {
 	case ASK_WHY_FAILED:
 		if (find_target(q, target, sizeof target))
-			json_object_set_new(args, "target", json_string(target));
+			json_object_set_new(args, "target", arg_text(target));
 		break;
 	case ASK_HOW_FIXED:
 	case ASK_DECIDED:
 	case ASK_MISTAKES:
 	case ASK_SEARCH:
 		if (find_topic(q, ws, best, topic, sizeof topic))
-			json_object_set_new(args, "query", json_string(topic));
+			json_object_set_new(args, "query", arg_text(topic));
 		if (best != ASK_SEARCH)
 			json_object_set_new(args, "kind",
 					    json_string(best == ASK_HOW_FIXED ? "fix"
@@ -1271,7 +1287,7 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 			json_object_set_new(args, "since", json_integer(since));
 		const char *what = find_what(ws);
 		if (what)
-			json_object_set_new(args, "pattern", json_string(what));
+			json_object_set_new(args, "pattern", arg_text(what));
 		break;
 	}
 	case ASK_NEXT: {
@@ -1294,7 +1310,9 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 			/* "we capped payloads at 1MB, write that down": the text
 			 * without the instruction is the note. */
 			char title[201];
-			snprintf(title, sizeof title, "%s", skip_agent(q));
+			const char *from = skip_agent(q);
+			snprintf(title, sizeof title, "%.*s",
+				 (int)utf8_cut(from, strlen(from), 200), from);
 			static const char *const tails[] = {"write that down", "write this down",
 							    "jot that down",   "jot this down",
 							    "note to self",    "for the record"};
@@ -1315,7 +1333,7 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 				printable = (unsigned char)*c > ' ';
 			if (printable) {
 				json_object_set_new(args, "kind", json_string("note"));
-				json_object_set_new(args, "title", json_string(start));
+				json_object_set_new(args, "title", arg_text(start));
 			} else {
 				best = ASK_SEARCH;
 				out->family = best;
@@ -1329,7 +1347,7 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 		else if (has_seq)
 			json_object_set_new(args, "seq", json_integer(seq));
 		else if (has_type)
-			json_object_set_new(args, "type", json_string(type));
+			json_object_set_new(args, "type", arg_text(type));
 		else
 			json_object_set_new(args, "type", json_string(">"));
 		break;

@@ -29,3 +29,13 @@ size_t utf8_seq(const unsigned char *p, size_t n)
 		return 0;
 	return len;
 }
+
+size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}

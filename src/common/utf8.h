@@ -9,4 +9,8 @@
  * points past U+10FFFF are invalid, as jansson has them. */
 size_t utf8_seq(const unsigned char *p, size_t n);
 
+/* The length of the longest prefix of valid UTF-8 text s (len bytes)
+ * that is at most max bytes and does not split a sequence. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+
 #endif

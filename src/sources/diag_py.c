@@ -176,7 +176,8 @@ size_t diag_parse_pytest(struct diag_ctx *c, size_t i)
 		if (idx >= 0) {
 			/* Name the test in full: "test_x.py::test_a: ..." */
 			const char *old = c->v[idx].message;
-			if (strncmp(old, key, keyn) == 0 && old[keyn] == ':' && idn != keyn) {
+			if (strncmp(old, key, keyn) == 0 && old[keyn] == ':' &&
+			    old[keyn + 1] == ' ' && idn != keyn) {
 				size_t m = diag_named(msg, sizeof msg, id, idn, old + keyn + 2,
 						      strlen(old + keyn + 2));
 				diag_set_message(c, idx, msg, m);

@@ -124,6 +124,15 @@ static void test_hostile(void **state)
 	char big[ASK_QUESTION_MAX * 2];
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
+	/* Text of two-byte sequences that every length limit (a title's 200
+	 * bytes, a word's, the question's) cuts inside a sequence. */
+	char wide[ASK_QUESTION_MAX + 1] = "x";
+	for (size_t k = 1; k + 2 < sizeof wide; k += 2)
+		memcpy(wide + k, "\xc3\xa9", 3);
+	char note[ASK_QUESTION_MAX * 2], tail[ASK_QUESTION_MAX * 2], topic[ASK_QUESTION_MAX * 2];
+	snprintf(note, sizeof note, "note: %s", wide);
+	snprintf(tail, sizeof tail, "%.301s, write that down", wide);
+	snprintf(topic, sizeof topic, "what did we decide about %s", wide);
 	/* Some found by fuzz_ask_route: a record with nothing before the
 	 * instruction, invalid UTF-8 in a title, seq 0. */
 	const char *qs[] = {big,
@@ -143,7 +152,11 @@ static void test_hostile(void **state)
 			    "add a mistake: I pushed \xff\xff with -Werror",
 			    "what does event 0 mean",
 			    "explain #0",
-			    "note: \x01\x02"};
+			    "note: \x01\x02",
+			    wide,
+			    note,
+			    tail,
+			    topic};
 	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
 		struct ask_route r;
 		ask_route(qs[i], now_ms(), &r);

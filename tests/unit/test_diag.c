@@ -546,13 +546,41 @@ static void test_overlaps(void **state)
 	}
 }
 
+/* A pytest block whose error line is empty names the test with nothing
+ * after "name:"; the summary line that names it again read past the end
+ * of that message (found by fuzz_diag). */
+static void test_pytest_empty_error(void **state)
+{
+	(void)state;
+	static const char log[] =
+		"============================= test session starts ==============================\n"
+		"==================================== ERRORS ====================================\n"
+		"______________________ ERROR at setup of test_uses_config ______________________\n"
+		"\n"
+		">       return {}[\"host\"]\n"
+		"E   \n"
+		"=========================== short test summary info ============================\n"
+		"ERROR test_parse.py::test_uses_config - KeyError: 'host'\n";
+	struct diag_list l;
+	assert_int_equal(extract(log, "pytest -q", &l), 0);
+	assert_true(l.n >= 1);
+	for (size_t j = 0; j < l.n; j++)
+		assert_true(strlen(l.v[j].message) <= DIAG_MAX_TEXT);
+	diag_list_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
-		cmocka_unit_test(test_ansi_stripped), cmocka_unit_test(test_large_noise),
-		cmocka_unit_test(test_caps),          cmocka_unit_test(test_odd_bytes),
-		cmocka_unit_test(test_edges),         cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_runners),
+		cmocka_unit_test(test_ansi_stripped),
+		cmocka_unit_test(test_large_noise),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_odd_bytes),
+		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_pytest_empty_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
