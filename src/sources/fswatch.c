@@ -35,12 +35,21 @@
 #define FIRST_WALK_MIN_DIRS 256
 #define FIRST_WALK_MAX_NS (1000 * 1000000ull)
 
+/* Regular files up to this size get a content hash, so a change of times
+ * alone (`touch`, a build that rewrites a file with the same bytes, an
+ * editor saving an unmodified buffer) is not reported as a change. Larger
+ * files are compared by size and times only. */
+#define HASH_MAX_BYTES (4 << 20)
+
 /* What the snapshot knows about one path. */
 struct entry {
 	uint64_t dev, ino;
 	int64_t size;
 	int64_t mtime_ns;
+	uint64_t hash; /* FNV-1a of the content, when hashed */
 	bool dir;
+	bool reg;
+	bool hashed;
 };
 
 struct rename {
@@ -50,6 +59,7 @@ struct rename {
 
 struct flush_counts {
 	size_t created, changed, deleted, renamed;
+	size_t touched; /* times changed, content not: no event */
 };
 
 /* A directory still to be read by a walk. */
@@ -315,7 +325,42 @@ static bool stat_entry(struct project *p, const char *rel, struct entry *e)
 	e->size = (int64_t)sb.st_size;
 	e->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
 	e->dir = S_ISDIR(sb.st_mode);
+	e->reg = S_ISREG(sb.st_mode);
+	e->hashed = false;
+	e->hash = 0;
 	return true;
+}
+
+/* Hashes the content of a regular file of at most HASH_MAX_BYTES into e
+ * (FNV-1a, 64 bits: only equality with the same file's earlier content is
+ * asked, not resistance to an adversary). Leaves e unhashed when the file
+ * cannot be read whole or changed size while it was read. */
+static void hash_entry(struct project *p, const char *rel, struct entry *e)
+{
+	e->hashed = false;
+	if (!e->reg || e->size > HASH_MAX_BYTES)
+		return;
+	char *abs = join(p->root, rel);
+	int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	free(abs);
+	if (fd < 0)
+		return;
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned char buf[65536];
+	int64_t total = 0;
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ull;
+		total += r;
+		if (total > HASH_MAX_BYTES)
+			break;
+	}
+	close(fd);
+	if (r < 0 || total != e->size)
+		return;
+	e->hash = h;
+	e->hashed = true;
 }
 
 enum scan_mode { SCAN_SNAPSHOT, SCAN_PENDING };
@@ -400,6 +445,7 @@ static bool walk_run(struct project *p, uint64_t deadline_ns)
 		}
 		if (!p->cur_item.pending) {
 			struct entry *x = xmalloc(sizeof *x);
+			hash_entry(p, child, &e);
 			*x = e;
 			free(strmap_put(&p->snap, child, x));
 		} else {
@@ -488,6 +534,7 @@ static void flush_path(struct project *p, const char *rel, struct flush_counts *
 	}
 	if (!old) {
 		struct entry *x = xmalloc(sizeof *x);
+		hash_entry(p, rel, &now);
 		*x = now;
 		strmap_put(&p->snap, rel, x);
 		if (!now.dir) {
@@ -498,7 +545,21 @@ static void flush_path(struct project *p, const char *rel, struct flush_counts *
 	}
 	bool differs = old->ino != now.ino || old->size != now.size ||
 		       old->mtime_ns != now.mtime_ns || old->dir != now.dir;
+	if (differs && !now.dir)
+		hash_entry(p, rel, &now);
+	/* Same bytes, new times (or a new inode: an editor's save by
+	 * rename): not a change of the file. */
+	bool same = differs && old->hashed && now.hashed && old->size == now.size &&
+		    old->hash == now.hash && old->dir == now.dir;
+	if (!differs) {
+		now.hash = old->hash;
+		now.hashed = old->hashed;
+	}
 	*old = now;
+	if (same) {
+		fc->touched++;
+		return;
+	}
 	if (differs && !now.dir) {
 		emit(p, "file.changed", rel, file_data(rel, &now), NULL);
 		fc->changed++;
@@ -519,6 +580,7 @@ static void flush_renames(struct project *p, struct flush_counts *fc)
 			    !strmap_get(&p->snap, rn->to) && !is_ignored(p, rn->to, false)) {
 				free(strmap_del(&p->snap, rn->from));
 				struct entry *x = xmalloc(sizeof *x);
+				hash_entry(p, rn->to, &now_to);
 				*x = now_to;
 				strmap_put(&p->snap, rn->to, x);
 				strmap_del(&p->pending, rn->from);

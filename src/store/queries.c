@@ -249,7 +249,14 @@ int store_q_file_changes(sqlite3 *db, const struct store_q_window *w, int limit,
 	if (prepare(db,
 		    "SELECT coalesce(json_extract(envelope,'$.data.path'), subject),"
 		    " max(time_ms), count(*), max(seq) FROM events" WINDOW_SQL
-		    " AND type IN " FILE_TYPES_SQL " GROUP BY 1 ORDER BY 2 DESC LIMIT ?6",
+		    " AND type IN " FILE_TYPES_SQL " GROUP BY 1"
+		    /* Not a path whose first event created it and whose last
+		     * deleted it: it was there neither before nor after
+		     * (configure's conftest.c). The low bit of seq*2+flag is the
+		     * flag of the first (min) or last (max) event. */
+		    " HAVING NOT (min(seq*2 + (type='file.created')) % 2 = 1"
+		    " AND max(seq*2 + (type='file.deleted')) % 2 = 1)"
+		    " ORDER BY 2 DESC LIMIT ?6",
 		    &st))
 		return CAIRN_E_STORE;
 	bind_window(st, w);

@@ -112,6 +112,39 @@ def bursts_atomic_saves_renames_and_ignores():
 
 
 @T.test
+def touches_and_same_bytes_are_not_changes():
+    """redis's build touches src/release.c on every run; an editor may save
+    an unmodified buffer or rewrite by rename: the times change, the
+    content does not, and none of it is a change of the file."""
+    files = {"src/release.c": "int v;\n", "src/a.c": "a\n", "src/b.c": "b\n", "src/c.c": "c\n"}
+    with Daemon() as d:
+        repo = make_repo(d, files=files)
+        watch(d, repo)
+        s0 = last_seq(d)
+        time.sleep(0.05)  # a new mtime even on coarse clocks
+        os.utime(os.path.join(repo, "src", "release.c"))  # touch
+        write(repo, "src/a.c", "a\n")  # the same bytes again
+        tmp = os.path.join(repo, "src", ".b.c.tmp")  # the same bytes, by rename
+        with open(tmp, "w") as f:
+            f.write("b\n")
+        os.rename(tmp, os.path.join(repo, "src", "b.c"))
+        write(repo, "src/c.c", "c2\n")  # a real change
+        evs = settle(d, s0)
+        eq(changes(evs), {("changed", "src/c.c")}, "only the change of content is reported")
+        # After a change, the new content is what a touch is compared with.
+        s1 = last_seq(d)
+        write(repo, "src/release.c", "int v = 2;\n")
+        evs = settle(d, s1)
+        eq(changes(evs), {("changed", "src/release.c")}, "a change of release.c")
+        s2 = last_seq(d)
+        time.sleep(0.05)
+        os.utime(os.path.join(repo, "src", "release.c"))
+        write(repo, "src/c.c", "c3\n")
+        evs = settle(d, s2)
+        eq(changes(evs), {("changed", "src/c.c")}, "a touch after the change is still none")
+
+
+@T.test
 def deep_mkdir_then_write():
     with Daemon() as d:
         repo = make_repo(d)

@@ -82,6 +82,21 @@ static const struct {
 	/* 13 */
 	{9000, "{\"source\":\"t\",\"id\":\"P3\",\"type\":\"build.passed\","
 	       "\"project\":\"/p\",\"data\":{\"target\":\"all\"}}"},
+	/* 14-19, project /r: configure's conftest.c created and deleted (no
+	 * change); gone.h deleted (a change); new.c created, deleted and
+	 * created again (a change). */
+	{9100, "{\"source\":\"t\",\"id\":\"T1\",\"type\":\"file.created\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"conftest.c\"}}"},
+	{9200, "{\"source\":\"t\",\"id\":\"T2\",\"type\":\"file.deleted\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"conftest.c\"}}"},
+	{9300, "{\"source\":\"t\",\"id\":\"T3\",\"type\":\"file.deleted\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"gone.h\"}}"},
+	{9400, "{\"source\":\"t\",\"id\":\"T4\",\"type\":\"file.created\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"new.c\"}}"},
+	{9500, "{\"source\":\"t\",\"id\":\"T5\",\"type\":\"file.deleted\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"new.c\"}}"},
+	{9600, "{\"source\":\"t\",\"id\":\"T6\",\"type\":\"file.created\","
+	       "\"project\":\"/r\",\"data\":{\"path\":\"new.c\"}}"},
 };
 #define NLOG ((int64_t)(sizeof LOG / sizeof LOG[0]))
 
@@ -325,6 +340,16 @@ static void test_file_changes(void **state)
 	assert_int_equal(store_q_file_changes(db, &w, 100, collect_path, &p), 0);
 	assert_int_equal(p.n, 1);
 
+	/* A path there neither before the window nor after it is no
+	 * change; one deleted, or created again, is. */
+	memset(&p, 0, sizeof p);
+	w = (struct store_q_window){.project = "/r"};
+	assert_int_equal(store_q_file_changes(db, &w, 100, collect_path, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.path[0], "new.c");
+	assert_int_equal(p.events[0], 3);
+	assert_string_equal(p.path[1], "gone.h");
+
 	/* Other projects' files are not this one's. */
 	memset(&p, 0, sizeof p);
 	w.project = "/q";
@@ -411,12 +436,12 @@ static void test_seq_gaps(void **state)
 	assert_int_equal(g.n, 0);
 	sqlite3_close(db);
 
-	/* Holes punched as damage would: 3..4 and 7; the end (13) is not a
+	/* Holes punched as damage would: 3..4 and 7; the end (19) is not a
 	 * hole. Runs last, as it changes the log. */
 	struct cairn_err err;
 	assert_int_equal(store_db_open(path, false, &db, &err), 0);
 	assert_int_equal(
-		sqlite3_exec(db, "DELETE FROM events WHERE seq IN (3, 4, 7, 13)", NULL, NULL, NULL),
+		sqlite3_exec(db, "DELETE FROM events WHERE seq IN (3, 4, 7, 19)", NULL, NULL, NULL),
 		SQLITE_OK);
 	assert_int_equal(store_q_seq_gaps(db, collect_gap, &g), 0);
 	assert_int_equal(g.n, 2);
