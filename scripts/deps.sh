@@ -10,6 +10,8 @@ libinih-dev libsystemd-dev libgit2-dev libcurl4-openssl-dev"
 # Tests: unit tests, sanitizers, fuzzers (clang's libFuzzer), integration,
 # the format check (clang-format).
 PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 git zsh"
+# The real build systems triage is tested on (tests/integration/test_suspects.py).
+PKGS="$PKGS autoconf automake cmake ninja-build"
 if [ "${CAIRN_DEPS_BENCH:-0}" = 1 ]; then
 	# Benchmarks: the named peers.
 	PKGS="$PKGS nats-server redis-server libnats-dev inotify-tools"

@@ -821,6 +821,20 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	struct triage_changes ch;
 	triage__changes(cx->db, f->project, pass_seq, f->seq, from_ms, f->started_ms, &ch);
 	for (size_t i = 0; i < ch.n; i++) {
+		/* The watcher reports a file once the tree is quiet, so what the
+		 * passing build itself wrote (its objects, its binary) is logged
+		 * after the pass: a file still there whose content was last
+		 * written before the pass ended has not changed since. One
+		 * last written once this run had started is what the failing
+		 * build wrote, not what broke it. */
+		if (root && ch.v[i].path[0] != '/' && strcmp(ch.v[i].source, "git")) {
+			char *abs = xasprintf("%s/%s", root, ch.v[i].path);
+			int64_t mt = file_mtime_ms(abs);
+			free(abs);
+			if (mt &&
+			    ((pass_ms && mt < pass_ms) || (f->started_ms && mt >= f->started_ms)))
+				continue;
+		}
 		suspect_touch(&s, ch.v[i].path, ch.v[i].ms, ch.v[i].events, ch.v[i].source);
 		struct suspect *x = suspect_get(&s, ch.v[i].path);
 		if (x && ch.v[i].seq > x->seq)
@@ -834,7 +848,8 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 	const json_t *dj;
 	json_array_foreach(f->dirty, i, dj) {
 		const char *p = json_string_value(dj);
-		if (!p || !root)
+		/* git names an untracked directory ("build/"), not a file. */
+		if (!p || !root || !*p || p[strlen(p) - 1] == '/')
 			continue;
 		char *abs = xasprintf("%s/%s", root, p);
 		int64_t mt = file_mtime_ms(abs);
