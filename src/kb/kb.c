@@ -106,7 +106,8 @@ static const char *const stmt_sql[N_STMTS] = {
 			"updated_ms DESC, id DESC LIMIT 1",
 	[S_RECUR] =
 		"UPDATE knowledge SET uses=uses+1, last_used_ms=max(coalesce(last_used_ms,0),?4),"
-		" confidence=?2, sources=?3, updated_ms=?4, body=?5, hash=?6 WHERE id=?1",
+		" confidence=?2, sources=?3, updated_ms=?4, body=?5, hash=?6, title=?7, files=?8"
+		" WHERE id=?1",
 	[S_FIX_SIG] =
 		"SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER
 		" LIMIT ?3",

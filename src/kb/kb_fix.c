@@ -423,17 +423,20 @@ static int recur(struct kb *kb, int64_t id, const struct prep *p, const char *co
 	double c = cur.confidence;
 	if (strcmp(cur.state, "rejected") != 0)
 		c += (1 - c) * 0.25;
-	/* The newer body, unless that makes the entry a copy of another one. */
+	/* The newer title, body and files, all three about the same change
+	 * (the title names the file whose diff the body shows), unless that
+	 * makes the entry a copy of another one: then the older three. */
 	char hash[33];
-	const char *body = p->body;
-	kb__hash_key(hash, cur.kind, cur.project, cur.title, body, cur.signature, cur.fix_key);
+	const char *title = p->title, *body = p->body, *files = p->files;
+	kb__hash_key(hash, cur.kind, cur.project, title, body, cur.signature, cur.fix_key);
 	int64_t other = 0;
 	if ((r = kb__by_hash(kb, hash, &other, NULL)) < 0)
 		goto out;
 	if (r == 1 && other != id) {
+		title = cur.title;
 		body = cur.body;
-		kb__hash_key(hash, cur.kind, cur.project, cur.title, body, cur.signature,
-			     cur.fix_key);
+		files = cur.files;
+		kb__hash_key(hash, cur.kind, cur.project, title, body, cur.signature, cur.fix_key);
 	}
 	sqlite3_stmt *st = kb__stmt(kb, S_RECUR);
 	if (!st) {
@@ -446,6 +449,8 @@ static int recur(struct kb *kb, int64_t id, const struct prep *p, const char *co
 	sqlite3_bind_int64(st, 4, now_ms);
 	kb__bind_text(st, 5, body);
 	kb__bind_text(st, 6, hash);
+	kb__bind_text(st, 7, title);
+	kb__bind_text(st, 8, files);
 	r = kb__run(kb, st, "cannot record the recurrence");
 out:
 	free(sources);

@@ -243,6 +243,11 @@ def learns_a_fix_and_offers_it_for_the_same_error_elsewhere():
         entry = json.loads(out)
         check(entry["confidence"] > old_conf, "confidence rose: %s -> %s" %
               (old_conf, entry["confidence"]))
+        # Title and body about the same change: b.c's, not a.c's title
+        # above b.c's diff.
+        check("b.c" in entry["title"] and "a.c" not in entry["title"],
+              "the title names the file of the recurrence: %s" % entry["title"])
+        check("b.c" in entry["body"], "the body shows b.c's change: %s" % short(entry["body"]))
         # Uses (docs/kb.md): learned, opened with kb show, then offered in the
         # second report and recurring.
         eq(top["uses"], 2, "uses when the second report offered it (learned, opened)")

@@ -1004,16 +1004,21 @@ static void test_learn_fix(void **state)
 	/* Recurs: same signature and fix_key in the same project. */
 	l.failure_id = "ev-fail-2";
 	l.pass_id = "ev-pass-2";
-	l.body = "Changed src/a.c again";
+	l.title = "undefined printf: changed src/b.c";
+	l.body = "Changed src/b.c";
+	l.files = "src/b.c";
 	assert_int_equal(kb_learn_fix(kb, &l, T0 + 10, &id2, &rec), 0);
 	assert_true(rec);
 	assert_int_equal(id2, id);
 	get(kb, id, &e);
+	/* Title, body and files all about the newer change. */
+	assert_string_equal(e.title, "undefined printf: changed src/b.c");
+	assert_string_equal(e.files, "src/b.c");
 	assert_float_equal(e.confidence, 0.55, 1e-9);
 	assert_int_equal(e.uses, 2);
 	assert_int_equal(e.last_used_ms, T0 + 10);
 	assert_int_equal(e.updated_ms, T0 + 10);
-	assert_string_equal(e.body, "Changed src/a.c again");
+	assert_string_equal(e.body, "Changed src/b.c");
 	assert_string_equal(e.sources, "[\"ev-fail-1\",\"ev-pass-1\",\"ev-fail-2\",\"ev-pass-2\"]");
 	kb_entry_release(&e);
 	/* Failing the exact signature, the general one with the same fix_key. */
