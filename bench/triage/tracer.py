@@ -133,6 +133,9 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="use only the first N programs")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--misses", help="write the test programs whose top 3 missed (JSON lines)")
+    ap.add_argument("--similar", type=argparse.FileType("w"),
+                    help="write each report whose first fix was found by similar text, "
+                         "with whether it was right and the words it matched (JSON lines)")
     a = ap.parse_args()
 
     with lzma.open(DATA, "rt") as f:
@@ -219,6 +222,7 @@ def main():
         res = {k: collections.Counter() for k in ("all", "seen")}
         peer_res = {k: collections.Counter() for k in ("all", "seen")}
         no_report = 0
+        by_reason = collections.defaultdict(collections.Counter)
         misses = open(a.misses, "w") if a.misses else None
         for fid, e in failures.items():
             wd = cwd_of.get(fid)
@@ -238,6 +242,19 @@ def main():
                                          "fixes": [(f.get("reason"), f.get("fix_key"),
                                                     f.get("confidence"), f.get("applies"))
                                                    for f in rep.get("fixes", [])[:3]]}) + "\n")
+            fixes = rep.get("fixes", [])
+            if fixes:
+                why = fixes[0].get("reason") or "?"
+                by_reason[why]["n"] += 1
+                by_reason[why]["right"] += bool(got[0] == want)
+                # what a similar-text first fix matched, for calibration
+                if why == "similar text" and a.similar:
+                    a.similar.write(json.dumps({"right": got[0] == want,
+                                                "matched": fixes[0].get("matched"),
+                                                "confidence": fixes[0].get("confidence"),
+                                                "signature": (rep.get("signature") or {})
+                                                .get("general"),
+                                                "fix_key": fixes[0].get("fix_key")}) + "\n")
             for part in ("all", "seen"):
                 if part == "seen" and want not in train_classes:
                     continue
@@ -268,6 +285,14 @@ def main():
             print("%-44s %9.1f%% %9.1f%%" % ("top-3, %s" % label, pct(c, "top3"),
                                               pct(pc, "top3")))
         print("%-44s %9.1f%%" % ("reports with any known fix", pct(res["all"], "any")))
+        shown = sum(c["n"] for c in by_reason.values())
+        right = sum(c["right"] for c in by_reason.values())
+        prec = 100.0 * right / shown if shown else 0.0
+        print("%-44s %9.1f%%   (%d of %d reports that show a fix first)" %
+              ("precision of the first fix", prec, right, shown))
+        for why, c in sorted(by_reason.items()):
+            print("%-44s %9.1f%%   (%d of %d)" % ("  first fix by %s" % why,
+                                                100.0 * c["right"] / c["n"], c["right"], c["n"]))
         seen3 = pct(res["seen"], "top3")
         print("goal: top-3 >= 85%% on classes seen in training: %.1f%% %s "
               "(TEGCER, published: 97.7%% top-3)" % (seen3, "PASS" if seen3 >= 85 else "MISS"))

@@ -226,6 +226,58 @@ static int learned_before(sqlite3 *db, const char *scope, const char *target, in
 	return r;
 }
 
+/* Whether a failure is a configuration step's: the target is a configure
+ * script or a build-system generator, or the message is configure's. */
+static bool configure_failure(const char *target, const char *msg)
+{
+	static const char *const tools[] = {"configure", "autogen.sh", "autoreconf",
+					    "cmake",     "meson",      "bootstrap"};
+	const char *t = strrchr(target, '/');
+	t = t ? t + 1 : target;
+	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+		size_t n = strlen(tools[i]);
+		if (strncmp(t, tools[i], n) == 0 && (t[n] == '\0' || t[n] == ' '))
+			return true;
+	}
+	return strstr(msg, "configure: error:") || strstr(msg, "CMake Error") ||
+	       strstr(msg, "Could NOT find");
+}
+
+/* Records a note for a configuration failure that passed again with no
+ * change in the project; 1 with *learned ({id, uid, title, kind,
+ * recurred, failure_id, took_ms}), or a negative error. */
+static int environment_note(struct triage_ctx *cx, const struct triage_pass *p, const char *fid,
+			    const char *msg, int64_t fms, json_t **learned)
+{
+	if (!cx->kb)
+		return 0;
+	char took[32];
+	format_took(took, sizeof took, p->time_ms - fms);
+	char shortmsg[161];
+	snprintf(shortmsg, sizeof shortmsg, "%s", *msg ? msg : "configuration failed");
+	char *title = xasprintf("%s: fixed outside the project", shortmsg);
+	char *body = xasprintf("Error: %s\n%s failed, then passed %s later with no file of the "
+			       "project changed: what fixed it was outside the project (a "
+			       "package installed, a tool or variable set).\n",
+			       msg, p->target, took);
+	struct kb_entry e = {.kind = "note",
+			     .title = title,
+			     .body = body,
+			     .tags = (char *)"environment configure",
+			     .files = (char *)"",
+			     .project = (char *)p->project};
+	int64_t id = 0;
+	bool dup = false;
+	int r = kb_add(cx->kb, &e, p->time_ms, &id, &dup);
+	if (r == 0)
+		*learned = json_pack("{s:I,s:s,s:s,s:b,s:s,s:I}", "id", (json_int_t)id, "title",
+				     title, "kind", "note", "recurred", dup, "failure_id", fid,
+				     "took_ms", (json_int_t)(p->time_ms - fms));
+	free(title);
+	free(body);
+	return r == 0 ? 1 : r;
+}
+
 int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now_ms,
 		 json_t **learned)
 {
@@ -271,6 +323,14 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 		sqlite3_bind_text(st, 1, fid, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *path = (const char *)sqlite3_column_text(st, 0);
+			/* Written by the passing run itself: a by-product. */
+			if (p->started_ms && path[0] != '/') {
+				char *abs = xasprintf("%s/%s", scope, path);
+				int64_t mt = triage__mtime_ms(abs);
+				free(abs);
+				if (mt >= p->started_ms)
+					continue;
+			}
 			const void *blob = sqlite3_column_blob(st, 1);
 			size_t blen = (size_t)sqlite3_column_bytes(st, 1);
 			bool had = sqlite3_column_type(st, 1) != SQLITE_NULL;
@@ -305,11 +365,25 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	for (size_t i = 0; i < tc.n && ch.n < 64; i++) {
 		if (fc_find(&ch, tc.v[i].path))
 			continue;
+		/* What a build wrote is not what fixed it: a file last written
+		 * before the failure was logged (the failing build's objects,
+		 * reported once the tree was quiet) or once the passing run had
+		 * started (its own objects). */
+		if (strcmp(tc.v[i].source, "git") && tc.v[i].path[0] != '/') {
+			char *abs = xasprintf("%s/%s", scope, tc.v[i].path);
+			int64_t mt = triage__mtime_ms(abs);
+			free(abs);
+			if (mt && (mt < fms || (p->started_ms && mt >= p->started_ms)))
+				continue;
+		}
 		size_t alen = 0, blen = 0;
 		char *now = read_current(scope, tc.v[i].path, &alen);
 		char *before = head_blob(repo, tc.v[i].path, &blen);
-		if (before && now && alen == blen && memcmp(before, now, blen) == 0) {
-			/* Touched, but back as it was at HEAD. */
+		if ((before && now && alen == blen && memcmp(before, now, blen) == 0) ||
+		    (!before && !now)) {
+			/* Touched, but back as it was at HEAD; or neither in HEAD
+			 * nor there now (configure's conftest.c, created by the
+			 * failing run and removed by the passing one). */
 			free(before);
 			free(now);
 			continue;
@@ -323,6 +397,15 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	}
 	git_repository_free(repo);
 
+	if (ch.n == 0 && configure_failure(p->target, msg)) {
+		/* Fixed outside the project: a package installed, a variable
+		 * set. Not a fix of anything in it; a note with the message. */
+		r = environment_note(cx, p, fid, msg, fms, learned);
+		char *text = r == 1 ? json_dumps(*learned, JSON_COMPACT) : NULL;
+		resolve(db, scope, p->target, p->seq > 0 ? p->seq : INT64_MAX, fid, 0, text);
+		free(text);
+		goto out;
+	}
 	if (ch.n == 0 || (!sig && !gen)) {
 		/* Passed with nothing we can see changed (flaky, or an outside
 		 * cause), or nothing to key a fix on. */

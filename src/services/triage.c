@@ -583,7 +583,7 @@ struct diag_file {
 	char *includes; /* see includes_of() */
 };
 
-static int64_t file_mtime_ms(const char *path)
+int64_t triage__mtime_ms(const char *path)
 {
 	struct stat sb;
 	if (stat(path, &sb) < 0)
@@ -829,7 +829,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		 * build wrote, not what broke it. */
 		if (root && ch.v[i].path[0] != '/' && strcmp(ch.v[i].source, "git")) {
 			char *abs = xasprintf("%s/%s", root, ch.v[i].path);
-			int64_t mt = file_mtime_ms(abs);
+			int64_t mt = triage__mtime_ms(abs);
 			free(abs);
 			if (mt &&
 			    ((pass_ms && mt < pass_ms) || (f->started_ms && mt >= f->started_ms)))
@@ -852,7 +852,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		if (!p || !root || !*p || p[strlen(p) - 1] == '/')
 			continue;
 		char *abs = xasprintf("%s/%s", root, p);
-		int64_t mt = file_mtime_ms(abs);
+		int64_t mt = triage__mtime_ms(abs);
 		free(abs);
 		if ((!pass_ms || mt >= pass_ms) && (!f->started_ms || mt < f->started_ms))
 			suspect_touch(&s, p, mt, 0, "working tree");
@@ -930,7 +930,7 @@ static json_t *find_suspects(struct triage_ctx *cx, const struct triage_failure 
 		char *abs = rel[0] == '/' || !root ? xstrdup(rel) : xasprintf("%s/%s", root, rel);
 		df[ndf].rel = rel;
 		df[ndf].includes = includes_of(abs);
-		int64_t mt = file_mtime_ms(abs);
+		int64_t mt = triage__mtime_ms(abs);
 		if (mt && rel[0] != '/' && (pass_ms ? mt >= pass_ms : mt >= from_ms))
 			suspect_touch(&s, rel, mt, 0, "working tree");
 		free(abs);

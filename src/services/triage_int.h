@@ -14,6 +14,10 @@ const char *triage__scope(const char *project, const char *cwd);
 /* Reads a regular file: all of it up to max bytes, or (when larger) its
  * head and its end, max bytes in all (*truncated then true). NUL-terminated;
  * caller frees. NULL (errno set) if it cannot be read. */
+/* The modification time of path in ms since the epoch, 0 when it cannot be
+ * stat()ed. */
+int64_t triage__mtime_ms(const char *path);
+
 char *triage__read_file(const char *path, size_t max, size_t *len, bool *truncated);
 
 /* file (absolute, or relative to cwd) relative to root when inside it, else

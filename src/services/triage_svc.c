@@ -157,7 +157,8 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 	if (r == 0)
 		return 0;
 	bool recurred = json_is_true(json_object_get(learned, "recurred"));
-	json_object_set_new(learned, "kind", json_string("fix"));
+	if (!json_object_get(learned, "kind"))
+		json_object_set_new(learned, "kind", json_string("fix"));
 	json_object_set_new(learned, "learned", json_true());
 	char id[64];
 	service_output_id(id, sizeof id, "triage", seq, 0);

@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -582,6 +583,88 @@ def failures_that_are_not_the_codes_are_named_and_not_learned():
         line = [l for l in out.splitlines() if l.startswith("service  triage")]
         check(line and "reports %d" % len(cases) in line[0] and "learned 0" in line[0],
               "triage's counts in status: %s" % short(out))
+
+
+@T.test
+def nothing_is_learned_from_what_the_build_wrote():
+    """The build's own outputs (a stamp file every build writes, an object
+    file and a program, none of which git ignores) change between the
+    failure and the pass; the fix learned is the source edit alone."""
+    with Daemon() as d:
+        repo = os.path.realpath(os.path.join(d.tmp, "byproducts"))
+        os.makedirs(repo)
+        files = {"Makefile": "prog: main.o\n\tgcc -o prog main.o\n"
+                             "main.o: main.c FORCE\n\tdate +%s%N > stamp.txt\n"
+                             "\tgcc -c -Wall main.c\nFORCE:\n",
+                 "main.c": "int main(void)\n{\n\treturn 0;\n}\n"}
+        for name, text in files.items():
+            with open(os.path.join(repo, name), "w") as f:
+                f.write(text)
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "initial")
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        eq(cairn_run(d, repo, "make").returncode, 0, "the clean build")
+        settle(d)
+        write(repo, "main.c", "int main(void)\n{\n\treturn 0\n}\n")
+        settle(d)
+        check(cairn_run(d, repo, "make").returncode != 0, "the broken build fails")
+        settle(d)
+        write(repo, "main.c", "int main(void)\n{\n\treturn 0;\n}\n")
+        settle(d)
+        eq(cairn_run(d, repo, "make").returncode, 0, "fixed")
+        fix = wait_event(d, "kb.added", lambda e: e["data"].get("kind") == "fix",
+                         what="the learned fix")["data"]
+        eq(fix["files"], ["main.c"], "the fix is the source edit, not stamp.txt, main.o or prog")
+
+
+@T.test
+def a_configure_failure_fixed_by_installing_a_package_is_a_note():
+    """A real autoconf configure fails for a missing header; the header is
+    then "installed" outside the project and configure passes. Nothing in the
+    project changed: no fix is learned, a note with configure's message is."""
+    if not shutil.which("autoreconf"):
+        raise AssertionError("autoreconf is missing: scripts/deps.sh installs autoconf")
+    with Daemon() as d:
+        repo = os.path.realpath(os.path.join(d.tmp, "confproj"))
+        os.makedirs(repo)
+        with open(os.path.join(repo, "configure.ac"), "w") as f:
+            f.write("AC_INIT([confproj], [1.0])\nAC_PROG_CC\n"
+                    "AC_CHECK_HEADER([fakepkg.h], [],"
+                    " [AC_MSG_ERROR([fakepkg.h not found: install libfakepkg-dev])])\n"
+                    "AC_OUTPUT\n")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        subprocess.run(["autoreconf", "-fi"], cwd=repo, check=True, capture_output=True,
+                       env=env)
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "initial")
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        inc = os.path.join(d.tmp, "sysroot", "include")
+        os.makedirs(inc)
+        runenv = dict(d.env(), CPATH=inc)
+        for k in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
+            runenv.pop(k, None)
+        r = subprocess.run([d.bin, "run", "--", "./configure"], cwd=repo, env=runenv,
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        check(r.returncode != 0, "configure fails without the header")
+        settle(d)
+        with open(os.path.join(inc, "fakepkg.h"), "w") as f:  # the package, installed
+            f.write("#define FAKEPKG 1\n")
+        r = subprocess.run([d.bin, "run", "--", "./configure"], cwd=repo, env=runenv,
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        eq(r.returncode, 0, "configure passes with it (%s)" % short(r.stderr))
+        note = wait_event(d, "kb.added", lambda e: e["data"].get("kind") == "note",
+                          what="the note")["data"]
+        check("fakepkg.h not found" in note["title"], "the note names the message: %s" % note)
+        check("outside the project" in note["title"], "and says so: %s" % note)
+        with d.conn() as c:
+            c.wait_committed()
+            fixes = [e for e in c.query_all(pattern="kb.>") if e["data"].get("kind") == "fix"]
+        eq(fixes, [], "no fix is learned")
 
 
 if __name__ == "__main__":
