@@ -3,9 +3,13 @@
 stderr the user redirected (`2>/dev/null`, `2>file`, `2>&1 | ...`) is
 honoured: the command's stderr goes there, not to the terminal, and is still
 captured (the failure's diagnostics are found). With stdout redirected and
-stderr at the terminal, both still go where they were sent."""
+stderr at the terminal, both still go where they were sent. Under a failed
+command, the hint is one line that fits the terminal (plus the `cairn why`
+pointer), describes the known fix in words and does not repeat the error the
+compiler just printed."""
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -184,6 +188,120 @@ def stdout_redirected_with_stderr_at_the_terminal():
         eq(ev["data"]["pty"], False, "no pty without a terminal on stdout")
         check(any(x.get("file", "").endswith("bad.c") for x in ev["data"]["diagnostics"]),
               "diagnostics found: %s" % short(ev["data"]["diagnostics"]))
+
+
+# ---- the hint ----
+
+A_C = "int alpha(int x)\n{\n\tint y = x * 2;\n\treturn y + 1;\n}\n"
+B_C = ("int beta(int n)\n{\n\tint t = 0;\n\tfor (int i = 0; i < n; i++)\n\t\tt += i;\n"
+       "\treturn t;\n}\n")
+MAKEFILE = "all: a.o b.o\n%.o: %.c\n\tgcc -c -o $@ $<\n"
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", repo] + list(args), check=True, capture_output=True,
+                   env=dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com",
+                            GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.com"))
+
+
+def write(repo, name, text):
+    time.sleep(0.02)  # a later mtime than the last build's objects
+    with open(os.path.join(repo, name), "w") as f:
+        f.write(text)
+
+
+def wait_event(d, pattern, pred, timeout=20.0, what="event"):
+    deadline = time.time() + timeout
+    seen = []
+    while time.time() < deadline:
+        with d.conn() as c:
+            seen = c.query_all(pattern=pattern)
+        for e in seen:
+            if pred(e):
+                return e
+        time.sleep(0.1)
+    raise AssertionError("no %s within %.0fs; saw %s" % (what, timeout, short(seen, 1500)))
+
+
+def plain_make(d, repo):
+    return subprocess.run([d.bin, "run", "--", "make"], cwd=repo, env=clean_env(d),
+                          capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def hint_lines(shown):
+    """cairn's own lines at the end of what the terminal showed."""
+    lines = shown.rstrip("\n").split("\n")
+    i = len(lines)
+    while i > 0 and lines[i - 1].startswith("cairn: "):
+        i -= 1
+    return lines[i:]
+
+
+@T.test
+def hint_is_one_fitted_line_with_the_fix_in_words():
+    with Daemon() as d:
+        repo = os.path.join(d.tmp, "proj")
+        os.makedirs(repo)
+        for name, text in (("a.c", A_C), ("b.c", B_C), ("Makefile", MAKEFILE)):
+            write(repo, name, text)
+        write(repo, ".gitignore", "*.o\n")
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "initial")
+        rc, out, err = d.cli(["watch", "add", repo])
+        eq(rc, 0, "watch add (%s)" % short(err))
+        eq(plain_make(d, repo).returncode, 0, "the clean build passes")
+
+        # a.c loses a semicolon and gets it back: cairn learns the fix.
+        write(repo, "a.c", A_C.replace("x * 2;", "x * 2"))
+        time.sleep(0.3)
+        check(plain_make(d, repo).returncode != 0, "the broken build fails")
+        write(repo, "a.c", A_C)
+        time.sleep(0.3)
+        eq(plain_make(d, repo).returncode, 0, "the fixed build passes")
+        learned = wait_event(d, "kb.>", lambda e: e["data"].get("learned") is True,
+                             what="a learned fix")["data"]
+
+        # b.c breaks the same way, at a terminal of 100 columns.
+        write(repo, "b.c", B_C.replace("int t = 0;", "int t = 0"))
+        time.sleep(0.3)
+        rc, shown = run_on_pty(d, ["make"], repo, cols=100)
+        check(rc != 0, "b.c breaks the build")
+        fail = wait_event(d, "build.failed", lambda e: "b.c" in json.dumps(e["data"]),
+                          what="the b.c failure")
+        rep = wait_event(d, "triage.report", lambda e: e.get("correlationid") == fail["id"],
+                         what="its report")["data"]
+        check(rep["fixes"] and rep["fixes"][0]["id"] == learned["id"],
+              "the report offers the learned fix: %s" % short(rep))
+        message = rep["signature"]["message"]
+        check(message in shown, "the compiler printed its error: %s" % short(shown, 2000))
+        ours = hint_lines(shown)
+        eq(len(ours), 2, "one hint line and the pointer: %s" % short(shown, 2000))
+        hint, pointer = ours
+        check(len(hint) <= 100, "the hint fits 100 columns (%d): %r" % (len(hint), hint))
+        check("known fix: added `;` in a.c" in hint,
+              "the fix in words: %r (fix: %s)" % (hint, short(rep["fixes"][0])))
+        check(message not in hint and "expected" not in hint,
+              "the hint does not repeat the error %r: %r" % (message, hint))
+        check("diff" not in hint and "@@" not in hint and "+\t" not in hint,
+              "no raw diff in the hint: %r" % hint)
+        check("cairn why" in pointer and "cairn kb show %d" % learned["id"] in pointer,
+              "the pointer names cairn why and the fix: %r" % pointer)
+        # Only the command's output comes before it: not the old summary.
+        check(rep["summary"] not in shown, "the report's summary is not printed")
+
+        # A narrow terminal: the line is cut to its width, with "…".
+        rc, shown = run_on_pty(d, ["make"], repo, cols=40)
+        ours = hint_lines(shown)
+        eq(len(ours), 2, "one hint line and the pointer at 40 columns: %s"
+           % short(shown, 2000))
+        eq(len(ours[0]), 40, "the hint takes the 40 columns: %r" % ours[0])
+        check(ours[0].endswith("…") and ours[0].startswith("cairn: known fix: added `;`"),
+              "cut with an ellipsis: %r" % ours[0])
+        # COLUMNS, when set, is the width.
+        rc, shown = run_on_pty(d, ["make"], repo, cols=40, env_extra={"COLUMNS": "60"})
+        ours = hint_lines(shown)
+        check(len(ours) == 2 and len(ours[0]) == 60, "COLUMNS=60 is the width: %r" % ours)
 
 
 if __name__ == "__main__":
