@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/publish.h"
+#include "cli/runhint.h"
 
 #include "common/clock.h"
 #include "common/err.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -154,9 +156,27 @@ static int triage_watch_start(struct client *cl, const struct config *cfg)
 	return 0;
 }
 
-/* Waits up to timeout_ms for the report on failure id and prints its
- * summary and where to read more, on stderr. */
-static void triage_watch_finish(struct client *cl, const char *id, int timeout_ms)
+/* The width of the terminal on fd: COLUMNS when it holds a number (as git
+ * and ls take it), else the terminal's own, else 80. */
+static size_t term_columns(int fd)
+{
+	const char *c = getenv("COLUMNS");
+	char *end = NULL;
+	long v = c && *c ? strtol(c, &end, 10) : 0;
+	if (end && *end == '\0' && v > 0 && v < 10000)
+		return (size_t)v;
+	struct winsize ws;
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Waits up to timeout_ms for the report on failure id and prints its hint
+ * (src/cli/runhint.h: one line fitted to the terminal, then where to read
+ * more) on stderr; first a newline when the command's output did not end
+ * with one (at_line_start false), so the hint starts a line of its own. */
+static void triage_watch_finish(struct client *cl, const char *id, int timeout_ms,
+				bool at_line_start)
 {
 	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000;
 	for (;;) {
@@ -169,17 +189,12 @@ static void triage_watch_finish(struct client *cl, const char *id, int timeout_m
 		const json_t *ev = json_object_get(m, "event");
 		const char *corr = json_string_value(json_object_get(ev, "correlationid"));
 		if (corr && strcmp(corr, id) == 0) {
-			const json_t *data = json_object_get(ev, "data");
-			const char *summary = json_string_value(json_object_get(data, "summary"));
-			const json_t *fix = json_array_get(json_object_get(data, "fixes"), 0);
-			fprintf(stderr, "\ncairn: %s\n", summary ? summary : "triage report ready");
-			if (fix)
-				fprintf(stderr,
-					"cairn: details and the known fix's diff: cairn why"
-					" (cairn kb show %lld)\n",
-					(long long)json_integer_value(json_object_get(fix, "id")));
-			else
-				fprintf(stderr, "cairn: details: cairn why\n");
+			char *line, *pointer;
+			runhint_format(json_object_get(ev, "data"), term_columns(STDERR_FILENO),
+				       &line, &pointer);
+			fprintf(stderr, "%s%s\n%s\n", at_line_start ? "" : "\n", line, pointer);
+			free(line);
+			free(pointer);
 			json_decref(m);
 			break;
 		}
@@ -365,14 +380,14 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		       passed ? "info" : "error", "data", data);
 	if (in_repo)
 		json_object_set_new(ev, "project", json_string(gi.workdir));
-	/* A person at a terminal gets the gist of the triage report right
+	/* A person at a terminal gets a one-line hint from the triage report right
 	 * under the failure; scripts and pipes get nothing extra. */
 	struct client watch = {.fd = -1};
 	bool show = !passed && cfg->show_triage && isatty(STDERR_FILENO) &&
 		    triage_watch_start(&watch, cfg) == 0;
 	int pr = cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
 	if (show)
-		triage_watch_finish(&watch, end_id, 2000);
+		triage_watch_finish(&watch, end_id, 2000, log_len == 0 || log[log_len - 1] == '\n');
 	else if (!passed && pr == PUBLISH_SPOOLED)
 		/* Said once, so nobody waits for a report that is not coming:
 		 * triage runs when the daemon starts and takes in the spool. */

@@ -94,6 +94,16 @@ static int read_exec_error(int fd)
 	return r == sizeof e ? e : 0;
 }
 
+/* Whether descriptors a and b are the same terminal (`cairn run CMD` at a
+ * prompt), as opposed to one of them redirected (`2>/dev/null`, `2>log`,
+ * `2>&1 | less`) or on another terminal. */
+static bool same_tty(int a, int b)
+{
+	struct stat sa, sb;
+	return isatty(a) && isatty(b) && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	       sa.st_rdev == sb.st_rdev;
+}
+
 static void install(int sig, void (*fn)(int), struct sigaction *old)
 {
 	struct sigaction sa = {.sa_handler = fn};
@@ -123,11 +133,29 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		struct termios tio;
 		bool have_ws = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0;
 		bool have_tio = tcgetattr(tty_in ? STDIN_FILENO : STDOUT_FILENO, &tio) == 0;
+		/* The command's stderr shares the terminal only when ours is that
+		 * same terminal. Otherwise the user sent our stderr elsewhere
+		 * (`2>/dev/null`, a file, a pipe): the command's stderr goes there
+		 * too, through a pipe we read, so it is still captured. */
+		if (!same_tty(STDOUT_FILENO, STDERR_FILENO)) {
+			if (pipe2(pe, O_CLOEXEC) < 0) {
+				int e = -errno;
+				close(ep[0]);
+				close(ep[1]);
+				sigaction(SIGPIPE, &old_pipe, NULL);
+				return e;
+			}
+			fcntl(pe[0], F_SETPIPE_SZ, PIPE_BYTES);
+		}
 		pid = forkpty(&master, NULL, have_tio ? &tio : NULL, have_ws ? &ws : NULL);
 		if (pid == 0) {
 			close(ep[0]);
+			if (pe[1] >= 0)
+				dup2(pe[1], STDERR_FILENO);
 			exec_child(argv, ep[1]);
 		}
+		if (pe[1] >= 0)
+			close(pe[1]);
 		res->used_pty = true;
 		if (pid > 0 && tty_in && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
 			/* Raw: every key goes to the command's terminal, which applies
@@ -147,6 +175,11 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			int e = -errno;
 			close(ep[0]);
 			close(ep[1]);
+			if (po[0] >= 0) {
+				close(po[0]);
+				close(po[1]);
+			}
+			sigaction(SIGPIPE, &old_pipe, NULL);
 			return e;
 		}
 		/* Best effort: the size may be capped by /proc/sys/fs/pipe-max-size. */
@@ -171,10 +204,10 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		close(ep[0]);
 		if (master >= 0)
 			close(master);
-		if (po[0] >= 0) {
+		if (po[0] >= 0)
 			close(po[0]);
+		if (pe[0] >= 0)
 			close(pe[0]);
-		}
 		sigaction(SIGPIPE, &old_pipe, NULL);
 		return e;
 	}
@@ -194,7 +227,7 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 	struct pollfd pf[3];
 	int in_fd = res->used_pty ? STDIN_FILENO : -1;
 	int src_out = res->used_pty ? master : po[0];
-	int src_err = res->used_pty ? -1 : pe[0];
+	int src_err = pe[0];                     /* -1 when stderr shares the pty */
 	bool out_dead = false, err_dead = false; /* our stdout/stderr reader left */
 	while (src_out >= 0 || src_err >= 0) {
 		if (fwd_signal) {
@@ -258,9 +291,10 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			if (io_write_all(k == 0 ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)r) ==
 			    -EPIPE) {
 				/* Our reader left: let the command see a closed pipe too, as
-				 * it would have without us. */
+				 * it would have without us (a pty cannot say so: its output
+				 * is read and dropped). */
 				*dead = true;
-				if (!res->used_pty) {
+				if (*srcs[k] != master) {
 					close(*srcs[k]);
 					*srcs[k] = -1;
 				}

@@ -1,9 +1,13 @@
 /* Runs a command exactly as the user would, passing its output through
  * unchanged while keeping a capped copy. With a terminal on stdout the
  * command gets a pseudo-terminal of the same size and modes (so colours and
- * progress bars are kept); otherwise its stdout and stderr go through pipes
- * to ours, kept apart. Blocking; call from the CLI's main thread only (it
- * installs signal handlers for the duration of the run). */
+ * progress bars are kept) for its stdin and stdout, and for its stderr too
+ * when our stderr is that same terminal; a stderr sent elsewhere
+ * (`2>/dev/null`, a file, a pipe, another terminal) gets a pipe whose bytes
+ * go there. Without a terminal on stdout its stdout and stderr go through
+ * pipes to ours, kept apart (stdout straight to a regular file). Either way
+ * both streams are captured. Blocking; call from the CLI's main thread only
+ * (it installs signal handlers for the duration of the run). */
 #ifndef CAIRN_RUNNER_H
 #define CAIRN_RUNNER_H
 
