@@ -385,6 +385,8 @@ struct kb_fix_hit {
 			     * "similar text" */
 	char *matched;      /* for similar text: the matched words (space-
 			     * separated), else NULL */
+	size_t n_matched;   /* for similar text: how many words matched, */
+	size_t n_words;     /* of how many words of text were searched for */
 };
 
 /* Known fixes for a failure, best first: tier 1 entries whose signature ==

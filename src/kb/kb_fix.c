@@ -283,6 +283,8 @@ int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char
 		if (h.tier[i] == 2) {
 			size_t cnt = 0;
 			h.v[i].matched = matched_words(&h.v[i].e, &kept, &cnt);
+			h.v[i].n_matched = cnt;
+			h.v[i].n_words = kept.n;
 			h.v[i].score = h.v[i].e.confidence * (kept.n ? (double)cnt / kept.n : 0);
 		} else {
 			h.v[i].score = (h.tier[i] == 0 ? 2.0 : 1.0) + h.v[i].e.confidence;

@@ -422,6 +422,27 @@ static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
 	return o;
 }
 
+/* Whether a hit found by similar text is worth showing. A learned fix is
+ * about one error's signature: met through other words it was right for
+ * none of 22 TRACER reports that showed one first (an undeclared name
+ * offered a missing-semicolon fix), so it is never shown that way. Other
+ * entries (written by hand) need SIMILAR_MIN_WORDS of the words searched
+ * for and at least SIMILAR_MIN_SHARE of them: a floor, not a figure fitted
+ * to data (no labelled set of hand-written matches exists; TRACER holds
+ * learned fixes only). */
+#define SIMILAR_MIN_WORDS 2
+#define SIMILAR_MIN_SHARE 0.5
+
+static bool similar_enough(const struct kb_fix_hit *h)
+{
+	if (reason_tier(h->reason) >= 2)
+		return true;
+	if (h->e.fix_key && *h->e.fix_key)
+		return false;
+	return h->n_matched >= SIMILAR_MIN_WORDS &&
+	       (double)h->n_matched >= SIMILAR_MIN_SHARE * (double)h->n_words;
+}
+
 static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 			  const struct signature *sig, const char *text, const char *line_shape,
 			  size_t max, int64_t now_ms, int *err)
@@ -441,23 +462,27 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 		return arr;
 	}
 	struct ranked_fix *rk = xcalloc(n ? n : 1, sizeof *rk);
+	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		rk[i].h = &hits[i];
-		rk[i].tier = reason_tier(hits[i].reason);
+		if (!similar_enough(&hits[i]))
+			continue;
+		size_t k = kept++;
+		rk[k].h = &hits[i];
+		rk[k].tier = reason_tier(hits[i].reason);
 		/* Only evidence against a fix moves it down; "it removes tokens
 		 * that are there" is too common (an '=' on the line) to outrank a
 		 * fix seen many more times. */
-		rk[i].appl = applicability(hits[i].e.fix_key, line_shape);
+		rk[k].appl = applicability(hits[i].e.fix_key, line_shape);
 		/* An entry nobody used for long sinks (kb_idle_penalty()). */
 		const struct kb_entry *e = &hits[i].e;
-		rk[i].score =
+		rk[k].score =
 			e->confidence -
 			kb_idle_penalty(kb_idle_days(e->last_used_ms, e->created_ms, now_ms)) +
-			(rk[i].tier == 3 ? EXACT_BONUS : 0);
-		rk[i].order = i;
+			(rk[k].tier == 3 ? EXACT_BONUS : 0);
+		rk[k].order = i;
 	}
-	qsort(rk, n, sizeof *rk, ranked_cmp);
-	for (size_t i = 0; i < n && i < max; i++)
+	qsort(rk, kept, sizeof *rk, ranked_cmp);
+	for (size_t i = 0; i < kept && i < max; i++)
 		json_array_append_new(arr, fix_to_json(rk[i].h, rk[i].appl));
 	free(rk);
 	kb_fix_hits_free(hits, n);

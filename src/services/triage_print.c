@@ -57,6 +57,9 @@ void triage_print(FILE *out, const json_t *rep, bool color)
 				(long long)json_integer_value(json_object_get(f, "id")),
 				learned ? ", learned" : "", str(f, "reason"),
 				json_real_value(json_object_get(f, "confidence")), R);
+			const char *matched = str(f, "matched");
+			if (*matched)
+				fprintf(out, "     %swords matched: %s%s\n", D, matched, R);
 			const char *applies = str(f, "applies");
 			if (*applies && strcmp(applies, "unknown") != 0)
 				fprintf(out, "     %sapplies to the failing line: %s%s\n", D,

@@ -389,6 +389,65 @@ static void test_known_fixes_ranked(void **state)
 	free(dir);
 }
 
+/* Similar text: a learned fix of another error is never offered through
+ * shared words (an undeclared name is not offered a missing-semicolon
+ * fix); an entry written by hand is, when enough of the words match, and
+ * the report says which. */
+static void test_similar_text(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	int64_t semi =
+		learn(kb, "expected ';' before 'sockfd'", "expected ';' before '<id>'", "+ ;",
+		      "expected ';' before sockfd in conn_open: changed conn.c (+ ;)");
+	int64_t note = 0, weak = 0;
+	bool dup;
+	struct kb_entry e = {.kind = "mistake",
+			     .title =
+				     (char *)"sockfd undeclared in conn_open: include sys/socket.h",
+			     .body = (char *)"",
+			     .tags = (char *)"",
+			     .files = (char *)""};
+	assert_int_equal(kb_add(kb, &e, 1000, &note, &dup), 0);
+	e.title = (char *)"the function table is generated";
+	assert_int_equal(kb_add(kb, &e, 1000, &weak, &dup), 0);
+
+	struct triage_ctx cx = {.db = db, .kb = kb};
+	struct triage_failure f = {
+		.cwd = dir, .target = "make all", .log = GCC_LOG, .log_len = strlen(GCC_LOG)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	const json_t *fixes = json_object_get(rep, "fixes");
+	bool saw_note = false;
+	size_t i;
+	const json_t *x;
+	json_array_foreach(fixes, i, x) {
+		int64_t id = json_integer_value(json_object_get(x, "id"));
+		assert_int_not_equal(id, semi);
+		assert_int_not_equal(id, weak);
+		if (id == note) {
+			saw_note = true;
+			assert_string_equal(json_string_value(json_object_get(x, "reason")),
+					    "similar text");
+			const char *m = json_string_value(json_object_get(x, "matched"));
+			assert_non_null(m);
+			assert_non_null(strstr(m, "sockfd"));
+		}
+	}
+	assert_true(saw_note);
+	json_decref(rep);
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
 /* The known fixes a report offers are used, once per failure: recording
  * the same failure again (a rerun after a crash) counts nothing more. */
 static void test_offered_fixes_are_used_once(void **state)
@@ -520,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_report_without_database),
 		cmocka_unit_test(test_secrets_never_reach_the_signature),
 		cmocka_unit_test(test_known_fixes_ranked),
+		cmocka_unit_test(test_similar_text),
 		cmocka_unit_test(test_offered_fixes_are_used_once),
 		cmocka_unit_test(test_learn_from_fail_then_pass),
 	};
