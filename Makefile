@@ -1,5 +1,6 @@
 # cairn build. `make run` starts the daemon; `make check` runs every test.
-# Both install missing Debian packages first (scripts/deps.sh).
+# Both install missing Debian packages first (scripts/deps.sh). `make install`
+# puts cairn in PREFIX (docs/install.md).
 
 PKGS       := libuv jansson sqlite3 inih libsystemd libgit2 libcurl
 CC         ?= cc
@@ -29,9 +30,15 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/bin/%)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 
-.PHONY: all deps run check unit integration fuzz-check fuzz bench soak fmt fmt-check clean
+# What `make install` installs (docs/install.md): BIN, and the man page and
+# completions made from BIN's own --help (scripts/clidoc.awk).
+BIN        = $(BUILD)/rel/cairn
+GEN_FILES := $(BUILD)/gen/cairn.1 $(BUILD)/gen/cairn.bash $(BUILD)/gen/_cairn
 
-all: deps $(BUILD)/rel/cairn
+.PHONY: all deps run check unit integration fuzz-check fuzz bench soak fmt fmt-check clean \
+	install uninstall
+
+all: deps $(BUILD)/rel/cairn $(GEN_FILES)
 
 deps:
 	@sh scripts/deps.sh
@@ -128,6 +135,47 @@ fmt-check:
 	done; \
 	if [ $$bad -eq 0 ]; then echo "fmt-check: 1 passed, 0 failed"; else echo "fmt-check: 0 passed, 1 failed"; fi; \
 	[ $$bad -eq 0 ]
+
+# Installation: make install [PREFIX=/usr/local] [DESTDIR=] [BIN=...]. PREFIX
+# may come from the environment; the other directories only from the command line.
+PREFIX      ?= /usr/local
+override PREFIX := $(patsubst %/,%,$(PREFIX))
+BINDIR       = $(PREFIX)/bin
+MANDIR       = $(PREFIX)/share/man
+BASHCOMPDIR  = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   = $(PREFIX)/share/zsh/site-functions
+# systemd's user manager reads units from /usr/lib/systemd/user and
+# /usr/local/lib/systemd/user, and from $XDG_DATA_HOME/systemd/user
+# (~/.local/share/systemd/user), but not from ~/.local/lib.
+USERUNITDIR  = $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib,$(PREFIX)/share)/systemd/user
+UNIT         = $(DESTDIR)$(USERUNITDIR)/cairn.service
+
+$(GEN_FILES) &: $(BIN) scripts/clidoc.awk
+	@mkdir -p $(BUILD)/gen
+	awk -v bin='$(BIN)' -v out=all -v dir=$(BUILD)/gen -f scripts/clidoc.awk || \
+		{ rm -f $(GEN_FILES); exit 1; }
+
+# The unit's ExecStart is made to name the binary installed (contrib/cairn.service
+# names ~/.local/bin/cairn, for installing it by hand); install fails if it cannot.
+install: $(BIN) $(GEN_FILES)
+	@case '$(PREFIX)' in /*) ;; *) echo "make install: PREFIX must be an absolute path, not" \
+		"'$(PREFIX)' (in zsh, write \$$HOME/.local: ~ is not expanded after =)" >&2; exit 2;; esac
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' \
+		'$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(USERUNITDIR)'
+	install -m 755 '$(BIN)' '$(DESTDIR)$(BINDIR)/cairn'
+	install -m 644 $(BUILD)/gen/cairn.1 '$(DESTDIR)$(MANDIR)/man1/cairn.1'
+	install -m 644 $(BUILD)/gen/cairn.bash '$(DESTDIR)$(BASHCOMPDIR)/cairn'
+	install -m 644 $(BUILD)/gen/_cairn '$(DESTDIR)$(ZSHCOMPDIR)/_cairn'
+	sed -e '1,/^\[Unit\]/{/^#/d;}' -e 's|^ExecStart=.*/cairn daemon$$|ExecStart=$(BINDIR)/cairn daemon|' \
+		-e 's|^Documentation=.*|Documentation=man:cairn(1)|' contrib/cairn.service > '$(UNIT).new'
+	@grep -qxF 'ExecStart=$(BINDIR)/cairn daemon' '$(UNIT).new' || { rm -f '$(UNIT).new'; \
+		echo "make install: no 'ExecStart=.../cairn daemon' line in contrib/cairn.service" >&2; exit 1; }
+	chmod 644 '$(UNIT).new' && mv '$(UNIT).new' '$(UNIT)'
+
+# Removes what install put, and only that (not the directories).
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/cairn' '$(DESTDIR)$(MANDIR)/man1/cairn.1' \
+		'$(DESTDIR)$(BASHCOMPDIR)/cairn' '$(DESTDIR)$(ZSHCOMPDIR)/_cairn' '$(UNIT)'
 
 clean:
 	rm -rf $(BUILD)

@@ -8,8 +8,8 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev libjansson-dev \
 libinih-dev libsystemd-dev libgit2-dev libcurl4-openssl-dev"
 # Tests: unit tests, sanitizers, fuzzers (clang's libFuzzer), integration,
-# the format check (clang-format).
-PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 git zsh"
+# the format check (clang-format), the man page check (groff).
+PKGS="$PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 git zsh groff-base"
 # The real build systems triage is tested on (tests/integration/test_suspects.py).
 PKGS="$PKGS autoconf automake cmake ninja-build"
 if [ "${CAIRN_DEPS_BENCH:-0}" = 1 ]; then
