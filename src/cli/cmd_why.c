@@ -5,6 +5,7 @@
 #include "cli/client.h"
 
 #include "common/err.h"
+#include "common/spool.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "event/outcome.h"
@@ -52,6 +53,43 @@ static void print_resolution(sqlite3 *db, const json_t *report)
 		store_q_event_release(&pass);
 	}
 	sqlite3_finalize(st);
+}
+
+/* Failures waiting in the spool (logged while no daemon ran, so neither in
+ * the log nor triaged) of project (any when NULL) after after_ms: how many,
+ * and the newest one's time in *newest_ms. */
+static size_t spooled_failures(const struct config *cfg, const char *project, int64_t after_ms,
+			       int64_t *newest_ms)
+{
+	char *dir = xasprintf("%s/spool", cfg->data_dir);
+	char **list;
+	size_t n = 0;
+	*newest_ms = 0;
+	if (spool_list(dir, &list) == 0) {
+		for (char **p = list; *p; p++) {
+			char *buf;
+			size_t len;
+			if (spool_read(*p, 1 << 20, &buf, &len))
+				continue;
+			json_t *ev = json_loadb(buf, len, 0, NULL);
+			free(buf);
+			const char *type = json_string_value(json_object_get(ev, "type"));
+			const char *proj = json_string_value(json_object_get(ev, "project"));
+			const char *t = json_string_value(json_object_get(ev, "time"));
+			int64_t ms = 0;
+			if (type && outcome_is_failure(type) &&
+			    (!project || (proj && strcmp(proj, project) == 0)) &&
+			    (!t || (timefmt_parse_rfc3339(t, &ms) == 0 && ms > after_ms))) {
+				n++;
+				if (ms > *newest_ms)
+					*newest_ms = ms;
+			}
+			json_decref(ev);
+		}
+		spool_list_free(list);
+	}
+	free(dir);
+	return n;
 }
 
 /* The row's envelope as JSON (NULL if it does not parse); releases the row. */
@@ -175,10 +213,31 @@ int cmd_why(int argc, char **argv, const struct config *cfg)
 		if (!all && getcwd(cwd, sizeof cwd) && gitinfo_read(cwd, 0, &gi) == 0)
 			project = gi.workdir;
 		r = store_q_last_failure(db, project, &ev);
+		/* Newer failures the daemon has not seen (it was not running):
+		 * the latest logged one is not the latest, and says so. */
+		int64_t newest = 0;
+		size_t spooled =
+			r >= 0 ? spooled_failures(cfg, project, r > 0 ? ev.time_ms : 0, &newest)
+			       : 0;
+		if (spooled) {
+			char when[TIMEFMT_RFC3339_LEN + 1] = "?";
+			if (newest)
+				timefmt_rfc3339(when, newest);
+			fprintf(stderr,
+				"cairn why: %zu newer failure%s (the latest at %s) %s no report "
+				"yet: "
+				"%s spooled while no daemon was running; start 'cairn daemon' and "
+				"run 'cairn why' again%s\n",
+				spooled, spooled == 1 ? "" : "s", when,
+				spooled == 1 ? "has" : "have",
+				spooled == 1 ? "it was" : "they were",
+				r > 0 ? ". The report below is of an older failure" : "");
+		}
 		if (r == 0) {
-			fprintf(stderr, "cairn why: no failure logged%s%s%s\n",
-				project ? " in " : "", project ? project : "",
-				project ? " (--all for every project)" : "");
+			if (!spooled)
+				fprintf(stderr, "cairn why: no failure logged%s%s%s\n",
+					project ? " in " : "", project ? project : "",
+					project ? " (--all for every project)" : "");
 			gitinfo_release(&gi);
 			rc = EXIT_REFUSED;
 			goto out;

@@ -245,6 +245,32 @@ def spooled_when_daemon_is_down():
 
 
 @T.test
+def why_says_newer_failures_wait_in_the_spool():
+    """A failure triaged while the daemon ran, then a newer one spooled
+    while it was down: `cairn why` shows the older report and says, on
+    stderr, that a newer failure has no report yet and why."""
+    d = Daemon()
+    with d:
+        r = run(d, ["--target", "older", "--", "sh", "-c", "echo 'a.c:1:1: error: old one'; exit 1"])
+        eq(r.returncode, 1, "the first failure")
+        deadline = time.time() + 20
+        while not events(d, "triage.report") and time.time() < deadline:
+            time.sleep(0.1)
+        check(events(d, "triage.report"), "the first failure was triaged")
+        d.stop()
+        r = run(d, ["--target", "newer", "--", "sh", "-c", "echo 'b.c:2:1: error: new one'; exit 1"])
+        eq(r.returncode, 1, "the second failure, spooled")
+        env = d.env()
+        w = subprocess.run([d.bin, "why", "--all", "--wait", "0"], capture_output=True,
+                           env=env, cwd=d.tmp, timeout=60, stdin=subprocess.DEVNULL)
+        out, err = w.stdout.decode(), w.stderr.decode()
+        check("old one" in out, "the older report is shown: %r" % out)
+        check("1 newer failure" in err and "no report yet" in err and "cairn daemon" in err,
+              "stderr says a newer failure waits untriaged: %r" % err)
+        check("older failure" in err, "and that the report shown is an older one: %r" % err)
+
+
+@T.test
 def lost_events_are_reported_once():
     """No daemon and a data directory that cannot be made (its path runs
     through a regular file, which stops root too): the wrapped command runs
