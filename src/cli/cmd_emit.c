@@ -101,7 +101,17 @@ int cmd_emit(int argc, char **argv, const struct config *cfg)
 		switch (c) {
 		case 's': json_object_set_new(ev, "subject", json_string(optarg)); break;
 		case 'S': json_object_set_new(ev, "severity", json_string(optarg)); break;
-		case 'p': json_object_set_new(ev, "project", json_string(optarg)); break;
+		case 'p': {
+			/* "." and relative paths: the directory's real path. */
+			char *rp = NULL;
+			if (cli_project(optarg, "cairn emit", &rp)) {
+				json_decref(ev);
+				return EXIT_USAGE;
+			}
+			json_object_set_new(ev, "project", json_string(rp));
+			free(rp);
+			break;
+		}
 		case 'i': json_object_set_new(ev, "id", json_string(optarg)); break;
 		case 'c': json_object_set_new(ev, "correlationid", json_string(optarg)); break;
 		case 'o': source = optarg; break;

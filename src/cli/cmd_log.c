@@ -137,7 +137,8 @@ static int log_offline(const struct config *cfg, const char *pattern, const json
 int cmd_log(int argc, char **argv, const struct config *cfg)
 {
 	json_t *since = NULL, *until = NULL;
-	const char *project = NULL;
+	const char *project_opt = NULL;
+	char *project = NULL;
 	long long limit = 20;
 	int json = 0, c, rc = EXIT_USAGE;
 	char *end;
@@ -155,7 +156,7 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 			if (!(until = cli_parse_position("--until", optarg)))
 				goto out_free;
 			break;
-		case 'p': project = optarg; break;
+		case 'p': project_opt = optarg; break;
 		case 'n':
 			limit = strtoll(optarg, &end, 10);
 			if (*end || limit < 1) {
@@ -176,6 +177,10 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 		goto out_free;
 	}
 	const char *pattern = optind < argc ? argv[optind] : ">";
+	/* --project . and relative paths: the directory's real path, as the
+	 * log names projects. */
+	if (project_opt && cli_project(project_opt, "cairn log", &project))
+		goto out_free;
 	/* Without --since, show the newest events: read backwards, print forwards. */
 	int newest = since == NULL;
 	if (newest && limit > 10000) {
@@ -244,5 +249,6 @@ int cmd_log(int argc, char **argv, const struct config *cfg)
 out_free:
 	json_decref(since);
 	json_decref(until);
+	free(project);
 	return rc;
 }

@@ -51,6 +51,47 @@ def by_type(d, type_):
 
 
 @T.test
+def project_dot_and_relative_paths_work_everywhere():
+    """--project . (and a relative path) from inside a project means that
+    project, for every command that takes --project, with the daemon up and
+    down."""
+    import subprocess
+    d = Daemon()
+    with d:
+        repo = os.path.realpath(os.path.join(d.tmp, "proj"))
+        os.makedirs(os.path.join(repo, "sub"))
+        subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+
+        def cli_in(cwd, args):
+            r = subprocess.run([d.bin] + args, cwd=cwd, env=d.env(), capture_output=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
+            return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+        rc, out, err = cli_in(repo, ["emit", "--durable", "--project", ".", "note.x"])
+        eq(rc, 0, "emit --project . (%s)" % err)
+        rc, out, err = cli_in(os.path.join(repo, "sub"),
+                              ["emit", "--durable", "--project", "..", "note.y"])
+        eq(rc, 0, "emit --project .. (%s)" % err)
+        evs = by_type(d, "note.x") + by_type(d, "note.y")
+        eq([e.get("project") for e in evs], [repo, repo], "the project is the real path")
+        for phase in ("daemon up", "daemon down"):
+            rc, out, err = cli_in(repo, ["log", "--project", ".", "--json", "note.>"])
+            eq(rc, 0, "log --project . (%s, %s)" % (phase, err))
+            eq(len(json_lines(out, "log")), 2, "log --project . finds both (%s)" % phase)
+            rc, out, err = cli_in(os.path.join(repo, "sub"),
+                                  ["log", "--project", "..", "--json", "note.>"])
+            eq(len(json_lines(out, "log")), 2, "log --project .. finds both (%s)" % phase)
+            for cmd in (["failures", "--project", "."], ["brief", "--project", "."],
+                        ["session", "list", "--project", "."]):
+                rc, out, err = cli_in(repo, cmd)
+                eq(rc, 0, "%s (%s): %s" % (" ".join(cmd), phase, err))
+            if phase == "daemon up":
+                d.stop()
+        rc, out, err = cli_in(repo, ["log", "--project", "no/such/dir"])
+        check(rc != 0 and "cannot resolve --project" in err, "a missing relative path: %s" % err)
+
+
+@T.test
 def no_daemon_exit_3():
     d = Daemon(start=False)
     for args in CLIENT_CMDS:
