@@ -133,6 +133,10 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="use only the first N programs")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--misses", help="write the test programs whose top 3 missed (JSON lines)")
+    ap.add_argument("--reports", type=argparse.FileType("w"),
+                    help="write every test report's wanted class, the classes of its first "
+                         "5 fixes and their reason, confidence, uses and applicability "
+                         "(JSON lines), to study rules offline")
     ap.add_argument("--similar", type=argparse.FileType("w"),
                     help="write each report whose first fix was found by similar text, "
                          "with whether it was right and the words it matched (JSON lines)")
@@ -243,6 +247,13 @@ def main():
                                                     f.get("confidence"), f.get("applies"))
                                                    for f in rep.get("fixes", [])[:3]]}) + "\n")
             fixes = rep.get("fixes", [])
+            if a.reports:
+                a.reports.write(json.dumps({"id": p["id"], "want": want, "seen": want in train_classes,
+                                            "got": got[:5],
+                                            "fixes": [{k: f.get(k) for k in
+                                                       ("reason", "confidence", "uses", "applies",
+                                                        "fix_key", "state")}
+                                                      for f in fixes[:5]]}) + "\n")
             if fixes:
                 why = fixes[0].get("reason") or "?"
                 by_reason[why]["n"] += 1

@@ -1,12 +1,15 @@
 /* The deterministic router; route.h is the manual. */
 #include "ask/route.h"
 
+#include "ask/route_model.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1135,6 +1138,92 @@ static void cue_split(const char *phrase, struct cue_stem *out)
 		memcpy(out->w[i], out->exact ? ws.raw[i] : ws.w[i], WORD_LEN);
 }
 
+/* ---- the learned part ---- */
+
+static void clean_text(char *s);
+
+unsigned ask_route_bucket(const char *feature)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)feature; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % ASK_MODEL_BUCKETS;
+}
+
+static size_t features_of(const struct words *ws, char (*feats)[ASK_FEATURE_LEN], size_t max)
+{
+	size_t n = 0;
+	if (ws->n && n < max)
+		snprintf(feats[n++], ASK_FEATURE_LEN, "f:%s", ws->raw[0]);
+	for (size_t i = 0; i < ws->n && n < max; i++) {
+		snprintf(feats[n++], ASK_FEATURE_LEN, "w:%s", ws->w[i]);
+		if (i + 1 < ws->n && n < max)
+			snprintf(feats[n++], ASK_FEATURE_LEN, "b:%s_%s", ws->w[i], ws->w[i + 1]);
+	}
+	return n;
+}
+
+size_t ask_route_features(const char *question, char (*feats)[ASK_FEATURE_LEN], size_t max)
+{
+	char q[ASK_QUESTION_MAX + 1];
+	snprintf(q, sizeof q, "%s", question ? question : "");
+	clean_text(q);
+	struct words *ws = xmalloc(sizeof *ws);
+	split(q, ws);
+	size_t n = features_of(ws, feats, max);
+	free(ws);
+	return n;
+}
+
+static double model_weight = ASK_MODEL_WEIGHT;
+
+void ask_route_set_model_weight(double w)
+{
+	model_weight = w;
+}
+
+/* The weights by bucket, expanded from the generated sparse table once. */
+static float (*model_w)[ASK_N_FAMILIES];
+static pthread_once_t model_once = PTHREAD_ONCE_INIT;
+
+static void model_load(void)
+{
+	model_w = xcalloc(ASK_MODEL_BUCKETS, sizeof *model_w);
+	for (size_t i = 0; i < sizeof route_model_w / sizeof route_model_w[0]; i++)
+		for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+			model_w[route_model_w[i].bucket % ASK_MODEL_BUCKETS][f] +=
+				route_model_w[i].w[f];
+}
+
+/* Adds model_weight x the model's probability of each family to score. */
+static void model_score(const struct words *ws, double *score)
+{
+	/* No words, nothing to learn from: the model's priors alone must not
+	 * pull an empty question away from search. */
+	if (model_weight == 0 || !ROUTE_MODEL_TRAINED || ws->n == 0)
+		return;
+	pthread_once(&model_once, model_load);
+	char(*fs)[ASK_FEATURE_LEN] = xmalloc((WORDS_MAX * 2 + 1) * sizeof *fs);
+	size_t n = features_of(ws, fs, WORDS_MAX * 2 + 1);
+	double z[ASK_N_FAMILIES], mx = -1e300;
+	for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+		z[f] = route_model_bias[f];
+	for (size_t i = 0; i < n; i++) {
+		const float *w = model_w[ask_route_bucket(fs[i])];
+		for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+			z[f] += w[f];
+	}
+	free(fs);
+	for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+		if (z[f] > mx)
+			mx = z[f];
+	double sum = 0;
+	for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+		sum += (z[f] = exp(z[f] - mx));
+	for (size_t f = 0; f < ASK_N_FAMILIES; f++)
+		score[f] += model_weight * z[f] / sum;
+}
+
 /* The cues as words, split once; cue_same[c] is the first cue of the same
  * family with the same words (c itself when none). */
 #define N_CUES (sizeof cues / sizeof cues[0])
@@ -1241,6 +1330,7 @@ void ask_route(const char *question, int64_t now_ms, struct ask_route *out)
 	 * uncommitted changes") asks for the state. */
 	if (!strncasecmp(s, "is ", 3) || !strncasecmp(s, "are ", 4) || !strncasecmp(s, "am ", 3))
 		score[ASK_HEALTH] += 1.5;
+	model_score(ws, score);
 	json_t *rec = json_object();
 	/* An instruction to record says what to do, whatever it is about. */
 	if (record_intent(q, rec))

@@ -64,4 +64,28 @@ const char *ask_family_name(enum ask_family f);
 void ask_route(const char *question, int64_t now_ms, struct ask_route *out);
 void ask_route_release(struct ask_route *r);
 
+/* ---- the learned part (src/ask/route_model.h, docs/ask.md) ----
+ *
+ * Besides the cue table, a linear model over the question's words scores
+ * each family: stems, pairs of adjacent stems and the first word, each
+ * hashed (FNV-1a, 32 bits) into ASK_MODEL_BUCKETS buckets, with weights
+ * trained offline (tests/tools/train_route.py) on the development question
+ * sets and shipped as a generated table. Its softmax probability of each
+ * family, times the model weight, is added to the family's cue sum. */
+#define ASK_MODEL_BUCKETS 4096
+#define ASK_FEATURE_LEN 100
+
+/* The question's features as the model sees them, at most max, into
+ * feats; returns how many. What the trainer is given (through
+ * tests/tools/ask_route --features), so both sides agree. */
+size_t ask_route_features(const char *question, char (*feats)[ASK_FEATURE_LEN], size_t max);
+
+/* The bucket of a feature: FNV-1a 32 of its bytes, mod ASK_MODEL_BUCKETS. */
+unsigned ask_route_bucket(const char *feature);
+
+/* The weight of the model's probabilities against the cue sums (default
+ * ASK_MODEL_WEIGHT in route_model.h); for tuning tools. Not thread-safe:
+ * set it before routing. */
+void ask_route_set_model_weight(double w);
+
 #endif
