@@ -12,12 +12,12 @@
 #
 # Usage: scripts/gen-diag-fixtures.sh [TOOL...]
 #   TOOL is a fixture directory (gcc clang make ninja cmake ld pytest go cargo
-#   node jest javac maven ctest generic); none means all. A tool that is not
+#   node jest javac maven ctest tcl generic); none means all. A tool that is not
 #   installed, or that cannot run offline here, is skipped with a message;
 #   its old fixtures are kept rather than replaced by made-up output.
 #
 # Tools (Debian packages): gcc clang make cmake ninja-build python3-pytest
-# golang-go default-jdk maven, and for offline Maven builds
+# golang-go default-jdk maven tcl, and for offline Maven builds
 # libmaven-compiler-plugin-java libmaven-resources-plugin-java
 # libsurefire-java junit4 (their jars in /usr/share/maven-repo serve as the
 # repository). cargo and rustc from rustup or Debian; node from Debian; jest is
@@ -776,6 +776,21 @@ EOF
 	capture ctest output "$d/build" "ctest --output-on-failure"
 }
 
+gen_tcl() {
+	have tclsh || { skip tcl "tclsh is not installed (apt-get install tcl)"; return; }
+	# A copy of the fixture project: a Tcl harness built and printing like
+	# redis's ./runtest (tests/data/diag/tcl/project/tests/test_helper.tcl).
+	d=$(proj tcl)
+	cp -R "$out/tcl/project/." "$d/"
+	capture tcl fail "$d" "./runtest --skiptest 'SADD, SCARD, SISMEMBER basics' --tags -needs:debug"
+	capture tcl pass "$d" "make test ARGS='--single unit/expire'"
+	capture tcl make "$d" "make test"
+	capture tcl color "$d" "TERM=xterm ./runtest --single unit/type/set"
+	capture tcl exception "$d" "tclsh tests/test_helper.tcl --single unit/other"
+	capture tcl durable "$d" "./runtest --single unit/other --durable"
+	capture tcl timeout "$d" "./runtest --single unit/slow --timeout 1"
+}
+
 gen_generic() {
 	d=$(proj generic)
 	if have python3; then
@@ -806,11 +821,11 @@ EOF
 	fi
 }
 
-all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest generic"
+all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest tcl generic"
 [ $# -gt 0 ] && all="$*"
 for t in $all; do
 	case $t in
-	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | generic)
+	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | tcl | generic)
 		"gen_$t" ;;
 	*) echo "gen-diag: unknown tool '$t'" >&2 ;;
 	esac

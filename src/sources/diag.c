@@ -337,6 +337,13 @@ void diag_note_dedent(struct diag_ctx *c, int idx, size_t k, size_t base)
 	diag_note_n(c, idx, c->l[k].s + cut, c->l[k].n - cut, true);
 }
 
+void diag_benign(struct diag_ctx *c, size_t i)
+{
+	if (!c->benign)
+		c->benign = xcalloc(c->n, sizeof *c->benign);
+	c->benign[i] = true;
+}
+
 void diag_span(struct diag_ctx *c, int idx, size_t end)
 {
 	if (idx >= 0 && end > c->v[idx].log_line)
@@ -594,6 +601,7 @@ static const struct parser {
 	{" node ", diag_parse_node_spec},
 	{" jest npx ", diag_parse_jest},
 	{" ctest ", diag_parse_ctest},
+	{" runtest tclsh ", diag_parse_runtest},
 };
 
 #define NPARSERS (sizeof parsers / sizeof parsers[0])
@@ -658,6 +666,14 @@ static void run(struct diag_ctx *c, const parse_fn *fns, size_t nfns)
 	}
 }
 
+/* The generic fallback over the lines no parser vouched for. */
+static void run_generic(struct diag_ctx *c)
+{
+	for (size_t i = 0; i < c->n && c->live < DIAG_MAX && c->text < DIAG_MAX_TOTAL; i++)
+		if (!c->benign || !c->benign[i])
+			diag_parse_generic(c, i);
+}
+
 static int cmp_diag(const void *a, const void *b, void *arg)
 {
 	const struct diag_ctx *c = arg;
@@ -711,7 +727,7 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 {
 	struct diag_ctx c = {.cc_last = DIAG_NONE};
 	struct hint_state h = {.c = &c};
-	parse_fn order[NPARSERS], generic = diag_parse_generic;
+	parse_fn order[NPARSERS];
 	size_t no = 0;
 
 	if (!out)
@@ -741,9 +757,10 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 			order[no++] = parsers[k].fn;
 	run(&c, order, no);
 	if (c.live == 0 && c.ndef == 0)
-		run(&c, &generic, 1);
+		run_generic(&c);
 
 	finish(&c, out);
+	free(c.benign);
 	free(c.l);
 	free(c.buf);
 	return 0;
@@ -872,6 +889,8 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 			r->found = "jest";
 		else if (!strcmp(r->argv0, "ctest"))
 			r->found = "ctest";
+		else if (!strcmp(r->argv0, "runtest"))
+			r->found = "runtest";
 		return;
 	}
 	/* Arguments of argv0. */
@@ -883,7 +902,10 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 	if (raw[0] == '-' || raw[0] == '+')
 		return;
 	r->pos++;
-	if (!strcmp(r->argv0, "go") && r->pos == 1 && name_is(raw, rn, "test"))
+	/* tclsh tests/test_helper.tcl: what redis's ./runtest runs. */
+	if (!strncmp(r->argv0, "tclsh", 5) && r->pos == 1 && name_is(w, n, "test_helper.tcl"))
+		r->found = "runtest";
+	else if (!strcmp(r->argv0, "go") && r->pos == 1 && name_is(raw, rn, "test"))
 		r->found = "go test";
 	else if (!strcmp(r->argv0, "cargo") && r->pos == 1 &&
 		 (name_is(raw, rn, "test") || name_is(raw, rn, "t") || name_is(raw, rn, "nextest")))
@@ -966,6 +988,12 @@ static const char *runner_from_log(const char *log, size_t len)
 		return "go test";
 	if (window_has(log, len, "Test project ") && window_has(log, len, "% tests passed"))
 		return "ctest";
+	/* A redis-style Tcl harness: "[ok]: " and "[err]: " lines, coloured on
+	 * an xterm ("[\e[0;32;49mok\e[0m]: "). */
+	if (window_has(log, len, "\n[ok]: ") || window_has(log, len, "\n[err]: ") ||
+	    window_has(log, len, "ok\x1b[0m]: ") || window_has(log, len, "err\x1b[0m]: ") ||
+	    window_has(log, len, "[exception]: Executing test client"))
+		return "runtest";
 	return NULL;
 }
 

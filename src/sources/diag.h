@@ -112,7 +112,7 @@ void diag_list_release(struct diag_list *l);
 
 /* Names the test runner that produced a run, so the runner can emit test.*
  * instead of build.* events: "pytest", "go test", "cargo test",
- * "node --test", "jest", "maven surefire", "ctest", or NULL for anything
+ * "node --test", "jest", "maven surefire", "ctest", "runtest", or NULL for anything
  * else. The command (may be NULL; the first runner among commands joined
  * with && ; || or | counts, after env assignments and wrappers such as env,
  * time, npx, "python -m", "uv run") decides when it names one; otherwise the

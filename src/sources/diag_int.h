@@ -9,12 +9,15 @@
  *   diag_go.c       go build and go test
  *   diag_py.c       pytest and Python tracebacks
  *   diag_js.c       node --test (TAP and spec reporters) and jest
+ *   diag_tcl.c      Tcl test suites run by redis-style harnesses (runtest)
  *   diag_generic.c  the fallback for logs nothing else recognised
  *
  * A parser is called as fn(c, i) for log line i. It returns 0 when the line
  * is not its own, or how many lines (>= 1) it claimed, starting at i; it adds
- * what it found with diag_add() and diag_note*(). Nothing here is for use
- * outside these files. */
+ * what it found with diag_add() and diag_note*(), and marks with
+ * diag_benign() a line it knows says all is well whatever its words (a
+ * passing test named "errors are counted"), which the generic fallback then
+ * never looks at. Nothing here is for use outside these files. */
 #ifndef CAIRN_DIAG_INT_H
 #define CAIRN_DIAG_INT_H
 
@@ -75,6 +78,11 @@ struct diag_ctx {
 	bool py_seen;
 	bool tap_seen, jest_seen, ctest_seen;
 	char jest_file[DIAG_NAME_MAX + 1];
+	bool tcl_seen, tcl_timeout;
+
+	/* benign[i]: a parser knows line i reports no failure (NULL until
+	 * one says so; see diag_benign()). */
+	bool *benign;
 
 	struct diag_deferred *def;
 	size_t ndef;
@@ -197,6 +205,10 @@ void diag_note_line(struct diag_ctx *c, int idx, size_t i, bool keep_indent);
  * diff keeps its shape. */
 void diag_note_dedent(struct diag_ctx *c, int idx, size_t k, size_t base);
 
+/* Marks log line i as one that reports no failure, such as a passing
+ * test's line: the generic fallback skips it. */
+void diag_benign(struct diag_ctx *c, size_t i);
+
 /* Makes diagnostic idx span log lines up to (not including) end. */
 void diag_span(struct diag_ctx *c, int idx, size_t end);
 
@@ -291,6 +303,9 @@ size_t diag_parse_pytrace(struct diag_ctx *c, size_t i);
 size_t diag_parse_node_tap(struct diag_ctx *c, size_t i);
 size_t diag_parse_node_spec(struct diag_ctx *c, size_t i);
 size_t diag_parse_jest(struct diag_ctx *c, size_t i);
+
+/* diag_tcl.c */
+size_t diag_parse_runtest(struct diag_ctx *c, size_t i);
 
 /* diag_generic.c: run alone, and only when nothing else found anything. */
 size_t diag_parse_generic(struct diag_ctx *c, size_t i);
