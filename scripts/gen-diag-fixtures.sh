@@ -774,6 +774,62 @@ EOF
 	(cd "$d" && cmake -S . -B build >/dev/null 2>&1)
 	capture ctest fail "$d/build" "ctest"
 	capture ctest output "$d/build" "ctest --output-on-failure"
+	have gcc && have make || { skip ctest "gcc or make is not installed: only the plain cases"; return; }
+	# Every way a test can end: a crash, an assertion that names its file
+	# and line, a timeout, a missing executable, disabled, skipped, a
+	# required regular expression not found, and a pass whose name says
+	# "error".
+	d=$(proj ctest-kinds)
+	cat >"$d/segv.c" <<'EOF'
+int main(void)
+{
+	volatile int *p = 0;
+	return *p;
+}
+EOF
+	cat >"$d/test_parse.c" <<'EOF'
+#include <stdio.h>
+
+static int parse(const char *s)
+{
+	return s[0] - '0' + 1;
+}
+
+int main(void)
+{
+	int got = parse("3");
+	if (got != 3) {
+		fprintf(stderr, "test_parse.c:13: check failed: parse(\"3\") == 3, got %d\n", got);
+		return 1;
+	}
+	return 0;
+}
+EOF
+	cat >"$d/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.13)
+project(kinds C)
+enable_testing()
+add_executable(segv segv.c)
+add_executable(test_parse test_parse.c)
+add_test(NAME passes COMMAND true)
+add_test(NAME crashes COMMAND segv)
+add_test(NAME parse_check COMMAND test_parse)
+add_test(NAME slow COMMAND sleep 5)
+set_tests_properties(slow PROPERTIES TIMEOUT 1)
+add_test(NAME missing_exe COMMAND /nonexistent/prog)
+add_test(NAME disabled_one COMMAND true)
+set_tests_properties(disabled_one PROPERTIES DISABLED TRUE)
+add_test(NAME skipped_one COMMAND sh -c "exit 77")
+set_tests_properties(skipped_one PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME wants_ok COMMAND sh -c "echo all good")
+set_tests_properties(wants_ok PROPERTIES PASS_REGULAR_EXPRESSION "^ok")
+add_test(NAME error_handling COMMAND true)
+EOF
+	(cd "$d" && cmake -S . -B build -G "Unix Makefiles" >/dev/null 2>&1 &&
+		cmake --build build >/dev/null 2>&1)
+	capture ctest kinds "$d/build" "ctest --output-on-failure"
+	capture ctest verbose "$d/build" "ctest -V -R 'crashes|parse_check|skipped_one'"
+	capture ctest make-test "$d/build" "make test"
 }
 
 gen_tcl() {

@@ -637,6 +637,27 @@ static void test_runtest_cases(void **state)
 	diag_list_release(&l);
 }
 
+/* A green ctest run says nothing, whatever its tests are called. */
+static void test_ctest_passed(void **state)
+{
+	(void)state;
+	struct diag_list l;
+
+	assert_int_equal(
+		extract("Test project /src/build\n"
+			"    Start 1: errors\n"
+			"1/2 Test #1: errors ...........................   Passed    0.01 sec\n"
+			"    Start 2: fatal_paths\n"
+			"2/2 Test #2: fatal_paths ......................***Skipped   0.00 sec\n"
+			"\n100% tests passed, 0 tests failed out of 1\n\n"
+			"The following tests did not run:\n"
+			"\t  2 - fatal_paths (Skipped)\n",
+			"ctest", &l),
+		0);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_overlaps),
 		cmocka_unit_test(test_pytest_empty_error),
 		cmocka_unit_test(test_runtest_cases),
+		cmocka_unit_test(test_ctest_passed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
