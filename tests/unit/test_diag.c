@@ -287,6 +287,37 @@ static void test_runners(void **state)
 	assert_int_equal(failures, 0);
 }
 
+static void test_wrappers(void **state)
+{
+	char *path = xasprintf("%s/diag/wrappers.txt", testdata_dir());
+	size_t len;
+	char *text = testdata_slurp(path, &len), *save = NULL;
+	int cases = 0, yes = 0, failures = 0;
+
+	if (!text)
+		fail_msg("cannot read '%s'", path);
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[2];
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (split_tabs(line, f, 2) != 2 || (strcmp(f[1], "yes") && strcmp(f[1], "no")))
+			fail_msg("wrappers.txt: malformed line '%s'", line);
+		bool want = !strcmp(f[1], "yes");
+		bool got = diag_is_test_wrapper(strcmp(f[0], "-") ? f[0] : NULL);
+		if (got != want) {
+			fprintf(stderr, "test wrapper '%s': %s, expected %s\n", f[0],
+				got ? "yes" : "no", f[1]);
+			failures++;
+		}
+		cases++;
+		yes += want;
+	}
+	free(text);
+	free(path);
+	assert_true(cases >= 30 && yes >= 15 && cases - yes >= 10);
+	assert_int_equal(failures, 0);
+}
+
 static int extract(const char *log, const char *cmd, struct diag_list *l)
 {
 	return diag_extract(log, strlen(log), cmd, l);
@@ -637,6 +668,22 @@ static void test_runtest_cases(void **state)
 	diag_list_release(&l);
 }
 
+/* prove's summary, or a TAP plan with a failure, names "tap". */
+static void test_tap_runner(void **state)
+{
+	(void)state;
+	static const char prove[] =
+		"t/basic.t .. \nDubious, test returned 1 (wstat 256, 0x100)\n"
+		"Failed 1/3 subtests \n\nTest Summary Report\n-------------------\n"
+		"t/basic.t (Wstat: 256 (exited 1) Tests: 3 Failed: 1)\n  Failed test:  2\n"
+		"Files=1, Tests=3,  0 wallclock secs\nResult: FAIL\n";
+	static const char tap[] = "t/basic.t .. \n1..3\nok 1 - loads\nnot ok 2 - adds\n";
+
+	assert_string_equal(diag_detect_runner("make test", prove, sizeof prove - 1), "tap");
+	assert_string_equal(diag_detect_runner("prove -v t/", tap, sizeof tap - 1), "tap");
+	assert_null(diag_detect_runner("make", "ok 1\n", 5));
+}
+
 /* A green ctest run says nothing, whatever its tests are called. */
 static void test_ctest_passed(void **state)
 {
@@ -661,17 +708,13 @@ static void test_ctest_passed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures),
-		cmocka_unit_test(test_runners),
-		cmocka_unit_test(test_ansi_stripped),
-		cmocka_unit_test(test_large_noise),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_odd_bytes),
-		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_overlaps),
-		cmocka_unit_test(test_pytest_empty_error),
-		cmocka_unit_test(test_runtest_cases),
-		cmocka_unit_test(test_ctest_passed),
+		cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
+		cmocka_unit_test(test_wrappers),      cmocka_unit_test(test_ansi_stripped),
+		cmocka_unit_test(test_large_noise),   cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_odd_bytes),     cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_overlaps),      cmocka_unit_test(test_pytest_empty_error),
+		cmocka_unit_test(test_runtest_cases), cmocka_unit_test(test_ctest_passed),
+		cmocka_unit_test(test_tap_runner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
