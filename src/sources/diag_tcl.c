@@ -183,17 +183,20 @@ static bool tcl_test_frame(const char *s, const char **name, size_t *nn)
 /* `    (file "tests/unit/x.tcl" line 12)` and `    ("uplevel" body line 3)`. */
 static bool tcl_file_frame(const char *s, const char **file, size_t *flen, int *line)
 {
-	const char *p = skip_ws(s), *q;
+	const char *p = skip_ws(s), *q, *r;
+	int n;
 	if (!has_prefix(p, "(file \""))
 		return false;
 	p += 7;
-	if (!(q = strchr(p, '"')) || !has_prefix(q, "\" line "))
+	if (!(q = strchr(p, '"')) || q == p || !has_prefix(q, "\" line "))
+		return false;
+	r = q + 7;
+	if ((n = parse_num(&r)) <= 0)
 		return false;
 	*file = p;
 	*flen = (size_t)(q - p);
-	q += 7;
-	*line = parse_num(&q);
-	return *line > 0 && *flen > 0;
+	*line = n;
+	return true;
 }
 
 static int tcl_body_line(const char *s)
@@ -238,7 +241,7 @@ static size_t tcl_exception(struct diag_ctx *c, size_t i, const char *d)
 	/* "Test client sock1 exited unexpectedly -- last client state:
 	 * (IN PROGRESS) NAME": it died (a crash, the OOM killer). */
 	if (!name && (st = strstr(d, "exited unexpectedly")) != NULL &&
-	    (st = strstr(st, "(IN PROGRESS) ")) != NULL) {
+	    (st = strstr(st, "(IN PROGRESS) ")) != NULL && st + 14 < d + dn) {
 		name = st + 14;
 		nn = (size_t)(d + dn - name);
 		d = "test client exited unexpectedly";

@@ -656,6 +656,22 @@ static void test_runtest_cases(void **state)
 	assert_string_equal(l.v[1].tool, "make");
 	diag_list_release(&l);
 
+	/* A state that ends where the test's name should start, and a file
+	 * frame without a line number. */
+	assert_int_equal(extract("[exception]: Test client s exited unexpectedly -- last client "
+				 "state: (IN PROGRESS) \n"
+				 "[exception]: Executing test client: boom.\n"
+				 "    (file \"tests/unit/x.tcl\" line )\n"
+				 "\"test {t} {\n",
+				 "./runtest", &l),
+			 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].message, "Test client s exited unexpectedly -- last client "
+					    "state: (IN PROGRESS)");
+	assert_string_equal(l.v[1].message, "t: boom");
+	assert_null(l.v[1].file);
+	diag_list_release(&l);
+
 	/* A passing run that only mentions errors has nothing to report, even
 	 * to the generic fallback. */
 	assert_int_equal(extract("[ok]: ERRORS should be counted in INFO (0 ms)\n"
