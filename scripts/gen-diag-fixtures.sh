@@ -12,12 +12,12 @@
 #
 # Usage: scripts/gen-diag-fixtures.sh [TOOL...]
 #   TOOL is a fixture directory (gcc clang make ninja cmake ld pytest go cargo
-#   node jest javac maven ctest tcl generic); none means all. A tool that is not
+#   node jest javac maven ctest automake tcl generic); none means all. A tool that is not
 #   installed, or that cannot run offline here, is skipped with a message;
 #   its old fixtures are kept rather than replaced by made-up output.
 #
 # Tools (Debian packages): gcc clang make cmake ninja-build python3-pytest
-# golang-go default-jdk maven tcl, and for offline Maven builds
+# golang-go default-jdk maven tcl autoconf automake, and for offline Maven builds
 # libmaven-compiler-plugin-java libmaven-resources-plugin-java
 # libsurefire-java junit4 (their jars in /usr/share/maven-repo serve as the
 # repository). cargo and rustc from rustup or Debian; node from Debian; jest is
@@ -832,6 +832,38 @@ EOF
 	capture ctest make-test "$d/build" "make test"
 }
 
+gen_automake() {
+	have autoreconf && have automake && have make ||
+		{ skip automake "autoconf, automake or make is not installed"; return; }
+	# make check through automake's parallel test harness: a pass, a pass
+	# that prints "0 errors", a failure, a skip, an expected failure and a
+	# hard error (exit 99).
+	d=$(proj automake)
+	cat >"$d/configure.ac" <<'EOF'
+AC_INIT([demo], [1.0])
+AM_INIT_AUTOMAKE([foreign])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+EOF
+	cat >"$d/Makefile.am" <<'EOF'
+TESTS = passes.sh errors_counted.sh fails.sh skipped.sh expected_fail.sh hard_error.sh
+XFAIL_TESTS = expected_fail.sh
+EXTRA_DIST = $(TESTS)
+EOF
+	printf '#!/bin/sh\nexit 0\n' >"$d/passes.sh"
+	printf '#!/bin/sh\necho "checked 12 inputs, 0 errors"\nexit 0\n' >"$d/errors_counted.sh"
+	printf '#!/bin/sh\necho "parse.c:12: expected 3, got 4" >&2\nexit 1\n' >"$d/fails.sh"
+	printf '#!/bin/sh\nexit 77\n' >"$d/skipped.sh"
+	printf '#!/bin/sh\nexit 1\n' >"$d/expected_fail.sh"
+	printf '#!/bin/sh\necho "cannot open fixture data/x.bin" >&2\nexit 99\n' >"$d/hard_error.sh"
+	chmod +x "$d"/*.sh
+	(cd "$d" && autoreconf -i >/dev/null 2>&1 && ./configure >/dev/null 2>&1) ||
+		{ skip automake "autoreconf or configure failed"; return; }
+	capture automake check "$d" "make check"
+	capture automake verbose "$d" "make check VERBOSE=1"
+	capture automake pass "$d" "make check TESTS='passes.sh errors_counted.sh skipped.sh'"
+}
+
 gen_tcl() {
 	have tclsh || { skip tcl "tclsh is not installed (apt-get install tcl)"; return; }
 	# A copy of the fixture project: a Tcl harness built and printing like
@@ -877,11 +909,11 @@ EOF
 	fi
 }
 
-all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest tcl generic"
+all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest automake tcl generic"
 [ $# -gt 0 ] && all="$*"
 for t in $all; do
 	case $t in
-	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | tcl | generic)
+	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | automake | tcl | generic)
 		"gen_$t" ;;
 	*) echo "gen-diag: unknown tool '$t'" >&2 ;;
 	esac

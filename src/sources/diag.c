@@ -601,6 +601,7 @@ static const struct parser {
 	{" node ", diag_parse_node_spec},
 	{" jest npx ", diag_parse_jest},
 	{" ctest ", diag_parse_ctest},
+	{" make gmake ", diag_parse_automake},
 	{" runtest tclsh ", diag_parse_runtest},
 };
 
@@ -747,6 +748,9 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 	for (size_t k = 0; k < c.n && !c.clang_hint; k++)
 		if (diag_is_generated_line(c.l[k].s, c.l[k].n))
 			c.clang_hint = true;
+	for (size_t k = c.n; k-- > 0 && !c.automake_hint;)
+		if (has_prefix(c.l[k].s, "# TOTAL: "))
+			c.automake_hint = true;
 
 	/* Parsers the command names go first; the rest keep table order. */
 	for (size_t k = 0; k < NPARSERS; k++)
@@ -1146,6 +1150,8 @@ static const char *runner_from_log(const char *log, size_t len)
 		return "go test";
 	if (window_has(log, len, "Test project ") && window_has(log, len, "% tests passed"))
 		return "ctest";
+	if (window_has(log, len, "\n# TOTAL: ") && window_has(log, len, "Testsuite summary"))
+		return "automake";
 	/* Other TAP: a plan and results (prove -v, automake's TAP driver), or
 	 * prove's summary. */
 	if ((window_has(log, len, "\n1..") && window_has(log, len, "\nnot ok ")) ||

@@ -33,6 +33,9 @@
  *                 with the test's output (after the line, or ctest -V's
  *                 "K: " lines before it; its first file:line places it),
  *                 The following tests FAILED (skipped/disabled: nothing)
+ *   automake      make check's test harness (in a log with its "# TOTAL:"
+ *                 summary): FAIL: x, ERROR: x, XPASS: x, with the test's
+ *                 output as notes when VERBOSE=1 printed test-suite.log
  *   runtest       redis-style Tcl suites: [err]: NAME in FILE + the reason,
  *                 [exception]: (test, file and line from the Tcl stack),
  *                 [TIMEOUT]:, the final "*** [err]" summary; [ok]: nothing
@@ -122,13 +125,12 @@ void diag_list_release(struct diag_list *l);
 /* Names the test runner that produced a run, so the runner can emit test.*
  * instead of build.* events: "pytest", "go test", "cargo test",
  * "node --test", "jest", "maven surefire", "ctest", "runtest" (redis-style
- * Tcl suites), "tap" (other TAP: prove, only from the output), or NULL for
- * anything else. The command (may be NULL; the first runner among commands
- * joined with && ; || or | counts, after env assignments and wrappers such
- * as env, time, npx, "python -m", "uv run") decides when it names one;
- * otherwise the output (may be NULL; only its first and last MiB are read)
- * is searched for each runner's banner or summary. Returns a static
- * string. */
+ * Tcl suites), "automake" (make check's harness) and "tap" (other TAP:
+ * prove; these two only from the output), or NULL for anything else. The command (may be NULL; the
+ * first runner among commands joined with && ; || or | counts, after env assignments and wrappers
+ * such as env, time, npx, "python -m", "uv run") decides when it names one; otherwise the output
+ * (may be NULL; only its first and last MiB are read) is searched for each runner's banner or
+ * summary. Returns a static string. */
 const char *diag_detect_runner(const char *command, const char *log, size_t len);
 
 /* True when the command (may be NULL) runs a project's tests through a

@@ -8,7 +8,10 @@
  * the test's output as notes (--output-on-failure after the line, -V's "K: "
  * lines before it) and the first file:line in it as the place; "The
  * following tests FAILED:" for tests not seen before. Passed, skipped and
- * disabled tests are benign. */
+ * disabled tests are benign. automake's test harness (make check), in a log
+ * with its "# TOTAL:" summary: "FAIL: x", "ERROR: x", "XPASS: x", with the
+ * test's output from test-suite.log as notes when VERBOSE=1 printed it;
+ * PASS, SKIP and XFAIL are benign. */
 #include "sources/diag_int.h"
 
 #include <stdio.h>
@@ -444,4 +447,113 @@ size_t diag_parse_ctest(struct diag_ctx *c, size_t i)
 	if (*p != '#')
 		return 0;
 	return ctest_result(c, i, p);
+}
+
+/* ---- automake's test harness (make check) ------------------------------- */
+
+/* The result word of "FAIL: name" and the like, how bad it is, and whether
+ * it is a failure at all. */
+static const struct am_result {
+	const char *word;
+	const char *says; /* what the message adds after the word */
+	bool failed;
+} am_results[] = {
+	{"FAIL", "", true},
+	{"ERROR", " (a hard error: exit status 99 or the test could not run)", true},
+	{"XPASS", " (passed, but was expected to fail)", true},
+	{"PASS", "", false},
+	{"SKIP", "", false},
+	{"XFAIL", "", false},
+};
+
+/* "FAIL: name" at the start of s: the result and the name, or NULL. */
+static const struct am_result *am_result(const char *s, const char **name)
+{
+	for (size_t k = 0; k < sizeof am_results / sizeof am_results[0]; k++) {
+		size_t n = strlen(am_results[k].word);
+		if (!strncmp(s, am_results[k].word, n) && s[n] == ':' && s[n + 1] == ' ' &&
+		    s[n + 2] && !is_space(s[n + 2])) {
+			*name = s + n + 2;
+			return &am_results[k];
+		}
+	}
+	return NULL;
+}
+
+/* Line k underlines line k - 1, as test-suite.log's headings are (printed
+ * with VERBOSE=1): as many '=' as the heading has bytes (the summary's rule
+ * lines are longer). */
+static bool am_underline(struct diag_ctx *c, size_t k)
+{
+	const char *s = c->l[k].s;
+	return k > 0 && s[0] == '=' && s[strspn(s, "=")] == '\0' && c->l[k].n == c->l[k - 1].n;
+}
+
+/* A failed test's diagnostic ("parse.sh: FAIL"), at log line i. */
+static int am_add(struct diag_ctx *c, const struct am_result *r, const char *name, size_t nn,
+		  size_t i)
+{
+	char msg[DIAG_MAX_TEXT + 1];
+	size_t m, bn;
+	int idx;
+
+	m = clampw(snprintf(msg, sizeof msg, "%.*s: %s%s",
+			    (int)(nn > DIAG_NAME_MAX ? DIAG_NAME_MAX : nn), name, r->word, r->says),
+		   sizeof msg);
+	/* A test script (tests/parse.sh) is a file of the project; a test
+	 * program's name (test_parse) is not taken for one. */
+	const char *b = base_name(name, nn, &bn);
+	bool file = memchr(b, '.', bn) != NULL;
+	idx = diag_add(c, "automake", file ? name : NULL, file ? nn : 0, 0, 0, SEV_ERROR, msg, m,
+		       i);
+	diag_set_key(c, idx, name, nn);
+	return idx;
+}
+
+size_t diag_parse_automake(struct diag_ctx *c, size_t i)
+{
+	const char *s = c->l[i].s, *name;
+	const struct am_result *r;
+	size_t nn, k;
+	int idx;
+
+	if (!c->automake_hint)
+		return 0;
+	/* The summary: "# TOTAL: 6", "# FAIL:  1", "See ./test-suite.log". */
+	if ((s[0] == '#' && s[1] == ' ' && strchr(s, ':')) || has_prefix(s, "Testsuite summary") ||
+	    has_prefix(s, "See ./") || has_prefix(s, ".. contents::")) {
+		diag_benign(c, i);
+		return 1;
+	}
+	if (!(r = am_result(s, &name)))
+		return 0;
+	nn = trimmed_len(name, strlen(name));
+	if (!r->failed)
+		diag_benign(c, i);
+	if (i + 1 < c->n && am_underline(c, i + 1)) {
+		/* test-suite.log's section for a test (make check VERBOSE=1):
+		 * its output, up to the next section or the summary's rule. */
+		bool own = false;
+		idx = diag_find_key(c, "automake", name, nn);
+		if (r->failed && idx < 0)
+			idx = am_add(c, r, name, nn, i), own = true;
+		for (k = i + 2; k < c->n && k < i + 2 + 2000; k++) {
+			const char *u = c->l[k].s;
+			if ((u[0] == '=' && u[strspn(u, "=")] == '\0') ||
+			    (k + 1 < c->n && am_underline(c, k + 1)))
+				break;
+			if (!r->failed)
+				diag_benign(c, k);
+			else
+				diag_note_line(c, idx, k, false);
+		}
+		if (own)
+			diag_span(c, idx, k);
+		return k - i;
+	}
+	if (r->failed && diag_find_key(c, "automake", name, nn) < 0) {
+		idx = am_add(c, r, name, nn, i);
+		diag_note(c, idx, "its output is in its .log file and in test-suite.log");
+	}
+	return 1;
 }

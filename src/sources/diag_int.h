@@ -3,7 +3,7 @@
  * parsers, one file per tool family:
  *
  *   diag_cc.c       gcc, clang and the linker (ld, lld, mold, collect2)
- *   diag_build.c    make, ninja, cmake and ctest
+ *   diag_build.c    make, ninja, cmake, ctest and automake's test harness
  *   diag_jvm.c      javac and maven (with surefire)
  *   diag_rust.c     rustc, cargo and cargo test
  *   diag_go.c       go build and go test
@@ -59,6 +59,9 @@ struct diag_ctx {
 
 	/* Hints from the command line and from a first look at the log. */
 	bool clang_hint, rust_hint, go_hint, node_hint;
+	/* The log has automake's test summary ("# TOTAL: N"): its "FAIL: x"
+	 * lines are test results, not Python unittest's. */
+	bool automake_hint;
 
 	/* gcc/clang: context lines [pend_a, pend_b) waiting for the diagnostic
 	 * they introduce; the last diagnostic and the line after its block. */
@@ -282,6 +285,7 @@ size_t diag_parse_make(struct diag_ctx *c, size_t i);
 size_t diag_parse_ninja(struct diag_ctx *c, size_t i);
 size_t diag_parse_cmake(struct diag_ctx *c, size_t i);
 size_t diag_parse_ctest(struct diag_ctx *c, size_t i);
+size_t diag_parse_automake(struct diag_ctx *c, size_t i);
 
 /* diag_jvm.c */
 size_t diag_parse_javac(struct diag_ctx *c, size_t i);
