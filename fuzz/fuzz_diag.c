@@ -11,10 +11,25 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const commands[] = {
-	NULL,           "make -j8",   "ninja",       "cmake --build build", "gcc -c a.c",
-	"clang -c a.c", "cargo test", "cargo build", "go test ./...",       "pytest -q",
-	"node --test",  "npx jest",   "mvn test",    "javac A.java",        "ctest",
+	NULL,
+	"make -j8",
+	"ninja",
+	"cmake --build build",
+	"gcc -c a.c",
+	"clang -c a.c",
+	"cargo test",
+	"cargo build",
+	"go test ./...",
+	"pytest -q",
+	"node --test",
+	"npx jest",
+	"mvn test",
+	"javac A.java",
+	"ctest",
 	"python3 x.py",
+	"./runtest",
+	"make test",
+	"ctest -V",
 };
 
 static void check(bool ok, const char *what)
@@ -55,5 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(j);
 	diag_list_release(&l);
 	(void)diag_detect_runner(cmd, log, size);
+	(void)diag_is_test_wrapper(cmd);
 	return 0;
 }

@@ -12,12 +12,12 @@
 #
 # Usage: scripts/gen-diag-fixtures.sh [TOOL...]
 #   TOOL is a fixture directory (gcc clang make ninja cmake ld pytest go cargo
-#   node jest javac maven ctest generic); none means all. A tool that is not
+#   node jest javac maven ctest automake tcl generic); none means all. A tool that is not
 #   installed, or that cannot run offline here, is skipped with a message;
 #   its old fixtures are kept rather than replaced by made-up output.
 #
 # Tools (Debian packages): gcc clang make cmake ninja-build python3-pytest
-# golang-go default-jdk maven, and for offline Maven builds
+# golang-go default-jdk maven tcl autoconf automake, and for offline Maven builds
 # libmaven-compiler-plugin-java libmaven-resources-plugin-java
 # libsurefire-java junit4 (their jars in /usr/share/maven-repo serve as the
 # repository). cargo and rustc from rustup or Debian; node from Debian; jest is
@@ -774,6 +774,109 @@ EOF
 	(cd "$d" && cmake -S . -B build >/dev/null 2>&1)
 	capture ctest fail "$d/build" "ctest"
 	capture ctest output "$d/build" "ctest --output-on-failure"
+	have gcc && have make || { skip ctest "gcc or make is not installed: only the plain cases"; return; }
+	# Every way a test can end: a crash, an assertion that names its file
+	# and line, a timeout, a missing executable, disabled, skipped, a
+	# required regular expression not found, and a pass whose name says
+	# "error".
+	d=$(proj ctest-kinds)
+	cat >"$d/segv.c" <<'EOF'
+int main(void)
+{
+	volatile int *p = 0;
+	return *p;
+}
+EOF
+	cat >"$d/test_parse.c" <<'EOF'
+#include <stdio.h>
+
+static int parse(const char *s)
+{
+	return s[0] - '0' + 1;
+}
+
+int main(void)
+{
+	int got = parse("3");
+	if (got != 3) {
+		fprintf(stderr, "test_parse.c:13: check failed: parse(\"3\") == 3, got %d\n", got);
+		return 1;
+	}
+	return 0;
+}
+EOF
+	cat >"$d/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.13)
+project(kinds C)
+enable_testing()
+add_executable(segv segv.c)
+add_executable(test_parse test_parse.c)
+add_test(NAME passes COMMAND true)
+add_test(NAME crashes COMMAND segv)
+add_test(NAME parse_check COMMAND test_parse)
+add_test(NAME slow COMMAND sleep 5)
+set_tests_properties(slow PROPERTIES TIMEOUT 1)
+add_test(NAME missing_exe COMMAND /nonexistent/prog)
+add_test(NAME disabled_one COMMAND true)
+set_tests_properties(disabled_one PROPERTIES DISABLED TRUE)
+add_test(NAME skipped_one COMMAND sh -c "exit 77")
+set_tests_properties(skipped_one PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME wants_ok COMMAND sh -c "echo all good")
+set_tests_properties(wants_ok PROPERTIES PASS_REGULAR_EXPRESSION "^ok")
+add_test(NAME error_handling COMMAND true)
+EOF
+	(cd "$d" && cmake -S . -B build -G "Unix Makefiles" >/dev/null 2>&1 &&
+		cmake --build build >/dev/null 2>&1)
+	capture ctest kinds "$d/build" "ctest --output-on-failure"
+	capture ctest verbose "$d/build" "ctest -V -R 'crashes|parse_check|skipped_one'"
+	capture ctest make-test "$d/build" "make test"
+}
+
+gen_automake() {
+	have autoreconf && have automake && have make ||
+		{ skip automake "autoconf, automake or make is not installed"; return; }
+	# make check through automake's parallel test harness: a pass, a pass
+	# that prints "0 errors", a failure, a skip, an expected failure and a
+	# hard error (exit 99).
+	d=$(proj automake)
+	cat >"$d/configure.ac" <<'EOF'
+AC_INIT([demo], [1.0])
+AM_INIT_AUTOMAKE([foreign])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+EOF
+	cat >"$d/Makefile.am" <<'EOF'
+TESTS = passes.sh errors_counted.sh fails.sh skipped.sh expected_fail.sh hard_error.sh
+XFAIL_TESTS = expected_fail.sh
+EXTRA_DIST = $(TESTS)
+EOF
+	printf '#!/bin/sh\nexit 0\n' >"$d/passes.sh"
+	printf '#!/bin/sh\necho "checked 12 inputs, 0 errors"\nexit 0\n' >"$d/errors_counted.sh"
+	printf '#!/bin/sh\necho "parse.c:12: expected 3, got 4" >&2\nexit 1\n' >"$d/fails.sh"
+	printf '#!/bin/sh\nexit 77\n' >"$d/skipped.sh"
+	printf '#!/bin/sh\nexit 1\n' >"$d/expected_fail.sh"
+	printf '#!/bin/sh\necho "cannot open fixture data/x.bin" >&2\nexit 99\n' >"$d/hard_error.sh"
+	chmod +x "$d"/*.sh
+	(cd "$d" && autoreconf -i >/dev/null 2>&1 && ./configure >/dev/null 2>&1) ||
+		{ skip automake "autoreconf or configure failed"; return; }
+	capture automake check "$d" "make check"
+	capture automake verbose "$d" "make check VERBOSE=1"
+	capture automake pass "$d" "make check TESTS='passes.sh errors_counted.sh skipped.sh'"
+}
+
+gen_tcl() {
+	have tclsh || { skip tcl "tclsh is not installed (apt-get install tcl)"; return; }
+	# A copy of the fixture project: a Tcl harness built and printing like
+	# redis's ./runtest (tests/data/diag/tcl/project/tests/test_helper.tcl).
+	d=$(proj tcl)
+	cp -R "$out/tcl/project/." "$d/"
+	capture tcl fail "$d" "./runtest --skiptest 'SADD, SCARD, SISMEMBER basics' --tags -needs:debug"
+	capture tcl pass "$d" "make test ARGS='--single unit/expire'"
+	capture tcl make "$d" "make test"
+	capture tcl color "$d" "TERM=xterm ./runtest --single unit/type/set"
+	capture tcl exception "$d" "tclsh tests/test_helper.tcl --single unit/other"
+	capture tcl durable "$d" "./runtest --single unit/other --durable"
+	capture tcl timeout "$d" "./runtest --single unit/slow --timeout 1"
 }
 
 gen_generic() {
@@ -806,11 +909,11 @@ EOF
 	fi
 }
 
-all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest generic"
+all="gcc clang make ninja cmake ld pytest go cargo node jest javac maven ctest automake tcl generic"
 [ $# -gt 0 ] && all="$*"
 for t in $all; do
 	case $t in
-	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | generic)
+	gcc | clang | make | ninja | cmake | ld | pytest | go | cargo | node | jest | javac | maven | ctest | automake | tcl | generic)
 		"gen_$t" ;;
 	*) echo "gen-diag: unknown tool '$t'" >&2 ;;
 	esac

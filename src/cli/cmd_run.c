@@ -1,6 +1,7 @@
 /* cairn run: run a build or test command as the user would, and log it
- * (build.started, build.passed|failed; test.* for test runners) with its
- * git state, duration, captured output and extracted diagnostics. */
+ * (build.started, build.passed|failed; test.* for test runners, and for
+ * make test and the like when their output shows one) with its git state,
+ * duration, captured output and extracted diagnostics. */
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/publish.h"
@@ -282,8 +283,12 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		snprintf(cwd, sizeof cwd, "%s", ".");
 	struct gitinfo gi;
 	bool in_repo = gitinfo_read(cwd, MAX_DIRTY, &gi) == 0;
+	/* A runner the command names makes a test run; so does a command
+	 * that runs the project's tests some other way (make test), if its
+	 * output shows a runner in the end (see below). */
 	const char *runner = diag_detect_runner(cmdline, NULL, 0);
-	const char *kind = runner ? "test" : "build";
+	bool wrapper = !runner && diag_is_test_wrapper(cmdline);
+	const char *kind = runner || wrapper ? "test" : "build";
 
 	char started_id[ULID_LEN + 1];
 	ulid_new(started_id);
@@ -338,6 +343,12 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		diag_extract(log, log_len, cmdline, &dl);
 	if (!runner && (runner = diag_detect_runner(cmdline, log, log_len)))
 		json_object_set_new(data, "runner", json_string(runner));
+	/* make test whose output shows no test runner cairn knows: what
+	 * failed (or passed) was a build step, as when the code did not
+	 * compile and no test ran. The end event then says build.*, after a
+	 * test.started: the correlationid pairs them. */
+	if (wrapper && !runner)
+		kind = "build";
 
 	/* The files the errors name, as they are now: the "before" side of
 	 * the fix the learner will record, even if the user fixes them before

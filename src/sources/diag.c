@@ -337,6 +337,13 @@ void diag_note_dedent(struct diag_ctx *c, int idx, size_t k, size_t base)
 	diag_note_n(c, idx, c->l[k].s + cut, c->l[k].n - cut, true);
 }
 
+void diag_benign(struct diag_ctx *c, size_t i)
+{
+	if (!c->benign)
+		c->benign = xcalloc(c->n, sizeof *c->benign);
+	c->benign[i] = true;
+}
+
 void diag_span(struct diag_ctx *c, int idx, size_t end)
 {
 	if (idx >= 0 && end > c->v[idx].log_line)
@@ -594,6 +601,8 @@ static const struct parser {
 	{" node ", diag_parse_node_spec},
 	{" jest npx ", diag_parse_jest},
 	{" ctest ", diag_parse_ctest},
+	{" make gmake ", diag_parse_automake},
+	{" runtest tclsh ", diag_parse_runtest},
 };
 
 #define NPARSERS (sizeof parsers / sizeof parsers[0])
@@ -658,6 +667,14 @@ static void run(struct diag_ctx *c, const parse_fn *fns, size_t nfns)
 	}
 }
 
+/* The generic fallback over the lines no parser vouched for. */
+static void run_generic(struct diag_ctx *c)
+{
+	for (size_t i = 0; i < c->n && c->live < DIAG_MAX && c->text < DIAG_MAX_TOTAL; i++)
+		if (!c->benign || !c->benign[i])
+			diag_parse_generic(c, i);
+}
+
 static int cmp_diag(const void *a, const void *b, void *arg)
 {
 	const struct diag_ctx *c = arg;
@@ -711,7 +728,7 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 {
 	struct diag_ctx c = {.cc_last = DIAG_NONE};
 	struct hint_state h = {.c = &c};
-	parse_fn order[NPARSERS], generic = diag_parse_generic;
+	parse_fn order[NPARSERS];
 	size_t no = 0;
 
 	if (!out)
@@ -731,6 +748,9 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 	for (size_t k = 0; k < c.n && !c.clang_hint; k++)
 		if (diag_is_generated_line(c.l[k].s, c.l[k].n))
 			c.clang_hint = true;
+	for (size_t k = c.n; k-- > 0 && !c.automake_hint;)
+		if (has_prefix(c.l[k].s, "# TOTAL: "))
+			c.automake_hint = true;
 
 	/* Parsers the command names go first; the rest keep table order. */
 	for (size_t k = 0; k < NPARSERS; k++)
@@ -741,9 +761,10 @@ int diag_extract(const char *log, size_t len, const char *command, struct diag_l
 			order[no++] = parsers[k].fn;
 	run(&c, order, no);
 	if (c.live == 0 && c.ndef == 0)
-		run(&c, &generic, 1);
+		run_generic(&c);
 
 	finish(&c, out);
+	free(c.benign);
 	free(c.l);
 	free(c.buf);
 	return 0;
@@ -872,6 +893,8 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 			r->found = "jest";
 		else if (!strcmp(r->argv0, "ctest"))
 			r->found = "ctest";
+		else if (!strcmp(r->argv0, "runtest"))
+			r->found = "runtest";
 		return;
 	}
 	/* Arguments of argv0. */
@@ -883,7 +906,10 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 	if (raw[0] == '-' || raw[0] == '+')
 		return;
 	r->pos++;
-	if (!strcmp(r->argv0, "go") && r->pos == 1 && name_is(raw, rn, "test"))
+	/* tclsh tests/test_helper.tcl: what redis's ./runtest runs. */
+	if (!strncmp(r->argv0, "tclsh", 5) && r->pos == 1 && name_is(w, n, "test_helper.tcl"))
+		r->found = "runtest";
+	else if (!strcmp(r->argv0, "go") && r->pos == 1 && name_is(raw, rn, "test"))
 		r->found = "go test";
 	else if (!strcmp(r->argv0, "cargo") && r->pos == 1 &&
 		 (name_is(raw, rn, "test") || name_is(raw, rn, "t") || name_is(raw, rn, "nextest")))
@@ -895,15 +921,16 @@ static void runner_word(struct runner_state *r, const char *raw, size_t rn, cons
 		r->found = "maven surefire";
 }
 
-static const char *runner_from_command(const char *cmd)
+/* Calls fn(arg, word, n) for each word of a command line, without quotes
+ * around it, and fn(arg, NULL, 0) where a new command starts (after &&, ||,
+ * | or ;), for at most 256 words; stops early when fn returns true. */
+static void command_scan(const char *cmd, bool (*fn)(void *arg, const char *w, size_t n), void *arg)
 {
-	struct runner_state r = {0};
 	const char *p = cmd;
 
 	for (int k = 0; *p && k < 256; k++) {
 		p = skip_ws(p);
-		size_t n = strcspn(p, " \t"), bn;
-		const char *b;
+		size_t n = strcspn(p, " \t");
 		if (n == 0)
 			break;
 		bool end = false;
@@ -912,31 +939,188 @@ static const char *runner_from_command(const char *cmd)
 			wn--, end = true;
 		if (name_is(p, n, "&&") || name_is(p, n, "||") || name_is(p, n, "|") ||
 		    name_is(p, n, ";")) {
-			if (r.found)
-				return r.found;
-			memset(&r, 0, sizeof r);
+			if (fn(arg, NULL, 0))
+				return;
 		} else if (wn > 0) {
 			/* Quotes around a word do not change what it names. */
 			const char *q = p;
 			size_t qn = wn;
 			if (qn >= 2 && (q[0] == '\'' || q[0] == '"') && q[qn - 1] == q[0])
 				q++, qn -= 2;
-			b = base_name(q, qn, &bn);
-			if (r.python && !r.argv0[0] && name_is(q, qn, "-m")) {
-				r.python_m = true;
-				r.python = false;
-			} else {
-				runner_word(&r, q, qn, b, bn);
-			}
+			if (qn > 0 && fn(arg, q, qn))
+				return;
 		}
-		if (end) {
-			if (r.found)
-				return r.found;
-			memset(&r, 0, sizeof r);
-		}
+		if (end && fn(arg, NULL, 0))
+			return;
 		p += n;
 	}
+}
+
+static bool runner_scan(void *arg, const char *q, size_t qn)
+{
+	struct runner_state *r = arg;
+	size_t bn;
+	const char *b;
+
+	if (!q) {
+		if (r->found)
+			return true;
+		memset(r, 0, sizeof *r);
+		return false;
+	}
+	b = base_name(q, qn, &bn);
+	if (r->python && !r->argv0[0] && name_is(q, qn, "-m")) {
+		r->python_m = true;
+		r->python = false;
+	} else {
+		runner_word(r, q, qn, b, bn);
+	}
+	return false;
+}
+
+static const char *runner_from_command(const char *cmd)
+{
+	struct runner_state r = {0};
+	command_scan(cmd, runner_scan, &r);
 	return r.found;
+}
+
+/* ---- commands that run a project's tests -------------------------------- */
+
+/* Lower-cased components of w[0..n) split at any of seps, into out (at most
+ * max, each at most 15 bytes; longer ones are left empty). */
+static size_t word_parts(const char *w, size_t n, const char *seps, char out[][16], size_t max)
+{
+	size_t k = 0, len = 0;
+	for (size_t i = 0; i <= n && k < max; i++) {
+		if (i == n || strchr(seps, w[i])) {
+			out[k][len < 16 ? len : 0] = '\0';
+			k++;
+			len = 0;
+			continue;
+		}
+		if (len < 15)
+			out[k][len] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+		len++;
+	}
+	return k;
+}
+
+static bool part_is(const char *p, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(p, *set))
+			return true;
+	return false;
+}
+
+/* A make or npm target that runs tests: test, tests, check, test:unit,
+ * check-TESTS, unit-test, integration-tests (not fmt-check). */
+static bool test_target(const char *w, size_t n)
+{
+	static const char *const first[] = {"test",      "tests",   "check",    "unittest",
+					    "unittests", "runtest", "runtests", NULL};
+	static const char *const last[] = {"test", "tests", NULL};
+	char parts[8][16];
+	size_t k = word_parts(w, n, "-_:./", parts, 8);
+	return k > 0 && (part_is(parts[0], first) || part_is(parts[k - 1], last));
+}
+
+/* A script that runs tests: test.sh, run-tests.sh, run_tests.py,
+ * runtests, ci-test.sh (the base name's parts, extension dropped). */
+static bool test_script(const char *w, size_t n)
+{
+	static const char *const names[] = {"test", "tests", "check", "runtest", "runtests", NULL};
+	char parts[8][16];
+	size_t bn, k;
+	const char *b = base_name(w, n, &bn);
+	const char *dot = memrchr(b, '.', bn);
+	if (dot && dot > b)
+		bn = (size_t)(dot - b);
+	k = word_parts(b, bn, "-_.", parts, 8);
+	for (size_t i = 0; i < k; i++)
+		if (part_is(parts[i], names))
+			return true;
+	return false;
+}
+
+struct wrapper_state {
+	char argv0[32];
+	int pos;          /* arguments seen after argv0 */
+	bool script_next; /* argv0 runs a script: the next plain word names it */
+	bool target_next; /* after npm run, cmake --target: the next word is a target */
+	bool found;
+};
+
+static bool wrapper_scan(void *arg, const char *w, size_t n)
+{
+	static const char *const wrappers[] = {"env",     "time",    "sudo",   "nice",   "nohup",
+					       "exec",    "command", "stdbuf", "ionice", "xvfb-run",
+					       "timeout", "uv",      "poetry", "pipenv", "hatch",
+					       "pdm",     "rye",     "bundle", NULL};
+	static const char *const builders[] = {"make", "gmake",  "bmake", "ninja", "samu", "just",
+					       "rake", "invoke", "mage",  "task",  NULL};
+	static const char *const scripts[] = {"npm", "yarn", "pnpm", "bun", NULL};
+	static const char *const shells[] = {"sh",   "bash", "zsh",  "dash", "ksh",
+					     "perl", "ruby", "node", "pwsh", NULL};
+	struct wrapper_state *st = arg;
+	const char *a0 = st->argv0, *b;
+	size_t bn;
+
+	if (!w) {
+		if (st->found)
+			return true;
+		memset(st, 0, sizeof *st);
+		return false;
+	}
+	b = base_name(w, n, &bn);
+	if (!a0[0]) {
+		if (is_assignment(w, n) || w[0] == '-' || is_digit(w[0]) ||
+		    word_in(b, bn, wrappers) || name_is(w, n, "run"))
+			return false;
+		snprintf(st->argv0, sizeof st->argv0, "%.*s", (int)(bn < 31 ? bn : 31), b);
+		if (word_in(b, bn, shells) || (bn >= 6 && !memcmp(b, "python", 6)) ||
+		    (bn >= 5 && !memcmp(b, "tclsh", 5)))
+			st->script_next = true;
+		else if (name_is(b, bn, "tox") || name_is(b, bn, "nox") || test_script(w, n))
+			st->found = true;
+		return st->found;
+	}
+	if (w[0] == '-' || is_assignment(w, n)) {
+		/* cmake --build build --target test, -t test, --target=test. */
+		if (!strcmp(a0, "cmake") && (name_is(w, n, "--target") || name_is(w, n, "-t")))
+			st->target_next = true;
+		else if (!strcmp(a0, "cmake") && n > 9 && !memcmp(w, "--target=", 9))
+			st->found = test_target(w + 9, n - 9);
+		return st->found;
+	}
+	st->pos++;
+	if (st->script_next) {
+		st->script_next = false;
+		st->found = test_script(w, n);
+	} else if (st->target_next) {
+		st->target_next = false;
+		st->found = test_target(w, n);
+	} else if (word_in(a0, strlen(a0), builders)) {
+		st->found = test_target(w, n);
+	} else if (word_in(a0, strlen(a0), scripts) && st->pos == 1) {
+		if (name_is(w, n, "run") || name_is(w, n, "run-script"))
+			st->target_next = true;
+		else
+			st->found = name_is(w, n, "t") || test_target(w, n);
+	} else if (!strcmp(a0, "meson") && st->pos == 1) {
+		st->found = name_is(w, n, "test");
+	}
+	return st->found;
+}
+
+bool diag_is_test_wrapper(const char *command)
+{
+	struct wrapper_state st = {0};
+	if (!command || diag_detect_runner(command, NULL, 0))
+		return false;
+	command_scan(command, wrapper_scan, &st);
+	return st.found;
 }
 
 static bool window_has(const char *log, size_t len, const char *needle)
@@ -966,6 +1150,19 @@ static const char *runner_from_log(const char *log, size_t len)
 		return "go test";
 	if (window_has(log, len, "Test project ") && window_has(log, len, "% tests passed"))
 		return "ctest";
+	if (window_has(log, len, "\n# TOTAL: ") && window_has(log, len, "Testsuite summary"))
+		return "automake";
+	/* Other TAP: a plan and results (prove -v, automake's TAP driver), or
+	 * prove's summary. */
+	if ((window_has(log, len, "\n1..") && window_has(log, len, "\nnot ok ")) ||
+	    (window_has(log, len, "\nFiles=") && window_has(log, len, "\nResult: ")))
+		return "tap";
+	/* A redis-style Tcl harness: "[ok]: " and "[err]: " lines, coloured on
+	 * an xterm ("[\e[0;32;49mok\e[0m]: "). */
+	if (window_has(log, len, "\n[ok]: ") || window_has(log, len, "\n[err]: ") ||
+	    window_has(log, len, "ok\x1b[0m]: ") || window_has(log, len, "err\x1b[0m]: ") ||
+	    window_has(log, len, "[exception]: Executing test client"))
+		return "runtest";
 	return NULL;
 }
 

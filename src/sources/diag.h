@@ -29,9 +29,20 @@
  *   node --test   TAP (not ok N - name + YAML error/location/stack) and the
  *                 spec reporter (✖ name + error + stack)
  *   jest          ● Suite › test, the message, "at ... (file:line:col)"
- *   ctest         N/M Test #K: name ...***Failed, The following tests FAILED
+ *   ctest         N/M Test #K: name ...***Failed|Timeout|Exception|Not Run
+ *                 with the test's output (after the line, or ctest -V's
+ *                 "K: " lines before it; its first file:line places it),
+ *                 The following tests FAILED (skipped/disabled: nothing)
+ *   automake      make check's test harness (in a log with its "# TOTAL:"
+ *                 summary): FAIL: x, ERROR: x, XPASS: x, with the test's
+ *                 output as notes when VERBOSE=1 printed test-suite.log
+ *   runtest       redis-style Tcl suites: [err]: NAME in FILE + the reason,
+ *                 [exception]: (test, file and line from the Tcl stack),
+ *                 [TIMEOUT]:, the final "*** [err]" summary; [ok]: nothing
  *   generic       only when nothing above matched: lines that say error,
- *                 fatal, failed, exception, panic... with file:line if any
+ *                 fatal, failed, exception, panic... with file:line if any,
+ *                 except lines a parser knows report no failure (a passing
+ *                 test's line, whatever its name says)
  *
  * ANSI escape sequences (colours, OSC 8 hyperlinks) and carriage-return
  * progress lines are removed before matching. Everything is bounded: at most
@@ -43,6 +54,7 @@
 #define CAIRN_DIAG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "event/envelope.h"
@@ -112,12 +124,22 @@ void diag_list_release(struct diag_list *l);
 
 /* Names the test runner that produced a run, so the runner can emit test.*
  * instead of build.* events: "pytest", "go test", "cargo test",
- * "node --test", "jest", "maven surefire", "ctest", or NULL for anything
- * else. The command (may be NULL; the first runner among commands joined
- * with && ; || or | counts, after env assignments and wrappers such as env,
- * time, npx, "python -m", "uv run") decides when it names one; otherwise the
- * output (may be NULL; only its first and last MiB are read) is searched
- * for each runner's banner or summary. Returns a static string. */
+ * "node --test", "jest", "maven surefire", "ctest", "runtest" (redis-style
+ * Tcl suites), "automake" (make check's harness) and "tap" (other TAP:
+ * prove; these two only from the output), or NULL for anything else. The command (may be NULL; the
+ * first runner among commands joined with && ; || or | counts, after env assignments and wrappers
+ * such as env, time, npx, "python -m", "uv run") decides when it names one; otherwise the output
+ * (may be NULL; only its first and last MiB are read) is searched for each runner's banner or
+ * summary. Returns a static string. */
 const char *diag_detect_runner(const char *command, const char *log, size_t len);
+
+/* True when the command (may be NULL) runs a project's tests through a
+ * build tool or a script rather than naming a runner diag_detect_runner()
+ * knows: make test, make check, ninja test, cmake --build . --target test,
+ * npm test, npm run test:unit, meson test, tox, ./run-tests.sh,
+ * python3 runtests.py (any of the commands joined with && ; || or |, after
+ * env assignments and wrappers such as env and time). What ran is then
+ * told by the output: diag_detect_runner(command, log, len). */
+bool diag_is_test_wrapper(const char *command);
 
 #endif

@@ -3,8 +3,15 @@
  * ninja: "FAILED: target" with the failed command as a note, "ninja:
  * error|warning: ...". cmake: "CMake Error|Warning (dev)|Deprecation ... at
  * file:line (cmd):" with its indented message. ctest: "N/M Test #K: name
- * ...***Failed" with the test's output (--output-on-failure) as notes, and
- * "The following tests FAILED:". */
+ * ...***Failed|Timeout|Exception: SegFault|Not Run" with what ctest adds
+ * (a regular expression not found, the executable not found) in the message,
+ * the test's output as notes (--output-on-failure after the line, -V's "K: "
+ * lines before it) and the first file:line in it as the place; "The
+ * following tests FAILED:" for tests not seen before. Passed, skipped and
+ * disabled tests are benign. automake's test harness (make check), in a log
+ * with its "# TOTAL:" summary: "FAIL: x", "ERROR: x", "XPASS: x", with the
+ * test's output from test-suite.log as notes when VERBOSE=1 printed it;
+ * PASS, SKIP and XFAIL are benign. */
 #include "sources/diag_int.h"
 
 #include <stdio.h>
@@ -238,15 +245,158 @@ size_t diag_parse_cmake(struct diag_ctx *c, size_t i)
 
 /* ---- ctest -------------------------------------------------------------- */
 
+/* Lines looked back over for a failed test's verbose output (ctest -V) or
+ * the reason it did not run, and forward over for its output
+ * (--output-on-failure). */
+#define CTEST_BACK 256
+#define CTEST_FORWARD 2000
+
+/* "3: " before a line of test #3's output under ctest -V: returns what
+ * follows, or NULL. */
+static const char *ctest_verbose(const char *s, int num)
+{
+	const char *p = s;
+	if (parse_num(&p) != num || !has_prefix(p, ": "))
+		return NULL;
+	p += 2;
+	/* ctest's own lines about the test, not its output. */
+	if (has_prefix(p, "Test command: ") || has_prefix(p, "Working Directory: ") ||
+	    has_prefix(p, "Test timeout computed to be: ") ||
+	    has_prefix(p, "Environment variables:"))
+		return NULL;
+	return p;
+}
+
+/* The first "file.ext:LINE[:COL]: ..." in a test's output: where it failed,
+ * as assertion macros (cmocka, gtest, Unity, check, assert()) print it. */
+static void ctest_place(const char *t, struct diag_loc *where, bool *have)
+{
+	struct diag_loc lc;
+	t = skip_ws(t);
+	if (*have || !diag_parse_loc(t, false, &lc) || !memchr(lc.file, '.', lc.flen) ||
+	    is_blank(lc.rest))
+		return;
+	*where = lc;
+	*have = true;
+}
+
+/* A test's result line "2/3 Test #2: name ....***Failed  why  0.00 sec"
+ * at log line i, from the number (p at "#2: "). */
+static size_t ctest_result(struct diag_ctx *c, size_t i, const char *p)
+{
+	const char *name, *st, *why;
+	char msg[DIAG_MAX_TEXT + 1];
+	struct diag_loc where = {0};
+	bool have = false;
+	size_t nn, sn, wn, m, k, back, end;
+	int num, idx;
+
+	p++;
+	if ((num = parse_num(&p)) < 0 || !has_prefix(p, ": "))
+		return 0;
+	c->ctest_seen = true;
+	name = p + 2;
+	nn = strcspn(name, " ");
+	if (!(st = strstr(name, "***"))) {
+		/* "   Passed": whatever the test's name says. */
+		diag_benign(c, i);
+		return 1;
+	}
+	st += 3;
+	for (sn = 0; st[sn] && !(st[sn] == ' ' && st[sn + 1] == ' '); sn++)
+		;
+	/* Not failures: SKIP_RETURN_CODE and DISABLED. */
+	if (has_prefix(st, "Skipped") || has_prefix(st, "Not Run (Disabled)")) {
+		diag_benign(c, i);
+		return 1;
+	}
+	/* What ctest says after the status ("Required regular expression not
+	 * found. Regex=[...]"), without the time that ends the line. */
+	why = skip_ws(st + sn);
+	wn = trimmed_len(why, strlen(why));
+	if (ends_with_n(why, wn, " sec")) {
+		size_t e = wn - 4;
+		while (e > 0 && (is_digit(why[e - 1]) || why[e - 1] == '.'))
+			e--;
+		wn = trimmed_len(why, e);
+	}
+
+	/* Back to "Start N: name": the test's -V output ("N: ...") and why it
+	 * could not run ("Could not find executable ..."). */
+	for (back = i; back > 0 && i - back < CTEST_BACK; back--) {
+		const char *u = skip_ws(c->l[back - 1].s), *q = u;
+		if (has_prefix(u, "Start ") && (q = skip_ws(u + 6), parse_num(&q) == num) &&
+		    *q == ':')
+			break;
+	}
+	if (back == 0 || i - back >= CTEST_BACK)
+		back = i;
+	for (k = back; k < i; k++) {
+		const char *t = ctest_verbose(c->l[k].s, num);
+		if (t)
+			ctest_place(t, &where, &have);
+	}
+	/* --output-on-failure: the test's output follows. ("test 4" is how
+	 * ctest -V starts the next test.) */
+	for (end = i + 1; end < c->n && end < i + 1 + CTEST_FORWARD; end++) {
+		const char *u = c->l[end].s, *q = skip_ws(u);
+		if (has_prefix(q, "Start ") ||
+		    (is_digit(*q) && strstr(q, " Test ") && strstr(q, "#")) ||
+		    (is_digit(*u) && strstr(u, "% tests passed")) ||
+		    has_prefix(u, "The following tests") ||
+		    (has_prefix(u, "test ") && (q = u + 5, parse_num(&q) >= 0) && *q == '\0'))
+			break;
+		ctest_place(u, &where, &have);
+	}
+
+	if (wn > 0) {
+		char st2[DIAG_MAX_TEXT + 1];
+		size_t s2 =
+			clampw(snprintf(st2, sizeof st2, "%.*s: %.*s", (int)sn, st, (int)wn, why),
+			       sizeof st2);
+		m = diag_named(msg, sizeof msg, name, nn, st2, s2);
+	} else {
+		m = diag_named(msg, sizeof msg, name, nn, st, sn);
+	}
+	for (k = back; k < i && has_prefix(st, "Not Run"); k++) {
+		const char *u = c->l[k].s;
+		if (has_prefix(u, "Could not find executable ") ||
+		    has_prefix(u, "Unable to find executable")) {
+			m = clampw(snprintf(msg + m, sizeof msg - m, " (%s)", u), sizeof msg - m) +
+			    m;
+			break;
+		}
+	}
+	idx = diag_add(c, "ctest", have ? where.file : NULL, have ? where.flen : 0,
+		       have ? where.line : 0, have ? where.col : 0, SEV_ERROR, msg, m, i);
+	diag_set_key(c, idx, name, nn);
+	for (k = back; k < i; k++) {
+		const char *t = ctest_verbose(c->l[k].s, num);
+		if (t)
+			diag_note(c, idx, t);
+	}
+	for (k = i + 1; k < end; k++) {
+		/* The end of a status that ran over a line ("Regex=[^ok" then
+		 * "]  0.01 sec") is not the test's output. */
+		const char *u = c->l[k].s, *gap = strstr(u, "  ");
+		if (k == i + 1 && wn > 0 && gap && gap - u < 16 && ends_with(u, " sec"))
+			continue;
+		diag_note_line(c, idx, k, false);
+	}
+	diag_span(c, idx, end);
+	return end - i;
+}
+
 size_t diag_parse_ctest(struct diag_ctx *c, size_t i)
 {
-	const char *s = c->l[i].s, *t = skip_ws(s), *p = t, *name, *st;
+	const char *s = c->l[i].s, *t = skip_ws(s), *p = t, *name;
 	char msg[DIAG_MAX_TEXT + 1];
 	size_t nn, k, m;
 	int idx;
 
 	if (has_prefix(s, "Test project ")) {
 		c->ctest_seen = true;
+		diag_benign(c, i);
 		return 1;
 	}
 	if (has_prefix(s, "The following tests FAILED:")) {
@@ -267,10 +417,26 @@ size_t diag_parse_ctest(struct diag_ctx *c, size_t i)
 		}
 		return k - i;
 	}
-	if (c->ctest_seen &&
-	    (has_prefix(s, "Errors while running CTest") || has_prefix(t, "Start ") ||
-	     has_prefix(s, "Total Test time") || (is_digit(*s) && strstr(s, "% tests passed"))))
+	/* Skipped and disabled tests: not failures. */
+	if (has_prefix(s, "The following tests did not run:")) {
+		c->ctest_seen = true;
+		diag_benign(c, i);
+		for (k = i + 1; k < c->n; k++) {
+			const char *u = skip_ws(c->l[k].s);
+			if (!is_digit(*u) || !strstr(u, " - "))
+				break;
+			diag_benign(c, k);
+		}
+		return k - i;
+	}
+	if (c->ctest_seen && has_prefix(s, "Errors while running CTest"))
 		return 1;
+	/* Progress and totals ("0 tests failed out of 3"): never a failure. */
+	if (c->ctest_seen && (has_prefix(t, "Start ") || has_prefix(s, "Total Test time") ||
+			      (is_digit(*s) && strstr(s, "% tests passed")))) {
+		diag_benign(c, i);
+		return 1;
+	}
 	/* "2/3 Test #2: fails ....................***Failed    0.00 sec" */
 	if (parse_num(&p) < 0 || *p++ != '/' || parse_num(&p) < 0)
 		return 0;
@@ -278,30 +444,116 @@ size_t diag_parse_ctest(struct diag_ctx *c, size_t i)
 	if (!has_prefix(p, "Test "))
 		return 0;
 	p = skip_ws(p + 5);
-	if (*p++ != '#' || parse_num(&p) < 0 || !has_prefix(p, ": "))
+	if (*p != '#')
 		return 0;
-	c->ctest_seen = true;
-	name = p + 2;
-	nn = strcspn(name, " ");
-	if (!(st = strstr(name, "***")))
-		return 1;
-	st += 3;
-	size_t sn = 0;
-	while (st[sn] && !(st[sn] == ' ' && st[sn + 1] == ' '))
-		sn++;
-	m = diag_named(msg, sizeof msg, name, nn, st, sn);
-	idx = diag_add(c, "ctest", NULL, 0, 0, 0, SEV_ERROR, msg, m, i);
-	diag_set_key(c, idx, name, nn);
-	/* --output-on-failure: the test's output follows. */
-	for (k = i + 1; k < c->n; k++) {
-		const char *u = c->l[k].s, *q = skip_ws(u);
-		if (has_prefix(q, "Start ") ||
-		    (is_digit(*q) && strstr(q, " Test ") && strstr(q, "#")) ||
-		    (is_digit(*u) && strstr(u, "% tests passed")) ||
-		    has_prefix(u, "The following tests"))
-			break;
-		diag_note_line(c, idx, k, false);
+	return ctest_result(c, i, p);
+}
+
+/* ---- automake's test harness (make check) ------------------------------- */
+
+/* The result word of "FAIL: name" and the like, how bad it is, and whether
+ * it is a failure at all. */
+static const struct am_result {
+	const char *word;
+	const char *says; /* what the message adds after the word */
+	bool failed;
+} am_results[] = {
+	{"FAIL", "", true},
+	{"ERROR", " (a hard error: exit status 99 or the test could not run)", true},
+	{"XPASS", " (passed, but was expected to fail)", true},
+	{"PASS", "", false},
+	{"SKIP", "", false},
+	{"XFAIL", "", false},
+};
+
+/* "FAIL: name" at the start of s: the result and the name, or NULL. */
+static const struct am_result *am_result(const char *s, const char **name)
+{
+	for (size_t k = 0; k < sizeof am_results / sizeof am_results[0]; k++) {
+		size_t n = strlen(am_results[k].word);
+		if (!strncmp(s, am_results[k].word, n) && s[n] == ':' && s[n + 1] == ' ' &&
+		    s[n + 2] && !is_space(s[n + 2])) {
+			*name = s + n + 2;
+			return &am_results[k];
+		}
 	}
-	diag_span(c, idx, k);
-	return k - i;
+	return NULL;
+}
+
+/* Line k underlines line k - 1, as test-suite.log's headings are (printed
+ * with VERBOSE=1): as many '=' as the heading has bytes (the summary's rule
+ * lines are longer). */
+static bool am_underline(struct diag_ctx *c, size_t k)
+{
+	const char *s = c->l[k].s;
+	return k > 0 && s[0] == '=' && s[strspn(s, "=")] == '\0' && c->l[k].n == c->l[k - 1].n;
+}
+
+/* A failed test's diagnostic ("parse.sh: FAIL"), at log line i. */
+static int am_add(struct diag_ctx *c, const struct am_result *r, const char *name, size_t nn,
+		  size_t i)
+{
+	char msg[DIAG_MAX_TEXT + 1];
+	size_t m, bn;
+	int idx;
+
+	m = clampw(snprintf(msg, sizeof msg, "%.*s: %s%s",
+			    (int)(nn > DIAG_NAME_MAX ? DIAG_NAME_MAX : nn), name, r->word, r->says),
+		   sizeof msg);
+	/* A test script (tests/parse.sh) is a file of the project; a test
+	 * program's name (test_parse) is not taken for one. */
+	const char *b = base_name(name, nn, &bn);
+	bool file = memchr(b, '.', bn) != NULL;
+	idx = diag_add(c, "automake", file ? name : NULL, file ? nn : 0, 0, 0, SEV_ERROR, msg, m,
+		       i);
+	diag_set_key(c, idx, name, nn);
+	return idx;
+}
+
+size_t diag_parse_automake(struct diag_ctx *c, size_t i)
+{
+	const char *s = c->l[i].s, *name;
+	const struct am_result *r;
+	size_t nn, k;
+	int idx;
+
+	if (!c->automake_hint)
+		return 0;
+	/* The summary: "# TOTAL: 6", "# FAIL:  1", "See ./test-suite.log". */
+	if ((s[0] == '#' && s[1] == ' ' && strchr(s, ':')) || has_prefix(s, "Testsuite summary") ||
+	    has_prefix(s, "See ./") || has_prefix(s, ".. contents::")) {
+		diag_benign(c, i);
+		return 1;
+	}
+	if (!(r = am_result(s, &name)))
+		return 0;
+	nn = trimmed_len(name, strlen(name));
+	if (!r->failed)
+		diag_benign(c, i);
+	if (i + 1 < c->n && am_underline(c, i + 1)) {
+		/* test-suite.log's section for a test (make check VERBOSE=1):
+		 * its output, up to the next section or the summary's rule. */
+		bool own = false;
+		idx = diag_find_key(c, "automake", name, nn);
+		if (r->failed && idx < 0)
+			idx = am_add(c, r, name, nn, i), own = true;
+		for (k = i + 2; k < c->n && k < i + 2 + 2000; k++) {
+			const char *u = c->l[k].s;
+			if ((u[0] == '=' && u[strspn(u, "=")] == '\0') ||
+			    (k + 1 < c->n && am_underline(c, k + 1)))
+				break;
+			if (!r->failed)
+				diag_benign(c, k);
+			else
+				diag_note_line(c, idx, k, false);
+		}
+		if (own)
+			diag_span(c, idx, k);
+		return k - i;
+	}
+	if (r->failed && diag_find_key(c, "automake", name, nn) < 0) {
+		idx = am_add(c, r, name, nn, i);
+		diag_note(c, idx, "its output is in its .log file and in test-suite.log");
+	}
+	return 1;
 }

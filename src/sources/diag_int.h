@@ -3,18 +3,21 @@
  * parsers, one file per tool family:
  *
  *   diag_cc.c       gcc, clang and the linker (ld, lld, mold, collect2)
- *   diag_build.c    make, ninja, cmake and ctest
+ *   diag_build.c    make, ninja, cmake, ctest and automake's test harness
  *   diag_jvm.c      javac and maven (with surefire)
  *   diag_rust.c     rustc, cargo and cargo test
  *   diag_go.c       go build and go test
  *   diag_py.c       pytest and Python tracebacks
  *   diag_js.c       node --test (TAP and spec reporters) and jest
+ *   diag_tcl.c      Tcl test suites run by redis-style harnesses (runtest)
  *   diag_generic.c  the fallback for logs nothing else recognised
  *
  * A parser is called as fn(c, i) for log line i. It returns 0 when the line
  * is not its own, or how many lines (>= 1) it claimed, starting at i; it adds
- * what it found with diag_add() and diag_note*(). Nothing here is for use
- * outside these files. */
+ * what it found with diag_add() and diag_note*(), and marks with
+ * diag_benign() a line it knows says all is well whatever its words (a
+ * passing test named "errors are counted"), which the generic fallback then
+ * never looks at. Nothing here is for use outside these files. */
 #ifndef CAIRN_DIAG_INT_H
 #define CAIRN_DIAG_INT_H
 
@@ -56,6 +59,9 @@ struct diag_ctx {
 
 	/* Hints from the command line and from a first look at the log. */
 	bool clang_hint, rust_hint, go_hint, node_hint;
+	/* The log has automake's test summary ("# TOTAL: N"): its "FAIL: x"
+	 * lines are test results, not Python unittest's. */
+	bool automake_hint;
 
 	/* gcc/clang: context lines [pend_a, pend_b) waiting for the diagnostic
 	 * they introduce; the last diagnostic and the line after its block. */
@@ -75,6 +81,11 @@ struct diag_ctx {
 	bool py_seen;
 	bool tap_seen, jest_seen, ctest_seen;
 	char jest_file[DIAG_NAME_MAX + 1];
+	bool tcl_seen, tcl_timeout;
+
+	/* benign[i]: a parser knows line i reports no failure (NULL until
+	 * one says so; see diag_benign()). */
+	bool *benign;
 
 	struct diag_deferred *def;
 	size_t ndef;
@@ -197,6 +208,10 @@ void diag_note_line(struct diag_ctx *c, int idx, size_t i, bool keep_indent);
  * diff keeps its shape. */
 void diag_note_dedent(struct diag_ctx *c, int idx, size_t k, size_t base);
 
+/* Marks log line i as one that reports no failure, such as a passing
+ * test's line: the generic fallback skips it. */
+void diag_benign(struct diag_ctx *c, size_t i);
+
 /* Makes diagnostic idx span log lines up to (not including) end. */
 void diag_span(struct diag_ctx *c, int idx, size_t end);
 
@@ -270,6 +285,7 @@ size_t diag_parse_make(struct diag_ctx *c, size_t i);
 size_t diag_parse_ninja(struct diag_ctx *c, size_t i);
 size_t diag_parse_cmake(struct diag_ctx *c, size_t i);
 size_t diag_parse_ctest(struct diag_ctx *c, size_t i);
+size_t diag_parse_automake(struct diag_ctx *c, size_t i);
 
 /* diag_jvm.c */
 size_t diag_parse_javac(struct diag_ctx *c, size_t i);
@@ -291,6 +307,9 @@ size_t diag_parse_pytrace(struct diag_ctx *c, size_t i);
 size_t diag_parse_node_tap(struct diag_ctx *c, size_t i);
 size_t diag_parse_node_spec(struct diag_ctx *c, size_t i);
 size_t diag_parse_jest(struct diag_ctx *c, size_t i);
+
+/* diag_tcl.c */
+size_t diag_parse_runtest(struct diag_ctx *c, size_t i);
 
 /* diag_generic.c: run alone, and only when nothing else found anything. */
 size_t diag_parse_generic(struct diag_ctx *c, size_t i);

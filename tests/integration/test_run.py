@@ -104,6 +104,58 @@ def events_describe_the_run():
 
 
 @T.test
+def make_test_is_a_test_run():
+    """make test runs the tests through make: test.started, then test.* with
+    the runner its output shows (the lines of a redis-style Tcl harness
+    here) and the failures it reports, never a passing test's line; when the
+    output shows no runner (the build broke first), the end is build.*."""
+    with Daemon() as d:
+        proj = os.path.join(d.tmp, "proj")
+        os.makedirs(proj)
+        with open(os.path.join(proj, "Makefile"), "w") as f:
+            f.write("test:\n"
+                    "\t@printf '[ok]: ERRORS are counted in errorstats (1 ms)\\n'\n"
+                    "\t@printf '[err]: SPOP with count in tests/unit/type/set.tcl\\n'\n"
+                    "\t@printf 'Expected 3 to be equal to 2\\n'\n"
+                    "\t@exit 1\n"
+                    "check:\n"
+                    "\tcc -c nothere.c\n")
+        with open(os.path.join(proj, "runtest"), "w") as f:
+            f.write("#!/bin/sh\nprintf '[ok]: failed replicas are counted (2 ms)\\n'\n")
+        os.chmod(os.path.join(proj, "runtest"), 0o755)
+
+        r = run(d, ["make", "test"], cwd=proj)
+        check(r.returncode != 0, "make test fails")
+        evs = events(d, "test.>")
+        eq([e["type"] for e in evs], ["test.started", "test.failed"], "event types")
+        st, fl = evs
+        eq(fl["correlationid"], st["id"], "the failure answers the start")
+        eq(fl["data"].get("runner"), "runtest", "the runner the output shows")
+        diags = fl["data"]["diagnostics"]
+        check(any(x["tool"] == "runtest" and x["file"] == "tests/unit/type/set.tcl" and
+                  x["message"] == "SPOP with count: Expected 3 to be equal to 2" for x in diags),
+              "the failed test: %s" % short(diags))
+        check(not any("ERRORS" in x["message"] for x in diags),
+              "a passing test's line is not a diagnostic: %s" % short(diags))
+
+        r = run(d, ["make", "check"], cwd=proj)
+        check(r.returncode != 0, "make check fails to compile")
+        started = events(d, "test.started")
+        eq(len(started), 2, "make check starts as a test run")
+        ended = events(d, "build.failed")
+        eq(len(ended), 1, "it ends as a build failure: no test ran")
+        eq(ended[0]["correlationid"], started[1]["id"], "paired by correlationid")
+        check("runner" not in ended[0]["data"], "no runner: %s" % short(ended[0]["data"]))
+
+        r = run(d, ["./runtest"], cwd=proj)
+        eq(r.returncode, 0, "./runtest passes")
+        passed = events(d, "test.passed")
+        eq(len(passed), 1, "./runtest is a test run")
+        eq(passed[0]["data"].get("runner"), "runtest", "named by the command")
+        eq(passed[0]["data"]["diagnostics"], [], "nothing from a passing run")
+
+
+@T.test
 def capture_is_capped_head_and_tail():
     with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "4K"}) as d:
         r = run(d, ["--", "sh", "-c", "seq 1 100000"])

@@ -93,6 +93,7 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 	size_t loglen, cmdlen, explen;
 	struct diag_list l;
 	int checked = 0, bad = 0;
+	bool none_expected = false;
 
 	path = xasprintf("%s/%s/%s.log", dir, tool, name);
 	log = testdata_slurp(path, &loglen);
@@ -134,6 +135,7 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 				bad++;
 			}
 		} else if (!strcmp(f[0], "count") && nf == 2) {
+			none_expected = !strcmp(f[1], "0");
 			if (l.n != (size_t)atoi(f[1])) {
 				fprintf(stderr, "%s/%s: %zu diagnostics, expected %s\n", tool, name,
 					l.n, f[1]);
@@ -162,8 +164,9 @@ static int check_case(const char *dir, const char *tool, const char *name, int *
 			fail_msg("%s/%s.expect: malformed line starting '%s'", tool, name, f[0]);
 		}
 	}
-	if (checked == 0) {
-		fprintf(stderr, "%s/%s.expect: no diag lines\n", tool, name);
+	/* Only a passing run's log, which must give nothing, has no diag line. */
+	if (checked == 0 && !none_expected) {
+		fprintf(stderr, "%s/%s.expect: no diag lines (nor \"count 0\")\n", tool, name);
 		bad++;
 	}
 	if (bad)
@@ -281,6 +284,37 @@ static void test_runners(void **state)
 	free(path);
 	free(dir);
 	assert_true(cases >= MIN_RUNNER_CASES);
+	assert_int_equal(failures, 0);
+}
+
+static void test_wrappers(void **state)
+{
+	char *path = xasprintf("%s/diag/wrappers.txt", testdata_dir());
+	size_t len;
+	char *text = testdata_slurp(path, &len), *save = NULL;
+	int cases = 0, yes = 0, failures = 0;
+
+	if (!text)
+		fail_msg("cannot read '%s'", path);
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[2];
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (split_tabs(line, f, 2) != 2 || (strcmp(f[1], "yes") && strcmp(f[1], "no")))
+			fail_msg("wrappers.txt: malformed line '%s'", line);
+		bool want = !strcmp(f[1], "yes");
+		bool got = diag_is_test_wrapper(strcmp(f[0], "-") ? f[0] : NULL);
+		if (got != want) {
+			fprintf(stderr, "test wrapper '%s': %s, expected %s\n", f[0],
+				got ? "yes" : "no", f[1]);
+			failures++;
+		}
+		cases++;
+		yes += want;
+	}
+	free(text);
+	free(path);
+	assert_true(cases >= 30 && yes >= 15 && cases - yes >= 10);
 	assert_int_equal(failures, 0);
 }
 
@@ -569,18 +603,134 @@ static void test_pytest_empty_error(void **state)
 	diag_list_release(&l);
 }
 
+/* Redis-style Tcl harness output the fixture harness does not print: an
+ * assertion whose context names the file and line (older Tcl), a client
+ * that died, and a log whose [err] lines were cut so only the final
+ * summary names the failure. */
+static void test_runtest_cases(void **state)
+{
+	(void)state;
+	struct diag_list l;
+
+	assert_int_equal(
+		extract("[ok]: PING (1 ms)\n"
+			"[err]: INFO errorstats in tests/unit/info.tcl\n"
+			"Expected '1' to be equal to '2' (context: type source line 62 file "
+			"/home/runner/work/redis/redis/tests/unit/info.tcl cmd {assert_equal 1 "
+			"[r x]} proc ::test level 1)\n"
+			"[ok]: errorstats: rejected call due to wrong arity (2 ms)\n",
+			"./runtest --single unit/info", &l),
+		0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].tool, "runtest");
+	assert_string_equal(l.v[0].file, "tests/unit/info.tcl");
+	assert_int_equal(l.v[0].line, 62);
+	assert_string_equal(l.v[0].message, "INFO errorstats: Expected '1' to be equal to '2'");
+	diag_list_release(&l);
+
+	assert_int_equal(extract("[ok]: SET and GET (0 ms)\n"
+				 "[exception]: Test client sock55d0 exited unexpectedly -- last "
+				 "client state: (IN PROGRESS) BGSAVE in a busy server\n"
+				 "Killing still running Redis server 4242\n",
+				 "make test", &l),
+			 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].message,
+			    "BGSAVE in a busy server: test client exited unexpectedly");
+	assert_null(l.v[0].file);
+	diag_list_release(&l);
+
+	assert_int_equal(extract("[ok]: Check for memory leaks (pid 1234) (3 ms)\n"
+				 "[58/58 done]: unit/oom (2 seconds)\n\n"
+				 "                   The End\n\n"
+				 "!!! WARNING The following tests failed:\n\n"
+				 "*** [err]: LPOS basic usage in tests/unit/type/list.tcl\n"
+				 "Expected '1' to be equal to '0' (context: type eval line 3 cmd "
+				 "{assert_equal 1 0} proc ::test)\n"
+				 "Cleanup: may take some time... OK\n"
+				 "make[1]: *** [Makefile:450: test] Error 1\n",
+				 "make test", &l),
+			 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].message, "LPOS basic usage: Expected '1' to be equal to '0'");
+	assert_string_equal(l.v[1].tool, "make");
+	diag_list_release(&l);
+
+	/* A state that ends where the test's name should start, and a file
+	 * frame without a line number. */
+	assert_int_equal(extract("[exception]: Test client s exited unexpectedly -- last client "
+				 "state: (IN PROGRESS) \n"
+				 "[exception]: Executing test client: boom.\n"
+				 "    (file \"tests/unit/x.tcl\" line )\n"
+				 "\"test {t} {\n",
+				 "./runtest", &l),
+			 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].message, "Test client s exited unexpectedly -- last client "
+					    "state: (IN PROGRESS)");
+	assert_string_equal(l.v[1].message, "t: boom");
+	assert_null(l.v[1].file);
+	diag_list_release(&l);
+
+	/* A passing run that only mentions errors has nothing to report, even
+	 * to the generic fallback. */
+	assert_int_equal(extract("[ok]: ERRORS should be counted in INFO (0 ms)\n"
+				 "[ok]: Check for memory leaks (pid 1234) with 0 errors (1 ms)\n"
+				 "[skip]: failed replica resync\n"
+				 "\\o/ All tests passed without errors!\n",
+				 NULL, &l),
+			 0);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+}
+
+/* prove's summary, or a TAP plan with a failure, names "tap". */
+static void test_tap_runner(void **state)
+{
+	(void)state;
+	static const char prove[] =
+		"t/basic.t .. \nDubious, test returned 1 (wstat 256, 0x100)\n"
+		"Failed 1/3 subtests \n\nTest Summary Report\n-------------------\n"
+		"t/basic.t (Wstat: 256 (exited 1) Tests: 3 Failed: 1)\n  Failed test:  2\n"
+		"Files=1, Tests=3,  0 wallclock secs\nResult: FAIL\n";
+	static const char tap[] = "t/basic.t .. \n1..3\nok 1 - loads\nnot ok 2 - adds\n";
+
+	assert_string_equal(diag_detect_runner("make test", prove, sizeof prove - 1), "tap");
+	assert_string_equal(diag_detect_runner("prove -v t/", tap, sizeof tap - 1), "tap");
+	assert_null(diag_detect_runner("make", "ok 1\n", 5));
+}
+
+/* A green ctest run says nothing, whatever its tests are called. */
+static void test_ctest_passed(void **state)
+{
+	(void)state;
+	struct diag_list l;
+
+	assert_int_equal(
+		extract("Test project /src/build\n"
+			"    Start 1: errors\n"
+			"1/2 Test #1: errors ...........................   Passed    0.01 sec\n"
+			"    Start 2: fatal_paths\n"
+			"2/2 Test #2: fatal_paths ......................***Skipped   0.00 sec\n"
+			"\n100% tests passed, 0 tests failed out of 1\n\n"
+			"The following tests did not run:\n"
+			"\t  2 - fatal_paths (Skipped)\n",
+			"ctest", &l),
+		0);
+	assert_int_equal(l.n, 0);
+	diag_list_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures),
-		cmocka_unit_test(test_runners),
-		cmocka_unit_test(test_ansi_stripped),
-		cmocka_unit_test(test_large_noise),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_odd_bytes),
-		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_overlaps),
-		cmocka_unit_test(test_pytest_empty_error),
+		cmocka_unit_test(test_fixtures),      cmocka_unit_test(test_runners),
+		cmocka_unit_test(test_wrappers),      cmocka_unit_test(test_ansi_stripped),
+		cmocka_unit_test(test_large_noise),   cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_odd_bytes),     cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_overlaps),      cmocka_unit_test(test_pytest_empty_error),
+		cmocka_unit_test(test_runtest_cases), cmocka_unit_test(test_ctest_passed),
+		cmocka_unit_test(test_tap_runner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+make check TESTS='passes.sh errors_counted.sh skipped.sh'

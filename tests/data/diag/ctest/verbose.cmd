@@ -1,0 +1,1 @@
+ctest -V -R 'crashes|parse_check|skipped_one'

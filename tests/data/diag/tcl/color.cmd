@@ -1,0 +1,1 @@
+TERM=xterm ./runtest --single unit/type/set

@@ -1,0 +1,1 @@
+./runtest --single unit/other --durable

@@ -1,0 +1,1 @@
+tclsh tests/test_helper.tcl --single unit/other

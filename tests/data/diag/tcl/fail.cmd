@@ -1,0 +1,1 @@
+./runtest --skiptest 'SADD, SCARD, SISMEMBER basics' --tags -needs:debug

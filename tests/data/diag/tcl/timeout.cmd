@@ -1,0 +1,1 @@
+./runtest --single unit/slow --timeout 1
