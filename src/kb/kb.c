@@ -111,6 +111,12 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_FIX_SIG] =
 		"SELECT k.id FROM knowledge k WHERE k.signature=?1 AND " FIX_ELIGIBLE FIX_ORDER
 		" LIMIT ?3",
+	/* Learned in another project, for the same exact signature. */
+	[S_FIX_SIG_ELSEWHERE] =
+		"SELECT k.id FROM knowledge k WHERE k.signature=?1 AND k.kind IN "
+		"('fix','mistake','pattern') AND k.state!='rejected' AND k.forgotten_ms IS NULL"
+		" AND k.project IS NOT NULL AND (?2 IS NULL OR k.project!=?2)" FIX_ORDER
+		" LIMIT ?3",
 	[S_FIX_GEN] =
 		"SELECT k.id FROM knowledge k WHERE k.sig_general=?1 AND " FIX_ELIGIBLE FIX_ORDER
 		" LIMIT ?3",

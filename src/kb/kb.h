@@ -382,7 +382,7 @@ struct kb_fix_hit {
 	double score;       /* informative: tier (3, 2, 1) - 1 + confidence, and
 			     * for similar text confidence x share of words matched */
 	const char *reason; /* static: "same error", "same error, other names",
-			     * "similar text" */
+			     * "same error, in another project", "similar text" */
 	char *matched;      /* for similar text: the matched words (space-
 			     * separated), else NULL */
 	size_t n_matched;   /* for similar text: how many words matched, */
@@ -390,7 +390,9 @@ struct kb_fix_hit {
 };
 
 /* Known fixes for a failure, best first: tier 1 entries whose signature ==
- * sig (kinds fix, mistake, pattern), tier 2 sig_general == general, tier 3
+ * sig (kinds fix, mistake, pattern), tier 2 sig_general == general, then
+ * entries of other projects whose signature == sig ("same error, in another
+ * project": a fix learned elsewhere for the very same error), tier 3
  * FTS over text (OR of its words, up to 32 distinct words; stop words,
  * numbers, <placeholders> and words found in more than 5% of the entries or
  * in more than 1000 are ignored, and the rarest are used while their

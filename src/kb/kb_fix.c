@@ -25,7 +25,8 @@
 
 /* ---- known fixes for a failure ---- */
 
-static const char *const reasons[] = {"same error", "same error, other names", "similar text"};
+static const char *const reasons[] = {"same error", "same error, other names", "similar text",
+				      "same error, in another project"};
 
 struct hits {
 	struct kb_fix_hit *v;
@@ -270,6 +271,21 @@ int kb_fixes_for(struct kb *kb, const char *sig, const char *general, const char
 		sqlite3_bind_int64(st, 3, (int64_t)(limit + seen.n));
 		sqlite3_bind_int64(st, 4, now_ms);
 		if ((r = tier_ids(kb, st, t, &h, &seen, limit)))
+			goto out;
+	}
+	/* The same exact error, fixed in another project: after this
+	 * project's own, before similar text. */
+	if (rsig && h.n < limit) {
+		sqlite3_stmt *st = kb__stmt(kb, S_FIX_SIG_ELSEWHERE);
+		if (!st) {
+			r = CAIRN_E_STORE;
+			goto out;
+		}
+		kb__bind_text(st, 1, rsig);
+		kb__bind_text(st, 2, project);
+		sqlite3_bind_int64(st, 3, (int64_t)(limit + seen.n));
+		sqlite3_bind_int64(st, 4, now_ms);
+		if ((r = tier_ids(kb, st, 3, &h, &seen, limit)))
 			goto out;
 	}
 	size_t first_text = h.n;

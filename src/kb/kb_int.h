@@ -70,6 +70,7 @@ enum stmt_id {
 	S_DF, /* also kb_fix.c */
 	/* kb_fix.c */
 	S_FIX_SIG,
+	S_FIX_SIG_ELSEWHERE,
 	S_FIX_GEN,
 	S_FIX_ELIGIBLE,
 	S_MAXID,

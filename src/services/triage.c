@@ -302,7 +302,9 @@ static int reason_tier(const char *reason)
 		return 3;
 	if (strcmp(reason, "same error, other names") == 0)
 		return 2;
-	return 1;
+	if (strcmp(reason, "same error, in another project") == 0)
+		return 1;
+	return 0;
 }
 
 struct ranked_fix {
@@ -324,7 +326,9 @@ struct ranked_fix {
 static int ranked_cmp(const void *a, const void *b)
 {
 	const struct ranked_fix *x = a, *y = b;
-	int tx = x->tier >= 2, ty = y->tier >= 2;
+	/* This project's fixes for the error (tiers 3, 2), then the same
+	 * error's fixes from other projects (1), then similar text (0). */
+	int tx = x->tier >= 2 ? 2 : x->tier, ty = y->tier >= 2 ? 2 : y->tier;
 	if (tx != ty)
 		return ty - tx;
 	if ((x->appl > 0) != (y->appl > 0))
@@ -409,6 +413,9 @@ static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
 				    : json_string(""));
 	if (h->matched)
 		json_object_set_new(o, "matched", json_string(h->matched));
+	/* Learned elsewhere: say where. */
+	if (e->project && h->reason && strcmp(h->reason, "same error, in another project") == 0)
+		json_object_set_new(o, "from_project", json_string(e->project));
 	if (e->fix_key && *e->fix_key) {
 		json_object_set_new(o, "fix_key", json_string(e->fix_key));
 		json_object_set_new(o, "applies",
@@ -435,7 +442,7 @@ static json_t *fix_to_json(const struct kb_fix_hit *h, int appl)
 
 static bool similar_enough(const struct kb_fix_hit *h)
 {
-	if (reason_tier(h->reason) >= 2)
+	if (reason_tier(h->reason) >= 1)
 		return true;
 	if (h->e.fix_key && *h->e.fix_key)
 		return false;

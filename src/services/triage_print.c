@@ -57,6 +57,9 @@ void triage_print(FILE *out, const json_t *rep, bool color)
 				(long long)json_integer_value(json_object_get(f, "id")),
 				learned ? ", learned" : "", str(f, "reason"),
 				json_real_value(json_object_get(f, "confidence")), R);
+			const char *from = str(f, "from_project");
+			if (*from)
+				fprintf(out, "     %slearned in %s%s\n", D, from, R);
 			const char *matched = str(f, "matched");
 			if (*matched)
 				fprintf(out, "     %swords matched: %s%s\n", D, matched, R);

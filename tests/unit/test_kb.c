@@ -888,9 +888,13 @@ static void test_fixes_for_tiers(void **state)
 	int64_t t1, ignored;
 	bool dup;
 	assert_int_equal(kb_add(kb, &t, T0, &t1, &dup), 0);
-	/* Not offered: a note (wrong kind), another project, a rejected one. */
+	/* Not offered: a note (wrong kind), a rejected one, another project's
+	 * fix for the general signature only. */
 	add_fix(kb, "note", "A note about E1", "E1 exact", "E1", NULL, T0);
-	add_fix(kb, "fix", "Other project", "E1 exact", "E1", "/p/other", T0);
+	add_fix(kb, "fix", "Other project, other names", "E1 other", "E1", "/p/other", T0);
+	/* Offered after this project's own: another project's fix for the
+	 * very same error. */
+	int64_t op = add_fix(kb, "fix", "Other project", "E1 exact", "E1", "/p/other", T0);
 	int64_t rj = add_fix(kb, "fix", "Rejected", "E1 exact", "E1", NULL, T0);
 	assert_int_equal(kb_reject(kb, rj, T0), 0);
 	/* Same project: offered. */
@@ -904,7 +908,7 @@ static void test_fixes_for_tiers(void **state)
 				      "'printf' <path> 42",
 				      "/p/app", 10, T0, &h, &n),
 			 0);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 6);
 	assert_int_equal(h[0].e.id, s2);
 	assert_string_equal(h[0].reason, "same error");
 	/* s1 and pj: same confidence and uses; the later id first. */
@@ -913,19 +917,23 @@ static void test_fixes_for_tiers(void **state)
 	assert_string_equal(h[2].reason, "same error");
 	assert_int_equal(h[3].e.id, g1);
 	assert_string_equal(h[3].reason, "same error, other names");
-	assert_int_equal(h[4].e.id, t1);
-	assert_string_equal(h[4].reason, "similar text");
-	assert_non_null(h[4].matched);
-	assert_non_null(strstr(h[4].matched, "implicit"));
-	assert_non_null(strstr(h[4].matched, "printf"));
-	assert_null(strstr(h[4].matched, "error"));
+	assert_int_equal(h[4].e.id, op);
+	assert_string_equal(h[4].reason, "same error, in another project");
+	assert_int_equal(h[5].e.id, t1);
+	assert_string_equal(h[5].reason, "similar text");
+	assert_non_null(h[5].matched);
+	assert_non_null(strstr(h[5].matched, "implicit"));
+	assert_non_null(strstr(h[5].matched, "printf"));
+	assert_null(strstr(h[5].matched, "error"));
 	assert_null(h[0].matched);
 	for (size_t i = 1; i < n; i++)
 		assert_true(h[i - 1].score >= h[i].score);
 	kb_fix_hits_free(h, n);
-	/* No project: global entries only. */
+	/* No project: global entries, then every project's for the same error. */
 	assert_int_equal(kb_fixes_for(kb, "E1 exact", NULL, NULL, NULL, 10, T0, &h, &n), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 4);
+	assert_string_equal(h[1].reason, "same error");
+	assert_string_equal(h[2].reason, "same error, in another project");
 	kb_fix_hits_free(h, n);
 	/* The limit. */
 	assert_int_equal(kb_fixes_for(kb, "E1 exact", "E1", "printf", "/p/app", 2, T0, &h, &n), 0);

@@ -448,6 +448,69 @@ static void test_similar_text(void **state)
 	free(dir);
 }
 
+/* A fix learned in another project for the very same error is offered,
+ * after this project's own and marked as from elsewhere; one for the same
+ * error with other names, elsewhere, is not. */
+static void test_fix_from_another_project(void **state)
+{
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/cairn.db", dir);
+	sqlite3 *db;
+	struct cairn_err err;
+	assert_int_equal(store_db_open(path, false, &db, &err), 0);
+	struct kb *kb;
+	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	const char *exact = "'sockfd' undeclared (first use in this function)";
+	const char *gen = "'<id>' undeclared (first use in this function)";
+	struct kb_learned l = {.signature = exact,
+			       .sig_general = gen,
+			       .fix_key = "+ #include < ID / ID . ID >",
+			       .title = "include sys/socket.h",
+			       .body = "diff",
+			       .files = "net.c",
+			       .project = "/elsewhere/proj",
+			       .failure_id = "01M8FW00000000000000000011",
+			       .pass_id = "01M8FW00000000000000000012"};
+	int64_t other = 0, mine = 0, other_names = 0;
+	bool rec;
+	assert_int_equal(kb_learn_fix(kb, &l, 1000, &other, &rec), 0);
+	l.signature = "'fd' undeclared (first use in this function)";
+	l.fix_key = "- ID + ID";
+	l.title = "rename fd";
+	l.failure_id = "01M8FW00000000000000000013";
+	l.pass_id = "01M8FW00000000000000000014";
+	assert_int_equal(kb_learn_fix(kb, &l, 1000, &other_names, &rec), 0);
+	l.signature = exact;
+	l.fix_key = "+ int ID ;";
+	l.title = "declare it";
+	l.project = dir;
+	l.failure_id = "01M8FW00000000000000000015";
+	l.pass_id = "01M8FW00000000000000000016";
+	assert_int_equal(kb_learn_fix(kb, &l, 1000, &mine, &rec), 0);
+
+	struct triage_ctx cx = {.db = db, .kb = kb};
+	struct triage_failure f = {
+		.cwd = dir, .target = "make all", .log = GCC_LOG, .log_len = strlen(GCC_LOG)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	const json_t *fixes = json_object_get(rep, "fixes");
+	assert_int_equal(json_array_size(fixes), 2);
+	const json_t *a = json_array_get(fixes, 0), *b = json_array_get(fixes, 1);
+	assert_int_equal(json_integer_value(json_object_get(a, "id")), mine);
+	assert_null(json_object_get(a, "from_project"));
+	assert_int_equal(json_integer_value(json_object_get(b, "id")), other);
+	assert_string_equal(json_string_value(json_object_get(b, "reason")),
+			    "same error, in another project");
+	assert_string_equal(json_string_value(json_object_get(b, "from_project")),
+			    "/elsewhere/proj");
+	json_decref(rep);
+	kb_close(kb);
+	sqlite3_close(db);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
 /* The known fixes a report offers are used, once per failure: recording
  * the same failure again (a rerun after a crash) counts nothing more. */
 static void test_offered_fixes_are_used_once(void **state)
@@ -580,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_secrets_never_reach_the_signature),
 		cmocka_unit_test(test_known_fixes_ranked),
 		cmocka_unit_test(test_similar_text),
+		cmocka_unit_test(test_fix_from_another_project),
 		cmocka_unit_test(test_offered_fixes_are_used_once),
 		cmocka_unit_test(test_learn_from_fail_then_pass),
 	};
