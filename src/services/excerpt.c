@@ -1,25 +1,26 @@
 /* Choosing the lines of a log that explain a failure (see excerpt.h, and
  * docs/excerpt.md for the reasoning and the measurements).
  *
- * One pass over the log cleans and scores every line: words of trouble
- * ("error", "FAILED", exception names, "panicked", "not ok"...) raise the
- * score, a test runner's verdict and a place in the code ("x.c:12:") raise
- * it more, and lines that only wrap a failure reported elsewhere ("BUILD
- * FAILED", "make: *** Error 1", "exited with 1", tallies such as "3 failed,
- * 9 passed") or print help text are held down. The pass keeps the lines
+ * One pass over the log reads every line (excerpt_line.c): its score by the
+ * rules (words of trouble raise it, wrappers and help text hold it down),
+ * what it is (blank, indented, a frame, a CI marker) and what the line
+ * model makes of its words (excerpt_model.c). The pass keeps the lines
  * that score (the first CAND_FIRST and the last CAND_LAST), the markers a CI
  * service prints around its commands ("$ cmd", "The command "cmd" exited
- * with 1.") and the last words before each failing command's marker.
+ * with 1.", folds), the last words before each failing command's marker,
+ * and the model's reading of the last MLINE_MAX lines.
  *
  * Then candidates that belong together (close, or with only an indented
- * block such as a stack trace between them) form clusters; each cluster is
- * ranked by its best line, the trouble around it, the CI section it stands
- * in (a command that failed, one that passed, or the boilerplate after the
- * build) and, without markers, how late it comes. The best cluster is shown
- * with a few lines of context before it and the block that continues after
- * it, then the next ones while they score enough, and what budget is left
- * goes to the lines around them. Neighbouring lines are re-read from the log
- * through a cursor, so nothing is kept per line of the log. */
+ * block such as a stack trace between them) form clusters, ranked by the
+ * rules. When the best is an error diagnostic, or the log has no CI
+ * markers, the rules choose: the best cluster with a few lines of context
+ * before it and the block that continues after it, then the next ones
+ * while they score enough. Otherwise the line model scores every line from
+ * its reading, its neighbours' and where it stands among the markers, and
+ * runs of lines grow greedily around the best ones (choose_by_model()).
+ * What budget is left goes to the lines around the runs. Lines are re-read
+ * from the log through a cursor when needed, so what is kept per line is
+ * bounded. */
 #include "services/excerpt_int.h"
 
 #include <stdint.h>
@@ -46,6 +47,9 @@
 #define CONTEXT_BEFORE 6
 /* Clusters scoring less are not shown for their own sake. */
 #define SECOND_MIN 10
+/* What the line model reads of each line is kept for the last MLINE_MAX
+ * lines; earlier lines are read again when the model needs them. */
+#define MLINE_MAX 16384
 /* Failing commands whose last words are kept, and how many of those lines. */
 #define TAIL_MAX 16
 #define TAIL_LINES 3
@@ -169,7 +173,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 	size_t fwd = 0, nctx = 0;
 
 	while (nctx < CONTEXT_BEFORE && cur_prev(log, &c)) {
-		excerpt__analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (in.flags & (F_END_OK | F_END_FAIL | F_DONE))
 			break;
 		ctx[nctx++] = c;
@@ -188,7 +192,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 	}
 	c = cl->last;
 	while (fwd < BLOCK_FWD && cur_next(log, len, &c)) {
-		excerpt__analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (!continues(&in)) {
 			/* A blank line or a header stays when an indented
 			 * block follows it. */
@@ -196,7 +200,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 			struct info din;
 			if ((in.flags & F_MARK) || !cur_next(log, len, &d))
 				break;
-			excerpt__analyse_at(log, &d, &din);
+			excerpt__analyse_at(log, &d, &din, NULL);
 			if (!(din.flags & (F_INDENT | F_FRAME)) || (din.flags & F_BLANK))
 				break;
 		}
@@ -249,6 +253,11 @@ struct tail {
 	int score;
 };
 
+/* The lines [a, b) of an error diagnostic from a known tool. */
+struct span {
+	size_t a, b;
+};
+
 struct scan {
 	struct tail tail[TAIL_MAX]; /* ring of the most recent */
 	size_t ntail, tail_head;
@@ -258,31 +267,94 @@ struct scan {
 	size_t nfirst, ncand, cand_head, dropped;
 	struct mark *mark; /* ring of MARK_MAX */
 	size_t nmark, mark_head;
+	struct mark *fold; /* ring of MARK_MAX lines that open or close a fold */
+	size_t nfold, fold_head;
+	/* The error diagnostics, sorted by start; cover[k] is the furthest
+	 * end among sp[0..k]. */
+	struct span *sp;
+	size_t nsp, *cover;
+	struct mline *ml; /* ring of MLINE_MAX, by line number */
 	size_t total;
 	bool any_fail;
+	/* Called for each line when not NULL (excerpt__each_line()). */
+	void (*each)(void *ctx, const struct cur *c, const struct info *in);
+	void *each_ctx;
 };
 
-/* The spans of error diagnostics from known tools, sorted by start. */
-struct span {
-	size_t a, b;
-};
-
-static size_t error_spans(const struct diag_list *d, struct span **out)
+static int cmp_span(const void *a, const void *b)
 {
-	size_t n = 0;
-	*out = NULL;
+	const struct span *x = a, *y = b;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static void error_spans(const struct diag_list *d, struct scan *s)
+{
+	s->nsp = 0;
 	if (!d || d->n == 0)
-		return 0;
-	*out = xreallocarray(NULL, d->n, sizeof **out);
+		return;
+	s->sp = xreallocarray(NULL, d->n, sizeof *s->sp);
+	s->cover = xreallocarray(NULL, d->n, sizeof *s->cover);
 	for (size_t k = 0; k < d->n; k++) {
 		const struct diag *g = &d->v[k];
 		if (g->severity < SEV_ERROR || !strcmp(g->tool, "generic"))
 			continue;
-		(*out)[n].a = g->log_line;
-		(*out)[n].b = g->log_line + (g->log_lines ? g->log_lines : 1);
-		n++;
+		s->sp[s->nsp].a = g->log_line;
+		s->sp[s->nsp].b = g->log_line + (g->log_lines ? g->log_lines : 1);
+		s->nsp++;
 	}
-	return n;
+	qsort(s->sp, s->nsp, sizeof *s->sp, cmp_span);
+	for (size_t k = 0; k < s->nsp; k++)
+		s->cover[k] = k > 0 && s->cover[k - 1] > s->sp[k].b ? s->cover[k - 1] : s->sp[k].b;
+}
+
+/* Adds what the error diagnostics say of the line to in: F_DIAG inside
+ * one, F_DIAG_START (and a score of at least 9, unless the line is a
+ * wrapper) where one starts, F_DIAG_FIRST where the first starts. */
+static void diag_at(const struct scan *s, size_t line, struct info *in)
+{
+	size_t lo = 0, hi = s->nsp;
+
+	/* The first span starting after the line. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->sp[mid].a <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return;
+	if (s->sp[lo - 1].a == line) {
+		in->flags |= F_DIAG_START | (s->sp[0].a == line ? F_DIAG_FIRST : 0);
+		if (in->score < 9 && !(in->flags & F_WRAPPER))
+			in->score = 9;
+	}
+	if (line < s->cover[lo - 1])
+		in->flags |= F_DIAG;
+}
+
+static void ring_add(struct mark *ring, size_t *n, size_t *head, size_t line, unsigned flags)
+{
+	struct mark *m = &ring[(*head + *n) % MARK_MAX];
+	m->line = line;
+	m->flags = flags;
+	if (*n < MARK_MAX)
+		(*n)++;
+	else
+		*head = (*head + 1) % MARK_MAX;
+}
+
+static void scan_release(struct scan *s)
+{
+	free(s->first);
+	free(s->cand);
+	free(s->mark);
+	free(s->fold);
+	free(s->sp);
+	free(s->cover);
+	free(s->ml);
 }
 
 /* Records the last words before line end (a cursor on the marker, or past
@@ -303,7 +375,7 @@ static void add_tail(const char *log, struct scan *s, const struct cur *end, boo
 		}
 		if (got == TAIL_LINES || ++looked > 4 * TAIL_LINES)
 			break;
-		excerpt__analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (in.flags & (F_CMD | F_END_FAIL | F_END_OK | F_DONE))
 			break;
 		if (in.flags & (F_BLANK | F_WRAPPER | F_BOILER))
@@ -325,8 +397,6 @@ static void add_tail(const char *log, struct scan *s, const struct cur *end, boo
 
 static void scan_log(const char *log, size_t len, const struct diag_list *diags, struct scan *s)
 {
-	struct span *sp;
-	size_t nsp = error_spans(diags, &sp), si = 0, cover = 0;
 	struct cur c;
 	bool more = len > 0;
 	/* Lines since the last candidate: all of them, those that break a
@@ -337,32 +407,25 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 	s->first = xreallocarray(NULL, CAND_FIRST, sizeof *s->first);
 	s->cand = xreallocarray(NULL, CAND_LAST, sizeof *s->cand);
 	s->mark = xreallocarray(NULL, MARK_MAX, sizeof *s->mark);
+	s->fold = xreallocarray(NULL, MARK_MAX, sizeof *s->fold);
+	s->ml = xreallocarray(NULL, MLINE_MAX, sizeof *s->ml);
+	error_spans(diags, s);
 	if (more)
 		cur_at(log, len, 0, 0, &c);
 	while (more) {
 		struct info in;
-		excerpt__analyse_at(log, &c, &in);
-		/* Error diagnostics in force at this line. */
-		while (si < nsp && sp[si].a <= c.line) {
-			if (sp[si].a == c.line) {
-				in.flags |= F_DIAG_START | (si == 0 ? F_DIAG_FIRST : 0);
-				if (in.score < 9 && !(in.flags & F_WRAPPER))
-					in.score = 9;
-			}
-			if (sp[si].b > cover)
-				cover = sp[si].b;
-			si++;
-		}
-		if (c.line < cover)
-			in.flags |= F_DIAG;
+		struct mline *ml = &s->ml[c.line % MLINE_MAX];
+		ml->len = (unsigned)excerpt__analyse_at(log, &c, &in, ml->part);
+		diag_at(s, c.line, &in);
+		ml->score = in.score;
+		ml->flags = in.flags;
+		excerpt__model_line(ml);
+		if (s->each)
+			s->each(s->each_ctx, &c, &in);
+		if (in.flags & (F_FOLD_START | F_FOLD_END))
+			ring_add(s->fold, &s->nfold, &s->fold_head, c.line, in.flags);
 		if (in.flags & F_MARK) {
-			struct mark *m = &s->mark[(s->mark_head + s->nmark) % MARK_MAX];
-			m->line = c.line;
-			m->flags = in.flags;
-			if (s->nmark < MARK_MAX)
-				s->nmark++;
-			else
-				s->mark_head = (s->mark_head + 1) % MARK_MAX;
+			ring_add(s->mark, &s->nmark, &s->mark_head, c.line, in.flags);
 			gap++;
 			hard += JOIN_MAX;
 			pending = 0;
@@ -403,7 +466,6 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 	s->total = len > 0 ? c.line + 1 : 0;
 	if (len > 0 && !s->any_fail)
 		add_tail(log, s, &c, true);
-	free(sp);
 }
 
 /* The k-th candidate kept, in log order; *joined is false where candidates
@@ -542,6 +604,386 @@ static size_t useful_end(const struct scan *s)
 	return s->total;
 }
 
+/* ---- the line model ----------------------------------------------------- */
+
+/* How the model's scores choose the lines (see choose_by_model()), in
+ * 1/EXCERPT_MODEL_SCALE of a logit; chosen by cross-validation over
+ * repositories (bench/triage/train_excerpt.py, PARAMS). */
+#define TAU (-1 * EXCERPT_MODEL_SCALE) /* no line scoring less is taken for itself */
+#define PENALTY 0                      /* what starting a new run costs */
+#define NEW_RUNS 2                     /* runs the model may start */
+#define LOOK 4                         /* lines looked at past a run's end */
+/* The best lines of the log kept as places to start a run. */
+#define SEED_MAX 64
+/* Scores computed again for the lines around a run are cached, ZCACHE of
+ * them, direct-mapped by line; a miss scores the ZBLOCK lines on each side
+ * too, since the next questions are about them. */
+#define ZCACHE 1024
+#define ZBLOCK 16
+#define WIN (2 * MODEL_RADIUS + 1)
+
+struct seed {
+	struct cur c;
+	int32_t z;
+};
+
+struct zslot {
+	size_t line;
+	int32_t z;
+	bool used;
+};
+
+/* The model's view of a log, after the pass (scan_log()) over it. */
+struct model {
+	const char *log;
+	size_t len;
+	const struct scan *s;
+	/* Over the marks ring in order: the failing end markers at k or
+	 * later; whether a command failed or the build was done before k;
+	 * the last command line at k or before (SIZE_MAX: none). */
+	size_t fails_after[MARK_MAX + 1];
+	bool faildone_before[MARK_MAX + 1];
+	size_t last_cmd[MARK_MAX];
+	int best;
+	/* Whether a command failed: then runs start only in the output of a
+	 * failing command (S_LAST_FAIL, S_FAIL), the CI service having said
+	 * where the failure is. */
+	bool failing;
+	struct seed seed[SEED_MAX]; /* best first; ties by line */
+	size_t nseed;
+	struct zslot *cache;
+};
+
+static size_t first_after(const struct mark *ring, size_t n, size_t head, size_t line)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ring[(head + mid) % MARK_MAX].line <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Where the line stands (struct mwhere in excerpt_int.h). */
+static void where_at(const struct model *m, size_t line, struct mwhere *w)
+{
+	const struct scan *s = m->s;
+	size_t k = first_after(s->mark, s->nmark, s->mark_head, line), j;
+
+	memset(w, 0, sizeof *w);
+	w->line = line;
+	w->total = s->total;
+	w->best = m->best;
+	w->to_fail_end = w->from_cmd = -1;
+	if (s->nmark == 0) {
+		w->sect = S_NOMARK;
+	} else if (k == s->nmark) {
+		w->sect = m->faildone_before[k] ? S_AFTER : S_OPEN;
+	} else {
+		const struct mark *mk = mark_at(s, k);
+		if (mk->flags & F_CMD) {
+			w->sect = S_NOEND;
+		} else if (mk->flags & F_END_FAIL) {
+			w->sect = m->fails_after[k + 1] == 0 ? S_LAST_FAIL : S_FAIL;
+			w->to_fail_end = (long)(mk->line - line);
+		} else if (mk->flags & F_END_OK) {
+			w->sect = S_OK;
+		} else if (m->faildone_before[k]) {
+			w->sect = S_AFTER;
+		} else {
+			/* "Done. Your build exited with 1." with no command
+			 * failing before: the output before it is the failure. */
+			w->sect = S_LAST_FAIL;
+			w->to_fail_end = (long)(mk->line - line);
+		}
+	}
+	/* The last command line before this line. */
+	j = k;
+	if (j > 0 && mark_at(s, j - 1)->line == line)
+		j--;
+	if (j > 0 && m->last_cmd[j - 1] != SIZE_MAX)
+		w->from_cmd = (long)(line - mark_at(s, m->last_cmd[j - 1])->line);
+	k = first_after(s->fold, s->nfold, s->fold_head, line);
+	w->fold = k > 0 && (s->fold[(s->fold_head + k - 1) % MARK_MAX].flags & F_FOLD_START);
+	for (k = 0; k < s->ntail; k++) {
+		const struct tail *t = &s->tail[(s->tail_head + k) % TAIL_MAX];
+		if (line >= t->first.line && line <= t->last.line)
+			w->tail = true;
+	}
+}
+
+static struct model *model_new(const char *log, size_t len, const struct scan *s)
+{
+	struct model *m = xcalloc(1, sizeof *m);
+	bool seen = false, any_fail = false;
+	int best_fail = 0, best = 0;
+	size_t cmd = SIZE_MAX;
+
+	m->log = log;
+	m->len = len;
+	m->s = s;
+	m->cache = xcalloc(ZCACHE, sizeof *m->cache);
+	m->fails_after[s->nmark] = 0;
+	for (size_t k = s->nmark; k > 0; k--)
+		m->fails_after[k - 1] =
+			m->fails_after[k] + !!(mark_at(s, k - 1)->flags & F_END_FAIL);
+	for (size_t k = 0; k < s->nmark; k++) {
+		m->faildone_before[k] = seen;
+		if (mark_at(s, k)->flags & (F_END_FAIL | F_DONE))
+			seen = true;
+		if (mark_at(s, k)->flags & F_CMD)
+			cmd = k;
+		m->last_cmd[k] = cmd;
+	}
+	m->faildone_before[s->nmark] = seen;
+	for (size_t k = 0; k < s->nmark; k++) {
+		unsigned f = mark_at(s, k)->flags;
+		if ((f & F_END_FAIL) || ((f & F_DONE) && !m->faildone_before[k]))
+			m->failing = true;
+	}
+	/* The best rules' score in the output of failing commands (in the
+	 * whole log when none there scores). */
+	for (size_t k = 0; k < s->nfirst + s->ncand; k++) {
+		bool joined;
+		const struct cand *c = cand_at(s, k, &joined);
+		struct mwhere w;
+		if (c->score <= 0)
+			continue;
+		if (c->score > best)
+			best = c->score;
+		where_at(m, c->c.line, &w);
+		if (w.sect == S_LAST_FAIL || w.sect == S_FAIL) {
+			any_fail = true;
+			if (c->score > best_fail)
+				best_fail = c->score;
+		}
+	}
+	m->best = any_fail ? best_fail : best;
+	return m;
+}
+
+static void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->cache);
+	free(m);
+}
+
+/* What the model reads of the line at c: what the pass kept, when it is
+ * among the last MLINE_MAX lines, or the line read again into ml. */
+static const struct mline *read_line(const struct model *m, const struct cur *c, struct mline *ml)
+{
+	struct info in;
+	if (c->line + MLINE_MAX >= m->s->total)
+		return &m->s->ml[c->line % MLINE_MAX];
+	ml->len = (unsigned)excerpt__analyse_at(m->log, c, &in, ml->part);
+	diag_at(m->s, c->line, &in);
+	ml->score = in.score;
+	ml->flags = in.flags;
+	excerpt__model_line(ml);
+	return ml;
+}
+
+/* Scores the lines a to b (a <= b < total), c being a cursor on any line,
+ * reading each line of a - MODEL_RADIUS to b + MODEL_RADIUS once; calls
+ * sink with each line's cursor, place and score, in order. */
+static void score_range(struct model *m, struct cur c, size_t a, size_t b,
+			void (*sink)(struct model *m, const struct cur *c, const struct mwhere *w,
+				     int32_t z))
+{
+	static const struct mline none;
+	struct mline ring[WIN];
+	const struct mline *line[WIN], *win[WIN];
+	struct cur at[WIN];
+	const size_t total = m->s->total, lo = a > MODEL_RADIUS ? a - MODEL_RADIUS : 0,
+		     hi = b + MODEL_RADIUS < total ? b + MODEL_RADIUS : total - 1;
+
+	while (c.line > lo)
+		cur_prev(m->log, &c);
+	while (c.line < lo)
+		cur_next(m->log, m->len, &c);
+	for (size_t j = lo; j <= hi + MODEL_RADIUS; j++) {
+		size_t i;
+		struct mwhere w;
+
+		if (j <= hi) {
+			line[j % WIN] = read_line(m, &c, &ring[j % WIN]);
+			at[j % WIN] = c;
+			if (j < hi)
+				cur_next(m->log, m->len, &c);
+		}
+		/* Line i = j - MODEL_RADIUS has all it reads once line j is
+		 * read (or past the end of the log). */
+		if (j < a + MODEL_RADIUS || j > b + MODEL_RADIUS)
+			continue;
+		i = j - MODEL_RADIUS;
+		for (size_t d = 0; d < WIN; d++) {
+			size_t l = i + d;
+			win[d] = l >= MODEL_RADIUS && l - MODEL_RADIUS <= hi
+					 ? line[(l - MODEL_RADIUS) % WIN]
+					 : &none;
+		}
+		where_at(m, i, &w);
+		sink(m, &at[i % WIN], &w, excerpt__model_score(win, &w));
+	}
+}
+
+/* Keeps the SEED_MAX best lines (in the output of failing commands, when
+ * a command failed). */
+static void seed_sink(struct model *m, const struct cur *c, const struct mwhere *w, int32_t z)
+{
+	size_t k = m->nseed;
+	if (k == SEED_MAX && z <= m->seed[SEED_MAX - 1].z)
+		return;
+	if (m->failing && w->sect != S_LAST_FAIL && w->sect != S_FAIL)
+		return;
+	while (k > 0 && m->seed[k - 1].z < z)
+		k--;
+	if (m->nseed < SEED_MAX)
+		m->nseed++;
+	memmove(&m->seed[k + 1], &m->seed[k], (m->nseed - 1 - k) * sizeof m->seed[0]);
+	m->seed[k].c = *c;
+	m->seed[k].z = z;
+}
+
+static void cache_sink(struct model *m, const struct cur *c, const struct mwhere *w, int32_t z)
+{
+	(void)w;
+	struct zslot *slot = &m->cache[c->line % ZCACHE];
+	slot->line = c->line;
+	slot->z = z;
+	slot->used = true;
+}
+
+/* The score of the line at c. */
+static int32_t z_at(struct model *m, const struct cur *c)
+{
+	struct zslot *slot = &m->cache[c->line % ZCACHE];
+	size_t a, b;
+
+	if (slot->used && slot->line == c->line)
+		return slot->z;
+	a = c->line > ZBLOCK ? c->line - ZBLOCK : 0;
+	b = c->line + ZBLOCK < m->s->total ? c->line + ZBLOCK : m->s->total - 1;
+	score_range(m, *c, a, b, cache_sink);
+	/* The block is shorter than the cache: no other line of it took the
+	 * line's slot. */
+	return slot->z;
+}
+
+/* The best score among the LOOK lines past a run's end (after it or before
+ * it), up to the first line already picked; false when there is none. */
+static bool run_front(struct model *m, const struct picks *p, const struct run *r, bool after,
+		      int32_t *v)
+{
+	struct cur c = after ? r->hi : r->lo;
+	bool any = false;
+
+	for (size_t d = 0; d < LOOK; d++) {
+		int32_t z;
+		if (after ? !cur_next(m->log, m->len, &c) : !cur_prev(m->log, &c))
+			break;
+		if (picks_has(p, c.line))
+			break;
+		z = z_at(m, &c);
+		if (!any || z > *v)
+			*v = z;
+		any = true;
+	}
+	return any;
+}
+
+static bool near_run(const struct picks *p, size_t line)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (line + 1 >= p->r[k].lo.line && line <= p->r[k].hi.line + 1)
+			return true;
+	return false;
+}
+
+/* Adds lines by the model's scores until the budget is spent or nothing
+ * left scores TAU: one line at a time, either the run whose side looks
+ * best (the best of the next LOOK lines there) grows by one line on that
+ * side, or, when a line not yet near a run beats every growth by PENALTY,
+ * a new run starts there (at most NEW_RUNS times; see seed_sink() for
+ * where). */
+static void choose_by_model(struct model *m, struct picks *p)
+{
+	size_t si = 0, added = 0;
+
+	while (!picks_full(p)) {
+		int32_t gv = 0, v = 0;
+		size_t gk = 0;
+		bool have = false, gafter = false;
+		struct cur c;
+
+		for (size_t k = 0; k < p->n; k++) {
+			for (int after = 1; after >= 0; after--) {
+				if (run_front(m, p, &p->r[k], after, &v) && v >= TAU &&
+				    (!have || v > gv)) {
+					have = true;
+					gv = v;
+					gk = k;
+					gafter = after;
+				}
+			}
+		}
+		while (si < m->nseed && near_run(p, m->seed[si].c.line))
+			si++;
+		if (added < NEW_RUNS && si < m->nseed) {
+			v = m->seed[si].z - PENALTY;
+			if (v >= TAU && (!have || v > gv)) {
+				if (!picks_add(p, &m->seed[si].c))
+					return;
+				added++;
+				continue;
+			}
+		}
+		if (!have)
+			return;
+		c = gafter ? p->r[gk].hi : p->r[gk].lo;
+		if (gafter)
+			cur_next(m->log, m->len, &c);
+		else
+			cur_prev(m->log, &c);
+		if (!picks_add(p, &c))
+			return;
+	}
+}
+
+static void seed_all(struct model *m)
+{
+	struct cur c;
+	if (m->s->total == 0)
+		return;
+	cur_at(m->log, m->len, 0, 0, &c);
+	score_range(m, c, 0, m->s->total - 1, seed_sink);
+}
+
+void excerpt__model_scores(const char *log, size_t len, const struct diag_list *diags, int32_t *z,
+			   size_t n)
+{
+	struct scan s = {0};
+	struct model *m;
+	struct cur c;
+
+	if (!log || len == 0 || len > DIAG_MAX_LOG)
+		return;
+	scan_log(log, len, diags, &s);
+	m = model_new(log, len, &s);
+	cur_at(log, len, 0, 0, &c);
+	for (size_t i = 0; i < s.total && i < n; i++) {
+		z[i] = z_at(m, &c);
+		cur_next(log, len, &c);
+	}
+	model_free(m);
+	scan_release(&s);
+}
+
 /* ---- the API -------------------------------------------------------------- */
 
 static void emit(const char *log, size_t len, struct picks *p, struct excerpt *out)
@@ -554,7 +996,7 @@ static void emit(const char *log, size_t len, struct picks *p, struct excerpt *o
 	for (size_t k = 0; k < p->n; k++) {
 		struct cur c = p->r[k].lo;
 		for (;;) {
-			size_t tn = excerpt__clean(log, &c, text, NULL);
+			size_t tn = excerpt__clean(log, &c, text, NULL, NULL);
 			out->v[out->n].line = c.line;
 			out->v[out->n].text = xstrndup(text, tn);
 			out->n++;
@@ -572,6 +1014,67 @@ static void cur_last(const char *log, size_t len, size_t total, struct cur *c)
 	c->line = total - 1;
 	c->a = nl ? (size_t)(nl - log) + 1 : 0;
 	c->b = b;
+}
+
+/* Picks the best cluster, then the next ones while they score enough. */
+static void pick_clusters(const char *log, size_t len, struct picks *p, const struct cluster *cl,
+			  size_t ncl)
+{
+	pick_cluster(log, len, p, &cl[0]);
+	for (size_t k = 1; k < ncl && !picks_full(p); k++) {
+		if (cl[k].score < SECOND_MIN)
+			break;
+		if (picks_has(p, cl[k].best.line))
+			continue;
+		pick_cluster(log, len, p, &cl[k]);
+	}
+}
+
+/* The choice for a log a CI service wrote (it has markers) where no
+ * diagnostic stands out: the line model's (choose_by_model()). */
+static void choose_ci(const char *log, size_t len, const struct scan *s, struct picks *p)
+{
+	struct model *m;
+
+	if (s->total > p->budget) {
+		m = model_new(log, len, s);
+		seed_all(m);
+		choose_by_model(m, p);
+		model_free(m);
+	}
+	if (p->n == 0) {
+		/* Nothing scores (or every line fits): the end of the log
+		 * explains most. */
+		struct cur c;
+		cur_last(log, len, s->total, &c);
+		picks_add(p, &c);
+	}
+}
+
+/* The rules' choice: for a log whose best region is an error diagnostic
+ * (a compiler, a test runner says exactly which lines matter), and for a
+ * log without CI markers (a local build, a test run), of which the model
+ * has learned nothing. */
+static void choose_rules(const char *log, size_t len, const struct scan *s,
+			 const struct cluster *cl, size_t ncl, struct picks *p, struct excerpt *out)
+{
+	struct cur c;
+
+	if (ncl > 0 && cl[0].score > W_NONE) {
+		if (cl[0].flags & F_DIAG)
+			out->method = "diagnostics";
+		pick_clusters(log, len, p, cl, ncl);
+		/* Compiler-style diagnostics say exactly which lines matter:
+		 * padding them with the lines around would only bury them. A
+		 * guess from the log's wording is less sure, so the rest of the
+		 * budget goes to its surroundings. */
+		if (cl[0].flags & F_DIAG)
+			p->budget = p->lines;
+		return;
+	}
+	/* Nothing looks like trouble: the end of the log explains most. */
+	cur_last(log, len, s->total, &c);
+	picks_add(p, &c);
 }
 
 int excerpt_select(const char *log, size_t len, const struct diag_list *diags, size_t max_lines,
@@ -605,38 +1108,28 @@ int excerpt_select(const char *log, size_t len, const struct diag_list *diags, s
 	cl = xreallocarray(NULL, s.nfirst + s.ncand + s.ntail + 1, sizeof *cl);
 	ncl = build_clusters(&s, cl);
 	qsort(cl, ncl, sizeof *cl, cmp_cluster);
-	if (ncl > 0 && cl[0].score > W_NONE) {
-		if (cl[0].flags & F_DIAG)
-			out->method = "diagnostics";
-		pick_cluster(log, len, &p, &cl[0]);
-		for (size_t k = 1; k < ncl && !picks_full(&p); k++) {
-			if (cl[k].score < SECOND_MIN)
-				break;
-			if (picks_has(&p, cl[k].best.line))
-				continue;
-			pick_cluster(log, len, &p, &cl[k]);
-		}
-		/* Compiler-style diagnostics say exactly which lines matter:
-		 * padding them with the lines around would only bury them. A
-		 * guess from the log's wording is less sure, so the rest of the
-		 * budget goes to its surroundings. */
-		if (!(cl[0].flags & F_DIAG)) {
-			pick_fill(log, len, &p, stop);
-			pick_fill(log, len, &p, s.total);
-		}
-	} else {
-		/* Nothing looks like trouble: the end of the log explains most. */
-		struct cur c;
-		cur_last(log, len, s.total, &c);
-		picks_add(&p, &c);
-		pick_fill(log, len, &p, s.total);
-	}
+	if (s.nmark > 0 && !(ncl > 0 && cl[0].score > W_NONE && (cl[0].flags & F_DIAG)))
+		choose_ci(log, len, &s, &p);
+	else
+		choose_rules(log, len, &s, cl, ncl, &p, out);
+	pick_fill(log, len, &p, stop);
+	pick_fill(log, len, &p, s.total);
 	emit(log, len, &p, out);
 	free(cl);
-	free(s.first);
-	free(s.cand);
-	free(s.mark);
+	scan_release(&s);
 	return 0;
+}
+
+void excerpt__each_line(const char *log, size_t len, const struct diag_list *diags,
+			void (*fn)(void *ctx, const struct cur *c, const struct info *in),
+			void *ctx)
+{
+	struct scan s = {.each = fn, .each_ctx = ctx};
+
+	if (!log || len == 0 || len > DIAG_MAX_LOG)
+		return;
+	scan_log(log, len, diags, &s);
+	scan_release(&s);
 }
 
 void excerpt_release(struct excerpt *ex)

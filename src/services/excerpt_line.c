@@ -89,16 +89,41 @@ static const char lower[256] = {
 #undef L4
 };
 
-/* Writes the cleaned text of a line (see excerpt.h) into out, and when low
- * is not NULL the same text in lower case into low; each holds
- * EXCERPT_MAX_TEXT + 1 bytes. Returns the length. */
-size_t excerpt__clean(const char *log, const struct cur *c, char *out, char *low)
+/* Whether the n bytes at p start with the string s. */
+static bool starts(const char *p, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+	return n >= k && !memcmp(p, s, k);
+}
+
+/* Skips the CI markers at the start of the n bytes at *p (see
+ * excerpt__clean()), adding what they say to *ci. */
+static void skip_ci_markers(const char **p, size_t *n, unsigned *ci)
+{
+	while (starts(*p, *n, "travis_fold:") || starts(*p, *n, "travis_time:")) {
+		const char *e = memmem(*p, *n, "\x1b[0K", 4);
+		size_t k = e ? (size_t)(e + 4 - *p) : *n;
+
+		if (starts(*p, *n, "travis_fold:start:"))
+			*ci |= F_FOLD_START;
+		else if (starts(*p, *n, "travis_fold:end:"))
+			*ci |= F_FOLD_END;
+		*p += k;
+		*n -= k;
+	}
+}
+
+size_t excerpt__clean(const char *log, const struct cur *c, char *out, char *low, unsigned *ci)
 {
 	const char *p = log + c->a, *cr;
 	size_t n = c->b - c->a, o = 0, i = 0;
 
 	while (n > 0 && p[n - 1] == '\r')
 		n--;
+	if (ci && starts(p, n, "section_start:"))
+		*ci |= F_CMD;
+	if (ci)
+		skip_ci_markers(&p, &n, ci);
 	/* A terminal shows only what was written after the last '\r'. */
 	if ((cr = memrchr(p, '\r', n)) != NULL) {
 		n -= (size_t)(cr + 1 - p);
@@ -309,6 +334,7 @@ static const struct pattern {
 	{"tests in error:", P_WRAPPER, 0},
 
 	{"process completed with exit code", P_END, 0},
+	{"job failed: exit code", P_END, 0}, /* GitLab CI */
 
 	{"exited with", P_EXIT, 0},
 	{"exit code", P_EXIT, 0},
@@ -647,6 +673,24 @@ void excerpt__analyse(const char *s, const char *ls, size_t n, struct info *in)
 		in->flags |= F_DONE;
 		return;
 	}
+	/* GitHub Actions, after its time stamp: "##[group]Run make test"
+	 * starts a step, "##[endgroup]" ends the step's header and shows
+	 * nothing; "##[error]x" (and the workflow command "::error ...::x")
+	 * is an error the CI service itself points at. */
+	if (b[0] == '#' && b[1] == '#' && b[2] == '[') {
+		if (has_prefix(b + 3, "group]")) {
+			in->flags |= F_CMD;
+			return;
+		}
+		if (has_prefix(b + 3, "endgroup]")) {
+			in->flags = F_BLANK;
+			return;
+		}
+		if (has_prefix(b + 3, "error]"))
+			in->flags |= F_ANNOT;
+	} else if (b[0] == ':' && has_prefix(b, "::error")) {
+		in->flags |= F_ANNOT;
+	}
 	if (is_frame(b))
 		in->flags |= F_FRAME;
 	low = ls + (t - s);
@@ -736,6 +780,8 @@ void excerpt__analyse(const char *s, const char *ls, size_t n, struct info *in)
 		else if (b[1] == '-' && best < 6)
 			best = 6;
 	}
+	if ((in->flags & F_ANNOT) && best < 8)
+		best = 8;
 	if (place || starts_with_place(b)) {
 		/* A message about a place in the code: a compiler, a linter,
 		 * an assertion. */
@@ -755,9 +801,14 @@ void excerpt__analyse(const char *s, const char *ls, size_t n, struct info *in)
 		in->score = 0;
 }
 
-void excerpt__analyse_at(const char *log, const struct cur *c, struct info *in)
+size_t excerpt__analyse_at(const char *log, const struct cur *c, struct info *in, int32_t *wsum)
 {
 	char text[EXCERPT_MAX_TEXT + 1], low[EXCERPT_MAX_TEXT + 1];
-	size_t n = excerpt__clean(log, c, text, low);
+	unsigned ci = 0;
+	size_t n = excerpt__clean(log, c, text, low, &ci);
 	excerpt__analyse(text, low, n, in);
+	in->flags |= ci;
+	if (wsum)
+		excerpt__model_words(text, n, wsum);
+	return n;
 }
