@@ -243,6 +243,9 @@ def main():
     ap.add_argument("--cmd", default="build/rel/cairn triage --json {log}",
                     help="command run per log; {log} is replaced by its path")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--half", choices=("dev", "held-out", "all"), default="all",
+                    help="run on one half only (dev while developing: the held-out half "
+                         "is for the final figures)")
     ap.add_argument("--misses", action="store_true",
                     help="list the development-half logs whose chunk cairn misses")
     args = ap.parse_args()
@@ -251,6 +254,8 @@ def main():
         labels = [json.loads(l) for l in f if l.strip()]
     repos = sorted({repo_of(r["log"]) for r in labels})
     dev = set(repos[0::2])
+    if args.half != "all":
+        labels = [r for r in labels if (repo_of(r["log"]) in dev) == (args.half == "dev")]
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="logchunks.") as tmp:

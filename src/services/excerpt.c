@@ -1,33 +1,30 @@
 /* Choosing the lines of a log that explain a failure (see excerpt.h, and
  * docs/excerpt.md for the reasoning and the measurements).
  *
- * One pass over the log cleans and scores every line: words of trouble
- * ("error", "FAILED", exception names, "panicked", "not ok"...) raise the
- * score, a test runner's verdict and a place in the code ("x.c:12:") raise
- * it more, and lines that only wrap a failure reported elsewhere ("BUILD
- * FAILED", "make: *** Error 1", "exited with 1", tallies such as "3 failed,
- * 9 passed") or print help text are held down. The pass keeps the lines
+ * One pass over the log reads every line (excerpt_line.c): its score by the
+ * rules (words of trouble raise it, wrappers and help text hold it down),
+ * what it is (blank, indented, a frame, a CI marker) and what the line
+ * model makes of its words (excerpt_model.c). The pass keeps the lines
  * that score (the first CAND_FIRST and the last CAND_LAST), the markers a CI
  * service prints around its commands ("$ cmd", "The command "cmd" exited
- * with 1.") and the last words before each failing command's marker.
+ * with 1.", folds), the last words before each failing command's marker,
+ * and the model's reading of the last MLINE_MAX lines.
  *
  * Then candidates that belong together (close, or with only an indented
- * block such as a stack trace between them) form clusters; each cluster is
- * ranked by its best line, the trouble around it, the CI section it stands
- * in (a command that failed, one that passed, or the boilerplate after the
- * build) and, without markers, how late it comes. The best cluster is shown
- * with a few lines of context before it and the block that continues after
- * it, then the next ones while they score enough, and what budget is left
- * goes to the lines around them. Neighbouring lines are re-read from the log
- * through a cursor, so nothing is kept per line of the log. */
-#include "services/excerpt.h"
+ * block such as a stack trace between them) form clusters, ranked by the
+ * rules. When the best is an error diagnostic, or the log has no CI
+ * markers, the rules choose: the best cluster with a few lines of context
+ * before it and the block that continues after it, then the next ones
+ * while they score enough. Otherwise the line model scores every line from
+ * its reading, its neighbours' and where it stands among the markers, and
+ * runs of lines grow greedily around the best ones (choose_by_model()).
+ * What budget is left goes to the lines around the runs. Lines are re-read
+ * from the log through a cursor when needed, so what is kept per line is
+ * bounded. */
+#include "services/excerpt_int.h"
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -50,13 +47,15 @@
 #define CONTEXT_BEFORE 6
 /* Clusters scoring less are not shown for their own sake. */
 #define SECOND_MIN 10
+/* What the line model reads of each line is kept for the last MLINE_MAX
+ * lines; earlier lines are read again when the model needs them. */
+#define MLINE_MAX 16384
 /* Failing commands whose last words are kept, and how many of those lines. */
 #define TAIL_MAX 16
 #define TAIL_LINES 3
 
-/* Weights, in the units of the word table below. */
+/* Weights, in the units of the word table in excerpt_line.c. */
 enum {
-	W_VERDICT = 6,    /* a test runner's verdict: "--- FAIL:", "*** FAILED ***" */
 	W_TAIL = 4,       /* the last words of a failing command */
 	W_LAST_FAIL = 8,  /* in the output of the last command that failed */
 	W_FAIL = 5,       /* in the output of an earlier command that failed */
@@ -66,36 +65,6 @@ enum {
 	W_DIAG = 6,       /* an error diagnostic diag_extract() found */
 	W_DIAG_FIRST = 3, /* the first of them */
 	W_NONE = -1000,   /* a cluster of frames or wrappers only: never shown */
-};
-
-/* What a line is, besides its score. */
-enum {
-	F_BLANK = 1u << 0,
-	F_INDENT = 1u << 1,
-	F_FRAME = 1u << 2,    /* a stack frame or "Caused by" line */
-	F_CMD = 1u << 3,      /* a CI command echo: "$ make test" */
-	F_END_FAIL = 1u << 4, /* "The command "x" exited with 1." and the like */
-	F_END_OK = 1u << 5,   /* "The command "x" exited with 0." */
-	F_DONE = 1u << 6,     /* "Done. Your build exited with 1." */
-	F_DIAG = 1u << 7,     /* inside an error diagnostic's span */
-	F_DIAG_START = 1u << 8,
-	F_DIAG_FIRST = 1u << 9, /* the first error diagnostic starts here */
-	F_BOILER = 1u << 10,    /* help text a tool prints after an error */
-	F_WRAPPER = 1u << 11,   /* says that something failed, not why */
-	F_HEAD = 1u << 12,      /* a cluster's head has been found */
-};
-
-#define F_MARK (F_CMD | F_END_FAIL | F_END_OK | F_DONE)
-
-/* A line of the log: its number and its raw bytes [a, b), b at the '\n' or
- * at the end of the log. */
-struct cur {
-	size_t line, a, b;
-};
-
-struct info {
-	int score;
-	unsigned flags;
 };
 
 struct cand {
@@ -128,788 +97,6 @@ struct picks {
 	struct run r[PICK_MAX];
 	size_t n, lines, budget;
 };
-
-/* ---- lines and their text ----------------------------------------------- */
-
-static void cur_at(const char *log, size_t len, size_t line, size_t a, struct cur *c)
-{
-	const char *nl = memchr(log + a, '\n', len - a);
-	c->line = line;
-	c->a = a;
-	c->b = nl ? (size_t)(nl - log) : len;
-}
-
-/* Moves to the next line; false at the last one. */
-static bool cur_next(const char *log, size_t len, struct cur *c)
-{
-	if (c->b + 1 >= len)
-		return false;
-	cur_at(log, len, c->line + 1, c->b + 1, c);
-	return true;
-}
-
-/* Moves to the previous line; false at the first one. */
-static bool cur_prev(const char *log, struct cur *c)
-{
-	const char *nl;
-	if (c->a == 0)
-		return false;
-	c->b = c->a - 1;
-	nl = c->b ? memrchr(log, '\n', c->b) : NULL;
-	c->a = nl ? (size_t)(nl - log) + 1 : 0;
-	c->line--;
-	return true;
-}
-
-/* Skips the escape sequence at p[i] (an ESC); returns the index after it. */
-static size_t skip_escape(const char *p, size_t n, size_t i)
-{
-	size_t j = i + 1;
-	unsigned char b;
-
-	if (j >= n)
-		return n;
-	b = (unsigned char)p[j];
-	if (b == '[') {
-		j++;
-		while (j < n && (unsigned char)p[j] >= 0x30 && (unsigned char)p[j] <= 0x3f)
-			j++;
-		while (j < n && (unsigned char)p[j] >= 0x20 && (unsigned char)p[j] <= 0x2f)
-			j++;
-		return j < n && (unsigned char)p[j] >= 0x40 && (unsigned char)p[j] <= 0x7e ? j + 1
-											   : j;
-	}
-	if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
-		/* OSC (hyperlinks, titles) and other strings end at BEL or ST. */
-		for (j++; j < n; j++) {
-			if (p[j] == '\a')
-				return j + 1;
-			if (p[j] == 0x1b && j + 1 < n && p[j + 1] == '\\')
-				return j + 2;
-		}
-		return n;
-	}
-	if (b != 0 && strchr("()*+-./#%", b))
-		return j + 1 < n ? j + 2 : n; /* character set designation */
-	return j + 1;
-}
-
-/* Length of the valid UTF-8 sequence at p (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char b = p[0], lo = 0x80, hi = 0xbf;
-	size_t k;
-
-	if (b >= 0xc2 && b <= 0xdf)
-		k = 2;
-	else if (b >= 0xe0 && b <= 0xef)
-		k = 3;
-	else if (b >= 0xf0 && b <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (b == 0xe0)
-		lo = 0xa0;
-	else if (b == 0xed)
-		hi = 0x9f;
-	else if (b == 0xf0)
-		lo = 0x90;
-	else if (b == 0xf4)
-		hi = 0x8f;
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < k; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return k;
-}
-
-/* ASCII lower case, by byte. */
-static const char lower[256] = {
-#define L4(c) (char)(c), (char)((c) + 1), (char)((c) + 2), (char)((c) + 3)
-#define L16(c) L4(c), L4((c) + 4), L4((c) + 8), L4((c) + 12)
-	L16(0x00), L16(0x10), L16(0x20), L16(0x30), '@',       'a',       'b',       'c',
-	'd',       'e',       'f',       'g',       'h',       'i',       'j',       'k',
-	'l',       'm',       'n',       'o',       'p',       'q',       'r',       's',
-	't',       'u',       'v',       'w',       'x',       'y',       'z',       '[',
-	'\\',      ']',       '^',       '_',       L16(0x60), L16(0x70), L16(0x80), L16(0x90),
-	L16(0xa0), L16(0xb0), L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
-#undef L16
-#undef L4
-};
-
-/* Writes the cleaned text of a line (see excerpt.h) into out, and when low
- * is not NULL the same text in lower case into low; each holds
- * EXCERPT_MAX_TEXT + 1 bytes. Returns the length. */
-static size_t clean_text(const char *log, const struct cur *c, char *out, char *low)
-{
-	const char *p = log + c->a, *cr;
-	size_t n = c->b - c->a, o = 0, i = 0;
-
-	while (n > 0 && p[n - 1] == '\r')
-		n--;
-	/* A terminal shows only what was written after the last '\r'. */
-	if ((cr = memrchr(p, '\r', n)) != NULL) {
-		n -= (size_t)(cr + 1 - p);
-		p = cr + 1;
-	}
-	while (i < n) {
-		unsigned char b = (unsigned char)p[i];
-		size_t k;
-
-		/* The common case first: a run of printable ASCII. */
-		if (b >= 0x20 && b < 0x7f) {
-			size_t room = EXCERPT_MAX_TEXT - o, j = i;
-			while (j < n && j - i < room && (unsigned char)p[j] >= 0x20 &&
-			       (unsigned char)p[j] < 0x7f)
-				j++;
-			memcpy(out + o, p + i, j - i);
-			if (low)
-				for (size_t q = i; q < j; q++, o++)
-					low[o] = lower[(unsigned char)p[q]];
-			else
-				o += j - i;
-			i = j;
-			if (o == EXCERPT_MAX_TEXT)
-				break;
-			continue;
-		}
-		if (b == 0x1b) {
-			i = skip_escape(p, n, i);
-			continue;
-		}
-		if (b < 0x80) {
-			i++;
-			if ((b < 0x20 && b != '\t') || b == 0x7f)
-				continue;
-			if (o + 1 > EXCERPT_MAX_TEXT)
-				break;
-			if (low)
-				low[o] = (char)b;
-			out[o++] = (char)b;
-			continue;
-		}
-		k = utf8_len((const unsigned char *)p + i, n - i);
-		if (k == 0) {
-			if (o + 1 > EXCERPT_MAX_TEXT)
-				break;
-			if (low)
-				low[o] = '?';
-			out[o++] = '?';
-			i++;
-			continue;
-		}
-		if (o + k > EXCERPT_MAX_TEXT)
-			break;
-		memcpy(out + o, p + i, k);
-		if (low)
-			memcpy(low + o, p + i, k);
-		o += k;
-		i += k;
-	}
-	out[o] = '\0';
-	if (low)
-		low[o] = '\0';
-	return o;
-}
-
-/* ---- scoring a line ------------------------------------------------------ */
-
-/* Letters and digits, by byte: is_alnum() is the hottest test of all. */
-static const bool alnum[256] = {
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
-	['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
-static bool is_alnum(char ch)
-{
-	return alnum[(unsigned char)ch];
-}
-
-static bool is_upper(char ch)
-{
-	return ch >= 'A' && ch <= 'Z';
-}
-
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool has_prefix(const char *s, const char *p)
-{
-	return strncmp(s, p, strlen(p)) == 0;
-}
-
-/* Words of trouble (and of success), lower case, sorted, with their
- * weight. */
-static const struct word {
-	const char *w;
-	signed char score;
-	bool outcome; /* names a test or build outcome, as in a tally */
-} words[] = {
-	{"abort", 4, 0},     {"aborted", 5, 0},    {"aborting", 5, 0},     {"actual", 2, 0},
-	{"assert", 4, 0},    {"assertion", 5, 0},  {"assertions", 0, 1},   {"broken", 2, 1},
-	{"canceled", 0, 1},  {"cancelled", 0, 1},  {"cannot", 4, 0},       {"crash", 4, 0},
-	{"crashed", 5, 0},   {"denied", 4, 0},     {"error", 6, 1},        {"errored", 5, 0},
-	{"errors", 4, 1},    {"examples", 0, 1},   {"exception", 5, 0},    {"exceptions", 3, 0},
-	{"expected", 3, 0},  {"fail", 5, 1},       {"failed", 6, 1},       {"failing", 4, 1},
-	{"fails", 4, 0},     {"failure", 5, 1},    {"failures", 4, 1},     {"fatal", 7, 0},
-	{"ignored", 0, 1},   {"illegal", 4, 0},    {"incomplete", 0, 1},   {"inconclusive", 0, 1},
-	{"invalid", 3, 0},   {"killed", 4, 0},     {"mismatch", 3, 0},     {"missing", 2, 0},
-	{"ok", -1, 1},       {"panic", 6, 0},      {"panicked", 7, 0},     {"pass", -1, 1},
-	{"passed", -2, 1},   {"passing", -2, 1},   {"pending", 0, 1},      {"refused", 3, 0},
-	{"run", 0, 1},       {"segfault", 7, 0},   {"segmentation", 6, 0}, {"skipped", -1, 1},
-	{"succeeded", 0, 1}, {"success", -3, 0},   {"successful", -3, 0},  {"successfully", -3, 0},
-	{"test", 0, 1},      {"tests", 0, 1},      {"timeout", 3, 0},      {"todo", 0, 1},
-	{"total", 0, 1},     {"unable", 4, 0},     {"undefined", 3, 0},    {"unexpected", 3, 0},
-	{"unknown", 2, 0},   {"unresolved", 4, 0}, {"unsatisfied", 3, 0},  {"violation", 3, 0},
-	{"warning", 1, 0},   {"warnings", 0, 1},
-};
-
-#define NWORDS (sizeof words / sizeof words[0])
-
-/* Phrases, matched in the lower-cased line where a word (or a '[') starts.
- * P_TROUBLE phrases weigh like words of trouble; P_BOILER marks help text
- * that tools print after an error, which explains nothing; P_WRAPPER marks
- * the lines that wrap a failure reported elsewhere (the build tool, the test
- * runner or the shell saying that a step failed: true, but they explain
- * nothing, and they come last, so they would win on position alone);
- * P_EXIT is followed by an exit status. */
-enum { P_TROUBLE, P_BOILER, P_WRAPPER, P_EXIT, P_END };
-
-static const struct pattern {
-	const char *p;
-	unsigned char kind;
-	signed char score;
-} patterns[] = {
-	{"not found", P_TROUBLE, 4},
-	{"no such file", P_TROUBLE, 5},
-	{"could not", P_TROUBLE, 4},
-	{"couldn't", P_TROUBLE, 4},
-	{"can't", P_TROUBLE, 4},
-	{"does not exist", P_TROUBLE, 4},
-	{"is not defined", P_TROUBLE, 4},
-	{"non-zero", P_TROUBLE, 3},
-	{"nonzero", P_TROUBLE, 3},
-	{"but was", P_TROUBLE, 3},
-	{"but got", P_TROUBLE, 3},
-	{"to equal", P_TROUBLE, 3},
-	{"timed out", P_TROUBLE, 3},
-	{"out of memory", P_TROUBLE, 5},
-	{"core dumped", P_TROUBLE, 6},
-	{"npm err!", P_TROUBLE, 5},
-	{"stack trace", P_TROUBLE, 2},
-
-	{"for more information", P_BOILER, 0},
-	{"re-run", P_BOILER, 0},
-	{"rerun ", P_BOILER, 0},
-	{"to see the full", P_BOILER, 0},
-	{"run with --", P_BOILER, 0},
-	{"for documentation", P_BOILER, 0},
-	{"complete log of this run", P_BOILER, 0},
-	{"additional logging", P_BOILER, 0},
-	{"[help", P_BOILER, 0},
-	{"probably not a problem with", P_BOILER, 0},
-	{"get more help", P_BOILER, 0},
-	{"please report", P_BOILER, 0},
-	{"report this error", P_BOILER, 0},
-
-	{"failed to execute goal", P_WRAPPER, 0},
-	{"there are test failures", P_WRAPPER, 0},
-	{"there were failing tests", P_WRAPPER, 0},
-	{"build failed", P_WRAPPER, 0},
-	{"build failure", P_WRAPPER, 0},
-	{"execution failed for task", P_WRAPPER, 0},
-	{"tests failed", P_WRAPPER, 0},
-	{"test failed", P_WRAPPER, 0},
-	{"command failed", P_WRAPPER, 0},
-	{"non-zero exit", P_WRAPPER, 0},
-	{"returned non-zero", P_WRAPPER, 0},
-	{"elifecycle", P_WRAPPER, 0},
-	{"npm err! errno", P_WRAPPER, 0},
-	{"npm err! failed at", P_WRAPPER, 0},
-	{"see above", P_WRAPPER, 0},
-	{"see the report", P_WRAPPER, 0},
-	{"for details", P_WRAPPER, 0},
-	{"tests completed", P_WRAPPER, 0},
-	{"test result", P_WRAPPER, 0},
-	{"tests run:", P_WRAPPER, 0},
-	{"errored after", P_WRAPPER, 0},
-	{"job failed", P_WRAPPER, 0},
-	{"make: ***", P_WRAPPER, 0},
-	{"make[", P_WRAPPER, 0},
-	{"recipe for target", P_WRAPPER, 0},
-	{"build stopped", P_WRAPPER, 0},
-	{"compilation terminated", P_WRAPPER, 0},
-	{"exception is:", P_WRAPPER, 0},
-	{"what went wrong", P_WRAPPER, 0},
-	{"failed with an exception", P_WRAPPER, 0},
-	{"subprocess-exited-with-error", P_WRAPPER, 0},
-	{"failed with exit", P_WRAPPER, 0},
-	{"tests unsuccessful", P_WRAPPER, 0},
-	{"failed tests:", P_WRAPPER, 0},
-	{"tests in error:", P_WRAPPER, 0},
-
-	{"process completed with exit code", P_END, 0},
-
-	{"exited with", P_EXIT, 0},
-	{"exit code", P_EXIT, 0},
-	{"exit status", P_EXIT, 0},
-	{"returned", P_EXIT, 0},
-};
-
-#define NPATTERNS (sizeof patterns / sizeof patterns[0])
-
-/* The patterns in order of their first byte: those starting with byte c
- * are by_first[pat_start[c]] .. by_first[pat_start[c + 1] - 1], with their
- * lengths and second bytes alongside. Built once. */
-static unsigned char by_first[NPATTERNS], sorted_len[NPATTERNS], sorted_second[NPATTERNS];
-/* The words starting with letter c are words[word_start[c - 'a']] up to
- * words[word_start[c - 'a' + 1] - 1]; word_len[] holds their lengths. */
-static unsigned char word_start[27], word_len[NWORDS];
-static unsigned short pat_start[257];
-/* Which (first letter, length) pairs the table of words holds: a cheap
- * test that rejects most words before the binary search. */
-static uint16_t word_shapes[26];
-/* Bit b of pat_pairs[a] is set when a pattern starts with letters a, b. */
-static uint32_t pat_pairs[26];
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
-
-static void tables_index(void)
-{
-	size_t n = 0;
-	for (unsigned c = 0; c < 256; c++) {
-		pat_start[c] = (unsigned short)n;
-		for (size_t k = 0; k < NPATTERNS; k++)
-			if ((unsigned char)patterns[k].p[0] == c)
-				by_first[n++] = (unsigned char)k;
-	}
-	pat_start[256] = (unsigned short)n;
-	for (size_t k = 0; k < NPATTERNS; k++) {
-		const char *p = patterns[by_first[k]].p;
-		sorted_len[k] = (unsigned char)strlen(p);
-		sorted_second[k] = (unsigned char)p[1];
-		if (p[0] >= 'a' && p[0] <= 'z' && p[1] >= 'a' && p[1] <= 'z')
-			pat_pairs[p[0] - 'a'] |= 1u << (p[1] - 'a');
-		else if (p[0] >= 'a' && p[0] <= 'z')
-			pat_pairs[p[0] - 'a'] = UINT32_MAX; /* no quick test */
-	}
-	n = 0;
-	for (unsigned c = 0; c < 26; c++) {
-		word_start[c] = (unsigned char)n;
-		while (n < NWORDS && words[n].w[0] == (char)('a' + c))
-			n++;
-	}
-	word_start[26] = (unsigned char)n;
-	for (size_t k = 0; k < NWORDS; k++) {
-		word_len[k] = (unsigned char)strlen(words[k].w);
-		word_shapes[words[k].w[0] - 'a'] |= (uint16_t)(1u << word_len[k]);
-	}
-}
-
-/* The entry for the lower-case word w (n bytes), or NULL. */
-static const struct word *word_find(const char *w, size_t n)
-{
-	unsigned c = (unsigned)(w[0] - 'a');
-	for (unsigned k = word_start[c]; k < word_start[c + 1]; k++)
-		if (word_len[k] == n && words[k].w[1] == w[1] && !memcmp(words[k].w, w, n))
-			return &words[k];
-	return NULL;
-}
-
-/* The exit status at p (after blanks, ':' or '='): 1 when non-zero, 0 when
- * zero, -1 when there is no number. */
-static int status_at(const char *p)
-{
-	while (*p == ' ' || *p == ':' || *p == '=')
-		p++;
-	if (*p == '-' && is_digit(p[1]))
-		return 1;
-	if (!is_digit(*p))
-		return -1;
-	while (*p == '0')
-		p++;
-	return is_digit(*p) ? 1 : 0;
-}
-
-/* The exit status after "exited with" or "exit code" in s: 1 when non-zero,
- * 0 when zero, -1 when there is none. */
-static int exit_status_after(const char *s)
-{
-	static const char *const keys[] = {"exited with", "exit code"};
-	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-		const char *p = strstr(s, keys[k]);
-		if (p)
-			return status_at(p + strlen(keys[k]));
-	}
-	return -1;
-}
-
-/* Whether a word sits in a path, file name or option rather than in prose:
- * "-Werror", "--fail-fast", "src/errors/x.c", "errors.go". */
-static bool word_in_name(const char *t, size_t n, size_t i, size_t j)
-{
-	char prev = i > 0 ? t[i - 1] : ' ', next = j < n ? t[j] : ' ';
-	if (prev == '-' || prev == '/' || prev == '\\' || prev == '.' || prev == '_' ||
-	    prev == '$' || prev == '@' || prev == '#' || prev == '=')
-		return true;
-	if ((next == '.' || next == '/' || next == '\\' || next == '_') && j + 1 < n &&
-	    is_alnum(t[j + 1]))
-		return true;
-	return next == '-' && j + 1 < n && is_alnum(t[j + 1]);
-}
-
-/* Whether the word is negated by a zero or "no" before it, or by ": 0"
- * after it ("0 errors", "no failures", "Failures: 0", "errors=0"). */
-static bool word_negated(const char *t, size_t n, size_t i, size_t j)
-{
-	size_t k = i;
-	while (k > 0 && t[k - 1] == ' ')
-		k--;
-	if (k > 0 && t[k - 1] == '0' && (k < 2 || !is_alnum(t[k - 2])))
-		return true;
-	if (k >= 2 && (t[k - 2] == 'n' || t[k - 2] == 'N') &&
-	    (t[k - 1] == 'o' || t[k - 1] == 'O') && (k < 3 || !is_alnum(t[k - 3])))
-		return true;
-	while (j < n && (t[j] == ' ' || t[j] == ':' || t[j] == '='))
-		j++;
-	return j < n && t[j] == '0' && (j + 1 >= n || !is_digit(t[j + 1]));
-}
-
-/* Whether a CamelCase word names an exception or error type. */
-static bool exception_name(const char *w, size_t n)
-{
-	static const struct {
-		const char *w;
-		size_t n;
-	} ends[] = {{"Error", 5}, {"Exception", 9}, {"Failure", 7}, {"Fault", 5}};
-	char z = w[n - 1];
-	if (!is_upper(w[0]) || n < 7 || (z != 'r' && z != 'n' && z != 'e' && z != 't'))
-		return false;
-	for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++)
-		if (n > ends[k].n + 1 && !memcmp(w + n - ends[k].n, ends[k].w, ends[k].n))
-			return true;
-	return false;
-}
-
-static bool is_frame(const char *t)
-{
-	switch (t[0]) {
-	case 'a': return t[1] == 't' && t[2] == ' ' && strpbrk(t + 3, "(:.") != NULL;
-	case 'F': return has_prefix(t, "File \"") && strstr(t, "\", line ");
-	case '#': return is_digit(t[1]);
-	case 'f': return has_prefix(t, "from ") && strchr(t, ':');
-	case '.': return has_prefix(t, "... ") && is_digit(t[4]) && strstr(t, " more");
-	case 'C': return has_prefix(t, "Caused by:");
-	case '-': return has_prefix(t, "--- End of");
-	}
-	/* Ruby: "app/x.rb:12:in `method'". */
-	return strchr(t, '`') && strstr(t, ":in `");
-}
-
-/* Skips a log level tag or a time stamp at the start of t and one blank
- * after it: "[INFO] ", "[error] ", "[16:40:38] ", "2019-07-29T16:51:05Z ".
- * Returns t when there is none. */
-static const char *after_tag(const char *t)
-{
-	static const char *const levels[] = {
-		"info", "error", "err", "warn", "warning", "debug", "trace", "fatal", "notice",
-	};
-	const char *p = t;
-
-	if (*p == '[') {
-		size_t n = strcspn(p + 1, "] ");
-		if (p[1 + n] != ']')
-			return t;
-		for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
-			if (strlen(levels[k]) == n && !strncasecmp(p + 1, levels[k], n))
-				p += n + 2;
-		if (p == t && n >= 5 && n <= 12 && is_digit(p[1]) &&
-		    strspn(p + 1, "0123456789:.") == n)
-			p += n + 2;
-	} else if (strspn(p, "0123456789") == 4 && p[4] == '-' && is_digit(p[5])) {
-		p += strcspn(p, " ");
-	}
-	if (p != t && *p == ' ')
-		p++;
-	return p;
-}
-
-/* Whether the lower-cased line is a tally of outcomes ("tests run: 9,
- * failures: 1", "3 failed, 10 passed", "[ ok: 797 | failed: 1 ]"), which
- * sums up failures shown elsewhere: counts next to outcome words, two of
- * them, or one in a line of at most four words. */
-static bool is_tally(const char *low, size_t n)
-{
-	size_t i = 0, counts = 0, ntok = 0, prev_end = 0;
-	bool prev_num = false, prev_outcome = false;
-
-	while (i < n) {
-		size_t j = i;
-		bool num = true, near = ntok > 0, outcome = false;
-		if (!is_alnum(low[i])) {
-			i++;
-			continue;
-		}
-		while (j < n && (is_alnum(low[j]) || low[j] == '_'))
-			j++;
-		for (size_t k = i; k < j && num; k++)
-			num = is_digit(low[k]);
-		if (!num && j - i < 16 && low[i] >= 'a' && low[i] <= 'z' &&
-		    (word_shapes[low[i] - 'a'] & (1u << (j - i)))) {
-			const struct word *w = word_find(low + i, j - i);
-			outcome = w && w->outcome;
-		}
-		for (size_t k = prev_end; k < i && near; k++)
-			near = low[k] == ' ' || low[k] == ':' || low[k] == '=' || low[k] == '|';
-		if (near && ((num && prev_outcome) || (outcome && prev_num)))
-			counts++;
-		prev_num = num;
-		prev_outcome = outcome;
-		prev_end = j;
-		ntok++;
-		i = j;
-	}
-	return counts >= 2 || (counts == 1 && ntok <= 4);
-}
-
-/* Whether t starts with a place: "path/x.c:12", "README.md:40:". */
-static bool starts_with_place(const char *t)
-{
-	const char *p = t;
-	bool dot = false, slash = false, alpha = false;
-
-	while (is_alnum(*p) || *p == '_' || *p == '.' || *p == '/' || *p == '\\' || *p == '-' ||
-	       *p == '+' || *p == '@') {
-		dot |= *p == '.';
-		slash |= *p == '/' || *p == '\\';
-		alpha |= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
-		p++;
-	}
-	return p > t && alpha && (dot || slash) && p[0] == ':' && is_digit(p[1]);
-}
-
-/* Matches the patterns that start at low[q] (low holds n bytes), adding
- * their weight to *best and *rest and their flags to in->flags. Returns
- * true when the line turns out to be a CI end marker (in->flags says which
- * and the line needs no more looking at). */
-static bool phrases_at(const char *low, size_t n, size_t q, struct info *in, int *best, int *rest)
-{
-	unsigned char ch = (unsigned char)low[q], c2 = (unsigned char)low[q + 1];
-	int st;
-
-	if (ch >= 'a' && ch <= 'z' &&
-	    !(c2 >= 'a' && c2 <= 'z' ? pat_pairs[ch - 'a'] & (1u << (c2 - 'a'))
-				     : pat_pairs[ch - 'a'] == UINT32_MAX))
-		return false;
-	for (unsigned k = pat_start[ch]; k < pat_start[ch + 1]; k++) {
-		const struct pattern *pt;
-		size_t pn = sorted_len[k];
-		if (c2 != sorted_second[k] || pn > n - q)
-			continue;
-		pt = &patterns[by_first[k]];
-		if (memcmp(low + q, pt->p, pn))
-			continue;
-		switch (pt->kind) {
-		case P_TROUBLE:
-			if (pt->score > *best) {
-				*rest += *best;
-				*best = pt->score;
-			} else {
-				*rest += pt->score;
-			}
-			break;
-		case P_BOILER: in->flags |= F_BOILER; break;
-		case P_WRAPPER: in->flags |= F_WRAPPER; break;
-		case P_EXIT:
-			st = status_at(low + q + pn);
-			if (st == 1)
-				in->flags |= F_WRAPPER;
-			else if (st == 0)
-				*rest -= 4;
-			break;
-		case P_END:
-			/* GitHub Actions: "Error: Process completed with exit
-			 * code 1." ends the failing step. */
-			in->flags = status_at(low + q + pn) == 0 ? F_END_OK : F_END_FAIL;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Scores the cleaned text s (n bytes, ls the same in lower case) of one
- * line. */
-static void analyse(const char *s, const char *ls, size_t n, struct info *in)
-{
-	const char *t = s, *b, *low;
-	size_t tn, i = 0;
-	int best = 0, rest = 0, st;
-	bool first = true, saw_at = false, place = false;
-
-	pthread_once(&tables_once, tables_index);
-	in->score = 0;
-	in->flags = 0;
-	while (*t == ' ' || *t == '\t')
-		t++;
-	tn = n - (size_t)(t - s);
-	if (tn == 0) {
-		in->flags = F_BLANK;
-		return;
-	}
-	/* Indentation and the shape of the line are read after a level tag
-	 * or a time stamp ("[info]   at x.Y(Y.scala:3)"); the words of the
-	 * tag still count. */
-	b = after_tag(t);
-	if (b != t) {
-		if (*b == ' ' || *b == '\t')
-			in->flags |= F_INDENT;
-		while (*b == ' ' || *b == '\t')
-			b++;
-		if (*b == '\0') {
-			in->flags = F_BLANK;
-			return;
-		}
-	} else if (t != s) {
-		in->flags |= F_INDENT;
-	}
-
-	/* Markers a CI service prints around the commands it runs. */
-	if (t[0] == '$' && t == s && t[1] == ' ') {
-		in->flags |= F_CMD;
-		return;
-	}
-	if (t[0] == 'T' && has_prefix(t, "The command \"") &&
-	    (strstr(t, "\" exited with ") || strstr(t, "\" failed"))) {
-		st = exit_status_after(t);
-		in->flags |= st == 0 ? F_END_OK : F_END_FAIL;
-		return;
-	}
-	if (t[0] == 'D' && has_prefix(t, "Done. Your build exited with")) {
-		in->flags |= F_DONE;
-		return;
-	}
-	if (is_frame(b))
-		in->flags |= F_FRAME;
-	low = ls + (t - s);
-
-	/* Words. */
-	while (i < tn) {
-		size_t j = i, wn;
-		char w[16];
-		const struct word *hit = NULL;
-		int sc = 0;
-
-		if (!is_alnum(t[i])) {
-			i++;
-			continue;
-		}
-		while (j < tn && (is_alnum(t[j]) || t[j] == '_'))
-			j++;
-		wn = j - i;
-		if ((i > 0 && t[i - 1] == '[' && phrases_at(low, tn, i - 1, in, &best, &rest)) ||
-		    phrases_at(low, tn, i, in, &best, &rest)) {
-			in->score = 0;
-			return;
-		}
-		if (wn == 2 && low[i] == 'a' && low[i + 1] == 't') {
-			saw_at = true;
-		} else if (saw_at && wn == 4 && !memcmp(low + i, "line", 4) && j + 1 < tn &&
-			   t[j] == ' ' && is_digit(t[j + 1])) {
-			place = true; /* "at /x/y.pl line 12", "at line 69" */
-		}
-		if (exception_name(t + i, wn)) {
-			sc = 7 + (j >= tn || t[j] == ':' ? 2 : 0);
-		} else if (wn >= 2 && wn < sizeof w && low[i] >= 'a' && low[i] <= 'z' &&
-			   (word_shapes[low[i] - 'a'] & (1u << wn)) && !word_in_name(t, tn, i, j)) {
-			memcpy(w, low + i, wn);
-			w[wn] = '\0';
-			hit = word_find(w, wn);
-			if (hit && hit->score > 0 && word_negated(t, tn, i, j))
-				hit = NULL;
-			if (hit && hit->score == -1 && !first)
-				hit = NULL;
-		}
-		if (hit) {
-			bool caps = true;
-			sc = hit->score;
-			for (size_t k = i; k < j && caps; k++)
-				caps = is_upper(t[k]);
-			if (sc >= 5 && caps && wn >= 4) {
-				/* Tools shout when it matters, and a test runner's
-				 * verdict comes first or last: "--- FAIL: x",
-				 * "x *** FAILED ***", "x <<< FAILURE!". */
-				size_t e = j;
-				while (e < tn && (t[e] == ' ' || t[e] == '*' || t[e] == '!' ||
-						  t[e] == '.' || t[e] == ':' || t[e] == ']'))
-					e++;
-				bool fails = !memcmp(w, "fail", 4);
-				sc += 3 + (fails && (first || e == tn) ? W_VERDICT : 0);
-			}
-			if (sc >= 5 && j < tn && t[j] == ':')
-				sc += 2;
-			if (sc >= 5 && first)
-				sc += 2;
-		}
-		if (sc > best) {
-			rest += best > 0 ? best : 0;
-			best = sc;
-		} else if (sc != 0) {
-			rest += sc;
-		}
-		first = false;
-		i = j;
-	}
-
-	/* The shape of the line. */
-	if (has_prefix(low + (b - t), "not ok ") && best < 7)
-		best = 7; /* TAP */
-	if ((unsigned char)b[0] == 0xe2) {
-		if (has_prefix(b, "\xe2\x9c\x97") || has_prefix(b, "\xe2\x9c\x96") ||
-		    has_prefix(b, "\xe2\x9c\x98") || has_prefix(b, "\xe2\x9d\x8c"))
-			best = best < 6 ? 6 : best; /* ✗ ✖ ✘ ❌ */
-		if (has_prefix(b, "\xe2\x9c\x93") || has_prefix(b, "\xe2\x9c\x94"))
-			rest -= 3; /* ✓ ✔ */
-	}
-	if (b[0] == '[' && b[1] && b[2] == ']' && b[3] == ' ') {
-		/* Test runners that mark results "[+] name" and "[-] name". */
-		if (b[1] == '+')
-			rest -= 3;
-		else if (b[1] == '-' && best < 6)
-			best = 6;
-	}
-	if (place || starts_with_place(b)) {
-		/* A message about a place in the code: a compiler, a linter,
-		 * an assertion. */
-		if (best < 4)
-			rest += best, best = 4;
-		else
-			rest += 4;
-	}
-	in->score = best + (rest > 8 ? 4 : rest / 2);
-	if (in->score > 0 && is_tally(low, tn))
-		in->flags |= F_WRAPPER;
-	if ((in->flags & F_WRAPPER) && in->score > 3)
-		in->score = 3;
-	if ((in->flags & F_BOILER) && in->score > 1)
-		in->score = 1;
-	if (in->score < 0)
-		in->score = 0;
-}
-
-static void analyse_at(const char *log, const struct cur *c, struct info *in)
-{
-	char text[EXCERPT_MAX_TEXT + 1], low[EXCERPT_MAX_TEXT + 1];
-	size_t n = clean_text(log, c, text, low);
-	analyse(text, low, n, in);
-}
 
 /* ---- choosing regions ---------------------------------------------------- */
 
@@ -986,7 +173,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 	size_t fwd = 0, nctx = 0;
 
 	while (nctx < CONTEXT_BEFORE && cur_prev(log, &c)) {
-		analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (in.flags & (F_END_OK | F_END_FAIL | F_DONE))
 			break;
 		ctx[nctx++] = c;
@@ -1005,7 +192,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 	}
 	c = cl->last;
 	while (fwd < BLOCK_FWD && cur_next(log, len, &c)) {
-		analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (!continues(&in)) {
 			/* A blank line or a header stays when an indented
 			 * block follows it. */
@@ -1013,7 +200,7 @@ static void pick_cluster(const char *log, size_t len, struct picks *p, const str
 			struct info din;
 			if ((in.flags & F_MARK) || !cur_next(log, len, &d))
 				break;
-			analyse_at(log, &d, &din);
+			excerpt__analyse_at(log, &d, &din, NULL);
 			if (!(din.flags & (F_INDENT | F_FRAME)) || (din.flags & F_BLANK))
 				break;
 		}
@@ -1066,6 +253,11 @@ struct tail {
 	int score;
 };
 
+/* The lines [a, b) of an error diagnostic from a known tool. */
+struct span {
+	size_t a, b;
+};
+
 struct scan {
 	struct tail tail[TAIL_MAX]; /* ring of the most recent */
 	size_t ntail, tail_head;
@@ -1075,31 +267,94 @@ struct scan {
 	size_t nfirst, ncand, cand_head, dropped;
 	struct mark *mark; /* ring of MARK_MAX */
 	size_t nmark, mark_head;
+	struct mark *fold; /* ring of MARK_MAX lines that open or close a fold */
+	size_t nfold, fold_head;
+	/* The error diagnostics, sorted by start; cover[k] is the furthest
+	 * end among sp[0..k]. */
+	struct span *sp;
+	size_t nsp, *cover;
+	struct mline *ml; /* ring of MLINE_MAX, by line number */
 	size_t total;
 	bool any_fail;
+	/* Called for each line when not NULL (excerpt__each_line()). */
+	void (*each)(void *ctx, const struct cur *c, const struct info *in);
+	void *each_ctx;
 };
 
-/* The spans of error diagnostics from known tools, sorted by start. */
-struct span {
-	size_t a, b;
-};
-
-static size_t error_spans(const struct diag_list *d, struct span **out)
+static int cmp_span(const void *a, const void *b)
 {
-	size_t n = 0;
-	*out = NULL;
+	const struct span *x = a, *y = b;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static void error_spans(const struct diag_list *d, struct scan *s)
+{
+	s->nsp = 0;
 	if (!d || d->n == 0)
-		return 0;
-	*out = xreallocarray(NULL, d->n, sizeof **out);
+		return;
+	s->sp = xreallocarray(NULL, d->n, sizeof *s->sp);
+	s->cover = xreallocarray(NULL, d->n, sizeof *s->cover);
 	for (size_t k = 0; k < d->n; k++) {
 		const struct diag *g = &d->v[k];
 		if (g->severity < SEV_ERROR || !strcmp(g->tool, "generic"))
 			continue;
-		(*out)[n].a = g->log_line;
-		(*out)[n].b = g->log_line + (g->log_lines ? g->log_lines : 1);
-		n++;
+		s->sp[s->nsp].a = g->log_line;
+		s->sp[s->nsp].b = g->log_line + (g->log_lines ? g->log_lines : 1);
+		s->nsp++;
 	}
-	return n;
+	qsort(s->sp, s->nsp, sizeof *s->sp, cmp_span);
+	for (size_t k = 0; k < s->nsp; k++)
+		s->cover[k] = k > 0 && s->cover[k - 1] > s->sp[k].b ? s->cover[k - 1] : s->sp[k].b;
+}
+
+/* Adds what the error diagnostics say of the line to in: F_DIAG inside
+ * one, F_DIAG_START (and a score of at least 9, unless the line is a
+ * wrapper) where one starts, F_DIAG_FIRST where the first starts. */
+static void diag_at(const struct scan *s, size_t line, struct info *in)
+{
+	size_t lo = 0, hi = s->nsp;
+
+	/* The first span starting after the line. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->sp[mid].a <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return;
+	if (s->sp[lo - 1].a == line) {
+		in->flags |= F_DIAG_START | (s->sp[0].a == line ? F_DIAG_FIRST : 0);
+		if (in->score < 9 && !(in->flags & F_WRAPPER))
+			in->score = 9;
+	}
+	if (line < s->cover[lo - 1])
+		in->flags |= F_DIAG;
+}
+
+static void ring_add(struct mark *ring, size_t *n, size_t *head, size_t line, unsigned flags)
+{
+	struct mark *m = &ring[(*head + *n) % MARK_MAX];
+	m->line = line;
+	m->flags = flags;
+	if (*n < MARK_MAX)
+		(*n)++;
+	else
+		*head = (*head + 1) % MARK_MAX;
+}
+
+static void scan_release(struct scan *s)
+{
+	free(s->first);
+	free(s->cand);
+	free(s->mark);
+	free(s->fold);
+	free(s->sp);
+	free(s->cover);
+	free(s->ml);
 }
 
 /* Records the last words before line end (a cursor on the marker, or past
@@ -1120,7 +375,7 @@ static void add_tail(const char *log, struct scan *s, const struct cur *end, boo
 		}
 		if (got == TAIL_LINES || ++looked > 4 * TAIL_LINES)
 			break;
-		analyse_at(log, &c, &in);
+		excerpt__analyse_at(log, &c, &in, NULL);
 		if (in.flags & (F_CMD | F_END_FAIL | F_END_OK | F_DONE))
 			break;
 		if (in.flags & (F_BLANK | F_WRAPPER | F_BOILER))
@@ -1142,8 +397,6 @@ static void add_tail(const char *log, struct scan *s, const struct cur *end, boo
 
 static void scan_log(const char *log, size_t len, const struct diag_list *diags, struct scan *s)
 {
-	struct span *sp;
-	size_t nsp = error_spans(diags, &sp), si = 0, cover = 0;
 	struct cur c;
 	bool more = len > 0;
 	/* Lines since the last candidate: all of them, those that break a
@@ -1154,32 +407,25 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 	s->first = xreallocarray(NULL, CAND_FIRST, sizeof *s->first);
 	s->cand = xreallocarray(NULL, CAND_LAST, sizeof *s->cand);
 	s->mark = xreallocarray(NULL, MARK_MAX, sizeof *s->mark);
+	s->fold = xreallocarray(NULL, MARK_MAX, sizeof *s->fold);
+	s->ml = xreallocarray(NULL, MLINE_MAX, sizeof *s->ml);
+	error_spans(diags, s);
 	if (more)
 		cur_at(log, len, 0, 0, &c);
 	while (more) {
 		struct info in;
-		analyse_at(log, &c, &in);
-		/* Error diagnostics in force at this line. */
-		while (si < nsp && sp[si].a <= c.line) {
-			if (sp[si].a == c.line) {
-				in.flags |= F_DIAG_START | (si == 0 ? F_DIAG_FIRST : 0);
-				if (in.score < 9 && !(in.flags & F_WRAPPER))
-					in.score = 9;
-			}
-			if (sp[si].b > cover)
-				cover = sp[si].b;
-			si++;
-		}
-		if (c.line < cover)
-			in.flags |= F_DIAG;
+		struct mline *ml = &s->ml[c.line % MLINE_MAX];
+		ml->len = (unsigned)excerpt__analyse_at(log, &c, &in, ml->part);
+		diag_at(s, c.line, &in);
+		ml->score = in.score;
+		ml->flags = in.flags;
+		excerpt__model_line(ml);
+		if (s->each)
+			s->each(s->each_ctx, &c, &in);
+		if (in.flags & (F_FOLD_START | F_FOLD_END))
+			ring_add(s->fold, &s->nfold, &s->fold_head, c.line, in.flags);
 		if (in.flags & F_MARK) {
-			struct mark *m = &s->mark[(s->mark_head + s->nmark) % MARK_MAX];
-			m->line = c.line;
-			m->flags = in.flags;
-			if (s->nmark < MARK_MAX)
-				s->nmark++;
-			else
-				s->mark_head = (s->mark_head + 1) % MARK_MAX;
+			ring_add(s->mark, &s->nmark, &s->mark_head, c.line, in.flags);
 			gap++;
 			hard += JOIN_MAX;
 			pending = 0;
@@ -1220,7 +466,6 @@ static void scan_log(const char *log, size_t len, const struct diag_list *diags,
 	s->total = len > 0 ? c.line + 1 : 0;
 	if (len > 0 && !s->any_fail)
 		add_tail(log, s, &c, true);
-	free(sp);
 }
 
 /* The k-th candidate kept, in log order; *joined is false where candidates
@@ -1359,6 +604,386 @@ static size_t useful_end(const struct scan *s)
 	return s->total;
 }
 
+/* ---- the line model ----------------------------------------------------- */
+
+/* How the model's scores choose the lines (see choose_by_model()), in
+ * 1/EXCERPT_MODEL_SCALE of a logit; chosen by cross-validation over
+ * repositories (bench/triage/train_excerpt.py, PARAMS). */
+#define TAU (-1 * EXCERPT_MODEL_SCALE) /* no line scoring less is taken for itself */
+#define PENALTY 0                      /* what starting a new run costs */
+#define NEW_RUNS 2                     /* runs the model may start */
+#define LOOK 4                         /* lines looked at past a run's end */
+/* The best lines of the log kept as places to start a run. */
+#define SEED_MAX 64
+/* Scores computed again for the lines around a run are cached, ZCACHE of
+ * them, direct-mapped by line; a miss scores the ZBLOCK lines on each side
+ * too, since the next questions are about them. */
+#define ZCACHE 1024
+#define ZBLOCK 16
+#define WIN (2 * MODEL_RADIUS + 1)
+
+struct seed {
+	struct cur c;
+	int32_t z;
+};
+
+struct zslot {
+	size_t line;
+	int32_t z;
+	bool used;
+};
+
+/* The model's view of a log, after the pass (scan_log()) over it. */
+struct model {
+	const char *log;
+	size_t len;
+	const struct scan *s;
+	/* Over the marks ring in order: the failing end markers at k or
+	 * later; whether a command failed or the build was done before k;
+	 * the last command line at k or before (SIZE_MAX: none). */
+	size_t fails_after[MARK_MAX + 1];
+	bool faildone_before[MARK_MAX + 1];
+	size_t last_cmd[MARK_MAX];
+	int best;
+	/* Whether a command failed: then runs start only in the output of a
+	 * failing command (S_LAST_FAIL, S_FAIL), the CI service having said
+	 * where the failure is. */
+	bool failing;
+	struct seed seed[SEED_MAX]; /* best first; ties by line */
+	size_t nseed;
+	struct zslot *cache;
+};
+
+static size_t first_after(const struct mark *ring, size_t n, size_t head, size_t line)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ring[(head + mid) % MARK_MAX].line <= line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Where the line stands (struct mwhere in excerpt_int.h). */
+static void where_at(const struct model *m, size_t line, struct mwhere *w)
+{
+	const struct scan *s = m->s;
+	size_t k = first_after(s->mark, s->nmark, s->mark_head, line), j;
+
+	memset(w, 0, sizeof *w);
+	w->line = line;
+	w->total = s->total;
+	w->best = m->best;
+	w->to_fail_end = w->from_cmd = -1;
+	if (s->nmark == 0) {
+		w->sect = S_NOMARK;
+	} else if (k == s->nmark) {
+		w->sect = m->faildone_before[k] ? S_AFTER : S_OPEN;
+	} else {
+		const struct mark *mk = mark_at(s, k);
+		if (mk->flags & F_CMD) {
+			w->sect = S_NOEND;
+		} else if (mk->flags & F_END_FAIL) {
+			w->sect = m->fails_after[k + 1] == 0 ? S_LAST_FAIL : S_FAIL;
+			w->to_fail_end = (long)(mk->line - line);
+		} else if (mk->flags & F_END_OK) {
+			w->sect = S_OK;
+		} else if (m->faildone_before[k]) {
+			w->sect = S_AFTER;
+		} else {
+			/* "Done. Your build exited with 1." with no command
+			 * failing before: the output before it is the failure. */
+			w->sect = S_LAST_FAIL;
+			w->to_fail_end = (long)(mk->line - line);
+		}
+	}
+	/* The last command line before this line. */
+	j = k;
+	if (j > 0 && mark_at(s, j - 1)->line == line)
+		j--;
+	if (j > 0 && m->last_cmd[j - 1] != SIZE_MAX)
+		w->from_cmd = (long)(line - mark_at(s, m->last_cmd[j - 1])->line);
+	k = first_after(s->fold, s->nfold, s->fold_head, line);
+	w->fold = k > 0 && (s->fold[(s->fold_head + k - 1) % MARK_MAX].flags & F_FOLD_START);
+	for (k = 0; k < s->ntail; k++) {
+		const struct tail *t = &s->tail[(s->tail_head + k) % TAIL_MAX];
+		if (line >= t->first.line && line <= t->last.line)
+			w->tail = true;
+	}
+}
+
+static struct model *model_new(const char *log, size_t len, const struct scan *s)
+{
+	struct model *m = xcalloc(1, sizeof *m);
+	bool seen = false, any_fail = false;
+	int best_fail = 0, best = 0;
+	size_t cmd = SIZE_MAX;
+
+	m->log = log;
+	m->len = len;
+	m->s = s;
+	m->cache = xcalloc(ZCACHE, sizeof *m->cache);
+	m->fails_after[s->nmark] = 0;
+	for (size_t k = s->nmark; k > 0; k--)
+		m->fails_after[k - 1] =
+			m->fails_after[k] + !!(mark_at(s, k - 1)->flags & F_END_FAIL);
+	for (size_t k = 0; k < s->nmark; k++) {
+		m->faildone_before[k] = seen;
+		if (mark_at(s, k)->flags & (F_END_FAIL | F_DONE))
+			seen = true;
+		if (mark_at(s, k)->flags & F_CMD)
+			cmd = k;
+		m->last_cmd[k] = cmd;
+	}
+	m->faildone_before[s->nmark] = seen;
+	for (size_t k = 0; k < s->nmark; k++) {
+		unsigned f = mark_at(s, k)->flags;
+		if ((f & F_END_FAIL) || ((f & F_DONE) && !m->faildone_before[k]))
+			m->failing = true;
+	}
+	/* The best rules' score in the output of failing commands (in the
+	 * whole log when none there scores). */
+	for (size_t k = 0; k < s->nfirst + s->ncand; k++) {
+		bool joined;
+		const struct cand *c = cand_at(s, k, &joined);
+		struct mwhere w;
+		if (c->score <= 0)
+			continue;
+		if (c->score > best)
+			best = c->score;
+		where_at(m, c->c.line, &w);
+		if (w.sect == S_LAST_FAIL || w.sect == S_FAIL) {
+			any_fail = true;
+			if (c->score > best_fail)
+				best_fail = c->score;
+		}
+	}
+	m->best = any_fail ? best_fail : best;
+	return m;
+}
+
+static void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->cache);
+	free(m);
+}
+
+/* What the model reads of the line at c: what the pass kept, when it is
+ * among the last MLINE_MAX lines, or the line read again into ml. */
+static const struct mline *read_line(const struct model *m, const struct cur *c, struct mline *ml)
+{
+	struct info in;
+	if (c->line + MLINE_MAX >= m->s->total)
+		return &m->s->ml[c->line % MLINE_MAX];
+	ml->len = (unsigned)excerpt__analyse_at(m->log, c, &in, ml->part);
+	diag_at(m->s, c->line, &in);
+	ml->score = in.score;
+	ml->flags = in.flags;
+	excerpt__model_line(ml);
+	return ml;
+}
+
+/* Scores the lines a to b (a <= b < total), c being a cursor on any line,
+ * reading each line of a - MODEL_RADIUS to b + MODEL_RADIUS once; calls
+ * sink with each line's cursor, place and score, in order. */
+static void score_range(struct model *m, struct cur c, size_t a, size_t b,
+			void (*sink)(struct model *m, const struct cur *c, const struct mwhere *w,
+				     int32_t z))
+{
+	static const struct mline none;
+	struct mline ring[WIN];
+	const struct mline *line[WIN], *win[WIN];
+	struct cur at[WIN];
+	const size_t total = m->s->total, lo = a > MODEL_RADIUS ? a - MODEL_RADIUS : 0,
+		     hi = b + MODEL_RADIUS < total ? b + MODEL_RADIUS : total - 1;
+
+	while (c.line > lo)
+		cur_prev(m->log, &c);
+	while (c.line < lo)
+		cur_next(m->log, m->len, &c);
+	for (size_t j = lo; j <= hi + MODEL_RADIUS; j++) {
+		size_t i;
+		struct mwhere w;
+
+		if (j <= hi) {
+			line[j % WIN] = read_line(m, &c, &ring[j % WIN]);
+			at[j % WIN] = c;
+			if (j < hi)
+				cur_next(m->log, m->len, &c);
+		}
+		/* Line i = j - MODEL_RADIUS has all it reads once line j is
+		 * read (or past the end of the log). */
+		if (j < a + MODEL_RADIUS || j > b + MODEL_RADIUS)
+			continue;
+		i = j - MODEL_RADIUS;
+		for (size_t d = 0; d < WIN; d++) {
+			size_t l = i + d;
+			win[d] = l >= MODEL_RADIUS && l - MODEL_RADIUS <= hi
+					 ? line[(l - MODEL_RADIUS) % WIN]
+					 : &none;
+		}
+		where_at(m, i, &w);
+		sink(m, &at[i % WIN], &w, excerpt__model_score(win, &w));
+	}
+}
+
+/* Keeps the SEED_MAX best lines (in the output of failing commands, when
+ * a command failed). */
+static void seed_sink(struct model *m, const struct cur *c, const struct mwhere *w, int32_t z)
+{
+	size_t k = m->nseed;
+	if (k == SEED_MAX && z <= m->seed[SEED_MAX - 1].z)
+		return;
+	if (m->failing && w->sect != S_LAST_FAIL && w->sect != S_FAIL)
+		return;
+	while (k > 0 && m->seed[k - 1].z < z)
+		k--;
+	if (m->nseed < SEED_MAX)
+		m->nseed++;
+	memmove(&m->seed[k + 1], &m->seed[k], (m->nseed - 1 - k) * sizeof m->seed[0]);
+	m->seed[k].c = *c;
+	m->seed[k].z = z;
+}
+
+static void cache_sink(struct model *m, const struct cur *c, const struct mwhere *w, int32_t z)
+{
+	(void)w;
+	struct zslot *slot = &m->cache[c->line % ZCACHE];
+	slot->line = c->line;
+	slot->z = z;
+	slot->used = true;
+}
+
+/* The score of the line at c. */
+static int32_t z_at(struct model *m, const struct cur *c)
+{
+	struct zslot *slot = &m->cache[c->line % ZCACHE];
+	size_t a, b;
+
+	if (slot->used && slot->line == c->line)
+		return slot->z;
+	a = c->line > ZBLOCK ? c->line - ZBLOCK : 0;
+	b = c->line + ZBLOCK < m->s->total ? c->line + ZBLOCK : m->s->total - 1;
+	score_range(m, *c, a, b, cache_sink);
+	/* The block is shorter than the cache: no other line of it took the
+	 * line's slot. */
+	return slot->z;
+}
+
+/* The best score among the LOOK lines past a run's end (after it or before
+ * it), up to the first line already picked; false when there is none. */
+static bool run_front(struct model *m, const struct picks *p, const struct run *r, bool after,
+		      int32_t *v)
+{
+	struct cur c = after ? r->hi : r->lo;
+	bool any = false;
+
+	for (size_t d = 0; d < LOOK; d++) {
+		int32_t z;
+		if (after ? !cur_next(m->log, m->len, &c) : !cur_prev(m->log, &c))
+			break;
+		if (picks_has(p, c.line))
+			break;
+		z = z_at(m, &c);
+		if (!any || z > *v)
+			*v = z;
+		any = true;
+	}
+	return any;
+}
+
+static bool near_run(const struct picks *p, size_t line)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (line + 1 >= p->r[k].lo.line && line <= p->r[k].hi.line + 1)
+			return true;
+	return false;
+}
+
+/* Adds lines by the model's scores until the budget is spent or nothing
+ * left scores TAU: one line at a time, either the run whose side looks
+ * best (the best of the next LOOK lines there) grows by one line on that
+ * side, or, when a line not yet near a run beats every growth by PENALTY,
+ * a new run starts there (at most NEW_RUNS times; see seed_sink() for
+ * where). */
+static void choose_by_model(struct model *m, struct picks *p)
+{
+	size_t si = 0, added = 0;
+
+	while (!picks_full(p)) {
+		int32_t gv = 0, v = 0;
+		size_t gk = 0;
+		bool have = false, gafter = false;
+		struct cur c;
+
+		for (size_t k = 0; k < p->n; k++) {
+			for (int after = 1; after >= 0; after--) {
+				if (run_front(m, p, &p->r[k], after, &v) && v >= TAU &&
+				    (!have || v > gv)) {
+					have = true;
+					gv = v;
+					gk = k;
+					gafter = after;
+				}
+			}
+		}
+		while (si < m->nseed && near_run(p, m->seed[si].c.line))
+			si++;
+		if (added < NEW_RUNS && si < m->nseed) {
+			v = m->seed[si].z - PENALTY;
+			if (v >= TAU && (!have || v > gv)) {
+				if (!picks_add(p, &m->seed[si].c))
+					return;
+				added++;
+				continue;
+			}
+		}
+		if (!have)
+			return;
+		c = gafter ? p->r[gk].hi : p->r[gk].lo;
+		if (gafter)
+			cur_next(m->log, m->len, &c);
+		else
+			cur_prev(m->log, &c);
+		if (!picks_add(p, &c))
+			return;
+	}
+}
+
+static void seed_all(struct model *m)
+{
+	struct cur c;
+	if (m->s->total == 0)
+		return;
+	cur_at(m->log, m->len, 0, 0, &c);
+	score_range(m, c, 0, m->s->total - 1, seed_sink);
+}
+
+void excerpt__model_scores(const char *log, size_t len, const struct diag_list *diags, int32_t *z,
+			   size_t n)
+{
+	struct scan s = {0};
+	struct model *m;
+	struct cur c;
+
+	if (!log || len == 0 || len > DIAG_MAX_LOG)
+		return;
+	scan_log(log, len, diags, &s);
+	m = model_new(log, len, &s);
+	cur_at(log, len, 0, 0, &c);
+	for (size_t i = 0; i < s.total && i < n; i++) {
+		z[i] = z_at(m, &c);
+		cur_next(log, len, &c);
+	}
+	model_free(m);
+	scan_release(&s);
+}
+
 /* ---- the API -------------------------------------------------------------- */
 
 static void emit(const char *log, size_t len, struct picks *p, struct excerpt *out)
@@ -1371,7 +996,7 @@ static void emit(const char *log, size_t len, struct picks *p, struct excerpt *o
 	for (size_t k = 0; k < p->n; k++) {
 		struct cur c = p->r[k].lo;
 		for (;;) {
-			size_t tn = clean_text(log, &c, text, NULL);
+			size_t tn = excerpt__clean(log, &c, text, NULL, NULL);
 			out->v[out->n].line = c.line;
 			out->v[out->n].text = xstrndup(text, tn);
 			out->n++;
@@ -1389,6 +1014,67 @@ static void cur_last(const char *log, size_t len, size_t total, struct cur *c)
 	c->line = total - 1;
 	c->a = nl ? (size_t)(nl - log) + 1 : 0;
 	c->b = b;
+}
+
+/* Picks the best cluster, then the next ones while they score enough. */
+static void pick_clusters(const char *log, size_t len, struct picks *p, const struct cluster *cl,
+			  size_t ncl)
+{
+	pick_cluster(log, len, p, &cl[0]);
+	for (size_t k = 1; k < ncl && !picks_full(p); k++) {
+		if (cl[k].score < SECOND_MIN)
+			break;
+		if (picks_has(p, cl[k].best.line))
+			continue;
+		pick_cluster(log, len, p, &cl[k]);
+	}
+}
+
+/* The choice for a log a CI service wrote (it has markers) where no
+ * diagnostic stands out: the line model's (choose_by_model()). */
+static void choose_ci(const char *log, size_t len, const struct scan *s, struct picks *p)
+{
+	struct model *m;
+
+	if (s->total > p->budget) {
+		m = model_new(log, len, s);
+		seed_all(m);
+		choose_by_model(m, p);
+		model_free(m);
+	}
+	if (p->n == 0) {
+		/* Nothing scores (or every line fits): the end of the log
+		 * explains most. */
+		struct cur c;
+		cur_last(log, len, s->total, &c);
+		picks_add(p, &c);
+	}
+}
+
+/* The rules' choice: for a log whose best region is an error diagnostic
+ * (a compiler, a test runner says exactly which lines matter), and for a
+ * log without CI markers (a local build, a test run), of which the model
+ * has learned nothing. */
+static void choose_rules(const char *log, size_t len, const struct scan *s,
+			 const struct cluster *cl, size_t ncl, struct picks *p, struct excerpt *out)
+{
+	struct cur c;
+
+	if (ncl > 0 && cl[0].score > W_NONE) {
+		if (cl[0].flags & F_DIAG)
+			out->method = "diagnostics";
+		pick_clusters(log, len, p, cl, ncl);
+		/* Compiler-style diagnostics say exactly which lines matter:
+		 * padding them with the lines around would only bury them. A
+		 * guess from the log's wording is less sure, so the rest of the
+		 * budget goes to its surroundings. */
+		if (cl[0].flags & F_DIAG)
+			p->budget = p->lines;
+		return;
+	}
+	/* Nothing looks like trouble: the end of the log explains most. */
+	cur_last(log, len, s->total, &c);
+	picks_add(p, &c);
 }
 
 int excerpt_select(const char *log, size_t len, const struct diag_list *diags, size_t max_lines,
@@ -1422,38 +1108,28 @@ int excerpt_select(const char *log, size_t len, const struct diag_list *diags, s
 	cl = xreallocarray(NULL, s.nfirst + s.ncand + s.ntail + 1, sizeof *cl);
 	ncl = build_clusters(&s, cl);
 	qsort(cl, ncl, sizeof *cl, cmp_cluster);
-	if (ncl > 0 && cl[0].score > W_NONE) {
-		if (cl[0].flags & F_DIAG)
-			out->method = "diagnostics";
-		pick_cluster(log, len, &p, &cl[0]);
-		for (size_t k = 1; k < ncl && !picks_full(&p); k++) {
-			if (cl[k].score < SECOND_MIN)
-				break;
-			if (picks_has(&p, cl[k].best.line))
-				continue;
-			pick_cluster(log, len, &p, &cl[k]);
-		}
-		/* Compiler-style diagnostics say exactly which lines matter:
-		 * padding them with the lines around would only bury them. A
-		 * guess from the log's wording is less sure, so the rest of the
-		 * budget goes to its surroundings. */
-		if (!(cl[0].flags & F_DIAG)) {
-			pick_fill(log, len, &p, stop);
-			pick_fill(log, len, &p, s.total);
-		}
-	} else {
-		/* Nothing looks like trouble: the end of the log explains most. */
-		struct cur c;
-		cur_last(log, len, s.total, &c);
-		picks_add(&p, &c);
-		pick_fill(log, len, &p, s.total);
-	}
+	if (s.nmark > 0 && !(ncl > 0 && cl[0].score > W_NONE && (cl[0].flags & F_DIAG)))
+		choose_ci(log, len, &s, &p);
+	else
+		choose_rules(log, len, &s, cl, ncl, &p, out);
+	pick_fill(log, len, &p, stop);
+	pick_fill(log, len, &p, s.total);
 	emit(log, len, &p, out);
 	free(cl);
-	free(s.first);
-	free(s.cand);
-	free(s.mark);
+	scan_release(&s);
 	return 0;
+}
+
+void excerpt__each_line(const char *log, size_t len, const struct diag_list *diags,
+			void (*fn)(void *ctx, const struct cur *c, const struct info *in),
+			void *ctx)
+{
+	struct scan s = {.each = fn, .each_ctx = ctx};
+
+	if (!log || len == 0 || len > DIAG_MAX_LOG)
+		return;
+	scan_log(log, len, diags, &s);
+	scan_release(&s);
 }
 
 void excerpt_release(struct excerpt *ex)

@@ -1,8 +1,9 @@
 /* The excerpt that explains a failure: at most a few dozen lines of a build
  * or test log, chosen for the triage report, from the structured
- * diagnostics where there are any and from the log's own wording otherwise.
- * No I/O; the only shared state is an index of constant tables, built once
- * under pthread_once. Any thread may call any function here on distinct
+ * diagnostics where there are any, from the log's own wording and, in a CI
+ * log, a line model learned from labelled CI logs (its weights are compiled
+ * in). No I/O; the only shared state is an index of constant tables, built
+ * once under pthread_once. Any thread may call any function here on distinct
  * excerpts. See docs/excerpt.md for how lines are chosen and how the choice
  * is measured.
  *
@@ -15,9 +16,9 @@
  *
  * Bounded: the work is linear in the size of the log (each byte is looked at
  * a small, fixed number of times) and the memory held besides the result is
- * fixed (about 1.5 MiB at most), whatever the log holds: 2-3 ms for a MiB of
- * CI log on one current x86 core, about 7 ms for a MiB made only of short
- * error lines. */
+ * fixed (about 2 MiB at most), whatever the log holds; in one run on a
+ * shared machine, 11-16 ms for a MiB of CI log (1.6 to 2.3 times the rules
+ * alone), 11-16 ms for a MiB of plain or error lines (docs/excerpt.md). */
 #ifndef CAIRN_EXCERPT_H
 #define CAIRN_EXCERPT_H
 
@@ -66,14 +67,21 @@ struct excerpt {
  * too. Each region is weighted by where it stands: in the output of a CI
  * command that failed (the last one most), of one that passed, in the
  * boilerplate a CI service prints after the build, or, without CI markers,
- * how late in the log. The best regions are grown into whole blocks (a
- * stack trace or indented block stays with its error line, a few lines of
- * context come before) and the rest of the budget is filled with the lines
- * around them.
+ * how late in the log. Where the best region is a diagnostic, or the log
+ * has no CI markers (Travis CI, GitHub Actions, GitLab CI), the best regions
+ * are grown into whole blocks (a stack trace or indented block stays with
+ * its error line, a few lines of context come before). In other CI logs a
+ * line model scores every line from its words and its neighbours', the
+ * rules' reading and where it stands among the markers, and runs of lines
+ * grow greedily around the best lines of the failing command's output. The
+ * rest of the budget is filled with the lines around them.
  *
  * max_lines is the budget (0 means EXCERPT_DEFAULT_LINES; above
- * EXCERPT_MAX_LINES it is lowered to that): the excerpt holds exactly
- * min(max_lines, total_lines) lines.
+ * EXCERPT_MAX_LINES it is lowered to that): the excerpt holds
+ * min(max_lines, total_lines) lines, except when the best region is an
+ * error diagnostic: then the excerpt holds the regions of diagnostics (and
+ * of what else scores enough) only, at least one line and at most
+ * max_lines, as padding them would bury them.
  *
  * On success returns 0 and fills *out; release it with excerpt_release().
  * Returns CAIRN_E_TOOBIG when len is over DIAG_MAX_LOG and CAIRN_E_INVALID

@@ -1,7 +1,12 @@
 /* Prints the excerpt cairn would show for a log, as the JSON object that
  * `cairn triage --json` prints ({"excerpt": {"method", "lines": [{line,
  * text}]}}), for bench/triage/logchunks.py and for looking at one log by
- * hand. Usage: excerpt_dump [-n LINES] FILE|- */
+ * hand. With --lines it prints instead what the excerpt's pass over the log
+ * makes of each line, one line each, tab-separated: the line number, the
+ * score, the flags in hex and the text as read (cleaned, CI markers left
+ * out), for the model's trainer (bench/triage/train_excerpt.py); with
+ * --scores, the line number and the line model's score of each line.
+ * Usage: excerpt_dump [-n LINES | --lines | --scores] FILE|- */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "services/excerpt.h"
+#include "services/excerpt_int.h"
 #include "sources/diag.h"
 
 /* Reads all of f, up to DIAG_MAX_LOG + 1 bytes (one more than is accepted,
@@ -42,6 +48,31 @@ static int read_all(FILE *f, char **out, size_t *len)
 	return 0;
 }
 
+static void print_line(void *ctx, const struct cur *c, const struct info *in)
+{
+	char text[EXCERPT_MAX_TEXT + 1];
+	unsigned ci = 0;
+	const char *log = ctx;
+
+	excerpt__clean(log, c, text, NULL, &ci);
+	printf("%zu\t%d\t%x\t%s\n", c->line, in->score, in->flags, text);
+}
+
+static void print_scores(const char *log, size_t len, const struct diag_list *diags)
+{
+	size_t n = 0;
+	int32_t *z;
+
+	for (size_t k = 0; k < len; k++)
+		n += log[k] == '\n';
+	n += len > 0 && log[len - 1] != '\n';
+	z = xreallocarray(NULL, n ? n : 1, sizeof *z);
+	excerpt__model_scores(log, len, diags, z, n);
+	for (size_t k = 0; k < n; k++)
+		printf("%zu\t%d\n", k, (int)z[k]);
+	free(z);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path;
@@ -52,13 +83,20 @@ int main(int argc, char **argv)
 	struct excerpt ex = {0};
 	json_t *lines, *root;
 	int r, argi = 1;
+	bool each = false, scores = false;
 
 	if (argc == 4 && !strcmp(argv[1], "-n")) {
 		max = strtoul(argv[2], NULL, 10);
 		argi = 3;
+	} else if (argc == 3 && !strcmp(argv[1], "--lines")) {
+		each = true;
+		argi = 2;
+	} else if (argc == 3 && !strcmp(argv[1], "--scores")) {
+		scores = true;
+		argi = 2;
 	}
 	if (argc != argi + 1) {
-		fprintf(stderr, "usage: excerpt_dump [-n LINES] FILE|-\n");
+		fprintf(stderr, "usage: excerpt_dump [-n LINES | --lines | --scores] FILE|-\n");
 		return 2;
 	}
 	path = argv[argi];
@@ -73,6 +111,19 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "excerpt_dump: cannot read '%s': %s\n", path, strerror(-r));
 		return 1;
+	}
+	if (each || scores) {
+		if ((r = diag_extract(log, len, NULL, &diags)) == 0 && each)
+			excerpt__each_line(log, len, &diags, print_line, log);
+		if (r == 0 && scores)
+			print_scores(log, len, &diags);
+		diag_list_release(&diags);
+		free(log);
+		if (r < 0 || fflush(stdout) == EOF) {
+			fprintf(stderr, "excerpt_dump: '%s': cannot read the lines\n", path);
+			return 1;
+		}
+		return 0;
 	}
 	if ((r = diag_extract(log, len, NULL, &diags)) < 0 ||
 	    (r = excerpt_select(log, len, &diags, max, &ex)) < 0) {

@@ -1,7 +1,9 @@
 /* Unit tests for the failure excerpt: every fixture in tests/data/excerpt/
- * (a log and the lines its excerpt must and must not hold), and in-code
- * cases for the budget, text cleaning, empty and oversized input, a MiB
- * without a newline and binary junk. */
+ * (a log and the lines its excerpt must and must not hold), the line
+ * model's scores against its trainer's (tests/data/excerpt_model/), the CI
+ * markers each service prints, and in-code cases for the budget, text
+ * cleaning, empty and oversized input, a MiB without a newline and binary
+ * junk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +19,13 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "services/excerpt.h"
+#include "services/excerpt_int.h"
 #include "sources/diag.h"
 #include "testdata.h"
 
 /* The fixture directory holds at least this many cases; fewer means it was
  * not found or was truncated, not that all is well. */
-#define MIN_CASES 6
+#define MIN_CASES 7
 
 /* Whether s is valid UTF-8 (no overlong forms, no surrogates). */
 static bool utf8_valid(const char *s)
@@ -529,6 +532,117 @@ static void test_diags_elsewhere(void **state)
 	excerpt_release(&ex);
 }
 
+/* The line model scores every line of tests/data/excerpt_model/golden.log
+ * as bench/triage/train_excerpt.py did when it wrote the weights
+ * (golden.tsv): the features computed here are the trainer's, and the
+ * weights compiled in are the ones it wrote. When this fails after a
+ * change to the features, retrain (docs/excerpt.md). */
+static void test_model_golden(void **state)
+{
+	char path[512], *log, *tsv, *line, *save = NULL;
+	size_t len, tlen, n = 0, checked = 0;
+	struct diag_list diags;
+	int32_t *z;
+	int bad = 0;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/excerpt_model/golden.log", testdata_dir());
+	log = testdata_slurp(path, &len);
+	assert_non_null(log);
+	snprintf(path, sizeof path, "%s/excerpt_model/golden.tsv", testdata_dir());
+	tsv = testdata_slurp(path, &tlen);
+	assert_non_null(tsv);
+	for (size_t k = 0; k < len; k++)
+		n += log[k] == '\n';
+	z = xreallocarray(NULL, n, sizeof *z);
+	for (size_t k = 0; k < n; k++)
+		z[k] = INT32_MIN;
+	assert_int_equal(diag_extract(log, len, NULL, &diags), 0);
+	excerpt__model_scores(log, len, &diags, z, n);
+	for (line = strtok_r(tsv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *end;
+		size_t at;
+		long want;
+		if (line[0] == '#')
+			continue;
+		at = strtoul(line, &end, 10);
+		want = strtol(end, NULL, 10);
+		assert_true(at < n);
+		if (z[at] != want) {
+			fprintf(stderr, "golden.log line %zu: score %d, the trainer's %ld\n", at,
+				(int)z[at], want);
+			bad++;
+		}
+		checked++;
+	}
+	assert_int_equal(checked, n);
+	assert_int_equal(bad, 0);
+	free(z);
+	diag_list_release(&diags);
+	free(tsv);
+	free(log);
+}
+
+struct flags_seen {
+	unsigned flags[16];
+	size_t n;
+};
+
+static void note_flags(void *ctx, const struct cur *c, const struct info *in)
+{
+	struct flags_seen *f = ctx;
+	if (c->line < sizeof f->flags / sizeof f->flags[0])
+		f->flags[c->line] = in->flags;
+	f->n = c->line + 1;
+}
+
+/* What the markers of Travis CI, GitHub Actions and GitLab CI say, line by
+ * line: where a command starts, where it failed, what is folded away. */
+static void test_ci_markers(void **state)
+{
+	static const struct {
+		const char *line;
+		unsigned has, lacks;
+	} cases[] = {
+		/* Travis CI: the fold and time markers glued before a command
+		 * are not text; what follows them is. */
+		{"travis_fold:start:install\r\x1b[0Ktravis_time:start:0a1b\r\x1b[0K$ make deps",
+		 F_FOLD_START | F_CMD, F_BLANK},
+		{"travis_fold:end:install\r\x1b[0K", F_FOLD_END | F_BLANK, F_CMD},
+		{"travis_time:end:0a1b:start=1,finish=2,duration=1\r\x1b[0K$ make test", F_CMD, 0},
+		{"\x1b[31;1mThe command \"make test\" exited with 1.\x1b[0m", F_END_FAIL, 0},
+		{"The command \"make lint\" exited with 0.", F_END_OK, F_END_FAIL},
+		{"Done. Your build exited with 1.", F_DONE, 0},
+		/* GitHub Actions, with its time stamps. */
+		{"2021-03-04T10:11:12.1234567Z ##[group]Run npm test", F_CMD, 0},
+		{"2021-03-04T10:11:13.1234567Z ##[endgroup]", F_BLANK, F_CMD},
+		{"2021-03-04T10:11:14.1234567Z ##[error]Unexpected token in config.json", F_ANNOT,
+		 F_END_FAIL},
+		{"2021-03-04T10:11:15.1234567Z ##[error]Process completed with exit code 1.",
+		 F_END_FAIL, 0},
+		/* GitLab CI: a section's marker hides behind a '\r'. */
+		{"section_start:1560896352:step_script\r\x1b[0KExecuting \"step_script\" stage",
+		 F_CMD, 0},
+		{"ERROR: Job failed: exit code 1", F_END_FAIL, 0},
+	};
+	struct flags_seen seen = {0};
+	char log[2048];
+	size_t o = 0;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+		o += (size_t)snprintf(log + o, sizeof log - o, "%s\n", cases[k].line);
+	assert_true(o < sizeof log);
+	excerpt__each_line(log, o, NULL, note_flags, &seen);
+	assert_int_equal(seen.n, sizeof cases / sizeof cases[0]);
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		if ((seen.flags[k] & cases[k].has) != cases[k].has ||
+		    (seen.flags[k] & cases[k].lacks))
+			fail_msg("'%s': flags 0x%x, want 0x%x and not 0x%x", cases[k].line,
+				 seen.flags[k], cases[k].has, cases[k].lacks);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +655,8 @@ int main(void)
 		cmocka_unit_test(test_mib_without_newline),
 		cmocka_unit_test(test_binary_junk),
 		cmocka_unit_test(test_diags_elsewhere),
+		cmocka_unit_test(test_model_golden),
+		cmocka_unit_test(test_ci_markers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
