@@ -2,13 +2,19 @@
 # Both install missing Debian packages first (scripts/deps.sh). `make install`
 # puts cairn in PREFIX (docs/install.md).
 
-PKGS       := libuv jansson sqlite3 inih libsystemd libgit2 libcurl
+# Linked: what most cairn processes use. Headers only: libraries loaded with
+# dlopen() on first use (src/common/dl.h), so that only the processes that
+# use them pay for loading them and the ~50 libraries they pull in (glibc
+# 2.34+ has dlopen in libc: no -ldl).
+LINK_PKGS  := libuv jansson sqlite3 inih
+DL_PKGS    := libsystemd libgit2 libcurl
+PKGS       := $(LINK_PKGS) $(DL_PKGS)
 CC         ?= cc
 BUILD      := build
 VERSION    := 0.1.0
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(LINK_PKGS))
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DCAIRN_VERSION='"$(VERSION)"' -Isrc $(WARN) $(PKG_CFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm

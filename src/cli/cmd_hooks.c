@@ -19,12 +19,12 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 
+#include "common/gitdl.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <git2.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -536,6 +536,11 @@ int cmd_hooks(int argc, char **argv, const struct config *cfg)
 	}
 	exe[n] = '\0';
 
+	struct cairn_err e;
+	if (gitdl_load(&e) < 0) {
+		fprintf(stderr, "cairn hooks: %s\n", e.msg);
+		return EXIT_IO;
+	}
 	git_libgit2_init();
 	if ((r = git_repository_open_ext(&repo, repo_arg ? repo_arg : ".", 0, NULL)) < 0) {
 		const git_error *ge = git_error_last();

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/gitdl.h"
 #include "common/io.h"
 #include "common/ulid.h"
 #include "common/xalloc.h"
@@ -21,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DIRTY 200
@@ -239,6 +242,99 @@ static char *save_output(const struct config *cfg, const char *id, const char *r
 	return path;
 }
 
+/* The start of a run, logged while the command runs: reading the git state
+ * (libgit2 loads, then walks the work tree's status) and publishing
+ * build.started take a few to tens of milliseconds that the command need
+ * not wait for. The main thread touches nothing here, data included, until
+ * it joins. The state is read as the command starts, not before: a file the
+ * command writes in its first moments may be in the dirty list. */
+struct started {
+	/* In, set before the thread starts. */
+	const struct config *cfg;
+	const char *cwd, *kind, *target;
+	json_t *data; /* the run's data (a reference the thread may change) */
+	char id[ULID_LEN + 1];
+	/* Out, read after the join. */
+	struct gitinfo gi;
+	bool in_repo;
+	char *subject;        /* the target, redacted */
+	char git_error[512];  /* why libgit2 cannot be loaded, or "" */
+	uint64_t git_load_ns; /* loading libgit2 */
+	uint64_t git_ns;      /* loading libgit2 and reading the state */
+	uint64_t connect_ns;  /* connecting to the daemon */
+	uint64_t publish_ns;  /* all of cli_publish(), connect included */
+};
+
+/* Reads the git state into s->gi, adds it to s->data and publishes
+ * build.started (or test.started): quiet and without waiting, so nothing
+ * disturbs the command's output. */
+static void *started_run(void *arg)
+{
+	struct started *s = arg;
+	uint64_t t0 = clock_mono_ns();
+	struct cairn_err e;
+	/* Loaded here so that a missing libgit2 is said once, after the
+	 * command, rather than over its output (gitinfo_read() would log it). */
+	int lr = gitdl_load(&e);
+	s->git_load_ns = clock_mono_ns() - t0;
+	if (lr < 0)
+		snprintf(s->git_error, sizeof s->git_error, "%s", e.msg);
+	else
+		s->in_repo = gitinfo_read(s->cwd, MAX_DIRTY, &s->gi) == 0;
+	s->git_ns = clock_mono_ns() - t0;
+	if (s->in_repo)
+		json_object_set_new(s->data, "git", gitinfo_to_json(&s->gi));
+	/* A command line can carry a token (curl -H, --password=): the log
+	 * never gets it. */
+	redact_json(s->data);
+	/* The subject is the target as data.target has it: redacted too. */
+	s->subject = redact(s->target, strlen(s->target), NULL, NULL);
+	char type[32];
+	snprintf(type, sizeof type, "%s.started", s->kind);
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
+			       s->id, "subject", s->subject, "data", s->data);
+	if (s->in_repo)
+		json_object_set_new(ev, "project", json_string(s->gi.workdir));
+	cli_publish(s->cfg, ev, PUBLISH_NONE, true, 0, NULL, NULL);
+	cli_publish_timing(&s->connect_ns, &s->publish_ns);
+	return NULL;
+}
+
+/* Starts started_run() on a thread that takes no signals (they are the
+ * command's, forwarded by the runner from the main thread: see
+ * sources/runner.h). Returns whether it started; if not, it ran here. The
+ * thread forks nothing and opens descriptors only close-on-exec (libgit2,
+ * the socket, the spool), and the runner's child does only async-signal-safe
+ * work between fork and exec, so the fork it overlaps is safe. */
+static bool started_start(struct started *s, pthread_t *th)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(th, NULL, started_run, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		return true;
+	started_run(s);
+	return false;
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+/* The CPU time this process has used so far, in nanoseconds: at the start
+ * of cmd_run(), that of starting it (the end of the parent's fork, exec,
+ * the dynamic loader, main() and the config). */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 const struct cli_cmd cli_run = {
 	"run", "[--target NAME] -- CMD [ARGS...]",
 	"Runs a build or test command exactly as you would (same terminal, same output, same\n"
@@ -275,14 +371,17 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		cli_usage(stderr, "run");
 		return EXIT_USAGE;
 	}
+	/* CAIRN_RUN_TIMING=1: a line on stderr at the end saying where cairn's
+	 * own time went (bench/run/overhead.py reads it). */
+	const char *timing_env = getenv("CAIRN_RUN_TIMING");
+	bool timing = timing_env && strcmp(timing_env, "1") == 0;
+	uint64_t cpu0 = timing ? cpu_ns() : 0, t0 = clock_mono_ns();
 	char **cmd = argv + i;
 	char *cmdline = command_line(cmd);
 	char *target = target_opt ? xstrdup(target_opt) : derive_target(cmd);
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof cwd))
 		snprintf(cwd, sizeof cwd, "%s", ".");
-	struct gitinfo gi;
-	bool in_repo = gitinfo_read(cwd, MAX_DIRTY, &gi) == 0;
 	/* A runner the command names makes a test run; so does a command
 	 * that runs the project's tests some other way (make test), if its
 	 * output shows a runner in the end (see below). */
@@ -290,35 +389,34 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	bool wrapper = !runner && diag_is_test_wrapper(cmdline);
 	const char *kind = runner || wrapper ? "test" : "build";
 
-	char started_id[ULID_LEN + 1];
-	ulid_new(started_id);
 	json_t *argv_json = json_array();
 	for (int k = 0; cmd[k]; k++)
 		json_array_append_new(argv_json, json_string(cmd[k]));
 	json_t *data = json_pack("{s:s,s:s,s:o,s:s}", "target", target, "command", cmdline, "argv",
 				 argv_json, "cwd", cwd);
-	if (in_repo)
-		json_object_set_new(data, "git", gitinfo_to_json(&gi));
 	if (runner)
 		json_object_set_new(data, "runner", json_string(runner));
-	/* A command line can carry a token (curl -H, --password=): the log
-	 * never gets it. */
-	redact_json(data);
-	/* The subject is the target as data.target has it: redacted too. */
-	char *subject = redact(target, strlen(target), NULL, NULL);
-	char type[32];
-	snprintf(type, sizeof type, "%s.started", kind);
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
-			       started_id, "subject", subject, "data", data);
-	if (in_repo)
-		json_object_set_new(ev, "project", json_string(gi.workdir));
-	/* Quiet and without waiting: nothing may disturb the command's output. */
-	cli_publish(cfg, ev, PUBLISH_NONE, true, 0, NULL, NULL);
+	/* The git state and build.started, while the command runs; joined
+	 * before anything else is published, so build.started comes first. */
+	struct started st = {.cfg = cfg, .cwd = cwd, .kind = kind, .target = target, .data = data};
+	ulid_new(st.id);
+	cli_publish_hold_lost();
+	pthread_t th;
+	bool threaded = started_start(&st, &th);
 
 	struct capture cap;
 	capture_init(&cap, cfg->capture_bytes);
 	struct runner_result res;
+	uint64_t t_spawn = clock_mono_ns();
 	int r = runner_run(cmd, &cap, &res);
+	uint64_t t_ran = clock_mono_ns();
+	if (threaded)
+		pthread_join(th, NULL);
+	uint64_t t_joined = clock_mono_ns();
+	struct gitinfo gi = st.gi;
+	bool in_repo = st.in_repo;
+	char *subject = st.subject;
+	const char *started_id = st.id;
 	if (r) {
 		fprintf(stderr, "cairn run: cannot run '%s': %s\n", cmd[0], err_str(r));
 		res.exit_code = 127;
@@ -330,6 +428,16 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 
 	size_t log_len;
 	char *log = capture_join(&cap, &log_len);
+	/* What cairn has to say goes under the command's output, on lines of
+	 * its own. */
+	bool at_line_start = log_len == 0 || log[log_len - 1] == '\n';
+	if (st.git_error[0]) {
+		fprintf(stderr, "%scairn run: %s; the run is logged without its git state\n",
+			at_line_start ? "" : "\n", st.git_error);
+		at_line_start = true;
+	}
+	if (cli_publish_release_lost(at_line_start))
+		at_line_start = true;
 	char end_id[ULID_LEN + 1];
 	ulid_new(end_id);
 	char *out_path = save_output(cfg, end_id, log, log_len);
@@ -364,6 +472,7 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		}
 	}
 
+	char type[32];
 	snprintf(type, sizeof type, "%s.%s", kind, passed ? "passed" : "failed");
 	json_object_set_new(data, "exit", json_integer(res.exit_code));
 	if (res.signal) {
@@ -386,9 +495,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	json_object_set_new(data, "diagnostics_total", json_integer((json_int_t)dl.n));
 	if (!analyse)
 		json_object_set_new(data, "diagnostics_skipped", json_true());
-	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run", "id",
-		       end_id, "subject", subject, "correlationid", started_id, "severity",
-		       passed ? "info" : "error", "data", data);
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "type", type, "source", "cairn/run",
+			       "id", end_id, "subject", subject, "correlationid", started_id,
+			       "severity", passed ? "info" : "error", "data", data);
 	if (in_repo)
 		json_object_set_new(ev, "project", json_string(gi.workdir));
 	/* A person at a terminal gets a one-line hint from the triage report right
@@ -396,23 +505,37 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	struct client watch = {.fd = -1};
 	bool show = !passed && cfg->show_triage && isatty(STDERR_FILENO) &&
 		    triage_watch_start(&watch, cfg) == 0;
+	uint64_t t_end = clock_mono_ns();
 	int pr = cli_publish(cfg, ev, PUBLISH_ACCEPTED, true, 1000, NULL, NULL);
+	uint64_t end_connect_ns = 0, end_publish_ns = 0;
+	cli_publish_timing(&end_connect_ns, &end_publish_ns);
 	if (show)
-		triage_watch_finish(&watch, end_id, 2000, log_len == 0 || log[log_len - 1] == '\n');
+		triage_watch_finish(&watch, end_id, 2000, at_line_start);
 	else if (!passed && pr == PUBLISH_SPOOLED)
 		/* Said once, so nobody waits for a report that is not coming:
 		 * triage runs when the daemon starts and takes in the spool. */
 		fprintf(stderr,
-			"cairn: no daemon is running: the failure was spooled, not triaged; start "
-			"'cairn daemon' and 'cairn why' will show the report\n");
+			"%scairn: no daemon is running: the failure was spooled, not triaged; "
+			"start 'cairn daemon' and 'cairn why' will show the report\n",
+			at_line_start ? "" : "\n");
 
+	if (timing)
+		fprintf(stderr,
+			"cairn run timing: start_cpu_ms=%.3f before_ms=%.3f git_load_ms=%.3f "
+			"git_ms=%.3f "
+			"started_connect_ms=%.3f started_publish_ms=%.3f command_ms=%.3f "
+			"join_wait_ms=%.3f after_ms=%.3f end_connect_ms=%.3f end_publish_ms=%.3f "
+			"total_ms=%.3f threaded=%d\n",
+			ms(cpu0), ms(t_spawn - t0), ms(st.git_load_ns), ms(st.git_ns),
+			ms(st.connect_ns), ms(st.publish_ns), ms(t_ran - t_spawn),
+			ms(t_joined - t_ran), ms(t_end - t_joined), ms(end_connect_ns),
+			ms(end_publish_ns), ms(clock_mono_ns() - t0), threaded);
 	diag_list_release(&dl);
 	free(out_path);
 	free(log);
 	capture_release(&cap);
 	json_decref(data);
-	if (in_repo)
-		gitinfo_release(&gi);
+	gitinfo_release(&gi);
 	free(target);
 	free(subject);
 	free(cmdline);

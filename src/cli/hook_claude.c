@@ -18,11 +18,11 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/gitdl.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -277,12 +277,18 @@ static void watchdog(int sig)
 /* ---- the event ----------------------------------------------------------- */
 
 /* The top of the work tree around cwd, without a trailing '/', as a JSON
- * string; NULL when cwd is in no work tree. */
+ * string; NULL when cwd is in no work tree, or when libgit2 cannot be
+ * loaded (said on stderr: the agent's context gets nothing of it). */
 static json_t *project_of(const char *cwd)
 {
 	git_repository *repo = NULL;
 	json_t *v = NULL;
+	struct cairn_err e;
 
+	if (gitdl_load(&e) < 0) {
+		fprintf(stderr, "cairn: %s; the session is logged without its project\n", e.msg);
+		return NULL;
+	}
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, cwd, 0, NULL) == 0 && git_repository_workdir(repo)) {
 		const char *wd = git_repository_workdir(repo);

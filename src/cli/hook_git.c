@@ -1,18 +1,19 @@
 /* cairn hook git: what the hooks installed by `cairn hooks install` run. It
  * turns post-commit, post-checkout, post-merge and post-rewrite into
  * git.commit, git.checkout, git.merge and git.rewrite events (fields in
- * docs/events.md). It runs inside git, so it never prints, always exits 0
- * and keeps to a time budget: the whole hook must stay under 20 ms, and
- * with the daemon down the event goes to the spool. */
+ * docs/events.md). It runs inside git, so it never prints (but for an event
+ * lost: see cli/publish.h), always exits 0 and keeps to a time budget: the
+ * whole hook must stay under 20 ms, and with the daemon down the event goes
+ * to the spool. */
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/publish.h"
 
 #include "common/clock.h"
+#include "common/gitdl.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
-#include <git2.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -607,6 +608,13 @@ int hook_git(int argc, char **argv, const struct config *cfg)
 	else
 		return EXIT_OK;
 
+	/* libgit2 is loaded here, not at exec (common/gitdl.h). Without it there
+	 * is no event: that is said, as a lost event is (cli/publish.h). */
+	struct cairn_err e;
+	if (gitdl_load(&e) < 0) {
+		fprintf(stderr, "cairn hook git: %s; the %s event is lost\n", e.msg, type);
+		return EXIT_OK;
+	}
 	/* A last resort: if anything blocks (connect() waits when a stopped
 	 * daemon's listen queue is full), git must not wait with it. */
 	signal(SIGALRM, hook_watchdog);

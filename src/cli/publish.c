@@ -12,10 +12,16 @@
 #include "event/envelope.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+static bool said_lost;
+/* Set by cli_publish_hold_lost(): the message waits in held_lost. */
+static bool holding_lost;
+static char held_lost[PATH_MAX + 512];
 
 /* Says on stderr, once per process and even for quiet callers, that events
  * are being lost: no daemon runs and the spool in dir cannot take them (err).
@@ -23,25 +29,68 @@
  * hooks' scripts send their stderr to /dev/null anyway. */
 static void say_lost(const char *dir, int err)
 {
-	static bool said;
-	if (said)
+	char msg[sizeof held_lost];
+	if (said_lost)
 		return;
-	said = true;
+	said_lost = true;
 	if (err == CAIRN_E_TOOBIG)
-		fprintf(stderr,
-			"cairn: no daemon is running and the spool %s is full: events are lost; "
-			"start the daemon with 'cairn daemon' to drain it\n",
-			dir);
+		snprintf(msg, sizeof msg,
+			 "cairn: no daemon is running and the spool %s is full: events are lost; "
+			 "start the daemon with 'cairn daemon' to drain it\n",
+			 dir);
 	else
-		fprintf(stderr,
-			"cairn: no daemon is running and the spool %s cannot be written (%s): "
-			"events are lost; start the daemon with 'cairn daemon', or make the data "
-			"directory writable (or set [daemon] data_dir)\n",
-			dir, err_str(err));
+		snprintf(msg, sizeof msg,
+			 "cairn: no daemon is running and the spool %s cannot be written (%s): "
+			 "events are lost; start the daemon with 'cairn daemon', or make the data "
+			 "directory writable (or set [daemon] data_dir)\n",
+			 dir, err_str(err));
+	if (holding_lost)
+		memcpy(held_lost, msg, sizeof msg);
+	else
+		fputs(msg, stderr);
 }
+
+void cli_publish_hold_lost(void)
+{
+	holding_lost = true;
+}
+
+bool cli_publish_release_lost(bool at_line_start)
+{
+	bool had = held_lost[0] != '\0';
+	holding_lost = false;
+	if (had)
+		fprintf(stderr, "%s%s", at_line_start ? "" : "\n", held_lost);
+	held_lost[0] = '\0';
+	return had;
+}
+
+/* The calling thread's last cli_publish(): see cli_publish_timing(). */
+static __thread struct {
+	uint64_t start_ns, connect_ns, total_ns;
+} last;
+
+void cli_publish_timing(uint64_t *connect_ns, uint64_t *total_ns)
+{
+	*connect_ns = last.connect_ns;
+	*total_ns = last.total_ns;
+}
+
+static int publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
+		   int timeout_ms, int64_t *seq, json_t **reply);
 
 int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
 		int timeout_ms, int64_t *seq, json_t **reply)
+{
+	last.start_ns = clock_mono_ns();
+	last.connect_ns = 0;
+	int r = publish(cfg, event, ack, quiet, timeout_ms, seq, reply);
+	last.total_ns = clock_mono_ns() - last.start_ns;
+	return r;
+}
+
+static int publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
+		   int timeout_ms, int64_t *seq, json_t **reply)
 {
 	int r;
 	if (seq)
@@ -71,7 +120,9 @@ int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, b
 	}
 
 	struct client cl;
+	uint64_t c0 = clock_mono_ns();
 	r = client_connect_quiet(&cl, cfg);
+	last.connect_ns = clock_mono_ns() - c0;
 	/* An impostor on the socket gets nothing; the spool keeps the event for
 	 * the real daemon. */
 	if (r == CAIRN_E_DOWN || r == CAIRN_E_PEER) {

@@ -34,4 +34,19 @@ enum publish_result {
 int cli_publish(const struct config *cfg, json_t *event, enum publish_ack ack, bool quiet,
 		int timeout_ms, int64_t *seq, json_t **reply);
 
+/* Holds back cli_publish()'s "events are lost" message (see above) from now
+ * on, in every thread, until cli_publish_release_lost(), which prints it if
+ * one was held, on a line of its own (after a newline unless at_line_start)
+ * and returns whether it did. For `cairn run`, whose command's output the
+ * message must not interrupt. Call both from the main thread while no other
+ * thread publishes (before starting the thread, after joining it). */
+void cli_publish_hold_lost(void);
+bool cli_publish_release_lost(bool at_line_start);
+
+/* How long the calling thread's last cli_publish() took: *connect_ns in
+ * connecting to the daemon (0 if it did not get that far), *total_ns in all
+ * (validation, connect, send and the wait for the ack, or the spool).
+ * For `cairn run`'s CAIRN_RUN_TIMING. */
+void cli_publish_timing(uint64_t *connect_ns, uint64_t *total_ns);
+
 #endif

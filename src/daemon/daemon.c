@@ -16,6 +16,7 @@
 #include "common/ulid.h"
 #include "common/xalloc.h"
 #include "daemon/proto.h"
+#include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "services/host.h"
 #include "sources/fswatch.h"
@@ -32,7 +33,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -464,7 +464,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (d->stopping)
 		return;
 	log_info("received %s; stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-	sd_notify(0, "STOPPING=1");
+	sdnotify_send("STOPPING=1");
 	d->stopping = true;
 	host_stop(d->host);
 	server_stop(d->srv);
@@ -475,7 +475,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void on_watchdog(uv_timer_t *t)
 {
-	sd_notify(0, "WATCHDOG=1");
+	sdnotify_send("WATCHDOG=1");
 }
 
 static void on_retention(uv_timer_t *t)
@@ -564,8 +564,8 @@ static void start_extras(struct daemon *d)
 {
 	const struct config *cfg = d->cfg;
 	int r;
-	uint64_t wd_usec = 0;
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+	uint64_t wd_usec = sdnotify_watchdog_usec();
+	if (wd_usec > 0) {
 		(void)uv_timer_init(&d->loop, &d->watchdog); /* returns 0 */
 		r = uv_timer_start(&d->watchdog, on_watchdog, 0,
 				   wd_usec / 2000 ? wd_usec / 2000 : 1);
@@ -712,7 +712,9 @@ int daemon_run(const struct config *cfg)
 	start_watcher(&d);
 	log_info("listening on %s (log %s, last seq %lld)", cfg->socket_path, cfg->db_path,
 		 (long long)bus_last_seq(d.bus));
-	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", cfg->socket_path);
+	char *ready = xasprintf("READY=1\nSTATUS=listening on %s", cfg->socket_path);
+	sdnotify_send(ready);
+	free(ready);
 
 	(void)uv_run(&d.loop, UV_RUN_DEFAULT); /* until every handle is closed */
 	r = 0;

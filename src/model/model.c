@@ -6,11 +6,10 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "model/curldl.h"
 
 #include <assert.h>
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,14 +618,6 @@ out:
 
 /* ---- HTTP ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* One request's state, shared with libcurl's callbacks. */
 struct xfer {
 	struct buf body; /* the response body, at most max_body */
@@ -725,6 +716,9 @@ static int target_make(const struct model_config *cfg, const char *endpoint, str
 	if (!cfg->url || !cfg->url[0])
 		return cairn_err_set(err, CAIRN_E_INVALID, "url",
 				     "no model server URL is set (e.g. http://127.0.0.1:11434/v1)");
+	/* libcurl is loaded here, the first use on every path (curldl.h). */
+	if ((ret = curldl_load(err)) < 0)
+		return ret;
 	quote(q, sizeof q, cfg->url, strlen(cfg->url));
 	if (!(u = curl_url()))
 		return cairn_err_set(err, -ENOMEM, "url", "out of memory");
@@ -971,10 +965,6 @@ static int http_request(const struct model_config *cfg, const struct target *t, 
 	CURL *h;
 	int ret;
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_result != CURLE_OK)
-		return cairn_err_set(err, -ENOMEM, "", "cannot initialise libcurl: %s",
-				     curl_easy_strerror(curl_init_result));
 	x->start_ns = clock_mono_ns();
 	x->deadline_ns = deadline_ns;
 	x->cancel = cfg->cancel;

@@ -62,13 +62,16 @@
  *   CAIRN_E_TOOBIG   a reply over max_body (reading stops at the cap, or at
  *                    once when Content-Length says so);
  *   CAIRN_E_INVALID  the caller's mistake: no URL or name, a URL that is not
- *                    http:// or https://, messages not an array.
+ *                    http:// or https://, messages not an array;
+ *   -ELIBACC         libcurl cannot be loaded ("cannot load libcurl.so.4:
+ *                    ...; install libcurl4"): it is loaded on the first
+ *                    call, not at exec (curldl.h).
  *
  * Ownership: every string and JSON value in a struct model_reply belongs to
  * the reply until model_reply_release(). Threading: every function may be
  * called from any thread, also at once (one libcurl handle per call;
- * libcurl's global init is done once, under pthread_once; no signals are
- * used). model_chat() and model_probe() block for at most their deadline. */
+ * libcurl is loaded and globally initialised once, under pthread_once; no
+ * signals are used). model_chat() and model_probe() block for at most their deadline. */
 #ifndef CAIRN_MODEL_H
 #define CAIRN_MODEL_H
 

@@ -4,13 +4,15 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/gitdl.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "kb/fixshape.h"
 #include "kb/kb.h"
 #include "services/triage_int.h"
 
-#include <git2.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,8 +361,18 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	struct triage_changes tc;
 	triage__changes(db, p->project, fseq, p->seq, 0, p->started_ms, &tc);
 	git_repository *repo = NULL;
-	git_libgit2_init();
-	if (p->project && tc.n && tc.commits == 0)
+	/* Without libgit2 (common/gitdl.h) a fix is still learned, with the
+	 * files it changed but without its diff or shape. */
+	struct cairn_err ge;
+	bool git = gitdl_load(&ge) == 0;
+	if (!git) {
+		static atomic_bool said;
+		if (!atomic_exchange(&said, true))
+			log_warn("%s; fixes are learned without their diffs", ge.msg);
+	} else {
+		git_libgit2_init();
+	}
+	if (git && p->project && tc.n && tc.commits == 0)
 		git_repository_open_ext(&repo, p->project, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 	for (size_t i = 0; i < tc.n && ch.n < 64; i++) {
 		if (fc_find(&ch, tc.v[i].path))
@@ -395,7 +407,8 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 		c->after = now;
 		c->alen = alen;
 	}
-	git_repository_free(repo);
+	if (repo)
+		git_repository_free(repo);
 
 	if (ch.n == 0 && configure_failure(p->target, msg)) {
 		/* Fixed outside the project: a package installed, a variable
@@ -416,7 +429,7 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	struct buf diff = BUF_INIT(TRIAGE_DIFF_MAX), key = BUF_INIT(FIXSHAPE_MAX - 1),
 		   files = BUF_INIT(16 << 10);
 	for (size_t i = 0; i < ch.n; i++) {
-		if (ch.v[i].known)
+		if (ch.v[i].known && git)
 			diff_one(&ch.v[i], &diff, &key);
 		if (files.len)
 			add_cut(&files, "\n", 1);
@@ -475,7 +488,8 @@ int triage_learn(struct triage_ctx *cx, const struct triage_pass *p, int64_t now
 	buf_release(&key);
 	buf_release(&files);
 out:
-	git_libgit2_shutdown();
+	if (git)
+		git_libgit2_shutdown();
 	triage__changes_release(&tc);
 	fc_release(&ch);
 	free(fid);

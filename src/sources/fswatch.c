@@ -3,6 +3,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/gitdl.h"
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/xalloc.h"
@@ -10,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +153,7 @@ struct fswatch {
 	struct strmap wds; /* "%d" -> struct dirwatch */
 	struct project *projects;
 	bool overflow;
+	bool git_ok; /* libgit2 is loaded (common/gitdl.h) and initialised */
 };
 
 static void entry_free(void *e)
@@ -1009,7 +1010,14 @@ struct fswatch *fswatch_new(uv_loop_t *loop, const struct fswatch_config *cfg,
 	fw->fd = fd;
 	strmap_init(&fw->wds);
 	fw->outq = json_array();
-	git_libgit2_init();
+	struct cairn_err ge;
+	fw->git_ok = gitdl_load(&ge) == 0;
+	if (fw->git_ok)
+		git_libgit2_init();
+	else
+		log_warn("%s; the file watcher goes on without git (no .gitignore rules, no "
+			 "holding events during git operations)",
+			 ge.msg);
 	/* Without any of its handles the watcher cannot work: it is not made,
 	 * and the daemon runs without file watching. Handles already
 	 * initialised are closed first (fw is freed when the last one is). */
@@ -1238,7 +1246,8 @@ int fswatch_add(struct fswatch *fw, const char *path, char **root_out, char *err
 		p->excl = xreallocarray(p->excl, p->n_excl + 1, sizeof *p->excl);
 		p->excl[p->n_excl++] = xstrdup(fw->own[i].path + strlen(p->root) + 1);
 	}
-	if (git_repository_open_ext(&p->repo, p->root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	if (!fw->git_ok ||
+	    git_repository_open_ext(&p->repo, p->root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		p->repo = NULL;
 	if (p->repo) {
 		char *gitdir = xasprintf("%s/.git", p->root);
@@ -1397,7 +1406,8 @@ static void fw_release(struct fswatch *fw)
 		free(fw->own[i].path);
 	free(fw->own);
 	close(fw->fd);
-	git_libgit2_shutdown();
+	if (fw->git_ok)
+		git_libgit2_shutdown();
 	free(fw);
 }
 

@@ -2,18 +2,28 @@
 #include "sources/gitinfo.h"
 
 #include "common/err.h"
+#include "common/gitdl.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
-#include <git2.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 int gitinfo_read(const char *path, size_t max_dirty, struct gitinfo *gi)
 {
 	memset(gi, 0, sizeof *gi);
+	struct cairn_err le;
+	int r = gitdl_load(&le);
+	if (r < 0) {
+		static atomic_bool said;
+		if (!atomic_exchange(&said, true))
+			log_warn("%s; the git state (branch, HEAD, changed files) is left out",
+				 le.msg);
+		return r;
+	}
 	git_libgit2_init();
 	git_repository *repo = NULL;
-	int r = 0;
 	if (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
 		r = CAIRN_E_NOTFOUND;
 		goto out;

@@ -20,8 +20,9 @@ struct gitinfo {
 };
 
 /* Reads the repository containing path. Returns 0, CAIRN_E_NOTFOUND when
- * path is not inside a work tree, or CAIRN_E_STORE on a libgit2 failure.
- * gi must be released in every case. */
+ * path is not inside a work tree, CAIRN_E_STORE on a libgit2 failure, or
+ * -ELIBACC when libgit2 cannot be loaded (common/gitdl.h; said on stderr
+ * once per process). gi must be released in every case. */
 int gitinfo_read(const char *path, size_t max_dirty, struct gitinfo *gi);
 void gitinfo_release(struct gitinfo *gi);
 /* {"branch","head","dirty":[...],"dirty_truncated"} (new reference). */

@@ -79,6 +79,9 @@ def events_describe_the_run():
         eq([e["type"] for e in evs], ["build.started", "build.failed"], "event types")
         st, fl = evs
         eq(fl["correlationid"], st["id"], "failed event answers the started one")
+        # Read on a thread while the command ran, and in both events.
+        eq(st["data"]["git"], fl["data"]["git"], "build.started has the same git state")
+        eq(st["project"], os.path.realpath(repo), "build.started's project")
         eq(fl["subject"], "compile", "subject is the target")
         eq(fl["project"], os.path.realpath(repo), "project is the git top level")
         data = fl["data"]
@@ -326,7 +329,9 @@ def why_says_newer_failures_wait_in_the_spool():
 def lost_events_are_reported_once():
     """No daemon and a data directory that cannot be made (its path runs
     through a regular file, which stops root too): the wrapped command runs
-    and exits as always, and stderr says once that its events are lost."""
+    and exits as always, and stderr says once that its events are lost,
+    after the command's output (build.started is published while the
+    command runs) and on a line of its own."""
     d = Daemon(start=False)
     blocker = os.path.join(d.tmp, "a-file")
     with open(blocker, "w") as f:
@@ -338,7 +343,9 @@ def lost_events_are_reported_once():
     eq(r.stdout, b"out", "the command's stdout")
     err = r.stderr.decode("utf-8", "replace")
     own = "".join(l for l in err.splitlines(True) if not l.startswith("cairn: "))
-    eq(own, "err", "the command's stderr, without cairn's message")
+    eq(own, "err\n", "the command's stderr, then a line break before cairn's message")
+    check(err.startswith("err\ncairn: "), "cairn's message comes after the command's output: %s"
+          % short(err))
     eq(err.count("events are lost"), 1, "the loss is reported once (stderr: %s)" % short(err))
     check(os.path.join(data_dir, "spool") in err, "the message names the spool directory: %s"
           % short(err))
