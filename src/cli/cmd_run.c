@@ -12,6 +12,7 @@
 #include "common/gitdl.h"
 #include "common/io.h"
 #include "common/ulid.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kb/redact.h"
 #include "services/triage.h"
@@ -407,6 +408,11 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	struct capture cap;
 	capture_init(&cap, cfg->capture_bytes);
 	struct runner_result res;
+	/* When the command started, as a wall time: the end event's time
+	 * minus the duration is later by whatever cairn did after the
+	 * command (joining the git thread, saving the output), and what the
+	 * command wrote in its first moments must count as written by it. */
+	int64_t started_wall = clock_wall_ms();
 	uint64_t t_spawn = clock_mono_ns();
 	int r = runner_run(cmd, &cap, &res);
 	uint64_t t_ran = clock_mono_ns();
@@ -482,6 +488,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	if (res.spawn_errno)
 		json_object_set_new(data, "error", json_string(strerror(res.spawn_errno)));
 	json_object_set_new(data, "duration_ms", json_integer(res.duration_ms));
+	char started_ts[TIMEFMT_RFC3339_LEN + 1];
+	timefmt_rfc3339(started_ts, started_wall);
+	json_object_set_new(data, "started", json_string(started_ts));
 	json_object_set_new(data, "pty", json_boolean(res.used_pty));
 	json_object_set_new(data, "output",
 			    json_pack("{s:s?,s:I,s:I,s:b,s:s*}", "path", out_path, "bytes",

@@ -145,6 +145,12 @@ int triage_failure_from_event(const json_t *ev, struct triage_failure *f, char *
 	json_int_t dur = json_integer_value(json_object_get(data, "duration_ms"));
 	if (f->time_ms && dur > 0 && dur < f->time_ms)
 		f->started_ms = f->time_ms - dur;
+	/* The runner's own start time, when it gives one, is exact. */
+	const char *st = json_string_value(json_object_get(data, "started"));
+	int64_t st_ms;
+	if (st && timefmt_parse_rfc3339(st, &st_ms) == 0 && st_ms > 0 &&
+	    (!f->time_ms || st_ms <= f->time_ms))
+		f->started_ms = st_ms;
 	f->project = json_string_value(json_object_get(ev, "project"));
 	f->cwd = json_string_value(json_object_get(data, "cwd"));
 	f->target = json_string_value(json_object_get(data, "target"));

@@ -146,6 +146,11 @@ static int run_learn(struct triage_svc *ts, int64_t seq, const json_t *ev, json_
 	json_int_t dur = json_integer_value(json_object_get(data, "duration_ms"));
 	if (dur > 0 && dur < p.time_ms)
 		p.started_ms = p.time_ms - dur;
+	/* The runner's own start time, when it gives one, is exact. */
+	const char *st = json_string_value(json_object_get(data, "started"));
+	int64_t st_ms;
+	if (st && timefmt_parse_rfc3339(st, &st_ms) == 0 && st_ms > 0 && st_ms <= p.time_ms)
+		p.started_ms = st_ms;
 	struct triage_ctx cx = {.db = ts->db, .kb = ts->kb};
 	json_t *learned = NULL;
 	int r = triage_learn(&cx, &p, clock_wall_ms(), &learned);
