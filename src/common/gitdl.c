@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Until gitdl_load() succeeds, each pointer leads to a stub that names the
+/* Until gitdl_load() succeeds, each pointer leads to a guard that names the
  * function and aborts: a libgit2 call on a path that never loaded libgit2
- * is cairn's bug, and this says which call it was. (The stub's type is not
+ * is cairn's bug, and this says which call it was. (The guard's type is not
  * the function's; it takes no arguments and never returns, so calling it
  * through the function's pointer is harmless.) */
 static void unloaded(const char *name)
@@ -19,16 +19,16 @@ static void unloaded(const char *name)
 	abort();
 }
 
-#define GITDL_STUB(f)                                                                              \
-	static void stub_##f(void)                                                                 \
+#define GITDL_GUARD(f)                                                                             \
+	static void before_load_##f(void)                                                          \
 	{                                                                                          \
 		unloaded(#f);                                                                      \
 	}
-GITDL_FUNCS(GITDL_STUB)
-#undef GITDL_STUB
+GITDL_FUNCS(GITDL_GUARD)
+#undef GITDL_GUARD
 
 struct gitdl_fns gitdl_fns = {
-#define GITDL_INIT(f) .f = (__typeof__(f) *)stub_##f,
+#define GITDL_INIT(f) .f = (__typeof__(f) *)before_load_##f,
 	GITDL_FUNCS(GITDL_INIT)
 #undef GITDL_INIT
 };

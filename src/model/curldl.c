@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Until curldl_load() succeeds, each pointer leads to a stub that names the
+/* Until curldl_load() succeeds, each pointer leads to a guard that names the
  * function and aborts (see the same in common/gitdl.c). */
 static void unloaded(const char *name)
 {
@@ -17,16 +17,16 @@ static void unloaded(const char *name)
 	abort();
 }
 
-#define CURLDL_STUB(f)                                                                             \
-	static void stub_##f(void)                                                                 \
+#define CURLDL_GUARD(f)                                                                            \
+	static void before_load_##f(void)                                                          \
 	{                                                                                          \
 		unloaded(#f);                                                                      \
 	}
-CURLDL_FUNCS(CURLDL_STUB)
-#undef CURLDL_STUB
+CURLDL_FUNCS(CURLDL_GUARD)
+#undef CURLDL_GUARD
 
 struct curldl_fns curldl_fns = {
-#define CURLDL_INIT(f) .f = (__typeof__(f) *)stub_##f,
+#define CURLDL_INIT(f) .f = (__typeof__(f) *)before_load_##f,
 	CURLDL_FUNCS(CURLDL_INIT)
 #undef CURLDL_INIT
 };

@@ -46,6 +46,32 @@ static void rm_rf(const char *dir)
 	free(cmd);
 }
 
+/* A store with its knowledge base in a fresh directory, for the tests that
+ * triage against known fixes. */
+struct kbfx {
+	char *dir, *path;
+	sqlite3 *db;
+	struct kb *kb;
+};
+
+static void kbfx_open(struct kbfx *fx)
+{
+	struct cairn_err err;
+	fx->dir = tmpdir();
+	fx->path = xasprintf("%s/cairn.db", fx->dir);
+	assert_int_equal(store_db_open(fx->path, false, &fx->db, &err), 0);
+	assert_int_equal(kb_open_db(fx->db, 0, &fx->kb, &err), 0);
+}
+
+static void kbfx_close(struct kbfx *fx)
+{
+	kb_close(fx->kb);
+	sqlite3_close(fx->db);
+	free(fx->path);
+	rm_rf(fx->dir);
+	free(fx->dir);
+}
+
 static void test_rel_path(void **state)
 {
 	static const struct {
@@ -253,13 +279,11 @@ static void test_report_without_database(void **state)
  * log is redacted before anything is computed from it. */
 static void test_secrets_never_reach_the_signature(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	struct triage_ctx cx = {.db = db, .kb = kb};
 	static const char *const logs[] = {
 		/* The token in a diagnostic: the primary one, and another. */
@@ -308,11 +332,7 @@ static void test_secrets_never_reach_the_signature(void **state)
 			fail_msg("%d rows for: %s", sqlite3_column_int(st, 0), queries[q]);
 		sqlite3_finalize(st);
 	}
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char *key,
@@ -334,13 +354,11 @@ static int64_t learn(struct kb *kb, const char *sig, const char *gen, const char
 
 static void test_known_fixes_ranked(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	const char *exact = "'sockfd' undeclared (first use in this function)";
 	const char *gen = "'<id>' undeclared (first use in this function)";
 	/* Seen with other names, many times. */
@@ -382,11 +400,7 @@ static void test_known_fixes_ranked(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")), once);
 	json_decref(rep);
 
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 /* Similar text: a learned fix of another error is never offered through
@@ -395,13 +409,11 @@ static void test_known_fixes_ranked(void **state)
  * the report says which. */
 static void test_similar_text(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	int64_t semi =
 		learn(kb, "expected ';' before 'sockfd'", "expected ';' before '<id>'", "+ ;",
 		      "expected ';' before sockfd in conn_open: changed conn.c (+ ;)");
@@ -441,11 +453,7 @@ static void test_similar_text(void **state)
 	}
 	assert_true(saw_note);
 	json_decref(rep);
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 /* A fix learned in another project for the very same error is offered,
@@ -453,13 +461,11 @@ static void test_similar_text(void **state)
  * error with other names, elsewhere, is not. */
 static void test_fix_from_another_project(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	const char *exact = "'sockfd' undeclared (first use in this function)";
 	const char *gen = "'<id>' undeclared (first use in this function)";
 	struct kb_learned l = {.signature = exact,
@@ -504,24 +510,18 @@ static void test_fix_from_another_project(void **state)
 	assert_string_equal(json_string_value(json_object_get(b, "from_project")),
 			    "/elsewhere/proj");
 	json_decref(rep);
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 /* The known fixes a report offers are used, once per failure: recording
  * the same failure again (a rerun after a crash) counts nothing more. */
 static void test_offered_fixes_are_used_once(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	const char *gen = "'<id>' undeclared (first use in this function)";
 	int64_t id = learn(kb, "'sockfd' undeclared (first use in this function)", gen,
 			   "+ int ID ;", "declare it");
@@ -559,22 +559,16 @@ static void test_offered_fixes_are_used_once(void **state)
 	assert_int_equal(e.uses, 3);
 	assert_int_equal(e.last_used_ms, 6000);
 	kb_entry_release(&e);
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 static void test_learn_from_fail_then_pass(void **state)
 {
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/cairn.db", dir);
-	sqlite3 *db;
-	struct cairn_err err;
-	assert_int_equal(store_db_open(path, false, &db, &err), 0);
-	struct kb *kb;
-	assert_int_equal(kb_open_db(db, 0, &kb, &err), 0);
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *dir = fx.dir;
+	sqlite3 *db = fx.db;
+	struct kb *kb = fx.kb;
 	struct triage_ctx cx = {.db = db, .kb = kb};
 
 	write_file(dir, "a.c", "int f(void)\n{\n\tint x = 1\n\treturn x;\n}\n");
@@ -625,11 +619,7 @@ static void test_learn_from_fail_then_pass(void **state)
 	assert_int_equal(triage_learn(&cx, &p, 80000, &learned), 0);
 	assert_null(learned);
 
-	kb_close(kb);
-	sqlite3_close(db);
-	free(path);
-	rm_rf(dir);
-	free(dir);
+	kbfx_close(&fx);
 }
 
 int main(void)
