@@ -12,7 +12,11 @@
  * way); a smaller buffer gets a prefix of the key that ends at an item.
  *
  * The seed corpus (fuzz/corpus/fuzz_signature/) holds real diagnostics and
- * a few before/after pairs from tests/data/fixshape/cases.txt. */
+ * a few before/after pairs from tests/data/fixshape/cases.txt.
+ *
+ * Typed keys: with the declarations of the after side, the key is the
+ * untyped key with some "ID" items written "ID:KIND", KIND one of the kinds
+ * fixshape.h lists, and only on inserted items. */
 #include "common/err.h"
 #include "kb/fixshape.h"
 #include "kb/signature.h"
@@ -161,9 +165,67 @@ static void fuzz_fixshape(const char *in, size_t size)
 	free(small);
 }
 
+static bool known_kind(const char *k, size_t n)
+{
+	static const char *const kinds[] = {"[]",   "*",     "()",     "int",  "char",  "short",
+					    "long", "float", "double", "bool", "struct"};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strlen(kinds[i]) == n && memcmp(kinds[i], k, n) == 0)
+			return true;
+	return false;
+}
+
+static void fuzz_typed(const char *in, size_t size)
+{
+	const char *nul = memchr(in, '\0', size);
+	size_t blen = nul ? (size_t)(nul - in) : size / 2;
+	const char *after = in + blen + (nul ? 1 : 0);
+	size_t alen = size - blen - (nul ? 1 : 0);
+	size_t cap = 12 * size + 16;
+	char *key = malloc(cap), *typed = malloc(cap), *stripped = malloc(cap);
+	if (!key || !typed || !stripped)
+		abort();
+	struct fixshape_decls *d = fixshape_decls_scan(after, alen);
+	int r = fixshape_compute(in, blen, after, alen, key, cap);
+	int rt = fixshape_compute_typed(in, blen, after, alen, d, typed, cap);
+	if (r != rt)
+		abort();
+	/* Strip the kinds, checking each. */
+	size_t o = 0;
+	bool inserted = false;
+	for (const char *p = typed; *p;) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 1 && (p[0] == '-' || p[0] == '+'))
+			inserted = p[0] == '+';
+		else if (n > 3 && memcmp(p, "ID:", 3) == 0) {
+			if (!inserted || !known_kind(p + 3, n - 3)) {
+				fprintf(stderr, "typed: %s\n", typed);
+				abort();
+			}
+			n = 2;
+		}
+		memcpy(stripped + o, p, n);
+		o += n;
+		p += e ? (size_t)(e - p) + 1 : strlen(p);
+		if (e)
+			stripped[o++] = ' ';
+	}
+	stripped[o] = '\0';
+	if (strcmp(stripped, key) != 0) {
+		fprintf(stderr, "key: %s\ntyped: %s\n", key, typed);
+		abort();
+	}
+	fixshape_decls_free(d);
+	free(key);
+	free(typed);
+	free(stripped);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_signature((const char *)data, size);
 	fuzz_fixshape((const char *)data, size);
+	fuzz_typed((const char *)data, size);
 	return 0;
 }

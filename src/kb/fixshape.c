@@ -4,6 +4,7 @@
 #include "kb/fixshape.h"
 
 #include "common/err.h"
+#include "common/strmap.h"
 #include "common/xalloc.h"
 
 #include <stdbool.h>
@@ -30,6 +31,7 @@ struct token {
 struct tokens {
 	struct token *v;
 	size_t n, cap;
+	size_t max; /* the most tokens; 0 is FIXSHAPE_MAX_TOKENS */
 };
 
 /* The keyword list of fixshape.h, in the same order. */
@@ -88,7 +90,7 @@ static bool is_keyword(const char *p, size_t n)
  * FIXSHAPE_MAX_TOKENS. */
 static bool push(struct tokens *t, const char *p, size_t len, enum tkind kind)
 {
-	if (t->n == FIXSHAPE_MAX_TOKENS)
+	if (t->n == (t->max ? t->max : FIXSHAPE_MAX_TOKENS))
 		return false;
 	if (t->n == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 64;
@@ -376,16 +378,222 @@ static const char *spelling(const struct token *t, size_t *len)
 	return t->p;
 }
 
-/* Appends "- T" or "+ T" for each changed token of t to out; stops for good
- * at the first that does not fit. Returns false once full. */
-static bool emit(const struct tokens *t, const char *sign, char *out, size_t outlen, size_t *o)
+/* ---- what the declarations of a file say about its names ---- */
+
+/* The kinds of value a declaration gives a name (fixshape.h, "Types"). */
+static const char *const kinds[] = {"[]",   "*",     "()",     "int",  "char",  "short",
+				    "long", "float", "double", "bool", "struct"};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+/* A name declared with two kinds. */
+static const char ambiguous[] = "";
+
+struct fixshape_decls {
+	struct strmap names;   /* name -> one of kinds[], or ambiguous */
+	size_t count[N_KINDS]; /* names of each kind */
+};
+
+/* The most names kept and the most tokens read from one file. */
+#define DECLS_MAX 8192
+#define DECLS_MAX_TOKENS (1u << 18)
+
+static bool tok_is(const struct token *t, const char *s)
+{
+	return strlen(s) == t->len && memcmp(t->p, s, t->len) == 0;
+}
+
+/* The rank of a base type word, higher wins in a run of them ("long
+ * double" is double, "unsigned char" char, "long int" long), or 0. */
+static int base_rank(const struct token *t, const char **name)
+{
+	static const char *const words[] = {"signed", "unsigned", "int",   "long",
+					    "short",  "bool",     "char",  "float",
+					    "double", "struct",   "union", "enum"};
+	static const char *const as[] = {"int",  "int",   "int",    "long",   "short",  "bool",
+					 "char", "float", "double", "struct", "struct", "struct"};
+	static const int rank[] = {1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 8, 8};
+	if (t->kind != TK_KW)
+		return 0;
+	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+		if (tok_is(t, words[k])) {
+			*name = as[k];
+			return rank[k];
+		}
+	return 0;
+}
+
+static bool is_qualifier(const struct token *t)
+{
+	return t->kind == TK_KW && (tok_is(t, "const") || tok_is(t, "static") ||
+				    tok_is(t, "extern") || tok_is(t, "auto"));
+}
+
+static size_t kind_index(const char *kind)
+{
+	for (size_t k = 0; k < N_KINDS; k++)
+		if (strcmp(kinds[k], kind) == 0)
+			return k;
+	return N_KINDS;
+}
+
+/* The longest name kept; longer ones are not typed. */
+#define DECL_NAME_MAX 127
+
+static void decl_add(struct fixshape_decls *d, const struct token *name, const char *kind)
+{
+	if (name->len > DECL_NAME_MAX)
+		return;
+	char key[DECL_NAME_MAX + 1];
+	memcpy(key, name->p, name->len);
+	key[name->len] = '\0';
+	size_t k = kind_index(kind);
+	const char *old = strmap_get(&d->names, key);
+	if (old) {
+		if (old != ambiguous && strcmp(old, kinds[k]) != 0) {
+			d->count[kind_index(old)]--;
+			strmap_put(&d->names, key, (void *)ambiguous);
+		}
+		return;
+	}
+	if (strmap_len(&d->names) == DECLS_MAX)
+		return;
+	strmap_put(&d->names, key, (void *)kinds[k]);
+	d->count[k]++;
+}
+
+/* Reads the declarators after a base type starting at tokens v[i]; returns
+ * the index to go on from. */
+static size_t scan_declarators(struct fixshape_decls *d, const struct token *v, size_t n, size_t i,
+			       const char *base)
+{
+	for (;;) {
+		int stars = 0;
+		while (i < n && v[i].kind == TK_OP && (tok_is(&v[i], "*") || tok_is(&v[i], "(")))
+			stars += tok_is(&v[i++], "*");
+		while (i < n && is_qualifier(&v[i]))
+			i++;
+		if (i >= n || v[i].kind != TK_ID)
+			return i;
+		const struct token *name = &v[i++];
+		const char *type = base;
+		if (i < n && tok_is(&v[i], "["))
+			type = "[]";
+		else if (i < n && tok_is(&v[i], "("))
+			type = "()";
+		else if (stars)
+			type = "*";
+		decl_add(d, name, type);
+		if (strcmp(type, "()") == 0)
+			return i; /* the parameters are declarations of their own */
+		/* To the end of this declarator: its size, its initialiser. */
+		int depth = 0;
+		for (; i < n; i++) {
+			const struct token *t = &v[i];
+			if (t->kind != TK_OP)
+				continue;
+			if (tok_is(t, "(") || tok_is(t, "[") || tok_is(t, "{"))
+				depth++;
+			else if (tok_is(t, ")") || tok_is(t, "]") || tok_is(t, "}")) {
+				if (--depth < 0)
+					return i;
+			} else if (depth == 0 && (tok_is(t, ";") || tok_is(t, ",")))
+				break;
+		}
+		if (i >= n || tok_is(&v[i], ";"))
+			return i;
+		i++; /* the ',' */
+		const char *next_base;
+		if (i < n && (base_rank(&v[i], &next_base) || is_qualifier(&v[i])))
+			return i; /* a parameter list: the next one has its own type */
+	}
+}
+
+struct fixshape_decls *fixshape_decls_scan(const char *file, size_t flen)
+{
+	struct fixshape_decls *d = xcalloc(1, sizeof *d);
+	strmap_init(&d->names);
+	struct tokens t = {.max = DECLS_MAX_TOKENS};
+	tokenize(file ? file : "", file ? flen : 0, &t); /* a longer file: its first tokens */
+	size_t i = 0;
+	while (i < t.n) {
+		const char *base = NULL;
+		int best = 0;
+		size_t j = i;
+		for (; j < t.n; j++) {
+			const char *name;
+			int r = base_rank(&t.v[j], &name);
+			if (r) {
+				if (r > best) {
+					best = r;
+					base = name;
+				}
+				/* struct NAME: the tag is no declared name. */
+				if (r == 8 && j + 1 < t.n && t.v[j + 1].kind == TK_ID)
+					j++;
+			} else if (!is_qualifier(&t.v[j]))
+				break;
+		}
+		if (!best) {
+			i++;
+			continue;
+		}
+		size_t k = scan_declarators(d, t.v, t.n, j, base);
+		i = k > i ? k : i + 1;
+	}
+	free(t.v);
+	return d;
+}
+
+const char *fixshape_decls_type(const struct fixshape_decls *d, const char *name, size_t len)
+{
+	if (!d || len > DECL_NAME_MAX)
+		return NULL;
+	char key[DECL_NAME_MAX + 1];
+	memcpy(key, name, len);
+	key[len] = '\0';
+	const char *kind = strmap_get(&d->names, key);
+	return kind == ambiguous ? NULL : kind;
+}
+
+bool fixshape_decls_has_type(const struct fixshape_decls *d, const char *type, size_t len)
+{
+	if (!d)
+		return false;
+	for (size_t k = 0; k < N_KINDS; k++)
+		if (strlen(kinds[k]) == len && memcmp(kinds[k], type, len) == 0)
+			return d->count[k] > 0;
+	return false;
+}
+
+size_t fixshape_decls_count(const struct fixshape_decls *d)
+{
+	return d ? strmap_len(&d->names) : 0;
+}
+
+void fixshape_decls_free(struct fixshape_decls *d)
+{
+	if (!d)
+		return;
+	strmap_release(&d->names, NULL);
+	free(d);
+}
+
+/* Appends "- T" or "+ T" for each changed token of t to out, an identifier
+ * declared in decls as "ID:TYPE"; stops for good at the first that does not
+ * fit. Returns false once full. */
+static bool emit(const struct tokens *t, const char *sign, const struct fixshape_decls *decls,
+		 char *out, size_t outlen, size_t *o)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		if (!t->v[i].changed)
 			continue;
 		size_t len;
 		const char *p = spelling(&t->v[i], &len);
-		size_t need = (*o > 0 ? 1 : 0) + 2 + len;
+		const char *type = t->v[i].kind == TK_ID
+					   ? fixshape_decls_type(decls, t->v[i].p, t->v[i].len)
+					   : NULL;
+		size_t tlen = type ? 1 + strlen(type) : 0;
+		size_t need = (*o > 0 ? 1 : 0) + 2 + len + tlen;
 		if (*o + need > outlen - 1)
 			return false;
 		if (*o > 0)
@@ -394,12 +602,17 @@ static bool emit(const struct tokens *t, const char *sign, char *out, size_t out
 		*o += 2;
 		memcpy(out + *o, p, len);
 		*o += len;
+		if (type) {
+			out[(*o)++] = ':';
+			memcpy(out + *o, type, tlen - 1);
+			*o += tlen - 1;
+		}
 	}
 	return true;
 }
 
-int fixshape_compute(const char *before, size_t blen, const char *after, size_t alen, char *out,
-		     size_t outlen)
+int fixshape_compute_typed(const char *before, size_t blen, const char *after, size_t alen,
+			   const struct fixshape_decls *decls, char *out, size_t outlen)
 {
 	struct tokens a = {0}, b = {0};
 	int r = 0;
@@ -429,12 +642,18 @@ int fixshape_compute(const char *before, size_t blen, const char *after, size_t 
 	}
 	if (outlen > 0) {
 		size_t o = 0;
-		if (emit(&a, "- ", out, outlen, &o))
-			emit(&b, "+ ", out, outlen, &o);
+		if (emit(&a, "- ", NULL, out, outlen, &o))
+			emit(&b, "+ ", decls, out, outlen, &o);
 		out[o] = '\0';
 	}
 out_free:
 	free(a.v);
 	free(b.v);
 	return r;
+}
+
+int fixshape_compute(const char *before, size_t blen, const char *after, size_t alen, char *out,
+		     size_t outlen)
+{
+	return fixshape_compute_typed(before, blen, after, alen, NULL, out, outlen);
 }

@@ -54,6 +54,7 @@
 #ifndef CAIRN_FIXSHAPE_H
 #define CAIRN_FIXSHAPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A reasonable size for the key buffer: large enough for any real fix. */
@@ -80,5 +81,56 @@
  * and frees it before returning; keeps no state: any thread may call it. */
 int fixshape_compute(const char *before, size_t blen, const char *after, size_t alen, char *out,
 		     size_t outlen);
+
+/* ---- Types: which fix of several for one message fits this code ----
+ *
+ * Many fixes for one message differ only by what kind of value they bring
+ * in: "use of undeclared identifier" is fixed by renaming to a declared
+ * array in one program and to a declared float in another. A typed key
+ * tells them apart, and a failing file that declares no array cannot take
+ * the array fix (src/services/triage.c, applicability()).
+ *
+ * fixshape_decls_scan() reads the declarations of a C-family file with the
+ * tokenizer above: a run of base type words (signed unsigned int long short
+ * bool char float double, struct/union/enum NAME), with const static extern
+ * auto around them, then declarators separated by commas up to ';' (or, in
+ * a parameter list, up to the next base type). Each declared name gets the
+ * kind of value it holds:
+ *   "[]"  an array                  int a[20], b[][3]; f(int v[])
+ *   "*"   a pointer                 char *s; int (*fp)(int)
+ *   "()"  a function                int max(int a, int b)
+ *   else the base word: int char short long float double bool struct
+ *         ("long double" is double, "unsigned char" char, "unsigned" int).
+ * A name declared with two kinds (an int i here, a float i there) has none.
+ * Typedef'd names as types are not recognised. At most 8,192 names of at
+ * most 127 bytes, from the first 262,144 tokens; any bytes are accepted.
+ *
+ * fixshape_compute_typed() is fixshape_compute() with each inserted
+ * identifier that decls knows written "ID:KIND" ("+ ID:[]", "+ ID:float");
+ * removed identifiers stay "ID" (a fix mostly removes an undeclared one).
+ * decls may be NULL (then the key is fixshape_compute()'s). The learner
+ * (src/services/learn.c) passes the declarations of the file after the fix.
+ *
+ * The scan is allocated (abort on no memory), keeps copies of the names in
+ * a hash map (src/common/strmap.h) and none of the text; free it with
+ * fixshape_decls_free() (NULL is a no-op). Lookups never allocate; a decls
+ * is read-only after the scan, so threads may share it. */
+struct fixshape_decls;
+
+struct fixshape_decls *fixshape_decls_scan(const char *file, size_t flen);
+
+/* The kind of value name[0..len) was declared with, or NULL. */
+const char *fixshape_decls_type(const struct fixshape_decls *d, const char *name, size_t len);
+
+/* Whether some name was declared with kind type[0..len). */
+bool fixshape_decls_has_type(const struct fixshape_decls *d, const char *type, size_t len);
+
+/* How many names were read. */
+size_t fixshape_decls_count(const struct fixshape_decls *d);
+
+void fixshape_decls_free(struct fixshape_decls *d);
+
+int fixshape_compute_typed(const char *before, size_t blen, const char *after, size_t alen,
+			   const struct fixshape_decls *decls, char *out, size_t outlen);
 
 #endif

@@ -146,10 +146,14 @@ static void diff_one(const struct fchange *c, struct buf *diff, struct buf *key)
 				add_cut(&added, line->content, line->content_len);
 		}
 	}
+	/* Inserted names carry the kind of value they were declared with in
+	 * the file after the fix (fixshape.h, "Types"). */
+	struct fixshape_decls *decls = c->after ? fixshape_decls_scan(c->after, c->alen) : NULL;
 	char shape[FIXSHAPE_MAX];
-	if (fixshape_compute(removed.data, removed.len, added.data, added.len, shape,
-			     sizeof shape) == 0 &&
-	    shape[0]) {
+	int fr = fixshape_compute_typed(removed.data, removed.len, added.data, added.len, decls,
+					shape, sizeof shape);
+	fixshape_decls_free(decls);
+	if (fr == 0 && shape[0]) {
 		if (key->len)
 			add_cut(key, " ; ", 3);
 		add_cut(key, shape, strlen(shape));

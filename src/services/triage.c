@@ -247,55 +247,134 @@ static const char *message_from_excerpt(const struct excerpt *ex)
 
 /* ---- known fixes ---- */
 
-/* Splits a fix shape ("- = + ==") into its removed tokens; returns how many
- * were stored in toks (pointers into a copy the caller frees). */
-static size_t removed_tokens(const char *key, char *copy, const char **toks, size_t max)
+/* What the failing line says about the fixes that could apply. */
+struct line_facts {
+	char *shape;                  /* its tokens as a removal shape, or NULL */
+	struct fixshape_decls *decls; /* the declarations of its file, or NULL */
+	/* The name the message quotes (gcc's 'x' undeclared, clang's use of
+	 * undeclared identifier 'x') is used with a subscript on the line. */
+	bool quoted_subscripted;
+};
+
+static bool ident_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c >= 0x80;
+}
+
+/* The first name quoted in message (in 'x' or in ‘x’), copied to out. */
+static bool quoted_name(const char *message, char *out, size_t outlen)
+{
+	for (const char *p = message; *p; p++) {
+		const char *q = NULL;
+		if (*p == '\'')
+			q = p + 1;
+		else if (strncmp(p, "\xe2\x80\x98", 3) == 0)
+			q = p + 3;
+		if (!q)
+			continue;
+		size_t n = 0; /* ASCII names: a closing ’ is bytes >= 0x80 too */
+		while (ident_byte((unsigned char)q[n]) && (unsigned char)q[n] < 0x80)
+			n++;
+		bool closed = q[n] == '\'' || strncmp(q + n, "\xe2\x80\x99", 3) == 0;
+		if (n && n < outlen && closed && !(q[0] >= '0' && q[0] <= '9')) {
+			memcpy(out, q, n);
+			out[n] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Whether name occurs in line[0..len) as a whole word followed by '['. */
+static bool used_with_subscript(const char *line, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i + nl <= len; i++) {
+		if (memcmp(line + i, name, nl) != 0 ||
+		    (i > 0 && ident_byte((unsigned char)line[i - 1])) ||
+		    (i + nl < len && ident_byte((unsigned char)line[i + nl])))
+			continue;
+		size_t k = i + nl;
+		while (k < len && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		if (k < len && line[k] == '[')
+			return true;
+	}
+	return false;
+}
+
+/* Splits a fix shape ("- = + ==") into its removed (sign '-') or inserted
+ * (sign '+') tokens; returns how many were stored in toks (pointers into a
+ * copy the caller frees). */
+static size_t shape_tokens(const char *key, char sign, char *copy, const char **toks, size_t max)
 {
 	strcpy(copy, key);
 	size_t n = 0;
 	char *save = NULL;
-	bool want = false;
+	int want = 0; /* 1 after the wanted sign */
 	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-		if (strcmp(w, "-") == 0) {
-			want = true;
-			continue;
-		}
-		if (strcmp(w, "+") == 0 || strcmp(w, ";") == 0) {
-			want = false;
+		if ((w[0] == '-' || w[0] == '+' || w[0] == ';') && !w[1]) {
+			want = w[0] == sign;
 			continue;
 		}
 		if (want && n < max)
 			toks[n++] = w;
-		want = false;
+		want = 0;
 	}
 	return n;
 }
 
-/* Does the source around the error hold what the fix removes? 2: yes (and
- * it removes something), 1: the fix only inserts (no evidence either way),
- * 0: it removes something that is not there. */
-static int applicability(const char *fix_key, const char *line_shape)
+/* Does the code around the error fit the fix? 2: yes (it removes
+ * something, and it is there; or it renames a subscripted name to an array
+ * or a pointer), 1: no evidence either way (the fix only inserts), 0: it
+ * removes something that is not on the line, brings in a name of a kind the
+ * failing file declares none of ("+ ID:[]" where the file has no array:
+ * fixshape.h, "Types"), or renames the subscripted name the message quotes
+ * to a plain value (which cannot take a subscript). */
+static int applicability(const char *fix_key, const struct line_facts *lf)
 {
-	if (!fix_key || !*fix_key || !line_shape)
+	if (!fix_key || !*fix_key)
 		return 1;
 	size_t kl = strlen(fix_key);
 	char *copy = xmalloc(kl + 1);
 	const char *toks[64];
-	size_t n = removed_tokens(fix_key, copy, toks, 64);
 	int r = 1;
+	size_t n_ins = shape_tokens(fix_key, '+', copy, toks, 64);
+	const char *typed = NULL; /* the one inserted typed name */
+	size_t n_typed = 0;
+	for (size_t i = 0; i < n_ins && r; i++) {
+		if (strncmp(toks[i], "ID:", 3) != 0)
+			continue;
+		typed = toks[i] + 3;
+		n_typed++;
+		if (fixshape_decls_count(lf->decls) > 0 &&
+		    !fixshape_decls_has_type(lf->decls, typed, strlen(typed)))
+			r = 0;
+	}
+	bool indexable = typed && (strcmp(typed, "[]") == 0 || strcmp(typed, "*") == 0);
+	char *typed_copy = n_typed == 1 && r ? xstrdup(typed) : NULL;
+	size_t n = r && lf->shape ? shape_tokens(fix_key, '-', copy, toks, 64) : 0;
+	bool removes_name = false;
 	if (n > 0) {
 		r = 2;
+		char hay[FIXSHAPE_MAX * 4 + 2];
+		snprintf(hay, sizeof hay, "%s ", lf->shape);
 		for (size_t i = 0; i < n; i++) {
 			char pat[128];
 			snprintf(pat, sizeof pat, "- %s ", toks[i]);
-			char hay[FIXSHAPE_MAX * 4 + 2];
-			snprintf(hay, sizeof hay, "%s ", line_shape);
+			removes_name |= strcmp(toks[i], "ID") == 0;
 			if (!strstr(hay, pat)) {
 				r = 0;
 				break;
 			}
 		}
 	}
+	/* A rename of the name the message quotes: what it becomes must take
+	 * the subscript the line gives it. */
+	if (r && typed_copy && removes_name && lf->quoted_subscripted)
+		r = indexable ? 2 : 0;
+	free(typed_copy);
 	free(copy);
 	return r;
 }
@@ -344,12 +423,16 @@ static int ranked_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The abstract tokens of the source lines around a diagnostic (the line
- * before and the line itself), as a fix shape of their removal, or NULL. */
-static char *source_shape(const char *root, const char *cwd, const struct diag *d)
+/* What the source around a diagnostic says (struct line_facts): the
+ * abstract tokens of the line before and the line itself, as a fix shape of
+ * their removal; the declarations of its file; whether the quoted name is
+ * subscripted. Everything is left empty when the file cannot be read. */
+static void line_facts_read(const char *root, const char *cwd, const struct diag *d,
+			    struct line_facts *lf)
 {
+	memset(lf, 0, sizeof *lf);
 	if (!d || !d->file || d->line <= 0)
-		return NULL;
+		return;
 	char *rel = triage__rel_path(root, cwd, d->file);
 	char *path = rel[0] == '/' || !root ? xstrdup(rel) : xasprintf("%s/%s", root, rel);
 	free(rel);
@@ -357,7 +440,8 @@ static char *source_shape(const char *root, const char *cwd, const struct diag *
 	char *text = triage__read_file(path, TRIAGE_SNAPSHOT_MAX, &len, NULL);
 	free(path);
 	if (!text)
-		return NULL;
+		return;
+	lf->decls = fixshape_decls_scan(text, len);
 	int want_from = d->line > 1 ? d->line - 1 : 1;
 	int ln = 1;
 	const char *start = NULL, *end = NULL;
@@ -376,15 +460,21 @@ static char *source_shape(const char *root, const char *cwd, const struct diag *
 	}
 	if (start && !end && ln == d->line)
 		end = text + len;
-	char *shape = NULL;
 	if (start && end && end >= start) {
 		char buf[FIXSHAPE_MAX * 4];
 		if (fixshape_compute(start, (size_t)(end - start), "", 0, buf, sizeof buf) == 0 &&
 		    buf[0])
-			shape = xstrdup(buf);
+			lf->shape = xstrdup(buf);
+		const char *own = start; /* the diagnostic's line, without the one before */
+		for (const char *p = start; p < end; p++)
+			if (*p == '\n')
+				own = p + 1;
+		char name[128];
+		if (d->message && quoted_name(d->message, name, sizeof name))
+			lf->quoted_subscripted =
+				used_with_subscript(own, (size_t)(end - own), name);
 	}
 	free(text);
-	return shape;
 }
 
 static json_t *lines_array(const char *text)
@@ -457,8 +547,8 @@ static bool similar_enough(const struct kb_fix_hit *h)
 }
 
 static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
-			  const struct signature *sig, const char *text, const char *line_shape,
-			  size_t max, int64_t now_ms, int *err)
+			  const struct signature *sig, const char *text,
+			  const struct line_facts *lf, size_t max, int64_t now_ms, int *err)
 {
 	json_t *arr = json_array();
 	if (!cx->kb || (!sig->exact[0] && !text))
@@ -485,7 +575,7 @@ static json_t *find_fixes(struct triage_ctx *cx, const struct triage_failure *f,
 		/* Only evidence against a fix moves it down; "it removes tokens
 		 * that are there" is too common (an '=' on the line) to outrank a
 		 * fix seen many more times. */
-		rk[k].appl = applicability(hits[i].e.fix_key, line_shape);
+		rk[k].appl = applicability(hits[i].e.fix_key, lf);
 		/* An entry nobody used for long sinks (kb_idle_penalty()). */
 		const struct kb_entry *e = &hits[i].e;
 		rk[k].score =
@@ -1301,9 +1391,11 @@ int triage_analyze(struct triage_ctx *cx, const struct triage_failure *f,
 			text = t;
 		}
 	}
-	char *line_shape = source_shape(root, f->cwd, pd);
-	json_t *fixes = find_fixes(cx, f, &sig, text, line_shape, max_fixes, now_ms, &err);
-	free(line_shape);
+	struct line_facts lf;
+	line_facts_read(root, f->cwd, pd, &lf);
+	json_t *fixes = find_fixes(cx, f, &sig, text, &lf, max_fixes, now_ms, &err);
+	free(lf.shape);
+	fixshape_decls_free(lf.decls);
 	free(text);
 
 	json_t *since = NULL;

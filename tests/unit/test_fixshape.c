@@ -208,12 +208,121 @@ static void test_odd_input(void **state)
 	assert_string_equal(key, "- STR + STR");
 }
 
+/* Declarations and typed keys, driven by tests/data/fixshape/typed.txt. */
+static void test_typed(void **state)
+{
+	const char *dir = getenv("CAIRN_TEST_DATA");
+	if (!dir || !*dir)
+		dir = "tests/data";
+	char *path = xasprintf("%s/fixshape/typed.txt", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open '%s': %s", path, strerror(errno));
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, failures = 0, decls = 0, keys = 0;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		char *field[5] = {line, NULL, NULL, NULL, NULL};
+		int nf = 1;
+		for (char *p = line; *p; p++)
+			if (*p == '\t') {
+				*p = '\0';
+				if (nf == 5) {
+					nf = 6;
+					break;
+				}
+				field[nf++] = p + 1;
+			}
+		bool is_decl = strcmp(field[0], "decl") == 0, is_key = strcmp(field[0], "key") == 0;
+		if (!(is_decl && nf == 4) && !(is_key && nf == 5))
+			fail_msg(
+				"%s:%d: expected decl FILE NAME KIND or key BEFORE AFTER FILE KEY, "
+				"separated by tabs",
+				path, lineno);
+		size_t l1 = testdata_unescape(field[1]), l2 = testdata_unescape(field[2]);
+		if (is_decl) {
+			decls++;
+			struct fixshape_decls *d = fixshape_decls_scan(field[1], l1);
+			const char *got = fixshape_decls_type(d, field[2], l2);
+			const char *want = strcmp(field[3], "-") == 0 ? NULL : field[3];
+			if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0)) {
+				fprintf(stderr, "%s:%d: %s is %s, expected %s\n", path, lineno,
+					field[2], got ? got : "-", field[3]);
+				failures++;
+			}
+			if (want && !fixshape_decls_has_type(d, want, strlen(want))) {
+				fprintf(stderr, "%s:%d: has_type(%s) is false\n", path, lineno,
+					want);
+				failures++;
+			}
+			fixshape_decls_free(d);
+		} else {
+			keys++;
+			size_t l3 = testdata_unescape(field[3]);
+			struct fixshape_decls *d = fixshape_decls_scan(field[3], l3);
+			char key[FIXSHAPE_MAX];
+			int r = fixshape_compute_typed(field[1], l1, field[2], l2, d, key,
+						       sizeof key);
+			if (r != 0 || strcmp(key, field[4]) != 0) {
+				fprintf(stderr, "%s:%d: key \"%s\", expected \"%s\"\n", path,
+					lineno, key, field[4]);
+				failures++;
+			}
+			fixshape_decls_free(d);
+		}
+	}
+	free(line);
+	fclose(f);
+	if (decls < 20 || keys < 4)
+		fail_msg("%s: %d decl and %d key cases; expected at least 20 and 4", path, decls,
+			 keys);
+	if (failures)
+		fail_msg("%d typed cases failed in %s (see above)", failures, path);
+	free(path);
+}
+
+/* The scan bounds what it keeps and reads any bytes. */
+static void test_decls_bounds(void **state)
+{
+	/* More names than are kept: the first 8,192. */
+	size_t n = 10000;
+	char *big = xmalloc(n * 16 + 1);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(big + len, "int v%zu;\n", i);
+	struct fixshape_decls *d = fixshape_decls_scan(big, len);
+	assert_int_equal(fixshape_decls_count(d), 8192);
+	assert_string_equal(fixshape_decls_type(d, "v0", 2), "int");
+	assert_null(fixshape_decls_type(d, "v9999", 5));
+	fixshape_decls_free(d);
+	free(big);
+	/* Empty, NUL bytes, and NULL decls everywhere. */
+	d = fixshape_decls_scan("", 0);
+	assert_int_equal(fixshape_decls_count(d), 0);
+	fixshape_decls_free(d);
+	d = fixshape_decls_scan("int\0a;", 6);
+	fixshape_decls_free(d);
+	fixshape_decls_free(NULL);
+	assert_null(fixshape_decls_type(NULL, "a", 1));
+	assert_false(fixshape_decls_has_type(NULL, "int", 3));
+	char key[FIXSHAPE_MAX];
+	assert_int_equal(fixshape_compute_typed("a", 1, "b", 1, NULL, key, sizeof key), 0);
+	assert_string_equal(key, "- ID + ID");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_case_count), cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_cut),        cmocka_unit_test(test_too_big),
-		cmocka_unit_test(test_odd_input),
+		cmocka_unit_test(test_case_count),   cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_cut),          cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_odd_input),    cmocka_unit_test(test_typed),
+		cmocka_unit_test(test_decls_bounds),
 	};
 	return cmocka_run_group_tests_name("fixshape", tests, load_cases, free_cases);
 }

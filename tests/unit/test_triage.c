@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "kb/kb.h"
+#include "kb/signature.h"
 #include "services/triage.h"
 #include "services/triage_int.h"
 #include "sources/diag.h"
@@ -515,6 +516,94 @@ static void test_fix_from_another_project(void **state)
 
 /* The known fixes a report offers are used, once per failure: recording
  * the same failure again (a rerun after a crash) counts nothing more. */
+/* Typed fixes (fixshape.h, "Types"): of three fixes learned for one
+ * message, renames to an int, a float and an array, the array comes first
+ * when the failing line subscripts the undeclared name; the float cannot
+ * apply where the file declares no float, the int cannot take [i]. The log
+ * is gcc 12's, for this very file. */
+static const char SUM_C[] = "#include <stdio.h>\n"
+			    "int main(void)\n"
+			    "{\n"
+			    "\tint vals[4] = {1, 2, 3, 4}, n = 4, total = 0;\n"
+			    "\tfor (int i = 0; i < n; i++)\n"
+			    "\t\ttotal += vls[i];\n"
+			    "\tprintf(\"%d\\n\", total);\n"
+			    "\treturn 0;\n"
+			    "}\n";
+static const char SUM_LOG[] =
+	"sum.c: In function \xe2\x80\x98main\xe2\x80\x99:\n"
+	"sum.c:6:26: error: \xe2\x80\x98vls\xe2\x80\x99 undeclared (first use in this function); "
+	"did you mean \xe2\x80\x98vals\xe2\x80\x99?\n"
+	"    6 |                 total += vls[i];\n"
+	"      |                          ^~~\n"
+	"      |                          vals\n"
+	"sum.c:6:26: note: each undeclared identifier is reported only once for each function it "
+	"appears in\n";
+
+static void test_typed_fixes(void **state)
+{
+	struct kbfx fx;
+	kbfx_open(&fx);
+	char *path = xasprintf("%s/sum.c", fx.dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(SUM_C, fp);
+	fclose(fp);
+	free(path);
+	/* Learned from other programs: the same message about other names. */
+	struct signature sig;
+	const char *other = "\xe2\x80\x98x\xe2\x80\x99 undeclared (first use in this function)";
+	signature_from_message(other, strlen(other), &sig);
+	int64_t to_int = 0, to_float = 0, to_array = 0;
+	for (int k = 0; k < 6; k++) {
+		to_int = learn(fx.kb, sig.exact, sig.general, "- ID + ID:int", "rename to an int");
+		to_float = learn(fx.kb, sig.exact, sig.general, "- ID + ID:float",
+				 "rename to a float");
+	}
+	to_array = learn(fx.kb, sig.exact, sig.general, "- ID + ID:[]", "rename to an array");
+
+	struct triage_ctx cx = {.db = fx.db, .kb = fx.kb};
+	struct triage_failure f = {
+		.cwd = fx.dir, .target = "make", .log = SUM_LOG, .log_len = strlen(SUM_LOG)};
+	json_t *rep = NULL;
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	const json_t *fixes = json_object_get(rep, "fixes");
+	assert_int_equal(json_array_size(fixes), 3);
+	const json_t *first = json_array_get(fixes, 0);
+	assert_int_equal(json_integer_value(json_object_get(first, "id")), to_array);
+	assert_string_equal(json_string_value(json_object_get(first, "applies")), "yes");
+	for (size_t i = 1; i < 3; i++) {
+		const json_t *x = json_array_get(fixes, i);
+		json_int_t id = json_integer_value(json_object_get(x, "id"));
+		assert_true(id == to_int || id == to_float);
+		assert_string_equal(json_string_value(json_object_get(x, "applies")), "no");
+	}
+	json_decref(rep);
+
+	/* Without the subscript, the int rename is no longer ruled out and,
+	 * seen more often, comes first; the float still cannot apply. */
+	path = xasprintf("%s/sum.c", fx.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	char *plain = xstrdup(SUM_C);
+	char *at = strstr(plain, "vls[i]");
+	memcpy(at, "vls   ", 6);
+	fputs(plain, fp);
+	fclose(fp);
+	free(plain);
+	free(path);
+	assert_int_equal(triage_analyze(&cx, &f, NULL, 0, &rep), 0);
+	fixes = json_object_get(rep, "fixes");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 0), "id")),
+			 to_int);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(fixes, 2), "id")),
+			 to_float);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fixes, 2), "applies")),
+			    "no");
+	json_decref(rep);
+	kbfx_close(&fx);
+}
+
 static void test_offered_fixes_are_used_once(void **state)
 {
 	struct kbfx fx;
@@ -634,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_known_fixes_ranked),
 		cmocka_unit_test(test_similar_text),
 		cmocka_unit_test(test_fix_from_another_project),
+		cmocka_unit_test(test_typed_fixes),
 		cmocka_unit_test(test_offered_fixes_are_used_once),
 		cmocka_unit_test(test_learn_from_fail_then_pass),
 	};
