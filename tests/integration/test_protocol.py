@@ -260,6 +260,43 @@ def pub_replies_and_defaults():
 
 
 @T.test
+def partial_lines_of_many_connections_stay_apart():
+    """Every connection's reads land in one buffer of the server
+    (src/daemon/server.c); a line split across reads must still be put
+    together from its own connection's bytes only."""
+    with Daemon() as d:
+        conns = [d.conn() for _ in range(8)]
+        try:
+            lines = []
+            for i, c in enumerate(conns):
+                big = "%d" % i * (3000 + 500 * i)  # longer than one small read
+                lines.append(json.dumps({"rid": 100 + i, "op": "pub", "event": ev(
+                    "split.c%d" % i, id="split-%d" % i, data={"pad": big})}) + "\n")
+            # Round-robin, a few bytes at a time: each read of the server
+            # holds one connection's piece, never a whole line.
+            pos = [0] * len(conns)
+            step = 97
+            while any(p < len(ln) for p, ln in zip(pos, lines)):
+                for i, c in enumerate(conns):
+                    if pos[i] < len(lines[i]):
+                        c.send_raw(lines[i][pos[i]:pos[i] + step].encode())
+                        pos[i] += step
+                time.sleep(0.001)
+            for i, c in enumerate(conns):
+                r = c.wait_reply(100 + i)
+                check(r.get("ok"), "connection %d: %s" % (i, short(r)))
+            with d.conn() as q:
+                for i in range(len(conns)):
+                    evs = q.query(pattern="split.c%d" % i)["events"]
+                    eq(len(evs), 1, "events of connection %d" % i)
+                    eq(evs[0]["data"]["pad"], "%d" % i * (3000 + 500 * i),
+                       "payload of connection %d" % i)
+        finally:
+            for c in conns:
+                c.close()
+
+
+@T.test
 def dedup_same_source_and_id():
     with Daemon() as d, d.conn() as c:
         r1 = c.pub(ev("d.one", source="src-a", id="dup-1", data=1))
