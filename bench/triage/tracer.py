@@ -215,6 +215,16 @@ def main():
         for e in d.query_all("triage.report"):
             reports[e["correlationid"]] = e["data"]
 
+        # Every class learned with each general signature (cairn's, from the
+        # training failures' reports): the most any ranking of the fixes
+        # learned for one message can reach.
+        by_general = collections.defaultdict(set)
+        for fid, e in failures.items():
+            c = dir_class.get(cwd_of.get(fid))
+            sig = (reports.get(fid) or {}).get("signature") or {}
+            if c and sig.get("general"):
+                by_general[sig["general"]].add(c)
+
         def fix_class(fix):
             classes = collections.Counter()
             for src in fix.get("sources") or []:
@@ -276,6 +286,8 @@ def main():
                 peer_res[part]["n"] += 1
                 peer_res[part]["top1"] += bool(cands[:1] and cands[0] == want)
                 peer_res[part]["top3"] += want in cands[:3]
+                res[part]["reach"] += want in by_general.get(
+                    ((rep.get("signature") or {}).get("general")), ())
 
         def pct(c, k):
             return 100.0 * c[k] / c["n"] if c["n"] else 0.0
@@ -296,6 +308,9 @@ def main():
             print("%-44s %9.1f%% %9.1f%%" % ("top-3, %s" % label, pct(c, "top3"),
                                               pct(pc, "top3")))
         print("%-44s %9.1f%%" % ("reports with any known fix", pct(res["all"], "any")))
+        print("%-44s %9.1f%%   (the class was learned with the same general signature:"
+              % ("reachable, repair class seen in training", pct(res["seen"], "reach")))
+        print("%-44s %10s   the most any ranking of the fixes for one message can get)" % ("", ""))
         shown = sum(c["n"] for c in by_reason.values())
         right = sum(c["right"] for c in by_reason.values())
         prec = 100.0 * right / shown if shown else 0.0
