@@ -428,6 +428,10 @@ static bool any_found(const struct found *f, const unsigned char *ids, unsigned 
  * when no match of the rule can be in the text. */
 static bool rule_may_match(size_t i, const char *text, size_t len, const struct found *f)
 {
+#ifdef REDACT_NO_PREFILTER
+	/* bench/kb/bench_redact.c's peer: every rule on every text. */
+	return true;
+#endif
 	const struct rule_needles *rn = &rule_needles[i];
 	if (rn->n_anchor && !any_found(f, rn->anchor, rn->n_anchor))
 		return false;
