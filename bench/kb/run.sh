@@ -3,8 +3,9 @@
 # them with kb_import() and measures kb_search() and kb_fixes_for() latency,
 # each figure next to a peer measured in the same run (the sqlite3 shell
 # loading the same JSON Lines with json_extract() in one transaction; grep
-# over the same file). Timings are reported, never asserted; the exit status
-# is non-zero only when the benchmark cannot run.
+# over the same file); then redact() on those entries (bench_redact.c), next
+# to the same redact.c without its prefilter. Timings are reported, never
+# asserted; the exit status is non-zero only when the benchmark cannot run.
 #
 # Run from anywhere: bench/kb/run.sh. It builds build/rel/libcairn.a with the
 # repository's Makefile and the benchmark into build/bench/kb/.
@@ -32,6 +33,18 @@ cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-proto
 	-Wno-unused-parameter -Isrc $(pkg-config --cflags $PKGS) \
 	-o build/bench/kb/bench_kb bench/kb/bench_kb.c build/rel/libcairn.a \
 	$(pkg-config --libs $LINK_PKGS) -lpthread -lm
+# The redaction micro-benchmark, with its peer: the same redact.c without
+# its prefilter, renamed so that both link into one program.
+# shellcheck disable=SC2046
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Isrc $(pkg-config --cflags jansson) -DREDACT_NO_PREFILTER \
+	-Dredact=redact_noprefilter -Dredact_text=redact_text_noprefilter \
+	-Dredact_kind=redact_kind_noprefilter -Dredact_json=redact_json_noprefilter \
+	-c src/kb/redact.c -o build/bench/kb/redact_noprefilter.o
+# shellcheck disable=SC2046
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wno-unused-parameter -Isrc $(pkg-config --cflags $PKGS) \
+	-o build/bench/kb/bench_redact bench/kb/bench_redact.c build/bench/kb/redact_noprefilter.o \
+	build/rel/libcairn.a $(pkg-config --libs $LINK_PKGS) -lpthread -lm
 RESULTS=${BENCH_RESULTS:-build/bench/kb/results.txt}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-kb.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -42,4 +55,6 @@ echo "cairn kb benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs," \
 	"data on $(df -PT "$TMP" | awk 'NR == 2 { print $2 }'); $(sqlite3 --version | cut -d' ' -f1-2 | sed 's/^/sqlite3 /');" \
 	"1-min load $(cut -d' ' -f1 /proc/loadavg)"
 build/bench/kb/bench_kb "$TMP" "$N" "$RESULTS"
+# bench_kb leaves the JSON Lines it generated in $TMP.
+build/bench/kb/bench_redact "$TMP/kb.jsonl" "$RESULTS"
 echo "raw figures in $RESULTS"

@@ -57,9 +57,7 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_GET_ID] = "SELECT " COLS " FROM knowledge k WHERE k.id=?1",
 	[S_GET_UID] = "SELECT " COLS " FROM knowledge k WHERE k.uid=?1",
 	[S_BY_HASH] = "SELECT id, forgotten_ms FROM knowledge WHERE hash=?1",
-	[S_INSERT] = "INSERT INTO knowledge(uid,kind,title,body,tags,files,project,created_ms,"
-		     "updated_ms,uses,last_used_ms,confidence,state,forgotten_ms,signature,"
-		     "sig_general,fix_key,sources,hash)"
+	[S_INSERT] = "INSERT INTO knowledge(" INSERT_COLS ")"
 		     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
 		     " ON CONFLICT DO NOTHING",
 	[S_UPDATE_CONTENT] = "UPDATE knowledge SET kind=?2,title=?3,body=?4,tags=?5,files=?6,"
@@ -233,7 +231,7 @@ int kb__one_int(struct kb *kb, sqlite3_stmt *st, int64_t *v, const char *what)
 	return r;
 }
 
-static int exec(struct kb *kb, const char *sql)
+int kb__exec(struct kb *kb, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(kb->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -247,15 +245,15 @@ static int exec(struct kb *kb, const char *sql)
 int kb__tx_begin(struct kb *kb)
 {
 	kb->tx_outer = sqlite3_get_autocommit(kb->db) != 0;
-	return exec(kb, kb->tx_outer ? "BEGIN IMMEDIATE" : "SAVEPOINT kb_tx");
+	return kb__exec(kb, kb->tx_outer ? "BEGIN IMMEDIATE" : "SAVEPOINT kb_tx");
 }
 
 int kb__tx_commit(struct kb *kb)
 {
-	int r = exec(kb, kb->tx_outer ? "COMMIT" : "RELEASE kb_tx");
+	int r = kb__exec(kb, kb->tx_outer ? "COMMIT" : "RELEASE kb_tx");
 	if (r) {
 		struct cairn_err keep = kb->err;
-		exec(kb, kb->tx_outer ? "ROLLBACK" : "ROLLBACK TO kb_tx; RELEASE kb_tx");
+		kb__exec(kb, kb->tx_outer ? "ROLLBACK" : "ROLLBACK TO kb_tx; RELEASE kb_tx");
 		kb->err = keep;
 	}
 	return r;
@@ -266,9 +264,9 @@ void kb__tx_rollback(struct kb *kb)
 	struct cairn_err keep = kb->err;
 	if (kb->tx_outer) {
 		if (!sqlite3_get_autocommit(kb->db))
-			exec(kb, "ROLLBACK");
+			kb__exec(kb, "ROLLBACK");
 	} else {
-		exec(kb, "ROLLBACK TO kb_tx; RELEASE kb_tx");
+		kb__exec(kb, "ROLLBACK TO kb_tx; RELEASE kb_tx");
 	}
 	kb->err = keep;
 }
@@ -300,10 +298,16 @@ static int kb_wrap(sqlite3 *db, bool owned, int64_t forget_ms, struct kb **out,
 	kb->db = db;
 	kb->owned = owned;
 	/* A connection of our own may use memory for speed: search touches the
-	 * same index pages again and again. (Someone else's we leave alone.) */
+	 * same index pages again and again, and every insert into knowledge
+	 * inside a transaction keeps a statement journal (its triggers write
+	 * other tables), which SQLite otherwise moves to a temporary file once
+	 * it passes 64 KiB: an import then wrote more to such files than to the
+	 * database. (Someone else's connection we leave alone.) */
 	if (owned)
-		sqlite3_exec(db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;", NULL,
-			     NULL, NULL);
+		sqlite3_exec(db,
+			     "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;"
+			     " PRAGMA temp_store=MEMORY;",
+			     NULL, NULL, NULL);
 	kb->forget_ms = forget_ms > 0 ? forget_ms : KB_FORGET_DEFAULT_MS;
 	if (!sqlite3_db_readonly(db, "main")) {
 		/* Best effort: a busy database only delays the purge. */
@@ -342,6 +346,8 @@ void kb_close(struct kb *kb)
 		return;
 	for (int i = 0; i < N_STMTS; i++)
 		sqlite3_finalize(kb->st[i]);
+	for (int i = 0; i <= KB_MANY_LOG2; i++)
+		sqlite3_finalize(kb->many[i]);
 	if (kb->owned)
 		sqlite3_close(kb->db);
 	free(kb);

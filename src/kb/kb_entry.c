@@ -187,30 +187,91 @@ int kb__by_hash(struct kb *kb, const char *hash, int64_t *id, int64_t *forgotten
 	return r;
 }
 
+/* Binds one row of an insert to parameters base + 1 .. base + INSERT_NCOLS. */
+static void insert_bind(sqlite3_stmt *st, int base, const struct prep *p, const struct meta *m)
+{
+	kb__bind_text(st, base + 1, m->uid);
+	kb__bind_text(st, base + 2, p->kind);
+	kb__bind_text(st, base + 3, p->title);
+	kb__bind_text(st, base + 4, p->body);
+	kb__bind_text(st, base + 5, p->tags);
+	kb__bind_text(st, base + 6, p->files);
+	kb__bind_text(st, base + 7, p->project);
+	sqlite3_bind_int64(st, base + 8, m->created_ms);
+	sqlite3_bind_int64(st, base + 9, m->updated_ms);
+	sqlite3_bind_int64(st, base + 10, m->uses);
+	kb__bind_time(st, base + 11, m->last_used_ms);
+	sqlite3_bind_double(st, base + 12, m->confidence);
+	kb__bind_text(st, base + 13, m->state);
+	kb__bind_time(st, base + 14, m->forgotten_ms);
+	kb__bind_text(st, base + 15, p->signature);
+	kb__bind_text(st, base + 16, p->sig_general);
+	kb__bind_text(st, base + 17, p->fix_key);
+	kb__bind_text(st, base + 18, p->sources);
+	kb__bind_text(st, base + 19, p->hash);
+}
+
+/* The cached insert of 1 << k rows, reset and unbound; NULL after setting
+ * the error. */
+static sqlite3_stmt *many_stmt(struct kb *kb, unsigned k)
+{
+	if (!kb->many[k]) {
+		struct buf sql = BUF_INIT(KB_TEXT_MAX);
+		buf_addstr(&sql, "INSERT INTO knowledge(" INSERT_COLS ") VALUES");
+		for (size_t i = 0; i < (size_t)1 << k; i++) {
+			buf_addstr(&sql, i ? ",(" : "(");
+			for (int c = 0; c < INSERT_NCOLS; c++)
+				buf_addstr(&sql, c ? ",?" : "?");
+			buf_addch(&sql, ')');
+		}
+		buf_addstr(&sql, " ON CONFLICT DO NOTHING");
+		int rc = sqlite3_prepare_v3(kb->db, sql.data, -1, SQLITE_PREPARE_PERSISTENT,
+					    &kb->many[k], NULL);
+		buf_release(&sql);
+		if (rc != SQLITE_OK) {
+			kb__sqlerr(kb, "cannot prepare a knowledge base query");
+			return NULL;
+		}
+	}
+	sqlite3_reset(kb->many[k]);
+	sqlite3_clear_bindings(kb->many[k]);
+	return kb->many[k];
+}
+
+int kb__insert_many(struct kb *kb, const struct prep *const *p, const struct meta *const *m,
+		    size_t n)
+{
+	/* Statements of 2^k rows, largest first, as long as SQLite takes that
+	 * many parameters. */
+	int max_vars = sqlite3_limit(kb->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+	unsigned top = KB_MANY_LOG2;
+	while (top > 0 && ((1 << top) * INSERT_NCOLS > max_vars))
+		top--;
+	size_t done = 0, inserted = 0;
+	while (done < n) {
+		unsigned k = top;
+		while (((size_t)1 << k) > n - done)
+			k--;
+		sqlite3_stmt *st = many_stmt(kb, k);
+		if (!st)
+			return CAIRN_E_STORE;
+		for (size_t i = 0; i < (size_t)1 << k; i++)
+			insert_bind(st, (int)i * INSERT_NCOLS, p[done + i], m[done + i]);
+		int r = kb__run(kb, st, "cannot add the entries");
+		if (r)
+			return r;
+		inserted += (size_t)sqlite3_changes(kb->db);
+		done += (size_t)1 << k;
+	}
+	return (int)inserted;
+}
+
 int kb__insert(struct kb *kb, const struct prep *p, const struct meta *m, int64_t *id)
 {
 	sqlite3_stmt *st = kb__stmt(kb, S_INSERT);
 	if (!st)
 		return CAIRN_E_STORE;
-	kb__bind_text(st, 1, m->uid);
-	kb__bind_text(st, 2, p->kind);
-	kb__bind_text(st, 3, p->title);
-	kb__bind_text(st, 4, p->body);
-	kb__bind_text(st, 5, p->tags);
-	kb__bind_text(st, 6, p->files);
-	kb__bind_text(st, 7, p->project);
-	sqlite3_bind_int64(st, 8, m->created_ms);
-	sqlite3_bind_int64(st, 9, m->updated_ms);
-	sqlite3_bind_int64(st, 10, m->uses);
-	kb__bind_time(st, 11, m->last_used_ms);
-	sqlite3_bind_double(st, 12, m->confidence);
-	kb__bind_text(st, 13, m->state);
-	kb__bind_time(st, 14, m->forgotten_ms);
-	kb__bind_text(st, 15, p->signature);
-	kb__bind_text(st, 16, p->sig_general);
-	kb__bind_text(st, 17, p->fix_key);
-	kb__bind_text(st, 18, p->sources);
-	kb__bind_text(st, 19, p->hash);
+	insert_bind(st, 0, p, m);
 	int r = kb__run(kb, st, "cannot add the entry");
 	if (r)
 		return r;

@@ -100,6 +100,17 @@ enum stmt_id {
 	"k.kind IN ('fix','mistake','pattern') AND k.state!='rejected' AND k.forgotten_ms IS "     \
 	"NULL AND (k.project IS NULL OR k.project=?2)"
 
+/* The columns an insert sets (S_INSERT, kb__insert_many()), in the order
+ * kb_entry.c binds them. */
+#define INSERT_COLS                                                                                \
+	"uid,kind,title,body,tags,files,project,created_ms,updated_ms,uses,last_used_ms,"          \
+	"confidence,state,forgotten_ms,signature,sig_general,fix_key,sources,hash"
+#define INSERT_NCOLS 19
+
+/* kb__insert_many() inserts up to 1 << KB_MANY_LOG2 rows in one
+ * statement. */
+#define KB_MANY_LOG2 8
+
 /* The connection and its cached statements belong to the one thread using
  * the kb at a time. */
 struct kb {
@@ -109,6 +120,8 @@ struct kb {
 	int64_t forget_ms;
 	unsigned redactions;
 	sqlite3_stmt *st[N_STMTS];
+	/* many[k]: the insert of 1 << k rows (kb__insert_many()), or NULL */
+	sqlite3_stmt *many[KB_MANY_LOG2 + 1];
 	struct cairn_err err; /* the last failure (kb_error()) */
 };
 
@@ -137,6 +150,10 @@ int kb__run(struct kb *kb, sqlite3_stmt *st, const char *what);
 /* Steps a statement for one integer; returns 1 with *v set, 0 when no row,
  * or CAIRN_E_STORE. Resets it. */
 int kb__one_int(struct kb *kb, sqlite3_stmt *st, int64_t *v, const char *what);
+
+/* Runs sql (statements without results) on the connection; 0, or
+ * CAIRN_E_STORE with the statement and SQLite's message in kb->err. */
+int kb__exec(struct kb *kb, const char *sql);
 
 /* A write transaction: BEGIN IMMEDIATE (so the busy timeout covers taking the
  * write lock), or a savepoint inside the owner's transaction. Not nested.
@@ -215,6 +232,22 @@ struct meta {
 /* Inserts an entry: 0 and *id, 1 when an entry with its uid or hash exists
  * (nothing inserted), or CAIRN_E_STORE. */
 int kb__insert(struct kb *kb, const struct prep *p, const struct meta *m, int64_t *id);
+
+/* Inserts n entries (p[i], m[i]) with as few statements as it can, each row
+ * as kb__insert() would, in order (each row's id is one more than the last
+ * one's as long as ids have not reached the largest rowid). Returns the
+ * number of rows inserted, which is less than n when some uid or hash was
+ * there already: those rows are skipped and the others inserted, so a
+ * caller that needs kb__insert()'s order of effects undoes the lot (a
+ * savepoint) and inserts them one by one. Or CAIRN_E_STORE.
+ *
+ * Why: SQLite opens a statement savepoint for every insert into knowledge
+ * inside a transaction (its triggers write to other tables), and FTS5
+ * writes its pending index to disk at every savepoint: one row per
+ * statement makes one tiny index segment per entry, which then has to be
+ * merged. Many rows per statement make one segment per statement. */
+int kb__insert_many(struct kb *kb, const struct prep *const *p, const struct meta *const *m,
+		    size_t n);
 
 /* The id that replaces id (0 if none, or no such entry) into *next; 0 or
  * CAIRN_E_STORE. */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,17 @@ struct rule {
 	 * CONTEXT_MAX bytes before. For options that mean a password to one
 	 * program only, such as mysql's -pSECRET. */
 	const char *context;
-	/* NULL, or words (separated by blanks) one of which every match
-	 * holds: where none occurs in a text, the rule is not run on it, which
-	 * is most of the time for most rules. In lower case for a
-	 * case-insensitive rule. A rule's context words, if any, are tried
-	 * the same way. */
+	/* The prefilter: NULL, or words (separated by blanks, each of two
+	 * bytes or more) one of which every match holds: where none occurs in
+	 * a text, the rule is not run on it, which is most of the time for
+	 * most rules. In lower case for a case-insensitive rule, as it is
+	 * looked for in the lower-cased text. A rule's context words, if any,
+	 * are required the same way (in the text as it is). */
 	const char *anchors;
+	/* NULL, or bytes one of which every match holds as well (the ':' of
+	 * "user:password@", the '=' of an assignment): a second necessary
+	 * condition, checked once the anchors are found. */
+	const char *also;
 };
 
 #define CONTEXT_MAX 512
@@ -93,107 +99,107 @@ struct rule {
 static const struct rule rules[] = {
 	/* Private keys: the whole block from BEGIN to END; a block cut short
 	 * (no END line) from BEGIN to the end of its base64 body. */
-	{"private-key", false, {0}, PEM_BEGIN PEM_BODY PEM_END, NULL, "-----BEGIN"},
+	{"private-key", false, {0}, PEM_BEGIN PEM_BODY PEM_END, NULL, "-----BEGIN", NULL},
 	{"private-key", false, {0},
 	 PEM_BEGIN "[[:space:]]+([A-Za-z-]+:[^\n]*\n[[:space:]]*)*[A-Za-z0-9+/=]{16}" PEM_BODY,
-	 NULL, "-----BEGIN"},
+	 NULL, "-----BEGIN", NULL},
 
 	/* Cloud and service tokens recognisable by their prefix. */
 	{"aws-key-id", false, {2},
 	 "([^A-Za-z0-9])((AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16})"
-	 "([^A-Za-z0-9])", NULL, "AKIA ASIA ABIA ACCA AGPA AIDA AIPA ANPA ANVA APKA AROA"},
+	 "([^A-Za-z0-9])", NULL, "AKIA ASIA ABIA ACCA AGPA AIDA AIPA ANPA ANVA APKA AROA", NULL},
 	/* An AWS secret key is 40 characters of base64 with nothing to tell it
 	 * from other text (a commit hash also has 40), so only in context. */
 	{"aws-secret", true, {3},
 	 "(aws[_-]?secret[_-]?(access[_-]?)?key|secret[_-]?access[_-]?key)[\"']?[[:space:]]*[:=]?"
-	 "[[:space:]]*[\"']?([A-Za-z0-9/+]{40})([^A-Za-z0-9/+])", NULL, "secret"},
+	 "[[:space:]]*[\"']?([A-Za-z0-9/+]{40})([^A-Za-z0-9/+])", NULL, "secret", NULL},
 	{"github-token", false, {2},
 	 "([^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36}[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]{22}"
-	 "[A-Za-z0-9_]*)", NULL, "ghp_ gho_ ghu_ ghs_ ghr_ github_pat_"},
+	 "[A-Za-z0-9_]*)", NULL, "ghp_ gho_ ghu_ ghs_ ghr_ github_pat_", NULL},
 	{"gitlab-token", false, {2},
 	 "([^A-Za-z0-9_])((glpat|gldt|glrt|glptt|glft|glsoat|glcbt|glimt|gloas|glagent)-"
 	 "[A-Za-z0-9_-]{20}[A-Za-z0-9_.-]*)",
-	 NULL, "glpat- gldt- glrt- glptt- glft- glsoat- glcbt- glimt- gloas- glagent-"},
+	 NULL, "glpat- gldt- glrt- glptt- glft- glsoat- glcbt- glimt- gloas- glagent-", NULL},
 	{"slack-token", false, {2},
 	 "([^A-Za-z0-9_])(xox[abeoprs]-[A-Za-z0-9-]{10}[A-Za-z0-9-]*|xapp-[0-9]+-[A-Za-z0-9-]{10}"
-	 "[A-Za-z0-9-]*)", NULL, "xox xapp-"},
+	 "[A-Za-z0-9-]*)", NULL, "xox xapp-", NULL},
 	{"slack-webhook", false, {2},
 	 "hooks\\.slack\\.com/(services|workflows|triggers)/([A-Za-z0-9_/-]+)",
-	 NULL, "hooks.slack.com/"},
+	 NULL, "hooks.slack.com/", NULL},
 	{"google-api-key", false, {2}, "([^A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35}[0-9A-Za-z_-]*)",
-	 NULL, "AIza"},
+	 NULL, "AIza", NULL},
 	{"google-oauth-token", false, {2},
-	 "([^A-Za-z0-9_-])(ya29\\.[0-9A-Za-z_-]{20}[0-9A-Za-z_-]*)", NULL, "ya29."},
+	 "([^A-Za-z0-9_-])(ya29\\.[0-9A-Za-z_-]{20}[0-9A-Za-z_-]*)", NULL, "ya29.", NULL},
 	/* OpenAI and Anthropic keys. The bare "sk-" form allows no dashes, so
 	 * that a long branch name such as "sk-fix-..." is not taken for one. */
 	{"api-key", false, {2},
 	 "([^A-Za-z0-9_-])(sk-[A-Za-z0-9]{32}[A-Za-z0-9]*|sk-(proj|svcacct|admin|ant)-"
-	 "[A-Za-z0-9_-]{32}[A-Za-z0-9_-]*)", NULL, "sk-"},
+	 "[A-Za-z0-9_-]{32}[A-Za-z0-9_-]*)", NULL, "sk-", NULL},
 	{"stripe-key", false, {2},
 	 "([^A-Za-z0-9_])((sk|rk)_(live|test)_[0-9A-Za-z]{16}[0-9A-Za-z]*)",
-	 NULL, "k_live_ k_test_"},
-	{"npm-token", false, {2}, "([^A-Za-z0-9_])(npm_[A-Za-z0-9]{36}[A-Za-z0-9]*)", NULL, "npm_"},
+	 NULL, "k_live_ k_test_", NULL},
+	{"npm-token", false, {2}, "([^A-Za-z0-9_])(npm_[A-Za-z0-9]{36}[A-Za-z0-9]*)", NULL, "npm_", NULL},
 	{"pypi-token", false, {2}, "([^A-Za-z0-9_-])(pypi-AgE[A-Za-z0-9_-]{50}[A-Za-z0-9_-]*)",
-	 NULL, "pypi-AgE"},
+	 NULL, "pypi-AgE", NULL},
 	{"huggingface-token", false, {2}, "([^A-Za-z0-9_])(hf_[A-Za-z0-9]{30}[A-Za-z0-9]*)",
-	 NULL, "hf_"},
+	 NULL, "hf_", NULL},
 	{"jwt", false, {2},
 	 "([^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*\\.eyJ[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*"
-	 "\\.[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*)", NULL, "eyJ"},
+	 "\\.[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*)", NULL, "eyJ", NULL},
 	{"azure-key", true, {2}, "([^A-Za-z0-9])accountkey=([A-Za-z0-9+/=]{20}[A-Za-z0-9+/=]*)",
-	 NULL, "accountkey="},
+	 NULL, "accountkey=", NULL},
 	/* Signatures and session tokens in pre-signed URLs grant access alone. */
 	{"url-signature", true, {2},
 	 "[?&](sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature)="
-	 "([^&#[:space:]'\"]+)", NULL, "sig= signature= security-token="},
+	 "([^&#[:space:]'\"]+)", NULL, "sig= signature= security-token=", NULL},
 
 	/* Credentials in a URL: scheme://user:password@host. */
 	{"url-password", false, {2},
 	 "([^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:[:space:]'\"]*:"
-	 "([^$/?#[:space:]'\"][^/?#[:space:]'\"]*)@", NULL, "://"},
+	 "([^$/?#[:space:]'\"][^/?#[:space:]'\"]*)@", NULL, "://", "@"},
 
 	/* HTTP headers. */
 	{"bearer", true, {1},
 	 "authorization[[:space:]]*:[[:space:]]*bearer[[:space:]]+([A-Za-z0-9._~+/=-]+)",
-	 NULL, "authorization"},
+	 NULL, "authorization", NULL},
 	{"auth-header", true, {2},
 	 "authorization[[:space:]]*:[[:space:]]*(basic|token|bot|apikey|sso-key)[[:space:]]+"
-	 "([A-Za-z0-9._~+/=:,-]+)", NULL, "authorization"},
+	 "([A-Za-z0-9._~+/=:,-]+)", NULL, "authorization", NULL},
 	/* "Bearer" outside a header: only a long token, not "bearer tokens". */
 	{"bearer", true, {2},
 	 "([^A-Za-z0-9_])bearer[[:space:]]+([A-Za-z0-9._~+/=-]{20}[A-Za-z0-9._~+/=-]*)",
-	 NULL, "bearer"},
+	 NULL, "bearer", NULL},
 	{"auth-header", true, {3},
 	 "([^A-Za-z0-9_/-])(x-api-key|x-auth-token|x-access-token|private-token|x-gitlab-token|"
 	 "x-vault-token|x-goog-api-key|api-key|apikey)[[:space:]]*:[[:space:]]*"
-	 "([^$[:space:]'\"][^[:space:]'\"]*)", NULL, "api-key apikey -token"},
+	 "([^$[:space:]'\"][^[:space:]'\"]*)", NULL, "api-key apikey -token", ":"},
 
 	/* Passwords given to well-known commands. */
 	{"password-flag", false, {3},
 	 "([[:space:]])-(passin|passout|pass|password|passphrase)[[:space:]]+pass:"
-	 "([^[:space:]'\"]+)", NULL, "pass:"},
+	 "([^[:space:]'\"]+)", NULL, "pass:", NULL},
 	{"password-flag", false, {3, 6, 7}, "([^A-Za-z0-9_-])sshpass[[:space:]]+-p[[:space:]]*" VAL,
-	 NULL, "sshpass"},
+	 NULL, "sshpass", NULL},
 	/* mysql -pSECRET: the password glued to -p ("-p" alone prompts). */
 	{"password-flag", false, {3, 6, 7}, "([[:space:]])-p" VAL,
-	 "mysql mysqldump mysqladmin mariadb mariadb-dump", NULL},
+	 "mysql mysqldump mysqladmin mariadb mariadb-dump", "-p", NULL},
 	{"basic-auth", false, {4},
 	 "([[:space:]])(-u|--user)(=|[[:space:]]*)[\"']?[^:[:space:]'\"]*:"
 	 "([^$[:space:]'\"][^[:space:]'\"]*)",
-	 "curl", NULL},
+	 "curl", "-u", ":"},
 	/* docker/podman/oc/az login -p SECRET: -p is a published port to
 	 * docker run, so only after a "login". */
-	{"password-flag", false, {4, 7, 8}, "([[:space:]])-p(=|[[:blank:]]+)" VAL, "login", NULL},
+	{"password-flag", false, {4, 7, 8}, "([[:space:]])-p(=|[[:blank:]]+)" VAL, "login", "-p", NULL},
 	/* redis-cli -a SECRET, --pass SECRET. */
 	{"password-flag", false, {4, 7, 8}, "([[:space:]])(-a|--pass)[[:blank:]]+" VAL,
-	 "redis-cli valkey-cli keydb-cli", NULL},
+	 "redis-cli valkey-cli keydb-cli", "-a --pass", NULL},
 	/* openssl enc -k SECRET (-kfile names a file). */
-	{"password-flag", false, {3, 6, 7}, "([[:space:]])-k[[:blank:]]+" VAL, "openssl", NULL},
+	{"password-flag", false, {3, 6, 7}, "([[:space:]])-k[[:blank:]]+" VAL, "openssl", "-k", NULL},
 	/* aws configure set [profile.NAME.]aws_secret_access_key SECRET, of any
 	 * length (the aws-secret rule above wants exactly 40 characters). */
 	{"aws-secret", false, {5, 8, 9},
 	 "([[:space:]])([A-Za-z0-9_-]+\\.)*(aws_secret_access_key|aws_session_token)[[:blank:]]+" VAL,
-	 "aws", "aws_secret_access_key aws_session_token"},
+	 "aws", "aws_secret_access_key aws_session_token", NULL},
 	/* htpasswd -b[cmBdps...] FILE USER SECRET and htpasswd -nb USER SECRET:
 	 * the password is the last argument (HT_* above). The two forms are
 	 * told apart by -n, which drops the FILE. */
@@ -201,30 +207,33 @@ static const struct rule rules[] = {
 	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+(" HT_OPT_B(
 	     "A-Za-mo-z") ")([[:blank:]]+(" HT_OPT("A-Za-mo-z") "))*[[:blank:]]+" HT_ARG
 	 "[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
-	 NULL, "htpasswd"},
+	 NULL, "htpasswd", NULL},
 	{"password-arg", false, {8, 11, 12},
 	 "([^A-Za-z0-9_-])htpasswd([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+(" HT_OPT_N
 	 ")([[:blank:]]+(" HT_OPT("A-Za-z") "))*[[:blank:]]+" HT_ARG "[[:blank:]]+" VAL,
-	 NULL, "htpasswd"},
+	 NULL, "htpasswd", NULL},
 
 	/* Options: --password VALUE, --db-password=VALUE, --token VALUE. The
 	 * keyword must end the option name: "--password-file PATH" and
 	 * "--password-stdin" are not secrets. */
 	{"password-flag", true, {6, 9, 10},
 	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" PASSWORD_WORDS ")(=|[[:space:]]+)" VAL,
-	 NULL, "passw passp"},
+	 NULL, "-passw _passw -passp _passp", NULL},
 	{"secret-flag", true, {6, 9, 10},
 	 "([[:space:]])--?([A-Za-z0-9]+[-_])*(" SECRET_WORDS "|bearer)(=|[[:space:]]+)" VAL,
-	 NULL, "token secret key bearer"},
+	 NULL, "-token _token -secret _secret -api _api -access _access -private _private "
+	 "-client _client -bearer _bearer", NULL},
 
 	/* JSON members, plain and inside a double-quoted shell string. */
 	{"json-secret", true, {2},
 	 "\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\"[[:space:]]*:[[:space:]]*"
-	 "\"(([^\"\\$]|\\\\.)([^\"\\]|\\\\.)*)\"", NULL, "passw passp token secret key"},
+	 "\"(([^\"\\$]|\\\\.)([^\"\\]|\\\\.)*)\"", NULL,
+	 "password\" passwd\" passphrase\" token\" secret\" key\"", ":"},
 	{"json-secret", true, {2},
 	 "\\\\\"[A-Za-z0-9_-]*(" PASSWORD_WORDS "|" SECRET_WORDS ")\\\\\"[[:space:]]*:[[:space:]]*"
 	 "\\\\\"(([^\"\\$]|\\\\[^\"])([^\"\\]|\\\\[^\"])*)\\\\\"",
-	 NULL, "passw passp token secret key"},
+	 NULL,
+	 "password\\\" passwd\\\" passphrase\\\" token\\\" secret\\\" key\\\"", ":"},
 
 	/* Environment assignments (export X=..., X=... cmd, docker -e X=...)
 	 * whose upper-case name contains a keyword that ends the name or one of
@@ -233,17 +242,17 @@ static const struct rule rules[] = {
 	{"env-secret", false, {5, 8, 9},
 	 "([^A-Za-z0-9_])[A-Za-z0-9_]*(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_KEY|APIKEY|"
 	 "PRIVATE|ACCESS_KEY|MYSQL_PWD)S?(_[A-Za-z0-9_]*)?=" VAL,
-	 NULL, "TOKEN SECRET PASSW PASSP API_KEY APIKEY PRIVATE ACCESS_KEY MYSQL_PWD"},
+	 NULL, "TOKEN SECRET PASSW PASSP API_KEY APIKEY PRIVATE ACCESS_KEY MYSQL_PWD", "="},
 
 	/* key=value: password=..., db.password=..., -Dpassword=...,
 	 * access_token=... (also in URL queries). The key must end with the
 	 * keyword: "password_reset.py" and "tokenizer=..." are not secrets. */
 	{"password", true, {6, 9, 10},
 	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" PASSWORD_WORDS ")=" VAL,
-	 NULL, "passw passp"},
+	 NULL, "password= passwd= passphrase=", NULL},
 	{"secret", true, {6, 9, 10},
 	 "([^A-Za-z0-9._-])(-d)?([A-Za-z0-9]+[._-])*(" SECRET_WORDS ")=" VAL,
-	 NULL, "token secret key"},
+	 NULL, "token= secret= key=", NULL},
 };
 /* clang-format on */
 
@@ -263,6 +272,179 @@ static const struct rule rules[] = {
 static regex_t compiled[N_RULES];
 static locale_t c_locale;
 static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+
+/* The prefilter, built from the table by compile_rules(). Every anchor and
+ * context word of every rule is a needle (the same word for two rules is
+ * one needle); one pass over a text (find_needles()) tells which needles
+ * occur in it, and a rule runs only if one of its anchors, one of its
+ * context words and one of its "also" bytes did (rule_may_match()). Each
+ * of these is a necessary condition of a match (see the table), so a rule
+ * skipped could not have matched, and the output is what running every
+ * rule would give. The pass replaces one memmem() per word (about 90)
+ * over the whole text. */
+#define MAX_NEEDLES 192
+#define NEEDLE_WORDS ((MAX_NEEDLES + 63) / 64)
+
+struct needle {
+	const char *s; /* into the table's strings; not NUL-terminated here */
+	size_t len;    /* >= 2 */
+	bool icase;    /* looked for in the lower-cased text */
+};
+
+/* The needles whose first byte, lower-cased, is b: an index of first[b]
+ * into by_first[], n_first[b] of them. pairs has bit (b0 << 8 | b1) set
+ * when some needle starts with the bytes b0 b1 (lower-cased): most text
+ * positions are ruled out by that one test. */
+static struct needle needles[MAX_NEEDLES];
+static size_t n_needles;
+static unsigned char by_first[MAX_NEEDLES];
+static unsigned short first[256], n_first[256];
+static uint64_t pairs[65536 / 64];
+
+/* A rule's needles: anchors (any one), context words (any one). */
+#define RULE_WORDS_MAX 16
+struct rule_needles {
+	unsigned char anchor[RULE_WORDS_MAX], context[RULE_WORDS_MAX];
+	unsigned char n_anchor, n_context;
+};
+static struct rule_needles rule_needles[N_RULES];
+
+struct found {
+	uint64_t bits[NEEDLE_WORDS];
+};
+
+static inline unsigned char lower_byte(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* The id of needle w[0..len) (added if new). The table is part of the
+ * program: a word too short or too many words is a bug, so abort. */
+static unsigned char needle_id(size_t rule, const char *w, size_t len, bool icase)
+{
+	for (size_t i = 0; i < n_needles; i++)
+		if (needles[i].len == len && needles[i].icase == icase &&
+		    memcmp(needles[i].s, w, len) == 0)
+			return (unsigned char)i;
+	if (len < 2 || n_needles == MAX_NEEDLES) {
+		fprintf(stderr, "cairn: redaction rule %zu (%s): anchor '%.*s' is %s\n", rule,
+			rules[rule].kind, (int)len, w,
+			len < 2 ? "shorter than 2 bytes" : "one too many");
+		abort();
+	}
+	needles[n_needles] = (struct needle){w, len, icase};
+	return (unsigned char)n_needles++;
+}
+
+/* Adds the blank-separated words of words to ids[] (*n of them). */
+static void add_needles(size_t rule, const char *words, bool icase, unsigned char *ids,
+			unsigned char *n)
+{
+	for (const char *w = words; w && *w;) {
+		size_t wl = strcspn(w, " ");
+		if (*n == RULE_WORDS_MAX) {
+			fprintf(stderr, "cairn: redaction rule %zu (%s) has too many anchors\n",
+				rule, rules[rule].kind);
+			abort();
+		}
+		ids[(*n)++] = needle_id(rule, w, wl, icase);
+		w += wl;
+		w += strspn(w, " ");
+	}
+}
+
+/* Builds needles[], the index by first byte and pairs[] from the table. */
+static void build_prefilter(void)
+{
+	for (size_t i = 0; i < N_RULES; i++) {
+		struct rule_needles *rn = &rule_needles[i];
+		add_needles(i, rules[i].anchors, rules[i].icase, rn->anchor, &rn->n_anchor);
+		add_needles(i, rules[i].context, false, rn->context, &rn->n_context);
+	}
+	/* Counting sort of the needles by lower-cased first byte. */
+	for (size_t i = 0; i < n_needles; i++)
+		n_first[lower_byte((unsigned char)needles[i].s[0])]++;
+	unsigned short at = 0;
+	for (int b = 0; b < 256; b++) {
+		first[b] = at;
+		at = (unsigned short)(at + n_first[b]);
+	}
+	unsigned short fill[256];
+	memcpy(fill, first, sizeof fill);
+	for (size_t i = 0; i < n_needles; i++) {
+		unsigned char b0 = lower_byte((unsigned char)needles[i].s[0]);
+		unsigned char b1 = lower_byte((unsigned char)needles[i].s[1]);
+		by_first[fill[b0]++] = (unsigned char)i;
+		unsigned key = (unsigned)b0 << 8 | b1;
+		pairs[key / 64] |= 1ull << (key % 64);
+	}
+}
+
+/* Which needles occur in text (len bytes): an icase needle anywhere in the
+ * lower-cased text, any other in the text as it is. One pass: each position
+ * is tested against pairs[], and the few that pass against the needles
+ * starting with that byte. */
+static void find_needles(const char *text, size_t len, struct found *f)
+{
+	memset(f, 0, sizeof *f);
+	if (len < 2)
+		return;
+	const unsigned char *t = (const unsigned char *)text;
+	unsigned char c0 = lower_byte(t[0]);
+	for (size_t i = 0; i + 1 < len; i++) {
+		unsigned char c1 = lower_byte(t[i + 1]);
+		unsigned key = (unsigned)c0 << 8 | c1;
+		if (pairs[key / 64] & (1ull << (key % 64))) {
+			for (unsigned k = first[c0], e = first[c0] + n_first[c0]; k < e; k++) {
+				const struct needle *nd = &needles[by_first[k]];
+				if (nd->len > len - i ||
+				    (f->bits[by_first[k] / 64] >> (by_first[k] % 64)) & 1)
+					continue;
+				bool eq = true;
+				if (nd->icase) {
+					for (size_t j = 0; j < nd->len && eq; j++)
+						eq = lower_byte(t[i + j]) ==
+						     (unsigned char)nd->s[j];
+				} else {
+					eq = memcmp(t + i, nd->s, nd->len) == 0;
+				}
+				if (eq)
+					f->bits[by_first[k] / 64] |= 1ull << (by_first[k] % 64);
+			}
+		}
+		c0 = c1;
+	}
+}
+
+static bool any_found(const struct found *f, const unsigned char *ids, unsigned char n)
+{
+	for (unsigned char i = 0; i < n; i++)
+		if ((f->bits[ids[i] / 64] >> (ids[i] % 64)) & 1)
+			return true;
+	return false;
+}
+
+/* The prefilter of rule i on text (len bytes), whose needles are f: false
+ * when no match of the rule can be in the text. */
+static bool rule_may_match(size_t i, const char *text, size_t len, const struct found *f)
+{
+#ifdef REDACT_NO_PREFILTER
+	/* bench/kb/bench_redact.c's peer: every rule on every text. */
+	return true;
+#endif
+	const struct rule_needles *rn = &rule_needles[i];
+	if (rn->n_anchor && !any_found(f, rn->anchor, rn->n_anchor))
+		return false;
+	if (rn->n_context && !any_found(f, rn->context, rn->n_context))
+		return false;
+	if (rules[i].also) {
+		for (const char *b = rules[i].also; *b; b++)
+			if (memchr(text, *b, len))
+				return true;
+		return false;
+	}
+	return true;
+}
 
 /* True if the ERE re has an upper-case letter outside a bracket expression:
  * a case-insensitive rule, which searches lower-cased text, could never
@@ -308,6 +490,7 @@ static void compile_rules(void)
 		abort();
 	}
 	locale_t old = uselocale(c_locale);
+	build_prefilter();
 	for (size_t i = 0; i < N_RULES; i++) {
 		if (rules[i].icase && upper_outside_brackets(rules[i].re)) {
 			fprintf(stderr,
@@ -567,19 +750,6 @@ static void find_rule(size_t i, const char *text, const char *in, size_t len,
 	}
 }
 
-/* True if one of the blank-separated words occurs anywhere in text. */
-static bool has_word(const char *text, size_t len, const char *words)
-{
-	for (const char *w = words; *w;) {
-		size_t wl = strcspn(w, " ");
-		if (memmem(text, len, w, wl))
-			return true;
-		w += wl;
-		w += strspn(w, " ");
-	}
-	return false;
-}
-
 /* One pass of every rule over text (len bytes, padded). Returns a new padded
  * text (or NULL if nothing was found) and adds the number of markers
  * inserted to *count. */
@@ -590,19 +760,27 @@ static char *redact_pass(const char *text, size_t len, size_t *out_len, unsigned
 	 * buffer each time it moves the start of a search, which makes a search
 	 * over a long run of letters quadratic. Lower-casing keeps every offset,
 	 * so a secret found in the copy is at the same place in the text. */
-	char *lower = xmalloc(len + 1);
-	for (size_t i = 0; i < len; i++)
-		lower[i] = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] - 'A' + 'a') : text[i];
-	lower[len] = '\0';
-	struct markers ms;
-	markers_find(&ms, text, len);
+	char *lower = NULL;
+	struct markers ms = {0};
+	bool have_markers = false;
+	struct found f;
+	find_needles(text, len, &f);
 	struct spans s = {0};
 	for (size_t i = 0; i < N_RULES; i++) {
-		const char *in = rules[i].icase ? lower : text;
-		if ((rules[i].anchors && !has_word(in, len, rules[i].anchors)) ||
-		    (rules[i].context && !has_word(text, len, rules[i].context)))
+		if (!rule_may_match(i, text, len, &f))
 			continue;
-		find_rule(i, text, in, len, &ms, &s);
+		/* Made for the first rule that runs: most texts need neither. */
+		if (rules[i].icase && !lower) {
+			lower = xmalloc(len + 1);
+			for (size_t j = 0; j < len; j++)
+				lower[j] = (char)lower_byte((unsigned char)text[j]);
+			lower[len] = '\0';
+		}
+		if (!have_markers) {
+			markers_find(&ms, text, len);
+			have_markers = true;
+		}
+		find_rule(i, text, rules[i].icase ? lower : text, len, &ms, &s);
 	}
 	markers_release(&ms);
 	free(lower);

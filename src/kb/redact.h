@@ -21,12 +21,18 @@
  *  - Bounded: input is capped at REDACT_MAX_INPUT bytes; time grows about
  *    linearly with the input (every rule is anchored on a literal or a
  *    delimiter, so no rule rescans a long run of text from each byte).
- *    A rule runs only on text that holds one of its anchor words (a
- *    token's prefix, "password", "://", the command it belongs to), so
- *    ordinary text costs about 0.05-0.1 s per MiB, text full of such words
- *    (a test log of test_token_refresh, test_password_reset...) about
- *    0.12 s per MiB, and the worst shapes tried at most about 1.5 s per
- *    MiB (a MiB of "export TOKEN=x ").
+ *    A rule runs only on text that holds what every match of it holds
+ *    (its prefilter, in the table of redact.c): one of its anchor words
+ *    (a token's prefix such as "ghp_" or "AKIA", "password=" or "token="
+ *    for key=value, "-password" or "_token" for an option, 'secret"' for a
+ *    JSON member, "://" for a URL's password), the command it belongs to
+ *    ("curl", "mysql") and, for some, a byte such as the '@' of
+ *    "user:password@host". One pass over the text finds all of them, so
+ *    text in which no rule can match, the common case, costs that pass
+ *    and a copy, and a rule's regular expression runs only where a match
+ *    is possible. Figures: bench/kb/bench_redact.c (docs/benchmarks.md);
+ *    the worst shapes tried cost at most about 1.5 s per MiB (a MiB of
+ *    "export TOKEN=x ").
  *
  * Markers look like "[REDACTED:kind]" with kind in [a-z0-9-]; redact_kind()
  * lists the kinds. A marker already present in the input is never redacted
