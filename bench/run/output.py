@@ -11,7 +11,10 @@ build.passed, the capture saved under runs/) as it would be at a desk.
 Rounds are interleaved: each round runs the plain command then `cairn run --`
 of it (and `OTHER run --` with --compare OTHER: a build from before a change,
 in the same rounds), so that a busy machine slows each alike. The figures
-are medians of wall time around subprocess.run(). Timings are printed,
+are medians of wall time around subprocess.run(), and beside them the CPU
+time (user + system) of the whole process tree, from getrusage() of the
+children: under load, wall time is noisy but the CPU that `cairn run` adds
+to the command's own is not. Timings are printed,
 never asserted; the exit status is non-zero only when the benchmark cannot
 run.
 
@@ -21,6 +24,7 @@ fswatch.py calls run() for its third figure.
 """
 import argparse
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -72,13 +76,18 @@ def run(cairn, tmp, rounds=5, compare=None, sinks=("null", "file"), out=sys.stdo
         for sink in sinks:
             path, label = (os.devnull, "/dev/null") if sink == "null" else (out_path, "a file")
             ts = {name: [] for name, _ in configs}
+            cpu = {name: [] for name, _ in configs}
             for _ in range(rounds):
                 for name, args in configs:
                     with open(path, "wb") as f:
+                        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                         t = time.monotonic()
                         subprocess.run(args, stdout=f, env=d.env, check=True, cwd=tmp)
                         ts[name].append(time.monotonic() - t)
+                        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                        cpu[name].append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
             med = {name: statistics.median(v) for name, v in ts.items()}
+            mcpu = {name: statistics.median(v) for name, v in cpu.items()}
             results[sink] = med
             plain, wrapped = med["plain"], med["cairn run"]
             line = ("  output to %-9s  plain %.3f s   cairn run %.3f s   overhead %+.1f%% (goal <= 5%%)"
@@ -86,6 +95,12 @@ def run(cairn, tmp, rounds=5, compare=None, sinks=("null", "file"), out=sys.stdo
             if compare:
                 line += "   compare %.3f s (%+.1f%%)" % (med["compare"],
                                                           (med["compare"] / plain - 1) * 100)
+            print(line, file=out)
+            line = ("  %-19s  cpu   %.3f s   cairn run %.3f s   added    %+.3f s"
+                    % ("", mcpu["plain"], mcpu["cairn run"], mcpu["cairn run"] - mcpu["plain"]))
+            if compare:
+                line += "           compare %.3f s (%+.3f s)" % (
+                    mcpu["compare"], mcpu["compare"] - mcpu["plain"])
             print(line, file=out)
             out.flush()
     finally:

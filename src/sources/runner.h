@@ -22,10 +22,21 @@
  * with cap / 2 bytes of head and the rest of tail). */
 struct capture {
 	struct headtail ht;
+	/* See capture_on_head(). */
+	void (*on_head)(void *arg, const char *head, size_t len);
+	void *on_head_arg;
+	bool head_told;
 };
 
 /* Keeps at most cap bytes (at least 2). Allocates only as bytes come. */
 void capture_init(struct capture *c, size_t cap);
+/* Has capture_add() call fn(arg, head, len) once, on the thread that adds,
+ * as soon as the head is full: head[0..len) is then what capture_join()
+ * will return first, and stays unchanged and allocated until
+ * capture_release(). A capture filled by the runner from a regular file
+ * (stdout redirected to one: see runner_run()) does not call it. */
+void capture_on_head(struct capture *c, void (*fn)(void *arg, const char *head, size_t len),
+		     void *arg);
 void capture_add(struct capture *c, const char *p, size_t n);
 /* The kept bytes as one malloc'd NUL-terminated buffer; if bytes were
  * dropped, a line "[cairn: N bytes omitted]" marks the place. c is left
