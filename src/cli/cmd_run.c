@@ -459,7 +459,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 		at_line_start = true;
 	char end_id[ULID_LEN + 1];
 	ulid_new(end_id);
+	uint64_t t_save = clock_mono_ns();
 	char *out_path = save_output(cfg, end_id, &rl, log, log_len);
+	uint64_t save_ns = clock_mono_ns() - t_save;
 	struct diag_list dl = {0};
 	bool passed = r == 0 && res.spawn_errno == 0 && res.signal == 0 && res.exit_code == 0;
 	/* A failure is always analysed. A pass is analysed for its warnings
@@ -546,11 +548,11 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 			"cairn run timing: start_cpu_ms=%.3f before_ms=%.3f git_load_ms=%.3f "
 			"git_ms=%.3f "
 			"started_connect_ms=%.3f started_publish_ms=%.3f command_ms=%.3f "
-			"join_wait_ms=%.3f after_ms=%.3f end_connect_ms=%.3f end_publish_ms=%.3f "
-			"total_ms=%.3f threaded=%d\n",
+			"join_wait_ms=%.3f after_ms=%.3f save_ms=%.3f end_connect_ms=%.3f "
+			"end_publish_ms=%.3f total_ms=%.3f threaded=%d\n",
 			ms(cpu0), ms(t_spawn - t0), ms(st.git_load_ns), ms(st.git_ns),
 			ms(st.connect_ns), ms(st.publish_ns), ms(t_ran - t_spawn),
-			ms(t_joined - t_ran), ms(t_end - t_joined), ms(end_connect_ns),
+			ms(t_joined - t_ran), ms(t_end - t_joined), ms(save_ns), ms(end_connect_ns),
 			ms(end_publish_ns), ms(clock_mono_ns() - t0), threaded);
 	diag_list_release(&dl);
 	free(out_path);
