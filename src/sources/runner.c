@@ -48,6 +48,7 @@ void capture_init(struct capture *c, size_t cap)
 	c->on_head = NULL;
 	c->on_head_arg = NULL;
 	c->head_told = false;
+	c->ahead = NULL;
 }
 
 void capture_on_head(struct capture *c, void (*fn)(void *arg, const char *head, size_t len),
@@ -85,6 +86,8 @@ char *capture_join(const struct capture *c, size_t *len)
 void capture_release(struct capture *c)
 {
 	headtail_release(&c->ht);
+	free(c->ahead);
+	c->ahead = NULL;
 }
 
 static volatile sig_atomic_t got_winch;
@@ -130,6 +133,49 @@ static bool same_tty(int a, int b)
 	struct stat sa, sb;
 	return isatty(a) && isatty(b) && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
 	       sa.st_rdev == sb.st_rdev;
+}
+
+/* How often the runner looks whether a command writing to a regular file
+ * has written a head's worth yet (see read_ahead()). */
+#define AHEAD_POLL_MS 20
+
+/* Stdout is a regular file the command writes from offset start: once it
+ * has written the capture's head's worth, and nothing else was captured
+ * (stderr comes first in the capture), reads those bytes and hands them to
+ * the capture's on_head, so that they can be worked on (redacted) while
+ * the command runs. Returns whether it is done (told, or never will be). */
+static bool read_ahead(struct capture *c, off_t start)
+{
+	if (headtail_total(&c->ht) > 0)
+		return true; /* the capture starts with stderr: not the file's head */
+	size_t n = c->ht.head_max;
+	off_t cur = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+	if (cur < 0)
+		return true;
+	if ((uint64_t)(cur - start) < n)
+		return false;
+	int rfd = open("/proc/self/fd/1", O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return true;
+	char *buf = xmalloc(n);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(rfd, buf + got, n - got, start + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(rfd);
+	if (got < n) {
+		free(buf);
+		return true;
+	}
+	c->ahead = buf;
+	c->head_told = true;
+	c->on_head(c->on_head_arg, buf, n);
+	return true;
 }
 
 static void install(int sig, void (*fn)(int), struct sigaction *old)
@@ -257,6 +303,8 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 	bool batch[2] = {po[0] >= 0 && fcntl(po[0], F_GETPIPE_SZ) >= BATCH_PIPE_MIN,
 			 pe[0] >= 0 && fcntl(pe[0], F_GETPIPE_SZ) >= BATCH_PIPE_MIN};
 	uint64_t last_data[2] = {0, 0};
+	/* Whether to look for the file's head while the command runs. */
+	bool ahead = out_start >= 0 && out->on_head && !out->head_told;
 	struct pollfd pf[3];
 	int in_fd = res->used_pty ? STDIN_FILENO : -1;
 	int src_out = res->used_pty ? master : po[0];
@@ -286,7 +334,10 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			pf[n] = (struct pollfd){.fd = in_fd, .events = POLLIN};
 			i_in = n++;
 		}
-		if (poll(pf, (nfds_t)n, -1) < 0) {
+		int pr = poll(pf, (nfds_t)n, ahead ? AHEAD_POLL_MS : -1);
+		if (ahead)
+			ahead = !read_ahead(out, out_start);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			break;

@@ -242,6 +242,16 @@ def output_over_the_cap_passes_whole_and_keeps_head_and_tail_redacted():
         eq(saved[len(want_head):len(want_head) + 22], b"[REDACTED:private-key]", "the key's marker")
         want_tail = plain.stdout[-400 * 1024:].replace(tok.encode(), b"[REDACTED:github-token]")
         check(saved.endswith(want_tail), "the tail's last 400 KiB as the command wrote it")
+        # stdout to a regular file: the command writes to it directly and
+        # its head is read ahead while it runs; the saved copy is the same.
+        path = os.path.join(d.tmp, "out.txt")
+        with open(path, "wb") as f:
+            r = subprocess.run([d.bin, "run", "--", "sh", "-c", script], stdout=f,
+                               stderr=subprocess.PIPE, env=d.env(), timeout=60)
+        eq(r.returncode, 0, "exit, stdout to a file")
+        eq(open(path, "rb").read(), plain.stdout, "the file gets every byte")
+        o = events(d, "build.passed")[-1]["data"]["output"]
+        eq(open(o["path"], "rb").read(), saved, "the same saved copy as through a pipe")
 
 
 @T.test
