@@ -8,8 +8,10 @@ in lines of 99 bytes, written by fold in 4 KiB pieces (stdio). A daemon runs
 on private XDG directories, so the run is logged (build.started,
 build.passed, the capture saved under runs/) as it would be at a desk.
 
-Rounds are interleaved: each round runs the plain command then `cairn run --`
-of it (and `OTHER run --` with --compare OTHER: a build from before a change,
+Rounds are interleaved: each round runs the plain command, `cairn run --`
+of it, and the command piped through cat (the floor for anything that
+relays the output through a pipe, as cairn run does unless stdout is a
+regular file) (and `OTHER run --` with --compare OTHER: a build from before a change,
 in the same rounds), so that a busy machine slows each alike. The figures
 are medians of wall time around subprocess.run(), and beside them the CPU
 time (user + system) of the whole process tree, from getrusage() of the
@@ -34,6 +36,9 @@ import tempfile
 import time
 
 CMD = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' 'x' | fold -w 99"]
+# The peer that sets the floor for any runner that sees the output through
+# a pipe: the same command piped through cat.
+CAT = ["sh", "-c", CMD[2] + " | cat"]
 
 
 class Daemon:
@@ -66,7 +71,7 @@ def run(cairn, tmp, rounds=5, compare=None, sinks=("null", "file"), out=sys.stdo
     """Prints the runner-overhead figures; returns {sink: {name: median s}}."""
     d = Daemon(cairn, os.path.join(tmp, "daemon"))
     out_path = os.path.join(tmp, "out")
-    configs = [("plain", CMD), ("cairn run", [cairn, "run", "--"] + CMD)]
+    configs = [("plain", CMD), ("cairn run", [cairn, "run", "--"] + CMD), ("| cat", CAT)]
     if compare:
         configs.append(("compare", [compare, "run", "--"] + CMD))
     results = {}
@@ -95,6 +100,7 @@ def run(cairn, tmp, rounds=5, compare=None, sinks=("null", "file"), out=sys.stdo
             if compare:
                 line += "   compare %.3f s (%+.1f%%)" % (med["compare"],
                                                           (med["compare"] / plain - 1) * 100)
+            line += "   | cat %.3f s (%+.1f%%)" % (med["| cat"], (med["| cat"] / plain - 1) * 100)
             print(line, file=out)
             line = ("  %-19s  cpu   %.3f s   cairn run %.3f s   added    %+.3f s"
                     % ("", mcpu["plain"], mcpu["cairn run"], mcpu["cairn run"] - mcpu["plain"]))
