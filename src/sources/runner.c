@@ -136,8 +136,11 @@ static bool same_tty(int a, int b)
 }
 
 /* How often the runner looks whether a command writing to a regular file
- * has written a head's worth yet (see read_ahead()). */
+ * has written a head's worth yet (see read_ahead()): first after 20 ms
+ * (a flood has written megabytes by then), then half as often each time,
+ * down to every 640 ms, so that a long quiet build costs few wake-ups. */
 #define AHEAD_POLL_MS 20
+#define AHEAD_POLL_MAX_MS 640
 
 /* Stdout is a regular file the command writes from offset start: once it
  * has written the capture's head's worth, and nothing else was captured
@@ -305,6 +308,7 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 	uint64_t last_data[2] = {0, 0};
 	/* Whether to look for the file's head while the command runs. */
 	bool ahead = out_start >= 0 && out->on_head && !out->head_told;
+	int ahead_ms = AHEAD_POLL_MS;
 	struct pollfd pf[3];
 	int in_fd = res->used_pty ? STDIN_FILENO : -1;
 	int src_out = res->used_pty ? master : po[0];
@@ -334,7 +338,9 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			pf[n] = (struct pollfd){.fd = in_fd, .events = POLLIN};
 			i_in = n++;
 		}
-		int pr = poll(pf, (nfds_t)n, ahead ? AHEAD_POLL_MS : -1);
+		int pr = poll(pf, (nfds_t)n, ahead ? ahead_ms : -1);
+		if (ahead && pr == 0 && ahead_ms < AHEAD_POLL_MAX_MS)
+			ahead_ms *= 2;
 		if (ahead)
 			ahead = !read_ahead(out, out_start);
 		if (pr < 0) {
