@@ -10,7 +10,14 @@
  * a newline, and never inside a private key block (a "-----BEGIN" line not
  * yet followed by its "-----END" within REDACT_MAX_INPUT bytes), so every
  * rule sees each line and each key block whole, as redact_text()'s own
- * 64 KiB pieces guarantee (kb/redact.h): the parts are only more such cuts.
+ * 64 KiB pieces guarantee (kb/redact.h): the parts are only more such cuts
+ * (one to four per run, against one per 64 KiB). What such a cut can
+ * change, here as at a piece's end: a match that runs over a line end (an
+ * option's value on the next line, a quoted string with a newline in it,
+ * which kb/redact.h counts among what redaction cannot see), and a rule
+ * whose context word is on an earlier line (`mysql` some lines before its
+ * `-p...`). A libFuzzer run of runlog_redact() against redact_text() with
+ * 64-byte parts found differences of these two kinds and no crash.
  *
  * Usage (one struct per run; one thread calls the functions, in order):
  *   runlog_init(&rl);
