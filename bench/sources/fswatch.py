@@ -6,7 +6,7 @@
 2. Recovery from an inotify queue overflow on a 50,000-file tree: time from the
    moment the daemon resumes until the last real change is reported.
 3. Runner overhead on a command that prints 100 MB: wall time with and without
-   `cairn run` (goal <= 5% more).
+   `cairn run` (goal <= 5% more), measured by bench/run/output.py.
 
 Usage: fswatch.py CAIRN_BIN   (env BENCH_FS_CHANGES, BENCH_FS_FILES to shrink)
 """
@@ -162,26 +162,11 @@ def bench_overflow(tmp):
 
 
 def bench_runner(tmp):
-    cmd = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' 'x' | fold -w 99"]
-    d = Cairn(os.path.join(tmp, "c3"))
-    out_path = os.path.join(tmp, "out")
-
-    def best(args, sink, n=5):
-        ts = []
-        for _ in range(n):
-            with open(sink, "wb") as out:
-                t = time.monotonic()
-                subprocess.run(args, stdout=out, env=d.env, check=True, cwd=tmp)
-                ts.append(time.monotonic() - t)
-        return statistics.median(ts)
-
-    print("runner overhead, a command printing 100 MB (median of 5, interleaved)")
-    for sink, name in ((os.devnull, "/dev/null"), (out_path, "a file")):
-        plain = best(cmd, sink)
-        wrapped = best([CAIRN, "run", "--"] + cmd, sink)
-        print("  output to %-9s  plain %.3f s   cairn run %.3f s   overhead %+.1f%% (goal <= 5%%)"
-              % (name, plain, wrapped, (wrapped / plain - 1) * 100))
-    d.stop()
+    """The runner's figure, measured by bench/run/output.py (its docstring
+    says how)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "run"))
+    import output
+    output.run(CAIRN, tmp, rounds=5)
 
 
 def main():

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RELAY_BUF (1024 * 1024)
@@ -26,17 +27,45 @@
  * and copy in large chunks (the default 64 KiB pipe costs a wake-up per
  * few KiB from a command that writes in small pieces). */
 #define PIPE_BYTES (1024 * 1024)
+/* A command that floods its output (a log, a generated file) writes in
+ * pieces of a few KiB, and we would wake up and copy once per piece: most
+ * of what the relay cost, in context switches. While a pipe keeps coming
+ * back with data (the last read less than FLOW_NS ago) and holds less than
+ * BATCH_BYTES, we let it fill for BATCH_NS first. Output that comes a line
+ * at a time is relayed at once; a flood is late by BATCH_NS at most. Only
+ * for a pipe that holds at least BATCH_PIPE_MIN bytes, so that the command
+ * does not stall on a full pipe while we wait (a pty holds too little). */
+#define FLOW_NS (2 * 1000 * 1000)
+#define BATCH_NS (1000 * 1000)
+#define BATCH_BYTES (256 * 1024)
+#define BATCH_PIPE_MIN (512 * 1024)
 
 void capture_init(struct capture *c, size_t cap)
 {
 	if (cap < 2)
 		cap = 2;
 	headtail_init(&c->ht, cap / 2, cap - cap / 2);
+	c->on_head = NULL;
+	c->on_head_arg = NULL;
+	c->head_told = false;
+	c->ahead = NULL;
+}
+
+void capture_on_head(struct capture *c, void (*fn)(void *arg, const char *head, size_t len),
+		     void *arg)
+{
+	c->on_head = fn;
+	c->on_head_arg = arg;
 }
 
 void capture_add(struct capture *c, const char *p, size_t n)
 {
 	headtail_add(&c->ht, p, n);
+	/* Once full, the head takes no more bytes: its buffer no longer moves. */
+	if (c->on_head && !c->head_told && c->ht.head.len == c->ht.head_max) {
+		c->head_told = true;
+		c->on_head(c->on_head_arg, c->ht.head.data, c->ht.head.len);
+	}
 }
 
 bool capture_truncated(const struct capture *c)
@@ -57,6 +86,8 @@ char *capture_join(const struct capture *c, size_t *len)
 void capture_release(struct capture *c)
 {
 	headtail_release(&c->ht);
+	free(c->ahead);
+	c->ahead = NULL;
 }
 
 static volatile sig_atomic_t got_winch;
@@ -102,6 +133,52 @@ static bool same_tty(int a, int b)
 	struct stat sa, sb;
 	return isatty(a) && isatty(b) && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
 	       sa.st_rdev == sb.st_rdev;
+}
+
+/* How often the runner looks whether a command writing to a regular file
+ * has written a head's worth yet (see read_ahead()): first after 20 ms
+ * (a flood has written megabytes by then), then half as often each time,
+ * down to every 640 ms, so that a long quiet build costs few wake-ups. */
+#define AHEAD_POLL_MS 20
+#define AHEAD_POLL_MAX_MS 640
+
+/* Stdout is a regular file the command writes from offset start: once it
+ * has written the capture's head's worth, and nothing else was captured
+ * (stderr comes first in the capture), reads those bytes and hands them to
+ * the capture's on_head, so that they can be worked on (redacted) while
+ * the command runs. Returns whether it is done (told, or never will be). */
+static bool read_ahead(struct capture *c, off_t start)
+{
+	if (headtail_total(&c->ht) > 0)
+		return true; /* the capture starts with stderr: not the file's head */
+	size_t n = c->ht.head_max;
+	off_t cur = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+	if (cur < 0)
+		return true;
+	if ((uint64_t)(cur - start) < n)
+		return false;
+	int rfd = open("/proc/self/fd/1", O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return true;
+	char *buf = xmalloc(n);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(rfd, buf + got, n - got, start + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(rfd);
+	if (got < n) {
+		free(buf);
+		return true;
+	}
+	c->ahead = buf;
+	c->head_told = true;
+	c->on_head(c->on_head_arg, buf, n);
+	return true;
 }
 
 static void install(int sig, void (*fn)(int), struct sigaction *old)
@@ -224,6 +301,14 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 	res->spawn_errno = read_exec_error(ep[0]);
 
 	char *buf = xmalloc(RELAY_BUF);
+	/* Whether each source may batch (see BATCH_NS), and when it last had
+	 * data. */
+	bool batch[2] = {po[0] >= 0 && fcntl(po[0], F_GETPIPE_SZ) >= BATCH_PIPE_MIN,
+			 pe[0] >= 0 && fcntl(pe[0], F_GETPIPE_SZ) >= BATCH_PIPE_MIN};
+	uint64_t last_data[2] = {0, 0};
+	/* Whether to look for the file's head while the command runs. */
+	bool ahead = out_start >= 0 && out->on_head && !out->head_told;
+	int ahead_ms = AHEAD_POLL_MS;
 	struct pollfd pf[3];
 	int in_fd = res->used_pty ? STDIN_FILENO : -1;
 	int src_out = res->used_pty ? master : po[0];
@@ -253,7 +338,12 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 			pf[n] = (struct pollfd){.fd = in_fd, .events = POLLIN};
 			i_in = n++;
 		}
-		if (poll(pf, (nfds_t)n, -1) < 0) {
+		int pr = poll(pf, (nfds_t)n, ahead ? ahead_ms : -1);
+		if (ahead && pr == 0 && ahead_ms < AHEAD_POLL_MAX_MS)
+			ahead_ms *= 2;
+		if (ahead)
+			ahead = !read_ahead(out, out_start);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -276,6 +366,17 @@ int runner_run(char *const argv[], struct capture *out, struct runner_result *re
 		for (int k = 0; k < 2; k++) {
 			if (idx[k] < 0 || !pf[idx[k]].revents)
 				continue;
+			if (batch[k] && pf[idx[k]].revents == POLLIN) {
+				uint64_t now = clock_mono_ns();
+				int avail = 0;
+				if (now - last_data[k] < FLOW_NS &&
+				    ioctl(*srcs[k], FIONREAD, &avail) == 0 && avail < BATCH_BYTES) {
+					struct timespec ts = {0, BATCH_NS};
+					nanosleep(&ts, NULL); /* a signal cuts it short */
+					now = clock_mono_ns();
+				}
+				last_data[k] = now;
+			}
 			ssize_t r = read(*srcs[k], buf, RELAY_BUF);
 			if (r < 0 && errno == EINTR)
 				continue;

@@ -22,10 +22,27 @@
  * with cap / 2 bytes of head and the rest of tail). */
 struct capture {
 	struct headtail ht;
+	/* See capture_on_head(). */
+	void (*on_head)(void *arg, const char *head, size_t len);
+	void *on_head_arg;
+	bool head_told;
+	char *ahead; /* the file's head read ahead for on_head, or NULL */
 };
 
 /* Keeps at most cap bytes (at least 2). Allocates only as bytes come. */
 void capture_init(struct capture *c, size_t cap);
+/* Has fn(arg, head, len) called once, on the runner's thread, as soon as
+ * the head is known: from capture_add() when the head is full, head[0..len)
+ * being then what capture_join() will return first. When stdout is a
+ * regular file (the command writes to it directly: see runner_run()),
+ * from runner_run() once the command has written a head's worth to it and
+ * nothing else was captured yet: head is then the file's first bytes, read
+ * ahead while the command runs, which capture_join() returns first unless
+ * the command later writes to stderr or rewrites them (a caller that must
+ * be sure compares). Either way head stays unchanged and allocated until
+ * capture_release(). */
+void capture_on_head(struct capture *c, void (*fn)(void *arg, const char *head, size_t len),
+		     void *arg);
 void capture_add(struct capture *c, const char *p, size_t n);
 /* The kept bytes as one malloc'd NUL-terminated buffer; if bytes were
  * dropped, a line "[cairn: N bytes omitted]" marks the place. c is left

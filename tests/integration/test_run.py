@@ -204,6 +204,57 @@ def captured_output_is_redacted_on_disk():
 
 
 @T.test
+def output_over_the_cap_passes_whole_and_keeps_head_and_tail_redacted():
+    """Output well over the capture cap (the head is redacted while the
+    command runs, the rest in parts on several threads: src/cli/runlog.h):
+    stdout gets every byte in order, and the saved copy is the head and the
+    tail, with the secrets in each redacted, a key block cut by the head's
+    end included. Such a block has no END line before the omission mark, so
+    its marker runs on to the end of redact_text()'s piece, over the mark
+    (kb/redact.h: a block cut short); the tail after that is intact."""
+    tok = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+    body = "MIIEpAIBAAKCAQEAtestkeymaterialabcdefghijklmnop0123"
+    with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "1M"}) as d:
+        # 512 KiB of head: a token first, a key block from 499 KB to 530 KB
+        # (across the head's end), then 6 MB of lines and a token near the end.
+        script = ("echo 'export GITHUB_TOKEN=%s'; seq 1 85000; "
+                  "echo '-----BEGIN RSA PRIVATE KEY-----'; "
+                  "for i in $(seq 1 600); do echo %s; done; "
+                  "echo '-----END RSA PRIVATE KEY-----'; seq 1 800000; "
+                  "echo 'token %s'; seq 1 1000" % (tok, body, tok))
+        r = run(d, ["--", "sh", "-c", script])
+        eq(r.returncode, 0, "exit")
+        plain = subprocess.run(["sh", "-c", script], capture_output=True)
+        eq(r.stdout, plain.stdout, "stdout gets every byte, in order")
+        ev = events(d, "build.passed")[-1]
+        o = ev["data"]["output"]
+        check(o["truncated"], "truncated")
+        eq(o["bytes"], len(plain.stdout), "bytes counted")
+        saved = open(o["path"], "rb").read()
+        check(tok.encode() not in saved, "no token in the saved copy")
+        check(body.encode() not in saved, "no key material in the saved copy")
+        eq(saved.count(b"[REDACTED:github-token]"), 2, "a token in the head and in the tail")
+        eq(saved.count(b"[REDACTED:private-key]"), 1, "the key block cut by the head's end")
+        begin = plain.stdout.index(b"-----BEGIN")
+        check(begin < 512 * 1024 < begin + 600 * len(body), "the key is across the head's end")
+        want_head = plain.stdout[:begin].replace(tok.encode(), b"[REDACTED:github-token]")
+        eq(saved[:len(want_head)], want_head, "the head, up to the key, as the command wrote it")
+        eq(saved[len(want_head):len(want_head) + 22], b"[REDACTED:private-key]", "the key's marker")
+        want_tail = plain.stdout[-400 * 1024:].replace(tok.encode(), b"[REDACTED:github-token]")
+        check(saved.endswith(want_tail), "the tail's last 400 KiB as the command wrote it")
+        # stdout to a regular file: the command writes to it directly and
+        # its head is read ahead while it runs; the saved copy is the same.
+        path = os.path.join(d.tmp, "out.txt")
+        with open(path, "wb") as f:
+            r = subprocess.run([d.bin, "run", "--", "sh", "-c", script], stdout=f,
+                               stderr=subprocess.PIPE, env=d.env(), timeout=60)
+        eq(r.returncode, 0, "exit, stdout to a file")
+        eq(open(path, "rb").read(), plain.stdout, "the file gets every byte")
+        o = events(d, "build.passed")[-1]["data"]["output"]
+        eq(open(o["path"], "rb").read(), saved, "the same saved copy as through a pipe")
+
+
+@T.test
 def stdout_to_a_file_is_written_directly_and_captured():
     with Daemon(env={"CAIRN_RUNNER_CAPTURE_BYTES": "4K"}) as d:
         out = os.path.join(d.tmp, "out.txt")

@@ -60,6 +60,53 @@ static void test_capture_head_and_tail(void **state)
 	}
 }
 
+struct head_seen {
+	int calls;
+	const char *p;
+	size_t len;
+};
+
+static void on_head(void *arg, const char *head, size_t len)
+{
+	struct head_seen *h = arg;
+	h->calls++;
+	h->p = head;
+	h->len = len;
+}
+
+/* The head callback comes once, when the head is full, with the bytes
+ * capture_join() starts with; not at all when the head never fills. */
+static void test_capture_on_head(void **state)
+{
+	char data[3000];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)('a' + i % 26);
+	struct capture c;
+	struct head_seen h = {0};
+	capture_init(&c, 1000);
+	capture_on_head(&c, on_head, &h);
+	capture_add(&c, data, 499);
+	assert_int_equal(h.calls, 0);
+	capture_add(&c, data + 499, 2);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.len, 500);
+	capture_add(&c, data + 501, sizeof data - 501);
+	assert_int_equal(h.calls, 1);
+	size_t len;
+	char *j = capture_join(&c, &len);
+	assert_memory_equal(j, h.p, h.len);
+	assert_memory_equal(h.p, data, 500);
+	free(j);
+	capture_release(&c);
+
+	struct head_seen none = {0};
+	capture_init(&c, 1000);
+	capture_on_head(&c, on_head, &none);
+	capture_add(&c, data, 400);
+	assert_int_equal(none.calls, 0);
+	capture_release(&c);
+}
+
 static void test_exit_status_and_output(void **state)
 {
 	char *argv[] = {"sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 7", NULL};
@@ -104,6 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capture_head_and_tail),
+		cmocka_unit_test(test_capture_on_head),
 		cmocka_unit_test(test_exit_status_and_output),
 		cmocka_unit_test(test_signal_death),
 		cmocka_unit_test(test_missing_command),
