@@ -332,9 +332,19 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return usage_error(verb, "unknown or incomplete option '%s'",
 					   argv[optind - 1]);
 		}
-		if (!(a->verb->opts & bit))
-			return usage_error(verb, "option '%s' does not apply to '%s'",
-					   argv[optind - 1], verb);
+		if (!(a->verb->opts & bit)) {
+			/* The option as typed: with its value in the next word,
+			 * argv[optind - 1] is the value ("--kind decision"). */
+			const char *opt = optarg && optind >= 2 && optarg == argv[optind - 1]
+						  ? argv[optind - 2]
+						  : argv[optind - 1];
+			if (c == 'k' && strcmp(verb, "add") == 0)
+				return usage_error(verb,
+						   "the kind is add's first word, not an option: "
+						   "cairn kb add %s TITLE",
+						   optarg);
+			return usage_error(verb, "option '%s' does not apply to '%s'", opt, verb);
+		}
 		a->used |= bit;
 	}
 	a->npos = argc - optind;

@@ -132,7 +132,12 @@ def without_daemon():
     fails(d, ["kb", "show", "banana"], 2, "is not an entry id")
     fails(d, ["kb", "search", "x", "--limit", "0"], 2, "--limit must be")
     fails(d, ["kb", "search", "x", "--since", "tomorrow"], 2, "--since takes")
-    fails(d, ["kb", "list", "--body", "x"], 2, "does not apply to 'list'")
+    fails(d, ["kb", "list", "--body", "x"], 2, "option '--body' does not apply to 'list'")
+    # An option whose value is the next word is named as typed, not by its value;
+    # --kind to add says where the kind goes.
+    fails(d, ["kb", "search", "x", "--days", "3"], 2, "option '--days' does not apply")
+    fails(d, ["kb", "add", "--kind", "decision", "t"], 2,
+          "the kind is add's first word, not an option: cairn kb add decision TITLE")
     fails(d, ["kb", "supersede", "1", "1"], 1, "cannot supersede itself")
     fails(d, ["kb", "supersede", "1"], 2, "missing")
     fails(d, ["kb", "import", "/nonexistent"], 4, "cannot read '/nonexistent'")
