@@ -352,8 +352,8 @@ static int applicability(const char *fix_key, const struct line_facts *lf)
 		    !fixshape_decls_has_type(lf->decls, typed, strlen(typed)))
 			r = 0;
 	}
+	/* Read before copy is split again for the removed tokens. */
 	bool indexable = typed && (strcmp(typed, "[]") == 0 || strcmp(typed, "*") == 0);
-	char *typed_copy = n_typed == 1 && r ? xstrdup(typed) : NULL;
 	size_t n = r && lf->shape ? shape_tokens(fix_key, '-', copy, toks, 64) : 0;
 	bool removes_name = false;
 	if (n > 0) {
@@ -372,9 +372,8 @@ static int applicability(const char *fix_key, const struct line_facts *lf)
 	}
 	/* A rename of the name the message quotes: what it becomes must take
 	 * the subscript the line gives it. */
-	if (r && typed_copy && removes_name && lf->quoted_subscripted)
+	if (r && n_typed == 1 && removes_name && lf->quoted_subscripted)
 		r = indexable ? 2 : 0;
-	free(typed_copy);
 	free(copy);
 	return r;
 }
