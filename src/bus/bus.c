@@ -43,6 +43,8 @@ struct bus_sub {
 	size_t queue_events, queue_bytes;
 	enum sub_state state;
 	bool read_pending; /* a log read (or a seek) is in the thread pool */
+	bool delivering;   /* inside its sink's event(): a bus_sub_done() from
+			    * there must not step the replay (the caller goes on) */
 	int64_t next_seq;  /* replay cursor */
 	int64_t min_seq;   /* deliver nothing below this */
 	int64_t last_seq;  /* the last seq delivered (patterns may overlap) */
@@ -170,7 +172,13 @@ static void deliver(struct bus_sub *s, struct bus_blob *b, int64_t seq)
 	s->q_bytes += b->len;
 	s->last_seq = seq;
 	s->bus->n_delivered++;
+	/* A sink may finish with the event inside event() (the socket server
+	 * writes it at once when the socket has room); the replay that
+	 * delivered it then goes on in its own loop, not by recursion. */
+	bool outer = s->delivering;
+	s->delivering = true;
 	s->sink->event(s, b, seq);
+	s->delivering = outer;
 }
 
 static void send_gap_if_drained(struct bus_sub *s)
@@ -197,7 +205,7 @@ void bus_sub_done(struct bus_sub *s, const struct bus_blob *b)
 		return;
 	if (s->state == SUB_PAUSED)
 		send_gap_if_drained(s);
-	else if (s->state == SUB_REPLAY && !s->read_pending)
+	else if (s->state == SUB_REPLAY && !s->read_pending && !s->delivering)
 		replay_step(s);
 }
 
@@ -647,10 +655,22 @@ static void add_durable_waiter(struct bus *b, struct bus_pub *p)
 	b->durable_tail = p;
 }
 
-/* The dedup key of an event: source and id, which cannot hold a 0x1f. */
-static char *dedup_key(const struct event *ev)
+/* The dedup key of an event: source and id, which cannot hold a 0x1f. It
+ * is made in buf when it fits (the usual case: no allocation per event),
+ * else allocated; dedup_key_done() frees what was allocated. */
+#define DEDUP_KEY_BUF 256
+static char *dedup_key(const struct event *ev, char *buf)
 {
+	int n = snprintf(buf, DEDUP_KEY_BUF, "%s\x1f%s", ev->source, ev->id);
+	if (n >= 0 && n < DEDUP_KEY_BUF)
+		return buf;
 	return xasprintf("%s\x1f%s", ev->source, ev->id);
+}
+
+static void dedup_key_done(char *key, const char *buf)
+{
+	if (key != buf)
+		free(key);
 }
 
 void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub *p)
@@ -658,14 +678,15 @@ void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub 
 	snprintf(p->id, sizeof p->id, "%s", ev->id);
 	p->seq = 0;
 	p->duplicate = false;
-	char *key = dedup_key(ev);
+	char kbuf[DEDUP_KEY_BUF];
+	char *key = dedup_key(ev, kbuf);
 	int64_t seq = (int64_t)(intptr_t)strmap_get(&b->pending_ids, key);
 	int found = seq > 0;
 	/* An id the daemon just made (a new ULID) cannot be in the log. */
 	if (!found && !fresh_id) {
 		found = store_lookup(b->st, ev->source, ev->id, &seq);
 		if (found < 0) {
-			free(key);
+			dedup_key_done(key, kbuf);
 			event_free(ev);
 			p->done(p, CAIRN_E_STORE);
 			return;
@@ -673,13 +694,14 @@ void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub 
 	}
 	if (found) {
 		/* A duplicate: stored once, answered with the first seq. */
-		free(key);
+		dedup_key_done(key, kbuf);
 		event_free(ev);
 		p->seq = seq;
 		p->duplicate = true;
-		if (p->durable && seq > b->committed_seq)
+		if (p->durable && seq > b->committed_seq) {
 			add_durable_waiter(b, p);
-		else
+			store_flush(b->st); /* the first copy may be gathering */
+		} else
 			p->done(p, 0);
 		return;
 	}
@@ -687,7 +709,7 @@ void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub 
 	size_t len;
 	char *json = event_encode(ev, &len);
 	if (len > b->cfg.event_bytes) {
-		free(key);
+		dedup_key_done(key, kbuf);
 		free(json);
 		event_free(ev);
 		p->done(p, CAIRN_E_TOOBIG);
@@ -696,7 +718,7 @@ void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub 
 	b->last_seq = ev->seq;
 	b->n_published++;
 	strmap_put(&b->pending_ids, key, (void *)(intptr_t)ev->seq);
-	free(key);
+	dedup_key_done(key, kbuf);
 
 	struct bus_blob *blob = blob_new(json, len);
 	ring_push(b, ev->seq, ev->type, blob);
@@ -719,6 +741,12 @@ void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub 
 	b->inflight++;
 	b->inflight_bytes += len;
 	store_submit(b->st, sp);
+}
+
+void bus_flush(struct bus *b)
+{
+	if (b->committed_seq < b->last_seq)
+		store_flush(b->st);
 }
 
 bool bus_writer_busy(const struct bus *b)
@@ -788,9 +816,10 @@ static void drain(struct bus *b)
 		b->n_commits += o->err == 0;
 		for (struct store_pub *p = o->pubs, *pn; p; p = pn) {
 			pn = p->next;
-			char *key = dedup_key(p->ev);
+			char kbuf[DEDUP_KEY_BUF];
+			char *key = dedup_key(p->ev, kbuf);
 			strmap_del(&b->pending_ids, key);
-			free(key);
+			dedup_key_done(key, kbuf);
 			b->inflight--;
 			b->inflight_bytes -= p->json_len;
 			event_free(p->ev);

@@ -143,6 +143,10 @@ struct bus_pub {
  * the id was just made (a new ULID), so the log need not be asked. */
 void bus_publish(struct bus *b, struct event *ev, bool fresh_id, struct bus_pub *p);
 
+/* Someone waits to read what is sequenced: the writer commits it now
+ * rather than at the end of its commit delay ([store] commit_delay_ms). */
+void bus_flush(struct bus *b);
+
 /* True while the writer holds more than its queue limits: publishers
  * should stop reading. bus_writer_relaxed(): it is back under half. */
 bool bus_writer_busy(const struct bus *b);

@@ -41,6 +41,7 @@ static const struct setting settings[] = {
 	{"subscriber", "ring_bytes", K_SIZE, OFF(ring_bytes), "64M", 1024 * 1024},
 	{"subscriber", "replays", K_COUNT, OFF(replays), "2", 1},
 	{"store", "batch_max", K_COUNT, OFF(batch_max), "2048", 0},
+	{"store", "commit_delay_ms", K_COUNT, OFF(commit_delay_ms), "5", 0},
 	{"store", "writer_queue_max", K_COUNT, OFF(writer_queue_max), "65536", 64},
 	{"store", "writer_queue_bytes", K_SIZE, OFF(writer_queue_bytes), "32M", 1024 * 1024},
 	{"store", "reserve_bytes", K_SIZE, OFF(reserve_bytes), "64M", 0},
@@ -173,7 +174,8 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 			return 0;
 		}
 		if (parse_size(v, &n) ||
-		    (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max))) {
+		    (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max) &&
+		     s->off != OFF(commit_delay_ms))) {
 			snprintf(why, whylen, "must be a %s such as %s",
 				 s->kind == K_SIZE ? "size" : "positive number",
 				 s->kind == K_SIZE ? "64K, 8M or 1G" : "4096");
@@ -348,6 +350,11 @@ int config_load(struct config *cfg, struct cairn_err *err)
 			cfg->conn_output_max, cfg->conn_output_bytes);
 	if (cfg->batch_max == 0)
 		cfg->batch_max = 2048;
+	if (cfg->commit_delay_ms > 1000)
+		return cairn_err_set(err, CAIRN_E_INVALID, "store.commit_delay_ms",
+				     "[store] commit_delay_ms is %zu; at most 1000 (one second) is "
+				     "allowed, since an event waits that long before it is logged",
+				     cfg->commit_delay_ms);
 	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
 	cfg->lock_path = xasprintf("%s/cairn.lock", cfg->runtime_dir);
 	cfg->db_path = xasprintf("%s/cairn.db", cfg->data_dir);

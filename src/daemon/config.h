@@ -32,6 +32,7 @@ struct config {
 	size_t ring_bytes;         /* [subscriber] ring_bytes */
 	size_t replays;            /* [subscriber] replays: log reads at once */
 	size_t batch_max;          /* [store] batch_max */
+	size_t commit_delay_ms;    /* [store] commit_delay_ms */
 	size_t writer_queue_max;   /* [store] writer_queue_max */
 	size_t writer_queue_bytes; /* [store] writer_queue_bytes */
 	int64_t reserve_bytes;     /* [store] reserve_bytes */

@@ -653,6 +653,7 @@ int daemon_run(const struct config *cfg)
 	struct store_config sc = {
 		.path = cfg->db_path,
 		.batch_max = cfg->batch_max,
+		.commit_delay_ms = (int64_t)cfg->commit_delay_ms,
 		.event_max_bytes = cfg->event_bytes,
 		.retention_age_ms = cfg->retention_age_ms,
 		.retention_bytes = cfg->retention_bytes,

@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,21 @@
 #define CONN_REPLAYS 16
 
 struct conn;
+
+/* Events of one connection's subscriptions wait here until the end of the
+ * loop turn (the server's flusher), then go out in one write: a subscriber
+ * that gets ten events in a turn costs one writev and one wake-up, not ten
+ * (docs/benchmarks.md). A write on the connection for anything else
+ * (a reply, a gap or live notice, acks) sends these first, so the order
+ * on the wire is the order of the calls. */
+#define PEND_FLUSH 256 /* events in one write at most; past it, written at once */
+
+struct pend {
+	struct bus_sub *sub;   /* ref held; the event counts in its queue until done */
+	struct bus_blob *blob; /* ref held */
+	const char *prefix;    /* the subscription's; alive while sub is */
+	size_t prefix_len;
+};
 
 /* A subscription of a connection: the bus's sink context. */
 struct csub {
@@ -89,6 +105,10 @@ struct conn {
 	struct buf acks; /* acks gathered during one round of the writer's results, ACK_BUF_MAX */
 	bool ack_pending;
 	struct conn *ack_next;
+	struct pend *pend; /* events waiting for the loop turn's end */
+	size_t n_pend, cap_pend;
+	bool pend_dirty; /* in sv->pend_dirty (a ref held) */
+	struct conn *pend_next;
 };
 
 struct server {
@@ -104,6 +124,8 @@ struct server {
 	struct conn *doomed;
 	struct query_req *parked; /* queries waiting to see their own writes */
 	struct conn *ack_dirty;   /* connections with gathered acks */
+	struct conn *pend_dirty;  /* connections with events waiting */
+	uv_prepare_t flusher;     /* writes them before the loop polls; runs only then */
 	bool stopping, closed;
 	uint64_t start_ns;
 	/* Where every connection's reads land. One is enough: on_read()
@@ -128,6 +150,8 @@ struct wreq {
 	struct bus_blob *blob;
 	char *own;
 	size_t bytes;
+	struct pend *evs; /* or events of subscriptions (refs held), n_evs of them */
+	size_t n_evs;
 };
 
 static void conn_unref(struct conn *c);
@@ -136,6 +160,7 @@ static void conn_update_reading(struct conn *c);
 static void conn_maybe_finish(struct conn *c);
 static void send_line(struct conn *c, char *line, size_t len);
 static void schedule_close(struct conn *c);
+static void pend_flush(struct conn *c);
 
 /* ---- connections and writes ---- */
 
@@ -147,7 +172,14 @@ static void write_done(uv_write_t *req, int status, bool may_close)
 	struct wreq *w = (struct wreq *)req;
 	struct conn *c = w->conn;
 	c->n_writes--;
-	if (!w->sub) {
+	if (w->evs) {
+		for (size_t i = 0; i < w->n_evs; i++) {
+			bus_sub_done(w->evs[i].sub, w->evs[i].blob);
+			bus_sub_unref(w->evs[i].sub);
+			bus_blob_unref(w->evs[i].blob);
+		}
+		free(w->evs);
+	} else if (!w->sub) {
 		c->out_bytes -= w->bytes;
 		if ((c->pause & PAUSE_OUTPUT) &&
 		    c->out_bytes <= c->sv->cfg->conn_output_bytes / 2) {
@@ -184,6 +216,8 @@ static void on_write(uv_write_t *req, int status)
 static void conn_write(struct conn *c, struct bus_sub *s, uv_buf_t *bufs, unsigned n,
 		       struct bus_blob *blob, char *own)
 {
+	if (c->n_pend)
+		pend_flush(c); /* events sent before this go first */
 	if (c->closing) {
 		if (s)
 			bus_sub_done(s, blob);
@@ -203,6 +237,38 @@ static void conn_write(struct conn *c, struct bus_sub *s, uv_buf_t *bufs, unsign
 		free(own);
 		conn_close(c);
 		return;
+	}
+	/* The common case: the socket has room and nothing is queued before
+	 * this, so it is written now, with no request, no copy and no callback
+	 * on a later loop turn. What the kernel does not take goes the queued
+	 * way below. A half-closed peer's writes always take that way, so that
+	 * its close follows the last of them as before. */
+	uv_buf_t rest[4];
+	if (!c->eof && n <= 4 && bytes <= INT_MAX) {
+		int r = uv_try_write((uv_stream_t *)&c->pipe, bufs, n);
+		if (r == (int)bytes) {
+			if (s)
+				bus_sub_done(s, blob);
+			bus_blob_unref(blob);
+			free(own);
+			return;
+		}
+		if (r > 0) {
+			size_t skip = (size_t)r;
+			unsigned k = 0;
+			for (unsigned i = 0; i < n; i++) {
+				if (skip >= bufs[i].len) {
+					skip -= bufs[i].len;
+					continue;
+				}
+				rest[k++] = uv_buf_init(bufs[i].base + skip,
+							(unsigned)(bufs[i].len - skip));
+				skip = 0;
+			}
+			bufs = rest;
+			n = k;
+			bytes -= (size_t)r;
+		}
 	}
 	struct wreq *w = xcalloc(1, sizeof *w);
 	w->conn = c;
@@ -234,6 +300,110 @@ static void send_line(struct conn *c, char *line, size_t len)
 {
 	uv_buf_t b = uv_buf_init(line, (unsigned)len);
 	conn_write(c, NULL, &b, 1, NULL, line);
+}
+
+/* Lets go of events that will not be written (the connection closes). */
+static void pend_release(struct pend *evs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bus_sub_done(evs[i].sub, evs[i].blob);
+		bus_sub_unref(evs[i].sub);
+		bus_blob_unref(evs[i].blob);
+	}
+}
+
+/* Writes c's waiting events, PEND_FLUSH at a time: at once as far as the
+ * socket takes them, the rest queued in one request. The events written
+ * are done only after the rest is queued, because done may deliver more
+ * (a replay steps on) and write to c again: those must come after. */
+static void pend_flush(struct conn *c)
+{
+	while (c->n_pend) {
+		struct pend *evs = c->pend;
+		size_t n = c->n_pend;
+		c->pend = NULL;
+		c->n_pend = c->cap_pend = 0;
+		if (c->closing) {
+			pend_release(evs, n);
+			free(evs);
+			continue;
+		}
+		static char tail[] = "}\n";
+		size_t at = 0;
+		while (at < n) {
+			size_t k = n - at < PEND_FLUSH ? n - at : PEND_FLUSH;
+			uv_buf_t bufs[3 * PEND_FLUSH];
+			size_t bytes = 0;
+			for (size_t i = 0; i < k; i++) {
+				const struct pend *e = &evs[at + i];
+				bufs[3 * i] =
+					uv_buf_init((char *)e->prefix, (unsigned)e->prefix_len);
+				bufs[3 * i + 1] =
+					uv_buf_init(e->blob->data, (unsigned)e->blob->len);
+				bufs[3 * i + 2] = uv_buf_init(tail, 2);
+				bytes += e->prefix_len + e->blob->len + 2;
+			}
+			int r = c->eof || c->closing || bytes > INT_MAX
+					? UV_EAGAIN
+					: uv_try_write((uv_stream_t *)&c->pipe, bufs,
+						       (unsigned)(3 * k));
+			size_t wrote = r > 0 ? (size_t)r : 0;
+			/* The events the kernel took whole. */
+			size_t whole = 0, b = 0;
+			while (whole < k &&
+			       wrote >= b + bufs[3 * whole].len + bufs[3 * whole + 1].len + 2) {
+				b += bufs[3 * whole].len + bufs[3 * whole + 1].len + 2;
+				whole++;
+			}
+			if (whole < k && !c->closing) {
+				/* The rest, from the first byte not taken. */
+				size_t skip = wrote - b;
+				uv_buf_t *rest = bufs + 3 * whole;
+				size_t nrest = 3 * (k - whole);
+				while (skip && skip >= rest[0].len) {
+					skip -= rest[0].len;
+					rest++;
+					nrest--;
+				}
+				if (skip) {
+					rest[0].base += skip;
+					rest[0].len -= skip;
+				}
+				struct wreq *w = xcalloc(1, sizeof *w);
+				w->conn = c;
+				c->refs++;
+				w->n_evs = k - whole;
+				w->evs = xmalloc(w->n_evs * sizeof *w->evs);
+				memcpy(w->evs, evs + at + whole, w->n_evs * sizeof *w->evs);
+				c->n_writes++;
+				int wr = uv_write(&w->req, (uv_stream_t *)&c->pipe, rest,
+						  (unsigned)nrest, on_write);
+				if (wr < 0)
+					write_done(&w->req, wr, false);
+			} else if (whole < k) {
+				pend_release(evs + at + whole, k - whole);
+			}
+			pend_release(evs + at, whole);
+			at += k;
+		}
+		free(evs);
+	}
+}
+
+/* Writes every connection's waiting events: run by the flusher just
+ * before the loop polls, so once per loop turn that had events. */
+static void on_flush(uv_prepare_t *h)
+{
+	struct server *sv = h->data;
+	(void)uv_prepare_stop(h); /* returns 0 */
+	while (sv->pend_dirty) {
+		struct conn *c = sv->pend_dirty;
+		sv->pend_dirty = c->pend_next;
+		c->pend_dirty = false;
+		pend_flush(c);
+		conn_maybe_finish(c);
+		conn_unref(c);
+	}
 }
 
 static void reply_error(struct conn *c, const json_t *rid, const struct cairn_err *err)
@@ -333,14 +503,30 @@ static void store_error_set(const struct server *sv, int err, int64_t seq, struc
 			      *msg ? msg : err_str(err));
 }
 
+/* Acks gathered beyond this much are not kept between rounds. */
+#define ACK_BUF_KEEP ((size_t)16 * 1024)
+
 /* Writes the acks c has gathered, in one write; drops them if c is
- * closing. */
+ * closing. Written at once when the socket has room, the buffer is kept
+ * for the next round (no allocation per round); otherwise it goes with
+ * the write. */
 static void acks_send(struct conn *c)
 {
+	if (c->n_pend && c->acks.len)
+		pend_flush(c); /* events sent before these acks go first */
 	if (c->acks.len && !c->closing) {
-		size_t len;
-		char *line = buf_detach(&c->acks, &len);
-		send_line(c, line, len);
+		size_t len = c->acks.len;
+		uv_buf_t b = uv_buf_init(c->acks.data, (unsigned)len);
+		int r = c->eof ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+		if (r != (int)len) {
+			size_t done = r > 0 ? (size_t)r : 0;
+			char *line = buf_detach(&c->acks, &len);
+			if (done)
+				memmove(line, line + done, len - done);
+			send_line(c, line, len - done);
+		} else if (c->acks.cap > ACK_BUF_KEEP) {
+			buf_release(&c->acks);
+		}
 	}
 	buf_reset(&c->acks);
 }
@@ -374,7 +560,11 @@ static void ack_pub(struct pubctx *pc, int err)
 	 * of acks costs one write. Ids are printable ASCII (envelope rule);
 	 * those with a quote or backslash take the general path. */
 	char rid[160] = "";
-	if (pc->rid) {
+	if (json_is_integer(pc->rid)) {
+		/* As jansson writes it, without its allocations. */
+		snprintf(rid, sizeof rid, "\"rid\":%" JSON_INTEGER_FORMAT ",",
+			 json_integer_value(pc->rid));
+	} else if (pc->rid) {
 		char *r = json_dumps(pc->rid, JSON_ENCODE_ANY | JSON_COMPACT);
 		snprintf(rid, sizeof rid, "\"rid\":%s,", r);
 		free(r);
@@ -464,11 +654,31 @@ static void csub_kill(struct csub *s)
 
 static void sink_event(struct bus_sub *bs, struct bus_blob *b, int64_t seq)
 {
-	static char tail[] = "}\n";
 	struct csub *s = bus_sub_ctx(bs);
-	uv_buf_t bufs[3] = {uv_buf_init(s->prefix, (unsigned)s->prefix_len),
-			    uv_buf_init(b->data, (unsigned)b->len), uv_buf_init(tail, 2)};
-	conn_write(s->conn, bs, bufs, 3, bus_blob_ref(b), NULL);
+	struct conn *c = s->conn;
+	if (c->closing) {
+		bus_sub_done(bs, b);
+		return;
+	}
+	if (c->n_pend == c->cap_pend) {
+		c->cap_pend = c->cap_pend ? 2 * c->cap_pend : 16;
+		c->pend = xreallocarray(c->pend, c->cap_pend, sizeof *c->pend);
+	}
+	bus_sub_ref(bs);
+	c->pend[c->n_pend++] = (struct pend){.sub = bs,
+					     .blob = bus_blob_ref(b),
+					     .prefix = s->prefix,
+					     .prefix_len = s->prefix_len};
+	struct server *sv = c->sv;
+	if (!c->pend_dirty) {
+		c->pend_dirty = true;
+		c->refs++;
+		c->pend_next = sv->pend_dirty;
+		sv->pend_dirty = c;
+		(void)uv_prepare_start(&sv->flusher, on_flush); /* 0, or already on */
+	}
+	if (c->n_pend >= PEND_FLUSH)
+		pend_flush(c);
 }
 
 static void sink_gap(struct bus_sub *bs, int64_t from, int64_t to)
@@ -848,6 +1058,7 @@ static void do_query(struct conn *c, struct proto_req *req)
 	if (!query_try_start(c->sv, qr)) {
 		qr->next_parked = c->sv->parked;
 		c->sv->parked = qr;
+		bus_flush(c->sv->bus); /* it waits for a commit: do not gather */
 	}
 }
 
@@ -1051,6 +1262,7 @@ static void conn_unref(struct conn *c)
 	if (--c->refs > 0)
 		return;
 	free(c->unread);
+	free(c->pend);
 	buf_release(&c->acks);
 	linebuf_release(&c->lb);
 	free(c);
@@ -1068,6 +1280,8 @@ static void conn_close(struct conn *c)
 	c->closing = true;
 	c->reading = false;
 	struct server *sv = c->sv;
+	pend_release(c->pend, c->n_pend);
+	c->n_pend = 0;
 	while (c->subs)
 		csub_kill(c->subs);
 	if (c->prev)
@@ -1154,7 +1368,7 @@ static void conn_update_reading(struct conn *c)
 static void conn_maybe_finish(struct conn *c)
 {
 	if (c->eof && !c->closing && c->pending_ops == 0 && c->n_writes == 0 && !c->unread &&
-	    !c->ack_pending && !c->acks.len)
+	    !c->ack_pending && !c->acks.len && !c->n_pend)
 		conn_close(c);
 }
 
@@ -1326,6 +1540,8 @@ int server_new(uv_loop_t *loop, const struct config *cfg, struct bus *bus,
 		sv->hooks = *hooks;
 	(void)uv_idle_init(loop, &sv->reaper); /* returns 0: it only links the handle */
 	sv->reaper.data = sv;
+	(void)uv_prepare_init(loop, &sv->flusher); /* returns 0, as uv_idle_init() */
+	sv->flusher.data = sv;
 	*out = sv;
 	const char *path = cfg->socket_path;
 	/* The caller holds the lock, so a socket file left here is stale. */
@@ -1395,6 +1611,8 @@ void server_close(struct server *sv)
 		conn_close(sv->conns);
 	on_reap(&sv->reaper);
 	uv_close((uv_handle_t *)&sv->reaper, on_handle_closed);
+	on_flush(&sv->flusher); /* lets go of the connections still listed */
+	uv_close((uv_handle_t *)&sv->flusher, on_handle_closed);
 }
 
 void server_free(struct server *sv)

@@ -679,21 +679,157 @@ json_t *event_to_json(const struct event *ev)
 	return obj;
 }
 
+/* The encoder writes the envelope by hand, in event_to_json()'s order and
+ * byte for byte what json_dumps() makes of that object, without building
+ * it: the object cost ~20 allocations an event on the daemon's hot path
+ * (docs/benchmarks.md). Strings of plain printable ASCII are copied; any
+ * other string, data and extensions go through jansson's own dumper, so
+ * escaping is never written twice. fuzz/fuzz_envelope.c checks the two
+ * encodings are the same on every input it finds. */
+struct enc {
+	char *p;
+	size_t len, cap;
+};
+
+static void enc_add(struct enc *e, const char *s, size_t n)
+{
+	if (n >= e->cap - e->len) {
+		size_t cap = e->cap;
+		while (n >= cap - e->len)
+			cap *= 2;
+		e->p = xreallocarray(e->p, cap, 1);
+		e->cap = cap;
+	}
+	memcpy(e->p + e->len, s, n);
+	e->len += n;
+}
+
+static int enc_cb(const char *buf, size_t size, void *data)
+{
+	enc_add(data, buf, size);
+	return 0;
+}
+
+static void enc_json(struct enc *e, const json_t *v)
+{
+	if (json_dump_callback(v, enc_cb, e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY))
+		oom("encoding an event");
+}
+
+/* A string value as put_str() and json_dumps() would write it. */
+static void enc_str(struct enc *e, const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+			break;
+	}
+	if (!s[n]) {
+		enc_add(e, "\"", 1);
+		enc_add(e, s, n);
+		enc_add(e, "\"", 1);
+		return;
+	}
+	json_t *v = json_string(s);
+	if (!v) {
+		char *clean = utf8_scrub(s);
+		v = json_string(clean);
+		free(clean);
+	}
+	if (!v)
+		oom("encoding an event");
+	enc_json(e, v);
+	json_decref(v);
+}
+
+/* ,"key": (the first member's comma is the object's '{'). */
+static void enc_key(struct enc *e, const char *key)
+{
+	enc_add(e, e->len == 1 ? "\"" : ",\"", e->len == 1 ? 1 : 2);
+	enc_add(e, key, strlen(key));
+	enc_add(e, "\":", 2);
+}
+
+static void enc_attr(struct enc *e, const char *key, const char *s)
+{
+	if (!s)
+		return;
+	enc_key(e, key);
+	enc_str(e, s);
+}
+
+/* Whether event_to_json() would already have put key in the object when
+ * it comes to the extensions. */
+static bool attr_present(const struct event *ev, const char *key)
+{
+	const struct {
+		const char *name;
+		bool set;
+	} attrs[] = {
+		{"specversion", ev->specversion},
+		{"id", ev->id},
+		{"source", ev->source},
+		{"type", ev->type},
+		{"subject", ev->subject},
+		{"time", ev->time},
+		{"datacontenttype", ev->datacontenttype},
+		{"data", ev->data},
+		{"seq", ev->seq != 0},
+		{"project", ev->project},
+		{"session", ev->session},
+		{"correlationid", ev->correlationid},
+		{"severity", ev->severity != SEV_UNSET},
+	};
+	for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+		if (attrs[i].set && strcmp(attrs[i].name, key) == 0)
+			return true;
+	return false;
+}
+
 char *event_encode(const struct event *ev, size_t *len)
 {
-	json_t *obj = event_to_json(ev);
-	char *s;
-
-	/* The object was built in the documented order; JSON_PRESERVE_ORDER
-	 * keeps it on jansson versions before 2.8, where order was not kept by
-	 * default. */
-	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(obj);
-	if (!s)
-		oom("encoding an event");
+	struct enc e = {.p = xmalloc(512), .len = 0, .cap = 512};
+	enc_add(&e, "{", 1);
+	enc_attr(&e, "specversion", ev->specversion);
+	enc_attr(&e, "id", ev->id);
+	enc_attr(&e, "source", ev->source);
+	enc_attr(&e, "type", ev->type);
+	enc_attr(&e, "subject", ev->subject);
+	enc_attr(&e, "time", ev->time);
+	enc_attr(&e, "datacontenttype", ev->datacontenttype);
+	if (ev->data) {
+		enc_key(&e, "data");
+		enc_json(&e, ev->data);
+	}
+	if (ev->seq != 0) {
+		char num[32];
+		int n = snprintf(num, sizeof num, "%lld", (long long)ev->seq);
+		enc_key(&e, "seq");
+		enc_add(&e, num, (size_t)n);
+	}
+	enc_attr(&e, "project", ev->project);
+	enc_attr(&e, "session", ev->session);
+	enc_attr(&e, "correlationid", ev->correlationid);
+	if (ev->severity != SEV_UNSET)
+		enc_attr(&e, "severity", event_severity_name(ev->severity));
+	if (ev->extensions) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(ev->extensions, key, v) {
+			if (attr_present(ev, key))
+				continue;
+			enc_add(&e, e.len == 1 ? "" : ",", e.len == 1 ? 0 : 1);
+			enc_str(&e, key);
+			enc_add(&e, ":", 1);
+			enc_json(&e, v);
+		}
+	}
+	enc_add(&e, "}", 1);
+	e.p[e.len] = '\0'; /* enc_add() always leaves a byte free */
 	if (len)
-		*len = strlen(s);
-	return s;
+		*len = e.len;
+	return e.p;
 }
 
 const char *event_severity_name(enum event_severity s)

@@ -234,6 +234,9 @@ struct store {
 	char *path;
 	sqlite3 *db;
 	sqlite3_stmt *st_insert, *st_meta;
+	/* The writer's own transaction control, prepared once: parsing them
+	 * for each commit showed in the profile (docs/benchmarks.md). */
+	sqlite3_stmt *st_begin, *st_commit, *st_rollback;
 	pthread_t writer;
 	bool writer_running;
 
@@ -241,6 +244,10 @@ struct store {
 	pthread_cond_t cond;
 	struct store_pub *in, *in_tail;
 	size_t n_in;
+	size_t n_in_durable;      /* of n_in, the durable ones */
+	struct timespec in_since; /* when in last went from empty to not (CLOCK_MONOTONIC) */
+	enum { W_BUSY, W_IDLE, W_GATHER } wstate; /* what the writer is waiting for */
+	bool flush_wanted;                        /* commit what is queued now (store_flush()) */
 	struct store_out *out, *out_tail;
 	bool stopping;
 	bool stop_soon; /* a stop is coming: do not retry a full disk for long */
@@ -478,7 +485,11 @@ static int open_store(const struct store_config *cfg, struct store **out, char *
 	if (st->cfg.batch_max == 0)
 		st->cfg.batch_max = 1024;
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock step must not stall a commit */
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
 
 	if ((r = open_conn(st->path, false, &st->db, errbuf, errlen)))
 		goto out_free;
@@ -510,7 +521,10 @@ static int open_store(const struct store_config *cfg, struct store **out, char *
 	    sqlite3_prepare_v2(st->db,
 			       "INSERT INTO meta(key,value) VALUES('last_seq',?1)"
 			       " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-			       -1, &st->st_meta, NULL) != SQLITE_OK) {
+			       -1, &st->st_meta, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "BEGIN IMMEDIATE", -1, &st->st_begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->st_commit, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->st_rollback, NULL) != SQLITE_OK) {
 		snprintf(errbuf, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->db));
 		r = CAIRN_E_STORE;
 		goto out_free;
@@ -645,19 +659,28 @@ static int write_err_code(int rc)
 	}
 }
 
+/* Runs one of the writer's prepared statements that return no rows.
+ * Returns SQLITE_OK or the failure's code. */
+static int run_stmt(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 /* Writes pubs (a NULL-terminated list) in one transaction. Returns
  * SQLITE_OK or the SQLite code of the failure (rolled back). */
 static int write_txn(struct store *st, struct store_pub *pubs)
 {
-	int rc = SQLITE_OK;
-	if (exec_sql(st->db, "BEGIN IMMEDIATE", NULL, 0))
-		return sqlite3_errcode(st->db) ? sqlite3_errcode(st->db) : SQLITE_ERROR;
+	int rc = run_stmt(st->st_begin);
+	if (rc != SQLITE_OK)
+		return rc;
 	for (struct store_pub *p = pubs; p && rc == SQLITE_OK; p = p->next)
 		rc = write_one(st, p);
-	if (rc == SQLITE_OK && exec_sql(st->db, "COMMIT", NULL, 0))
-		rc = sqlite3_errcode(st->db) ? sqlite3_errcode(st->db) : SQLITE_ERROR;
-	if (rc != SQLITE_OK)
-		exec_sql(st->db, "ROLLBACK", NULL, 0);
+	if (rc == SQLITE_OK)
+		rc = run_stmt(st->st_commit);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st->db))
+		run_stmt(st->st_rollback);
 	return rc;
 }
 
@@ -773,18 +796,46 @@ static void hand_back(struct store *st, struct store_pub *pubs, struct store_pub
 		st->notify(st->notify_arg);
 }
 
+/* Adds ms to ts. */
+static void ts_add_ms(struct timespec *ts, int64_t ms)
+{
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Waits up to ms on the condition (mu held); returns early when asked to stop. */
 static void timed_wait(struct store *st, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts_add_ms(&ts, ms);
 	pthread_cond_timedwait(&st->cond, &st->mu, &ts);
+}
+
+/* Group commit for events nobody waits on (mu held, st->in not empty):
+ * waits until commit_delay_ms after the first of them was queued, so that
+ * one transaction takes them all, and stops waiting at once for a durable
+ * publish, a full batch, store_flush() or a stop. Under a steady stream this
+ * turns thousands of small commits a second (each writing its own WAL
+ * frames for the row and its four index pages) into a few hundred larger
+ * ones; what `accepted` promises does not change (docs/design.md). */
+static void gather(struct store *st)
+{
+	if (st->cfg.commit_delay_ms <= 0 || st->health_err)
+		return;
+	struct timespec deadline = st->in_since;
+	ts_add_ms(&deadline, st->cfg.commit_delay_ms);
+	while (st->in && !st->n_in_durable && st->n_in < st->cfg.batch_max && !st->flush_wanted &&
+	       !st->stopping && !st->stop_soon) {
+		st->wstate = W_GATHER;
+		if (pthread_cond_timedwait(&st->cond, &st->mu, &deadline) == ETIMEDOUT)
+			break;
+	}
+	st->wstate = W_BUSY;
 }
 
 /* Writes one batch, splitting it when a transaction fails: on a full disk a
@@ -819,6 +870,10 @@ static void write_batch(struct store *st, struct store_pub *batch)
 			for (struct store_pub *p = batch; p; p = p->next)
 				durable |= p->durable;
 			if (durable != st->sync_full) {
+				/* Not a prepared statement: SQLite applies
+				 * this pragma when it compiles it, so a
+				 * statement prepared once would not switch
+				 * again (durable commits went unsynced). */
 				exec_sql(st->db,
 					 durable ? "PRAGMA synchronous=FULL"
 						 : "PRAGMA synchronous=NORMAL",
@@ -912,19 +967,25 @@ static void *writer_main(void *arg)
 					pthread_mutex_lock(&st->mu);
 				}
 			} else {
+				st->wstate = W_IDLE;
 				pthread_cond_wait(&st->cond, &st->mu);
+				st->wstate = W_BUSY;
 			}
 		}
 		if (!st->in && st->stopping && !st->retention_wanted)
 			break;
+		if (st->in)
+			gather(st);
 		bool retain = st->retention_wanted;
 		st->retention_wanted = false;
+		st->flush_wanted = false;
 		/* Take up to batch_max publishes as one batch. */
 		struct store_pub *batch = st->in, *tail = NULL;
-		size_t n = 0;
+		size_t n = 0, durable = 0;
 		for (struct store_pub *p = batch; p && n < st->cfg.batch_max; p = p->next) {
 			tail = p;
 			n++;
+			durable += p->durable;
 		}
 		if (tail) {
 			st->in = tail->next;
@@ -932,6 +993,7 @@ static void *writer_main(void *arg)
 			if (!st->in)
 				st->in_tail = NULL;
 			st->n_in -= n;
+			st->n_in_durable -= durable;
 		}
 		int64_t last = st->last_seq;
 		pthread_mutex_unlock(&st->mu);
@@ -967,13 +1029,32 @@ void store_submit(struct store *st, struct store_pub *pub)
 {
 	pub->next = NULL;
 	pthread_mutex_lock(&st->mu);
-	if (st->in_tail)
+	if (st->in_tail) {
 		st->in_tail->next = pub;
-	else
+	} else {
 		st->in = pub;
+		clock_gettime(CLOCK_MONOTONIC, &st->in_since);
+	}
 	st->in_tail = pub;
 	st->n_in++;
-	pthread_cond_broadcast(&st->cond);
+	st->n_in_durable += pub->durable;
+	/* Wake the writer only when it waits for this: a writer that is
+	 * writing takes the queue when it is done, and one that gathers
+	 * wakes at its deadline unless this cannot wait. */
+	if (st->wstate == W_IDLE ||
+	    (st->wstate == W_GATHER && (pub->durable || st->n_in >= st->cfg.batch_max)))
+		pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+void store_flush(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->in) {
+		st->flush_wanted = true;
+		if (st->wstate == W_GATHER)
+			pthread_cond_signal(&st->cond);
+	}
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -1068,6 +1149,9 @@ void store_close(struct store *st)
 		sqlite3_close(st->lookup_db);
 	sqlite3_finalize(st->st_insert);
 	sqlite3_finalize(st->st_meta);
+	sqlite3_finalize(st->st_begin);
+	sqlite3_finalize(st->st_commit);
+	sqlite3_finalize(st->st_rollback);
 	for (int i = 0; i < st->n_readers; i++)
 		sqlite3_close(st->readers[i]);
 	if (st->db) {

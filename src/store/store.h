@@ -54,6 +54,8 @@ struct store_config {
 	int64_t retention_bytes;  /* 0: no size cap */
 	int64_t reserve_bytes;    /* disk kept in reserve for a full disk; 0: none */
 	bool check_at_open;       /* run PRAGMA quick_check before writing */
+	int64_t commit_delay_ms;  /* group commit: how long a batch with no durable
+				   * publish waits for more (0: commit at once) */
 };
 
 /* One publish travelling loop -> writer -> loop. Submit in seq order. */
@@ -106,6 +108,9 @@ int store_start(struct store *st, void (*notify)(void *arg), void *arg);
 /* Queues a publish for the writer; ownership of pub passes to the store
  * until it comes back from store_take_output(). Any thread. */
 void store_submit(struct store *st, struct store_pub *pub);
+/* Has the writer commit what is queued now rather than at the end of the
+ * commit delay (someone waits to read it). Any thread. */
+void store_flush(struct store *st);
 /* Publishes queued and not yet sequenced. Any thread. */
 size_t store_queued(struct store *st);
 

@@ -46,6 +46,7 @@ static void test_defaults_without_file(void **state)
 	assert_int_equal(c.line_bytes, 1024 * 1024 + 64 * 1024);
 	assert_int_equal(c.queue_events, 4096);
 	assert_int_equal(c.retention_age_ms, 0);
+	assert_int_equal(c.commit_delay_ms, 5);
 	config_release(&c);
 }
 
@@ -79,6 +80,17 @@ static void test_errors_name_the_problem(void **state)
 	assert_non_null(strstr(err.msg, "retention_age"));
 	assert_non_null(strstr(err.msg, "duration"));
 	assert_string_equal(err.field, "store.retention_age");
+	config_release(&c);
+
+	/* The group-commit delay: 0 turns it off, more than a second is refused. */
+	write_file("[store]\ncommit_delay_ms = 0\n");
+	assert_int_equal(config_load(&c, &err), 0);
+	assert_int_equal(c.commit_delay_ms, 0);
+	config_release(&c);
+	write_file("[store]\ncommit_delay_ms = 1001\n");
+	assert_int_equal(config_load(&c, &err), CAIRN_E_INVALID);
+	assert_string_equal(err.field, "store.commit_delay_ms");
+	assert_non_null(strstr(err.msg, "at most 1000"));
 	config_release(&c);
 
 	write_file("[limits]\nthis line has no equals sign\n");

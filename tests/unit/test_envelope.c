@@ -509,6 +509,60 @@ static void test_encode_hand_built(void **state)
 	free(enc);
 }
 
+/* event_encode() writes the envelope by hand; it must be byte for byte
+ * what jansson makes of event_to_json(): strings that need escaping, that
+ * are not ASCII or not UTF-8, and extensions whose names an attribute
+ * already took (skipped) or did not (kept). */
+static void test_encode_matches_jansson(void **state)
+{
+	static const char *const strs[] = {
+		"plain",
+		"",
+		"q\"uote",
+		"back\\slash",
+		"tab\there",
+		"nl\nx",
+		"\x01\x1f",
+		"sl/ash",
+		"caf\xc3\xa9",
+		"caf\xe9",
+		"\x7f",
+		"\xe2\x80\xa8",
+		"emoji \xf0\x9f\x98\x80",
+	};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		struct event ev = {
+			.source = "me",
+			.type = "a.b",
+			.id = (char *)strs[i],
+			.subject = (char *)strs[(i + 3) % (sizeof strs / sizeof strs[0])],
+			.project = i % 2 ? (char *)strs[i] : NULL,
+			.seq = (int64_t)i * 1000003,
+			.severity = (enum event_severity)(i % 6),
+		};
+		ev.data = json_pack("{s:s,s:[i,f,b,n]}", "k", strs[i][0] == '\xe9' ? "x" : "v", "n",
+				    7, 1.5, 1);
+		ev.extensions = json_object();
+		json_object_set_new(ev.extensions, "id", json_string("taken"));
+		json_object_set_new(ev.extensions, "session", json_string("free when unset"));
+		json_object_set_new(ev.extensions, "x\"y", json_integer(-3));
+		json_t *obj = event_to_json(&ev);
+		char *want = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		size_t len;
+		char *got = event_encode(&ev, &len);
+		assert_non_null(want);
+		assert_string_equal(got, want);
+		assert_int_equal(len, strlen(want));
+		assert_non_null(strstr(got, "\"session\":\"free when unset\""));
+		assert_null(strstr(got, "taken"));
+		free(got);
+		free(want);
+		json_decref(obj);
+		json_decref(ev.data);
+		json_decref(ev.extensions);
+	}
+}
+
 static void test_severity_names(void **state)
 {
 	enum event_severity s;
@@ -563,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_from_json_leaves_obj),
 		cmocka_unit_test(test_encode_order),
 		cmocka_unit_test(test_encode_hand_built),
+		cmocka_unit_test(test_encode_matches_jansson),
 		cmocka_unit_test(test_severity_names),
 		cmocka_unit_test(test_extensions_kept),
 	};
