@@ -320,7 +320,7 @@ static void pend_flush(struct conn *c)
 {
 	while (c->n_pend) {
 		struct pend *evs = c->pend;
-		size_t n = c->n_pend;
+		size_t n = c->n_pend, cap = c->cap_pend;
 		c->pend = NULL;
 		c->n_pend = c->cap_pend = 0;
 		if (c->closing) {
@@ -386,7 +386,12 @@ static void pend_flush(struct conn *c)
 			pend_release(evs + at, whole);
 			at += k;
 		}
-		free(evs);
+		if (!c->pend && !c->closing) {
+			c->pend = evs; /* kept for the next turn's events */
+			c->cap_pend = cap;
+		} else {
+			free(evs);
+		}
 	}
 }
 
