@@ -743,10 +743,18 @@ static void enc_str(struct enc *e, const char *s)
 	json_decref(v);
 }
 
-/* ,"key": (the first member's comma is the object's '{'). */
+/* The comma before a member (none before the first: only '{' is there). */
+static void enc_comma(struct enc *e)
+{
+	if (e->len > 1)
+		enc_add(e, ",", 1);
+}
+
+/* ,"key": for an attribute's name (plain ASCII). */
 static void enc_key(struct enc *e, const char *key)
 {
-	enc_add(e, e->len == 1 ? "\"" : ",\"", e->len == 1 ? 1 : 2);
+	enc_comma(e);
+	enc_add(e, "\"", 1);
 	enc_add(e, key, strlen(key));
 	enc_add(e, "\":", 2);
 }
@@ -819,7 +827,7 @@ char *event_encode(const struct event *ev, size_t *len)
 		json_object_foreach(ev->extensions, key, v) {
 			if (attr_present(ev, key))
 				continue;
-			enc_add(&e, e.len == 1 ? "" : ",", e.len == 1 ? 0 : 1);
+			enc_comma(&e);
 			enc_str(&e, key);
 			enc_add(&e, ":", 1);
 			enc_json(&e, v);
