@@ -209,18 +209,10 @@ static void triage_watch_finish(struct client *cl, const char *id, int timeout_m
 	client_close(cl);
 }
 
-/* Saves the captured output as <data_dir>/runs/<id>.log, with secrets
- * redacted (a token the command printed stays on the user's terminal, not
- * on disk); returns its path (malloc'd) or NULL. Redaction goes line by
- * line in linear time, about 0.1 s per MiB of output on one core: rl
- * spreads it over the CPUs, and has redacted the capture's head while the
- * command ran (cli/runlog.h). */
-static char *save_output(const struct config *cfg, const char *id, struct runlog *rl,
-			 const char *raw, size_t raw_len)
+/* Makes <data_dir>/runs (and the directories above it) and returns its
+ * path, malloc'd. */
+static char *runs_dir(const struct config *cfg)
 {
-	size_t len;
-	char *log = runlog_redact(rl, raw, raw_len, &len);
-	char *dir = xasprintf("%s/runs", cfg->data_dir);
 	char *tmp = xstrdup(cfg->data_dir);
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
@@ -230,20 +222,62 @@ static char *save_output(const struct config *cfg, const char *id, struct runlog
 		}
 	mkdir(tmp, 0700);
 	free(tmp);
+	char *dir = xasprintf("%s/runs", cfg->data_dir);
 	mkdir(dir, 0700);
+	return dir;
+}
+
+/* An unnamed file in <data_dir>/runs for the run's log (O_TMPFILE), opened
+ * before the command so that the log's head is written while the command
+ * runs (cli/runlog.h); save_output() gives it its name. -1 where the file
+ * system cannot make one: the log is then written after the command. */
+static int run_log_open(const struct config *cfg)
+{
+	char *dir = runs_dir(cfg);
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	free(dir);
+	return fd;
+}
+
+/* Saves the captured output as <data_dir>/runs/<id>.log, with secrets
+ * redacted (a token the command printed stays on the user's terminal, not
+ * on disk); returns its path (malloc'd) or NULL. Redaction goes line by
+ * line in linear time, about 0.1 s per MiB of output on one core: rl
+ * spreads it over the CPUs, and has redacted the capture's head while the
+ * command ran (cli/runlog.h), into fd when that is run_log_open()'s file
+ * (-1: none), which is then linked under the log's name. */
+static char *save_output(const struct config *cfg, const char *id, struct runlog *rl,
+			 const char *raw, size_t raw_len, int fd)
+{
+	char *dir = runs_dir(cfg);
 	char *path = xasprintf("%s/%s.log", dir, id);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && io_write_all(fd, log, len) == 0;
-	if (fd >= 0)
-		close(fd);
+	size_t len;
+	bool ok = false;
+	if (fd >= 0 && runlog_save(rl, raw, raw_len, fd, &len) == 0) {
+		/* An O_TMPFILE file is linked through /proc (linkat() with
+		 * AT_EMPTY_PATH needs a capability). */
+		char self[64];
+		snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+		ok = linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
+	}
 	if (!ok) {
-		unlink(path);
+		/* No unnamed file, or it could not be written or linked:
+		 * the log again, into a file of its own. */
+		char *log = runlog_redact(rl, raw, raw_len, &len);
+		int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		ok = out >= 0 && io_write_all(out, log, len) == 0;
+		if (out >= 0)
+			close(out);
+		if (!ok)
+			unlink(path);
+		free(log);
+	}
+	if (!ok) {
 		free(path);
 		path = NULL;
 	}
 	prune_runs(dir, cfg->runs_keep);
 	free(dir);
-	free(log);
 	return path;
 }
 
@@ -419,6 +453,9 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	capture_init(&cap, cfg->capture_bytes);
 	struct runlog rl;
 	runlog_init(&rl);
+	int log_fd = run_log_open(cfg);
+	if (log_fd >= 0)
+		runlog_write_to(&rl, log_fd);
 	capture_on_head(&cap, head_ready, &rl);
 	struct runner_result res;
 	/* When the command started, as a wall time: the end event's time
@@ -460,7 +497,7 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	char end_id[ULID_LEN + 1];
 	ulid_new(end_id);
 	uint64_t t_save = clock_mono_ns();
-	char *out_path = save_output(cfg, end_id, &rl, log, log_len);
+	char *out_path = save_output(cfg, end_id, &rl, log, log_len, log_fd);
 	uint64_t save_ns = clock_mono_ns() - t_save;
 	struct diag_list dl = {0};
 	bool passed = r == 0 && res.spawn_errno == 0 && res.signal == 0 && res.exit_code == 0;
@@ -558,6 +595,8 @@ int cmd_run(int argc, char **argv, const struct config *cfg)
 	free(out_path);
 	free(log);
 	runlog_release(&rl);
+	if (log_fd >= 0)
+		close(log_fd);
 	capture_release(&cap);
 	json_decref(data);
 	gitinfo_release(&gi);

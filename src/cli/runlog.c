@@ -5,6 +5,7 @@
 #include "common/xalloc.h"
 #include "kb/redact.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +49,32 @@ size_t runlog_cut(const char *text, size_t len)
 	return 0;
 }
 
+/* Writes all of buf[0..n) at offset off. Returns 0 or -errno. */
+static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, buf, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		buf += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
 static void *part_run(void *arg)
 {
 	struct runlog_part *p = arg;
 	p->out = redact_text(p->text, p->len, &p->out_len, NULL);
+	if (p->fd >= 0) {
+		p->write_err = pwrite_all(p->fd, p->out, p->out_len, 0);
+		p->written = p->write_err == 0;
+	}
 	return NULL;
 }
 
@@ -80,6 +103,12 @@ static void part_finish(struct runlog_part *p)
 void runlog_init(struct runlog *rl)
 {
 	memset(rl, 0, sizeof *rl);
+	rl->early.fd = -1;
+}
+
+void runlog_write_to(struct runlog *rl, int fd)
+{
+	rl->early.fd = fd;
 }
 
 void runlog_start(struct runlog *rl, const char *text, size_t len)
@@ -107,15 +136,23 @@ static size_t n_parts(size_t n)
 	return k ? k : 1;
 }
 
-char *runlog_redact(struct runlog *rl, const char *log, size_t len, size_t *out_len)
+/* Finishes the early part and tells how much of log it covers: its
+ * length if log starts with its bytes, else 0 (it is thrown away). */
+static size_t early_done(struct runlog *rl, const char *log, size_t len)
 {
-	size_t at = 0;
-	if (rl->early.len) {
-		part_finish(&rl->early);
-		if (rl->early.len <= len && memcmp(log, rl->early.text, rl->early.len) == 0)
-			at = rl->early.len;
-	}
-	struct runlog_part parts[RUNLOG_MAX_THREADS] = {{0}};
+	if (!rl->early.len)
+		return 0;
+	part_finish(&rl->early);
+	if (rl->early.len <= len && memcmp(log, rl->early.text, rl->early.len) == 0)
+		return rl->early.len;
+	return 0;
+}
+
+/* Cuts log[at, len) into parts (see the top of runlog.h) and starts all
+ * but the first on threads. Returns how many parts there are. */
+static size_t parts_start(const char *log, size_t len, size_t at,
+			  struct runlog_part parts[RUNLOG_MAX_THREADS])
+{
 	size_t k = n_parts(len - at), np = 0, prev = at;
 	for (size_t i = 1; i <= k; i++) {
 		size_t end = len;
@@ -127,12 +164,21 @@ char *runlog_redact(struct runlog *rl, const char *log, size_t len, size_t *out_
 			continue; /* no cut here: the next part takes it */
 		parts[np].text = log + prev;
 		parts[np].len = end - prev;
+		parts[np].fd = -1;
 		np++;
 		prev = end;
 	}
 	/* The caller's thread takes the first part, the others one each. */
 	for (size_t i = 1; i < np; i++)
 		part_start(&parts[i]);
+	return np;
+}
+
+char *runlog_redact(struct runlog *rl, const char *log, size_t len, size_t *out_len)
+{
+	size_t at = early_done(rl, log, len);
+	struct runlog_part parts[RUNLOG_MAX_THREADS] = {{0}};
+	size_t np = parts_start(log, len, at, parts);
 	for (size_t i = 0; i < np; i++)
 		part_finish(&parts[i]);
 
@@ -153,6 +199,34 @@ char *runlog_redact(struct runlog *rl, const char *log, size_t len, size_t *out_
 	out[o] = '\0';
 	*out_len = o;
 	return out;
+}
+
+int runlog_save(struct runlog *rl, const char *log, size_t len, int fd, size_t *out_len)
+{
+	size_t at = early_done(rl, log, len);
+	struct runlog_part parts[RUNLOG_MAX_THREADS] = {{0}};
+	size_t np = parts_start(log, len, at, parts);
+	int r = 0;
+	off_t o = 0;
+	if (at) {
+		/* Written already unless it went elsewhere or failed. */
+		if (!(rl->early.written && rl->early.fd == fd))
+			r = pwrite_all(fd, rl->early.out, rl->early.out_len, 0);
+		o = (off_t)rl->early.out_len;
+	}
+	/* Each part is written as soon as it and those before it are done. */
+	for (size_t i = 0; i < np; i++) {
+		part_finish(&parts[i]);
+		if (!r)
+			r = pwrite_all(fd, parts[i].out, parts[i].out_len, o);
+		o += (off_t)parts[i].out_len;
+		free(parts[i].out);
+	}
+	/* The early part may have been written and then thrown away. */
+	if (!r && ftruncate(fd, o) < 0)
+		r = -errno;
+	*out_len = (size_t)o;
+	return r;
 }
 
 void runlog_release(struct runlog *rl)

@@ -21,9 +21,16 @@
  *
  * Usage (one struct per run; one thread calls the functions, in order):
  *   runlog_init(&rl);
+ *   runlog_write_to(&rl, fd);            optional: the file the log goes to
  *   runlog_start(&rl, head, head_len);   optional, as soon as head is final
- *   out = runlog_redact(&rl, log, len, &out_len);
+ *   out = runlog_redact(&rl, log, len, &out_len);   or
+ *   r = runlog_save(&rl, log, len, fd, &out_len);   (the same bytes, in fd)
  *   runlog_release(&rl);
+ * With runlog_write_to(), the early part is written to the file by its
+ * thread as soon as it is redacted, while the command runs, and
+ * runlog_save() writes each later part as it is done: no copy of the whole
+ * log is joined in memory, and only the part after the head is written
+ * once the command has ended.
  * Threads started here block every signal (the runner forwards the
  * command's signals from the main thread: sources/runner.h), fork nothing
  * and open no descriptors. Allocation failure aborts (common/xalloc.h). */
@@ -47,6 +54,12 @@ struct runlog_part {
 	size_t out_len;
 	pthread_t th;
 	bool threaded; /* th runs and must be joined */
+	/* The early part only: the file its thread writes out to at offset 0
+	 * once it is redacted (-1: none), and how that went: written, or
+	 * write_err (-errno) set. */
+	int fd;
+	bool written;
+	int write_err;
 };
 
 struct runlog {
@@ -55,6 +68,11 @@ struct runlog {
 
 /* Makes rl empty. Allocates nothing. */
 void runlog_init(struct runlog *rl);
+
+/* Names the file (open for writing, empty) that runlog_save() will be
+ * given, so that runlog_start()'s thread writes its part there as soon as
+ * it is redacted. Before runlog_start(); fd stays the caller's. */
+void runlog_write_to(struct runlog *rl, int fd);
 
 /* Starts redacting, on a thread, the longest start of text[0..len) that
  * ends at a cut as described at the top (nothing when there is none, or
@@ -71,6 +89,14 @@ void runlog_start(struct runlog *rl, const char *text, size_t len);
  * (fewer with fewer CPUs or under RUNLOG_MIN_PART bytes each) redacted at
  * once. Blocks until all is done. Never fails. */
 char *runlog_redact(struct runlog *rl, const char *log, size_t len, size_t *out_len);
+
+/* Writes what runlog_redact() would return into fd (from offset 0, its
+ * size set to what was written) and its length in *out_len. fd is the
+ * runlog_write_to() file or any other open for writing; when it is
+ * not the one the early part went to, that part is written again.
+ * Returns 0, or -errno of a write that failed (the file is then
+ * incomplete). Blocks until all is done. */
+int runlog_save(struct runlog *rl, const char *log, size_t len, int fd, size_t *out_len);
 
 /* Waits for a thread runlog_start() left running and frees what rl holds;
  * rl is then as after runlog_init(). */

@@ -10,9 +10,13 @@
 #include "cli/runlog.h"
 #include "kb/redact.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define TOKEN "export GITHUB_TOKEN=ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d\n"
 #define KEY_BEGIN "-----BEGIN RSA PRIVATE KEY-----\n"
@@ -128,6 +132,114 @@ static void test_early_start_mismatch(void **state)
 	free(log);
 }
 
+/* The whole of file fd, malloc'd, its size in *len. */
+static char *slurp(int fd, size_t *len)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	char *s = malloc((size_t)st.st_size + 1);
+	assert_int_equal(pread(fd, s, (size_t)st.st_size, 0), st.st_size);
+	*len = (size_t)st.st_size;
+	return s;
+}
+
+static int temp_file(void)
+{
+	char path[] = "/tmp/cairn-test-runlog-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	return fd;
+}
+
+/* How the early part is handed over to runlog_save(). */
+enum early_how {
+	EARLY_NONE,     /* no runlog_start() */
+	EARLY_SAME_FD,  /* written to the file runlog_save() is given */
+	EARLY_OTHER_FD, /* written to another file */
+	EARLY_NO_FD,    /* redacted early, written by runlog_save() */
+	EARLY_MISMATCH, /* of other bytes than the log starts with */
+};
+
+/* runlog_save() of log writes exactly what runlog_redact() returns, and
+ * only that (a file that held more is cut to it). */
+static void check_save(const char *log, size_t len, size_t early, enum early_how how)
+{
+	size_t want_len, got_len, out_len;
+	struct runlog rl;
+	runlog_init(&rl);
+	char *want = runlog_redact(&rl, log, len, &want_len);
+	runlog_release(&rl);
+
+	int fd = temp_file(), other = temp_file();
+	/* Stale bytes past the end must not survive. */
+	char junk[4096];
+	memset(junk, 'J', sizeof junk);
+	for (size_t o = 0; o < want_len + sizeof junk; o += sizeof junk)
+		assert_int_equal(pwrite(fd, junk, sizeof junk, (off_t)o), (ssize_t)sizeof junk);
+	char *mismatch = NULL;
+	runlog_init(&rl);
+	if (how == EARLY_SAME_FD)
+		runlog_write_to(&rl, fd);
+	else if (how == EARLY_OTHER_FD || how == EARLY_MISMATCH)
+		runlog_write_to(&rl, other);
+	if (how == EARLY_MISMATCH) {
+		mismatch = malloc(early);
+		memcpy(mismatch, log, early);
+		memcpy(mismatch, "zz", 2);
+		runlog_start(&rl, mismatch, early);
+	} else if (how != EARLY_NONE) {
+		runlog_start(&rl, log, early);
+	}
+	assert_int_equal(runlog_save(&rl, log, len, fd, &out_len), 0);
+	runlog_release(&rl);
+	char *got = slurp(fd, &got_len);
+	assert_int_equal(out_len, want_len);
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	free(got);
+	free(want);
+	free(mismatch);
+	close(fd);
+	close(other);
+}
+
+static void test_save_same_as_redact(void **state)
+{
+	(void)state;
+	size_t len;
+	char *log = make_log((size_t)3 << 20, &len);
+	size_t early = (size_t)1 << 20;
+	check_save(log, len, early, EARLY_NONE);
+	check_save(log, len, early, EARLY_SAME_FD);
+	check_save(log, len, early, EARLY_OTHER_FD);
+	check_save(log, len, early, EARLY_NO_FD);
+	check_save(log, len, early, EARLY_MISMATCH);
+	check_save(log, len, len, EARLY_SAME_FD); /* all of it early */
+	check_save(log, 100, 100, EARLY_SAME_FD);
+	check_save("", 0, 0, EARLY_NONE);
+	free(log);
+}
+
+/* A file that cannot be written: runlog_save() says so, and the early
+ * part's thread, which failed the same way, is still joined cleanly. */
+static void test_save_write_error(void **state)
+{
+	(void)state;
+	size_t len, out_len;
+	char *log = make_log((size_t)1 << 20, &len);
+	int fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	struct runlog rl;
+	runlog_init(&rl);
+	runlog_write_to(&rl, fd);
+	runlog_start(&rl, log, len / 2);
+	assert_int_equal(runlog_save(&rl, log, len, fd, &out_len), -EBADF);
+	runlog_release(&rl);
+	close(fd);
+	free(log);
+}
+
 /* A key block where the early part would end, and keys where the parallel
  * parts are cut: every one is redacted whole. */
 static void test_key_blocks_never_split(void **state)
@@ -173,6 +285,8 @@ int main(void)
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_same_as_redact_text),
 		cmocka_unit_test(test_early_start_mismatch),
+		cmocka_unit_test(test_save_same_as_redact),
+		cmocka_unit_test(test_save_write_error),
 		cmocka_unit_test(test_key_blocks_never_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
