@@ -35,6 +35,8 @@ static const struct setting settings[] = {
 	{"limits", "line_bytes", K_SIZE, OFF(line_bytes), "", 4096},
 	{"limits", "conn_output_bytes", K_SIZE, OFF(conn_output_bytes), "4M", 64 * 1024},
 	{"limits", "conn_output_max", K_SIZE, OFF(conn_output_max), "64M", 1024 * 1024},
+	{"limits", "flood_rate", K_COUNT, OFF(flood_rate), "5000", 0},
+	{"limits", "flood_delay_ms", K_COUNT, OFF(flood_delay_ms), "1", 0},
 	{"subscriber", "queue_events", K_COUNT, OFF(queue_events), "4096", 16},
 	{"subscriber", "queue_bytes", K_SIZE, OFF(queue_bytes), "8M", 64 * 1024},
 	{"subscriber", "ring_events", K_COUNT, OFF(ring_events), "8192", 16},
@@ -175,7 +177,8 @@ static int set_value(struct config *cfg, const struct setting *s, const char *v,
 		}
 		if (parse_size(v, &n) ||
 		    (s->kind == K_COUNT && n == 0 && s->off != OFF(batch_max) &&
-		     s->off != OFF(commit_delay_ms))) {
+		     s->off != OFF(commit_delay_ms) && s->off != OFF(flood_rate) &&
+		     s->off != OFF(flood_delay_ms))) {
 			snprintf(why, whylen, "must be a %s such as %s",
 				 s->kind == K_SIZE ? "size" : "positive number",
 				 s->kind == K_SIZE ? "64K, 8M or 1G" : "4096");
@@ -355,6 +358,12 @@ int config_load(struct config *cfg, struct cairn_err *err)
 				     "[store] commit_delay_ms is %zu; at most 1000 (one second) is "
 				     "allowed, since an event waits that long before it is logged",
 				     cfg->commit_delay_ms);
+	if (cfg->flood_delay_ms > 100)
+		return cairn_err_set(
+			err, CAIRN_E_INVALID, "limits.flood_delay_ms",
+			"[limits] flood_delay_ms is %zu; at most 100 is allowed, since "
+			"a publisher's next events wait that long in a flood",
+			cfg->flood_delay_ms);
 	cfg->socket_path = xasprintf("%s/cairn.sock", cfg->runtime_dir);
 	cfg->lock_path = xasprintf("%s/cairn.lock", cfg->runtime_dir);
 	cfg->db_path = xasprintf("%s/cairn.db", cfg->data_dir);

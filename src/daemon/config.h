@@ -26,6 +26,8 @@ struct config {
 	size_t line_bytes;         /* [limits] line_bytes */
 	size_t conn_output_bytes;  /* [limits] conn_output_bytes: stop reading past this */
 	size_t conn_output_max;    /* [limits] conn_output_max: close past this */
+	size_t flood_rate;         /* [limits] flood_rate: events/s; 0 = never */
+	size_t flood_delay_ms;     /* [limits] flood_delay_ms: 0 = never */
 	size_t queue_events;       /* [subscriber] queue_events */
 	size_t queue_bytes;        /* [subscriber] queue_bytes */
 	size_t ring_events;        /* [subscriber] ring_events */

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Back-pressure: a subscriber that stops reading does not slow publishers
 or other subscribers; when it reads again it gets a gap notice, and events
-plus gaps cover everything; `cairn tail` read slowly loses nothing."""
+plus gaps cover everything; `cairn tail` read slowly loses nothing; a
+publisher that floods is read in batches ([limits] flood_rate) and loses
+nothing, and one below the rate is never held back."""
 
 import json
 import os
@@ -200,6 +202,59 @@ def tail_read_slowly_loses_nothing():
             log("tail printed %d other lines, e.g. %s" % (len(other), short(other[:3])))
         rc = stop_child(tail, signal.SIGINT)
         eq(rc, 0, "exit status of `cairn tail` after SIGINT")
+
+
+def flood(d, n, rid_prefix):
+    """Publishes n events as fast as the daemon takes them, with a
+    subscriber reading; checks every ack, and that the subscriber got every
+    event once, in order, with no gap. Returns the status after."""
+    fast = FastSub(d)
+    fast.start()
+    with d.conn(timeout=30) as p:
+        first = p.status()["seq"]["last"] + 1
+        evs = [ev("bp.flood", id="%s%d" % (rid_prefix, i), data={"i": i, "pad": PAYLOAD})
+               for i in range(n)]
+        replies = pub_pipelined(p, evs, ack="accepted", window=512, rid_prefix=rid_prefix)
+        seqs = [r["seq"] for r in replies]
+        want = list(range(first, first + n))
+        check(seqs == want, "acks of the flood: " + describe_seq_problems(seqs, want))
+        check(fast.wait_for(first + n - 1, 30), "subscriber stuck at seq %d of %d; error %s"
+              % (fast.last, first + n - 1, fast.error))
+        st = p.status()
+    fast.stop = True
+    fast.join(timeout=10)
+    check(fast.error is None, "subscriber: %s" % fast.error)
+    eq(fast.gaps, [], "gap notices to the subscriber")
+    got = [s for s in fast.seqs if s >= first]
+    check(got == list(range(first, first + n)),
+          "subscriber: " + describe_seq_problems(got, list(range(first, first + n))))
+    return st
+
+
+@T.test
+def a_flood_is_read_in_batches_and_loses_nothing():
+    # A rate any pipelined publisher beats, even under the sanitizers.
+    with Daemon(env={"CAIRN_LIMITS_FLOOD_RATE": "500"}) as d:
+        st = flood(d, N, "f")
+        pauses = st["flood_pauses"]
+        check(pauses > 0, "a flood of %d pipelined events was never read in batches "
+              "(flood_pauses %s)" % (N, pauses))
+        log("flood: %d events, %d deferred reads" % (N, pauses))
+        # One event at a time, well below the rate: never held back.
+        time.sleep(0.1)
+        with d.conn(timeout=30) as p:
+            for i in range(20):
+                p.pub(ev("bp.slow", id="s%d" % i))
+                time.sleep(0.03)
+            eq(p.status()["flood_pauses"], pauses, "reads deferred for a slow publisher")
+
+
+@T.test
+def flood_rate_zero_reads_every_request_at_once():
+    with Daemon(env={"CAIRN_LIMITS_FLOOD_RATE": "0"}) as d:
+        eq(flood(d, N // 4, "z")["flood_pauses"], 0, "reads deferred with flood_rate 0")
+    with Daemon(env={"CAIRN_LIMITS_FLOOD_RATE": "500", "CAIRN_LIMITS_FLOOD_DELAY_MS": "0"}) as d:
+        eq(flood(d, N // 4, "y")["flood_pauses"], 0, "reads deferred with flood_delay_ms 0")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ static void test_defaults_without_file(void **state)
 	assert_int_equal(c.queue_events, 4096);
 	assert_int_equal(c.retention_age_ms, 0);
 	assert_int_equal(c.commit_delay_ms, 5);
+	assert_int_equal(c.flood_rate, 5000);
+	assert_int_equal(c.flood_delay_ms, 1);
 	config_release(&c);
 }
 
@@ -91,6 +93,18 @@ static void test_errors_name_the_problem(void **state)
 	assert_int_equal(config_load(&c, &err), CAIRN_E_INVALID);
 	assert_string_equal(err.field, "store.commit_delay_ms");
 	assert_non_null(strstr(err.msg, "at most 1000"));
+	config_release(&c);
+
+	/* Flood reading: 0 turns either off, a delay over 100 ms is refused. */
+	write_file("[limits]\nflood_rate = 0\nflood_delay_ms = 0\n");
+	assert_int_equal(config_load(&c, &err), 0);
+	assert_int_equal(c.flood_rate, 0);
+	assert_int_equal(c.flood_delay_ms, 0);
+	config_release(&c);
+	write_file("[limits]\nflood_delay_ms = 101\n");
+	assert_int_equal(config_load(&c, &err), CAIRN_E_INVALID);
+	assert_string_equal(err.field, "limits.flood_delay_ms");
+	assert_non_null(strstr(err.msg, "at most 100"));
 	config_release(&c);
 
 	write_file("[limits]\nthis line has no equals sign\n");
