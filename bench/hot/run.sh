@@ -10,3 +10,7 @@ cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc \
 	-o build/bench/hot/bench_encode bench/hot/bench_encode.c build/rel/libcairn.a \
 	-ljansson -lpthread -lm
 build/bench/hot/bench_encode "${BENCH_ENCODE_EVENTS:-200000}"
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc \
+	-o build/bench/hot/bench_parse bench/hot/bench_parse.c build/rel/libcairn.a \
+	-ljansson -lpthread -lm
+build/bench/hot/bench_parse "${BENCH_PARSE_LINES:-200000}"

@@ -2,6 +2,7 @@
 #include "daemon/proto.h"
 
 #include "common/err.h"
+#include "common/jfast.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "event/pattern.h"
@@ -373,7 +374,7 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, struct cair
 	memset(req, 0, sizeof *req);
 	cairn_err_clear(err);
 	json_error_t je;
-	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	json_t *obj = jfast_or_jansson(line, len, &je);
 	int r = CAIRN_E_PROTO;
 	if (!obj)
 		return cairn_err_set(err, CAIRN_E_PARSE, "", "malformed JSON at column %d: %s",
