@@ -540,8 +540,16 @@ static void test_encode_matches_jansson(void **state)
 			.seq = (int64_t)i * 1000003,
 			.severity = (enum event_severity)(i % 6),
 		};
-		ev.data = json_pack("{s:s,s:[i,f,b,n]}", "k", strs[i][0] == '\xe9' ? "x" : "v", "n",
-				    7, 1.5, 1);
+		/* data: the string as a key and a value (where it is UTF-8),
+		 * every kind of value, and nesting past what event_encode()
+		 * writes itself (ENC_VALUE_DEPTH). */
+		const char *text = strchr(strs[i], '\xe9') ? "x" : strs[i];
+		json_t *deep = json_integer(1);
+		for (int d = 0; d < 40; d++)
+			deep = json_pack(d % 2 ? "[o]" : "{s:o}", d % 2 ? (void *)deep : "d", deep);
+		ev.data = json_pack("{s:s,s:[i,I,f,b,b,n,{},[]],s:s,s:o}", "k", text, "n", 7,
+				    (json_int_t)-9223372036854775807 - 1, 1.5, 1, 0, text, "v",
+				    "deep", deep);
 		ev.extensions = json_object();
 		json_object_set_new(ev.extensions, "id", json_string("taken"));
 		json_object_set_new(ev.extensions, "session", json_string("free when unset"));
