@@ -8,18 +8,46 @@
 #include <string.h>
 #include <time.h>
 
+/* Two digits of v (0..99) at o. */
+static void two(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
 void timefmt_rfc3339(char out[TIMEFMT_RFC3339_LEN + 1], int64_t ms)
 {
 	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int msec = (int)(ms - (int64_t)secs * 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char tmp[64]; /* roomy, so the compiler can prove no truncation */
-	snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, msec);
-	memcpy(out, tmp, TIMEFMT_RFC3339_LEN);
-	out[TIMEFMT_RFC3339_LEN] = '\0';
+	/* Each event gets a time: the second's part is made once per second
+	 * and thread (gmtime_r() and a formatted print cost more than the
+	 * rest of the event's envelope). */
+	static __thread time_t last_secs = -1;
+	static __thread char last[TIMEFMT_RFC3339_LEN + 1];
+	if (secs != last_secs) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		int year = (tm.tm_year + 1900) % 10000;
+		two(last, year / 100);
+		two(last + 2, year % 100);
+		last[4] = '-';
+		two(last + 5, tm.tm_mon + 1);
+		last[7] = '-';
+		two(last + 8, tm.tm_mday);
+		last[10] = 'T';
+		two(last + 11, tm.tm_hour);
+		last[13] = ':';
+		two(last + 14, tm.tm_min);
+		last[16] = ':';
+		two(last + 17, tm.tm_sec);
+		last[19] = '.';
+		last[23] = 'Z';
+		last[24] = '\0';
+		last_secs = secs;
+	}
+	memcpy(out, last, TIMEFMT_RFC3339_LEN + 1);
+	out[20] = (char)('0' + msec / 100);
+	two(out + 21, msec % 100);
 }
 
 void timefmt_local_short(char out[16], int64_t ms)

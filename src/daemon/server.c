@@ -557,6 +557,23 @@ static void pubctx_free(struct pubctx *pc)
 	conn_unref(c);
 }
 
+/* Writes v in decimal at o (room for 20 bytes); returns the length. */
+static size_t put_int(char *o, int64_t v)
+{
+	char tmp[24];
+	size_t k = 0, n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		o[n++] = '-';
+	while (k)
+		o[n++] = tmp[--k];
+	return n;
+}
+
 /* Answers a publish: gathered in c->acks (one write per drain), or an
  * error line. */
 static void ack_pub(struct pubctx *pc, int err)
@@ -574,27 +591,50 @@ static void ack_pub(struct pubctx *pc, int err)
 		return;
 	/* The hot path: built by hand and gathered per connection, so a batch
 	 * of acks costs one write. Ids are printable ASCII (envelope rule);
-	 * those with a quote or backslash take the general path. */
-	char rid[160] = "";
-	if (json_is_integer(pc->rid)) {
-		/* As jansson writes it, without its allocations. */
-		snprintf(rid, sizeof rid, "\"rid\":%" JSON_INTEGER_FORMAT ",",
-			 json_integer_value(pc->rid));
-	} else if (pc->rid) {
-		char *r = json_dumps(pc->rid, JSON_ENCODE_ANY | JSON_COMPACT);
-		snprintf(rid, sizeof rid, "\"rid\":%s,", r);
-		free(r);
+	 * those with a quote or backslash, and a string rid that escapes to
+	 * more than fits, take the general path. */
+	char line[512], *r = NULL;
+	size_t n = 0, rlen = 0;
+	if (pc->rid && !json_is_integer(pc->rid)) {
+		r = json_dumps(pc->rid, JSON_ENCODE_ANY | JSON_COMPACT);
+		rlen = r ? strlen(r) : SIZE_MAX;
 	}
-	if (strpbrk(pc->bp.id, "\"\\")) {
+	if (strpbrk(pc->bp.id, "\"\\") || rlen > 300) {
+		free(r);
 		reply_ok(c, pc->rid,
 			 json_pack("{s:I,s:s,s:b}", "seq", (json_int_t)pc->bp.seq, "id", pc->bp.id,
 				   "duplicate", pc->bp.duplicate));
 		return;
 	}
-	char line[400];
-	int n = snprintf(line, sizeof line,
-			 "{%s\"ok\":true,\"seq\":%lld,\"id\":\"%s\",\"duplicate\":%s}\n", rid,
-			 (long long)pc->bp.seq, pc->bp.id, pc->bp.duplicate ? "true" : "false");
+	line[n++] = '{';
+	if (pc->rid) {
+		memcpy(line + n, "\"rid\":", 6);
+		n += 6;
+		if (r) {
+			memcpy(line + n, r, rlen);
+			n += rlen;
+			free(r);
+		} else {
+			/* As jansson writes it, without its allocations. */
+			n += put_int(line + n, json_integer_value(pc->rid));
+		}
+		line[n++] = ',';
+	}
+	static const char ok_seq[] = "\"ok\":true,\"seq\":", id[] = ",\"id\":\"",
+			  dup[] = "\",\"duplicate\":";
+	memcpy(line + n, ok_seq, sizeof ok_seq - 1);
+	n += sizeof ok_seq - 1;
+	n += put_int(line + n, pc->bp.seq);
+	memcpy(line + n, id, sizeof id - 1);
+	n += sizeof id - 1;
+	size_t idlen = strlen(pc->bp.id); /* at most 128 (envelope rule) */
+	memcpy(line + n, pc->bp.id, idlen);
+	n += idlen;
+	memcpy(line + n, dup, sizeof dup - 1);
+	n += sizeof dup - 1;
+	const char *tail = pc->bp.duplicate ? "true}\n" : "false}\n";
+	memcpy(line + n, tail, strlen(tail));
+	n += strlen(tail);
 	struct server *sv = c->sv;
 	if (buf_add(&c->acks, line, (size_t)n) < 0) {
 		/* Full: write what is gathered, in order, and gather on. */

@@ -100,6 +100,30 @@ def bad_requests_keep_connection():
 
 
 @T.test
+def pub_acks_carry_every_kind_of_rid():
+    # The daemon writes publish acks by hand: each rid must come back as
+    # sent, integers at the edges and strings that need escaping alike
+    # (one of 128 control characters escapes to 768 bytes).
+    rids = [0, -1, 7, 9223372036854775807, -9223372036854775808, "", "plain",
+            "q\"uo\\te", "caf\u00e9 \u2028", "\u0001" * 128, "x" * 128]
+    with Daemon() as d, d.conn() as c:
+        for i, rid in enumerate(rids):
+            for ack in ("accepted", "durable"):
+                r = c.request({"op": "pub", "rid": rid, "ack": ack,
+                               "event": ev("a.b", id="r%d%s" % (i, ack))})
+                eq(r.get("ok"), True, "pub with rid %s" % short(rid, 40))
+                eq(r.get("rid"), rid, "rid echoed in the ack")
+                eq(type(r.get("rid")), type(rid), "type of the rid echoed")
+                check(isinstance(r.get("seq"), int) and r.get("duplicate") is False,
+                      "ack %s" % short(r))
+        # A duplicate says so, with the first seq.
+        first = c.request({"op": "pub", "rid": 1, "event": ev("a.b", id="dup")})
+        again = c.request({"op": "pub", "rid": 2, "event": ev("a.b", id="dup")})
+        eq((again.get("seq"), again.get("duplicate"), again.get("id")),
+           (first.get("seq"), True, "dup"), "duplicate ack")
+
+
+@T.test
 def invalid_events_name_the_field():
     with Daemon() as d, d.conn() as c:
         cases = [

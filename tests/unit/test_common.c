@@ -63,6 +63,37 @@ static void test_rfc3339(void **state)
 		assert_int_equal(timefmt_parse_rfc3339(bad[i], &ms), CAIRN_E_PARSE);
 }
 
+/* timefmt_rfc3339() keeps each thread's last second: whatever order the
+ * times come in (the same second again, the next, an earlier one, before
+ * 1970), it writes what gmtime_r() and a printf of the fields give. */
+static void test_rfc3339_matches_gmtime(void **state)
+{
+	static const int64_t at[] = {0,
+				     999,
+				     1000,
+				     -1,
+				     -1000,
+				     -1001,
+				     1795727323123,
+				     1795727323999,
+				     1795727324000,
+				     1795727323000,
+				     951782400000 /* 2000-02-29 */,
+				     253402300799999 /* 9999-12-31T23:59:59.999 */};
+	for (size_t k = 0; k < sizeof at / sizeof at[0] + 3000; k++) {
+		int64_t ms = k < sizeof at / sizeof at[0] ? at[k] : -1500000 + (int64_t)k * 997;
+		char got[TIMEFMT_RFC3339_LEN + 1], want[64];
+		timefmt_rfc3339(got, ms);
+		time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (int)(ms - (int64_t)secs * 1000));
+		assert_string_equal(got, want);
+	}
+}
+
 static void test_durations(void **state)
 {
 	int64_t ms;
@@ -221,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_ulid_encodes_time),
 		cmocka_unit_test(test_ulid_valid_and_ordered),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_rfc3339_matches_gmtime),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_when),
 		cmocka_unit_test(test_sha256_vectors),
