@@ -41,16 +41,19 @@ void ulid_make(char out[ULID_LEN + 1], int64_t ms)
 	memcpy(b + 6, last_rand, 10);
 	pthread_mutex_unlock(&mu);
 
-	/* 128 bits -> 26 base32 chars; the first char carries the top 3 bits. */
-	int bit = -2; /* 26*5 = 130 bits; the first 2 are zero padding */
-	for (int i = 0; i < ULID_LEN; i++) {
-		unsigned v = 0;
-		for (int k = 0; k < 5; k++, bit++) {
-			v <<= 1;
-			if (bit >= 0 && (b[bit / 8] >> (7 - bit % 8)) & 1)
-				v |= 1;
-		}
-		out[i] = b32[v];
+	ulid_encode(b, out);
+}
+
+void ulid_encode(const uint8_t b[16], char out[ULID_LEN + 1])
+{
+	/* 128 bits -> 26 base32 characters of 5 bits each, the first
+	 * carrying the top 3 bits (26 * 5 = 130). */
+	unsigned __int128 v = 0;
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | b[i];
+	for (int i = ULID_LEN - 1; i >= 0; i--) {
+		out[i] = b32[(unsigned)(v & 31)];
+		v >>= 5;
 	}
 	out[ULID_LEN] = '\0';
 }

@@ -14,6 +14,9 @@
 void ulid_make(char out[ULID_LEN + 1], int64_t ms);
 /* ulid_make() at the current wall time. */
 void ulid_new(char out[ULID_LEN + 1]);
+/* Writes the 16 bytes b (big-endian: 48 bits of time, then 80 random)
+ * as a ULID's 26 characters, NUL-terminated. */
+void ulid_encode(const uint8_t b[16], char out[ULID_LEN + 1]);
 /* True if s is a syntactically valid ULID. */
 bool ulid_valid(const char *s);
 

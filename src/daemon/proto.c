@@ -243,7 +243,7 @@ static int parse_body(const json_t *obj, struct proto_req *req, struct cairn_err
 			return bad(err, "event", "field '%s' is required", "event");
 		if (!json_is_object(v))
 			return bad(err, "event", "field '%s' must be an object", "event");
-		if (event_from_json(v, EVENT_PUBLISH, &req->ev, err)) {
+		if (event_from_parsed(v, EVENT_PUBLISH, &req->ev, err)) {
 			/* Whatever the envelope's own code, on the wire it is
 			 * an invalid event. */
 			err->code = CAIRN_E_BADEVENT;

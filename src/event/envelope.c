@@ -394,14 +394,16 @@ static bool data_ok(const json_t *v, int depth, char *why, size_t size)
 	}
 }
 
-static int take_data(const json_t *obj, struct event *ev, struct cairn_err *err)
+/* parsed: obj came from the JSON parser, which refuses all data_ok()
+ * refuses (invalid UTF-8, NUL, nesting past JSON_PARSER_MAX_DEPTH). */
+static int take_data(const json_t *obj, bool parsed, struct event *ev, struct cairn_err *err)
 {
 	json_t *v = json_object_get(obj, "data");
 	char why[96];
 
 	if (!v)
 		return 0;
-	if (!data_ok(v, 1, why, sizeof why))
+	if (!parsed && !data_ok(v, 1, why, sizeof why))
 		return fail(err, CAIRN_E_INVALID, "data", "must be JSON that can be encoded; %s",
 			    why);
 	ev->data = json_incref(v);
@@ -520,8 +522,8 @@ static int take_extensions(const json_t *obj, struct event *ev, struct cairn_err
 	return 0;
 }
 
-int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
-		    struct cairn_err *err)
+static int from_json(const json_t *obj, enum event_parse_mode mode, bool parsed, struct event **out,
+		     struct cairn_err *err)
 {
 	bool stored = mode == EVENT_STORED;
 	struct event *ev;
@@ -545,7 +547,7 @@ int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event 
 	    (r = take_str(obj, &R_SUBJECT, false, &ev->subject, err)) < 0 ||
 	    (r = take_time(obj, mode, ev, err)) < 0 ||
 	    (r = take_str(obj, &R_DATACONTENTTYPE, false, &ev->datacontenttype, err)) < 0 ||
-	    (r = take_data(obj, ev, err)) < 0 || (r = take_seq(obj, mode, ev, err)) < 0 ||
+	    (r = take_data(obj, parsed, ev, err)) < 0 || (r = take_seq(obj, mode, ev, err)) < 0 ||
 	    (r = take_project(obj, ev, err)) < 0 ||
 	    (r = take_str(obj, &R_SESSION, false, &ev->session, err)) < 0 ||
 	    (r = take_str(obj, &R_CORRELATIONID, false, &ev->correlationid, err)) < 0 ||
@@ -558,6 +560,18 @@ int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event 
 out_free_event:
 	event_free(ev);
 	return r;
+}
+
+int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
+		    struct cairn_err *err)
+{
+	return from_json(obj, mode, false, out, err);
+}
+
+int event_from_parsed(const json_t *obj, enum event_parse_mode mode, struct event **out,
+		      struct cairn_err *err)
+{
+	return from_json(obj, mode, true, out, err);
 }
 
 int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_mode mode,
@@ -584,7 +598,7 @@ int event_parse(const char *buf, size_t len, size_t max_bytes, enum event_parse_
 		return fail(err, CAIRN_E_PARSE, "", "malformed JSON at line %d, column %d: %s",
 			    jerr.line, jerr.column, why);
 	}
-	r = event_from_json(obj, mode, out, err);
+	r = event_from_parsed(obj, mode, out, err);
 	json_decref(obj);
 	return r;
 }

@@ -82,6 +82,13 @@ enum event_parse_mode {
 int event_from_json(const json_t *obj, enum event_parse_mode mode, struct event **out,
 		    struct cairn_err *err);
 
+/* event_from_json() of an object straight from the JSON parser
+ * (json_loadb() or common/jfast.h), whose data need not be walked again for
+ * what the parser refuses anyway (invalid UTF-8, NUL, nesting past
+ * JSON_PARSER_MAX_DEPTH). The daemon's per-event path. */
+int event_from_parsed(const json_t *obj, enum event_parse_mode mode, struct event **out,
+		      struct cairn_err *err);
+
 /* Parses JSON text (len bytes, need not be NUL-terminated) and then behaves
  * like event_from_json(). Text over max_bytes is refused with CAIRN_E_TOOBIG
  * before parsing; malformed JSON returns CAIRN_E_PARSE. err is filled in

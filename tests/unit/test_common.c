@@ -31,6 +31,41 @@ static void test_ulid_valid_and_ordered(void **state)
 	assert_true(ulid_valid("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
 }
 
+/* The encoder, against the bit-by-bit one it replaced. */
+static void test_ulid_encode(void **state)
+{
+	static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	uint8_t b[16];
+	char got[ULID_LEN + 1], want[ULID_LEN + 1];
+	memset(b, 0, sizeof b);
+	ulid_encode(b, got);
+	assert_string_equal(got, "00000000000000000000000000");
+	memset(b, 0xff, sizeof b);
+	ulid_encode(b, got);
+	assert_string_equal(got, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+	uint32_t x = 12345;
+	for (int round = 0; round < 1000; round++) {
+		for (int i = 0; i < 16; i++) {
+			x = x * 1103515245u + 12345u;
+			b[i] = (uint8_t)(x >> 16);
+		}
+		int bit = -2;
+		for (int i = 0; i < ULID_LEN; i++) {
+			unsigned v = 0;
+			for (int k = 0; k < 5; k++, bit++) {
+				v <<= 1;
+				if (bit >= 0 && (b[bit / 8] >> (7 - bit % 8)) & 1)
+					v |= 1;
+			}
+			want[i] = b32[v];
+		}
+		want[ULID_LEN] = '\0';
+		ulid_encode(b, got);
+		assert_string_equal(got, want);
+		assert_true(ulid_valid(got));
+	}
+}
+
 static void test_ulid_encodes_time(void **state)
 {
 	char u[ULID_LEN + 1];
@@ -251,6 +286,7 @@ int main(void)
 		/* First: later ULIDs never go back in time within a process. */
 		cmocka_unit_test(test_ulid_encodes_time),
 		cmocka_unit_test(test_ulid_valid_and_ordered),
+		cmocka_unit_test(test_ulid_encode),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_rfc3339_matches_gmtime),
 		cmocka_unit_test(test_durations),
