@@ -213,17 +213,8 @@ static void triage_watch_finish(struct client *cl, const char *id, int timeout_m
  * path, malloc'd. */
 static char *runs_dir(const struct config *cfg)
 {
-	char *tmp = xstrdup(cfg->data_dir);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(tmp, 0700);
-			*p = '/';
-		}
-	mkdir(tmp, 0700);
-	free(tmp);
 	char *dir = xasprintf("%s/runs", cfg->data_dir);
-	mkdir(dir, 0700);
+	(void)io_mkdirs(dir, 0700); /* a failure shows when the log is opened */
 	return dir;
 }
 

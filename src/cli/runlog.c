@@ -2,6 +2,7 @@
  * cli/runlog.h. */
 #include "cli/runlog.h"
 
+#include "common/io.h"
 #include "common/xalloc.h"
 #include "kb/redact.h"
 
@@ -49,30 +50,12 @@ size_t runlog_cut(const char *text, size_t len)
 	return 0;
 }
 
-/* Writes all of buf[0..n) at offset off. Returns 0 or -errno. */
-static int pwrite_all(int fd, const char *buf, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, buf, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		buf += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 static void *part_run(void *arg)
 {
 	struct runlog_part *p = arg;
 	p->out = redact_text(p->text, p->len, &p->out_len, NULL);
 	if (p->fd >= 0) {
-		p->write_err = pwrite_all(p->fd, p->out, p->out_len, 0);
+		p->write_err = io_pwrite_all(p->fd, p->out, p->out_len, 0);
 		p->written = p->write_err == 0;
 	}
 	return NULL;
@@ -211,14 +194,14 @@ int runlog_save(struct runlog *rl, const char *log, size_t len, int fd, size_t *
 	if (at) {
 		/* Written already unless it went elsewhere or failed. */
 		if (!(rl->early.written && rl->early.fd == fd))
-			r = pwrite_all(fd, rl->early.out, rl->early.out_len, 0);
+			r = io_pwrite_all(fd, rl->early.out, rl->early.out_len, 0);
 		o = (off_t)rl->early.out_len;
 	}
 	/* Each part is written as soon as it and those before it are done. */
 	for (size_t i = 0; i < np; i++) {
 		part_finish(&parts[i]);
 		if (!r)
-			r = pwrite_all(fd, parts[i].out, parts[i].out_len, o);
+			r = io_pwrite_all(fd, parts[i].out, parts[i].out_len, o);
 		o += (off_t)parts[i].out_len;
 		free(parts[i].out);
 	}

@@ -29,6 +29,24 @@ int io_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+int io_pwrite_all(int fd, const void *buf, size_t n, long long off)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
 int io_mkdirs(const char *dir, unsigned mode)
 {
 	char *d = xstrdup(dir);
